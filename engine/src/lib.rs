@@ -1,0 +1,4 @@
+//! trunkline's engine: transports, the proxy pipeline, configuration, the
+//! management API and the `trunkline` command line.
+
+pub mod cli;

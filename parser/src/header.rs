@@ -1,0 +1,305 @@
+//! Header field names (RFC 3261 §7.3, §20 and the IANA SIP header registry).
+//!
+//! One table, [`sip_headers!`], generates the [`HeaderName`] enum, the
+//! canonical and compact forms, the per-header properties and the lookup
+//! from wire bytes. Adding a header is one line here.
+
+/// Properties of a header that the parser and the validator act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderProps {
+    /// The value is a comma-separated list (`#(...)` in the ABNF), so several
+    /// header lines and comma-separated values are equivalent (§7.3.1).
+    pub list: bool,
+    /// At most one instance may appear, and the validator refuses a
+    /// duplicate: the headers that fix a message's identity, framing or
+    /// hop count (RFC 4475 §3.3.8, §3.3.9). Other single-valued headers
+    /// (Date, Subject, ...) are forwarded as they come.
+    pub singleton: bool,
+}
+
+const LIST: HeaderProps = HeaderProps {
+    list: true,
+    singleton: false,
+};
+const SINGLE: HeaderProps = HeaderProps {
+    list: false,
+    singleton: true,
+};
+const PLAIN: HeaderProps = HeaderProps {
+    list: false,
+    singleton: false,
+};
+
+macro_rules! sip_headers {
+    ($($variant:ident => $canonical:literal, $compact:expr, $props:expr;)*) => {
+        /// A header field name: one of the known headers, or [`HeaderName::Other`]
+        /// (whose bytes are in the header entry's name span).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        #[non_exhaustive]
+        pub enum HeaderName {
+            $(
+                #[doc = concat!("`", $canonical, "`")]
+                $variant,
+            )*
+            /// A header this table does not know: forwarded untouched.
+            Other,
+        }
+
+        impl HeaderName {
+            /// Every known header, in table order.
+            pub const KNOWN: &'static [HeaderName] = &[$(HeaderName::$variant),*];
+            /// Number of variants including [`HeaderName::Other`].
+            pub const COUNT: usize = Self::KNOWN.len() + 1;
+            const CANONICAL: &'static [&'static str] = &[$($canonical),*];
+            const COMPACT: &'static [Option<u8>] = &[$($compact),*];
+            const PROPS: &'static [HeaderProps] = &[$($props),*];
+        }
+    };
+}
+
+sip_headers! {
+    Via => "Via", Some(b'v'), LIST;
+    From => "From", Some(b'f'), SINGLE;
+    To => "To", Some(b't'), SINGLE;
+    CallId => "Call-ID", Some(b'i'), SINGLE;
+    CSeq => "CSeq", None, SINGLE;
+    MaxForwards => "Max-Forwards", None, SINGLE;
+    Contact => "Contact", Some(b'm'), LIST;
+    ContentLength => "Content-Length", Some(b'l'), SINGLE;
+    ContentType => "Content-Type", Some(b'c'), SINGLE;
+    ContentEncoding => "Content-Encoding", Some(b'e'), LIST;
+    Subject => "Subject", Some(b's'), PLAIN;
+    Supported => "Supported", Some(b'k'), LIST;
+    Route => "Route", None, LIST;
+    RecordRoute => "Record-Route", None, LIST;
+    Expires => "Expires", None, SINGLE;
+    Authorization => "Authorization", None, PLAIN;
+    ProxyAuthorization => "Proxy-Authorization", None, PLAIN;
+    WwwAuthenticate => "WWW-Authenticate", None, PLAIN;
+    ProxyAuthenticate => "Proxy-Authenticate", None, PLAIN;
+    AuthenticationInfo => "Authentication-Info", None, PLAIN;
+    Require => "Require", None, LIST;
+    ProxyRequire => "Proxy-Require", None, LIST;
+    Unsupported => "Unsupported", None, LIST;
+    Allow => "Allow", None, LIST;
+    Accept => "Accept", None, LIST;
+    AcceptEncoding => "Accept-Encoding", None, LIST;
+    AcceptLanguage => "Accept-Language", None, LIST;
+    AlertInfo => "Alert-Info", None, LIST;
+    CallInfo => "Call-Info", None, LIST;
+    ErrorInfo => "Error-Info", None, LIST;
+    ContentDisposition => "Content-Disposition", None, PLAIN;
+    ContentLanguage => "Content-Language", None, LIST;
+    MimeVersion => "MIME-Version", None, PLAIN;
+    Date => "Date", None, PLAIN;
+    Timestamp => "Timestamp", None, PLAIN;
+    InReplyTo => "In-Reply-To", None, LIST;
+    MinExpires => "Min-Expires", None, PLAIN;
+    Organization => "Organization", None, PLAIN;
+    Priority => "Priority", None, PLAIN;
+    ReplyTo => "Reply-To", None, PLAIN;
+    RetryAfter => "Retry-After", None, PLAIN;
+    Server => "Server", None, PLAIN;
+    UserAgent => "User-Agent", None, PLAIN;
+    Warning => "Warning", None, LIST;
+    Event => "Event", Some(b'o'), PLAIN;
+    AllowEvents => "Allow-Events", Some(b'u'), LIST;
+    SubscriptionState => "Subscription-State", None, PLAIN;
+    ReferTo => "Refer-To", Some(b'r'), PLAIN;
+    ReferredBy => "Referred-By", Some(b'b'), PLAIN;
+    Replaces => "Replaces", None, PLAIN;
+    SessionExpires => "Session-Expires", Some(b'x'), PLAIN;
+    MinSe => "Min-SE", None, PLAIN;
+    RSeq => "RSeq", None, PLAIN;
+    RAck => "RAck", None, PLAIN;
+    Path => "Path", None, LIST;
+    ServiceRoute => "Service-Route", None, LIST;
+    Privacy => "Privacy", None, LIST;
+    PAssertedIdentity => "P-Asserted-Identity", None, LIST;
+    PPreferredIdentity => "P-Preferred-Identity", None, LIST;
+    RemotePartyId => "Remote-Party-ID", None, LIST;
+    Diversion => "Diversion", None, LIST;
+    Reason => "Reason", None, LIST;
+    AcceptContact => "Accept-Contact", Some(b'a'), LIST;
+    RejectContact => "Reject-Contact", Some(b'j'), LIST;
+    RequestDisposition => "Request-Disposition", Some(b'd'), LIST;
+    Identity => "Identity", Some(b'y'), PLAIN;
+    IdentityInfo => "Identity-Info", Some(b'n'), PLAIN;
+}
+
+impl HeaderName {
+    /// The canonical spelling, e.g. `Call-ID`; `None` for [`HeaderName::Other`].
+    #[inline]
+    pub fn canonical(self) -> Option<&'static str> {
+        Self::CANONICAL.get(self as usize).copied()
+    }
+
+    /// The compact form (RFC 3261 §7.3.3), if the header has one.
+    #[inline]
+    pub fn compact(self) -> Option<u8> {
+        Self::COMPACT.get(self as usize).copied().flatten()
+    }
+
+    /// Properties used by the parser and the validator.
+    #[inline]
+    pub fn props(self) -> HeaderProps {
+        Self::PROPS.get(self as usize).copied().unwrap_or(PLAIN)
+    }
+
+    /// Classifies a header field name as it appears on the wire: compact
+    /// forms and any letter case (§7.3.1: names are case-insensitive).
+    #[inline]
+    pub fn from_bytes(name: &[u8]) -> HeaderName {
+        match name.len() {
+            0 => HeaderName::Other,
+            1 => kind_at(COMPACT_LOOKUP[name[0] as usize]),
+            _ => {
+                let mut slot = name_hash(name) as usize;
+                loop {
+                    let idx = NAME_LOOKUP[slot];
+                    if idx == EMPTY {
+                        return HeaderName::Other;
+                    }
+                    let canonical = Self::CANONICAL[idx as usize].as_bytes();
+                    if canonical.eq_ignore_ascii_case(name) {
+                        return kind_at(idx);
+                    }
+                    slot = (slot + 1) & (LOOKUP_SLOTS - 1);
+                }
+            }
+        }
+    }
+}
+
+impl core::fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.canonical().unwrap_or("(extension header)"))
+    }
+}
+
+const EMPTY: u8 = u8::MAX;
+const LOOKUP_SLOTS: usize = 256;
+
+#[inline(always)]
+fn kind_at(idx: u8) -> HeaderName {
+    if (idx as usize) < HeaderName::KNOWN.len() {
+        HeaderName::KNOWN[idx as usize]
+    } else {
+        HeaderName::Other
+    }
+}
+
+/// A cheap hash of a name's length and three of its bytes, letter case
+/// folded; collisions are resolved by linear probing and a full compare.
+#[inline(always)]
+const fn name_hash(name: &[u8]) -> u32 {
+    let n = name.len();
+    let a = (name[0] | 0x20) as u32;
+    let b = (name[n / 2] | 0x20) as u32;
+    let c = (name[n - 1] | 0x20) as u32;
+    let h = ((n as u32) << 24) ^ (a << 16) ^ (b << 8) ^ c;
+    h.wrapping_mul(0x9E37_79B1) >> (32 - 8)
+}
+
+const fn build_name_lookup() -> [u8; LOOKUP_SLOTS] {
+    let mut t = [EMPTY; LOOKUP_SLOTS];
+    let names = HeaderName::CANONICAL;
+    let mut i = 0;
+    while i < names.len() {
+        let mut slot = name_hash(names[i].as_bytes()) as usize;
+        while t[slot] != EMPTY {
+            slot = (slot + 1) & (LOOKUP_SLOTS - 1);
+        }
+        t[slot] = i as u8;
+        i += 1;
+    }
+    t
+}
+
+const fn build_compact_lookup() -> [u8; 256] {
+    let mut t = [EMPTY; 256];
+    let compact = HeaderName::COMPACT;
+    let mut i = 0;
+    while i < compact.len() {
+        if let Some(c) = compact[i] {
+            t[c as usize] = i as u8;
+            t[c.to_ascii_uppercase() as usize] = i as u8;
+        }
+        i += 1;
+    }
+    t
+}
+
+static NAME_LOOKUP: [u8; LOOKUP_SLOTS] = build_name_lookup();
+static COMPACT_LOOKUP: [u8; 256] = build_compact_lookup();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_name_is_found_in_any_case_and_compact_form() {
+        for &h in HeaderName::KNOWN {
+            let name = h.canonical().unwrap();
+            assert_eq!(HeaderName::from_bytes(name.as_bytes()), h, "{name}");
+            assert_eq!(
+                HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
+                h
+            );
+            assert_eq!(
+                HeaderName::from_bytes(name.to_ascii_uppercase().as_bytes()),
+                h
+            );
+            if let Some(c) = h.compact() {
+                assert_eq!(HeaderName::from_bytes(&[c]), h);
+                assert_eq!(HeaderName::from_bytes(&[c.to_ascii_uppercase()]), h);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_other() {
+        for n in [
+            &b"X-Foo"[..],
+            b"Vias",
+            b"q",
+            b"Call-IDs",
+            b"NewFangledHeader",
+            b"z",
+        ] {
+            assert_eq!(HeaderName::from_bytes(n), HeaderName::Other);
+        }
+    }
+
+    #[test]
+    fn compact_forms_are_unique_and_probe_chains_short() {
+        let mut seen = [false; 256];
+        for &h in HeaderName::KNOWN {
+            if let Some(c) = h.compact() {
+                assert!(!seen[c as usize], "duplicate compact form {}", c as char);
+                seen[c as usize] = true;
+            }
+        }
+        // The longest probe chain bounds the cost of classifying an unknown name.
+        let mut longest = 0;
+        let mut run = 0;
+        for slot in 0..2 * LOOKUP_SLOTS {
+            if NAME_LOOKUP[slot % LOOKUP_SLOTS] != EMPTY {
+                run += 1;
+                longest = longest.max(run);
+            } else {
+                run = 0;
+            }
+        }
+        assert!(longest <= 4, "probe chain of {longest}");
+        assert!(HeaderName::COUNT < u8::MAX as usize);
+    }
+
+    #[test]
+    fn list_headers() {
+        assert!(HeaderName::Via.props().list);
+        assert!(HeaderName::CallId.props().singleton);
+        assert!(!HeaderName::Other.props().singleton);
+    }
+}

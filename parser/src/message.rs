@@ -1,0 +1,665 @@
+//! Message framing and the header index (RFC 3261 §7, §18.3).
+//!
+//! [`Parser::parse`] makes one pass over a datagram: it checks the start
+//! line, records every header's name and value spans in a reusable
+//! [`HeaderTable`], and frames the body by Content-Length. Nothing is copied
+//! and nothing is allocated once the table has grown to its working size.
+//! Typed values (Via, From, CSeq, ...) are parsed when asked for, by the
+//! accessors on [`Message`].
+
+use memchr::memchr;
+
+use crate::error::{ErrorKind, ParseError};
+use crate::header::HeaderName;
+use crate::method::Method;
+use crate::scan;
+use crate::span::Span;
+
+/// Caps on what a peer can make the parser hold. Network input is hostile:
+/// every dimension a sender controls is bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message accepted, in bytes (default 65,535: the largest UDP
+    /// payload; RFC 3261 §18.1.1). Over it: [`ErrorKind::MessageTooLarge`], 513.
+    pub max_message: usize,
+    /// Most header fields (lines) in one message (default 256). Over it:
+    /// [`ErrorKind::TooManyHeaders`], 513.
+    pub max_headers: usize,
+    /// Largest body accepted (default: no cap beyond `max_message`). Over it:
+    /// [`ErrorKind::BodyTooLarge`], 413.
+    pub max_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message: 65_535,
+            max_headers: 256,
+            max_body: usize::MAX,
+        }
+    }
+}
+
+/// One header field line, as indexed by the parser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderEntry {
+    /// The header, classified from its name (compact forms folded in).
+    pub kind: HeaderName,
+    /// The field name as written.
+    pub name: Span,
+    /// The field value, without the surrounding LWS; may contain folds.
+    pub value: Span,
+    /// One past the line's terminator (CRLF or LF): `name.start..end` is the
+    /// whole line, which is what removing the header deletes.
+    pub end: u32,
+}
+
+impl HeaderEntry {
+    /// The whole header line, including its terminator.
+    #[inline]
+    pub fn line(&self) -> Span {
+        Span {
+            start: self.name.start,
+            end: self.end,
+        }
+    }
+}
+
+const NONE: u16 = u16::MAX;
+const _: () = assert!(HeaderName::COUNT <= 128, "the duplicate mask is a u128");
+
+/// The reusable index of a message's headers: every entry in order, and the
+/// position of the first instance of each known header for O(1) access.
+///
+/// Keep one per receive loop and hand it to [`Parser::parse`] each time;
+/// its storage is reused, so steady-state parsing does not allocate.
+#[derive(Clone, Debug)]
+pub struct HeaderTable {
+    entries: Vec<HeaderEntry>,
+    first: [u16; HeaderName::COUNT],
+    /// Bit `k` set when header kind `k` appears more than once.
+    repeated: u128,
+}
+
+impl Default for HeaderTable {
+    fn default() -> Self {
+        HeaderTable {
+            entries: Vec::with_capacity(32),
+            first: [NONE; HeaderName::COUNT],
+            repeated: 0,
+        }
+    }
+}
+
+impl HeaderTable {
+    #[inline]
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.first = [NONE; HeaderName::COUNT];
+        self.repeated = 0;
+    }
+
+    #[inline]
+    fn push(&mut self, e: HeaderEntry) {
+        let k = e.kind as usize;
+        if k < HeaderName::KNOWN.len() {
+            if self.first[k] == NONE {
+                self.first[k] = self.entries.len() as u16;
+            } else {
+                self.repeated |= 1u128 << k;
+            }
+        }
+        self.entries.push(e);
+    }
+}
+
+/// The first line of a message (§7.1, §7.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartLine {
+    /// `Method SP Request-URI SP SIP-Version`.
+    Request {
+        /// The method, classified (extension methods are in `method_span`).
+        method: Method,
+        /// The method token as written.
+        method_span: Span,
+        /// The Request-URI as written.
+        uri: Span,
+    },
+    /// `SIP-Version SP Status-Code SP Reason-Phrase`.
+    Response {
+        /// The status code, 100..=699.
+        code: u16,
+        /// The reason phrase (may be empty).
+        reason: Span,
+    },
+}
+
+/// Parses messages into [`Message`] views, reusing one [`HeaderTable`].
+#[derive(Clone, Debug, Default)]
+pub struct Parser {
+    limits: Limits,
+    table: HeaderTable,
+}
+
+/// A parsed SIP message: a view over the received bytes. `Copy`, and cheap
+/// to pass around; typed header values are parsed on access.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    buf: &'a [u8],
+    table: &'a HeaderTable,
+    start: StartLine,
+    /// Where the start line begins (leading CRLFs skipped, §7.5).
+    begin: u32,
+    /// Where the first header line begins (just after the start line).
+    headers_start: u32,
+    /// Where the empty line that ends the headers begins (or the buffer
+    /// end if the datagram has none).
+    headers_end: u32,
+    body: Span,
+    content_length: Option<u32>,
+}
+
+/// What [`frame`] found.
+struct Framing {
+    start: StartLine,
+    begin: usize,
+    headers_start: usize,
+    headers_end: usize,
+    body: Span,
+    content_length: Option<u32>,
+}
+
+impl Parser {
+    /// A parser with the given limits.
+    pub fn new(limits: Limits) -> Parser {
+        Parser {
+            limits,
+            table: HeaderTable::default(),
+        }
+    }
+
+    /// The limits this parser enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Parses one message received as a datagram (UDP semantics, §18.3):
+    /// the body is framed by Content-Length when present, else by the end
+    /// of the datagram; octets after the Content-Length body are ignored
+    /// (see [`Message::trailing`]); a Content-Length beyond the datagram is
+    /// [`ErrorKind::BodyTruncated`].
+    ///
+    /// Leniencies, each one that deployed stacks rely on:
+    /// - CRLFs before the start line are skipped (§7.5, keep-alives).
+    /// - Lines may end in a bare LF as well as CRLF (Kamailio, OpenSIPS and
+    ///   SIPp accept it).
+    /// - A datagram may end right after the last header line with no empty
+    ///   line; the body is then empty.
+    pub fn parse<'a>(&'a mut self, buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        self.table.clear();
+        let f = frame(buf, &self.limits, &mut self.table)?;
+        Ok(Message {
+            buf,
+            table: &self.table,
+            start: f.start,
+            begin: f.begin as u32,
+            headers_start: f.headers_start as u32,
+            headers_end: f.headers_end as u32,
+            body: f.body,
+            content_length: f.content_length,
+        })
+    }
+}
+
+/// One pass over the datagram: start line, header index, body framing.
+#[inline]
+fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing, ParseError> {
+    use ErrorKind as E;
+    if buf.len() > limits.max_message {
+        return Err(ParseError::new(E::MessageTooLarge, limits.max_message));
+    }
+    let mut pos = 0;
+    while pos < buf.len() && (buf[pos] == b'\r' || buf[pos] == b'\n') {
+        pos += 1;
+    }
+    if pos == buf.len() {
+        return Err(ParseError::new(E::Empty, pos));
+    }
+    let begin = pos;
+    let Some(nl) = memchr(b'\n', &buf[pos..]) else {
+        return Err(ParseError::new(E::Unterminated, buf.len()));
+    };
+    let nl = pos + nl;
+    let line_end = if nl > pos && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    let start = start_line(buf, pos, line_end)?;
+    pos = nl + 1;
+    let headers_start = pos;
+
+    let mut content_length: Option<u32> = None;
+    let (headers_end, body_start) = loop {
+        if pos >= buf.len() {
+            // Datagram ended after a complete header line: no empty line.
+            break (buf.len(), buf.len());
+        }
+        match buf[pos] {
+            b'\n' => break (pos, pos + 1),
+            b'\r' if buf.get(pos + 1) == Some(&b'\n') => break (pos, pos + 2),
+            b' ' | b'\t' => return Err(ParseError::new(E::BadFolding, pos)),
+            _ => {}
+        }
+        if table.entries.len() == limits.max_headers {
+            return Err(ParseError::new(E::TooManyHeaders, pos));
+        }
+        let entry = header_line(buf, pos)?;
+        if entry.kind == HeaderName::ContentLength {
+            if content_length.is_some() {
+                return Err(ParseError::in_header(
+                    E::DuplicateHeader,
+                    entry.name.start as usize,
+                    HeaderName::ContentLength,
+                ));
+            }
+            let v = entry.value.of(buf);
+            match scan::parse_decimal(v, u32::MAX as u64) {
+                Some(n) => content_length = Some(n as u32),
+                None => {
+                    return Err(ParseError::in_header(
+                        E::BadContentLength,
+                        entry.value.start as usize,
+                        HeaderName::ContentLength,
+                    ));
+                }
+            }
+        }
+        pos = entry.end as usize;
+        table.push(entry);
+    };
+
+    let available = buf.len() - body_start;
+    let body_len = match content_length {
+        Some(n) if n as usize > available => {
+            return Err(ParseError::in_header(
+                E::BodyTruncated,
+                buf.len(),
+                HeaderName::ContentLength,
+            ));
+        }
+        Some(n) => n as usize,
+        None => available,
+    };
+    if body_len > limits.max_body {
+        return Err(ParseError::new(E::BodyTooLarge, body_start));
+    }
+    Ok(Framing {
+        start,
+        begin,
+        headers_start,
+        headers_end,
+        body: Span::new(body_start, body_start + body_len),
+        content_length,
+    })
+}
+
+/// Indexes one header line starting at `pos` (not SP/HT, not an empty line):
+/// `field-name *(SP/HT) ":" value`, continued over folded lines.
+#[inline]
+fn header_line(buf: &[u8], pos: usize) -> Result<HeaderEntry, ParseError> {
+    let name_end = scan::skip_class(buf, pos, scan::TOKEN);
+    if name_end == pos {
+        return Err(ParseError::new(ErrorKind::BadHeaderName, pos));
+    }
+    let mut colon = name_end;
+    while colon < buf.len() && scan::is_wsp(buf[colon]) {
+        colon += 1;
+    }
+    if buf.get(colon) != Some(&b':') {
+        return Err(ParseError::new(ErrorKind::BadHeaderName, colon));
+    }
+    // Find the end of the logical line: a LF not followed by SP/HT.
+    let mut from = colon + 1;
+    let nl = loop {
+        let Some(i) = memchr(b'\n', &buf[from..]) else {
+            return Err(ParseError::new(ErrorKind::Unterminated, buf.len()));
+        };
+        let nl = from + i;
+        match buf.get(nl + 1) {
+            Some(b' ' | b'\t') => from = nl + 1,
+            _ => break nl,
+        }
+    };
+    let mut v_start = colon + 1;
+    let mut v_end = nl;
+    while v_start < v_end && scan::is_lws(buf[v_start]) {
+        v_start += 1;
+    }
+    while v_end > v_start && scan::is_lws(buf[v_end - 1]) {
+        v_end -= 1;
+    }
+    Ok(HeaderEntry {
+        kind: HeaderName::from_bytes(&buf[pos..name_end]),
+        name: Span::new(pos, name_end),
+        value: Span::new(v_start, v_end),
+        end: (nl + 1) as u32,
+    })
+}
+
+/// Parses the Request-Line or Status-Line in `buf[s..e]` (terminator excluded).
+fn start_line(buf: &[u8], s: usize, e: usize) -> Result<StartLine, ParseError> {
+    use ErrorKind as E;
+    let line = &buf[s..e];
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+        let sp = memchr(b' ', line).ok_or(ParseError::new(E::BadStartLine, e))?;
+        check_version(&line[..sp], s)?;
+        let code_at = sp + 1;
+        let code = line.get(code_at..code_at + 3).unwrap_or(&[]);
+        let code = match scan::parse_decimal(code, 699) {
+            Some(c) if c >= 100 && code.len() == 3 => c as u16,
+            _ => return Err(ParseError::new(E::BadStatusCode, s + code_at)),
+        };
+        let after = code_at + 3;
+        let reason = match line.get(after) {
+            None => Span::empty(e),
+            Some(b' ') => Span::new(s + after + 1, e),
+            Some(_) => return Err(ParseError::new(E::BadStatusCode, s + code_at)),
+        };
+        if let Some(i) = reason
+            .of(buf)
+            .iter()
+            .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        {
+            return Err(ParseError::new(
+                E::BadReasonPhrase,
+                reason.start as usize + i,
+            ));
+        }
+        return Ok(StartLine::Response { code, reason });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version
+    let sp1 = memchr(b' ', line).ok_or(ParseError::new(E::BadStartLine, s))?;
+    let method = &line[..sp1];
+    if !scan::is_token(method) {
+        return Err(ParseError::new(E::BadMethod, s));
+    }
+    let rest = &line[sp1 + 1..];
+    let sp2 = memchr(b' ', rest).ok_or(ParseError::new(E::BadStartLine, e))?;
+    let uri = &rest[..sp2];
+    let uri_at = s + sp1 + 1;
+    if uri.is_empty() {
+        return Err(ParseError::new(E::BadStartLine, uri_at));
+    }
+    // absoluteURI starts with a scheme and ':' (§25.1); catches `<sip:..>`.
+    let colon = scan::skip_class(uri, 0, scan::SCHEME);
+    if !uri[0].is_ascii_alphabetic() || uri.get(colon) != Some(&b':') {
+        return Err(ParseError::new(E::BadRequestUri, uri_at));
+    }
+    if let Some(i) = uri.iter().position(|&b| b <= b' ' || b >= 0x7f) {
+        return Err(ParseError::new(E::BadRequestUri, uri_at + i));
+    }
+    let version = &rest[sp2 + 1..];
+    let version_at = uri_at + sp2 + 1;
+    if version.contains(&b' ') {
+        // More SP-separated elements: LWS inside the URI or trailing SP (RFC 4475 §3.1.2.8-10).
+        return Err(ParseError::new(E::BadStartLine, version_at));
+    }
+    check_version(version, version_at)?;
+    Ok(StartLine::Request {
+        method: Method::from_bytes(method),
+        method_span: Span::new(s, s + sp1),
+        uri: Span::new(uri_at, uri_at + sp2),
+    })
+}
+
+/// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; only 2.0 is supported (§8.2.2: 505).
+fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
+    if v.len() == 7 && v.eq_ignore_ascii_case(b"SIP/2.0") {
+        return Ok(());
+    }
+    let well_formed = v.len() > 4 && v[..4].eq_ignore_ascii_case(b"SIP/") && {
+        let num = &v[4..];
+        match memchr(b'.', num) {
+            Some(dot) => {
+                scan::all(&num[..dot], scan::DIGIT) && scan::all(&num[dot + 1..], scan::DIGIT)
+            }
+            None => false,
+        }
+    };
+    Err(ParseError::new(
+        if well_formed {
+            ErrorKind::UnsupportedVersion
+        } else {
+            ErrorKind::BadVersion
+        },
+        at,
+    ))
+}
+
+impl<'a> Message<'a> {
+    /// The whole buffer the message was parsed from (including any trailing
+    /// octets after the body).
+    #[inline]
+    pub fn buffer(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// The message's own bytes: start line to the end of the body, without
+    /// leading CRLFs or trailing octets.
+    #[inline]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        &self.buf[self.begin as usize..self.body.end as usize]
+    }
+
+    /// Octets after the Content-Length body, which §18.3 says to discard.
+    #[inline]
+    pub fn trailing(&self) -> &'a [u8] {
+        &self.buf[self.body.end as usize..]
+    }
+
+    /// Offset of the start line (after skipped leading CRLFs).
+    #[inline]
+    pub fn begin(&self) -> usize {
+        self.begin as usize
+    }
+
+    /// Offset just after the start line: where a header inserted at the
+    /// top of the header block goes.
+    #[inline]
+    pub fn headers_start(&self) -> usize {
+        self.headers_start as usize
+    }
+
+    /// Offset of the empty line that ends the headers: where a header
+    /// appended at the bottom goes.
+    #[inline]
+    pub fn headers_end(&self) -> usize {
+        self.headers_end as usize
+    }
+
+    /// Whether the header block ends with an empty line (a datagram may
+    /// omit it when there is no body; see [`Parser::parse`]).
+    #[inline]
+    pub fn has_empty_line(&self) -> bool {
+        self.headers_end < self.body.start
+    }
+
+    /// The start line.
+    #[inline]
+    pub fn start_line(&self) -> &StartLine {
+        &self.start
+    }
+
+    /// Whether this is a request.
+    #[inline]
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The request method, or `None` for a response.
+    #[inline]
+    pub fn method(&self) -> Option<Method> {
+        match self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The method token as written (requests), or `None` for a response.
+    #[inline]
+    pub fn method_bytes(&self) -> Option<&'a [u8]> {
+        match self.start {
+            StartLine::Request { method_span, .. } => Some(method_span.of(self.buf)),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI span, or `None` for a response.
+    #[inline]
+    pub fn request_uri_span(&self) -> Option<Span> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(uri),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI as written, or `None` for a response.
+    #[inline]
+    pub fn request_uri_bytes(&self) -> Option<&'a [u8]> {
+        self.request_uri_span().map(|s| s.of(self.buf))
+    }
+
+    /// The status code, or `None` for a request.
+    #[inline]
+    pub fn status_code(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { code, .. } => Some(code),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase, or `None` for a request.
+    #[inline]
+    pub fn reason_phrase(&self) -> Option<&'a [u8]> {
+        match self.start {
+            StartLine::Response { reason, .. } => Some(reason.of(self.buf)),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// Every header line, in order.
+    #[inline]
+    pub fn headers(&self) -> &'a [HeaderEntry] {
+        &self.table.entries
+    }
+
+    /// Index (into [`Message::headers`]) of the first header of `kind`.
+    #[inline]
+    pub fn first_index(&self, kind: HeaderName) -> Option<usize> {
+        let k = kind as usize;
+        if k >= HeaderName::KNOWN.len() {
+            return None;
+        }
+        match self.table.first[k] {
+            NONE => None,
+            i => Some(i as usize),
+        }
+    }
+
+    /// The first header of `kind`.
+    #[inline]
+    pub fn first(&self, kind: HeaderName) -> Option<&'a HeaderEntry> {
+        self.first_index(kind).map(|i| &self.table.entries[i])
+    }
+
+    /// Whether a header kind appears on more than one line.
+    #[inline]
+    pub fn is_repeated(&self, kind: HeaderName) -> bool {
+        let k = kind as usize;
+        k < HeaderName::KNOWN.len() && self.table.repeated & (1u128 << k) != 0
+    }
+
+    /// Every header of `kind`, in order (for [`HeaderName::Other`], use
+    /// [`Message::headers_named`]).
+    pub fn all(&self, kind: HeaderName) -> impl Iterator<Item = &'a HeaderEntry> + 'a {
+        let entries: &'a [HeaderEntry] = &self.table.entries;
+        let from = self.first_index(kind).unwrap_or(entries.len());
+        let to = if self.is_repeated(kind) {
+            entries.len()
+        } else {
+            (from + 1).min(entries.len())
+        };
+        entries[from..to].iter().filter(move |e| e.kind == kind)
+    }
+
+    /// Every header whose name equals `name`, ignoring case (extension headers).
+    pub fn headers_named<'n>(&self, name: &'n [u8]) -> impl Iterator<Item = &'a HeaderEntry> + 'n
+    where
+        'a: 'n,
+    {
+        let buf = self.buf;
+        let kind = HeaderName::from_bytes(name);
+        self.table.entries.iter().filter(move |e| {
+            if kind == HeaderName::Other {
+                e.kind == HeaderName::Other && e.name.of(buf).eq_ignore_ascii_case(name)
+            } else {
+                e.kind == kind
+            }
+        })
+    }
+
+    /// The value of the first header of `kind`.
+    #[inline]
+    pub fn header_value(&self, kind: HeaderName) -> Option<&'a [u8]> {
+        self.first(kind).map(|e| e.value.of(self.buf))
+    }
+
+    /// The bytes of `span` in this message's buffer.
+    #[inline]
+    pub fn slice(&self, span: Span) -> &'a [u8] {
+        span.of(self.buf)
+    }
+
+    /// The span of a sub-slice of this message's buffer (as returned by the
+    /// typed accessors). Slices from elsewhere give an empty span at 0.
+    pub fn span_of(&self, part: &[u8]) -> Span {
+        let base = self.buf.as_ptr() as usize;
+        let p = part.as_ptr() as usize;
+        if p >= base && p + part.len() <= base + self.buf.len() {
+            Span::new(p - base, p - base + part.len())
+        } else {
+            Span::empty(0)
+        }
+    }
+
+    /// The body (framed by Content-Length, or the rest of the datagram).
+    #[inline]
+    pub fn body(&self) -> &'a [u8] {
+        self.body.of(self.buf)
+    }
+
+    /// The body span.
+    #[inline]
+    pub fn body_span(&self) -> Span {
+        self.body
+    }
+
+    /// The Content-Length value, if the header is present.
+    #[inline]
+    pub fn content_length(&self) -> Option<u32> {
+        self.content_length
+    }
+
+    /// The Call-ID value, if present (not validated: see [`crate::validate`]).
+    #[inline]
+    pub fn call_id(&self) -> Option<&'a [u8]> {
+        self.header_value(HeaderName::CallId)
+    }
+
+    /// The "missing header" error for `kind`.
+    pub(crate) fn missing(&self, kind: HeaderName) -> ParseError {
+        ParseError::in_header(ErrorKind::MissingHeader, self.begin as usize, kind)
+    }
+}

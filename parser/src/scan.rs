@@ -1,0 +1,329 @@
+//! Byte classes and small cursor helpers shared by the grammar modules.
+//!
+//! The classes follow RFC 3261 §25.1 (basic rules): `token`, `word`, the URI
+//! character sets of `user`, `password`, `paramchar` and `hnv-unreserved`, and
+//! linear white space. One 256-entry table answers every class test with a
+//! load and a mask.
+
+/// `token` characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~".
+pub(crate) const TOKEN: u16 = 1 << 0;
+/// `word` characters (Call-ID): token plus "(" ")" "<" ">" ":" "\" DQUOTE "/" "[" "]" "?" "{" "}".
+pub(crate) const WORD: u16 = 1 << 1;
+/// `unreserved` = alphanum / mark.
+pub(crate) const UNRESERVED: u16 = 1 << 2;
+/// `user-unreserved` = "&" / "=" / "+" / "$" / "," / ";" / "?" / "/".
+pub(crate) const USER_UNRESERVED: u16 = 1 << 3;
+/// Password extras: "&" / "=" / "+" / "$" / ",".
+pub(crate) const PASSWORD_EXTRA: u16 = 1 << 4;
+/// `param-unreserved` = "[" / "]" / "/" / ":" / "&" / "+" / "$".
+pub(crate) const PARAM_UNRESERVED: u16 = 1 << 5;
+/// `hnv-unreserved` = "[" / "]" / "/" / "?" / ":" / "+" / "$".
+pub(crate) const HNV_UNRESERVED: u16 = 1 << 6;
+/// Hostname characters: alphanum / "-" / ".".
+pub(crate) const HOSTNAME: u16 = 1 << 7;
+/// Decimal digit.
+pub(crate) const DIGIT: u16 = 1 << 8;
+/// Hexadecimal digit.
+pub(crate) const HEX: u16 = 1 << 9;
+/// `reserved` = ";" / "/" / "?" / ":" / "@" / "&" / "=" / "+" / "$" / ",".
+pub(crate) const RESERVED: u16 = 1 << 10;
+/// Characters of a URI scheme after the first: ALPHA / DIGIT / "+" / "-" / ".".
+pub(crate) const SCHEME: u16 = 1 << 11;
+
+const fn build_classes() -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        let alpha = b.is_ascii_alphabetic();
+        let digit = b.is_ascii_digit();
+        let alnum = alpha || digit;
+        let mut v = 0u16;
+        if alnum
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            )
+        {
+            v |= TOKEN | WORD;
+        }
+        if matches!(
+            b,
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b':'
+                | b'\\'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'{'
+                | b'}'
+        ) {
+            v |= WORD;
+        }
+        if alnum
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            )
+        {
+            v |= UNRESERVED;
+        }
+        if matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/') {
+            v |= USER_UNRESERVED;
+        }
+        if matches!(b, b'&' | b'=' | b'+' | b'$' | b',') {
+            v |= PASSWORD_EXTRA;
+        }
+        if matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+            v |= PARAM_UNRESERVED;
+        }
+        if matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
+            v |= HNV_UNRESERVED;
+        }
+        if alnum || b == b'-' || b == b'.' {
+            v |= HOSTNAME;
+        }
+        if digit {
+            v |= DIGIT;
+        }
+        if b.is_ascii_hexdigit() {
+            v |= HEX;
+        }
+        if matches!(
+            b,
+            b';' | b'/' | b'?' | b':' | b'@' | b'&' | b'=' | b'+' | b'$' | b','
+        ) {
+            v |= RESERVED;
+        }
+        if alnum || matches!(b, b'+' | b'-' | b'.') {
+            v |= SCHEME;
+        }
+        t[c] = v;
+        c += 1;
+    }
+    t
+}
+
+static CLASSES: [u16; 256] = build_classes();
+
+/// Whether `b` belongs to any of the classes in `mask`.
+#[inline(always)]
+pub(crate) fn is(b: u8, mask: u16) -> bool {
+    CLASSES[b as usize] & mask != 0
+}
+
+/// SP or HTAB.
+#[inline(always)]
+pub(crate) fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Linear white space inside a header value: SP, HTAB, or the CR/LF of a
+/// folded line (the indexer only lets CR/LF into a value as part of a fold).
+#[inline(always)]
+pub(crate) fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Index of the first byte at or after `i` that is not LWS.
+#[inline]
+pub(crate) fn skip_lws(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && is_lws(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Index of the first byte at or after `i` outside `mask`.
+#[inline]
+pub(crate) fn skip_class(s: &[u8], mut i: usize, mask: u16) -> usize {
+    while i < s.len() && is(s[i], mask) {
+        i += 1;
+    }
+    i
+}
+
+/// `s` without leading and trailing LWS.
+#[inline]
+pub(crate) fn trim_lws(s: &[u8]) -> &[u8] {
+    let mut a = 0;
+    let mut b = s.len();
+    while a < b && is_lws(s[a]) {
+        a += 1;
+    }
+    while b > a && is_lws(s[b - 1]) {
+        b -= 1;
+    }
+    &s[a..b]
+}
+
+/// Whether every byte of a non-empty `s` is in `mask`.
+#[inline]
+pub(crate) fn all(s: &[u8], mask: u16) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is(b, mask))
+}
+
+/// Whether `s` is a non-empty `token`.
+#[inline]
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    all(s, TOKEN)
+}
+
+/// Parses 1*DIGIT into a u64, refusing empty input, other bytes and
+/// anything above `max`. Leading zeros are allowed (RFC 4475 §3.1.1.1).
+#[inline]
+pub(crate) fn parse_decimal(s: &[u8], max: u64) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(d as u64)?;
+        if v > max {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+/// Skips a `quoted-string` whose opening DQUOTE is at `s[i]`; returns the
+/// index just past the closing DQUOTE, or `None` if it is unterminated.
+/// `quoted-pair` = "\" (%x00-09 / %x0B-0C / %x0E-7F).
+#[inline]
+pub(crate) fn skip_quoted(s: &[u8], i: usize) -> Option<usize> {
+    debug_assert_eq!(s.get(i), Some(&b'"'));
+    let mut j = i + 1;
+    while j < s.len() {
+        match s[j] {
+            b'"' => return Some(j + 1),
+            b'\\' => {
+                let next = *s.get(j + 1)?;
+                if next == b'\r' || next == b'\n' || next > 0x7f {
+                    return None;
+                }
+                j += 2;
+            }
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// Whether `s` is a valid `escaped`-aware sequence over `mask`: every byte in
+/// the class, or a `%` followed by two hex digits.
+pub(crate) fn all_escaped(s: &[u8], mask: u16) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        if b == b'%' {
+            if i + 2 >= s.len() {
+                return false;
+            }
+            if !(is(s[i + 1], HEX) && is(s[i + 2], HEX)) {
+                return false;
+            }
+            i += 3;
+        } else if is(b, mask) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// Value of a hex digit (caller checked the class).
+#[inline]
+pub(crate) fn hex_val(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => b - b'A' + 10,
+    }
+}
+
+/// Iterates the bytes of `s` with `%HH` escapes decoded (RFC 3261 §19.1.4
+/// compares URI components after unescaping). Malformed escapes pass through.
+#[derive(Clone, Debug)]
+pub(crate) struct Unescaped<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Unescaped<'a> {
+    pub(crate) fn new(s: &'a [u8]) -> Self {
+        Unescaped { s, i: 0 }
+    }
+}
+
+impl Iterator for Unescaped<'_> {
+    type Item = u8;
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        let b = *self.s.get(self.i)?;
+        if b == b'%'
+            && self.i + 2 < self.s.len()
+            && is(self.s[self.i + 1], HEX)
+            && is(self.s[self.i + 2], HEX)
+        {
+            let v = hex_val(self.s[self.i + 1]) << 4 | hex_val(self.s[self.i + 2]);
+            self.i += 3;
+            Some(v)
+        } else {
+            self.i += 1;
+            Some(b)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_class_matches_rfc3261() {
+        for b in b"abcXYZ019-.!%*_+`'~" {
+            assert!(is(*b, TOKEN), "{}", *b as char);
+        }
+        for b in b" \t:;,\"<>@()[]{}?/=\\" {
+            assert!(!is(*b, TOKEN), "{}", *b as char);
+        }
+    }
+
+    #[test]
+    fn decimal_limits() {
+        assert_eq!(parse_decimal(b"0068", 255), Some(68));
+        assert_eq!(parse_decimal(b"256", 255), None);
+        assert_eq!(parse_decimal(b"", 255), None);
+        assert_eq!(parse_decimal(b"1a", 255), None);
+        assert_eq!(parse_decimal(b"36893488147419103232", u64::MAX), None);
+        assert_eq!(
+            parse_decimal(b"18446744073709551615", u64::MAX),
+            Some(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn quoted_strings() {
+        assert_eq!(skip_quoted(br#""a\"b" x"#, 0), Some(6));
+        assert_eq!(skip_quoted(br#""unterminated"#, 0), None);
+        assert_eq!(skip_quoted(b"\"bs\\", 0), None);
+        assert_eq!(skip_quoted(b"\"J Rosenberg \\\\\\\"\"", 0), Some(18));
+    }
+
+    #[test]
+    fn escapes() {
+        assert!(all_escaped(b"a%20b", UNRESERVED));
+        assert!(!all_escaped(b"a%2", UNRESERVED));
+        assert!(!all_escaped(b"a%zz", UNRESERVED));
+        assert_eq!(Unescaped::new(b"%41b%").collect::<Vec<_>>(), b"Ab%");
+    }
+}
