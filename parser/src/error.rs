@@ -273,11 +273,11 @@ impl ParseError {
             (DuplicateHeader, Some(H::ContentLength)) => "Duplicate Content-Length",
             (DuplicateHeader, Some(H::ContentType)) => "Duplicate Content-Type",
             (DuplicateHeader, Some(H::Expires)) => "Duplicate Expires",
-            (BadUri, Some(H::From)) => "Bad From URI",
-            (BadUri, Some(H::To)) => "Bad To URI",
-            (BadUri, Some(H::Contact)) => "Bad Contact URI",
-            (BadUri, Some(H::Route)) => "Bad Route URI",
-            (BadUri, Some(H::RecordRoute)) => "Bad Record-Route URI",
+            (BadUri | BadHost | BadPort, Some(H::From)) => "Bad From URI",
+            (BadUri | BadHost | BadPort, Some(H::To)) => "Bad To URI",
+            (BadUri | BadHost | BadPort, Some(H::Contact)) => "Bad Contact URI",
+            (BadUri | BadHost | BadPort, Some(H::Route)) => "Bad Route URI",
+            (BadUri | BadHost | BadPort, Some(H::RecordRoute)) => "Bad Record-Route URI",
             (BadNameAddr | BadDisplayName | UnterminatedQuote | BadParam, Some(H::From)) => {
                 "Bad From"
             }
