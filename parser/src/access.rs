@@ -9,7 +9,7 @@ use crate::message::{HeaderEntry, Message};
 use crate::name_addr::{self, Contact, NameAddr, NameAddrList};
 use crate::params::Fault;
 use crate::uri::Uri;
-use crate::values::{self, CSeq, Credentials, TokenList};
+use crate::values::{self, CSeq, Credentials, MediaType, TokenList};
 use crate::via::{self, Via, ViaList};
 
 impl<'a> Message<'a> {
@@ -59,6 +59,16 @@ impl<'a> Message<'a> {
         match self.first(HeaderName::Expires) {
             None => Ok(None),
             Some(e) => values::parse_delta_seconds(e.value.of(self.buffer()))
+                .map(Some)
+                .map_err(|err| self.rebase(e, err)),
+        }
+    }
+
+    /// Content-Type (§20.15), `None` when absent.
+    pub fn content_type(&self) -> Result<Option<MediaType<'a>>, ParseError> {
+        match self.first(HeaderName::ContentType) {
+            None => Ok(None),
+            Some(e) => MediaType::parse(e.value.of(self.buffer()))
                 .map(Some)
                 .map_err(|err| self.rebase(e, err)),
         }

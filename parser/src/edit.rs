@@ -377,7 +377,7 @@ impl Edits {
                 return Err(EditError::Overlap { at: span.start });
             }
         }
-        let add_empty_line = !has_empty_line && !(self.ops.is_empty() && self.body.is_none());
+        let add_empty_line = !has_empty_line && !self.is_empty();
 
         out.reserve((body.end as usize - begin) + added + new_body_len + 40);
         let before = out.len();

@@ -663,3 +663,68 @@ impl<'a> Message<'a> {
         ParseError::in_header(ErrorKind::MissingHeader, self.begin as usize, kind)
     }
 }
+
+/// Finds the Call-ID value without parsing the message: the cheap pre-scan
+/// a shard runs to learn which shard owns a datagram before handing it over
+/// (§20.8; compact form `i`). Returns the trimmed value of the first
+/// Call-ID header, the same bytes [`Message::call_id`] returns after a full
+/// parse, or `None` if there is none before the end of the headers.
+pub fn find_call_id(buf: &[u8]) -> Option<Span> {
+    let mut pos = memchr(b'\n', buf)? + 1; // skip the start line
+    while pos < buf.len() {
+        let line_end = memchr(b'\n', &buf[pos..]).map_or(buf.len(), |i| pos + i);
+        let line = &buf[pos..line_end];
+        if line.is_empty() || line == b"\r" {
+            return None; // end of headers
+        }
+        let name_end = scan::skip_class(line, 0, scan::TOKEN);
+        let name = &line[..name_end];
+        if name.eq_ignore_ascii_case(b"Call-ID") || name.eq_ignore_ascii_case(b"i") {
+            let mut colon = name_end;
+            while colon < line.len() && scan::is_wsp(line[colon]) {
+                colon += 1;
+            }
+            if line.get(colon) == Some(&b':') {
+                // The value may continue on folded lines.
+                let mut end = line_end;
+                while end + 1 < buf.len() && scan::is_wsp(buf[end + 1]) {
+                    end = memchr(b'\n', &buf[end + 1..]).map_or(buf.len(), |i| end + 1 + i);
+                }
+                let v = Span::new(pos + colon + 1, end);
+                let t = scan::trim_lws(v.of(buf));
+                let start = t.as_ptr() as usize - buf.as_ptr() as usize;
+                return Some(Span::new(start, start + t.len()));
+            }
+        }
+        pos = line_end + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_call_id_agrees_with_the_parser() {
+        let msgs: [&[u8]; 4] = [
+            b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID:  abc@h \r\nCSeq: 1 INVITE\r\n\r\n",
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\ni:x-1\r\n\r\n",
+            b"BYE sip:a@b SIP/2.0\nX-Call-ID: no\ncall-id :\r\n folded\r\n\r\n",
+            b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\nCall-ID: in-body\r\n",
+        ];
+        let mut p = Parser::default();
+        for m in msgs {
+            let fast = find_call_id(m).map(|s| s.of(m));
+            let full = p.parse(m).ok().and_then(|msg| msg.call_id());
+            assert_eq!(fast, full, "{}", String::from_utf8_lossy(m));
+        }
+        assert_eq!(
+            find_call_id(msgs[0]).map(|s| s.of(msgs[0])),
+            Some(&b"abc@h"[..])
+        );
+        assert_eq!(find_call_id(msgs[3]), None);
+        assert_eq!(find_call_id(b""), None);
+        assert_eq!(find_call_id(b"\n\n"), None);
+    }
+}

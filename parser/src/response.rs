@@ -79,3 +79,144 @@ pub fn write_response(
     edits.set_body(Piece::Static(b""));
     edits.write(request, &LocalCtx::default(), out)
 }
+
+/// Writes the ACK for a non-2xx final response to `invite` (§17.1.1.3):
+/// the INVITE's Request-URI, Call-ID, From, CSeq number, top Via and Route
+/// set; CSeq method ACK; the To of the response (`response_to`, its value
+/// including the tag); no body.
+pub fn write_ack(
+    invite: &Message<'_>,
+    response_to: &[u8],
+    edits: &mut Edits,
+    out: &mut Vec<u8>,
+) -> Result<usize, EditError> {
+    write_derived(invite, b"ACK", Some(response_to), edits, out)
+}
+
+/// Writes the CANCEL for `invite` (§9.1): the INVITE's Request-URI,
+/// Call-ID, To, From, CSeq number, top Via (same branch) and Route set;
+/// CSeq method CANCEL; no body.
+pub fn write_cancel(
+    invite: &Message<'_>,
+    edits: &mut Edits,
+    out: &mut Vec<u8>,
+) -> Result<usize, EditError> {
+    write_derived(invite, b"CANCEL", None, edits, out)
+}
+
+fn write_derived(
+    invite: &Message<'_>,
+    method: &'static [u8],
+    to: Option<&[u8]>,
+    edits: &mut Edits,
+    out: &mut Vec<u8>,
+) -> Result<usize, EditError> {
+    edits.clear();
+    if let crate::StartLine::Request { method_span, .. } = invite.start_line() {
+        edits.replace(*method_span, Piece::Static(method));
+    }
+    let mut seen_via = false;
+    for (i, h) in invite.headers().iter().enumerate() {
+        match h.kind {
+            HeaderName::Via if !seen_via => {
+                seen_via = true;
+                // Keep only the first value of the top Via line.
+                let n = crate::values::CommaValues::new(h.value.of(invite.buffer())).count();
+                if n > 1 {
+                    let last = crate::values::CommaValues::new(h.value.of(invite.buffer()))
+                        .nth(n - 1)
+                        .unwrap_or_default();
+                    let first = crate::values::CommaValues::new(h.value.of(invite.buffer()))
+                        .next()
+                        .unwrap_or_default();
+                    let a = invite.span_of(first).end;
+                    let b = invite.span_of(last).end;
+                    edits.delete(Span { start: a, end: b });
+                }
+            }
+            HeaderName::CSeq => {
+                if let Ok(c) = invite.cseq() {
+                    edits.replace(invite.span_of(c.method_bytes), Piece::Static(method));
+                }
+            }
+            HeaderName::To => {
+                if let Some(to) = to {
+                    let v = edits.scratch(to);
+                    edits.replace(h.value, v);
+                }
+            }
+            HeaderName::Route
+            | HeaderName::From
+            | HeaderName::CallId
+            | HeaderName::MaxForwards
+            | HeaderName::ContentLength => {}
+            _ => edits.remove_header(invite, i),
+        }
+    }
+    edits.set_body(Piece::Static(b""));
+    edits.write(invite, &LocalCtx::default(), out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Parser, validate};
+
+    const INVITE: &[u8] = b"INVITE sip:bob@192.0.2.4 SIP/2.0\r\n\
+Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKours, SIP/2.0/UDP a.example.com;branch=z9hG4bKa\r\n\
+Via: SIP/2.0/UDP b.example.com;branch=z9hG4bKb\r\n\
+Max-Forwards: 69\r\n\
+Route: <sip:next.example.com;lr>\r\n\
+Record-Route: <sip:proxy.example.com;lr>\r\n\
+To: Bob <sip:bob@biloxi.example.com>\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:alice@pc33.atlanta.example.com>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\n";
+
+    #[test]
+    fn ack_for_non_2xx() {
+        let mut p = Parser::default();
+        let inv = p.parse(INVITE).unwrap();
+        let mut out = Vec::new();
+        write_ack(&inv, b"Bob <sip:bob@biloxi.example.com>;tag=8321234356", &mut Edits::new(), &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "ACK sip:bob@192.0.2.4 SIP/2.0\r\n\
+Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKours\r\n\
+Max-Forwards: 69\r\n\
+Route: <sip:next.example.com;lr>\r\n\
+To: Bob <sip:bob@biloxi.example.com>;tag=8321234356\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710\r\n\
+CSeq: 314159 ACK\r\n\
+Content-Length: 0\r\n\
+\r\n"
+        );
+    }
+
+    #[test]
+    fn cancel() {
+        let mut p = Parser::default();
+        let inv = p.parse(INVITE).unwrap();
+        let mut out = Vec::new();
+        write_cancel(&inv, &mut Edits::new(), &mut out).unwrap();
+        let mut p2 = Parser::default();
+        let c = p2.parse(&out).unwrap();
+        validate(&c).unwrap();
+        assert_eq!(c.method(), Some(crate::Method::Cancel));
+        assert_eq!(c.vias().count(), 1);
+        assert_eq!(c.top_via().unwrap().branch, Some(&b"z9hG4bKours"[..]));
+        assert_eq!(c.to().unwrap().tag(), None);
+        assert_eq!(c.cseq().unwrap().seq, 314159);
+        assert_eq!(c.routes().count(), 1);
+        assert!(c.first(HeaderName::RecordRoute).is_none());
+        assert!(c.first(HeaderName::Contact).is_none());
+        assert_eq!(c.content_length(), Some(0));
+    }
+}

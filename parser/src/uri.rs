@@ -446,11 +446,8 @@ impl<'a> SipUri<'a> {
         const MUST_MATCH: [&[u8]; 5] = [b"user", b"ttl", b"method", b"maddr", b"transport"];
         for Param { name, value } in self.params() {
             match find_param(other.params(), name) {
-                Some(v2) => {
-                    if !opt_eq(value, v2, true) {
-                        return false;
-                    }
-                }
+                Some(v2) if !opt_eq(value, v2, true) => return false,
+                Some(_) => {}
                 None if MUST_MATCH.iter().any(|m| unescaped_eq(name, m, true)) => return false,
                 None => {}
             }

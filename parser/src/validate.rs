@@ -18,19 +18,11 @@ use crate::values;
 
 /// Validation switches. The defaults accept everything RFC 4475 calls
 /// valid, including RFC 2543 requests (§3.4.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ValidateOptions {
     /// Refuse requests without Max-Forwards. Off by default: RFC 2543 UAs
     /// omit it, and a proxy adds one (§16.6 step 3).
     pub require_max_forwards: bool,
-}
-
-impl Default for ValidateOptions {
-    fn default() -> Self {
-        ValidateOptions {
-            require_max_forwards: false,
-        }
-    }
 }
 
 /// Validates `msg` with the default options.

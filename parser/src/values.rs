@@ -72,6 +72,56 @@ pub fn check_call_id(s: &[u8]) -> Result<(), ParseError> {
     }
 }
 
+/// A media type (Content-Type, §20.15): `m-type "/" m-subtype *(SEMI m-parameter)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaType<'a> {
+    /// The type, e.g. `application`.
+    pub kind: &'a [u8],
+    /// The subtype, e.g. `sdp`.
+    pub subtype: &'a [u8],
+    /// The parameters, starting with `;` (or empty).
+    pub params: &'a [u8],
+}
+
+impl<'a> MediaType<'a> {
+    /// Parses a media type.
+    pub fn parse(s: &'a [u8]) -> Result<MediaType<'a>, ParseError> {
+        let bad = |i| ParseError::new(ErrorKind::BadHeaderValue, i);
+        let t_end = scan::skip_class(s, 0, scan::TOKEN);
+        let slash = scan::skip_lws(s, t_end);
+        if t_end == 0 || s.get(slash) != Some(&b'/') {
+            return Err(bad(slash));
+        }
+        let st = scan::skip_lws(s, slash + 1);
+        let st_end = scan::skip_class(s, st, scan::TOKEN);
+        if st_end == st {
+            return Err(bad(st));
+        }
+        let end = crate::params::scan_header_params(s, st_end).map_err(|f| f.locate(s, None))?;
+        if end != s.len() {
+            return Err(bad(end));
+        }
+        Ok(MediaType {
+            kind: &s[..t_end],
+            subtype: &s[st..st_end],
+            params: scan::trim_lws(&s[st_end..]),
+        })
+    }
+
+    /// Whether this is `type/subtype`, ignoring case.
+    pub fn is(&self, kind: &[u8], subtype: &[u8]) -> bool {
+        self.kind.eq_ignore_ascii_case(kind) && self.subtype.eq_ignore_ascii_case(subtype)
+    }
+
+    /// The parameter `name` (case-insensitive), quotes removed.
+    pub fn param(&self, name: &[u8]) -> Option<&'a [u8]> {
+        crate::params::Params::new(self.params)
+            .get(name)
+            .flatten()
+            .map(unquote)
+    }
+}
+
 /// Splits a header value into its comma-separated values, honouring quoted
 /// strings and `<...>`; each value is trimmed of LWS. Used for list headers
 /// this crate has no typed parser for, and by the edit API to remove one
@@ -297,6 +347,25 @@ mod tests {
         assert!(check_call_id(b"intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{").is_ok());
         assert!(check_call_id(b"a b").is_err());
         assert!(check_call_id(b"").is_err());
+    }
+
+    #[test]
+    fn media_types() {
+        let m = MediaType::parse(b"multipart/mixed ; boundary=\"7a9cbec02ceef655\"").unwrap();
+        assert!(m.is(b"Multipart", b"MIXED"));
+        assert_eq!(m.param(b"boundary"), Some(&b"7a9cbec02ceef655"[..]));
+        assert!(
+            MediaType::parse(b"application/sdp")
+                .unwrap()
+                .is(b"application", b"sdp")
+        );
+        for bad in [&b"sdp"[..], b"application/", b"/sdp", b"a/b c", b"a/b;"] {
+            assert!(
+                MediaType::parse(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -4,12 +4,14 @@
 use std::path::Path;
 
 use trunkline_parser::{
-    Contact, HeaderName, Method, Parser, ResponseSpec, Uri, Edits, LocalCtx, validate,
+    Contact, Edits, HeaderName, LocalCtx, Method, Parser, ResponseSpec, Uri, validate,
     write_response,
 };
 
 fn load(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -44,7 +46,10 @@ fn carrier_invite() {
     assert_eq!(ruri.user, Some(&b"+442071234567"[..]));
     assert_eq!(ruri.port, Some(5060));
     assert_eq!(ruri.param(b"user"), Some(Some(&b"phone"[..])));
-    assert_eq!(m.call_id(), Some(&b"3c26700b4a1b4d1c8e3a2b9f0d7e6c5a@203.0.113.10"[..]));
+    assert_eq!(
+        m.call_id(),
+        Some(&b"3c26700b4a1b4d1c8e3a2b9f0d7e6c5a@203.0.113.10"[..])
+    );
     let cseq = m.cseq().unwrap();
     assert_eq!((cseq.seq, cseq.method), (102, Method::Invite));
     let via = m.top_via().unwrap();
@@ -59,7 +64,10 @@ fn carrier_invite() {
     let rr: Vec<_> = m.record_routes().map(Result::unwrap).collect();
     assert_eq!(rr.len(), 1);
     assert!(rr[0].uri().unwrap().as_sip().unwrap().lr());
-    let supported: Vec<_> = m.option_tags(HeaderName::Supported).map(Result::unwrap).collect();
+    let supported: Vec<_> = m
+        .option_tags(HeaderName::Supported)
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(supported, [&b"replaces"[..], b"timer", b"100rel"]);
     assert_eq!(m.comma_values(HeaderName::Allow).count(), 10);
     assert_eq!(m.name_addrs(HeaderName::PAssertedIdentity).count(), 1);
@@ -73,11 +81,17 @@ fn register_with_digest() {
     let raw = load("register-digest.sip");
     let mut p = Parser::default();
     let m = p.parse(&raw).unwrap();
-    let creds: Vec<_> = m.credentials(HeaderName::Authorization).map(Result::unwrap).collect();
+    let creds: Vec<_> = m
+        .credentials(HeaderName::Authorization)
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(creds.len(), 1);
     assert_eq!(creds[0].scheme, b"Digest");
     assert_eq!(creds[0].get(b"username"), Some(&b"bob"[..]));
-    assert_eq!(creds[0].get(b"nonce"), Some(&b"dcd98b7102dd2f0e8b11d0f600bfb0c093"[..]));
+    assert_eq!(
+        creds[0].get(b"nonce"),
+        Some(&b"dcd98b7102dd2f0e8b11d0f600bfb0c093"[..])
+    );
     assert_eq!(creds[0].get(b"qop"), Some(&b"auth"[..]));
     assert_eq!(creds[0].get(b"algorithm"), Some(&b"MD5"[..]));
     assert_eq!(m.expires().unwrap(), Some(7200));
@@ -113,8 +127,14 @@ fn compact_and_folded() {
     let m = p.parse(&raw).unwrap();
     assert_eq!(m.top_via().unwrap().branch, Some(&b"z9hG4bK776asdhds"[..]));
     assert_eq!(m.to().unwrap().uri, b"sip:bob@biloxi.example.com");
-    assert_eq!(m.header_value(HeaderName::ContentType), Some(&b"application/sdp"[..]));
-    assert_eq!(m.first(HeaderName::Supported).map(|e| m.slice(e.name)), Some(&b"k"[..]));
+    assert_eq!(
+        m.header_value(HeaderName::ContentType),
+        Some(&b"application/sdp"[..])
+    );
+    assert_eq!(
+        m.first(HeaderName::Supported).map(|e| m.slice(e.name)),
+        Some(&b"k"[..])
+    );
 }
 
 #[test]
@@ -131,7 +151,11 @@ fn ipv6() {
 fn responses_built_from_corpus_requests() {
     let mut p = Parser::default();
     let mut edits = Edits::new();
-    for name in ["invite-carrier.sip", "register-digest.sip", "compact-folded-invite.sip"] {
+    for name in [
+        "invite-carrier.sip",
+        "register-digest.sip",
+        "compact-folded-invite.sip",
+    ] {
         let raw = load(name);
         let req = p.parse(&raw).unwrap();
         let call_id = req.call_id().unwrap().to_vec();
@@ -141,22 +165,39 @@ fn responses_built_from_corpus_requests() {
             out.clear();
             write_response(
                 &req,
-                &ResponseSpec { code, reason, to_tag: Some(b"tl-1"), extra_headers: &[b"Server: trunkline"] },
+                &ResponseSpec {
+                    code,
+                    reason,
+                    to_tag: Some(b"tl-1"),
+                    extra_headers: &[b"Server: trunkline"],
+                },
                 &mut edits,
                 &mut out,
             )
             .unwrap();
             let mut p2 = Parser::default();
-            let resp = p2.parse(&out).unwrap_or_else(|e| panic!("{name} {code}: {e}\n{}", String::from_utf8_lossy(&out)));
+            let resp = p2.parse(&out).unwrap_or_else(|e| {
+                panic!("{name} {code}: {e}\n{}", String::from_utf8_lossy(&out))
+            });
             validate(&resp).unwrap();
             assert_eq!(resp.status_code(), Some(code));
             assert_eq!(resp.call_id(), Some(&call_id[..]));
             assert_eq!(resp.vias().count(), vias);
             assert_eq!(resp.content_length(), Some(0));
             assert!(resp.body().is_empty());
-            assert_eq!(resp.header_value(HeaderName::Server), Some(&b"trunkline"[..]));
+            assert_eq!(
+                resp.header_value(HeaderName::Server),
+                Some(&b"trunkline"[..])
+            );
             let tag = resp.to().unwrap().tag();
-            assert_eq!(tag, if code == 100 { None } else { Some(&b"tl-1"[..]) });
+            assert_eq!(
+                tag,
+                if code == 100 {
+                    None
+                } else {
+                    Some(&b"tl-1"[..])
+                }
+            );
             assert!(resp.first(HeaderName::ContentType).is_none());
         }
     }

@@ -1,10 +1,18 @@
 //! The one-pass writer: what each edit produces, byte for byte.
 
-use trunkline_parser::{EditError, Edits, HeaderName, LocalCtx, LocalPart, Parser, Piece, validate};
+use trunkline_parser::{
+    EditError, Edits, HeaderName, LocalCtx, LocalPart, Parser, Piece, validate,
+};
 
-const CTX: LocalCtx<'static> = LocalCtx { host_port: b"192.0.2.1:5060", transport: b"UDP" };
+const CTX: LocalCtx<'static> = LocalCtx {
+    host_port: b"192.0.2.1:5060",
+    transport: b"UDP",
+};
 
-fn apply(raw: &[u8], f: impl FnOnce(&trunkline_parser::Message<'_>, &mut Edits)) -> Result<String, EditError> {
+fn apply(
+    raw: &[u8],
+    f: impl FnOnce(&trunkline_parser::Message<'_>, &mut Edits),
+) -> Result<String, EditError> {
     let mut p = Parser::default();
     let msg = p.parse(raw).unwrap();
     let mut e = Edits::new();
@@ -45,15 +53,25 @@ fn proxy_forwarding_edits() {
         e.replace(uri, new);
         let mf = m.first(HeaderName::MaxForwards).unwrap().value;
         e.replace(mf, Piece::Static(b"69"));
-        e.add_record_route(m, &[Piece::Static(b"<sip:"), Piece::Local(LocalPart::HostPort), Piece::Static(b";lr>")]);
+        e.add_record_route(
+            m,
+            &[
+                Piece::Static(b"<sip:"),
+                Piece::Local(LocalPart::HostPort),
+                Piece::Static(b";lr>"),
+            ],
+        );
         let branch = e.scratch_fmt(format_args!(";branch=z9hG4bK{:x}", 0xbeefu32));
-        e.add_top_via(m, &[
-            Piece::Static(b"SIP/2.0/"),
-            Piece::Local(LocalPart::Transport),
-            Piece::Static(b" "),
-            Piece::Local(LocalPart::HostPort),
-            branch,
-        ]);
+        e.add_top_via(
+            m,
+            &[
+                Piece::Static(b"SIP/2.0/"),
+                Piece::Local(LocalPart::Transport),
+                Piece::Static(b" "),
+                Piece::Local(LocalPart::HostPort),
+                branch,
+            ],
+        );
     })
     .unwrap();
     assert_eq!(
@@ -91,7 +109,10 @@ Content-Length: 0\r\n\r\n"
     );
     // A Via line with one value goes entirely.
     let once = apply(out.as_bytes(), |m, e| assert!(e.remove_top_via(m))).unwrap();
-    assert_eq!(once, "SIP/2.0 200 OK\r\nv: SIP/2.0/UDP far.example.com;branch=z9hG4bKfar\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(
+        once,
+        "SIP/2.0 200 OK\r\nv: SIP/2.0/UDP far.example.com;branch=z9hG4bKfar\r\nContent-Length: 0\r\n\r\n"
+    );
 }
 
 #[test]
@@ -102,7 +123,10 @@ fn remove_values() {
     let last = apply(raw, |m, e| assert!(e.remove_value(m, 0, 2))).unwrap();
     assert!(last.contains("Route: <sip:a;lr>, <sip:b;lr>\r\n"), "{last}");
     let first = apply(raw, |m, e| assert!(e.remove_value(m, 0, 0))).unwrap();
-    assert!(first.contains("Route: <sip:b;lr> ,<sip:c;lr>\r\n"), "{first}");
+    assert!(
+        first.contains("Route: <sip:b;lr> ,<sip:c;lr>\r\n"),
+        "{first}"
+    );
     assert!(apply(raw, |m, e| assert!(!e.remove_value(m, 0, 3))).is_ok());
 }
 
@@ -112,33 +136,55 @@ fn headers_inserted_and_removed() {
         e.insert_header_after(m, 0, b"X-After-Via", &[Piece::Static(b"1")]);
         e.insert_header_before(m, 0, b"X-Before-Via", &[Piece::Static(b"2")]);
         e.remove_header(m, 1); // Max-Forwards
-        e.append_header(m, b"X-Last", &[Piece::Original(m.first(HeaderName::CallId).unwrap().value)]);
+        e.append_header(
+            m,
+            b"X-Last",
+            &[Piece::Original(m.first(HeaderName::CallId).unwrap().value)],
+        );
     })
     .unwrap();
     assert!(out.starts_with("INVITE sip:bob@biloxi.example.com SIP/2.0\r\nX-Before-Via: 2\r\nVia: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\nX-After-Via: 1\r\nTo:"), "{out}");
-    assert!(out.ends_with("Content-Length: 4\r\nX-Last: c1\r\n\r\nbody"), "{out}");
+    assert!(
+        out.ends_with("Content-Length: 4\r\nX-Last: c1\r\n\r\nbody"),
+        "{out}"
+    );
     assert!(!out.contains("Max-Forwards"));
 }
 
 #[test]
 fn body_changes_fix_content_length() {
     let out = apply(REQ, |_, e| e.set_body(Piece::Static(b"a longer body"))).unwrap();
-    assert!(out.ends_with("Content-Length: 13\r\n\r\na longer body"), "{out}");
+    assert!(
+        out.ends_with("Content-Length: 13\r\n\r\na longer body"),
+        "{out}"
+    );
     // An edit inside the body counts too.
-    let out = apply(REQ, |m, e| e.insert(m.body_span().end as usize, Piece::Static(b"!!"))).unwrap();
+    let out = apply(REQ, |m, e| {
+        e.insert(m.body_span().end as usize, Piece::Static(b"!!"))
+    })
+    .unwrap();
     assert!(out.ends_with("Content-Length: 6\r\n\r\nbody!!"), "{out}");
     // No Content-Length header: one is added.
     let raw = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\r\nold";
     let out = apply(raw, |_, e| e.set_body(Piece::Static(b""))).unwrap();
-    assert_eq!(out, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(
+        out,
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n"
+    );
 }
 
 #[test]
 fn missing_empty_line_is_restored_when_editing() {
     let raw = b"OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n";
     assert_eq!(apply(raw, |_, _| {}).unwrap().as_bytes(), raw);
-    let out = apply(raw, |m, e| e.append_header(m, b"X-A", &[Piece::Static(b"1")])).unwrap();
-    assert_eq!(out, "OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nX-A: 1\r\n\r\n");
+    let out = apply(raw, |m, e| {
+        e.append_header(m, b"X-A", &[Piece::Static(b"1")])
+    })
+    .unwrap();
+    assert_eq!(
+        out,
+        "OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nX-A: 1\r\n\r\n"
+    );
 }
 
 #[test]
@@ -151,11 +197,19 @@ fn conflicting_edits_are_refused() {
     let err = apply(REQ, |_, e| e.delete(trunkline_parser::Span::new(0, 10_000)));
     assert!(matches!(err, Err(EditError::OutOfBounds { .. })), "{err:?}");
     // A deletion across the empty line is refused: it would change framing.
-    let err = apply(REQ, |m, e| e.delete(trunkline_parser::Span::new(m.headers_end() - 2, m.body_span().start as usize + 1)));
+    let err = apply(REQ, |m, e| {
+        e.delete(trunkline_parser::Span::new(
+            m.headers_end() - 2,
+            m.body_span().start as usize + 1,
+        ))
+    });
     assert!(matches!(err, Err(EditError::OutOfBounds { .. })), "{err:?}");
     // Rewriting Content-Length by hand while the body changes is a conflict.
     let err = apply(REQ, |m, e| {
-        e.replace(m.first(HeaderName::ContentLength).unwrap().value, Piece::Static(b"9"));
+        e.replace(
+            m.first(HeaderName::ContentLength).unwrap().value,
+            Piece::Static(b"9"),
+        );
         e.set_body(Piece::Static(b"x"));
     });
     assert!(matches!(err, Err(EditError::Overlap { .. })), "{err:?}");
@@ -166,11 +220,33 @@ fn the_same_edits_write_for_different_sockets() {
     let mut p = Parser::default();
     let msg = p.parse(REQ).unwrap();
     let mut e = Edits::new();
-    e.add_top_via(&msg, &[Piece::Static(b"SIP/2.0/UDP "), Piece::Local(LocalPart::HostPort)]);
+    e.add_top_via(
+        &msg,
+        &[
+            Piece::Static(b"SIP/2.0/UDP "),
+            Piece::Local(LocalPart::HostPort),
+        ],
+    );
     let mut a = Vec::new();
     let mut b = Vec::new();
     e.write(&msg, &CTX, &mut a).unwrap();
-    e.write(&msg, &LocalCtx { host_port: b"[2001:db8::1]:5060", transport: b"UDP" }, &mut b).unwrap();
-    assert!(String::from_utf8(a).unwrap().contains("Via: SIP/2.0/UDP 192.0.2.1:5060\r\n"));
-    assert!(String::from_utf8(b).unwrap().contains("Via: SIP/2.0/UDP [2001:db8::1]:5060\r\n"));
+    e.write(
+        &msg,
+        &LocalCtx {
+            host_port: b"[2001:db8::1]:5060",
+            transport: b"UDP",
+        },
+        &mut b,
+    )
+    .unwrap();
+    assert!(
+        String::from_utf8(a)
+            .unwrap()
+            .contains("Via: SIP/2.0/UDP 192.0.2.1:5060\r\n")
+    );
+    assert!(
+        String::from_utf8(b)
+            .unwrap()
+            .contains("Via: SIP/2.0/UDP [2001:db8::1]:5060\r\n")
+    );
 }

@@ -10,7 +10,9 @@ use trunkline_parser::{ErrorKind, Parser, validate};
 fn check(parser: &mut Parser, path: &Path) -> Result<(), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let name = path.file_stem().unwrap().to_str().unwrap();
-    let outcome = parser.parse(&bytes).and_then(|m| validate(&m).map(|()| m.headers().len()));
+    let outcome = parser
+        .parse(&bytes)
+        .and_then(|m| validate(&m).map(|()| m.headers().len()));
     if name.starts_with("valid-") {
         return match outcome {
             Ok(_) => Ok(()),
@@ -31,7 +33,10 @@ fn check(parser: &mut Parser, path: &Path) -> Result<(), String> {
             assert!(matches!(e.status(), 400 | 413 | 416 | 505 | 513), "{name}");
             Ok(())
         }
-        Err(e) => Err(format!("{name}: refused as {} ({e}), expected {kind}", e.kind.name())),
+        Err(e) => Err(format!(
+            "{name}: refused as {} ({e}), expected {kind}",
+            e.kind.name()
+        )),
     }
 }
 
@@ -48,7 +53,11 @@ fn torture_messages() {
             failures.push(e);
         }
     }
-    assert!(seen >= 80, "only {seen} torture files found in {}", dir.display());
+    assert!(
+        seen >= 80,
+        "only {seen} torture files found in {}",
+        dir.display()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -96,7 +105,10 @@ fn every_error_kind_named_in_a_file_exists() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if let Some(rest) = name.strip_prefix("invalid-") {
             let kind = rest.split('-').next().unwrap();
-            assert!(kinds.iter().any(|k| k.name() == kind), "{name}: unknown kind {kind}");
+            assert!(
+                kinds.iter().any(|k| k.name() == kind),
+                "{name}: unknown kind {kind}"
+            );
         }
     }
     // And each of those kinds is exercised by at least one file.
@@ -106,7 +118,9 @@ fn every_error_kind_named_in_a_file_exists() {
         .collect();
     for k in kinds {
         assert!(
-            names.iter().any(|n| n.starts_with(&format!("invalid-{}-", k.name()))),
+            names
+                .iter()
+                .any(|n| n.starts_with(&format!("invalid-{}-", k.name()))),
             "no torture file for {}",
             k.name()
         );

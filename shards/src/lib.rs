@@ -1,13 +1,16 @@
-//! Thread-per-core runtime and sans-IO state machines (to come, issue 3).
+//! Thread-per-core runtime and sans-IO state machines.
 //!
-//! This crate will own:
-//! - `ShardMap`: Call-ID → shard hashing (seeded, non-cryptographic), and a
-//!   Call-ID minter whose ids carry their owner shard;
-//! - the RFC 3261 §17 transaction state machines (INVITE/non-INVITE, client
-//!   and server) as values driven by `handle_*(now, input)` and polled for
-//!   actions, with per-shard fixed-duration timer lists;
-//! - dialog tracking and CDR events;
-//! - behind the `runtime` feature, the glommio executor per core and the
-//!   cross-shard handoff mesh.
+//! - [`shard_map`]: Call-ID → shard hashing, and Call-IDs that carry their
+//!   owner shard.
+//! - [`tx`]: the RFC 3261 §17 transaction layer (with RFC 6026), a value
+//!   driven by `handle_*(now, input)` and polled for output.
+//! - [`timer`]: fixed-duration timer lists, O(1) per operation.
 //!
-//! State machines never touch a socket or a clock: time comes in as `now`.
+//! State machines never touch a socket or a clock: time comes in as `now`,
+//! so tests drive them deterministically.
+
+pub mod shard_map;
+pub mod timer;
+pub mod tx;
+
+pub use shard_map::{CallIdMinter, ShardId, ShardMap};
