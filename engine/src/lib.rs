@@ -2,3 +2,4 @@
 //! management API and the `trunkline` command line.
 
 pub mod cli;
+pub mod proxy;

@@ -12,7 +12,9 @@ fn trunkline() -> Command {
 }
 
 fn parser_tests(sub: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../parser/tests").join(sub)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../parser/tests")
+        .join(sub)
 }
 
 fn lines(out: &[u8]) -> Vec<Value> {
@@ -30,7 +32,11 @@ fn valid_corpus_prints_one_line_each_and_exits_0() {
         .map(|e| e.unwrap().path())
         .collect();
     let out = trunkline().arg("parse").args(&files).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reports = lines(&out.stdout);
     assert_eq!(reports.len(), files.len());
     let invite = reports
@@ -40,8 +46,14 @@ fn valid_corpus_prints_one_line_each_and_exits_0() {
     assert_eq!(invite["valid"], true);
     assert_eq!(invite["kind"], "request");
     assert_eq!(invite["method"], "INVITE");
-    assert_eq!(invite["request_uri"], "sip:+442071234567@198.51.100.20:5060;user=phone");
-    assert_eq!(invite["call_id"], "3c26700b4a1b4d1c8e3a2b9f0d7e6c5a@203.0.113.10");
+    assert_eq!(
+        invite["request_uri"],
+        "sip:+442071234567@198.51.100.20:5060;user=phone"
+    );
+    assert_eq!(
+        invite["call_id"],
+        "3c26700b4a1b4d1c8e3a2b9f0d7e6c5a@203.0.113.10"
+    );
     assert_eq!(invite["cseq"]["seq"], 102);
     assert_eq!(invite["cseq"]["method"], "INVITE");
     assert_eq!(invite["via"]["branch"], "z9hG4bK-524287-1---7b1c3e2f9a");
@@ -63,7 +75,12 @@ fn valid_corpus_prints_one_line_each_and_exits_0() {
 fn invalid_message_reports_the_error_and_exits_1() {
     let bad = parser_tests("torture/invalid-bad_cseq-overlarge-request.sip");
     let good = parser_tests("corpus/bye.sip");
-    let out = trunkline().arg("parse").arg(&good).arg(&bad).output().unwrap();
+    let out = trunkline()
+        .arg("parse")
+        .arg(&good)
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let reports = lines(&out.stdout);
     assert_eq!(reports[0]["valid"], true);

@@ -224,33 +224,47 @@ impl Edits {
     /// `index`, with its separating comma; removes the whole line if it
     /// was the only value. Returns false if there is no such value.
     pub fn remove_value(&mut self, msg: &Message<'_>, index: usize, value_index: usize) -> bool {
+        self.remove_values(msg, index, &[value_index])
+    }
+
+    /// Removes the values numbered `value_indexes` (ascending) of the
+    /// comma-separated header `index`, with their separating commas; the
+    /// whole line goes if no value is left. Returns false, and edits
+    /// nothing, if an index is out of range or the list is not ascending.
+    pub fn remove_values(&mut self, msg: &Message<'_>, index: usize, value_indexes: &[usize]) -> bool {
         let entry = &msg.headers()[index];
         let value = entry.value.of(msg.buffer());
-        let mut spans = CommaValues::new(value).map(|v| msg.span_of(v));
-        let mut prev: Option<Span> = None;
-        let mut i = 0;
-        let target = loop {
-            let Some(s) = spans.next() else {
-                return false;
-            };
-            if i == value_index {
-                break s;
+        let count = CommaValues::new(value).count();
+        if value_indexes.windows(2).any(|w| w[0] >= w[1])
+            || value_indexes.last().is_some_and(|&i| i >= count)
+        {
+            return false;
+        }
+        if value_indexes.len() == count {
+            self.remove_header(msg, index);
+            return true;
+        }
+        // Each run of removed values is deleted with one span: from its
+        // first value to the next kept value, or, for a run at the end,
+        // from the previous kept value's end. Runs never overlap.
+        let spans = || CommaValues::new(value).map(|v| msg.span_of(v));
+        let mut prev_kept: Option<Span> = None;
+        let mut run_start: Option<Span> = None;
+        let mut run_end = Span::default();
+        for (i, s) in spans().enumerate() {
+            if value_indexes.binary_search(&i).is_ok() {
+                run_start.get_or_insert(s);
+                run_end = s;
+            } else {
+                if let Some(first) = run_start.take() {
+                    self.delete(Span { start: first.start, end: s.start });
+                }
+                prev_kept = Some(s);
             }
-            prev = Some(s);
-            i += 1;
-        };
-        match (prev, spans.next()) {
-            (None, None) => self.remove_header(msg, index),
-            // Delete from this value up to the start of the next one.
-            (_, Some(next)) => self.delete(Span {
-                start: target.start,
-                end: next.start,
-            }),
-            // Last value: delete from the end of the previous one.
-            (Some(p), None) => self.delete(Span {
-                start: p.end,
-                end: target.end,
-            }),
+        }
+        if run_start.is_some() {
+            let p = prev_kept.expect("not every value is removed");
+            self.delete(Span { start: p.end, end: run_end.end });
         }
         true
     }

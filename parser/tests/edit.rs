@@ -250,3 +250,20 @@ fn the_same_edits_write_for_different_sockets() {
             .contains("Via: SIP/2.0/UDP [2001:db8::1]:5060\r\n")
     );
 }
+
+#[test]
+fn remove_several_values() {
+    let raw = b"OPTIONS sip:x@example.com SIP/2.0\r\nRoute: <sip:a;lr>, <sip:b;lr>, <sip:c;lr>, <sip:d;lr>\r\nContent-Length: 0\r\n\r\n";
+    let route = |idx: &[usize]| {
+        let idx = idx.to_vec();
+        apply(raw, move |m, e| assert!(e.remove_values(m, 0, &idx))).unwrap()
+    };
+    assert!(route(&[0, 1]).contains("Route: <sip:c;lr>, <sip:d;lr>\r\n"));
+    assert!(route(&[0, 3]).contains("Route: <sip:b;lr>, <sip:c;lr>\r\n"));
+    assert!(route(&[1, 2]).contains("Route: <sip:a;lr>, <sip:d;lr>\r\n"));
+    assert!(route(&[2, 3]).contains("Route: <sip:a;lr>, <sip:b;lr>\r\n"));
+    assert!(route(&[0, 2]).contains("Route: <sip:b;lr>, <sip:d;lr>\r\n"));
+    assert!(!route(&[0, 1, 2, 3]).contains("Route"));
+    assert!(apply(raw, |m, e| assert!(!e.remove_values(m, 0, &[1, 0]))).is_ok());
+    assert!(apply(raw, |m, e| assert!(!e.remove_values(m, 0, &[4]))).is_ok());
+}

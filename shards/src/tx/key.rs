@@ -16,7 +16,7 @@ use trunkline_parser::{Message, Method, ParseError};
 const SEP: u8 = 0;
 
 /// The method class used in keys: ACK matches INVITE.
-pub(crate) fn method_class<'a>(method: Method, bytes: &'a [u8]) -> &'a [u8] {
+pub(crate) fn method_class(method: Method, bytes: &[u8]) -> &[u8] {
     match method {
         Method::Ack | Method::Invite => b"INVITE",
         _ => bytes,

@@ -132,8 +132,9 @@ pub enum ResponseOutcome {
     },
     /// A retransmission handled inside the layer.
     Absorbed,
-    /// Matches no client transaction (RFC 6026 §7.3: stray responses are
-    /// not forwarded by a transaction-stateful proxy).
+    /// Matches no client transaction: §16.7 has the proxy forward it
+    /// statelessly (late 2xx responses, or responses to requests sent
+    /// before a restart).
     Unmatched,
 }
 

@@ -1,0 +1,1139 @@
+//! The proxy core (RFC 3261 §16): a sans-IO state machine per shard that
+//! takes datagrams and time and produces datagrams.
+//!
+//! - [`ProxyCore::handle_datagram`] for every datagram this shard owns,
+//!   [`ProxyCore::handle_timeout`] when [`ProxyCore::poll_timeout`] is due;
+//! - then drain [`ProxyCore::poll_transmit`].
+//!
+//! In transaction-stateful mode each request gets a server transaction
+//! and each forwarded copy a client transaction ([`TxLayer`]); a response
+//! context ties them together and selects the response to send upstream
+//! (§16.7). In stateless mode (§16.11) requests and responses are
+//! forwarded without state, with branches computed so that a CANCEL or a
+//! non-2xx ACK gets the same branch as its INVITE.
+//!
+//! Nothing needed to route an in-dialog request lives only in memory: it
+//! follows its Route set (our Record-Route URI, then the next hop), so a
+//! restart between the 200 and the BYE does not lose the call.
+
+pub mod route;
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use core::hash::{BuildHasher, Hasher};
+use trunkline_parser::{
+    Edits, ErrorKind, HeaderName, Limits, LocalCtx, LocalPart, Message, Method, Parser, Piece,
+    ResponseSpec, Uri, validate, write_cancel, write_response,
+};
+use trunkline_shards::tx::{
+    ClientRequest, RequestOutcome, ResponseOutcome, Timers, TxEvent, TxId, TxLayer,
+};
+
+pub use route::{LocalAddr, Locals, RouteError, RoutePlan};
+
+/// How the proxy keeps state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Transaction-stateful (§16.2 ff.): retransmissions absorbed,
+    /// 100 Trying sent, response selection, CANCEL handling, Timer C.
+    Stateful,
+    /// Stateless (§16.11): every message forwarded on its own.
+    Stateless,
+}
+
+/// What the proxy core needs to know; built from the engine config.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    /// Stateful or stateless.
+    pub mode: Mode,
+    /// Add a Record-Route to initial requests that can create a dialog.
+    pub record_route: bool,
+    /// Where requests go that carry no Route past us (`--to`).
+    pub default_route: Option<SocketAddr>,
+    /// Our addresses, one per listener (index = local socket id).
+    pub locals: Locals,
+    /// Transaction timers.
+    pub timers: Timers,
+    /// Parser limits.
+    pub limits: Limits,
+    /// Seed of the branch hash. Fixed by default so that branches are the
+    /// same across restarts (a stateless ACK or CANCEL must match).
+    pub branch_seed: u64,
+}
+
+impl ProxyConfig {
+    /// A stateful record-routing proxy on `listen` forwarding to `to`.
+    pub fn new(listen: SocketAddr, to: Option<SocketAddr>) -> ProxyConfig {
+        ProxyConfig {
+            mode: Mode::Stateful,
+            record_route: true,
+            default_route: to,
+            locals: Locals {
+                addrs: vec![LocalAddr::from_socket(listen)],
+            },
+            timers: Timers::default(),
+            limits: Limits::default(),
+            branch_seed: 0x7472_756e_6b6c_696e,
+        }
+    }
+}
+
+/// Per-shard counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Datagrams handed to this core.
+    pub received: u64,
+    /// Datagrams produced.
+    pub sent: u64,
+    /// Datagrams that could not be framed (dropped).
+    pub parse_errors: u64,
+    /// Messages that failed validation (answered 4xx/5xx, or dropped if
+    /// a response or an ACK).
+    pub invalid: u64,
+    /// CRLF keep-alives (ignored).
+    pub keepalives: u64,
+    /// Requests forwarded.
+    pub requests_forwarded: u64,
+    /// Responses forwarded.
+    pub responses_forwarded: u64,
+    /// Responses generated here (100 Trying, errors, 200 to CANCEL, ...).
+    pub local_replies: u64,
+    /// Messages dropped for other reasons (foreign or broadcast Via, ...).
+    pub dropped: u64,
+}
+
+/// Where to send the bytes [`ProxyCore::poll_transmit`] wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The destination.
+    pub dest: SocketAddr,
+    /// The local socket (listener index) to send from.
+    pub local: u16,
+}
+
+/// The proxy of one shard. See the module docs.
+#[derive(Debug)]
+pub struct ProxyCore {
+    parser: Parser,
+    st: State,
+}
+
+#[derive(Debug)]
+struct State {
+    cfg: Arc<ProxyConfig>,
+    tx: TxLayer,
+    ctxs: Vec<Ctx>,
+    free_ctxs: Vec<u32>,
+    edits: Edits,
+    scratch_parser: Parser,
+    out: VecDeque<(Transmit, Vec<u8>)>,
+    counters: Counters,
+    plan: RoutePlan,
+    branch_hash: foldhash::fast::FixedState,
+    /// Scratch for a local reply's To tag and our branch.
+    tag: Vec<u8>,
+    branch: Vec<u8>,
+}
+
+/// A response context (§16.7): one server transaction and its branches.
+#[derive(Debug, Default)]
+struct Ctx {
+    generation: u32,
+    live: bool,
+    server: Option<TxId>,
+    /// The request as received, for responses generated here.
+    request: Vec<u8>,
+    branches: Vec<Branch>,
+    /// The best final response so far (our Via removed), and its code.
+    best: Option<(u16, Vec<u8>)>,
+    final_sent: bool,
+    cancelled: bool,
+    /// Live transactions referring to this context.
+    refs: u32,
+}
+
+#[derive(Debug, Default)]
+struct Branch {
+    tx: Option<TxId>,
+    branch: Vec<u8>,
+    done: bool,
+    cancel_pending: bool,
+    cancel_sent: bool,
+}
+
+/// A context reference packed into a transaction's user data:
+/// slot (32 bits), generation (24), branch (7), CANCEL flag (1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct UserRef {
+    slot: u32,
+    generation: u32,
+    branch: u8,
+    cancel: bool,
+}
+
+impl UserRef {
+    fn pack(self) -> u64 {
+        self.slot as u64
+            | ((self.generation as u64 & 0xff_ffff) << 32)
+            | ((self.branch as u64 & 0x7f) << 56)
+            | ((self.cancel as u64) << 63)
+    }
+
+    fn unpack(v: u64) -> Option<UserRef> {
+        (v != 0).then_some(UserRef {
+            slot: v as u32,
+            generation: ((v >> 32) & 0xff_ffff) as u32,
+            branch: ((v >> 56) & 0x7f) as u8,
+            cancel: v >> 63 != 0,
+        })
+    }
+}
+
+impl ProxyCore {
+    /// A proxy core; `seed` seeds the transaction index hash.
+    pub fn new(cfg: Arc<ProxyConfig>, seed: u64) -> ProxyCore {
+        ProxyCore {
+            parser: Parser::new(cfg.limits),
+            st: State {
+                tx: TxLayer::new(cfg.timers, seed),
+                branch_hash: foldhash::fast::FixedState::with_seed(cfg.branch_seed),
+                cfg,
+                ctxs: Vec::new(),
+                free_ctxs: Vec::new(),
+                edits: Edits::new(),
+                scratch_parser: Parser::default(),
+                out: VecDeque::new(),
+                counters: Counters::default(),
+                plan: RoutePlan::default(),
+                tag: Vec::with_capacity(32),
+                branch: Vec::with_capacity(40),
+            },
+        }
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> Counters {
+        self.st.counters
+    }
+
+    /// Transaction layer counters.
+    pub fn tx_stats(&self) -> trunkline_shards::tx::TxStats {
+        self.st.tx.stats()
+    }
+
+    /// Live transactions.
+    pub fn live_transactions(&self) -> usize {
+        self.st.tx.live()
+    }
+
+    /// Live response contexts.
+    pub fn live_contexts(&self) -> usize {
+        self.st.ctxs.len() - self.st.free_ctxs.len()
+    }
+
+    /// Processes one datagram received from `src` on listener `local`.
+    pub fn handle_datagram(&mut self, now: Instant, buf: &[u8], src: SocketAddr, local: u16) {
+        let st = &mut self.st;
+        st.counters.received += 1;
+        let msg = match self.parser.parse(buf) {
+            Ok(m) => m,
+            Err(e) if e.kind == ErrorKind::Empty => {
+                st.counters.keepalives += 1;
+                return;
+            }
+            Err(_) => {
+                st.counters.parse_errors += 1;
+                return;
+            }
+        };
+        if let Err(e) = validate(&msg) {
+            st.counters.invalid += 1;
+            // A request gets the RFC answer; a response or an ACK is dropped.
+            if msg.is_request() && msg.method() != Some(Method::Ack) && msg.top_via().is_ok() {
+                st.reply_stateless(&msg, src, local, e.status(), e.reason().as_bytes(), &[]);
+            }
+            return;
+        }
+        if msg.is_request() {
+            st.on_request(now, &msg, src, local);
+        } else {
+            st.on_response(now, &msg);
+        }
+        st.drain_tx_events(now);
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.st.tx.handle_timeout(now);
+        self.st.drain_tx_events(now);
+    }
+
+    /// The next deadline for [`ProxyCore::handle_timeout`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.st.tx.poll_timeout()
+    }
+
+    /// The next datagram to send, written into `out`.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<Transmit> {
+        let st = &mut self.st;
+        if let Some((t, mut bytes)) = st.out.pop_front() {
+            std::mem::swap(out, &mut bytes);
+            st.tx.give_buf(bytes);
+            st.counters.sent += 1;
+            return Some(t);
+        }
+        let t = st.tx.poll_transmit(out)?;
+        st.counters.sent += 1;
+        Some(Transmit {
+            dest: t.dest,
+            local: t.local,
+        })
+    }
+}
+
+/// Where responses to a request go (§18.2.2; RFC 3581 `rport`): the
+/// source address, and the Via port unless `rport` asked for the source port.
+fn response_dest(msg: &Message<'_>, src: SocketAddr) -> SocketAddr {
+    match msg.top_via() {
+        Ok(v) if v.rport.is_none() => SocketAddr::new(src.ip(), v.port.unwrap_or(5060)),
+        _ => src,
+    }
+}
+
+/// Whether an address may receive a forwarded response (RFC 4475 §3.3.10:
+/// never broadcast; nor multicast or unspecified).
+fn sendable(addr: &SocketAddr) -> bool {
+    match addr.ip() {
+        IpAddr::V4(ip) => !(ip.is_broadcast() || ip.is_multicast() || ip.is_unspecified()),
+        IpAddr::V6(ip) => !(ip.is_multicast() || ip.is_unspecified()),
+    }
+}
+
+fn can_create_dialog(m: Option<Method>) -> bool {
+    matches!(
+        m,
+        Some(
+            Method::Invite | Method::Subscribe | Method::Refer | Method::Notify | Method::Extension
+        )
+    )
+}
+
+impl State {
+    fn queue(&mut self, dest: SocketAddr, local: u16, bytes: Vec<u8>) {
+        self.out.push_back((Transmit { dest, local }, bytes));
+    }
+
+    fn on_request(&mut self, now: Instant, msg: &Message<'_>, src: SocketAddr, local: u16) {
+        let method = msg.method().unwrap_or(Method::Extension);
+        let dest = response_dest(msg, src);
+        let stateful = self.cfg.mode == Mode::Stateful;
+        if method == Method::Ack {
+            if stateful {
+                match self.tx.handle_request(now, msg, dest, local) {
+                    Ok(RequestOutcome::AckAbsorbed) => return,
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+            // The ACK for a 2xx travels end to end (§16.6, §17.1.1.3).
+            self.forward_request(now, msg, src, local, None);
+            return;
+        }
+        if method == Method::Cancel && stateful {
+            match self.tx.find_invite(msg) {
+                Ok(Some(invite)) => {
+                    // A retransmitted CANCEL is absorbed (its 200 resent).
+                    if let Ok(RequestOutcome::New(c)) =
+                        self.tx.handle_request(now, msg, dest, local)
+                    {
+                        // §16.10: answer the CANCEL, then cancel the branches.
+                        self.reply(now, msg, Some(c), src, local, 200, b"OK", &[]);
+                        if let Some(u) = self.tx.user(invite).and_then(UserRef::unpack) {
+                            self.cancel_context(now, u.slot, u.generation);
+                        }
+                    }
+                }
+                // No context: forward statelessly (§16.10).
+                Ok(None) => self.forward_request(now, msg, src, local, None),
+                Err(_) => self.counters.dropped += 1,
+            }
+            return;
+        }
+        let server = if stateful {
+            match self.tx.handle_request(now, msg, dest, local) {
+                Ok(RequestOutcome::New(id)) => Some(id),
+                Ok(_) => return, // retransmission, absorbed
+                Err(_) => {
+                    self.counters.dropped += 1;
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        // §16.3 step 3: Max-Forwards.
+        if msg.max_forwards().ok().flatten() == Some(0) {
+            self.reply(now, msg, server, src, local, 483, b"Too Many Hops", &[]);
+            return;
+        }
+        // §16.3 step 5: we support no extension that a proxy must understand.
+        if let Some(e) = msg.first(HeaderName::ProxyRequire) {
+            self.tag.clear();
+            self.tag.extend_from_slice(b"Unsupported: ");
+            self.tag.extend_from_slice(msg.slice(e.value));
+            let line = std::mem::take(&mut self.tag);
+            self.reply(
+                now,
+                msg,
+                server,
+                src,
+                local,
+                420,
+                b"Bad Extension",
+                &[&line],
+            );
+            self.tag = line;
+            return;
+        }
+        // Keep-alive OPTIONS addressed to us: answer it.
+        if method == Method::Options && msg.first(HeaderName::Route).is_none() {
+            if let Some(Ok(Uri::Sip(u))) = msg.request_uri() {
+                if u.user.is_none() && self.cfg.locals.is_me(&u) {
+                    self.reply(now, msg, server, src, local, 200, b"OK", &[]);
+                    return;
+                }
+            }
+        }
+        if stateful && method == Method::Invite {
+            // §16.2: a stateful proxy answers INVITE with 100 at once.
+            self.reply(now, msg, server, src, local, 100, b"Trying", &[]);
+        }
+        self.forward_request(now, msg, src, local, server);
+    }
+
+    /// Routes and forwards a request; with `server`, through a new
+    /// response context and client transaction.
+    fn forward_request(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_>,
+        src: SocketAddr,
+        local: u16,
+        server: Option<TxId>,
+    ) {
+        let mut plan = std::mem::take(&mut self.plan);
+        let routed = route::plan(msg, &self.cfg.locals, self.cfg.default_route, &mut plan)
+            .and_then(|()| {
+                let dest = plan.dest.expect("planned");
+                if self
+                    .cfg
+                    .locals
+                    .addrs
+                    .iter()
+                    .any(|a| a.ip == Some(dest.ip()) && a.port == dest.port())
+                {
+                    Err(RouteError::Loop)
+                } else {
+                    Ok(dest)
+                }
+            });
+        let dest = match routed {
+            Ok(d) => d,
+            Err(e) => {
+                self.plan = plan;
+                if msg.method() == Some(Method::Ack) {
+                    self.counters.dropped += 1;
+                } else {
+                    let (code, reason) = e.response();
+                    self.reply(now, msg, server, src, local, code, reason, &[]);
+                }
+                return;
+            }
+        };
+        if msg.max_forwards().ok().flatten() == Some(0) {
+            // Only reached by stateless forwarding (ACK, CANCEL): drop.
+            self.plan = plan;
+            self.counters.dropped += 1;
+            return;
+        }
+        self.make_branch(msg);
+        let mut buf = self.tx.take_buf();
+        let ok = self.build_forward(msg, src, local, &plan, &mut buf);
+        self.plan = plan;
+        if !ok {
+            self.tx.give_buf(buf);
+            self.counters.dropped += 1;
+            return;
+        }
+        self.counters.requests_forwarded += 1;
+        let Some(server) = server else {
+            self.queue(dest, local, buf);
+            return;
+        };
+        let method = msg.method().unwrap_or(Method::Extension);
+        let (slot, generation) = self.new_ctx(server, msg);
+        let user = UserRef {
+            slot,
+            generation,
+            branch: 0,
+            cancel: false,
+        };
+        self.tx.set_user(server, user.pack());
+        let branch = std::mem::take(&mut self.branch);
+        let client = self.tx.start_client(
+            now,
+            ClientRequest {
+                method,
+                branch: &branch,
+                bytes: buf,
+                dest,
+                local,
+                user: user.pack(),
+                timer_c: method == Method::Invite,
+            },
+        );
+        let ctx = &mut self.ctxs[slot as usize];
+        ctx.refs += 1;
+        let mut b = Branch {
+            tx: Some(client),
+            ..Branch::default()
+        };
+        b.branch.extend_from_slice(&branch);
+        ctx.branches.push(b);
+        self.branch = branch;
+    }
+
+    /// Our branch for forwarding `msg`: `z9hG4bK` + a hash of what
+    /// identifies the incoming transaction (§16.11), so a stateless CANCEL
+    /// or non-2xx ACK gets the branch of its INVITE. ACK for 2xx and every
+    /// other request hash their own top Via.
+    fn make_branch(&mut self, msg: &Message<'_>) {
+        let mut h = self.branch_hash.build_hasher();
+        if let Ok(v) = msg.top_via() {
+            if v.is_rfc3261_branch() {
+                h.write(v.branch.unwrap_or_default());
+                h.write(v.sent_by);
+            } else {
+                // RFC 2543: what identifies the transaction (§16.11).
+                h.write(v.raw);
+                h.write(msg.call_id().unwrap_or_default());
+                h.write(msg.request_uri_bytes().unwrap_or_default());
+                if let Ok(f) = msg.from() {
+                    h.write(f.tag().unwrap_or_default());
+                }
+                if let Ok(c) = msg.cseq() {
+                    h.write_u32(c.seq);
+                }
+            }
+        }
+        self.branch.clear();
+        use std::io::Write;
+        let _ = write!(self.branch, "z9hG4bKtl{:016x}", h.finish());
+    }
+
+    /// Writes the forwarded copy of `msg` (§16.6) into `buf`.
+    fn build_forward(
+        &mut self,
+        msg: &Message<'_>,
+        src: SocketAddr,
+        local: u16,
+        plan: &RoutePlan,
+        buf: &mut Vec<u8>,
+    ) -> bool {
+        let e = &mut self.edits;
+        e.clear();
+        // Step 2: the Request-URI (strict routing only; we are not the
+        // authority for any domain).
+        if let (Some(new), Some(old)) = (plan.new_ruri, msg.request_uri_span()) {
+            e.replace(old, Piece::Original(new));
+        }
+        // §16.4 / step 6: Route values that were ours, or moved.
+        let mut i = 0;
+        while i < plan.remove.len() {
+            let h = plan.remove[i].0;
+            let mut idx = [0usize; 8];
+            let mut n = 0;
+            while i < plan.remove.len() && plan.remove[i].0 == h {
+                if n < idx.len() {
+                    idx[n] = plan.remove[i].1;
+                    n += 1;
+                }
+                i += 1;
+            }
+            e.remove_values(msg, h, &idx[..n]);
+        }
+        if let Some(after) = plan.append_ruri_after {
+            if let Some(ruri) = msg.request_uri_span() {
+                e.insert_header_after(
+                    msg,
+                    after,
+                    b"Route",
+                    &[
+                        Piece::Static(b"<"),
+                        Piece::Original(ruri),
+                        Piece::Static(b">"),
+                    ],
+                );
+            }
+        }
+        // Step 3: Max-Forwards.
+        match msg.first(HeaderName::MaxForwards) {
+            Some(h) => {
+                let mf = msg.max_forwards().ok().flatten().unwrap_or(70);
+                let v = e.scratch_fmt(format_args!("{}", mf.saturating_sub(1)));
+                e.replace(h.value, v);
+            }
+            None => e.append_header(msg, b"Max-Forwards", &[Piece::Static(b"70")]),
+        }
+        // §18.2.1 / RFC 3581 on the previous hop's Via.
+        if let Ok(via) = msg.top_via() {
+            let end = msg.span_of(via.raw).end as usize;
+            let src_ip = src.ip();
+            let same = via.host.ip() == Some(src_ip);
+            if !same {
+                let v = e.scratch_fmt(format_args!(";received={}", src_ip));
+                e.insert(end, v);
+            }
+            if via.rport == Some(None) {
+                if let Some(p) = via
+                    .param_iter()
+                    .find(|p| p.name.eq_ignore_ascii_case(b"rport"))
+                {
+                    let at = msg.span_of(p.name).end as usize;
+                    let v = e.scratch_fmt(format_args!("={}", src.port()));
+                    e.insert(at, v);
+                }
+            }
+        }
+        // Step 4: Record-Route on requests that can create a dialog.
+        let initial = msg.to().ok().and_then(|t| t.tag()).is_none();
+        if self.cfg.record_route && initial && can_create_dialog(msg.method()) && !plan.routed_to_us
+        {
+            e.add_record_route(
+                msg,
+                &[
+                    Piece::Static(b"<sip:"),
+                    Piece::Local(LocalPart::HostPort),
+                    Piece::Static(b";lr>"),
+                ],
+            );
+        }
+        // Step 8: our Via.
+        let branch = e.scratch(&self.branch);
+        e.add_top_via(
+            msg,
+            &[
+                Piece::Static(b"SIP/2.0/UDP "),
+                Piece::Local(LocalPart::HostPort),
+                Piece::Static(b";branch="),
+                branch,
+            ],
+        );
+        let a = &self.cfg.locals.addrs[local as usize % self.cfg.locals.addrs.len()];
+        let ctx = LocalCtx {
+            host_port: a.host_port.as_bytes(),
+            transport: b"UDP",
+        };
+        e.write(msg, &ctx, buf).is_ok()
+    }
+
+    /// A response generated here: through the server transaction when
+    /// there is one, else straight to the requester.
+    #[allow(clippy::too_many_arguments)]
+    fn reply(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_>,
+        server: Option<TxId>,
+        src: SocketAddr,
+        local: u16,
+        code: u16,
+        reason: &[u8],
+        extra: &[&[u8]],
+    ) {
+        let Some(server) = server else {
+            self.reply_stateless(msg, src, local, code, reason, extra);
+            return;
+        };
+        let mut buf = self.tx.take_buf();
+        if self.write_local_response(msg, code, reason, extra, &mut buf) {
+            self.counters.local_replies += 1;
+            self.tx.respond(now, server, buf, code);
+        } else {
+            self.tx.give_buf(buf);
+        }
+    }
+
+    fn reply_stateless(
+        &mut self,
+        msg: &Message<'_>,
+        src: SocketAddr,
+        local: u16,
+        code: u16,
+        reason: &[u8],
+        extra: &[&[u8]],
+    ) {
+        let mut buf = self.tx.take_buf();
+        if self.write_local_response(msg, code, reason, extra, &mut buf) {
+            self.counters.local_replies += 1;
+            self.queue(response_dest(msg, src), local, buf);
+        } else {
+            self.tx.give_buf(buf);
+        }
+    }
+
+    fn write_local_response(
+        &mut self,
+        msg: &Message<'_>,
+        code: u16,
+        reason: &[u8],
+        extra: &[&[u8]],
+        buf: &mut Vec<u8>,
+    ) -> bool {
+        local_tag(&self.branch_hash, msg, &mut self.tag);
+        let mut lines: [&[u8]; 4] = [b"Server: trunkline", b"", b"", b""];
+        let n = 1 + extra.len().min(3);
+        lines[1..n].copy_from_slice(&extra[..n - 1]);
+        let spec = ResponseSpec {
+            code,
+            reason,
+            to_tag: Some(&self.tag),
+            extra_headers: &lines[..n],
+        };
+        write_response(msg, &spec, &mut self.edits, buf).is_ok()
+    }
+
+    fn on_response(&mut self, now: Instant, msg: &Message<'_>) {
+        if self.cfg.mode == Mode::Stateful {
+            match self.tx.handle_response(now, msg) {
+                Ok(ResponseOutcome::Deliver { user, code, .. }) => {
+                    self.on_branch_response(now, msg, user, code);
+                    return;
+                }
+                Ok(ResponseOutcome::Absorbed) => return,
+                Ok(ResponseOutcome::Unmatched) => {}
+                Err(_) => {
+                    self.counters.dropped += 1;
+                    return;
+                }
+            }
+        }
+        self.forward_response_stateless(msg);
+    }
+
+    /// §16.7 step 1 (no transaction) and §16.11: pop our Via and send to
+    /// the next one.
+    fn forward_response_stateless(&mut self, msg: &Message<'_>) {
+        let mut vias = msg.vias();
+        let ours = match vias.next() {
+            Some(Ok(v)) => self.cfg.locals.addrs.iter().position(|a| {
+                v.sent_by.eq_ignore_ascii_case(a.host_port.as_bytes())
+                    || (v.host.ip().is_some()
+                        && v.host.ip() == a.ip
+                        && v.port.unwrap_or(5060) == a.port)
+            }),
+            _ => None,
+        };
+        let Some(local) = ours else {
+            // §18.1.2: a Via that is not ours means not for us.
+            self.counters.dropped += 1;
+            return;
+        };
+        let next = match vias.next() {
+            Some(Ok(v)) => v,
+            _ => {
+                self.counters.dropped += 1;
+                return;
+            }
+        };
+        let ip = next
+            .received
+            .and_then(|r| core::str::from_utf8(r).ok()?.parse::<IpAddr>().ok())
+            .or_else(|| next.host.ip());
+        let port = match next.rport {
+            Some(Some(p)) => p,
+            _ => next.port.unwrap_or(5060),
+        };
+        let Some(dest) = ip.map(|ip| SocketAddr::new(ip, port)).filter(sendable) else {
+            self.counters.dropped += 1;
+            return;
+        };
+        let mut buf = self.tx.take_buf();
+        self.edits.clear();
+        self.edits.remove_top_via(msg);
+        if self
+            .edits
+            .write(msg, &LocalCtx::default(), &mut buf)
+            .is_ok()
+        {
+            self.counters.responses_forwarded += 1;
+            self.queue(dest, local as u16, buf);
+        } else {
+            self.tx.give_buf(buf);
+        }
+    }
+
+    fn ctx_mut(&mut self, slot: u32, generation: u32) -> Option<&mut Ctx> {
+        self.ctxs
+            .get_mut(slot as usize)
+            .filter(|c| c.live && (c.generation & 0xff_ffff) == generation)
+    }
+
+    fn new_ctx(&mut self, server: TxId, msg: &Message<'_>) -> (u32, u32) {
+        let slot = match self.free_ctxs.pop() {
+            Some(s) => s,
+            None => {
+                self.ctxs.push(Ctx::default());
+                (self.ctxs.len() - 1) as u32
+            }
+        };
+        let mut request = self.tx.take_buf();
+        request.extend_from_slice(msg.as_bytes());
+        let c = &mut self.ctxs[slot as usize];
+        c.generation = (c.generation + 1) & 0xff_ffff;
+        if c.generation == 0 {
+            c.generation = 1; // user data 0 means "no context"
+        }
+        c.live = true;
+        c.server = Some(server);
+        c.request = request;
+        c.branches.clear();
+        c.best = None;
+        c.final_sent = false;
+        c.cancelled = false;
+        c.refs = 1; // the server transaction
+        (slot, c.generation)
+    }
+
+    fn release(&mut self, slot: u32, generation: u32) {
+        let Some(c) = self.ctx_mut(slot, generation) else {
+            return;
+        };
+        c.refs = c.refs.saturating_sub(1);
+        if c.refs > 0 {
+            return;
+        }
+        c.live = false;
+        let request = std::mem::take(&mut c.request);
+        let best = c.best.take();
+        self.tx.give_buf(request);
+        if let Some((_, b)) = best {
+            self.tx.give_buf(b);
+        }
+        self.free_ctxs.push(slot);
+    }
+
+    /// A response on branch `user` (§16.7 steps 2-10).
+    fn on_branch_response(&mut self, now: Instant, msg: &Message<'_>, user: u64, code: u16) {
+        let Some(u) = UserRef::unpack(user) else {
+            return;
+        };
+        if u.cancel {
+            return; // the response to our own CANCEL
+        }
+        let Some(ctx) = self.ctx_mut(u.slot, u.generation) else {
+            self.counters.dropped += 1;
+            return;
+        };
+        let Some(server) = ctx.server else { return };
+        let b = u.branch as usize;
+        if code < 200 {
+            let pending = ctx
+                .branches
+                .get(b)
+                .is_some_and(|br| br.cancel_pending && !br.cancel_sent);
+            if pending {
+                self.send_cancel(now, u.slot, u.generation, b);
+            }
+            if code == 100 {
+                return; // §16.7 step 5: 100 is not forwarded
+            }
+            self.relay_response(now, msg, server, code);
+            return;
+        }
+        if let Some(br) = ctx.branches.get_mut(b) {
+            br.done = true;
+        }
+        if code < 300 {
+            // §16.7 step 5: 2xx forwarded at once (retransmissions too).
+            ctx.final_sent = true;
+            self.relay_response(now, msg, server, code);
+            return;
+        }
+        if ctx.final_sent {
+            self.counters.dropped += 1;
+            return;
+        }
+        // Step 4/6: keep the best final response.
+        let better = ctx.best.as_ref().is_none_or(|(c, _)| rank(code) < rank(*c));
+        if better {
+            let mut buf = self.tx.take_buf();
+            self.edits.clear();
+            self.edits.remove_top_via(msg);
+            if self
+                .edits
+                .write(msg, &LocalCtx::default(), &mut buf)
+                .is_ok()
+            {
+                let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
+                if let Some((_, old)) = ctx.best.replace((code, buf)) {
+                    self.tx.give_buf(old);
+                }
+            } else {
+                self.tx.give_buf(buf);
+            }
+        }
+        if code >= 600 {
+            self.cancel_context(now, u.slot, u.generation);
+        }
+        self.maybe_send_best(now, u.slot, u.generation);
+    }
+
+    /// Sends a response upstream through the server transaction, our Via
+    /// removed (§16.7 step 3, 9).
+    fn relay_response(&mut self, now: Instant, msg: &Message<'_>, server: TxId, code: u16) {
+        let mut buf = self.tx.take_buf();
+        self.edits.clear();
+        self.edits.remove_top_via(msg);
+        if self
+            .edits
+            .write(msg, &LocalCtx::default(), &mut buf)
+            .is_ok()
+        {
+            self.counters.responses_forwarded += 1;
+            self.tx.respond(now, server, buf, code);
+        } else {
+            self.tx.give_buf(buf);
+        }
+    }
+
+    /// When every branch has a final response, forward the best (§16.7).
+    fn maybe_send_best(&mut self, now: Instant, slot: u32, generation: u32) {
+        let Some(ctx) = self.ctx_mut(slot, generation) else {
+            return;
+        };
+        if ctx.final_sent || ctx.branches.iter().any(|b| !b.done) {
+            return;
+        }
+        let Some(server) = ctx.server else { return };
+        let Some((code, bytes)) = ctx.best.take() else {
+            return;
+        };
+        ctx.final_sent = true;
+        if code == 503 {
+            // §16.7 step 6: a 503 downstream is not forwarded as such.
+            self.tx.give_buf(bytes);
+            self.local_final(now, slot, generation, server, 500, b"Server Error");
+            return;
+        }
+        self.counters.responses_forwarded += 1;
+        self.tx.respond(now, server, bytes, code);
+    }
+
+    /// Sends a response generated here (408, 487, 500) from the stored request.
+    fn local_final(
+        &mut self,
+        now: Instant,
+        slot: u32,
+        generation: u32,
+        server: TxId,
+        code: u16,
+        reason: &[u8],
+    ) {
+        let Some(ctx) = self.ctx_mut(slot, generation) else {
+            return;
+        };
+        let request = std::mem::take(&mut ctx.request);
+        let mut buf = self.tx.take_buf();
+        let ok = match self.scratch_parser.parse(&request) {
+            Ok(msg) => {
+                local_tag(&self.branch_hash, &msg, &mut self.tag);
+                let spec = ResponseSpec {
+                    code,
+                    reason,
+                    to_tag: Some(&self.tag),
+                    extra_headers: &[b"Server: trunkline"],
+                };
+                write_response(&msg, &spec, &mut self.edits, &mut buf).is_ok()
+            }
+            Err(_) => false,
+        };
+        if let Some(ctx) = self.ctx_mut(slot, generation) {
+            ctx.request = request;
+        }
+        if ok {
+            self.counters.local_replies += 1;
+            self.tx.respond(now, server, buf, code);
+        } else {
+            self.tx.give_buf(buf);
+        }
+    }
+
+    /// §16.10: cancel every branch without a final response.
+    fn cancel_context(&mut self, now: Instant, slot: u32, generation: u32) {
+        let Some(ctx) = self.ctx_mut(slot, generation) else {
+            return;
+        };
+        ctx.cancelled = true;
+        for b in 0..ctx.branches.len() {
+            let ctx = self.ctx_mut(slot, generation).expect("live");
+            let br = &mut ctx.branches[b];
+            if br.done || br.cancel_sent {
+                continue;
+            }
+            let Some(tx) = br.tx else { continue };
+            if self.tx.got_provisional(tx) {
+                self.send_cancel(now, slot, generation, b);
+            } else {
+                // §9.1: no CANCEL before a provisional response.
+                self.ctx_mut(slot, generation).expect("live").branches[b].cancel_pending = true;
+            }
+        }
+    }
+
+    fn send_cancel(&mut self, now: Instant, slot: u32, generation: u32, b: usize) {
+        let Some(ctx) = self.ctx_mut(slot, generation) else {
+            return;
+        };
+        let Some(br) = ctx.branches.get_mut(b) else {
+            return;
+        };
+        let Some(invite_tx) = br.tx else { return };
+        br.cancel_sent = true;
+        let branch = std::mem::take(&mut br.branch);
+        let mut buf = self.tx.take_buf();
+        let ok = match self.tx.request_bytes(invite_tx) {
+            Some(req) => match self.scratch_parser.parse(req) {
+                Ok(inv) => write_cancel(&inv, &mut self.edits, &mut buf).is_ok(),
+                Err(_) => false,
+            },
+            None => false,
+        };
+        if ok {
+            let dest = self.tx.dest(invite_tx).expect("live client transaction");
+            let user = UserRef {
+                slot,
+                generation,
+                branch: b as u8,
+                cancel: true,
+            };
+            self.tx.start_client(
+                now,
+                ClientRequest {
+                    method: Method::Cancel,
+                    branch: &branch,
+                    bytes: buf,
+                    dest,
+                    local: 0,
+                    user: user.pack(),
+                    timer_c: false,
+                },
+            );
+            if let Some(ctx) = self.ctx_mut(slot, generation) {
+                ctx.refs += 1;
+            }
+            self.tx.cancel_sent(now, invite_tx);
+        } else {
+            self.tx.give_buf(buf);
+        }
+        if let Some(ctx) = self.ctx_mut(slot, generation) {
+            ctx.branches[b].branch = branch;
+        }
+    }
+
+    fn drain_tx_events(&mut self, now: Instant) {
+        while let Some(ev) = self.tx.poll_event() {
+            match ev {
+                TxEvent::Timeout { user, .. } => {
+                    let Some(u) = UserRef::unpack(user) else {
+                        continue;
+                    };
+                    if !u.cancel {
+                        self.branch_failed(now, u);
+                    }
+                }
+                TxEvent::TimerC {
+                    tx,
+                    user,
+                    provisional,
+                } => {
+                    let Some(u) = UserRef::unpack(user) else {
+                        continue;
+                    };
+                    if provisional {
+                        self.send_cancel(now, u.slot, u.generation, u.branch as usize);
+                    } else {
+                        // §16.8: as if a 408 arrived.
+                        self.tx.terminate(tx);
+                        self.branch_failed(now, u);
+                    }
+                }
+                TxEvent::Terminated { user, .. } => {
+                    let Some(u) = UserRef::unpack(user) else {
+                        continue;
+                    };
+                    self.release(u.slot, u.generation);
+                }
+            }
+        }
+    }
+
+    /// A branch ended without a final response: a 408, or a 487 if the
+    /// caller cancelled (§16.7 step 2, §16.8, §16.10).
+    fn branch_failed(&mut self, now: Instant, u: UserRef) {
+        let Some(ctx) = self.ctx_mut(u.slot, u.generation) else {
+            return;
+        };
+        if let Some(b) = ctx.branches.get_mut(u.branch as usize) {
+            b.done = true;
+        }
+        if ctx.final_sent || ctx.branches.iter().any(|b| !b.done) {
+            return;
+        }
+        let Some(server) = ctx.server else { return };
+        let cancelled = ctx.cancelled;
+        let best = ctx.best.as_ref().map(|(c, _)| *c);
+        let (code, reason): (u16, &[u8]) = if cancelled {
+            (487, b"Request Terminated")
+        } else {
+            (408, b"Request Timeout")
+        };
+        if best.is_some_and(|c| rank(c) < rank(code)) {
+            self.maybe_send_best(now, u.slot, u.generation);
+            return;
+        }
+        let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
+        ctx.final_sent = true;
+        self.local_final(now, u.slot, u.generation, server, code, reason);
+    }
+}
+
+/// A To tag for a response generated here, stable for the transaction so
+/// that a retransmitted request answered statelessly gets the same tag
+/// (§8.2.6.2).
+fn local_tag(hasher: &foldhash::fast::FixedState, msg: &Message<'_>, out: &mut Vec<u8>) {
+    let mut h = hasher.build_hasher();
+    h.write(msg.call_id().unwrap_or_default());
+    if let Ok(v) = msg.top_via() {
+        h.write(v.branch.unwrap_or_default());
+    }
+    out.clear();
+    use std::io::Write;
+    let _ = write!(out, "tl{:08x}", h.finish() as u32);
+}
+
+/// Response preference for §16.7 step 6: 6xx first, then the lowest
+/// class; a 503 ranks last (it is not forwarded as such).
+fn rank(code: u16) -> u32 {
+    match code {
+        600..=699 => 0,
+        503 => 10_000,
+        c => c as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests;

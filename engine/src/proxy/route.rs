@@ -1,0 +1,390 @@
+//! Where a request goes: Route preprocessing (RFC 3261 §16.4), target
+//! determination (§16.5) and next-hop postprocessing (§16.6 steps 6-7),
+//! as pure functions of the request, our addresses and the default route.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use trunkline_parser::{Host, HostKind, Message, SipUri, Span, Uri};
+
+/// One address we answer on, as advertised in Via and Record-Route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalAddr {
+    /// Advertised host (IP literal or name), as put in Via/Record-Route.
+    pub host: String,
+    /// The IP behind it, when `host` is a literal.
+    pub ip: Option<IpAddr>,
+    /// The port.
+    pub port: u16,
+    /// `host:port` as written in our Via sent-by and Record-Route URI.
+    pub host_port: String,
+}
+
+impl LocalAddr {
+    /// A local address advertised as `addr`.
+    pub fn from_socket(addr: SocketAddr) -> LocalAddr {
+        let host = match addr.ip() {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        LocalAddr {
+            host_port: format!("{host}:{}", addr.port()),
+            host,
+            ip: Some(addr.ip()),
+            port: addr.port(),
+        }
+    }
+
+    /// A local address advertised under a name or another IP (NAT).
+    pub fn advertised(host: &str, port: u16, bound: IpAddr) -> LocalAddr {
+        let parsed = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok();
+        LocalAddr {
+            host: host.to_string(),
+            ip: parsed.or(Some(bound)),
+            port,
+            host_port: format!("{host}:{port}"),
+        }
+    }
+
+    fn matches(&self, host: &Host<'_>, port: Option<u16>) -> bool {
+        if port.unwrap_or(5060) != self.port {
+            return false;
+        }
+        match host.kind {
+            HostKind::Name => host.text.eq_ignore_ascii_case(self.host.as_bytes()),
+            _ => host.ip().is_some_and(|ip| Some(ip) == self.ip),
+        }
+    }
+}
+
+/// Our addresses: what "this proxy" means in §16.4.
+#[derive(Clone, Debug, Default)]
+pub struct Locals {
+    /// Every address we listen on, in listener order.
+    pub addrs: Vec<LocalAddr>,
+}
+
+impl Locals {
+    /// Whether `uri` designates this proxy: its host and port (default
+    /// 5060) are one of ours, or its `maddr` is (§16.4).
+    pub fn is_me(&self, uri: &SipUri<'_>) -> bool {
+        let target = match uri.maddr().map(Host::parse) {
+            Some(Ok(h)) => h,
+            Some(Err(_)) => return false,
+            None => uri.host,
+        };
+        self.addrs.iter().any(|a| a.matches(&target, uri.port))
+    }
+
+    fn is_me_uri(&self, raw: &[u8]) -> bool {
+        matches!(Uri::parse(raw), Ok(Uri::Sip(u)) if self.is_me(&u))
+    }
+
+    /// Whether `raw` is a URI we put in a Record-Route: ours, no user
+    /// part, `lr` (a strict router copies it into the Request-URI whole).
+    fn is_our_record_route(&self, raw: &[u8]) -> bool {
+        matches!(Uri::parse(raw), Ok(Uri::Sip(u)) if u.user.is_none() && u.lr() && self.is_me(&u))
+    }
+}
+
+/// Why a request cannot be routed; each maps to a response (§16.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteError {
+    /// The next hop's URI is not a SIP URI we can reach (416).
+    UnsupportedScheme,
+    /// The next hop is a host name; trunkline does not resolve names on
+    /// the forwarding path (503 with a reason that says so).
+    NeedsDns,
+    /// The Request-URI designates this proxy and no route is configured (404).
+    NotFound,
+    /// The next hop is us: forwarding would loop (482).
+    Loop,
+}
+
+impl RouteError {
+    /// The response status and reason phrase.
+    pub fn response(self) -> (u16, &'static [u8]) {
+        match self {
+            RouteError::UnsupportedScheme => (416, b"Unsupported URI Scheme"),
+            RouteError::NeedsDns => (503, b"Next Hop Needs DNS"),
+            RouteError::NotFound => (404, b"Not Found"),
+            RouteError::Loop => (482, b"Loop Detected"),
+        }
+    }
+}
+
+/// The routing decision for one request: where it goes and which edits
+/// the Route set and Request-URI need.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoutePlan {
+    /// The next hop.
+    pub dest: Option<SocketAddr>,
+    /// Route values to remove, as (header index, value index) in
+    /// ascending order; value indexes refer to the original header.
+    pub remove: Vec<(usize, usize)>,
+    /// A new Request-URI (a span of the message: a Route value's URI).
+    pub new_ruri: Option<Span>,
+    /// Append the (original) Request-URI as the last Route value, after
+    /// header index `.0` (strict-router next hop, §16.6 step 6).
+    pub append_ruri_after: Option<usize>,
+    /// Whether the request arrived with a Route for us (loose routing):
+    /// an in-dialog request that we record-routed.
+    pub routed_to_us: bool,
+}
+
+/// One Route value with where it sits.
+struct RouteVal<'a> {
+    header: usize,
+    index: usize,
+    uri: &'a [u8],
+}
+
+/// Plans where `msg` goes (§16.4 - §16.6). `default_route` is the
+/// configured destination for requests that carry no Route past us.
+pub fn plan(
+    msg: &Message<'_>,
+    locals: &Locals,
+    default_route: Option<SocketAddr>,
+    plan: &mut RoutePlan,
+) -> Result<(), RouteError> {
+    *plan = RoutePlan::default();
+    let routes = collect_routes(msg);
+    let mut first = 0; // index into `routes` of the first value still in effect
+    let mut last = routes.len();
+
+    // §16.4: a strict router before us put our Record-Route URI in the
+    // Request-URI: the real one is the last Route value.
+    let ruri = msg.request_uri_bytes().unwrap_or_default();
+    if !routes.is_empty() && locals.is_our_record_route(ruri) {
+        let lastv = &routes[last - 1];
+        plan.new_ruri = Some(msg.span_of(lastv.uri));
+        plan.remove.push((lastv.header, lastv.index));
+        last -= 1;
+    }
+    // §16.4: remove the top Route if it is us (twice if we record-routed
+    // on two interfaces).
+    while first < last && locals.is_me_uri(routes[first].uri) {
+        plan.remove
+            .push((routes[first].header, routes[first].index));
+        plan.routed_to_us = true;
+        first += 1;
+    }
+    plan.remove.sort_unstable();
+
+    if first < last {
+        // §16.6 step 6-7: the next hop is the top Route.
+        let top = &routes[first];
+        let uri = match Uri::parse(top.uri) {
+            Ok(Uri::Sip(u)) => u,
+            _ => return Err(RouteError::UnsupportedScheme),
+        };
+        if !uri.lr() {
+            // Strict router next: it gets the Request-URI it expects.
+            plan.new_ruri = Some(msg.span_of(top.uri));
+            plan.remove.push((top.header, top.index));
+            plan.remove.sort_unstable();
+            plan.append_ruri_after = Some(routes[last - 1].header);
+        }
+        plan.dest = Some(resolve(&uri)?);
+        return Ok(());
+    }
+    if let Some(d) = default_route {
+        plan.dest = Some(d);
+        return Ok(());
+    }
+    // §16.5: the Request-URI is the target.
+    let target = match plan.new_ruri {
+        Some(span) => msg.slice(span),
+        None => ruri,
+    };
+    match Uri::parse(target) {
+        Ok(Uri::Sip(u)) => {
+            if locals.is_me(&u) {
+                return Err(RouteError::NotFound);
+            }
+            plan.dest = Some(resolve(&u)?);
+            Ok(())
+        }
+        _ => Err(RouteError::UnsupportedScheme),
+    }
+}
+
+fn collect_routes<'a>(msg: &Message<'a>) -> Vec<RouteVal<'a>> {
+    let mut out = Vec::new();
+    for (header, e) in msg.headers().iter().enumerate() {
+        if e.kind != trunkline_parser::HeaderName::Route {
+            continue;
+        }
+        for (index, na) in
+            trunkline_parser::name_addr::NameAddrList::new(msg.slice(e.value)).enumerate()
+        {
+            if let Ok(na) = na {
+                out.push(RouteVal {
+                    header,
+                    index,
+                    uri: na.uri,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The socket address a SIP URI designates: `maddr` or host, and port
+/// (default 5060). Host names other than `localhost` need DNS.
+pub fn resolve(uri: &SipUri<'_>) -> Result<SocketAddr, RouteError> {
+    if uri.secure {
+        return Err(RouteError::UnsupportedScheme); // SIPS needs TLS
+    }
+    let host = match uri.maddr().map(Host::parse) {
+        Some(Ok(h)) => h,
+        Some(Err(_)) => return Err(RouteError::UnsupportedScheme),
+        None => uri.host,
+    };
+    let ip = match host.ip() {
+        Some(ip) => ip,
+        None if host.text.eq_ignore_ascii_case(b"localhost") => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        None => return Err(RouteError::NeedsDns),
+    };
+    Ok(SocketAddr::new(ip, uri.port.unwrap_or(5060)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trunkline_parser::Parser;
+
+    fn locals() -> Locals {
+        Locals {
+            addrs: vec![LocalAddr::from_socket("192.0.2.1:5060".parse().unwrap())],
+        }
+    }
+
+    fn req(ruri: &str, routes: &str) -> Vec<u8> {
+        format!(
+            "BYE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK1\r\n{routes}\
+To: <sip:b@x>;tag=2\r\nFrom: <sip:a@x>;tag=1\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn run(raw: &[u8], default: Option<&str>) -> Result<RoutePlan, RouteError> {
+        let mut p = Parser::default();
+        let m = p.parse(raw).unwrap();
+        let mut out = RoutePlan::default();
+        plan(&m, &locals(), default.map(|d| d.parse().unwrap()), &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn loose_routing_removes_our_route_and_goes_to_the_next() {
+        let r = run(
+            &req(
+                "sip:bob@192.0.2.50:5070",
+                "Route: <sip:192.0.2.1;lr>, <sip:192.0.2.7:5080;lr>\r\n",
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.remove, [(1, 0)]);
+        assert_eq!(r.dest, Some("192.0.2.7:5080".parse().unwrap()));
+        assert!(r.routed_to_us);
+        assert_eq!(r.new_ruri, None);
+    }
+
+    #[test]
+    fn our_route_only_then_request_uri() {
+        let r = run(
+            &req(
+                "sip:bob@192.0.2.50:5070",
+                "Route: <sip:192.0.2.1:5060;lr>\r\n",
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.dest, Some("192.0.2.50:5070".parse().unwrap()));
+        // The default route does not override a Route set's target... but
+        // with no Route left, the default applies.
+        let r = run(
+            &req("sip:bob@192.0.2.50:5070", "Route: <sip:192.0.2.1;lr>\r\n"),
+            Some("192.0.2.99:5060"),
+        )
+        .unwrap();
+        assert_eq!(r.dest, Some("192.0.2.99:5060".parse().unwrap()));
+    }
+
+    #[test]
+    fn strict_router_before_us() {
+        // R-URI is our RR URI; the remote target is the last Route value.
+        let raw = req(
+            "sip:192.0.2.1;lr",
+            "Route: <sip:192.0.2.7;lr>, <sip:bob@192.0.2.50:5070>\r\n",
+        );
+        let r = run(&raw, None).unwrap();
+        assert_eq!(r.remove, [(1, 1)]);
+        let mut p = Parser::default();
+        let m = p.parse(&raw).unwrap();
+        assert_eq!(m.slice(r.new_ruri.unwrap()), b"sip:bob@192.0.2.50:5070");
+        assert_eq!(r.dest, Some("192.0.2.7:5060".parse().unwrap()));
+    }
+
+    #[test]
+    fn strict_router_after_us() {
+        let raw = req("sip:bob@192.0.2.50", "Route: <sip:192.0.2.8:5062>\r\n");
+        let r = run(&raw, None).unwrap();
+        assert_eq!(r.remove, [(1, 0)]);
+        assert!(r.new_ruri.is_some());
+        assert_eq!(r.append_ruri_after, Some(1));
+        assert_eq!(r.dest, Some("192.0.2.8:5062".parse().unwrap()));
+    }
+
+    #[test]
+    fn targets_and_errors() {
+        assert_eq!(
+            run(&req("sip:bob@192.0.2.50", ""), None).unwrap().dest,
+            Some("192.0.2.50:5060".parse().unwrap())
+        );
+        assert_eq!(
+            run(&req("sip:bob@[2001:db8::5]:5070", ""), None)
+                .unwrap()
+                .dest,
+            Some("[2001:db8::5]:5070".parse().unwrap())
+        );
+        assert_eq!(
+            run(&req("sip:bob@h.example.com;maddr=192.0.2.60", ""), None)
+                .unwrap()
+                .dest,
+            Some("192.0.2.60:5060".parse().unwrap())
+        );
+        assert_eq!(
+            run(&req("sip:bob@example.com", ""), None),
+            Err(RouteError::NeedsDns)
+        );
+        assert_eq!(
+            run(&req("tel:+15551234", ""), None),
+            Err(RouteError::UnsupportedScheme)
+        );
+        assert_eq!(
+            run(&req("sip:bob@192.0.2.1", ""), None),
+            Err(RouteError::NotFound)
+        );
+        assert_eq!(
+            run(&req("sip:bob@192.0.2.1", ""), Some("192.0.2.99:5060"))
+                .unwrap()
+                .dest,
+            Some("192.0.2.99:5060".parse().unwrap())
+        );
+        assert_eq!(
+            run(&req("tel:+15551234", ""), Some("192.0.2.99:5060"))
+                .unwrap()
+                .dest,
+            Some("192.0.2.99:5060".parse().unwrap())
+        );
+        assert_eq!(
+            run(&req("sip:a@b", "Route: <http://x>\r\n"), None),
+            Err(RouteError::UnsupportedScheme)
+        );
+    }
+}

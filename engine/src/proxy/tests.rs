@@ -1,0 +1,537 @@
+//! The proxy core on a virtual network and clock: whole calls through it,
+//! message by message, with no sockets and no sleeping.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use trunkline_parser::{HeaderName, Parser, validate};
+
+use super::*;
+
+const UAC: &str = "192.0.2.10:5060";
+const PROXY: &str = "192.0.2.1:5060";
+const UAS: &str = "192.0.2.20:5070";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+struct Net {
+    core: ProxyCore,
+    now: Instant,
+    /// Datagrams the proxy sent: (destination, bytes).
+    sent: Vec<(SocketAddr, String)>,
+}
+
+impl Net {
+    fn new(mode: Mode, to: Option<&str>) -> Net {
+        let mut cfg = ProxyConfig::new(addr(PROXY), to.map(addr));
+        cfg.mode = mode;
+        Net {
+            core: ProxyCore::new(Arc::new(cfg), 1),
+            now: Instant::now(),
+            sent: Vec::new(),
+        }
+    }
+
+    fn from(&mut self, src: &str, msg: &str) {
+        self.core
+            .handle_datagram(self.now, msg.as_bytes(), addr(src), 0);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        let mut buf = Vec::new();
+        while let Some(t) = self.core.poll_transmit(&mut buf) {
+            assert_eq!(t.local, 0);
+            let text = String::from_utf8(buf.clone()).unwrap();
+            // Everything the proxy sends parses, and validates unless it
+            // is a 400 echoing the bad header it complains about.
+            let mut p = Parser::default();
+            let m = p
+                .parse(text.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}\n{text}"));
+            if m.status_code() != Some(400) {
+                validate(&m).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            }
+            self.sent.push((t.dest, text));
+        }
+    }
+
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        while let Some(t) = self.core.poll_timeout() {
+            if t > end {
+                break;
+            }
+            self.now = self.now.max(t);
+            self.core.handle_timeout(self.now);
+            self.drain();
+        }
+        self.now = end;
+    }
+
+    fn take(&mut self) -> Vec<(SocketAddr, String)> {
+        std::mem::take(&mut self.sent)
+    }
+}
+
+fn invite(branch: &str) -> String {
+    format!(
+        "INVITE sip:bob@{UAS} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {UAC};branch={branch};rport\r\n\
+Max-Forwards: 70\r\n\
+From: Alice <sip:alice@192.0.2.10>;tag=a1\r\n\
+To: Bob <sip:bob@192.0.2.20>\r\n\
+Call-ID: call-1@192.0.2.10\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:alice@{UAC}>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\r\nv=0\n"
+    )
+}
+
+/// The UAS's response to a request it received (Vias and Record-Route echoed).
+fn respond(req: &str, code: u16, reason: &str, to_tag: Option<&str>) -> String {
+    let mut p = Parser::default();
+    let m = p.parse(req.as_bytes()).unwrap();
+    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+    for h in m.headers() {
+        let keep = matches!(
+            h.kind,
+            HeaderName::Via
+                | HeaderName::From
+                | HeaderName::CallId
+                | HeaderName::CSeq
+                | HeaderName::RecordRoute
+        );
+        if keep {
+            out.push_str(std::str::from_utf8(&req.as_bytes()[h.line().range()]).unwrap());
+        }
+        if h.kind == HeaderName::To {
+            let v = std::str::from_utf8(m.slice(h.value)).unwrap();
+            match to_tag {
+                Some(t) => out.push_str(&format!("To: {v};tag={t}\r\n")),
+                None => out.push_str(&format!("To: {v}\r\n")),
+            }
+        }
+    }
+    if (200..300).contains(&code) {
+        out.push_str(&format!("Contact: <sip:bob@{UAS}>\r\n"));
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+fn header<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
+    msg.split("\r\n")
+        .filter_map(|l| {
+            l.split_once(':')
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim())
+        })
+        .collect()
+}
+
+#[test]
+fn full_call_through_a_stateful_proxy() {
+    let mut n = Net::new(Mode::Stateful, None);
+    n.from(UAC, &invite("z9hG4bKc1"));
+    let out = n.take();
+    assert_eq!(out.len(), 2, "{out:#?}");
+    // 100 Trying to the UAC (rport: source port), the INVITE to the UAS.
+    assert_eq!(out[0].0, addr(UAC));
+    assert!(out[0].1.starts_with("SIP/2.0 100 Trying\r\n"));
+    assert!(
+        header(&out[0].1, "To")[0].ends_with("<sip:bob@192.0.2.20>"),
+        "no To tag on 100"
+    );
+    let (dest, fwd) = &out[1];
+    assert_eq!(*dest, addr(UAS));
+    assert!(fwd.starts_with(&format!("INVITE sip:bob@{UAS} SIP/2.0\r\n")));
+    let vias = header(fwd, "Via");
+    assert!(
+        vias[0].starts_with("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKtl"),
+        "{fwd}"
+    );
+    assert_eq!(
+        vias[1],
+        "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKc1;rport=5060"
+    );
+    assert_eq!(header(fwd, "Record-Route"), ["<sip:192.0.2.1:5060;lr>"]);
+    assert_eq!(header(fwd, "Max-Forwards"), ["69"]);
+    assert!(fwd.ends_with("\r\n\r\nv=0\n"), "body untouched");
+
+    // 180 and 200 from the UAS go back with our Via removed.
+    n.from(UAS, &respond(fwd, 100, "Trying", None));
+    assert!(n.take().is_empty(), "100 is not forwarded");
+    n.from(UAS, &respond(fwd, 180, "Ringing", Some("b2")));
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, addr(UAC));
+    assert!(out[0].1.starts_with("SIP/2.0 180 Ringing"));
+    assert_eq!(header(&out[0].1, "Via").len(), 1);
+    let ok = respond(fwd, 200, "OK", Some("b2"));
+    n.from(UAS, &ok);
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.starts_with("SIP/2.0 200 OK"));
+    assert_eq!(
+        header(&out[0].1, "Record-Route"),
+        ["<sip:192.0.2.1:5060;lr>"]
+    );
+
+    // The UAC's ACK and BYE follow the route set: us, then the UAS's Contact.
+    let in_dialog = |method: &str, cseq: u32, branch: &str| {
+        format!(
+            "{method} sip:bob@{UAS} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {UAC};branch={branch}\r\n\
+Route: <sip:192.0.2.1:5060;lr>\r\n\
+Max-Forwards: 70\r\n\
+From: Alice <sip:alice@192.0.2.10>;tag=a1\r\n\
+To: Bob <sip:bob@192.0.2.20>;tag=b2\r\n\
+Call-ID: call-1@192.0.2.10\r\n\
+CSeq: {cseq} {method}\r\n\
+Content-Length: 0\r\n\r\n"
+        )
+    };
+    n.from(UAC, &in_dialog("ACK", 1, "z9hG4bKack1"));
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, addr(UAS));
+    assert!(out[0].1.starts_with("ACK sip:bob@"));
+    assert!(header(&out[0].1, "Route").is_empty(), "our Route removed");
+    assert!(
+        header(&out[0].1, "Record-Route").is_empty(),
+        "no RR on in-dialog requests"
+    );
+    let bye = in_dialog("BYE", 2, "z9hG4bKbye1");
+    n.from(UAC, &bye);
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    let fwd_bye = out[0].1.clone();
+    n.from(UAS, &respond(&fwd_bye, 200, "OK", None));
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.starts_with("SIP/2.0 200 OK") && out[0].1.contains("CSeq: 2 BYE"));
+
+    // Everything ends once the timers run out.
+    n.advance(Duration::from_secs(60));
+    assert!(n.take().is_empty(), "nothing resent");
+    assert_eq!(n.core.live_transactions(), 0);
+    assert_eq!(n.core.live_contexts(), 0);
+}
+
+#[test]
+fn cancel_before_answer() {
+    let mut n = Net::new(Mode::Stateful, None);
+    n.from(UAC, &invite("z9hG4bKc2"));
+    let fwd = n.take().pop().unwrap().1;
+    n.from(UAS, &respond(&fwd, 180, "Ringing", Some("b2")));
+    n.take();
+    let cancel = format!(
+        "CANCEL sip:bob@{UAS} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {UAC};branch=z9hG4bKc2;rport\r\n\
+Max-Forwards: 70\r\n\
+From: Alice <sip:alice@192.0.2.10>;tag=a1\r\n\
+To: Bob <sip:bob@192.0.2.20>\r\n\
+Call-ID: call-1@192.0.2.10\r\n\
+CSeq: 1 CANCEL\r\n\
+Content-Length: 0\r\n\r\n"
+    );
+    n.from(UAC, &cancel);
+    let out = n.take();
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert_eq!(out[0].0, addr(UAC));
+    assert!(out[0].1.starts_with("SIP/2.0 200 OK") && out[0].1.contains("CSeq: 1 CANCEL"));
+    assert_eq!(out[1].0, addr(UAS));
+    let down_cancel = &out[1].1;
+    assert!(down_cancel.starts_with(&format!("CANCEL sip:bob@{UAS} SIP/2.0")));
+    assert_eq!(
+        header(down_cancel, "Via"),
+        [header(&fwd, "Via")[0]],
+        "same branch as our INVITE"
+    );
+    // A retransmitted CANCEL is answered again, not forwarded again.
+    n.from(UAC, &cancel);
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.starts_with("SIP/2.0 200 OK"));
+    // The UAS answers the CANCEL and 487s the INVITE.
+    n.from(UAS, &respond(down_cancel, 200, "OK", Some("b2")));
+    assert!(n.take().is_empty());
+    n.from(UAS, &respond(&fwd, 487, "Request Terminated", Some("b2")));
+    let out = n.take();
+    assert_eq!(out.len(), 2, "{out:#?}");
+    // We ACK the 487 downstream (hop by hop) and forward it upstream.
+    let ack = out.iter().find(|(d, _)| *d == addr(UAS)).unwrap();
+    assert!(ack.1.starts_with("ACK sip:bob@") && ack.1.contains("CSeq: 1 ACK"));
+    let up = out.iter().find(|(d, _)| *d == addr(UAC)).unwrap();
+    assert!(up.1.starts_with("SIP/2.0 487 Request Terminated"));
+    // The UAC's ACK for the 487 stops here.
+    let uac_ack = format!(
+        "ACK sip:bob@{UAS} SIP/2.0\r\nVia: SIP/2.0/UDP {UAC};branch=z9hG4bKc2;rport\r\nMax-Forwards: 70\r\n\
+From: Alice <sip:alice@192.0.2.10>;tag=a1\r\nTo: Bob <sip:bob@192.0.2.20>;tag=b2\r\n\
+Call-ID: call-1@192.0.2.10\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    n.from(UAC, &uac_ack);
+    assert!(n.take().is_empty());
+    n.advance(Duration::from_secs(60));
+    assert_eq!(n.core.live_transactions(), 0);
+    assert_eq!(n.core.live_contexts(), 0);
+}
+
+#[test]
+fn cancel_before_any_provisional_waits_for_one() {
+    let mut n = Net::new(Mode::Stateful, None);
+    n.from(UAC, &invite("z9hG4bKc3"));
+    let fwd = n.take().pop().unwrap().1;
+    let cancel = format!(
+        "CANCEL sip:bob@{UAS} SIP/2.0\r\nVia: SIP/2.0/UDP {UAC};branch=z9hG4bKc3\r\nMax-Forwards: 70\r\n\
+From: Alice <sip:alice@192.0.2.10>;tag=a1\r\nTo: Bob <sip:bob@192.0.2.20>\r\n\
+Call-ID: call-1@192.0.2.10\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
+    );
+    n.from(UAC, &cancel);
+    let out = n.take();
+    assert_eq!(out.len(), 1, "only the 200 to the CANCEL: §9.1 {out:#?}");
+    n.from(UAS, &respond(&fwd, 100, "Trying", None));
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.starts_with("CANCEL "));
+}
+
+#[test]
+fn downstream_silence_gives_408_after_timer_b() {
+    let mut n = Net::new(Mode::Stateful, None);
+    n.from(UAC, &invite("z9hG4bKc4"));
+    n.take();
+    n.advance(Duration::from_millis(31_900));
+    let resent = n.take();
+    assert_eq!(resent.len(), 6, "Timer A resends");
+    assert!(
+        resent
+            .iter()
+            .all(|(d, m)| *d == addr(UAS) && m.starts_with("INVITE "))
+    );
+    n.advance(Duration::from_millis(200));
+    let out = n.take();
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].0, addr(UAC));
+    assert!(out[0].1.starts_with("SIP/2.0 408 Request Timeout"));
+    assert!(header(&out[0].1, "To")[0].contains(";tag=tl"));
+    // The 408 is resent (Timer G) until the UAC ACKs it.
+    n.advance(Duration::from_millis(600));
+    assert_eq!(n.take().len(), 1);
+}
+
+#[test]
+fn retransmitted_invite_is_absorbed() {
+    let mut n = Net::new(Mode::Stateful, None);
+    n.from(UAC, &invite("z9hG4bKc5"));
+    assert_eq!(n.take().len(), 2);
+    n.from(UAC, &invite("z9hG4bKc5"));
+    let out = n.take();
+    assert_eq!(out.len(), 1, "the 100 again, no second INVITE downstream");
+    assert!(out[0].1.starts_with("SIP/2.0 100 Trying"));
+}
+
+#[test]
+fn lost_200_retransmitted_by_the_uas_reaches_the_uac() {
+    let mut n = Net::new(Mode::Stateful, None);
+    n.from(UAC, &invite("z9hG4bKc6"));
+    let fwd = n.take().pop().unwrap().1;
+    let ok = respond(&fwd, 200, "OK", Some("b2"));
+    n.from(UAS, &ok);
+    assert_eq!(n.take().len(), 1);
+    n.advance(Duration::from_millis(500));
+    n.from(UAS, &ok);
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.starts_with("SIP/2.0 200 OK"));
+    assert_eq!(out[0].0, addr(UAC));
+}
+
+#[test]
+fn max_forwards_zero_gets_483() {
+    let mut n = Net::new(Mode::Stateful, None);
+    n.from(
+        UAC,
+        &invite("z9hG4bKc7").replace("Max-Forwards: 70", "Max-Forwards: 0"),
+    );
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.starts_with("SIP/2.0 483 Too Many Hops"));
+}
+
+#[test]
+fn malformed_request_gets_400_and_is_not_forwarded() {
+    let mut n = Net::new(Mode::Stateful, None);
+    n.from(
+        UAC,
+        &invite("z9hG4bKc8").replace("CSeq: 1 INVITE", "CSeq: 99999999999 INVITE"),
+    );
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, addr(UAC));
+    assert!(out[0].1.starts_with("SIP/2.0 400 Bad CSeq"), "{}", out[0].1);
+    assert_eq!(n.core.counters().invalid, 1);
+    n.from(UAC, "\x00\x01garbage\r\n\r\n");
+    n.from(UAC, "\r\n\r\n");
+    assert!(n.take().is_empty());
+    let c = n.core.counters();
+    assert_eq!((c.parse_errors, c.keepalives), (1, 1));
+}
+
+#[test]
+fn proxy_require_gets_420_with_unsupported() {
+    let mut n = Net::new(Mode::Stateful, None);
+    n.from(
+        UAC,
+        &invite("z9hG4bKc9").replace(
+            "Max-Forwards: 70\r\n",
+            "Max-Forwards: 70\r\nProxy-Require: foo, bar\r\n",
+        ),
+    );
+    let out = n.take();
+    assert!(out[0].1.starts_with("SIP/2.0 420 Bad Extension"));
+    assert_eq!(header(&out[0].1, "Unsupported"), ["foo, bar"]);
+}
+
+#[test]
+fn stateless_mode_forwards_without_state() {
+    let mut n = Net::new(Mode::Stateless, Some(UAS));
+    n.from(UAC, &invite("z9hG4bKs1"));
+    let out = n.take();
+    assert_eq!(out.len(), 1, "no 100 Trying when stateless");
+    let fwd = out[0].1.clone();
+    let ok = respond(&fwd, 200, "OK", Some("b2"));
+    n.from(UAS, &ok);
+    n.from(UAS, &ok);
+    let out = n.take();
+    assert_eq!(out.len(), 2, "every response forwarded");
+    assert!(
+        out.iter()
+            .all(|(d, m)| *d == addr(UAC) && header(m, "Via").len() == 1)
+    );
+    // A CANCEL gets the same branch as the INVITE it cancels.
+    let cancel = invite("z9hG4bKs1")
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+    n.from(UAC, &cancel);
+    let out = n.take();
+    assert_eq!(header(&out[0].1, "Via")[0], header(&fwd, "Via")[0]);
+    assert_eq!(n.core.live_transactions(), 0);
+}
+
+#[test]
+fn in_dialog_bye_routes_after_a_restart() {
+    // A fresh core (as after a restart) routes a BYE by its Route set.
+    let mut n = Net::new(Mode::Stateful, None);
+    let bye = format!(
+        "BYE sip:bob@{UAS} SIP/2.0\r\nVia: SIP/2.0/UDP {UAC};branch=z9hG4bKb9\r\n\
+Route: <sip:192.0.2.1:5060;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:alice@x>;tag=a1\r\n\
+To: <sip:bob@x>;tag=b2\r\nCall-ID: old-call\r\nCSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    n.from(UAC, &bye);
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, addr(UAS));
+    // And a 200 for a transaction it never saw is relayed statelessly.
+    let stray = respond(&out[0].1, 200, "OK", None);
+    let mut fresh = Net::new(Mode::Stateful, None);
+    fresh.from(UAS, &stray);
+    let out = fresh.take();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, addr(UAC));
+}
+
+#[test]
+fn default_route_takes_requests_without_route() {
+    let mut n = Net::new(Mode::Stateful, Some("192.0.2.99:5080"));
+    // SIPp's uac sends the INVITE to the proxy's own address...
+    n.from(
+        UAC,
+        &invite("z9hG4bKd1").replace(&format!("sip:bob@{UAS}"), &format!("sip:service@{PROXY}")),
+    );
+    let out = n.take();
+    assert_eq!(out[1].0, addr("192.0.2.99:5080"));
+    // ... and its ACK and BYE without a Route.
+    let bye = format!(
+        "BYE sip:service@{UAS} SIP/2.0\r\nVia: SIP/2.0/UDP {UAC};branch=z9hG4bKd2\r\nMax-Forwards: 70\r\n\
+From: <sip:alice@x>;tag=a1\r\nTo: <sip:bob@x>;tag=b2\r\nCall-ID: c9\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    n.from(UAC, &bye);
+    assert_eq!(n.take()[0].0, addr("192.0.2.99:5080"));
+}
+
+#[test]
+fn keepalive_options_to_us_is_answered() {
+    let mut n = Net::new(Mode::Stateful, Some(UAS));
+    let opt = format!(
+        "OPTIONS sip:{PROXY} SIP/2.0\r\nVia: SIP/2.0/UDP {UAC};branch=z9hG4bKo1\r\nMax-Forwards: 70\r\n\
+From: <sip:mon@x>;tag=m1\r\nTo: <sip:{PROXY}>\r\nCall-ID: ping1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    n.from(UAC, &opt);
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.starts_with("SIP/2.0 200 OK"));
+}
+
+#[test]
+fn unroutable_requests_get_their_status() {
+    let mut n = Net::new(Mode::Stateful, None);
+    n.from(
+        UAC,
+        &invite("z9hG4bKe1").replace(
+            &format!("INVITE sip:bob@{UAS}"),
+            "INVITE sip:bob@example.com",
+        ),
+    );
+    let out = n.take();
+    assert!(
+        out.iter()
+            .any(|(_, m)| m.starts_with("SIP/2.0 503 Next Hop Needs DNS")),
+        "{out:#?}"
+    );
+    n.from(
+        UAC,
+        &invite("z9hG4bKe2").replace(&format!("INVITE sip:bob@{UAS}"), "INVITE tel:+15551234"),
+    );
+    assert!(n.take().iter().any(|(_, m)| m.starts_with("SIP/2.0 416")));
+    n.from(
+        UAC,
+        &invite("z9hG4bKe3").replace(
+            &format!("INVITE sip:bob@{UAS}"),
+            &format!("INVITE sip:bob@{PROXY}"),
+        ),
+    );
+    assert!(n.take().iter().any(|(_, m)| m.starts_with("SIP/2.0 404")));
+}
+
+#[test]
+fn busy_here_is_relayed_and_acked() {
+    let mut n = Net::new(Mode::Stateful, None);
+    n.from(UAC, &invite("z9hG4bKf1"));
+    let fwd = n.take().pop().unwrap().1;
+    n.from(UAS, &respond(&fwd, 486, "Busy Here", Some("b2")));
+    let out = n.take();
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == addr(UAC) && m.starts_with("SIP/2.0 486 Busy Here"))
+    );
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == addr(UAS) && m.starts_with("ACK "))
+    );
+    // A 503 downstream becomes a 500 upstream (§16.7 step 6).
+    n.from(UAC, &invite("z9hG4bKf2").replace("call-1@", "call-2@"));
+    let fwd = n.take().pop().unwrap().1;
+    n.from(UAS, &respond(&fwd, 503, "Service Unavailable", Some("b3")));
+    let out = n.take();
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == addr(UAC) && m.starts_with("SIP/2.0 500 ")),
+        "{out:#?}"
+    );
+}
