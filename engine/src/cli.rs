@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod parse;
+pub mod run;
 
 /// trunkline: a thread-per-core SIP router.
 #[derive(Debug, Parser)]
@@ -18,6 +19,13 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the router. With no options: 127.0.0.1:5060, stateful,
+    /// record-routing, one shard per core, requests routed by their
+    /// Request-URI (or to `--to`).
+    Run(run::RunArgs),
+    /// Check a configuration file without starting; exit 1 on an error,
+    /// which names the file, line and key.
+    CheckConfig(run::CheckArgs),
     /// Parse raw SIP messages (one per file, `-` for stdin) and print one
     /// JSON line each: the fields a proxy acts on, or the error and the
     /// response a proxy would send. Exit 0 if all are valid, 1 otherwise.
@@ -27,6 +35,8 @@ pub enum Command {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Run(args) => run::run(&args),
+        Command::CheckConfig(args) => run::check(&args),
         Command::Parse(args) => parse::run(&args),
     }
 }

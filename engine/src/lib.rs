@@ -2,4 +2,6 @@
 //! management API and the `trunkline` command line.
 
 pub mod cli;
+pub mod config;
 pub mod proxy;
+pub mod router;

@@ -9,6 +9,8 @@
 //! State machines never touch a socket or a clock: time comes in as `now`,
 //! so tests drive them deterministically.
 
+#[cfg(feature = "runtime")]
+pub mod runtime;
 pub mod shard_map;
 pub mod timer;
 pub mod tx;

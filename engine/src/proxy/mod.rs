@@ -136,6 +136,7 @@ struct State {
     /// Scratch for a local reply's To tag and our branch.
     tag: Vec<u8>,
     branch: Vec<u8>,
+    draining: bool,
 }
 
 /// A response context (§16.7): one server transaction and its branches.
@@ -210,6 +211,7 @@ impl ProxyCore {
                 plan: RoutePlan::default(),
                 tag: Vec::with_capacity(32),
                 branch: Vec::with_capacity(40),
+                draining: false,
             },
         }
     }
@@ -227,6 +229,23 @@ impl ProxyCore {
     /// Live transactions.
     pub fn live_transactions(&self) -> usize {
         self.st.tx.live()
+    }
+
+    /// Refuses new requests from now on (503), while live transactions
+    /// and in-dialog requests carry on: a graceful shutdown.
+    pub fn set_draining(&mut self, draining: bool) {
+        self.st.draining = draining;
+    }
+
+    /// Requests still waiting for a final response (what a graceful
+    /// shutdown waits for; transactions that only absorb retransmissions
+    /// do not count). O(contexts): for shutdown, not the hot path.
+    pub fn pending_requests(&self) -> usize {
+        self.st
+            .ctxs
+            .iter()
+            .filter(|c| c.live && !c.final_sent)
+            .count()
     }
 
     /// Live response contexts.
@@ -360,6 +379,11 @@ impl State {
                 Ok(None) => self.forward_request(now, msg, src, local, None),
                 Err(_) => self.counters.dropped += 1,
             }
+            return;
+        }
+        if self.draining && msg.to().ok().and_then(|t| t.tag()).is_none() {
+            // Shutting down: new dialogs and transactions go elsewhere.
+            self.reply_stateless(msg, src, local, 503, b"Shutting Down", &[b"Retry-After: 5"]);
             return;
         }
         let server = if stateful {

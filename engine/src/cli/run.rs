@@ -1,0 +1,192 @@
+//! `trunkline run` and `trunkline check-config`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::iterator::Signals;
+
+use crate::config::{self, Config};
+use crate::proxy::Mode;
+use crate::router::{self, ShardReport};
+
+/// Arguments of `trunkline run`; they override the config file.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// TOML configuration file (see the `config` module docs); without it
+    /// the built-in default runs.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Forward every request that carries no Route past us to HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub to: Option<String>,
+    /// Listen address (repeat for several); default 127.0.0.1:5060.
+    #[arg(long, value_name = "IP:PORT")]
+    pub listen: Vec<String>,
+    /// Number of shards (default: one per core).
+    #[arg(long)]
+    pub shards: Option<u16>,
+    /// Pin shards to these CPUs, e.g. `0,1`.
+    #[arg(long, value_delimiter = ',')]
+    pub cpus: Vec<usize>,
+    /// Forward without transactions (RFC 3261 §16.11).
+    #[arg(long)]
+    pub stateless: bool,
+    /// Do not add Record-Route.
+    #[arg(long)]
+    pub no_record_route: bool,
+}
+
+/// Arguments of `trunkline check-config`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The configuration file.
+    pub file: PathBuf,
+}
+
+/// Builds the configuration from the file and the flags.
+pub fn build_config(args: &RunArgs) -> Result<Config, String> {
+    let mut cfg = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(to) = &args.to {
+        cfg.proxy.default_route = Some(config::resolve(to).map_err(|e| format!("--to: {e}"))?);
+    }
+    if !args.listen.is_empty() {
+        cfg.listen = args
+            .listen
+            .iter()
+            .map(|a| config::parse_addr(a).map_err(|e| format!("--listen: {e}")))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(n) = args.shards {
+        if n == 0 {
+            return Err("--shards: must be at least 1".into());
+        }
+        cfg.shards = n;
+    }
+    if !args.cpus.is_empty() {
+        cfg.cpus = Some(args.cpus.clone());
+    }
+    if args.stateless {
+        cfg.proxy.mode = Mode::Stateless;
+    }
+    if args.no_record_route {
+        cfg.proxy.record_route = false;
+    }
+    Ok(cfg)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// `trunkline run`: runs until SIGINT/SIGTERM, then drains and exits 0.
+pub fn run(args: &RunArgs) -> ExitCode {
+    init_logging();
+    let cfg = match build_config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("trunkline: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut signals = match Signals::new([SIGINT, SIGTERM, SIGUSR1]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("trunkline: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let router = match router::start(&cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("trunkline: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let stopper = router.stopper();
+    let handle = signals.handle();
+    let signal_thread = std::thread::spawn(move || {
+        static STOPS: AtomicU32 = AtomicU32::new(0);
+        for sig in signals.forever() {
+            match sig {
+                SIGUSR1 => stopper.dump_counters(),
+                _ => {
+                    if STOPS.fetch_add(1, Ordering::Relaxed) > 0 {
+                        eprintln!("trunkline: second signal, exiting now");
+                        std::process::exit(130);
+                    }
+                    tracing::info!("stopping: finishing live transactions");
+                    stopper.stop();
+                }
+            }
+        }
+    });
+    let reports = router.wait();
+    handle.close();
+    let _ = signal_thread.join();
+    print_reports(&reports);
+    ExitCode::SUCCESS
+}
+
+fn print_reports(reports: &[ShardReport]) {
+    let mut total = ShardReport {
+        shard: u16::MAX,
+        ..ShardReport::default()
+    };
+    for r in reports {
+        eprintln!("{r}");
+        let (t, c) = (&mut total.counters, &r.counters);
+        t.received += c.received;
+        t.sent += c.sent;
+        t.parse_errors += c.parse_errors;
+        t.invalid += c.invalid;
+        t.requests_forwarded += c.requests_forwarded;
+        t.responses_forwarded += c.responses_forwarded;
+        t.local_replies += c.local_replies;
+        t.dropped += c.dropped;
+        total.handoffs_out += r.handoffs_out;
+    }
+    let c = total.counters;
+    eprintln!(
+        "total: received={} sent={} parse_errors={} invalid={} requests_forwarded={} responses_forwarded={} local_replies={} dropped={} handoffs={}",
+        c.received,
+        c.sent,
+        c.parse_errors,
+        c.invalid,
+        c.requests_forwarded,
+        c.responses_forwarded,
+        c.local_replies,
+        c.dropped,
+        total.handoffs_out
+    );
+}
+
+/// `trunkline check-config FILE`.
+pub fn check(args: &CheckArgs) -> ExitCode {
+    match Config::load(&args.file) {
+        Ok(cfg) => {
+            println!(
+                "{}: ok (listen {:?}, {} shards, {:?}, default route {:?})",
+                args.file.display(),
+                cfg.listen,
+                cfg.shards,
+                cfg.proxy.mode,
+                cfg.proxy.default_route
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}

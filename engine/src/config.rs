@@ -1,0 +1,432 @@
+//! Configuration: the built-in default (`trunkline run` needs no file) and
+//! the TOML file of `trunkline run --config FILE`.
+//!
+//! ```toml
+//! listen = ["127.0.0.1:5060"]   # one or more UDP addresses
+//! advertise = "sip.example.net"  # host put in Via / Record-Route (default: the bound address)
+//! shards = 2                     # default: one per available core
+//! cpus = [0, 1]                  # pin shard i to cpus[i % len]; default: unpinned
+//! mode = "stateful"              # or "stateless"
+//! record_route = true
+//! shutdown_grace_ms = 5000       # let live transactions finish on SIGINT/SIGTERM
+//!
+//! [route]
+//! default = "127.0.0.1:5070"     # where requests without a Route past us go
+//!
+//! [timers]                       # RFC 3261 §17.1.1.1
+//! t1_ms = 500
+//! t2_ms = 4000
+//! t4_ms = 5000
+//! timer_c_ms = 180000
+//! timer_d_ms = 32000
+//!
+//! [limits]
+//! max_message = 65535            # larger datagrams are refused (513)
+//! max_headers = 256
+//! ```
+//!
+//! Every error names the file, line, column and key.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use trunkline_parser::Limits;
+use trunkline_shards::tx::Timers;
+
+use crate::proxy::{LocalAddr, Locals, Mode, ProxyConfig};
+
+/// The default listen address of `trunkline run`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5060";
+
+/// A configuration error: where, and what.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {message}", file.display(), location(*line, *column, key.as_deref()))]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, 0 when unknown.
+    pub line: usize,
+    /// 1-based column, 0 when unknown.
+    pub column: usize,
+    /// The key concerned.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn location(line: usize, column: usize, key: Option<&str>) -> String {
+    let mut s = String::new();
+    if line > 0 {
+        s.push_str(&format!(":{line}:{column}"));
+    }
+    if let Some(k) = key {
+        s.push_str(&format!(": key `{k}`"));
+    }
+    s
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<Spanned<Vec<Spanned<String>>>>,
+    advertise: Option<Spanned<String>>,
+    shards: Option<Spanned<u16>>,
+    cpus: Option<Vec<usize>>,
+    mode: Option<Spanned<String>>,
+    record_route: Option<bool>,
+    shutdown_grace_ms: Option<u64>,
+    #[serde(default)]
+    route: RouteSection,
+    #[serde(default)]
+    timers: TimersSection,
+    #[serde(default)]
+    limits: LimitsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteSection {
+    default: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimersSection {
+    t1_ms: Option<Spanned<u64>>,
+    t2_ms: Option<Spanned<u64>>,
+    t4_ms: Option<Spanned<u64>>,
+    timer_c_ms: Option<Spanned<u64>>,
+    timer_d_ms: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    max_message: Option<Spanned<usize>>,
+    max_headers: Option<Spanned<usize>>,
+}
+
+/// The router's configuration, resolved and checked.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// UDP addresses to listen on (port 0: any free port, for tests).
+    pub listen: Vec<SocketAddr>,
+    /// Host to advertise in Via and Record-Route instead of the bound IP.
+    pub advertise: Option<String>,
+    /// Number of shards.
+    pub shards: u16,
+    /// CPUs to pin shards to.
+    pub cpus: Option<Vec<usize>>,
+    /// Grace period for live transactions on shutdown.
+    pub shutdown_grace: Duration,
+    /// The proxy's own settings (listen addresses are filled in at start).
+    pub proxy: ProxyConfig,
+}
+
+impl Default for Config {
+    /// The built-in loopback setup of `trunkline run`: 127.0.0.1:5060,
+    /// stateful, record-routing, one shard per core, no default route
+    /// (requests go to their Request-URI).
+    fn default() -> Self {
+        let listen: SocketAddr = DEFAULT_LISTEN.parse().expect("valid");
+        Config {
+            listen: vec![listen],
+            advertise: None,
+            shards: std::thread::available_parallelism().map_or(1, |n| n.get() as u16),
+            cpus: None,
+            shutdown_grace: Duration::from_secs(5),
+            proxy: ProxyConfig::new(listen, None),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.into(),
+            line: 0,
+            column: 0,
+            key: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and checks TOML text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let err = |span: Option<Range<usize>>, key: Option<&str>, message: String| {
+            let (line, column) = span.map_or((0, 0), |s| line_col(text, s.start));
+            ConfigError {
+                file: path.into(),
+                line,
+                column,
+                key: key.map(str::to_string),
+                message,
+            }
+        };
+        let file: FileConfig = toml::from_str(text)
+            .map_err(|e| err(e.span(), None, e.message().trim().to_string()))?;
+        let mut cfg = Config::default();
+        if let Some(listen) = &file.listen {
+            if listen.get_ref().is_empty() {
+                return Err(err(
+                    Some(listen.span()),
+                    Some("listen"),
+                    "needs at least one address".into(),
+                ));
+            }
+            cfg.listen = listen
+                .get_ref()
+                .iter()
+                .map(|a| {
+                    parse_addr(a.get_ref()).map_err(|m| err(Some(a.span()), Some("listen"), m))
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(a) = &file.advertise {
+            if a.get_ref().is_empty() || a.get_ref().contains(char::is_whitespace) {
+                return Err(err(
+                    Some(a.span()),
+                    Some("advertise"),
+                    "must be a host name or IP".into(),
+                ));
+            }
+            cfg.advertise = Some(a.get_ref().clone());
+        }
+        if let Some(n) = &file.shards {
+            if *n.get_ref() == 0 {
+                return Err(err(
+                    Some(n.span()),
+                    Some("shards"),
+                    "must be at least 1".into(),
+                ));
+            }
+            cfg.shards = *n.get_ref();
+        }
+        cfg.cpus = file.cpus.clone();
+        if let Some(m) = &file.mode {
+            cfg.proxy.mode = match m.get_ref().as_str() {
+                "stateful" => Mode::Stateful,
+                "stateless" => Mode::Stateless,
+                other => {
+                    return Err(err(
+                        Some(m.span()),
+                        Some("mode"),
+                        format!("`{other}` is not a mode: use \"stateful\" or \"stateless\""),
+                    ));
+                }
+            };
+        }
+        if let Some(rr) = file.record_route {
+            cfg.proxy.record_route = rr;
+        }
+        if let Some(g) = file.shutdown_grace_ms {
+            cfg.shutdown_grace = Duration::from_millis(g);
+        }
+        if let Some(d) = &file.route.default {
+            cfg.proxy.default_route = Some(
+                resolve(d.get_ref()).map_err(|m| err(Some(d.span()), Some("route.default"), m))?,
+            );
+        }
+        let t = &file.timers;
+        let ms = |v: &Option<Spanned<u64>>,
+                  key: &str,
+                  default: Duration|
+         -> Result<Duration, ConfigError> {
+            match v {
+                None => Ok(default),
+                Some(s) if *s.get_ref() == 0 => Err(err(
+                    Some(s.span()),
+                    Some(key),
+                    "must be more than 0 ms".into(),
+                )),
+                Some(s) => Ok(Duration::from_millis(*s.get_ref())),
+            }
+        };
+        let d = Timers::default();
+        cfg.proxy.timers = Timers {
+            t1: ms(&t.t1_ms, "timers.t1_ms", d.t1)?,
+            t2: ms(&t.t2_ms, "timers.t2_ms", d.t2)?,
+            t4: ms(&t.t4_ms, "timers.t4_ms", d.t4)?,
+            c: ms(&t.timer_c_ms, "timers.timer_c_ms", d.c)?,
+            d: ms(&t.timer_d_ms, "timers.timer_d_ms", d.d)?,
+        };
+        if cfg.proxy.timers.t2 < cfg.proxy.timers.t1 {
+            let span = t.t2_ms.as_ref().or(t.t1_ms.as_ref()).map(Spanned::span);
+            return Err(err(
+                span,
+                Some("timers.t2_ms"),
+                "T2 must not be shorter than T1".into(),
+            ));
+        }
+        if let Some(m) = &file.limits.max_message {
+            if !(1024..=65_535).contains(m.get_ref()) {
+                return Err(err(
+                    Some(m.span()),
+                    Some("limits.max_message"),
+                    "must be within 1024..=65535".into(),
+                ));
+            }
+            cfg.proxy.limits.max_message = *m.get_ref();
+        }
+        if let Some(m) = &file.limits.max_headers {
+            if !(16..=4096).contains(m.get_ref()) {
+                return Err(err(
+                    Some(m.span()),
+                    Some("limits.max_headers"),
+                    "must be within 16..=4096".into(),
+                ));
+            }
+            cfg.proxy.limits.max_headers = *m.get_ref();
+        }
+        Ok(cfg)
+    }
+
+    /// The proxy settings for the addresses actually bound (port 0 resolved).
+    pub fn proxy_for(&self, bound: &[SocketAddr]) -> Arc<ProxyConfig> {
+        let mut p = self.proxy.clone();
+        p.locals = Locals {
+            addrs: bound
+                .iter()
+                .map(|a| match &self.advertise {
+                    Some(host) => LocalAddr::advertised(host, a.port(), a.ip()),
+                    None => LocalAddr::from_socket(*a),
+                })
+                .collect(),
+        };
+        Arc::new(p)
+    }
+
+    /// Parser limits.
+    pub fn limits(&self) -> Limits {
+        self.proxy.limits
+    }
+}
+
+/// A listen address: `IP:PORT` (IPv6 as `[::1]:5060`).
+pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|_| format!("`{s}` is not an IP:PORT address (IPv6 as [::1]:5060)"))
+}
+
+/// A destination: `HOST:PORT` or `IP:PORT`, resolved once now; port 5060
+/// when absent.
+pub fn resolve(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 5060));
+    }
+    let with_port = if s
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        s.to_string()
+    } else {
+        format!("{s}:5060")
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{s}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{s}` resolves to no address"))
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::default();
+        assert_eq!(c.listen, ["127.0.0.1:5060".parse().unwrap()]);
+        assert_eq!(c.proxy.mode, Mode::Stateful);
+        assert!(c.proxy.record_route);
+        assert!(c.shards >= 1);
+        let c = parse("").unwrap();
+        assert_eq!(c.listen.len(), 1);
+    }
+
+    #[test]
+    fn a_full_file() {
+        let c = parse(
+            r#"
+listen = ["127.0.0.1:5080", "[::1]:5080"]
+advertise = "sip.example.net"
+shards = 3
+cpus = [1]
+mode = "stateless"
+record_route = false
+shutdown_grace_ms = 100
+[route]
+default = "127.0.0.1:5070"
+[timers]
+t1_ms = 250
+timer_c_ms = 60000
+[limits]
+max_message = 8192
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.shards, 3);
+        assert_eq!(c.cpus, Some(vec![1]));
+        assert_eq!(c.proxy.mode, Mode::Stateless);
+        assert!(!c.proxy.record_route);
+        assert_eq!(
+            c.proxy.default_route,
+            Some("127.0.0.1:5070".parse().unwrap())
+        );
+        assert_eq!(c.proxy.timers.t1, Duration::from_millis(250));
+        assert_eq!(c.proxy.timers.c, Duration::from_secs(60));
+        assert_eq!(c.proxy.limits.max_message, 8192);
+        let p = c.proxy_for(&["127.0.0.1:5080".parse().unwrap()]);
+        assert_eq!(p.locals.addrs[0].host_port, "sip.example.net:5080");
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_key() {
+        let e = parse("shards = 2\nmode = \"fast\"\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "test.toml:2:8: key `mode`: `fast` is not a mode: use \"stateful\" or \"stateless\""
+        );
+        let e = parse("listen = [\"127.0.0.1\"]").unwrap_err();
+        assert_eq!(
+            (e.line, e.column, e.key.as_deref()),
+            (1, 11, Some("listen"))
+        );
+        let e = parse("[timers]\nt1_ms = 0\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (2, Some("timers.t1_ms")));
+        let e = parse("shard = 2\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("unknown field `shard`"), "{e}");
+        let e = parse("shards = \"two\"\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        let e = parse("[route]\ndefault = \"no such host.invalid:5060\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (2, Some("route.default")));
+        let e = parse("[timers]\nt1_ms = 5000\nt2_ms = 4000\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("timers.t2_ms"));
+    }
+}

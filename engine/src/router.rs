@@ -1,0 +1,445 @@
+//! The running router: one shard per core (glommio), each with its own
+//! SO_REUSEPORT socket per listen address, its own [`ProxyCore`], and the
+//! cross-shard mesh that hands every datagram to the shard owning its
+//! Call-ID.
+//!
+//! Every shard binds the same address:port, so a reply leaves from the
+//! advertised address whichever shard sends it.
+
+use std::cell::{Cell, RefCell};
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use glommio::net::UdpSocket;
+use glommio::{GlommioError, ResourceType};
+use trunkline_parser::find_call_id;
+use trunkline_shards::runtime::{Handoff, Runtime, RuntimeBuilder, ShardCtx};
+use trunkline_shards::tx::TxStats;
+
+use crate::config::Config;
+use crate::proxy::{Counters, ProxyConfig, ProxyCore};
+
+/// How often each shard runs its transaction timers. SIP timers are
+/// counted in hundreds of milliseconds; a 10 ms tick costs nothing.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Why the router could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A listen address is taken or not ours.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The shards could not start.
+    #[error(transparent)]
+    Runtime(#[from] trunkline_shards::runtime::RuntimeError),
+}
+
+/// One shard's counters at exit (or on request).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShardReport {
+    /// The shard.
+    pub shard: u16,
+    /// Proxy counters.
+    pub counters: Counters,
+    /// Transaction counters.
+    pub tx: TxStats,
+    /// Live transactions when the report was made.
+    pub live_transactions: usize,
+    /// Datagrams this shard handed to their owner.
+    pub handoffs_out: u64,
+    /// Datagrams handed to this shard.
+    pub handoffs_in: u64,
+    /// Sends the OS refused.
+    pub send_errors: u64,
+}
+
+impl std::fmt::Display for ShardReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.counters;
+        write!(
+            f,
+            "shard {}: received={} sent={} parse_errors={} invalid={} keepalives={} \
+requests_forwarded={} responses_forwarded={} local_replies={} dropped={} \
+transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
+            self.shard,
+            c.received,
+            c.sent,
+            c.parse_errors,
+            c.invalid,
+            c.keepalives,
+            c.requests_forwarded,
+            c.responses_forwarded,
+            c.local_replies,
+            c.dropped,
+            self.live_transactions,
+            self.tx.retransmissions,
+            self.tx.absorbed,
+            self.tx.timeouts,
+            self.handoffs_out,
+            self.handoffs_in,
+            self.send_errors,
+        )
+    }
+}
+
+#[derive(Debug, Default)]
+struct Control {
+    stop: AtomicBool,
+    dump: AtomicU64,
+}
+
+/// A running router.
+#[derive(Debug)]
+pub struct RouterHandle {
+    local_addrs: Vec<SocketAddr>,
+    control: Arc<Control>,
+    runtime: Runtime<ShardReport>,
+}
+
+impl RouterHandle {
+    /// The addresses listened on (port 0 resolved).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Asks every shard to print its counters (what SIGUSR1 does).
+    pub fn dump_counters(&self) {
+        self.control.dump.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Starts a graceful shutdown: new requests get 503, live transactions
+    /// finish within the grace period.
+    pub fn stop(&self) {
+        self.control.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// A handle that can stop the router from another thread.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.control.clone())
+    }
+
+    /// Stops and waits for every shard; returns their final counters.
+    pub fn shutdown(self) -> Vec<ShardReport> {
+        self.stop();
+        self.wait()
+    }
+
+    /// Waits for the shards to finish (after [`RouterHandle::stop`]).
+    pub fn wait(self) -> Vec<ShardReport> {
+        self.runtime
+            .join()
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.unwrap_or_else(|e| {
+                    tracing::error!(shard = i, "shard failed: {e}");
+                    ShardReport {
+                        shard: i as u16,
+                        ..ShardReport::default()
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+/// Stops or signals a running router from another thread.
+#[derive(Clone, Debug)]
+pub struct Stopper(Arc<Control>);
+
+impl Stopper {
+    /// Starts a graceful shutdown.
+    pub fn stop(&self) {
+        self.0.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Asks every shard to print its counters.
+    pub fn dump_counters(&self) {
+        self.0.dump.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Resolves port 0 and checks that each address is free: a plain bind
+/// (without SO_REUSEPORT) fails if anything else holds the port, which
+/// the shards' SO_REUSEPORT binds would otherwise silently share.
+///
+/// A port just released by a previous instance can stay busy for a
+/// moment (the kernel tears io_uring rings down asynchronously), so a busy
+/// port is retried for up to 2 s.
+fn reserve(listen: &[SocketAddr]) -> Result<Vec<SocketAddr>, StartError> {
+    listen
+        .iter()
+        .map(|&addr| {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let s = loop {
+                match StdUdpSocket::bind(addr) {
+                    Ok(s) => break s,
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::AddrInUse
+                            && Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(source) => return Err(StartError::Bind { addr, source }),
+                }
+            };
+            s.local_addr()
+                .map_err(|source| StartError::Bind { addr, source })
+        })
+        .collect()
+}
+
+/// Starts the router.
+pub fn start(cfg: &Config) -> Result<RouterHandle, StartError> {
+    let bound = reserve(&cfg.listen)?;
+    let proxy = cfg.proxy_for(&bound);
+    let control = Arc::new(Control::default());
+    let grace = cfg.shutdown_grace;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let shard_cfg = Arc::new(ShardSetup {
+        bound: bound.clone(),
+        proxy,
+        control: control.clone(),
+        grace,
+        seed,
+        ready: std::sync::Mutex::new(ready_tx),
+    });
+    let runtime = RuntimeBuilder::new()
+        .shards(cfg.shards)
+        .cpus(cfg.cpus.clone())
+        .seed(seed)
+        .name("trunkline")
+        .spawn(move |ctx| {
+            let setup = shard_cfg.clone();
+            async move { run_shard(ctx, setup).await }
+        })?;
+    // Return once every shard has bound its sockets: a datagram sent after
+    // `start` returns is never lost.
+    for _ in 0..cfg.shards {
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(source)) => {
+                control.stop.store(true, Ordering::Relaxed);
+                let _ = runtime.join();
+                return Err(StartError::Bind {
+                    addr: bound[0],
+                    source,
+                });
+            }
+            Err(_) => {
+                control.stop.store(true, Ordering::Relaxed);
+                return Err(StartError::Bind {
+                    addr: bound[0],
+                    source: std::io::Error::other("shards did not start within 10 s"),
+                });
+            }
+        }
+    }
+    tracing::info!(
+        listen = ?bound,
+        shards = cfg.shards,
+        mode = ?cfg.proxy.mode,
+        default_route = ?cfg.proxy.default_route,
+        "trunkline running"
+    );
+    Ok(RouterHandle {
+        local_addrs: bound,
+        control,
+        runtime,
+    })
+}
+
+#[derive(Debug)]
+struct ShardSetup {
+    bound: Vec<SocketAddr>,
+    proxy: Arc<ProxyConfig>,
+    control: Arc<Control>,
+    grace: Duration,
+    seed: u64,
+    ready: std::sync::Mutex<std::sync::mpsc::Sender<std::io::Result<()>>>,
+}
+
+/// One shard's state, shared by its tasks (single-threaded: Rc/RefCell).
+struct Shard {
+    id: u16,
+    core: RefCell<ProxyCore>,
+    sockets: Vec<UdpSocket>,
+    ctx: ShardCtx,
+    bufs: RefCell<Vec<Vec<u8>>>,
+    handoffs_out: Cell<u64>,
+    handoffs_in: Cell<u64>,
+    send_errors: Cell<u64>,
+}
+
+impl Shard {
+    fn report(&self) -> ShardReport {
+        let core = self.core.borrow();
+        ShardReport {
+            shard: self.id,
+            counters: core.counters(),
+            tx: core.tx_stats(),
+            live_transactions: core.live_transactions(),
+            handoffs_out: self.handoffs_out.get(),
+            handoffs_in: self.handoffs_in.get(),
+            send_errors: self.send_errors.get(),
+        }
+    }
+
+    /// Processes a datagram this shard owns, then sends what it produced.
+    async fn process(&self, bytes: &[u8], src: SocketAddr, local: u16) {
+        self.core
+            .borrow_mut()
+            .handle_datagram(Instant::now(), bytes, src, local);
+        self.flush().await;
+    }
+
+    /// A datagram from the network: process it here, or hand it to its
+    /// owner shard, found from the Call-ID without parsing the message.
+    async fn on_datagram(&self, bytes: &[u8], src: SocketAddr, local: u16) {
+        let map = &self.ctx.map;
+        if map.shards() > 1 {
+            let owner = find_call_id(bytes).map_or(self.id, |s| map.owner(s.of(bytes)).0);
+            if owner != self.id {
+                let h = Handoff {
+                    bytes: bytes.to_vec(),
+                    src,
+                    local,
+                    received: Instant::now(),
+                };
+                self.handoffs_out.set(self.handoffs_out.get() + 1);
+                match self.ctx.senders.try_send_to(owner as usize, h) {
+                    Ok(()) => {}
+                    Err(GlommioError::WouldBlock(ResourceType::Channel(h))) => {
+                        // The owner is busy: wait for room (backpressure).
+                        let _ = self.ctx.senders.send_to(owner as usize, h).await;
+                    }
+                    Err(e) => tracing::debug!(owner, "handoff failed: {e}"),
+                }
+                return;
+            }
+        }
+        self.process(bytes, src, local).await;
+    }
+
+    async fn flush(&self) {
+        loop {
+            let mut buf = self.bufs.borrow_mut().pop().unwrap_or_default();
+            let t = self.core.borrow_mut().poll_transmit(&mut buf);
+            let Some(t) = t else {
+                self.bufs.borrow_mut().push(buf);
+                return;
+            };
+            let sock = &self.sockets[t.local as usize % self.sockets.len()];
+            if let Err(e) = sock.send_to(&buf, t.dest).await {
+                self.send_errors.set(self.send_errors.get() + 1);
+                tracing::debug!(dest = %t.dest, "send failed: {e}");
+            }
+            self.bufs.borrow_mut().push(buf);
+        }
+    }
+}
+
+async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
+    let id = ctx.id.0;
+    let mut sockets = Vec::new();
+    let ready = setup.ready.lock().map(|t| t.clone());
+    for addr in &setup.bound {
+        match UdpSocket::bind(addr) {
+            Ok(s) => sockets.push(s),
+            Err(e) => {
+                tracing::error!(shard = id, %addr, "cannot bind: {e}");
+                if let Ok(r) = &ready {
+                    let _ = r.send(Err(std::io::Error::other(e.to_string())));
+                }
+                return ShardReport {
+                    shard: id,
+                    ..ShardReport::default()
+                };
+            }
+        }
+    }
+    let streams = ctx.receivers.streams();
+    let core = ProxyCore::new(setup.proxy.clone(), setup.seed ^ id as u64);
+    let shard = Rc::new(Shard {
+        id,
+        core: RefCell::new(core),
+        sockets,
+        ctx,
+        bufs: RefCell::new(Vec::new()),
+        handoffs_out: Cell::new(0),
+        handoffs_in: Cell::new(0),
+        send_errors: Cell::new(0),
+    });
+    let max = setup.proxy.limits.max_message + 1;
+    // Task handles: dropping them at the end cancels the tasks, which
+    // releases the sockets before the shard reports back.
+    let mut tasks = Vec::new();
+    for local in 0..shard.sockets.len() {
+        let shard = shard.clone();
+        tasks.push(glommio::spawn_local(async move {
+            let mut buf = vec![0u8; max];
+            loop {
+                match shard.sockets[local].recv_from(&mut buf).await {
+                    Ok((n, src)) => shard.on_datagram(&buf[..n], src, local as u16).await,
+                    Err(e) => {
+                        tracing::debug!("recv failed: {e}");
+                        glommio::timer::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            }
+        }));
+    }
+    for (_, stream) in streams {
+        let shard = shard.clone();
+        tasks.push(glommio::spawn_local(async move {
+            while let Some(h) = stream.recv().await {
+                shard.handoffs_in.set(shard.handoffs_in.get() + 1);
+                shard.process(&h.bytes, h.src, h.local).await;
+            }
+        }));
+    }
+
+    if let Ok(r) = ready {
+        let _ = r.send(Ok(()));
+    }
+
+    // Timers, signals and shutdown.
+    let mut dumped = setup.control.dump.load(Ordering::Relaxed);
+    let mut stopping: Option<Instant> = None;
+    loop {
+        glommio::timer::sleep(TICK).await;
+        let now = Instant::now();
+        shard.core.borrow_mut().handle_timeout(now);
+        shard.flush().await;
+        let d = setup.control.dump.load(Ordering::Relaxed);
+        if d != dumped {
+            dumped = d;
+            tracing::info!("{}", shard.report());
+        }
+        if stopping.is_none() && setup.control.stop.load(Ordering::Relaxed) {
+            stopping = Some(now);
+            shard.core.borrow_mut().set_draining(true);
+        }
+        if let Some(since) = stopping {
+            let pending = shard.core.borrow().pending_requests();
+            if pending == 0 || now.duration_since(since) >= setup.grace {
+                break;
+            }
+        }
+    }
+    let report = shard.report();
+    drop(tasks);
+    report
+}

@@ -1,0 +1,288 @@
+//! The router over real sockets on loopback, with scripted UAC and UAS
+//! peers: whole calls, CANCEL, timeouts, retransmissions, bad input,
+//! sharding and a restart in mid-dialog.
+
+use std::time::Duration;
+
+use trunkline_engine::proxy::Mode;
+use trunkline_tests::{Peer, header, in_dialog, invite, respond, start_router};
+
+const QUIET: Duration = Duration::from_millis(300);
+
+#[test]
+fn full_call() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let router = start_router(Some(uas.addr), |_| {});
+    let proxy = router.local_addrs()[0];
+    let rr = format!("<sip:{proxy};lr>");
+
+    uac.send(proxy, &invite(&uac, uas.addr, "full-1", "z9hG4bKf1"));
+    let trying = uac.expect("SIP/2.0 100 Trying");
+    assert_eq!(header(&trying, "Call-ID"), ["full-1"]);
+    let inv = uas.expect("INVITE ");
+    assert_eq!(header(&inv, "Record-Route"), [rr.as_str()]);
+    assert_eq!(header(&inv, "Max-Forwards"), ["69"]);
+    assert_eq!(header(&inv, "Via").len(), 2);
+    assert!(header(&inv, "Via")[0].contains(&proxy.to_string()));
+
+    uas.send(proxy, &respond(&inv, 180, "Ringing", uas.addr));
+    let ringing = uac.expect("SIP/2.0 180 Ringing");
+    assert_eq!(header(&ringing, "Via").len(), 1);
+    uas.send(proxy, &respond(&inv, 200, "OK", uas.addr));
+    let ok = uac.expect("SIP/2.0 200 OK");
+    assert_eq!(header(&ok, "Record-Route"), [rr.as_str()]);
+
+    uac.send(
+        proxy,
+        &in_dialog(&uac, uas.addr, "ACK", 1, "full-1", "z9hG4bKf1a", Some(&rr)),
+    );
+    let ack = uas.expect("ACK ");
+    assert!(header(&ack, "Route").is_empty(), "our Route is consumed");
+    uac.send(
+        proxy,
+        &in_dialog(&uac, uas.addr, "BYE", 2, "full-1", "z9hG4bKf1b", Some(&rr)),
+    );
+    let bye = uas.expect("BYE ");
+    uas.send(proxy, &respond(&bye, 200, "OK", uas.addr));
+    let ok = uac.expect("SIP/2.0 200 OK");
+    assert_eq!(header(&ok, "CSeq"), ["2 BYE"]);
+
+    uac.expect_nothing(QUIET, &[]);
+    uas.expect_nothing(QUIET, &[]);
+    let reports = router.shutdown();
+    let sent: u64 = reports.iter().map(|r| r.counters.sent).sum();
+    assert_eq!(sent, 7, "100, INVITE, 180, 200, ACK, BYE, 200: {reports:?}");
+}
+
+#[test]
+fn cancel_before_answer() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let router = start_router(Some(uas.addr), |_| {});
+    let proxy = router.local_addrs()[0];
+    uac.send(proxy, &invite(&uac, uas.addr, "cancel-1", "z9hG4bKc1"));
+    uac.expect("SIP/2.0 100");
+    let inv = uas.expect("INVITE ");
+    uas.send(proxy, &respond(&inv, 180, "Ringing", uas.addr));
+    uac.expect("SIP/2.0 180");
+
+    let cancel = invite(&uac, uas.addr, "cancel-1", "z9hG4bKc1")
+        .replacen("INVITE sip:", "CANCEL sip:", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+    uac.send(proxy, &cancel);
+    let ok = uac.expect("SIP/2.0 200 OK");
+    assert_eq!(header(&ok, "CSeq"), ["1 CANCEL"]);
+    let down = uas.expect("CANCEL ");
+    assert_eq!(
+        header(&down, "Via")[0],
+        header(&inv, "Via")[0],
+        "same branch as the INVITE"
+    );
+    uas.send(proxy, &respond(&down, 200, "OK", uas.addr));
+    uas.send(proxy, &respond(&inv, 487, "Request Terminated", uas.addr));
+    uac.expect("SIP/2.0 487 Request Terminated");
+    // The proxy ACKs the 487 itself, hop by hop.
+    let ack = uas.expect("ACK ");
+    assert_eq!(header(&ack, "CSeq"), ["1 ACK"]);
+    // The UAC's ACK for the 487 stops at the proxy.
+    uac.send(
+        proxy,
+        &in_dialog(&uac, uas.addr, "ACK", 1, "cancel-1", "z9hG4bKc1", None),
+    );
+    uas.expect_nothing(QUIET, &[]);
+    router.shutdown();
+}
+
+#[test]
+fn downstream_silence_gives_408() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let router = start_router(Some(uas.addr), |_| {});
+    let proxy = router.local_addrs()[0];
+    uac.send(proxy, &invite(&uac, uas.addr, "silent-1", "z9hG4bKs1"));
+    uac.expect("SIP/2.0 100");
+    uas.expect("INVITE ");
+    // Timer A resends (20, 40, 80 ms ...) reach the UAS; it stays silent.
+    uas.expect("INVITE ");
+    // Timer B = 64·T1 = 1.28 s.
+    let r = uac.expect_within("SIP/2.0 408 Request Timeout", Duration::from_secs(3));
+    assert!(header(&r, "To")[0].contains(";tag="));
+    router.shutdown();
+}
+
+#[test]
+fn retransmitted_invite_is_absorbed() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let router = start_router(Some(uas.addr), |c| {
+        c.proxy.timers.t1 = Duration::from_millis(500)
+    });
+    let proxy = router.local_addrs()[0];
+    let inv = invite(&uac, uas.addr, "retrans-1", "z9hG4bKr1");
+    uac.send(proxy, &inv);
+    uac.expect("SIP/2.0 100");
+    let fwd = uas.expect("INVITE ");
+    uac.send(proxy, &inv);
+    uac.expect("SIP/2.0 100"); // the 100 again
+    uas.expect_nothing(QUIET, &[]); // but one INVITE downstream
+    uas.send(proxy, &respond(&fwd, 486, "Busy Here", uas.addr));
+    uac.expect("SIP/2.0 486 Busy Here");
+    uas.expect("ACK ");
+    router.shutdown();
+}
+
+#[test]
+fn lost_200_retransmitted_by_the_uas_reaches_the_uac() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let router = start_router(Some(uas.addr), |_| {});
+    let proxy = router.local_addrs()[0];
+    uac.send(proxy, &invite(&uac, uas.addr, "lost-1", "z9hG4bKl1"));
+    let inv = uas.expect("INVITE ");
+    let ok = respond(&inv, 200, "OK", uas.addr);
+    uas.send(proxy, &ok);
+    uac.expect("SIP/2.0 200 OK"); // suppose the UAC lost this one...
+    uas.send(proxy, &ok); // ...the UAS resends it (§13.3.1.4)
+    uac.expect("SIP/2.0 200 OK");
+    router.shutdown();
+}
+
+#[test]
+fn max_forwards_zero_gets_483() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let router = start_router(Some(uas.addr), |_| {});
+    let proxy = router.local_addrs()[0];
+    uac.send(
+        proxy,
+        &invite(&uac, uas.addr, "mf-1", "z9hG4bKm1").replace("Max-Forwards: 70", "Max-Forwards: 0"),
+    );
+    uac.expect("SIP/2.0 483 Too Many Hops");
+    uas.expect_nothing(QUIET, &[]);
+    router.shutdown();
+}
+
+#[test]
+fn malformed_request_gets_400_and_garbage_is_dropped_and_counted() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let router = start_router(Some(uas.addr), |_| {});
+    let proxy = router.local_addrs()[0];
+    let bad = invite(&uac, uas.addr, "bad-1", "z9hG4bKb1").replace("CSeq: 1 INVITE", "CSeq: 1 BYE");
+    uac.send(proxy, &bad);
+    let r = uac.expect("SIP/2.0 400 CSeq Method Mismatch");
+    assert_eq!(header(&r, "Call-ID"), ["bad-1"]);
+    uac.sock
+        .send_to(b"\x16\x03\x01\x02\x00garbage", proxy)
+        .unwrap();
+    uac.sock.send_to(b"NOT SIP AT ALL\r\n\r\n", proxy).unwrap();
+    uac.sock.send_to(b"\r\n\r\n", proxy).unwrap();
+    uac.expect_nothing(QUIET, &[]);
+    uas.expect_nothing(QUIET, &[]);
+    // The router still works.
+    uac.send(proxy, &invite(&uac, uas.addr, "bad-2", "z9hG4bKb2"));
+    uas.expect("INVITE ");
+    let reports = router.shutdown();
+    let sum =
+        |f: fn(&trunkline_engine::router::ShardReport) -> u64| reports.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|r| r.counters.invalid), 1);
+    assert_eq!(sum(|r| r.counters.parse_errors), 2);
+    assert_eq!(sum(|r| r.counters.keepalives), 1);
+}
+
+#[test]
+fn calls_land_on_every_shard() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let router = start_router(Some(uas.addr), |c| c.shards = 2);
+    let proxy = router.local_addrs()[0];
+    for i in 0..40 {
+        let call = format!("spread-{i}");
+        uac.send(
+            proxy,
+            &invite(&uac, uas.addr, &call, &format!("z9hG4bKsp{i}")),
+        );
+        uac.expect("SIP/2.0 100");
+        let inv = uas.expect("INVITE ");
+        assert_eq!(header(&inv, "Call-ID"), [call.as_str()]);
+        uas.send(proxy, &respond(&inv, 200, "OK", uas.addr));
+        uac.expect("SIP/2.0 200 OK");
+    }
+    let reports = router.shutdown();
+    assert_eq!(reports.len(), 2);
+    for r in &reports {
+        assert!(
+            r.counters.requests_forwarded > 0,
+            "every shard owns calls: {reports:?}"
+        );
+    }
+    // The UAC's and the UAS's datagrams arrive on one shard each (the
+    // kernel hashes the 4-tuple), so some are handed to their owner.
+    assert!(reports.iter().map(|r| r.handoffs_in).sum::<u64>() > 0);
+}
+
+#[test]
+fn restart_between_200_and_bye_still_routes_the_bye() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let router = start_router(Some(uas.addr), |_| {});
+    let proxy = router.local_addrs()[0];
+    let rr = format!("<sip:{proxy};lr>");
+    uac.send(proxy, &invite(&uac, uas.addr, "restart-1", "z9hG4bKrs1"));
+    let inv = uas.expect("INVITE ");
+    uas.send(proxy, &respond(&inv, 200, "OK", uas.addr));
+    uac.expect("SIP/2.0 200 OK");
+    uac.send(
+        proxy,
+        &in_dialog(
+            &uac,
+            uas.addr,
+            "ACK",
+            1,
+            "restart-1",
+            "z9hG4bKrs2",
+            Some(&rr),
+        ),
+    );
+    uas.expect("ACK ");
+    router.shutdown();
+
+    // A new process on the same address, with no default route: the BYE
+    // finds its way by its Route set alone.
+    let router = start_router(None, |c| c.listen = vec![proxy]);
+    uac.send(
+        proxy,
+        &in_dialog(
+            &uac,
+            uas.addr,
+            "BYE",
+            2,
+            "restart-1",
+            "z9hG4bKrs3",
+            Some(&rr),
+        ),
+    );
+    let bye = uas.expect("BYE ");
+    uas.send(proxy, &respond(&bye, 200, "OK", uas.addr));
+    uac.expect("SIP/2.0 200 OK");
+    router.shutdown();
+}
+
+#[test]
+fn stateless_mode_full_call() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let router = start_router(Some(uas.addr), |c| c.proxy.mode = Mode::Stateless);
+    let proxy = router.local_addrs()[0];
+    uac.send(proxy, &invite(&uac, uas.addr, "sl-1", "z9hG4bKsl1"));
+    let inv = uas.expect("INVITE ");
+    uas.send(proxy, &respond(&inv, 200, "OK", uas.addr));
+    uac.expect("SIP/2.0 200 OK");
+    uac.send(
+        proxy,
+        &in_dialog(&uac, uas.addr, "BYE", 2, "sl-1", "z9hG4bKsl2", None),
+    );
+    let bye = uas.expect("BYE ");
+    uas.send(proxy, &respond(&bye, 200, "OK", uas.addr));
+    uac.expect("SIP/2.0 200 OK");
+    let reports = router.shutdown();
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| r.counters.local_replies)
+            .sum::<u64>(),
+        0,
+        "no 100 Trying"
+    );
+}
