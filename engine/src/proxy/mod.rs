@@ -634,8 +634,9 @@ impl State {
         }
         // Step 4: Record-Route on requests that can create a dialog.
         let initial = msg.to().ok().and_then(|t| t.tag()).is_none();
-        if self.cfg.record_route && initial && can_create_dialog(msg.method()) && !plan.routed_to_us
-        {
+        // Also when the UA preloaded a Route to us (we are its outbound
+        // proxy): the dialog must still come back through us.
+        if self.cfg.record_route && initial && can_create_dialog(msg.method()) {
             e.add_record_route(
                 msg,
                 &[

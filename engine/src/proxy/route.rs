@@ -130,16 +130,10 @@ pub struct RoutePlan {
     /// Append the (original) Request-URI as the last Route value, after
     /// header index `.0` (strict-router next hop, §16.6 step 6).
     pub append_ruri_after: Option<usize>,
-    /// Whether the request arrived with a Route for us (loose routing):
-    /// an in-dialog request that we record-routed.
+    /// Whether the request arrived with a Route for us (loose routing).
     pub routed_to_us: bool,
-}
-
-/// One Route value with where it sits.
-struct RouteVal<'a> {
-    header: usize,
-    index: usize,
-    uri: &'a [u8],
+    /// Scratch: every Route value as (header index, value index, URI span).
+    routes: Vec<(usize, usize, Span)>,
 }
 
 /// Plans where `msg` goes (§16.4 - §16.6). `default_route` is the
@@ -150,8 +144,26 @@ pub fn plan(
     default_route: Option<SocketAddr>,
     plan: &mut RoutePlan,
 ) -> Result<(), RouteError> {
-    *plan = RoutePlan::default();
-    let routes = collect_routes(msg);
+    plan.dest = None;
+    plan.remove.clear();
+    plan.new_ruri = None;
+    plan.append_ruri_after = None;
+    plan.routed_to_us = false;
+    let mut routes = std::mem::take(&mut plan.routes);
+    collect_routes(msg, &mut routes);
+    let r = plan_with(msg, locals, default_route, plan, &routes);
+    plan.routes = routes;
+    r
+}
+
+fn plan_with(
+    msg: &Message<'_>,
+    locals: &Locals,
+    default_route: Option<SocketAddr>,
+    plan: &mut RoutePlan,
+    routes: &[(usize, usize, Span)],
+) -> Result<(), RouteError> {
+    let uri = |i: usize| msg.slice(routes[i].2);
     let mut first = 0; // index into `routes` of the first value still in effect
     let mut last = routes.len();
 
@@ -159,16 +171,15 @@ pub fn plan(
     // Request-URI: the real one is the last Route value.
     let ruri = msg.request_uri_bytes().unwrap_or_default();
     if !routes.is_empty() && locals.is_our_record_route(ruri) {
-        let lastv = &routes[last - 1];
-        plan.new_ruri = Some(msg.span_of(lastv.uri));
-        plan.remove.push((lastv.header, lastv.index));
+        let (header, index, span) = routes[last - 1];
+        plan.new_ruri = Some(span);
+        plan.remove.push((header, index));
         last -= 1;
     }
     // §16.4: remove the top Route if it is us (twice if we record-routed
     // on two interfaces).
-    while first < last && locals.is_me_uri(routes[first].uri) {
-        plan.remove
-            .push((routes[first].header, routes[first].index));
+    while first < last && locals.is_me_uri(uri(first)) {
+        plan.remove.push((routes[first].0, routes[first].1));
         plan.routed_to_us = true;
         first += 1;
     }
@@ -176,19 +187,19 @@ pub fn plan(
 
     if first < last {
         // §16.6 step 6-7: the next hop is the top Route.
-        let top = &routes[first];
-        let uri = match Uri::parse(top.uri) {
+        let (header, index, span) = routes[first];
+        let top = match Uri::parse(msg.slice(span)) {
             Ok(Uri::Sip(u)) => u,
             _ => return Err(RouteError::UnsupportedScheme),
         };
-        if !uri.lr() {
+        if !top.lr() {
             // Strict router next: it gets the Request-URI it expects.
-            plan.new_ruri = Some(msg.span_of(top.uri));
-            plan.remove.push((top.header, top.index));
+            plan.new_ruri = Some(span);
+            plan.remove.push((header, index));
             plan.remove.sort_unstable();
-            plan.append_ruri_after = Some(routes[last - 1].header);
+            plan.append_ruri_after = Some(routes[last - 1].0);
         }
-        plan.dest = Some(resolve(&uri)?);
+        plan.dest = Some(resolve(&top)?);
         return Ok(());
     }
     if let Some(d) = default_route {
@@ -212,25 +223,23 @@ pub fn plan(
     }
 }
 
-fn collect_routes<'a>(msg: &Message<'a>) -> Vec<RouteVal<'a>> {
-    let mut out = Vec::new();
-    for (header, e) in msg.headers().iter().enumerate() {
+/// Every Route value as (header index, value index, URI span), into `out`.
+fn collect_routes(msg: &Message<'_>, out: &mut Vec<(usize, usize, Span)>) {
+    out.clear();
+    let Some(first) = msg.first_index(trunkline_parser::HeaderName::Route) else {
+        return;
+    };
+    for (header, e) in msg.headers().iter().enumerate().skip(first) {
         if e.kind != trunkline_parser::HeaderName::Route {
             continue;
         }
-        for (index, na) in
-            trunkline_parser::name_addr::NameAddrList::new(msg.slice(e.value)).enumerate()
-        {
+        let values = trunkline_parser::name_addr::NameAddrList::new(msg.slice(e.value));
+        for (index, na) in values.enumerate() {
             if let Ok(na) = na {
-                out.push(RouteVal {
-                    header,
-                    index,
-                    uri: na.uri,
-                });
+                out.push((header, index, msg.span_of(na.uri)));
             }
         }
     }
-    out
 }
 
 /// The socket address a SIP URI designates: `maddr` or host, and port

@@ -535,3 +535,16 @@ fn busy_here_is_relayed_and_acked() {
         "{out:#?}"
     );
 }
+
+#[test]
+fn preloaded_route_to_us_still_record_routes() {
+    let mut n = Net::new(Mode::Stateful, None);
+    let inv = invite("z9hG4bKp1").replace(
+        "Max-Forwards: 70\r\n",
+        "Route: <sip:192.0.2.1:5060;lr>\r\nMax-Forwards: 70\r\n",
+    );
+    n.from(UAC, &inv);
+    let fwd = n.take().pop().unwrap().1;
+    assert!(header(&fwd, "Route").is_empty());
+    assert_eq!(header(&fwd, "Record-Route"), ["<sip:192.0.2.1:5060;lr>"]);
+}
