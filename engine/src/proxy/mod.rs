@@ -159,10 +159,31 @@ struct Ctx {
 #[derive(Debug, Default)]
 struct Branch {
     tx: Option<TxId>,
-    branch: Vec<u8>,
+    branch: BranchId,
     done: bool,
     cancel_pending: bool,
     cancel_sent: bool,
+}
+
+/// Our Via branch for one forwarded copy, kept inline (no allocation).
+#[derive(Clone, Copy, Debug, Default)]
+struct BranchId {
+    buf: [u8; 32],
+    len: u8,
+}
+
+impl BranchId {
+    fn new(b: &[u8]) -> BranchId {
+        let mut id = BranchId::default();
+        let n = b.len().min(id.buf.len());
+        id.buf[..n].copy_from_slice(&b[..n]);
+        id.len = n as u8;
+        id
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
 }
 
 /// A context reference packed into a transaction's user data:
@@ -521,12 +542,11 @@ impl State {
         );
         let ctx = &mut self.ctxs[slot as usize];
         ctx.refs += 1;
-        let mut b = Branch {
+        ctx.branches.push(Branch {
             tx: Some(client),
+            branch: BranchId::new(&branch),
             ..Branch::default()
-        };
-        b.branch.extend_from_slice(&branch);
-        ctx.branches.push(b);
+        });
         self.branch = branch;
     }
 
@@ -1028,7 +1048,7 @@ impl State {
         };
         let Some(invite_tx) = br.tx else { return };
         br.cancel_sent = true;
-        let branch = std::mem::take(&mut br.branch);
+        let branch = br.branch;
         let mut buf = self.tx.take_buf();
         let ok = match self.tx.request_bytes(invite_tx) {
             Some(req) => match self.scratch_parser.parse(req) {
@@ -1039,6 +1059,7 @@ impl State {
         };
         if ok {
             let dest = self.tx.dest(invite_tx).expect("live client transaction");
+            let local = self.tx.local(invite_tx).unwrap_or(0);
             let user = UserRef {
                 slot,
                 generation,
@@ -1049,10 +1070,10 @@ impl State {
                 now,
                 ClientRequest {
                     method: Method::Cancel,
-                    branch: &branch,
+                    branch: branch.as_bytes(),
                     bytes: buf,
                     dest,
-                    local: 0,
+                    local,
                     user: user.pack(),
                     timer_c: false,
                 },
@@ -1063,9 +1084,6 @@ impl State {
             self.tx.cancel_sent(now, invite_tx);
         } else {
             self.tx.give_buf(buf);
-        }
-        if let Some(ctx) = self.ctx_mut(slot, generation) {
-            ctx.branches[b].branch = branch;
         }
     }
 

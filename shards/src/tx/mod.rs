@@ -392,6 +392,11 @@ impl TxLayer {
         self.get(id).map(|t| t.dest)
     }
 
+    /// The local socket a transaction sends from.
+    pub fn local(&self, id: TxId) -> Option<u16> {
+        self.get(id).map(|t| t.local)
+    }
+
     /// The request a client transaction sent (until it is replaced by the
     /// ACK in Completed), e.g. to build a CANCEL.
     pub fn request_bytes(&self, id: TxId) -> Option<&[u8]> {
