@@ -286,3 +286,29 @@ fn stateless_mode_full_call() {
         "no 100 Trying"
     );
 }
+
+#[test]
+fn ipv6_full_call() {
+    let v6 = |_: ()| {
+        let sock = std::net::UdpSocket::bind("[::1]:0").expect("IPv6 loopback");
+        let addr = sock.local_addr().unwrap();
+        Peer { sock, addr }
+    };
+    let (uac, uas) = (v6(()), v6(()));
+    let router = start_router(Some(uas.addr), |c| c.listen = vec!["[::1]:0".parse().unwrap()]);
+    let proxy = router.local_addrs()[0];
+    assert!(proxy.is_ipv6());
+    let rr = format!("<sip:{proxy};lr>");
+    uac.send(proxy, &invite(&uac, uas.addr, "v6-1", "z9hG4bKv61"));
+    uac.expect("SIP/2.0 100 Trying");
+    let inv = uas.expect("INVITE ");
+    assert_eq!(header(&inv, "Record-Route"), [rr.as_str()]);
+    assert!(header(&inv, "Via")[0].starts_with(&format!("SIP/2.0/UDP {proxy};branch=")));
+    uas.send(proxy, &respond(&inv, 200, "OK", uas.addr));
+    uac.expect("SIP/2.0 200 OK");
+    uac.send(proxy, &in_dialog(&uac, uas.addr, "BYE", 2, "v6-1", "z9hG4bKv62", Some(&rr)));
+    let bye = uas.expect("BYE ");
+    uas.send(proxy, &respond(&bye, 200, "OK", uas.addr));
+    uac.expect("SIP/2.0 200 OK");
+    router.shutdown();
+}
