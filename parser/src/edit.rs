@@ -231,7 +231,12 @@ impl Edits {
     /// comma-separated header `index`, with their separating commas; the
     /// whole line goes if no value is left. Returns false, and edits
     /// nothing, if an index is out of range or the list is not ascending.
-    pub fn remove_values(&mut self, msg: &Message<'_>, index: usize, value_indexes: &[usize]) -> bool {
+    pub fn remove_values(
+        &mut self,
+        msg: &Message<'_>,
+        index: usize,
+        value_indexes: &[usize],
+    ) -> bool {
         let entry = &msg.headers()[index];
         let value = entry.value.of(msg.buffer());
         let count = CommaValues::new(value).count();
@@ -257,14 +262,20 @@ impl Edits {
                 run_end = s;
             } else {
                 if let Some(first) = run_start.take() {
-                    self.delete(Span { start: first.start, end: s.start });
+                    self.delete(Span {
+                        start: first.start,
+                        end: s.start,
+                    });
                 }
                 prev_kept = Some(s);
             }
         }
         if run_start.is_some() {
             let p = prev_kept.expect("not every value is removed");
-            self.delete(Span { start: p.end, end: run_end.end });
+            self.delete(Span {
+                start: p.end,
+                end: run_end.end,
+            });
         }
         true
     }

@@ -170,8 +170,15 @@ struct Framing {
 }
 
 impl Parser {
-    /// A parser with the given limits.
+    /// A parser with the given limits. Limits beyond what the index can
+    /// address are clamped: at most 65,534 headers (positions are `u16`)
+    /// and messages below 4 GiB (spans are `u32`).
     pub fn new(limits: Limits) -> Parser {
+        let limits = Limits {
+            max_headers: limits.max_headers.min(u16::MAX as usize - 1),
+            max_message: limits.max_message.min(u32::MAX as usize - 1),
+            ..limits
+        };
         Parser {
             limits,
             table: HeaderTable::default(),
@@ -670,7 +677,9 @@ impl<'a> Message<'a> {
 /// Call-ID header, the same bytes [`Message::call_id`] returns after a full
 /// parse, or `None` if there is none before the end of the headers.
 pub fn find_call_id(buf: &[u8]) -> Option<Span> {
-    let mut pos = memchr(b'\n', buf)? + 1; // skip the start line
+    // Skip leading CRLFs as `Parser::parse` does (§7.5), then the start line.
+    let begin = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let mut pos = begin + memchr(b'\n', &buf[begin..])? + 1;
     while pos < buf.len() {
         let line_end = memchr(b'\n', &buf[pos..]).map_or(buf.len(), |i| pos + i);
         let line = &buf[pos..line_end];
@@ -707,11 +716,12 @@ mod tests {
 
     #[test]
     fn find_call_id_agrees_with_the_parser() {
-        let msgs: [&[u8]; 4] = [
+        let msgs: [&[u8]; 5] = [
             b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID:  abc@h \r\nCSeq: 1 INVITE\r\n\r\n",
             b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\ni:x-1\r\n\r\n",
             b"BYE sip:a@b SIP/2.0\nX-Call-ID: no\ncall-id :\r\n folded\r\n\r\n",
             b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\nCall-ID: in-body\r\n",
+            b"\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\nCall-ID: after-keepalive\r\n\r\n",
         ];
         let mut p = Parser::default();
         for m in msgs {

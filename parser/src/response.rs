@@ -183,8 +183,13 @@ v=0\n";
         let mut p = Parser::default();
         let inv = p.parse(INVITE).unwrap();
         let mut out = Vec::new();
-        write_ack(&inv, b"Bob <sip:bob@biloxi.example.com>;tag=8321234356", &mut Edits::new(), &mut out)
-            .unwrap();
+        write_ack(
+            &inv,
+            b"Bob <sip:bob@biloxi.example.com>;tag=8321234356",
+            &mut Edits::new(),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "ACK sip:bob@192.0.2.4 SIP/2.0\r\n\

@@ -434,7 +434,22 @@ impl<'a> SipUri<'a> {
     /// `user`, `ttl`, `method`, `maddr` and `transport` parameters must match
     /// when present in either URI, other parameters only when present in
     /// both; headers must match exactly as sets.
+    ///
+    /// A parameter name repeated in one URI counts once, by its first
+    /// value. URIs with more than [`MAX_COMPARED_PARAMS`] parameters or
+    /// headers are equivalent only if byte-identical: comparison is
+    /// quadratic in their number, and a peer controls it.
     pub fn equivalent(&self, other: &SipUri<'_>) -> bool {
+        if self.raw == other.raw {
+            return true;
+        }
+        let many = |u: &SipUri<'_>| {
+            u.params().nth(MAX_COMPARED_PARAMS).is_some()
+                || u.header_fields().nth(MAX_COMPARED_PARAMS).is_some()
+        };
+        if many(self) || many(other) {
+            return false;
+        }
         if self.secure != other.secure
             || !opt_eq(self.user, other.user, false)
             || !opt_eq(self.password, other.password, false)
@@ -444,7 +459,14 @@ impl<'a> SipUri<'a> {
             return false;
         }
         const MUST_MATCH: [&[u8]; 5] = [b"user", b"ttl", b"method", b"maddr", b"transport"];
-        for Param { name, value } in self.params() {
+        for (i, Param { name, value }) in self.params().enumerate() {
+            if self
+                .params()
+                .take(i)
+                .any(|p| unescaped_eq(p.name, name, true))
+            {
+                continue; // a repeated name counts once
+            }
             match find_param(other.params(), name) {
                 Some(v2) if !opt_eq(value, v2, true) => return false,
                 Some(_) => {}
@@ -470,6 +492,10 @@ impl<'a> SipUri<'a> {
         })
     }
 }
+
+/// Beyond this many parameters (or headers), [`SipUri::equivalent`]
+/// compares bytes only.
+pub const MAX_COMPARED_PARAMS: usize = 64;
 
 fn find_param<'a>(params: Params<'a>, name: &[u8]) -> Option<Option<&'a [u8]>> {
     let mut params = params;
@@ -638,5 +664,14 @@ mod tests {
             "sip:carol@chicago.com;security=off"
         ));
         assert!(eq("sip:[::1]", "sip:[0:0::1]"));
+        // Reflexive even with a repeated parameter; the first value counts.
+        assert!(eq("sip:a@b;x=1;x=2", "sip:a@b;x=1;x=2"));
+        assert!(eq("sip:a@b;x=1;x=2", "sip:a@b;x=1"));
+        // Hostile parameter counts are compared as bytes, in linear time.
+        let many: String = (0..10_000).map(|i| format!(";p{i}")).collect();
+        let a = format!("sip:a@b{many}");
+        let b = format!("sip:a@B{many}");
+        assert!(eq(&a, &a));
+        assert!(!eq(&a, &b));
     }
 }

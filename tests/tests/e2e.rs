@@ -295,7 +295,9 @@ fn ipv6_full_call() {
         Peer { sock, addr }
     };
     let (uac, uas) = (v6(()), v6(()));
-    let router = start_router(Some(uas.addr), |c| c.listen = vec!["[::1]:0".parse().unwrap()]);
+    let router = start_router(Some(uas.addr), |c| {
+        c.listen = vec!["[::1]:0".parse().unwrap()]
+    });
     let proxy = router.local_addrs()[0];
     assert!(proxy.is_ipv6());
     let rr = format!("<sip:{proxy};lr>");
@@ -306,7 +308,10 @@ fn ipv6_full_call() {
     assert!(header(&inv, "Via")[0].starts_with(&format!("SIP/2.0/UDP {proxy};branch=")));
     uas.send(proxy, &respond(&inv, 200, "OK", uas.addr));
     uac.expect("SIP/2.0 200 OK");
-    uac.send(proxy, &in_dialog(&uac, uas.addr, "BYE", 2, "v6-1", "z9hG4bKv62", Some(&rr)));
+    uac.send(
+        proxy,
+        &in_dialog(&uac, uas.addr, "BYE", 2, "v6-1", "z9hG4bKv62", Some(&rr)),
+    );
     let bye = uas.expect("BYE ");
     uas.send(proxy, &respond(&bye, 200, "OK", uas.addr));
     uac.expect("SIP/2.0 200 OK");

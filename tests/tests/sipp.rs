@@ -9,7 +9,11 @@ use trunkline_engine::proxy::Mode;
 use trunkline_tests::start_router;
 
 fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn sipp_through_trunkline(mode: Mode) {
@@ -29,7 +33,14 @@ fn sipp_through_trunkline(mode: Mode) {
     let proxy = router.local_addrs()[0];
     let uac = Command::new("sipp")
         .arg(proxy.to_string())
-        .args(["-sn", "uac", "-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args([
+            "-sn",
+            "uac",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+        ])
         .args(["-m", "5000", "-r", "500", "-nostdin", "-timeout", "90s"])
         .output()
         .expect("sipp runs");
@@ -47,12 +58,21 @@ fn sipp_through_trunkline(mode: Mode) {
         "SIPp uac exit status (0: every call succeeded); {summary:?}\n{}",
         String::from_utf8_lossy(&uac.stderr)
     );
-    let ok_line = summary.iter().find(|l| l.contains("Successful call")).expect("summary");
+    let ok_line = summary
+        .iter()
+        .find(|l| l.contains("Successful call"))
+        .expect("summary");
     assert!(ok_line.trim_end().ends_with("5000"), "{ok_line}");
-    let invalid: u64 = reports.iter().map(|r| r.counters.invalid + r.counters.parse_errors).sum();
+    let invalid: u64 = reports
+        .iter()
+        .map(|r| r.counters.invalid + r.counters.parse_errors)
+        .sum();
     assert_eq!(invalid, 0, "{reports:?}");
     let forwarded: u64 = reports.iter().map(|r| r.counters.requests_forwarded).sum();
-    assert!(forwarded >= 15_000, "INVITE, ACK and BYE of 5000 calls: {reports:?}");
+    assert!(
+        forwarded >= 15_000,
+        "INVITE, ACK and BYE of 5000 calls: {reports:?}"
+    );
 }
 
 #[test]

@@ -18,7 +18,9 @@ fn main() {
     let mut client: Option<SocketAddr> = None;
     let mut buf = vec![0u8; 65_536];
     loop {
-        let Ok((n, src)) = sock.recv_from(&mut buf) else { continue };
+        let Ok((n, src)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
         let dest = if src == uas {
             match client {
                 Some(c) => c,

@@ -10,9 +10,9 @@
 //! response builder, with output that parses and validates again.
 
 use trunkline_parser::{
-    CSeq, Contact, Credentials, Edits, HeaderName, LocalCtx, LocalPart, Message, NameAddr,
-    ParseError, Parser, Piece, ResponseSpec, SipUri, Uri, ValidateOptions, Via, unquote,
-    validate, validate_with, values, write_response,
+    CSeq, Contact, Credentials, Edits, HeaderName, Limits, LocalCtx, LocalPart, Message, NameAddr,
+    ParseError, Parser, Piece, ResponseSpec, SipUri, Uri, ValidateOptions, Via, unquote, validate,
+    validate_with, values, write_ack, write_cancel, write_response,
 };
 
 /// The `LocalCtx` the edit checks write with.
@@ -74,9 +74,20 @@ pub struct Outcome {
 /// failure.
 pub fn check_bytes(data: &[u8]) -> Outcome {
     check_value_parsers(data);
+    let prescan = trunkline_parser::find_call_id(data);
+    if let Some(span) = prescan {
+        assert!(span.start <= span.end && span.end as usize <= data.len());
+    }
     let mut parser = Parser::default();
     match parser.parse(data) {
         Ok(msg) => {
+            // find_call_id is the shard pre-scan: it finds the Call-ID the
+            // full parse finds, leading CRLFs or not.
+            assert_eq!(
+                prescan.map(|s| msg.slice(s)),
+                msg.call_id(),
+                "find_call_id disagrees with the parser"
+            );
             let valid = check_message(&msg);
             Outcome {
                 parsed: true,
@@ -143,6 +154,9 @@ pub fn check_value_parsers(s: &[u8]) {
     let _ = values::parse_max_forwards(s);
     let _ = values::parse_delta_seconds(s);
     let _ = values::check_call_id(s);
+    if let Ok(t) = values::MediaType::parse(s) {
+        let _ = t.param(b"charset");
+    }
     let n = values::CommaValues::new(s).take(s.len() + 2).count();
     assert!(n <= s.len() + 1, "{n} comma values in {} bytes", s.len());
 }
@@ -202,10 +216,12 @@ pub fn check_message(msg: &Message<'_>) -> bool {
     }
     check_accessors(msg);
     check_identity(msg);
+    check_edits_any(msg);
     if valid {
         check_edits(msg);
         if msg.is_request() {
             check_responses(msg);
+            check_ack_cancel(msg);
         }
     }
     valid
@@ -266,6 +282,9 @@ pub fn check_accessors(msg: &Message<'_>) {
     }
     let _ = check_result(msg.max_forwards(), len);
     let _ = check_result(msg.expires(), len);
+    if let Some(Some(t)) = check_result(msg.content_type(), len) {
+        let _ = (t.is(b"application", b"sdp"), t.param(b"boundary"));
+    }
     if let Some(v) = check_result(msg.top_via(), len) {
         check_via(&v);
     }
@@ -276,6 +295,10 @@ pub fn check_accessors(msg: &Message<'_>) {
     for v in msg.vias().take(bound) {
         if let Some(v) = check_result(v, len) {
             check_via(&v);
+            // A value from a list parses the same on its own.
+            let alone = Via::parse(v.raw)
+                .unwrap_or_else(|e| panic!("Via {:?} alone: {e}", String::from_utf8_lossy(v.raw)));
+            assert_eq!(alone, v, "a Via value parses differently on its own");
         }
     }
     for &k in NAME_ADDR_SINGLES {
@@ -358,6 +381,16 @@ pub fn check_identity(msg: &Message<'_>) {
     assert_eq!(&out2[6..], msg.as_bytes());
 }
 
+/// A parser for edited output: the edits add a few header lines and bytes
+/// to what the default limits accepted.
+fn roomy() -> Parser {
+    Parser::new(Limits {
+        max_message: 1 << 20,
+        max_headers: 1024,
+        ..Limits::default()
+    })
+}
+
 fn reparse<'p>(parser: &'p mut Parser, out: &'p [u8], what: &str) -> Message<'p> {
     match parser.parse(out) {
         Ok(m) => m,
@@ -377,6 +410,150 @@ fn must_validate(m: &Message<'_>, what: &str) {
     }
 }
 
+/// Edits on any parsed message, valid or not, write a message that parses
+/// again: edits replace whole lines or spans inside a value, so the framing
+/// must survive whatever the values hold.
+pub fn check_edits_any(msg: &Message<'_>) {
+    let mut edits = Edits::new();
+    let mut out = Vec::new();
+    let mut p = roomy();
+    let branch = edits.scratch(b";branch=z9hG4bKany");
+    edits.add_top_via(
+        msg,
+        &[
+            Piece::Static(b"SIP/2.0/UDP "),
+            Piece::Local(LocalPart::HostPort),
+            branch,
+        ],
+    );
+    edits.add_record_route(msg, &[Piece::Static(b"<sip:192.0.2.1;lr>")]);
+    edits.set_body(Piece::Static(b"body"));
+    edits
+        .write(msg, &LOCAL, &mut out)
+        .expect("edits on a parsed message");
+    {
+        let m = reparse(&mut p, &out, "edits on a parsed message");
+        let added = 2 + usize::from(msg.content_length().is_none());
+        assert_eq!(m.headers().len(), msg.headers().len() + added);
+        assert_eq!(m.body(), b"body");
+        assert_eq!(m.content_length(), Some(4));
+        assert_eq!(m.method_bytes(), msg.method_bytes());
+        assert_eq!(m.request_uri_bytes(), msg.request_uri_bytes());
+        assert_eq!(m.status_code(), msg.status_code());
+        assert_eq!(m.reason_phrase(), msg.reason_phrase());
+        let top = m.top_via().expect("the new top Via");
+        assert_eq!(top.branch, Some(&b"z9hG4bKany"[..]));
+    }
+    // Adding a line and removing it again gives back the message.
+    if msg.has_empty_line() {
+        for rr in [false, true] {
+            edits.clear();
+            out.clear();
+            if rr {
+                edits.add_record_route(msg, &[Piece::Static(b"<sip:192.0.2.1;lr>")]);
+            } else {
+                edits.add_top_via(msg, &[Piece::Static(b"SIP/2.0/UDP 192.0.2.1")]);
+            }
+            edits.write(msg, &LOCAL, &mut out).unwrap();
+            let m = reparse(&mut p, &out, "add a line");
+            let mut undo = Edits::new();
+            if rr {
+                let i = m.first_index(HeaderName::RecordRoute).unwrap();
+                undo.remove_header(&m, i);
+            } else {
+                assert!(undo.remove_top_via(&m));
+            }
+            let mut back = Vec::new();
+            undo.write(&m, &LOCAL, &mut back).unwrap();
+            assert!(
+                back == msg.as_bytes(),
+                "add then remove is not the identity"
+            );
+        }
+    }
+    if msg.is_request() {
+        edits.clear();
+        out.clear();
+        let spec = ResponseSpec {
+            code: 480,
+            reason: b"Temporarily Unavailable",
+            to_tag: Some(b"t1"),
+            extra_headers: &[b"Retry-After: 30"],
+        };
+        write_response(msg, &spec, &mut edits, &mut out).expect("write_response");
+        let m = reparse(&mut p, &out, "write_response to a parsed request");
+        assert_eq!(m.status_code(), Some(480));
+        assert!(m.body().is_empty());
+        assert_eq!(m.content_length(), Some(0));
+        assert_eq!(m.call_id(), msg.call_id());
+        assert_eq!(m.vias().count(), msg.vias().count());
+
+        // ACK and CANCEL built from any request: refused (overlapping
+        // edits, e.g. two CSeq lines) or written so that they parse.
+        out.clear();
+        if write_cancel(msg, &mut edits, &mut out).is_ok() {
+            let m = reparse(&mut p, &out, "write_cancel on a parsed request");
+            assert_eq!(m.method_bytes(), Some(&b"CANCEL"[..]));
+            assert!(m.body().is_empty());
+        }
+        out.clear();
+        if write_ack(msg, b"<sip:b@example.com>;tag=1", &mut edits, &mut out).is_ok() {
+            let m = reparse(&mut p, &out, "write_ack on a parsed request");
+            assert_eq!(m.method_bytes(), Some(&b"ACK"[..]));
+            assert!(m.body().is_empty());
+        }
+    }
+}
+
+/// ACK and CANCEL built from a valid request (§17.1.1.3, §9.1) parse and
+/// validate, with the request's top Via value, Call-ID, From, CSeq number
+/// and Route set.
+pub fn check_ack_cancel(req: &Message<'_>) {
+    let mut edits = Edits::new();
+    let mut out = Vec::new();
+    let mut p = roomy();
+    let top = req.top_via().expect("valid Via").raw;
+    let from = req.from().expect("valid From");
+    let to = req.to().expect("valid To");
+    let seq = req.cseq().expect("valid CSeq").seq;
+    let routes: Vec<&[u8]> = req.routes().map(|r| r.expect("valid Route").uri).collect();
+    let mut to_tagged = req.slice(req.first(HeaderName::To).unwrap().value).to_vec();
+    if to.tag().is_none() {
+        to_tagged.extend_from_slice(b";tag=fz1");
+    }
+    for (method, ack) in [(&b"CANCEL"[..], false), (b"ACK", true)] {
+        out.clear();
+        let r = if ack {
+            write_ack(req, &to_tagged, &mut edits, &mut out)
+        } else {
+            write_cancel(req, &mut edits, &mut out)
+        };
+        r.unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(method)));
+        let what = if ack { "write_ack" } else { "write_cancel" };
+        let m = reparse(&mut p, &out, what);
+        must_validate(&m, what);
+        assert_eq!(m.method_bytes(), Some(method));
+        assert_eq!(m.request_uri_bytes(), req.request_uri_bytes());
+        assert_eq!(via_raws(&m), [top], "{what}: only the top Via value");
+        assert_eq!(m.call_id(), req.call_id());
+        let c = m.cseq().unwrap();
+        assert_eq!((c.seq, c.method_bytes), (seq, method));
+        let f = m.from().unwrap();
+        assert_eq!((f.uri, f.tag()), (from.uri, from.tag()));
+        let t = m.to().unwrap();
+        assert_eq!(t.uri, to.uri);
+        if ack {
+            assert!(t.tag().is_some(), "the ACK carries the response's To tag");
+        } else {
+            assert_eq!(t.tag(), to.tag(), "the CANCEL's To is the request's");
+        }
+        let got: Vec<&[u8]> = m.routes().map(|r| r.unwrap().uri).collect();
+        assert_eq!(got, routes, "{what}: the Route set");
+        assert!(m.body().is_empty());
+        assert_eq!(m.content_length(), Some(0));
+    }
+}
+
 /// Via values of a message, top first (raw text).
 pub fn via_raws<'a>(m: &Message<'a>) -> Vec<&'a [u8]> {
     m.vias().map(|v| v.expect("valid Via").raw).collect()
@@ -389,7 +566,7 @@ pub fn check_edits(msg: &Message<'_>) {
     let n_headers = msg.headers().len();
     let mut edits = Edits::new();
     let mut out = Vec::new();
-    let mut p = Parser::default();
+    let mut p = roomy();
 
     // A new top Via with late-bound local parts.
     let branch = edits.scratch(b";branch=z9hG4bKfuzz1");
@@ -446,7 +623,9 @@ pub fn check_edits(msg: &Message<'_>) {
             Piece::Static(b";lr>"),
         ],
     );
-    edits.write(msg, &LOCAL, &mut out).expect("add_record_route");
+    edits
+        .write(msg, &LOCAL, &mut out)
+        .expect("add_record_route");
     {
         let m = reparse(&mut p, &out, "add_record_route");
         must_validate(&m, "add_record_route");
@@ -456,7 +635,11 @@ pub fn check_edits(msg: &Message<'_>) {
     }
 
     // A new body: Content-Length follows.
-    for body in [&b""[..], b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\n", b"\r\n\r\n"] {
+    for body in [
+        &b""[..],
+        b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\n",
+        b"\r\n\r\n",
+    ] {
         edits.clear();
         out.clear();
         edits.set_body(Piece::Static(body));
@@ -502,13 +685,18 @@ fn via_raws_lenient<'a>(m: &Message<'a>) -> Option<Vec<&'a [u8]>> {
 pub fn check_responses(req: &Message<'_>) {
     let mut edits = Edits::new();
     let mut out = Vec::new();
-    let mut p = Parser::default();
+    let mut p = roomy();
     let req_to = req.to().expect("valid To");
     let req_from = req.from().expect("valid From");
     let req_cseq = req.cseq().expect("valid CSeq");
     let vias = via_raws(req);
     let extra: &[&[u8]] = &[b"Server: trunkline", b"Allow: INVITE, ACK, BYE"];
-    for (code, extra_headers) in [(100u16, &[][..]), (180, extra), (200, &[][..]), (486, extra)] {
+    for (code, extra_headers) in [
+        (100u16, &[][..]),
+        (180, extra),
+        (200, &[][..]),
+        (486, extra),
+    ] {
         out.clear();
         let spec = ResponseSpec {
             code,
@@ -523,7 +711,10 @@ pub fn check_responses(req: &Message<'_>) {
         assert_eq!(m.reason_phrase(), Some(&b"Some Reason"[..]));
         assert_eq!(m.call_id(), req.call_id());
         let cseq = m.cseq().unwrap();
-        assert_eq!((cseq.seq, cseq.method_bytes), (req_cseq.seq, req_cseq.method_bytes));
+        assert_eq!(
+            (cseq.seq, cseq.method_bytes),
+            (req_cseq.seq, req_cseq.method_bytes)
+        );
         let from = m.from().unwrap();
         assert_eq!(from.uri, req_from.uri);
         assert_eq!(from.tag(), req_from.tag());
