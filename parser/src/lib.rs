@@ -66,6 +66,6 @@ pub use params::{Fault, Param, Params, unquote};
 pub use response::{ResponseSpec, write_ack, write_cancel, write_response};
 pub use span::Span;
 pub use uri::{Host, HostKind, SipUri, Uri};
-pub use validate::{ValidateOptions, validate, validate_with};
+pub use validate::{Summary, ValidateOptions, validate, validate_with};
 pub use values::{CSeq, Credentials, MediaType};
 pub use via::Via;

@@ -12,9 +12,28 @@
 use crate::error::{ErrorKind, ParseError};
 use crate::header::HeaderName;
 use crate::message::Message;
-use crate::name_addr::{self, Contact};
+use crate::name_addr::{self, Contact, NameAddr};
 use crate::uri::Uri;
-use crate::values;
+use crate::values::{self, CSeq};
+use crate::via::Via;
+
+/// The values a proxy acts on, parsed once by [`validate`] so that nothing
+/// downstream parses them again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary<'a> {
+    /// The topmost Via value.
+    pub top_via: Via<'a>,
+    /// The CSeq.
+    pub cseq: CSeq<'a>,
+    /// The Call-ID.
+    pub call_id: &'a [u8],
+    /// From.
+    pub from: NameAddr<'a>,
+    /// To.
+    pub to: NameAddr<'a>,
+    /// Max-Forwards, if present.
+    pub max_forwards: Option<u8>,
+}
 
 /// Validation switches. The defaults accept everything RFC 4475 calls
 /// valid, including RFC 2543 requests (§3.4.1).
@@ -25,8 +44,8 @@ pub struct ValidateOptions {
     pub require_max_forwards: bool,
 }
 
-/// Validates `msg` with the default options.
-pub fn validate(msg: &Message<'_>) -> Result<(), ParseError> {
+/// Validates `msg` with the default options; returns the values it parsed.
+pub fn validate<'a>(msg: &Message<'a>) -> Result<Summary<'a>, ParseError> {
     validate_with(msg, &ValidateOptions::default())
 }
 
@@ -35,7 +54,10 @@ pub fn validate(msg: &Message<'_>) -> Result<(), ParseError> {
 /// request method, and the typed grammar of Via, From, To, Call-ID, CSeq,
 /// Max-Forwards, Expires, Contact, Route, Record-Route, option-tag lists and
 /// credentials. Content-Length was checked when the message was framed.
-pub fn validate_with(msg: &Message<'_>, opts: &ValidateOptions) -> Result<(), ParseError> {
+pub fn validate_with<'a>(
+    msg: &Message<'a>,
+    opts: &ValidateOptions,
+) -> Result<Summary<'a>, ParseError> {
     use HeaderName as H;
 
     if let Some(uri) = msg.request_uri() {
@@ -88,10 +110,11 @@ pub fn validate_with(msg: &Message<'_>, opts: &ValidateOptions) -> Result<(), Pa
             ));
         }
     }
-    msg.max_forwards()?;
+    let max_forwards = msg.max_forwards()?;
     msg.expires()?;
 
-    for h in [H::From, H::To] {
+    let mut from_to = [None, None];
+    for (slot, h) in from_to.iter_mut().zip([H::From, H::To]) {
         let na = msg.name_addr(h)?.expect("checked above");
         name_addr::check_uri(&na).map_err(|f| f.locate(msg.buffer(), Some(h)))?;
         if let Some(e) = na.params().find(|p| p.name.eq_ignore_ascii_case(b"tag")) {
@@ -100,10 +123,13 @@ pub fn validate_with(msg: &Message<'_>, opts: &ValidateOptions) -> Result<(), Pa
                 return Err(ParseError::in_header(ErrorKind::BadParam, at, h));
             }
         }
+        *slot = Some(na);
     }
 
+    let mut top_via = None;
     for via in msg.vias() {
-        via?;
+        let via = via?;
+        top_via.get_or_insert(via);
     }
 
     for h in [H::Route, H::RecordRoute] {
@@ -154,5 +180,15 @@ pub fn validate_with(msg: &Message<'_>, opts: &ValidateOptions) -> Result<(), Pa
             c?;
         }
     }
-    Ok(())
+    let [Some(from), Some(to)] = from_to else {
+        unreachable!("From and To were parsed above")
+    };
+    Ok(Summary {
+        top_via: top_via.ok_or_else(|| msg.missing(H::Via))?,
+        cseq,
+        call_id: call_id.value.of(msg.buffer()),
+        from,
+        to,
+        max_forwards,
+    })
 }

@@ -12,7 +12,7 @@ fn check(parser: &mut Parser, path: &Path) -> Result<(), String> {
     let name = path.file_stem().unwrap().to_str().unwrap();
     let outcome = parser
         .parse(&bytes)
-        .and_then(|m| validate(&m).map(|()| m.headers().len()));
+        .and_then(|m| validate(&m).map(|_| m.headers().len()));
     if name.starts_with("valid-") {
         return match outcome {
             Ok(_) => Ok(()),

@@ -74,7 +74,7 @@ pub fn report(parser: &mut Parser, file: &str, bytes: &[u8]) -> Value {
         Err(e) => error_report(file, bytes, e),
         Ok(msg) => match validate(&msg) {
             Err(e) => error_report(file, bytes, e),
-            Ok(()) => summary(file, &msg),
+            Ok(_) => summary(file, &msg),
         },
     }
 }

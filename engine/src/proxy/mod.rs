@@ -25,8 +25,8 @@ use std::time::Instant;
 
 use core::hash::{BuildHasher, Hasher};
 use trunkline_parser::{
-    Edits, ErrorKind, HeaderName, Limits, LocalCtx, LocalPart, Message, Method, Parser, Piece,
-    ResponseSpec, Uri, validate, write_cancel, write_response,
+    Edits, ErrorKind, HeaderName, Limits, LocalCtx, LocalPart, Message, Method, ParseError, Parser,
+    Piece, ResponseSpec, Summary, Uri, Via, validate, write_cancel, write_response,
 };
 use trunkline_shards::tx::{
     ClientRequest, RequestOutcome, ResponseOutcome, Timers, TxEvent, TxId, TxLayer,
@@ -289,18 +289,27 @@ impl ProxyCore {
                 return;
             }
         };
-        if let Err(e) = validate(&msg) {
-            st.counters.invalid += 1;
-            // A request gets the RFC answer; a response or an ACK is dropped.
-            if msg.is_request() && msg.method() != Some(Method::Ack) && msg.top_via().is_ok() {
-                st.reply_stateless(&msg, src, local, e.status(), e.reason().as_bytes(), &[]);
+        let sum = match validate(&msg) {
+            Ok(sum) => sum,
+            Err(e) => {
+                st.counters.invalid += 1;
+                // A request gets the RFC answer; a response or an ACK is dropped.
+                if msg.is_request() && msg.method() != Some(Method::Ack) {
+                    st.reply_invalid(&msg, src, local, &e);
+                }
+                return;
             }
-            return;
-        }
+        };
+        let inp = In {
+            msg: &msg,
+            sum,
+            src,
+            local,
+        };
         if msg.is_request() {
-            st.on_request(now, &msg, src, local);
+            st.on_request(now, &inp);
         } else {
-            st.on_response(now, &msg);
+            st.on_response(now, &inp);
         }
         st.drain_tx_events(now);
     }
@@ -334,12 +343,32 @@ impl ProxyCore {
     }
 }
 
+/// A validated message with what it came with.
+struct In<'m, 'a> {
+    msg: &'m Message<'a>,
+    /// What validation parsed: never parsed again.
+    sum: Summary<'a>,
+    src: SocketAddr,
+    local: u16,
+}
+
+impl In<'_, '_> {
+    fn dest(&self) -> SocketAddr {
+        response_dest(&self.sum.top_via, self.src)
+    }
+
+    fn initial(&self) -> bool {
+        self.sum.to.tag().is_none()
+    }
+}
+
 /// Where responses to a request go (§18.2.2; RFC 3581 `rport`): the
 /// source address, and the Via port unless `rport` asked for the source port.
-fn response_dest(msg: &Message<'_>, src: SocketAddr) -> SocketAddr {
-    match msg.top_via() {
-        Ok(v) if v.rport.is_none() => SocketAddr::new(src.ip(), v.port.unwrap_or(5060)),
-        _ => src,
+fn response_dest(via: &Via<'_>, src: SocketAddr) -> SocketAddr {
+    if via.rport.is_none() {
+        SocketAddr::new(src.ip(), via.port.unwrap_or(5060))
+    } else {
+        src
     }
 }
 
@@ -366,62 +395,57 @@ impl State {
         self.out.push_back((Transmit { dest, local }, bytes));
     }
 
-    fn on_request(&mut self, now: Instant, msg: &Message<'_>, src: SocketAddr, local: u16) {
+    fn on_request(&mut self, now: Instant, inp: &In<'_, '_>) {
+        let msg = inp.msg;
         let method = msg.method().unwrap_or(Method::Extension);
-        let dest = response_dest(msg, src);
+        let dest = inp.dest();
         let stateful = self.cfg.mode == Mode::Stateful;
         if method == Method::Ack {
-            if stateful {
-                match self.tx.handle_request(now, msg, dest, local) {
-                    Ok(RequestOutcome::AckAbsorbed) => return,
-                    Ok(_) => {}
-                    Err(_) => return,
-                }
+            if stateful
+                && self.tx.handle_request(now, msg, &inp.sum, dest, inp.local)
+                    == RequestOutcome::AckAbsorbed
+            {
+                return;
             }
             // The ACK for a 2xx travels end to end (§16.6, §17.1.1.3).
-            self.forward_request(now, msg, src, local, None);
+            self.forward_request(now, inp, None);
             return;
         }
         if method == Method::Cancel && stateful {
-            match self.tx.find_invite(msg) {
-                Ok(Some(invite)) => {
+            match self.tx.find_invite(msg, &inp.sum) {
+                Some(invite) => {
                     // A retransmitted CANCEL is absorbed (its 200 resent).
-                    if let Ok(RequestOutcome::New(c)) =
-                        self.tx.handle_request(now, msg, dest, local)
+                    if let RequestOutcome::New(c) =
+                        self.tx.handle_request(now, msg, &inp.sum, dest, inp.local)
                     {
                         // §16.10: answer the CANCEL, then cancel the branches.
-                        self.reply(now, msg, Some(c), src, local, 200, b"OK", &[]);
+                        self.reply(now, inp, Some(c), 200, b"OK", &[]);
                         if let Some(u) = self.tx.user(invite).and_then(UserRef::unpack) {
                             self.cancel_context(now, u.slot, u.generation);
                         }
                     }
                 }
                 // No context: forward statelessly (§16.10).
-                Ok(None) => self.forward_request(now, msg, src, local, None),
-                Err(_) => self.counters.dropped += 1,
+                None => self.forward_request(now, inp, None),
             }
             return;
         }
-        if self.draining && msg.to().ok().and_then(|t| t.tag()).is_none() {
+        if self.draining && inp.initial() {
             // Shutting down: new dialogs and transactions go elsewhere.
-            self.reply_stateless(msg, src, local, 503, b"Shutting Down", &[b"Retry-After: 5"]);
+            self.reply(now, inp, None, 503, b"Shutting Down", &[b"Retry-After: 5"]);
             return;
         }
         let server = if stateful {
-            match self.tx.handle_request(now, msg, dest, local) {
-                Ok(RequestOutcome::New(id)) => Some(id),
-                Ok(_) => return, // retransmission, absorbed
-                Err(_) => {
-                    self.counters.dropped += 1;
-                    return;
-                }
+            match self.tx.handle_request(now, msg, &inp.sum, dest, inp.local) {
+                RequestOutcome::New(id) => Some(id),
+                _ => return, // retransmission, absorbed
             }
         } else {
             None
         };
         // §16.3 step 3: Max-Forwards.
-        if msg.max_forwards().ok().flatten() == Some(0) {
-            self.reply(now, msg, server, src, local, 483, b"Too Many Hops", &[]);
+        if inp.sum.max_forwards == Some(0) {
+            self.reply(now, inp, server, 483, b"Too Many Hops", &[]);
             return;
         }
         // §16.3 step 5: we support no extension that a proxy must understand.
@@ -430,16 +454,7 @@ impl State {
             self.tag.extend_from_slice(b"Unsupported: ");
             self.tag.extend_from_slice(msg.slice(e.value));
             let line = std::mem::take(&mut self.tag);
-            self.reply(
-                now,
-                msg,
-                server,
-                src,
-                local,
-                420,
-                b"Bad Extension",
-                &[&line],
-            );
+            self.reply(now, inp, server, 420, b"Bad Extension", &[&line]);
             self.tag = line;
             return;
         }
@@ -447,28 +462,22 @@ impl State {
         if method == Method::Options && msg.first(HeaderName::Route).is_none() {
             if let Some(Ok(Uri::Sip(u))) = msg.request_uri() {
                 if u.user.is_none() && self.cfg.locals.is_me(&u) {
-                    self.reply(now, msg, server, src, local, 200, b"OK", &[]);
+                    self.reply(now, inp, server, 200, b"OK", &[]);
                     return;
                 }
             }
         }
         if stateful && method == Method::Invite {
             // §16.2: a stateful proxy answers INVITE with 100 at once.
-            self.reply(now, msg, server, src, local, 100, b"Trying", &[]);
+            self.reply(now, inp, server, 100, b"Trying", &[]);
         }
-        self.forward_request(now, msg, src, local, server);
+        self.forward_request(now, inp, server);
     }
 
     /// Routes and forwards a request; with `server`, through a new
     /// response context and client transaction.
-    fn forward_request(
-        &mut self,
-        now: Instant,
-        msg: &Message<'_>,
-        src: SocketAddr,
-        local: u16,
-        server: Option<TxId>,
-    ) {
+    fn forward_request(&mut self, now: Instant, inp: &In<'_, '_>, server: Option<TxId>) {
+        let (msg, local) = (inp.msg, inp.local);
         let mut plan = std::mem::take(&mut self.plan);
         let routed = route::plan(msg, &self.cfg.locals, self.cfg.default_route, &mut plan)
             .and_then(|()| {
@@ -493,20 +502,20 @@ impl State {
                     self.counters.dropped += 1;
                 } else {
                     let (code, reason) = e.response();
-                    self.reply(now, msg, server, src, local, code, reason, &[]);
+                    self.reply(now, inp, server, code, reason, &[]);
                 }
                 return;
             }
         };
-        if msg.max_forwards().ok().flatten() == Some(0) {
+        if inp.sum.max_forwards == Some(0) {
             // Only reached by stateless forwarding (ACK, CANCEL): drop.
             self.plan = plan;
             self.counters.dropped += 1;
             return;
         }
-        self.make_branch(msg);
+        self.make_branch(inp);
         let mut buf = self.tx.take_buf();
-        let ok = self.build_forward(msg, src, local, &plan, &mut buf);
+        let ok = self.build_forward(inp, &plan, &mut buf);
         self.plan = plan;
         if !ok {
             self.tx.give_buf(buf);
@@ -554,24 +563,19 @@ impl State {
     /// identifies the incoming transaction (§16.11), so a stateless CANCEL
     /// or non-2xx ACK gets the branch of its INVITE. ACK for 2xx and every
     /// other request hash their own top Via.
-    fn make_branch(&mut self, msg: &Message<'_>) {
+    fn make_branch(&mut self, inp: &In<'_, '_>) {
+        let v = &inp.sum.top_via;
         let mut h = self.branch_hash.build_hasher();
-        if let Ok(v) = msg.top_via() {
-            if v.is_rfc3261_branch() {
-                h.write(v.branch.unwrap_or_default());
-                h.write(v.sent_by);
-            } else {
-                // RFC 2543: what identifies the transaction (§16.11).
-                h.write(v.raw);
-                h.write(msg.call_id().unwrap_or_default());
-                h.write(msg.request_uri_bytes().unwrap_or_default());
-                if let Ok(f) = msg.from() {
-                    h.write(f.tag().unwrap_or_default());
-                }
-                if let Ok(c) = msg.cseq() {
-                    h.write_u32(c.seq);
-                }
-            }
+        if v.is_rfc3261_branch() {
+            h.write(v.branch.unwrap_or_default());
+            h.write(v.sent_by);
+        } else {
+            // RFC 2543: what identifies the transaction (§16.11).
+            h.write(v.raw);
+            h.write(inp.sum.call_id);
+            h.write(inp.msg.request_uri_bytes().unwrap_or_default());
+            h.write(inp.sum.from.tag().unwrap_or_default());
+            h.write_u32(inp.sum.cseq.seq);
         }
         self.branch.clear();
         use std::io::Write;
@@ -579,14 +583,8 @@ impl State {
     }
 
     /// Writes the forwarded copy of `msg` (§16.6) into `buf`.
-    fn build_forward(
-        &mut self,
-        msg: &Message<'_>,
-        src: SocketAddr,
-        local: u16,
-        plan: &RoutePlan,
-        buf: &mut Vec<u8>,
-    ) -> bool {
+    fn build_forward(&mut self, inp: &In<'_, '_>, plan: &RoutePlan, buf: &mut Vec<u8>) -> bool {
+        let (msg, src, local) = (inp.msg, inp.src, inp.local);
         let e = &mut self.edits;
         e.clear();
         // Step 2: the Request-URI (strict routing only; we are not the
@@ -626,14 +624,15 @@ impl State {
         // Step 3: Max-Forwards.
         match msg.first(HeaderName::MaxForwards) {
             Some(h) => {
-                let mf = msg.max_forwards().ok().flatten().unwrap_or(70);
+                let mf = inp.sum.max_forwards.unwrap_or(70);
                 let v = e.scratch_fmt(format_args!("{}", mf.saturating_sub(1)));
                 e.replace(h.value, v);
             }
             None => e.append_header(msg, b"Max-Forwards", &[Piece::Static(b"70")]),
         }
         // §18.2.1 / RFC 3581 on the previous hop's Via.
-        if let Ok(via) = msg.top_via() {
+        {
+            let via = &inp.sum.top_via;
             let end = msg.span_of(via.raw).end as usize;
             let src_ip = src.ip();
             let same = via.host.ip() == Some(src_ip);
@@ -653,7 +652,7 @@ impl State {
             }
         }
         // Step 4: Record-Route on requests that can create a dialog.
-        let initial = msg.to().ok().and_then(|t| t.tag()).is_none();
+        let initial = inp.initial();
         // Also when the UA preloaded a Route to us (we are its outbound
         // proxy): the dialog must still come back through us.
         if self.cfg.record_route && initial && can_create_dialog(msg.method()) {
@@ -687,58 +686,66 @@ impl State {
 
     /// A response generated here: through the server transaction when
     /// there is one, else straight to the requester.
-    #[allow(clippy::too_many_arguments)]
     fn reply(
         &mut self,
         now: Instant,
-        msg: &Message<'_>,
+        inp: &In<'_, '_>,
         server: Option<TxId>,
-        src: SocketAddr,
-        local: u16,
         code: u16,
         reason: &[u8],
         extra: &[&[u8]],
     ) {
-        let Some(server) = server else {
-            self.reply_stateless(msg, src, local, code, reason, extra);
+        let mut buf = self.tx.take_buf();
+        let branch = inp.sum.top_via.branch.unwrap_or_default();
+        if !self.write_local_response(
+            inp.msg,
+            inp.sum.call_id,
+            branch,
+            code,
+            reason,
+            extra,
+            &mut buf,
+        ) {
+            self.tx.give_buf(buf);
             return;
-        };
+        }
+        self.counters.local_replies += 1;
+        match server {
+            Some(server) => {
+                self.tx.respond(now, server, buf, code);
+            }
+            None => self.queue(inp.dest(), inp.local, buf),
+        }
+    }
+
+    /// The RFC answer to a request that failed validation, sent statelessly
+    /// to its top Via if that much can be parsed.
+    fn reply_invalid(&mut self, msg: &Message<'_>, src: SocketAddr, local: u16, e: &ParseError) {
+        let Ok(via) = msg.top_via() else { return };
         let mut buf = self.tx.take_buf();
-        if self.write_local_response(msg, code, reason, extra, &mut buf) {
+        let call_id = msg.call_id().unwrap_or_default();
+        let branch = via.branch.unwrap_or_default();
+        let reason = e.reason().as_bytes();
+        if self.write_local_response(msg, call_id, branch, e.status(), reason, &[], &mut buf) {
             self.counters.local_replies += 1;
-            self.tx.respond(now, server, buf, code);
+            self.queue(response_dest(&via, src), local, buf);
         } else {
             self.tx.give_buf(buf);
         }
     }
 
-    fn reply_stateless(
-        &mut self,
-        msg: &Message<'_>,
-        src: SocketAddr,
-        local: u16,
-        code: u16,
-        reason: &[u8],
-        extra: &[&[u8]],
-    ) {
-        let mut buf = self.tx.take_buf();
-        if self.write_local_response(msg, code, reason, extra, &mut buf) {
-            self.counters.local_replies += 1;
-            self.queue(response_dest(msg, src), local, buf);
-        } else {
-            self.tx.give_buf(buf);
-        }
-    }
-
+    #[allow(clippy::too_many_arguments)]
     fn write_local_response(
         &mut self,
         msg: &Message<'_>,
+        call_id: &[u8],
+        branch: &[u8],
         code: u16,
         reason: &[u8],
         extra: &[&[u8]],
         buf: &mut Vec<u8>,
     ) -> bool {
-        local_tag(&self.branch_hash, msg, &mut self.tag);
+        local_tag(&self.branch_hash, call_id, branch, &mut self.tag);
         let mut lines: [&[u8]; 4] = [b"Server: trunkline", b"", b"", b""];
         let n = 1 + extra.len().min(3);
         lines[1..n].copy_from_slice(&extra[..n - 1]);
@@ -751,19 +758,16 @@ impl State {
         write_response(msg, &spec, &mut self.edits, buf).is_ok()
     }
 
-    fn on_response(&mut self, now: Instant, msg: &Message<'_>) {
+    fn on_response(&mut self, now: Instant, inp: &In<'_, '_>) {
+        let msg = inp.msg;
         if self.cfg.mode == Mode::Stateful {
-            match self.tx.handle_response(now, msg) {
-                Ok(ResponseOutcome::Deliver { user, code, .. }) => {
+            match self.tx.handle_response(now, msg, &inp.sum) {
+                ResponseOutcome::Deliver { user, code, .. } => {
                     self.on_branch_response(now, msg, user, code);
                     return;
                 }
-                Ok(ResponseOutcome::Absorbed) => return,
-                Ok(ResponseOutcome::Unmatched) => {}
-                Err(_) => {
-                    self.counters.dropped += 1;
-                    return;
-                }
+                ResponseOutcome::Absorbed => return,
+                ResponseOutcome::Unmatched => {}
             }
         }
         self.forward_response_stateless(msg);
@@ -995,7 +999,17 @@ impl State {
         let mut buf = self.tx.take_buf();
         let ok = match self.scratch_parser.parse(&request) {
             Ok(msg) => {
-                local_tag(&self.branch_hash, &msg, &mut self.tag);
+                let branch = msg
+                    .top_via()
+                    .ok()
+                    .and_then(|v| v.branch)
+                    .unwrap_or_default();
+                local_tag(
+                    &self.branch_hash,
+                    msg.call_id().unwrap_or_default(),
+                    branch,
+                    &mut self.tag,
+                );
                 let spec = ResponseSpec {
                     code,
                     reason,
@@ -1157,12 +1171,15 @@ impl State {
 /// A To tag for a response generated here, stable for the transaction so
 /// that a retransmitted request answered statelessly gets the same tag
 /// (§8.2.6.2).
-fn local_tag(hasher: &foldhash::fast::FixedState, msg: &Message<'_>, out: &mut Vec<u8>) {
+fn local_tag(
+    hasher: &foldhash::fast::FixedState,
+    call_id: &[u8],
+    branch: &[u8],
+    out: &mut Vec<u8>,
+) {
     let mut h = hasher.build_hasher();
-    h.write(msg.call_id().unwrap_or_default());
-    if let Ok(v) = msg.top_via() {
-        h.write(v.branch.unwrap_or_default());
-    }
+    h.write(call_id);
+    h.write(branch);
     out.clear();
     use std::io::Write;
     let _ = write!(out, "tl{:08x}", h.finish() as u32);

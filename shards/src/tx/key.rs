@@ -10,7 +10,7 @@
 //! - client side: our own branch and the method class (§17.1.3: the CSeq
 //!   method of the response).
 
-use trunkline_parser::{Message, Method, ParseError};
+use trunkline_parser::{Message, Method, Summary};
 
 /// Separates key fields; cannot occur in any of them.
 const SEP: u8 = 0;
@@ -27,11 +27,12 @@ pub(crate) fn method_class(method: Method, bytes: &[u8]) -> &[u8] {
 /// `class` overrides the method class (CANCEL looks up its INVITE).
 pub(crate) fn server_key(
     msg: &Message<'_>,
+    sum: &Summary<'_>,
     class: Option<&[u8]>,
     out: &mut Vec<u8>,
-) -> Result<(), ParseError> {
+) {
     out.clear();
-    let via = msg.top_via()?;
+    let via = &sum.top_via;
     let method = msg.method().unwrap_or(Method::Extension);
     let class =
         class.unwrap_or_else(|| method_class(method, msg.method_bytes().unwrap_or_default()));
@@ -45,18 +46,16 @@ pub(crate) fn server_key(
         out.push(b'2');
         out.extend_from_slice(msg.request_uri_bytes().unwrap_or_default());
         out.push(SEP);
-        out.extend_from_slice(msg.from()?.tag().unwrap_or_default());
+        out.extend_from_slice(sum.from.tag().unwrap_or_default());
         out.push(SEP);
-        out.extend_from_slice(msg.call_id().unwrap_or_default());
+        out.extend_from_slice(sum.call_id);
         out.push(SEP);
-        let cseq = msg.cseq()?;
-        let _ = std::io::Write::write_fmt(out, format_args!("{}", cseq.seq));
+        let _ = std::io::Write::write_fmt(out, format_args!("{}", sum.cseq.seq));
         out.push(SEP);
         out.extend_from_slice(via.raw);
     }
     out.push(SEP);
     out.extend_from_slice(class);
-    Ok(())
 }
 
 /// Builds a client transaction key from our branch and the method class.

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use core::hash::BuildHasher;
 use hashbrown::HashTable;
-use trunkline_parser::{Edits, Message, Method, ParseError, Parser, write_ack};
+use trunkline_parser::{Edits, Message, Method, Parser, Summary, write_ack};
 
 use crate::timer::TimerLists;
 
@@ -532,26 +532,26 @@ impl TxLayer {
     /// Matches a request against the server transactions (§17.2.3) and
     /// creates one for a new request. `src` is where the request came from
     /// and `response_dest` where its responses go (§18.2.2, RFC 3581).
-    /// The request must have passed validation.
+    /// `sum` is what validating the request returned.
     pub fn handle_request(
         &mut self,
         now: Instant,
         msg: &Message<'_>,
+        sum: &Summary<'_>,
         response_dest: SocketAddr,
         local: u16,
-    ) -> Result<RequestOutcome, ParseError> {
+    ) -> RequestOutcome {
         let method = msg.method().unwrap_or(Method::Extension);
         let mut key = std::mem::take(&mut self.scratch_key);
-        let r = key::server_key(msg, None, &mut key);
+        key::server_key(msg, sum, None, &mut key);
         self.scratch_key = key;
-        r?;
         let found = self.lookup(&self.scratch_key);
         if method == Method::Ack {
             let Some(id) = found else {
-                return Ok(RequestOutcome::AckUnmatched);
+                return RequestOutcome::AckUnmatched;
             };
             let t = &self.slab[id.slot as usize];
-            return Ok(match (t.kind, t.state) {
+            return match (t.kind, t.state) {
                 (Kind::InviteServer, State::Completed) => {
                     // §17.2.1: ACK received; stop resending, absorb ACK copies for T4.
                     self.slab[id.slot as usize].state = State::Confirmed;
@@ -569,7 +569,7 @@ impl TxLayer {
                     RequestOutcome::AckAbsorbed
                 }
                 _ => RequestOutcome::AckUnmatched,
-            });
+            };
         }
         if let Some(id) = found {
             self.stats.absorbed += 1;
@@ -580,7 +580,7 @@ impl TxLayer {
                 self.stats.retransmissions += 1;
                 self.pending.push_back(Pending::Last(id));
             }
-            return Ok(RequestOutcome::Retransmission(id));
+            return RequestOutcome::Retransmission(id);
         }
         let (kind, state) = if method == Method::Invite {
             (Kind::InviteServer, State::Proceeding)
@@ -588,25 +588,17 @@ impl TxLayer {
             (Kind::NonInviteServer, State::Trying)
         };
         self.stats.server_created += 1;
-        Ok(RequestOutcome::New(self.create(
-            kind,
-            state,
-            response_dest,
-            local,
-            0,
-        )))
+        RequestOutcome::New(self.create(kind, state, response_dest, local, 0))
     }
 
     /// The INVITE server transaction a CANCEL refers to (§9.2: same branch
     /// and sent-by, method INVITE), if it is live.
-    pub fn find_invite(&mut self, cancel: &Message<'_>) -> Result<Option<TxId>, ParseError> {
+    pub fn find_invite(&mut self, cancel: &Message<'_>, sum: &Summary<'_>) -> Option<TxId> {
         let mut key = std::mem::take(&mut self.scratch_key);
-        let r = key::server_key(cancel, Some(b"INVITE"), &mut key);
+        key::server_key(cancel, sum, Some(b"INVITE"), &mut key);
         self.scratch_key = key;
-        r?;
-        Ok(self
-            .lookup(&self.scratch_key)
-            .filter(|id| self.slab[id.slot as usize].kind == Kind::InviteServer))
+        self.lookup(&self.scratch_key)
+            .filter(|id| self.slab[id.slot as usize].kind == Kind::InviteServer)
     }
 
     /// Sends a response on server transaction `id` (the bytes are the
@@ -737,12 +729,12 @@ impl TxLayer {
         &mut self,
         now: Instant,
         msg: &Message<'_>,
-    ) -> Result<ResponseOutcome, ParseError> {
+        sum: &Summary<'_>,
+    ) -> ResponseOutcome {
         let code = msg.status_code().unwrap_or(0);
-        let via = msg.top_via()?;
-        let cseq = msg.cseq()?;
-        let Some(branch) = via.branch else {
-            return Ok(ResponseOutcome::Unmatched);
+        let cseq = &sum.cseq;
+        let Some(branch) = sum.top_via.branch else {
+            return ResponseOutcome::Unmatched;
         };
         let mut key = std::mem::take(&mut self.scratch_key);
         key::client_key(
@@ -752,7 +744,7 @@ impl TxLayer {
         );
         self.scratch_key = key;
         let Some(id) = self.lookup(&self.scratch_key) else {
-            return Ok(ResponseOutcome::Unmatched);
+            return ResponseOutcome::Unmatched;
         };
         let timers = self.timers_cfg;
         let reliable = self.reliable();
@@ -789,7 +781,7 @@ impl TxLayer {
                     let d = if reliable { Duration::ZERO } else { timers.d };
                     self.arm(now, id, Slot::End, d); // Timer D
                 }
-                Ok(deliver)
+                deliver
             }
             (Kind::InviteClient, State::Completed) => {
                 if code >= 300 {
@@ -798,10 +790,10 @@ impl TxLayer {
                     self.pending.push_back(Pending::Last(id));
                 }
                 self.stats.absorbed += 1;
-                Ok(ResponseOutcome::Absorbed)
+                ResponseOutcome::Absorbed
             }
             (Kind::InviteClient, State::Accepted) if (200..300).contains(&code) => {
-                Ok(deliver) // RFC 6026: 2xx retransmissions go to the TU.
+                deliver // RFC 6026: 2xx retransmissions go to the TU.
             }
             (Kind::NonInviteClient, State::Trying | State::Proceeding) => {
                 if code < 200 {
@@ -813,11 +805,11 @@ impl TxLayer {
                     let k = if reliable { Duration::ZERO } else { timers.t4 };
                     self.arm(now, id, Slot::End, k); // Timer K
                 }
-                Ok(deliver)
+                deliver
             }
             _ => {
                 self.stats.absorbed += 1;
-                Ok(ResponseOutcome::Absorbed)
+                ResponseOutcome::Absorbed
             }
         }
     }

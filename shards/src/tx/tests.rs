@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use trunkline_parser::{Method, Parser};
+use trunkline_parser::{Method, Parser, validate};
 
 use super::*;
 
@@ -112,7 +112,8 @@ impl Harness {
     fn request(&mut self, bytes: &[u8]) -> RequestOutcome {
         let mut p = Parser::default();
         let m = p.parse(bytes).unwrap();
-        let r = self.tx.handle_request(self.now, &m, addr(UAC), 0).unwrap();
+        let sum = validate(&m).unwrap();
+        let r = self.tx.handle_request(self.now, &m, &sum, addr(UAC), 0);
         self.drain();
         r
     }
@@ -120,7 +121,8 @@ impl Harness {
     fn response(&mut self, bytes: &[u8]) -> ResponseOutcome {
         let mut p = Parser::default();
         let m = p.parse(bytes).unwrap();
-        let r = self.tx.handle_response(self.now, &m).unwrap();
+        let sum = validate(&m).unwrap();
+        let r = self.tx.handle_response(self.now, &m, &sum);
         self.drain();
         r
     }
@@ -471,14 +473,14 @@ fn cancel_finds_its_invite_but_is_its_own_transaction() {
     let cancel = request("CANCEL", "z9hG4bKc1", "CANCEL");
     let mut p = Parser::default();
     let m = p.parse(&cancel).unwrap();
-    assert_eq!(h.tx.find_invite(&m).unwrap(), Some(inv));
+    assert_eq!(h.tx.find_invite(&m, &validate(&m).unwrap()), Some(inv));
     let RequestOutcome::New(c) = h.request(&cancel) else {
         panic!()
     };
     assert_ne!(c, inv);
     let other = request("CANCEL", "z9hG4bKother", "CANCEL");
     let m = p.parse(&other).unwrap();
-    assert_eq!(h.tx.find_invite(&m).unwrap(), None);
+    assert_eq!(h.tx.find_invite(&m, &validate(&m).unwrap()), None);
 }
 
 #[test]
