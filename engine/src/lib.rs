@@ -5,3 +5,4 @@ pub mod cli;
 pub mod config;
 pub mod proxy;
 pub mod router;
+pub mod transport;

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use glommio::net::UdpSocket;
 use glommio::{GlommioError, ResourceType};
 use trunkline_parser::find_call_id;
 use trunkline_shards::runtime::{Handoff, Runtime, RuntimeBuilder, ShardCtx};
@@ -21,6 +20,7 @@ use trunkline_shards::tx::TxStats;
 
 use crate::config::Config;
 use crate::proxy::{Counters, ProxyConfig, ProxyCore};
+use crate::transport::udp::UdpTransport;
 
 /// How often each shard runs its transaction timers. SIP timers are
 /// counted in hundreds of milliseconds; a 10 ms tick costs nothing.
@@ -275,7 +275,7 @@ struct ShardSetup {
 struct Shard {
     id: u16,
     core: RefCell<ProxyCore>,
-    sockets: Vec<UdpSocket>,
+    sockets: Vec<UdpTransport>,
     ctx: ShardCtx,
     bufs: RefCell<Vec<Vec<u8>>>,
     handoffs_out: Cell<u64>,
@@ -356,7 +356,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
     let mut sockets = Vec::new();
     let ready = setup.ready.lock().map(|t| t.clone());
     for addr in &setup.bound {
-        match UdpSocket::bind(addr) {
+        match UdpTransport::bind(*addr) {
             Ok(s) => sockets.push(s),
             Err(e) => {
                 tracing::error!(shard = id, %addr, "cannot bind: {e}");
@@ -390,13 +390,30 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         let shard = shard.clone();
         tasks.push(glommio::spawn_local(async move {
             let mut buf = vec![0u8; max];
+            let sock = &shard.sockets[local];
             loop {
-                match shard.sockets[local].recv_from(&mut buf).await {
-                    Ok((n, src)) => shard.on_datagram(&buf[..n], src, local as u16).await,
-                    Err(e) => {
-                        tracing::debug!("recv failed: {e}");
-                        glommio::timer::sleep(Duration::from_millis(1)).await;
+                // Drain what is queued, then wait for more.
+                let mut drained = 0u32;
+                loop {
+                    match sock.try_recv(&mut buf) {
+                        Ok(Some((n, src))) => {
+                            shard.on_datagram(&buf[..n], src, local as u16).await;
+                            drained += 1;
+                            if drained % 64 == 0 {
+                                // Let the handoff and timer tasks run.
+                                glommio::yield_if_needed().await;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::debug!("recv failed: {e}");
+                            break;
+                        }
                     }
+                }
+                if let Err(e) = sock.readable().await {
+                    tracing::debug!("wait failed: {e}");
+                    glommio::timer::sleep(Duration::from_millis(1)).await;
                 }
             }
         }));

@@ -910,6 +910,7 @@ impl State {
             // §16.7 step 5: 2xx forwarded at once (retransmissions too).
             ctx.final_sent = true;
             self.relay_response(now, msg, server, code);
+            self.drop_request(u.slot, u.generation);
             return;
         }
         if ctx.final_sent {
@@ -980,6 +981,17 @@ impl State {
         }
         self.counters.responses_forwarded += 1;
         self.tx.respond(now, server, bytes, code);
+        self.drop_request(slot, generation);
+    }
+
+    /// The final response is out: the request copy kept for local
+    /// responses is no longer needed (the context itself lives on until
+    /// its transactions end).
+    fn drop_request(&mut self, slot: u32, generation: u32) {
+        if let Some(ctx) = self.ctx_mut(slot, generation) {
+            let request = std::mem::take(&mut ctx.request);
+            self.tx.give_buf(request);
+        }
     }
 
     /// Sends a response generated here (408, 487, 500) from the stored request.
@@ -1020,9 +1032,8 @@ impl State {
             }
             Err(_) => false,
         };
-        if let Some(ctx) = self.ctx_mut(slot, generation) {
-            ctx.request = request;
-        }
+        // A final response went out: the copy is no longer needed.
+        self.tx.give_buf(request);
         if ok {
             self.counters.local_replies += 1;
             self.tx.respond(now, server, buf, code);

@@ -271,20 +271,31 @@ struct Tx {
 }
 
 /// A pool of byte buffers, so steady-state work does not allocate.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Pool {
     free: Vec<Vec<u8>>,
+    /// Capacity of a new buffer.
+    size: usize,
 }
 
 impl Pool {
-    const MAX: usize = 4096;
+    const MAX: usize = 16_384;
+
+    fn new(size: usize) -> Pool {
+        Pool {
+            free: Vec::new(),
+            size,
+        }
+    }
 
     fn take(&mut self) -> Vec<u8> {
-        self.free.pop().unwrap_or_else(|| Vec::with_capacity(1024))
+        self.free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.size))
     }
 
     fn give(&mut self, mut v: Vec<u8>) {
-        if self.free.len() < Self::MAX && v.capacity() <= 64 * 1024 {
+        if v.capacity() > 0 && self.free.len() < Self::MAX && v.capacity() <= 64 * 1024 {
             v.clear();
             self.free.push(v);
         }
@@ -316,6 +327,8 @@ pub struct TxLayer {
     pending: VecDeque<Pending>,
     events: VecDeque<TxEvent>,
     pool: Pool,
+    /// Small buffers for transaction keys.
+    keys: Pool,
     scratch_key: Vec<u8>,
     parser: Parser,
     edits: Edits,
@@ -335,7 +348,8 @@ impl TxLayer {
             timers: TimerLists::new(),
             pending: VecDeque::new(),
             events: VecDeque::new(),
-            pool: Pool::default(),
+            pool: Pool::new(1536),
+            keys: Pool::new(128),
             scratch_key: Vec::with_capacity(256),
             parser: Parser::default(),
             edits: Edits::new(),
@@ -402,6 +416,7 @@ impl TxLayer {
     pub fn request_bytes(&self, id: TxId) -> Option<&[u8]> {
         self.get(id)
             .filter(|t| t.kind.role() == Role::Client && t.state != State::Completed)
+            .filter(|t| !t.last.is_empty())
             .map(|t| &t.last[..])
     }
 
@@ -444,10 +459,11 @@ impl TxLayer {
         local: u16,
         user: u64,
     ) -> TxId {
-        let mut key = self.pool.take();
+        let mut key = self.keys.take();
         key.extend_from_slice(&self.scratch_key);
         let key_hash = self.hasher.hash_one(&key);
-        let last = self.pool.take();
+        // Filled by the first send; empty (unallocated) until then.
+        let last = Vec::new();
         let slot = match self.free_slots.pop() {
             Some(s) => s,
             None => {
@@ -521,7 +537,7 @@ impl TxLayer {
         if let Ok(entry) = self.index.find_entry(key_hash, |i| *i == id) {
             entry.remove();
         }
-        self.pool.give(key);
+        self.keys.give(key);
         self.pool.give(last);
         self.free_slots.push(id.slot);
         self.live -= 1;
@@ -555,6 +571,7 @@ impl TxLayer {
                 (Kind::InviteServer, State::Completed) => {
                     // §17.2.1: ACK received; stop resending, absorb ACK copies for T4.
                     self.slab[id.slot as usize].state = State::Confirmed;
+                    self.set_last(id, Vec::new()); // nothing left to resend
                     self.disarm(id, Slot::Resend);
                     let t4 = if self.reliable() {
                         Duration::ZERO
@@ -769,6 +786,7 @@ impl TxLayer {
                     }
                 } else if code < 300 {
                     self.slab[slot].state = State::Accepted;
+                    self.set_last(id, Vec::new()); // the INVITE is not resent again
                     self.disarm(id, Slot::Resend);
                     self.disarm(id, Slot::C);
                     self.arm(now, id, Slot::End, 64 * timers.t1); // Timer M
@@ -801,6 +819,7 @@ impl TxLayer {
                     self.slab[slot].provisional = true;
                 } else {
                     self.slab[slot].state = State::Completed;
+                    self.set_last(id, Vec::new()); // only absorbs copies now
                     self.disarm(id, Slot::Resend);
                     let k = if reliable { Duration::ZERO } else { timers.t4 };
                     self.arm(now, id, Slot::End, k); // Timer K
