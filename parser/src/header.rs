@@ -149,27 +149,76 @@ impl HeaderName {
 
     /// Classifies a header field name as it appears on the wire: compact
     /// forms and any letter case (§7.3.1: names are case-insensitive).
+    /// `name` must be a `token` (as the message indexer guarantees); other
+    /// bytes may match a known name loosely.
     #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        match name.len() {
-            0 => HeaderName::Other,
-            1 => kind_at(COMPACT_LOOKUP[name[0] as usize]),
-            _ => {
-                let mut slot = name_hash(name) as usize;
-                loop {
-                    let idx = NAME_LOOKUP[slot];
-                    if idx == EMPTY {
-                        return HeaderName::Other;
-                    }
-                    let canonical = Self::CANONICAL[idx as usize].as_bytes();
-                    if canonical.eq_ignore_ascii_case(name) {
-                        return kind_at(idx);
-                    }
-                    slot = (slot + 1) & (LOOKUP_SLOTS - 1);
-                }
+        Self::classify_in(name, 0, name.len())
+    }
+
+    /// Classifies the name `buf[start..end]`. Reading it inside its buffer
+    /// lets the comparison load whole words past its end (masked off).
+    #[inline]
+    pub(crate) fn classify_in(buf: &[u8], start: usize, end: usize) -> HeaderName {
+        let name = &buf[start..end];
+        let n = name.len();
+        if n <= 1 {
+            return match name.first() {
+                Some(&c) => kind_at(COMPACT_LOOKUP[c as usize]),
+                None => HeaderName::Other,
+            };
+        }
+        if n > MAX_NAME {
+            return HeaderName::Other;
+        }
+        let mut slot = name_hash(name) as usize;
+        loop {
+            let idx = NAME_LOOKUP[slot];
+            if idx == EMPTY {
+                return HeaderName::Other;
             }
+            let (words, len) = &LOWER[idx as usize];
+            if *len as usize == n && folded_eq(buf, start, n, words) {
+                return kind_at(idx);
+            }
+            slot = (slot + 1) & (LOOKUP_SLOTS - 1);
         }
     }
+}
+
+const FOLD: u64 = 0x2020_2020_2020_2020;
+
+/// Whether the `n` bytes at `buf[start..]`, letter case folded, equal
+/// `words` (a canonical name, folded, zero-padded). For `token` bytes,
+/// setting bit 0x20 folds letters and maps no other byte onto a letter;
+/// the caller has ruled out controls, so `-` cannot match CR either.
+#[inline(always)]
+fn folded_eq(buf: &[u8], start: usize, n: usize, words: &[u64; MAX_NAME / 8]) -> bool {
+    let mut k = 0;
+    while k * 8 < n {
+        let left = n - k * 8;
+        let mask = if left >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * left)) - 1
+        };
+        let at = start + k * 8;
+        let w = match buf.get(at..).and_then(|s| s.first_chunk::<8>()) {
+            Some(c) => u64::from_le_bytes(*c),
+            None => {
+                let mut b = [0u8; 8];
+                for (i, x) in buf[at..].iter().take(8).enumerate() {
+                    b[i] = *x;
+                }
+                u64::from_le_bytes(b)
+            }
+        };
+        if (w & mask) | FOLD != words[k] | FOLD {
+            return false;
+        }
+        k += 1;
+    }
+    true
 }
 
 impl core::fmt::Display for HeaderName {
@@ -232,7 +281,33 @@ const fn build_compact_lookup() -> [u8; 256] {
 }
 
 static NAME_LOOKUP: [u8; LOOKUP_SLOTS] = build_name_lookup();
+
 static COMPACT_LOOKUP: [u8; 256] = build_compact_lookup();
+
+/// Longest canonical name, in bytes (a multiple of 8).
+const MAX_NAME: usize = 24;
+
+/// The canonical names in lower case as little-endian words, zero-padded,
+/// with their lengths: compared a word at a time.
+static LOWER: [([u64; MAX_NAME / 8], u8); HeaderName::COUNT - 1] = build_lower();
+
+const fn build_lower() -> [([u64; MAX_NAME / 8], u8); HeaderName::COUNT - 1] {
+    let mut t = [([0u64; MAX_NAME / 8], 0u8); HeaderName::COUNT - 1];
+    let names = HeaderName::CANONICAL;
+    let mut i = 0;
+    while i < names.len() {
+        let b = names[i].as_bytes();
+        assert!(b.len() <= MAX_NAME, "raise MAX_NAME");
+        let mut j = 0;
+        while j < b.len() {
+            t[i].0[j / 8] |= (b[j].to_ascii_lowercase() as u64) << (8 * (j % 8));
+            j += 1;
+        }
+        t[i].1 = b.len() as u8;
+        i += 1;
+    }
+    t
+}
 
 #[cfg(test)]
 mod tests {
@@ -256,6 +331,42 @@ mod tests {
                 assert_eq!(HeaderName::from_bytes(&[c.to_ascii_uppercase()]), h);
             }
         }
+    }
+
+    #[test]
+    fn folding_is_exact_for_tokens() {
+        for n in [
+            &b"Call_ID"[..],
+            b"Call-IDs",
+            b"Cal-ID",
+            b"CALL-id",
+            b"P-Asserted-Identitx",
+        ] {
+            let expect = if n.eq_ignore_ascii_case(b"call-id") {
+                HeaderName::CallId
+            } else {
+                HeaderName::Other
+            };
+            assert_eq!(
+                HeaderName::from_bytes(n),
+                expect,
+                "{}",
+                String::from_utf8_lossy(n)
+            );
+        }
+        // Inside a buffer, bytes after the name do not count.
+        let buf = b"Via: x";
+        assert_eq!(HeaderName::classify_in(buf, 0, 3), HeaderName::Via);
+        let buf = b"Contact";
+        assert_eq!(HeaderName::classify_in(buf, 0, 7), HeaderName::Contact);
+        assert_eq!(
+            HeaderName::classify_in(b"xxContact-Typexx", 2, 14),
+            HeaderName::Other
+        );
+        assert_eq!(
+            HeaderName::classify_in(b"xxContent-Typexx", 2, 14),
+            HeaderName::ContentType
+        );
     }
 
     #[test]

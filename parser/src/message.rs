@@ -233,10 +233,9 @@ fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing
         return Err(ParseError::new(E::Empty, pos));
     }
     let begin = pos;
-    let Some(nl) = memchr(b'\n', &buf[pos..]) else {
+    let Some(nl) = scan::find_byte(buf, pos, b'\n') else {
         return Err(ParseError::new(E::Unterminated, buf.len()));
     };
-    let nl = pos + nl;
     let line_end = if nl > pos && buf[nl - 1] == b'\r' {
         nl - 1
     } else {
@@ -315,31 +314,46 @@ fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing
 /// `field-name *(SP/HT) ":" value`, continued over folded lines.
 #[inline]
 fn header_line(buf: &[u8], pos: usize) -> Result<HeaderEntry, ParseError> {
-    let name_end = scan::skip_class(buf, pos, scan::TOKEN);
-    if name_end == pos {
-        return Err(ParseError::new(ErrorKind::BadHeaderName, pos));
+    // Fast path: find the colon, classify the name by table (a known name
+    // is a token); only an unknown name is checked byte by byte.
+    let colon = match scan::find_byte(buf, pos, b':') {
+        Some(c) => c,
+        None => return Err(slow_name_error(buf, pos)),
+    };
+    let mut name_end = colon;
+    while name_end > pos && scan::is_wsp(buf[name_end - 1]) {
+        name_end -= 1;
     }
-    let mut colon = name_end;
-    while colon < buf.len() && scan::is_wsp(buf[colon]) {
-        colon += 1;
+    let name = &buf[pos..name_end];
+    // Controls (a line end before the colon) or SP inside the name: let the
+    // byte-by-byte scan report exactly where the name breaks.
+    if name.is_empty() || scan::has_ctl_or_space_or_high(name) {
+        return Err(slow_name_error(buf, pos));
     }
-    if buf.get(colon) != Some(&b':') {
-        return Err(ParseError::new(ErrorKind::BadHeaderName, colon));
+    let kind = HeaderName::classify_in(buf, pos, name_end);
+    if kind == HeaderName::Other && !scan::is_token(name) {
+        return Err(slow_name_error(buf, pos));
     }
     // Find the end of the logical line: a LF not followed by SP/HT.
-    let mut from = colon + 1;
+    let mut v_start = colon + 1;
+    while v_start < buf.len() && buf[v_start] == b' ' {
+        v_start += 1;
+    }
+    let mut from = v_start;
     let nl = loop {
-        let Some(i) = memchr(b'\n', &buf[from..]) else {
+        let Some(nl) = scan::find_byte(buf, from, b'\n') else {
             return Err(ParseError::new(ErrorKind::Unterminated, buf.len()));
         };
-        let nl = from + i;
         match buf.get(nl + 1) {
             Some(b' ' | b'\t') => from = nl + 1,
             _ => break nl,
         }
     };
-    let mut v_start = colon + 1;
+    // Trim the value: LWS before (tabs, folds), a CR and any LWS after.
     let mut v_end = nl;
+    if v_end > v_start && buf[v_end - 1] == b'\r' {
+        v_end -= 1;
+    }
     while v_start < v_end && scan::is_lws(buf[v_start]) {
         v_start += 1;
     }
@@ -347,11 +361,26 @@ fn header_line(buf: &[u8], pos: usize) -> Result<HeaderEntry, ParseError> {
         v_end -= 1;
     }
     Ok(HeaderEntry {
-        kind: HeaderName::from_bytes(&buf[pos..name_end]),
+        kind,
         name: Span::new(pos, name_end),
         value: Span::new(v_start, v_end),
         end: (nl + 1) as u32,
     })
+}
+
+/// The error for a header line whose name is not `token *(SP/HT) ":"`,
+/// located at the first byte that breaks it.
+#[cold]
+fn slow_name_error(buf: &[u8], pos: usize) -> ParseError {
+    let name_end = scan::skip_class(buf, pos, scan::TOKEN);
+    if name_end == pos {
+        return ParseError::new(ErrorKind::BadHeaderName, pos);
+    }
+    let mut colon = name_end;
+    while colon < buf.len() && scan::is_wsp(buf[colon]) {
+        colon += 1;
+    }
+    ParseError::new(ErrorKind::BadHeaderName, colon)
 }
 
 /// Parses the Request-Line or Status-Line in `buf[s..e]` (terminator excluded).
@@ -404,7 +433,11 @@ fn start_line(buf: &[u8], s: usize, e: usize) -> Result<StartLine, ParseError> {
     if !uri[0].is_ascii_alphabetic() || uri.get(colon) != Some(&b':') {
         return Err(ParseError::new(E::BadRequestUri, uri_at));
     }
-    if let Some(i) = uri.iter().position(|&b| b <= b' ' || b >= 0x7f) {
+    if scan::has_ctl_or_space_or_high(uri) {
+        let i = uri
+            .iter()
+            .position(|&b| b <= b' ' || b >= 0x7f)
+            .unwrap_or(0);
         return Err(ParseError::new(E::BadRequestUri, uri_at + i));
     }
     let version = &rest[sp2 + 1..];

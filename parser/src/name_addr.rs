@@ -27,6 +27,8 @@ pub struct NameAddr<'a> {
     pub bracketed: bool,
     /// The header parameters after the URI (`;tag=..;q=..`), or empty.
     pub params: &'a [u8],
+    /// The `tag` parameter, found while the parameters were checked.
+    tag: Option<&'a [u8]>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -52,7 +54,7 @@ impl<'a> NameAddr<'a> {
 
     /// The `tag` parameter (From/To, §19.3).
     pub fn tag(&self) -> Option<&'a [u8]> {
-        self.param(b"tag").flatten()
+        self.tag
     }
 }
 
@@ -96,15 +98,16 @@ pub(crate) fn parse_name_addr(s: &[u8], i: usize) -> Result<(NameAddr<'_>, usize
         }
     }
     let (uri, bracketed) = if s.get(i) == Some(&b'<') {
-        let Some(close) = memchr(b'>', &s[i + 1..]) else {
+        let Some(close) = scan::find_byte(s, i + 1, b'>') else {
             return Err(bad(i));
         };
-        let uri = &s[i + 1..i + 1 + close];
-        // No LWS inside the brackets (RFC 4475 §3.1.2.14).
-        if let Some(k) = uri.iter().position(|&b| scan::is_lws(b)) {
+        let uri = &s[i + 1..close];
+        // No LWS (nor any control) inside the brackets (RFC 4475 §3.1.2.14).
+        if scan::has_ctl_or_space(uri) {
+            let k = uri.iter().position(|&b| b <= b' ').unwrap_or(0);
             return Err(bad(i + 1 + k));
         }
-        i += close + 2;
+        i = close + 1;
         (uri, true)
     } else {
         let start = i;
@@ -123,13 +126,14 @@ pub(crate) fn parse_name_addr(s: &[u8], i: usize) -> Result<(NameAddr<'_>, usize
         return Err(Fault::at(ErrorKind::BadUri, uri, 0));
     }
     let params_start = i;
-    let end = params::scan_header_params(s, i)?;
+    let (end, tag) = params::scan_header_params_tag(s, i)?;
     Ok((
         NameAddr {
             display_name,
             uri,
             bracketed,
             params: scan::trim_lws(&s[params_start..end]),
+            tag,
         },
         end,
     ))

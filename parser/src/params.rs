@@ -132,12 +132,23 @@ pub fn unquote(v: &[u8]) -> &[u8] {
 /// at `s[i]`, and returns the index where the value ends: at the `,` before
 /// the next list value, or at the end. `generic-param = token [ EQUAL gen-value ]`,
 /// `gen-value = token / host / quoted-string`.
-pub(crate) fn scan_header_params(s: &[u8], mut i: usize) -> Result<usize, Fault> {
+pub(crate) fn scan_header_params(s: &[u8], i: usize) -> Result<usize, Fault> {
+    scan_header_params_tag(s, i).map(|(end, _)| end)
+}
+
+/// [`scan_header_params`], also returning the value of the first `tag`
+/// parameter (From/To tags are read on every message: find them in the
+/// same pass).
+pub(crate) fn scan_header_params_tag(
+    s: &[u8],
+    mut i: usize,
+) -> Result<(usize, Option<&[u8]>), Fault> {
+    let mut tag = None;
     loop {
         let j = scan::skip_lws(s, i);
         match s.get(j) {
-            None => return Ok(s.len()),
-            Some(b',') => return Ok(j),
+            None => return Ok((s.len(), tag)),
+            Some(b',') => return Ok((j, tag)),
             Some(b';') => {}
             Some(_) => return Err(Fault::at(ErrorKind::BadParam, s, j)),
         }
@@ -151,6 +162,9 @@ pub(crate) fn scan_header_params(s: &[u8], mut i: usize) -> Result<usize, Fault>
         if s.get(k) == Some(&b'=') {
             let v = scan::skip_lws(s, k + 1);
             i = scan_gen_value(s, v)?;
+            if tag.is_none() && s[name_start..name_end].eq_ignore_ascii_case(b"tag") {
+                tag = Some(&s[v..i]);
+            }
         }
     }
 }

@@ -117,17 +117,36 @@ impl<'a> Host<'a> {
     }
 }
 
+/// Parses a dotted-quad IPv4 address in one pass: four decimal octets of
+/// one to three digits, each at most 255.
 pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut n = 0;
-    for part in s.split(|&b| b == b'.') {
-        if n == 4 || part.is_empty() || part.len() > 3 {
-            return None;
+    let mut n = 0; // octet index
+    let mut value: u32 = 0;
+    let mut digits = 0;
+    for &b in s {
+        match b {
+            b'0'..=b'9' => {
+                value = value * 10 + (b - b'0') as u32;
+                digits += 1;
+                if digits > 3 || value > 255 {
+                    return None;
+                }
+            }
+            b'.' if digits > 0 && n < 3 => {
+                octets[n] = value as u8;
+                n += 1;
+                value = 0;
+                digits = 0;
+            }
+            _ => return None,
         }
-        octets[n] = scan::parse_decimal(part, 255)? as u8;
-        n += 1;
     }
-    (n == 4).then(|| Ipv4Addr::from(octets))
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = value as u8;
+    Some(Ipv4Addr::from(octets))
 }
 
 fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
@@ -154,30 +173,39 @@ pub(crate) fn parse_host(s: &[u8]) -> Result<Host<'_>, Fault> {
                 kind: HostKind::V6,
             })
         }
-        Some(_) => {
-            if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
-                return match parse_ipv4(s) {
-                    Some(_) => Ok(Host {
+        Some(first) => {
+            if first.is_ascii_digit() {
+                if parse_ipv4(s).is_some() {
+                    return Ok(Host {
                         text: s,
                         kind: HostKind::V4,
-                    }),
-                    None => Err(bad(0)),
-                };
-            }
-            // hostname = *( domainlabel "." ) toplabel [ "." ]
-            let body = s.strip_suffix(b".").unwrap_or(s);
-            let mut at = 0;
-            for label in body.split(|&b| b == b'.') {
-                let ok = !label.is_empty()
-                    && label
-                        .iter()
-                        .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                    && label[0] != b'-'
-                    && label[label.len() - 1] != b'-';
-                if !ok {
-                    return Err(bad(at));
+                    });
                 }
-                at += label.len() + 1;
+                if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+                    return Err(bad(0)); // digits and dots, but no address
+                }
+            }
+            // hostname = *( domainlabel "." ) toplabel [ "." ], in one pass:
+            // labels of alphanum / "-" (and "_"), not starting or ending
+            // with "-".
+            let body = s.strip_suffix(b".").unwrap_or(s);
+            let mut label_start = 0;
+            for (i, &b) in body.iter().enumerate() {
+                match b {
+                    b'.' => {
+                        if i == label_start || body[i - 1] == b'-' {
+                            return Err(bad(label_start));
+                        }
+                        label_start = i + 1;
+                    }
+                    b'-' if i == label_start => return Err(bad(label_start)),
+                    b'-' | b'_' => {}
+                    _ if b.is_ascii_alphanumeric() => {}
+                    _ => return Err(bad(label_start)),
+                }
+            }
+            if label_start == body.len() || body[body.len() - 1] == b'-' {
+                return Err(bad(label_start));
             }
             Ok(Host {
                 text: s,
@@ -187,7 +215,6 @@ pub(crate) fn parse_host(s: &[u8]) -> Result<Host<'_>, Fault> {
     }
 }
 
-/// Parses `host [":" port]` in `s`; returns the host and port.
 pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>), Fault> {
     let host_end = if s.first() == Some(&b'[') {
         match memchr(b']', s) {
@@ -571,6 +598,27 @@ mod tests {
         );
         let u = sip("sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31");
         assert_eq!(u.params().count(), 2);
+    }
+
+    #[test]
+    fn ipv4_parsing() {
+        for (t, ok) in [
+            ("1.2.3.4", true),
+            ("255.255.255.255", true),
+            ("0.0.0.0", true),
+            ("256.1.1.1", false),
+            ("1.2.3", false),
+            ("1.2.3.4.5", false),
+            ("1..3.4", false),
+            ("1.2.3.", false),
+            (".1.2.3", false),
+            ("1.2.3.0004", false),
+            ("1.2.3.a", false),
+            ("", false),
+        ] {
+            assert_eq!(parse_ipv4(t.as_bytes()).is_some(), ok, "{t}");
+            assert_eq!(parse_ipv4(t.as_bytes()), t.parse().ok(), "{t}");
+        }
     }
 
     #[test]

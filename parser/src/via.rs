@@ -165,20 +165,28 @@ pub(crate) fn parse_via(s: &[u8], i: usize) -> Result<(Via<'_>, usize), Fault> {
             i = v_end;
         }
         let vpos = value.map_or(n, |v| v.as_ptr() as usize - s.as_ptr() as usize);
-        if name.eq_ignore_ascii_case(b"branch") {
-            via.branch = Some(value.ok_or(bad(n))?);
-        } else if name.eq_ignore_ascii_case(b"received") {
-            via.received = Some(value.ok_or(bad(n))?);
-        } else if name.eq_ignore_ascii_case(b"rport") {
-            via.rport = Some(match value {
-                None => None,
-                Some(v) => Some(uri::parse_port(v).map_err(|_| bad(vpos))?),
-            });
-        } else if name.eq_ignore_ascii_case(b"maddr") {
-            via.maddr = Some(value.ok_or(bad(n))?);
-        } else if name.eq_ignore_ascii_case(b"ttl") {
-            let v = value.ok_or(bad(n))?;
-            via.ttl = Some(scan::parse_decimal(v, 255).ok_or(bad(vpos))? as u8);
+        // Dispatch on length and first letter before comparing names.
+        match (name.len(), name[0] | 0x20) {
+            (6, b'b') if name.eq_ignore_ascii_case(b"branch") => {
+                via.branch = Some(value.ok_or(bad(n))?);
+            }
+            (8, b'r') if name.eq_ignore_ascii_case(b"received") => {
+                via.received = Some(value.ok_or(bad(n))?);
+            }
+            (5, b'r') if name.eq_ignore_ascii_case(b"rport") => {
+                via.rport = Some(match value {
+                    None => None,
+                    Some(v) => Some(uri::parse_port(v).map_err(|_| bad(vpos))?),
+                });
+            }
+            (5, b'm') if name.eq_ignore_ascii_case(b"maddr") => {
+                via.maddr = Some(value.ok_or(bad(n))?);
+            }
+            (3, b't') if name.eq_ignore_ascii_case(b"ttl") => {
+                let v = value.ok_or(bad(n))?;
+                via.ttl = Some(scan::parse_decimal(v, 255).ok_or(bad(vpos))? as u8);
+            }
+            _ => {}
         }
     };
     via.params = scan::trim_lws(&s[params_start..end]);
