@@ -26,9 +26,10 @@ fn parse(c: &mut Criterion) {
         g.bench_function("trunkline_validate", |b| {
             b.iter(|| shared::trunkline_validate(&mut parser, black_box(bytes), &case))
         });
-        g.bench_function("rsip", |b| {
-            b.iter(|| shared::rsip(black_box(bytes), &case))
+        g.bench_function("trunkline_summary", |b| {
+            b.iter(|| shared::trunkline_summary(&mut parser, black_box(bytes), &case))
         });
+        g.bench_function("rsip", |b| b.iter(|| shared::rsip(black_box(bytes), &case)));
         g.finish();
     }
 }

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! Run it with N and with 0 and divide the difference in total Ir by N to
-//! take out start-up. `which` is `trunkline`, `trunkline_validate` or `rsip`;
-//! the message is `invite`, `200ok`, `bye` or `register`.
+//! take out start-up. `which` is `trunkline`, `trunkline_validate`,
+//! `trunkline_summary` or `rsip`; the message is `invite`, `200ok`, `bye`
+//! or `register`.
 
 use std::hint::black_box;
 
@@ -21,7 +22,7 @@ use shared::Case;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: count trunkline|trunkline_validate|rsip invite|200ok|bye|register N";
+    let usage = "usage: count trunkline|trunkline_validate|trunkline_summary|rsip invite|200ok|bye|register N";
     let (which, name, n) = match &args[1..] {
         [w, m, n] => (w.as_str(), m.as_str(), n.parse::<u64>().expect(usage)),
         _ => {
@@ -41,6 +42,7 @@ fn main() {
             "trunkline_validate" => {
                 shared::trunkline_validate(&mut parser, black_box(bytes), &case)
             }
+            "trunkline_summary" => shared::trunkline_summary(&mut parser, black_box(bytes), &case),
             "rsip" => shared::rsip(black_box(bytes), &case),
             _ => panic!("{usage}"),
         }

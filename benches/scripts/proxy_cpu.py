@@ -82,6 +82,14 @@ def main():
     time.sleep(duration - 4)
     pids = descendants(proxy.pid)
     c2, w2 = proc_cpu(pids), time.time()
+    rss_kb = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmRSS:"):
+                    rss_kb += int(line.split()[1])
+        except FileNotFoundError:
+            pass
     uac.wait()
     code = uac.returncode
     uas.send_signal(signal.SIGTERM); uas.wait()
@@ -91,7 +99,7 @@ def main():
     except subprocess.TimeoutExpired:
         proxy.kill()
     if kind.startswith("kamailio"):
-        subprocess.run(["pkill", "-f", f"-Y {tmp}"], check=False)
+        subprocess.run(["pkill", "-f", "--", f"-Y {tmp}"], check=False)
     rows = list(csv.reader(open(glob.glob(f"{tmp}/uac_*_.csv")[0]), delimiter=";"))
     hdr = rows[0]
     i_ok, i_fail, i_el = hdr.index("SuccessfulCall(C)"), hdr.index("FailedCall(C)"), hdr.index("ElapsedTime(C)")
@@ -115,7 +123,8 @@ def main():
     per = lambda x: x / calls * 1e6 if calls else float("nan")
     print(f"{kind:20s} rate={rate:6d} calls_ok={ok_total} failed={failed} exit={code} "
           f"window_calls={calls} cps={calls / wall:8.0f} proxy_cores={(du + ds) / wall:5.2f} "
-          f"utime_us_per_call={per(du):6.1f} stime_us_per_call={per(ds):6.1f} cpu_us_per_call={per(du + ds):6.1f}")
+          f"utime_us_per_call={per(du):6.1f} stime_us_per_call={per(ds):6.1f} cpu_us_per_call={per(du + ds):6.1f} "
+          f"rss_mb={rss_kb / 1024:.0f}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

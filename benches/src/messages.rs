@@ -175,8 +175,8 @@ mod tests {
     fn rsip_reads_the_same_values() {
         use rsip::prelude::*;
         for s in ALL {
-            let msg = rsip::SipMessage::try_from(s.bytes)
-                .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            let msg =
+                rsip::SipMessage::try_from(s.bytes).unwrap_or_else(|e| panic!("{}: {e}", s.name));
             let e = s.expected;
             assert_eq!(msg.call_id_header().unwrap().value(), e.call_id);
             let cseq = msg.cseq_header().unwrap().typed().unwrap();

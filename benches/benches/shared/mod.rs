@@ -86,6 +86,28 @@ pub fn trunkline_validate(parser: &mut Parser, bytes: &[u8], c: &Case) {
     }
 }
 
+/// parse + `validate(&msg)`, reading the values from the [`Summary`] that
+/// `validate` returns (the proxy's path: nothing is parsed twice) and the
+/// Request-URI as written.
+///
+/// [`Summary`]: trunkline_parser::Summary
+#[inline(never)]
+pub fn trunkline_summary(parser: &mut Parser, bytes: &[u8], c: &Case) {
+    let e = &c.sample.expected;
+    let msg = parser.parse(bytes).expect("trunkline parses");
+    let s = validate(&msg).expect("valid");
+    assert_eq!(s.call_id, e.call_id.as_bytes());
+    assert_eq!(s.cseq.seq, e.cseq);
+    assert_eq!(s.cseq.method, c.method);
+    assert_eq!(s.top_via.branch, Some(e.branch.as_bytes()));
+    assert_eq!(s.from.tag(), Some(e.from_tag.as_bytes()));
+    assert_eq!(s.to.tag(), e.to_tag.map(str::as_bytes));
+    assert_eq!(
+        msg.request_uri_bytes(),
+        e.request_uri.map(|r| r.raw.as_bytes())
+    );
+}
+
 /// rsip 0.4: `SipMessage::try_from(bytes)` (which already parses the
 /// Request-URI into a typed `Uri`), then the typed accessors: Call-ID,
 /// typed CSeq, typed top Via's branch, typed From/To tags, R-URI user and
