@@ -1,6 +1,8 @@
 //! Bench support (the end-to-end harness comes with the load generator, issue 4).
 //!
 //! [`messages`] holds the wire messages of the parser micro-benches
-//! (`benches/parse.rs`) and the values they must yield.
+//! (`benches/parse.rs`) and the values they must yield; [`proxy_call`]
+//! drives whole calls through the sans-IO proxy core (`benches/proxy.rs`).
 
 pub mod messages;
+pub mod proxy_call;

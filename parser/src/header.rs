@@ -144,7 +144,16 @@ impl HeaderName {
     /// Properties used by the parser and the validator.
     #[inline]
     pub fn props(self) -> HeaderProps {
-        Self::PROPS.get(self as usize).copied().unwrap_or(PLAIN)
+        self.props_const()
+    }
+
+    pub(crate) const fn props_const(self) -> HeaderProps {
+        let i = self as usize;
+        if i < Self::PROPS.len() {
+            Self::PROPS[i]
+        } else {
+            PLAIN
+        }
     }
 
     /// Classifies a header field name as it appears on the wire: compact

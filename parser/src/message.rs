@@ -614,6 +614,11 @@ impl<'a> Message<'a> {
         self.first_index(kind).map(|i| &self.table.entries[i])
     }
 
+    /// Bit `k` is set when the known header kind `k` appears more than once.
+    pub(crate) fn repeated_mask(&self) -> u128 {
+        self.table.repeated
+    }
+
     /// Whether a header kind appears on more than one line.
     #[inline]
     pub fn is_repeated(&self, kind: HeaderName) -> bool {

@@ -42,6 +42,21 @@ pub struct ValidateOptions {
     /// Refuse requests without Max-Forwards. Off by default: RFC 2543 UAs
     /// omit it, and a proxy adds one (§16.6 step 3).
     pub require_max_forwards: bool,
+    /// Check only what a proxy acts on: the start line, the Request-URI's
+    /// headers, the top Via, From and To as name-addrs with their tags,
+    /// Call-ID, CSeq, Max-Forwards and duplicates. RFC 3261 §16.3 step 1:
+    /// "Any other components, well-formed or not, SHOULD be ignored and
+    /// remain unchanged when the message is forwarded." Off by default
+    /// (`trunkline parse` checks every header it knows).
+    pub proxy_scope: bool,
+}
+
+impl ValidateOptions {
+    /// The checks a proxy runs before forwarding (§16.3).
+    pub const PROXY: ValidateOptions = ValidateOptions {
+        require_max_forwards: false,
+        proxy_scope: true,
+    };
 }
 
 /// Validates `msg` with the default options; returns the values it parsed.
@@ -60,7 +75,11 @@ pub fn validate_with<'a>(
 ) -> Result<Summary<'a>, ParseError> {
     use HeaderName as H;
 
-    if let Some(uri) = msg.request_uri() {
+    // The Request-URI: in full; in proxy scope only when it has a '?',
+    // which may start `?headers` (forbidden there, RFC 4475 §3.1.2.11).
+    let check_ruri =
+        !opts.proxy_scope || msg.request_uri_bytes().is_some_and(|r| r.contains(&b'?'));
+    if let Some(uri) = msg.request_uri().filter(|_| check_ruri) {
         let uri = uri?;
         if let Uri::Sip(sip) = uri {
             if !sip.headers.is_empty() || sip.raw.last() == Some(&b'?') {
@@ -85,10 +104,12 @@ pub fn validate_with<'a>(
         }
     }
 
-    for &h in HeaderName::KNOWN {
-        if h.props().singleton && msg.is_repeated(h) {
-            let second = msg.all(h).nth(1).map_or(0, |e| e.name.start as usize);
-            return Err(ParseError::in_header(ErrorKind::DuplicateHeader, second, h));
+    if msg.repeated_mask() & SINGLETONS != 0 {
+        for &h in HeaderName::KNOWN {
+            if h.props().singleton && msg.is_repeated(h) {
+                let second = msg.all(h).nth(1).map_or(0, |e| e.name.start as usize);
+                return Err(ParseError::in_header(ErrorKind::DuplicateHeader, second, h));
+            }
         }
     }
 
@@ -111,12 +132,17 @@ pub fn validate_with<'a>(
         }
     }
     let max_forwards = msg.max_forwards()?;
-    msg.expires()?;
+    let full = !opts.proxy_scope;
+    if full {
+        msg.expires()?;
+    }
 
     let mut from_to = [None, None];
     for (slot, h) in from_to.iter_mut().zip([H::From, H::To]) {
         let na = msg.name_addr(h)?.expect("checked above");
-        name_addr::check_uri(&na).map_err(|f| f.locate(msg.buffer(), Some(h)))?;
+        if full {
+            name_addr::check_uri(&na).map_err(|f| f.locate(msg.buffer(), Some(h)))?;
+        }
         if let Some(e) = na.params().find(|p| p.name.eq_ignore_ascii_case(b"tag")) {
             if e.value.is_none() {
                 let at = msg.span_of(e.name).start as usize;
@@ -130,6 +156,25 @@ pub fn validate_with<'a>(
     for via in msg.vias() {
         let via = via?;
         top_via.get_or_insert(via);
+        if opts.proxy_scope {
+            break; // the Vias below are the next hops' business
+        }
+    }
+    let summary = |from, to, top_via: Option<_>| -> Result<Summary<'a>, ParseError> {
+        Ok(Summary {
+            top_via: top_via.ok_or_else(|| msg.missing(H::Via))?,
+            cseq,
+            call_id: call_id.value.of(msg.buffer()),
+            from,
+            to,
+            max_forwards,
+        })
+    };
+    let [Some(from), Some(to)] = from_to else {
+        unreachable!("From and To were parsed above")
+    };
+    if opts.proxy_scope {
+        return summary(from, to, top_via);
     }
 
     for h in [H::Route, H::RecordRoute] {
@@ -180,15 +225,69 @@ pub fn validate_with<'a>(
             c?;
         }
     }
-    let [Some(from), Some(to)] = from_to else {
-        unreachable!("From and To were parsed above")
-    };
-    Ok(Summary {
-        top_via: top_via.ok_or_else(|| msg.missing(H::Via))?,
-        cseq,
-        call_id: call_id.value.of(msg.buffer()),
-        from,
-        to,
-        max_forwards,
-    })
+    summary(from, to, top_via)
+}
+
+/// The headers [`crate::HeaderProps::singleton`] marks, as a mask of kinds.
+const SINGLETONS: u128 = {
+    let mut m = 0u128;
+    let mut i = 0;
+    while i < HeaderName::KNOWN.len() {
+        if HeaderName::KNOWN[i].props_const().singleton {
+            m |= 1u128 << i;
+        }
+        i += 1;
+    }
+    m
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Parser;
+
+    const BASE: &str = "INVITE sip:b@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+From: <sip:a@192.0.2.1>;tag=1\r\nTo: <sip:b@192.0.2.2>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n";
+
+    fn check(extra: &str, opts: &ValidateOptions) -> Result<(), ErrorKind> {
+        let raw = format!("{BASE}{extra}Content-Length: 0\r\n\r\n");
+        let mut p = Parser::default();
+        let m = p.parse(raw.as_bytes()).unwrap();
+        validate_with(&m, opts).map(|_| ()).map_err(|e| e.kind)
+    }
+
+    #[test]
+    fn proxy_scope_ignores_what_a_proxy_does_not_use() {
+        let full = ValidateOptions::default();
+        let proxy = ValidateOptions::PROXY;
+        // §16.3: components a proxy does not act on are forwarded as they are.
+        for extra in [
+            "Contact: <sip:a@-bad-host->\r\n",
+            "Record-Route: <sip:p@999.1.1.1;lr>\r\n",
+            "Expires: forever\r\n",
+            "Authorization: Digest realm=\"unterminated\r\n",
+            "Via: SIP/2.0/UDP second.example.com;;\r\n",
+        ] {
+            assert!(check(extra, &full).is_err(), "{extra}");
+            assert_eq!(check(extra, &proxy), Ok(()), "{extra}");
+        }
+        // What a proxy uses is still checked.
+        assert_eq!(
+            check("CSeq: 2 INVITE\r\n", &proxy),
+            Err(ErrorKind::DuplicateHeader)
+        );
+        let raw = BASE.replace("CSeq: 1 INVITE", "CSeq: 1 BYE") + "\r\n";
+        let mut p = Parser::default();
+        let m = p.parse(raw.as_bytes()).unwrap();
+        assert_eq!(
+            validate_with(&m, &proxy).unwrap_err().kind,
+            ErrorKind::CSeqMethodMismatch
+        );
+        let raw = BASE.replace("sip:b@192.0.2.2 SIP", "sip:b@192.0.2.2?Route=x SIP") + "\r\n";
+        let m = p.parse(raw.as_bytes()).unwrap();
+        assert_eq!(
+            validate_with(&m, &proxy).unwrap_err().kind,
+            ErrorKind::HeadersInRequestUri
+        );
+    }
 }

@@ -26,7 +26,8 @@ use std::time::Instant;
 use core::hash::{BuildHasher, Hasher};
 use trunkline_parser::{
     Edits, ErrorKind, HeaderName, Limits, LocalCtx, LocalPart, Message, Method, ParseError, Parser,
-    Piece, ResponseSpec, Summary, Uri, Via, validate, write_cancel, write_response,
+    Piece, ResponseSpec, Summary, Uri, ValidateOptions, Via, validate_with, write_cancel,
+    write_response,
 };
 use trunkline_shards::tx::{
     ClientRequest, RequestOutcome, ResponseOutcome, Timers, TxEvent, TxId, TxLayer,
@@ -289,7 +290,8 @@ impl ProxyCore {
                 return;
             }
         };
-        let sum = match validate(&msg) {
+        // §16.3: check what the proxy acts on; forward the rest untouched.
+        let sum = match validate_with(&msg, &ValidateOptions::PROXY) {
             Ok(sum) => sum,
             Err(e) => {
                 st.counters.invalid += 1;

@@ -102,6 +102,8 @@ pub enum RouteError {
     NotFound,
     /// The next hop is us: forwarding would loop (482).
     Loop,
+    /// A Route value does not parse (400).
+    BadRoute,
 }
 
 impl RouteError {
@@ -112,6 +114,7 @@ impl RouteError {
             RouteError::NeedsDns => (503, b"Next Hop Needs DNS"),
             RouteError::NotFound => (404, b"Not Found"),
             RouteError::Loop => (482, b"Loop Detected"),
+            RouteError::BadRoute => (400, b"Bad Route"),
         }
     }
 }
@@ -150,8 +153,8 @@ pub fn plan(
     plan.append_ruri_after = None;
     plan.routed_to_us = false;
     let mut routes = std::mem::take(&mut plan.routes);
-    collect_routes(msg, &mut routes);
-    let r = plan_with(msg, locals, default_route, plan, &routes);
+    let r = collect_routes(msg, &mut routes)
+        .and_then(|()| plan_with(msg, locals, default_route, plan, &routes));
     plan.routes = routes;
     r
 }
@@ -224,10 +227,13 @@ fn plan_with(
 }
 
 /// Every Route value as (header index, value index, URI span), into `out`.
-fn collect_routes(msg: &Message<'_>, out: &mut Vec<(usize, usize, Span)>) {
+fn collect_routes(
+    msg: &Message<'_>,
+    out: &mut Vec<(usize, usize, Span)>,
+) -> Result<(), RouteError> {
     out.clear();
     let Some(first) = msg.first_index(trunkline_parser::HeaderName::Route) else {
-        return;
+        return Ok(());
     };
     for (header, e) in msg.headers().iter().enumerate().skip(first) {
         if e.kind != trunkline_parser::HeaderName::Route {
@@ -235,11 +241,11 @@ fn collect_routes(msg: &Message<'_>, out: &mut Vec<(usize, usize, Span)>) {
         }
         let values = trunkline_parser::name_addr::NameAddrList::new(msg.slice(e.value));
         for (index, na) in values.enumerate() {
-            if let Ok(na) = na {
-                out.push((header, index, msg.span_of(na.uri)));
-            }
+            let na = na.map_err(|_| RouteError::BadRoute)?;
+            out.push((header, index, msg.span_of(na.uri)));
         }
     }
+    Ok(())
 }
 
 /// The socket address a SIP URI designates: `maddr` or host, and port
@@ -394,6 +400,10 @@ To: <sip:b@x>;tag=2\r\nFrom: <sip:a@x>;tag=1\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n\r\
         assert_eq!(
             run(&req("sip:a@b", "Route: <http://x>\r\n"), None),
             Err(RouteError::UnsupportedScheme)
+        );
+        assert_eq!(
+            run(&req("sip:a@b", "Route: <sip:x;lr>,,\r\n"), None),
+            Err(RouteError::BadRoute)
         );
     }
 }

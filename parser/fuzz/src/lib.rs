@@ -204,15 +204,27 @@ fn check_credentials(c: &Credentials<'_>) {
 pub fn check_message(msg: &Message<'_>) -> bool {
     check_structure(msg);
     let len = msg.buffer().len();
-    let valid = check_result(validate(msg), len).is_some();
+    let full = check_result(validate(msg), len);
+    let valid = full.is_some();
     let strict = validate_with(
         msg,
         &ValidateOptions {
             require_max_forwards: true,
+            ..ValidateOptions::default()
         },
     );
     if check_result(strict, len).is_some() {
         assert!(valid, "the strict options accept what the default refuses");
+    }
+    // The proxy's scope checks a subset: whatever passes in full passes
+    // there too, with the same summary.
+    let proxy = check_result(validate_with(msg, &ValidateOptions::PROXY), len);
+    if let Some(f) = full {
+        assert_eq!(
+            proxy,
+            Some(f),
+            "the proxy scope refuses what full validation accepts"
+        );
     }
     check_accessors(msg);
     check_identity(msg);

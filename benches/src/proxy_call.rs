@@ -1,0 +1,194 @@
+//! Whole calls through the sans-IO proxy core, for the proxy benches: the
+//! user-space CPU per call that trunkline owns (parse, validate,
+//! transactions, routing, editing), without sockets.
+//!
+//! A call is the six datagrams a proxy receives for SIPp's `uac`/`uas`
+//! with a route set: INVITE, 180, 200, ACK, BYE, 200 (it sends seven:
+//! 100 Trying too). The UAS side's messages carry the proxy's own Via
+//! branch, so they are recorded once from a first pass (branches are a
+//! deterministic hash) and replayed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use trunkline_engine::proxy::{Mode, ProxyConfig, ProxyCore};
+use trunkline_parser::{HeaderName, Parser};
+
+const UAC: &str = "127.0.0.1:5061";
+const PROXY: &str = "127.0.0.1:5060";
+const UAS: &str = "127.0.0.1:5070";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("address")
+}
+
+/// One call's incoming datagrams, in order, with their sources.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// (source, bytes).
+    pub messages: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+/// A proxy core with a virtual clock.
+#[derive(Debug)]
+pub struct Driver {
+    core: ProxyCore,
+    now: Instant,
+    step: Duration,
+    out: Vec<u8>,
+    /// Datagrams sent so far.
+    pub sent: u64,
+}
+
+impl Driver {
+    /// A stateful (or stateless) record-routing core forwarding to the UAS;
+    /// the clock advances by `step` per call.
+    pub fn new(mode: Mode, step: Duration) -> Driver {
+        let mut cfg = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
+        cfg.mode = mode;
+        Driver {
+            core: ProxyCore::new(Arc::new(cfg), 7),
+            now: Instant::now(),
+            step,
+            out: Vec::with_capacity(2048),
+            sent: 0,
+        }
+    }
+
+    /// Feeds one datagram and drains what the core sends; returns the last
+    /// datagram sent to `to`, if asked (for recording).
+    fn feed(
+        &mut self,
+        src: SocketAddr,
+        bytes: &[u8],
+        capture: Option<SocketAddr>,
+    ) -> Option<Vec<u8>> {
+        self.core.handle_datagram(self.now, bytes, src, 0);
+        let mut got = None;
+        while let Some(t) = self.core.poll_transmit(&mut self.out) {
+            self.sent += 1;
+            if Some(t.dest) == capture {
+                got = Some(self.out.clone());
+            }
+        }
+        got
+    }
+
+    /// Runs one call and its share of timer work.
+    pub fn run(&mut self, call: &Call) {
+        for (src, bytes) in &call.messages {
+            self.feed(*src, bytes, None);
+        }
+        self.now += self.step;
+        self.core.handle_timeout(self.now);
+        while self.core.poll_transmit(&mut self.out).is_some() {
+            self.sent += 1;
+        }
+    }
+
+    /// Live transactions.
+    pub fn live_transactions(&self) -> usize {
+        self.core.live_transactions()
+    }
+}
+
+/// Records `n` distinct calls (distinct Call-IDs and branches).
+pub fn record_calls(n: usize, mode: Mode) -> Vec<Call> {
+    let mut d = Driver::new(mode, Duration::from_millis(1));
+    let (uac, uas) = (addr(UAC), addr(UAS));
+    (0..n)
+        .map(|i| {
+            let invite = invite(i);
+            let fwd = d.feed(uac, &invite, Some(uas)).expect("INVITE forwarded");
+            let ringing = respond(&fwd, 180, "Ringing");
+            let ok = respond(&fwd, 200, "OK");
+            d.feed(uas, &ringing, None);
+            d.feed(uas, &ok, None);
+            let ack = in_dialog(i, "ACK", 1);
+            d.feed(uac, &ack, None);
+            let bye = in_dialog(i, "BYE", 2);
+            let fwd_bye = d.feed(uac, &bye, Some(uas)).expect("BYE forwarded");
+            let bye_ok = respond(&fwd_bye, 200, "OK");
+            d.feed(uas, &bye_ok, None);
+            Call {
+                messages: vec![
+                    (uac, invite),
+                    (uas, ringing),
+                    (uas, ok),
+                    (uac, ack),
+                    (uac, bye),
+                    (uas, bye_ok),
+                ],
+            }
+        })
+        .collect()
+}
+
+/// SIPp `uac`'s INVITE for call `i` (about 600 bytes with SDP).
+fn invite(i: usize) -> Vec<u8> {
+    let sdp = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    format!(
+        "INVITE sip:service@{PROXY} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {UAC};branch=z9hG4bK-{i}-1-0\r\n\
+From: sipp <sip:sipp@{UAC}>;tag={i}SIPpTag001\r\n\
+To: service <sip:service@{PROXY}>\r\n\
+Call-ID: {i}-4242@127.0.0.1\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: sip:sipp@{UAC}\r\n\
+Max-Forwards: 70\r\n\
+Subject: Performance Test\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+    .into_bytes()
+}
+
+fn in_dialog(i: usize, method: &str, cseq: u32) -> Vec<u8> {
+    format!(
+        "{method} sip:service@{UAS} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {UAC};branch=z9hG4bK-{i}-{cseq}-{}\r\n\
+Route: <sip:{PROXY};lr>\r\n\
+From: sipp <sip:sipp@{UAC}>;tag={i}SIPpTag001\r\n\
+To: service <sip:service@{PROXY}>;tag={i}SIPpTag012\r\n\
+Call-ID: {i}-4242@127.0.0.1\r\n\
+CSeq: {cseq} {method}\r\n\
+Contact: sip:sipp@{UAC}\r\n\
+Max-Forwards: 70\r\n\
+Subject: Performance Test\r\n\
+Content-Length: 0\r\n\r\n",
+        cseq + 3
+    )
+    .into_bytes()
+}
+
+/// The UAS's response to a forwarded request: Vias, From, Call-ID, CSeq
+/// and Record-Route copied, a To tag added.
+fn respond(req: &[u8], code: u16, reason: &str) -> Vec<u8> {
+    let mut p = Parser::default();
+    let m = p.parse(req).expect("forwarded request parses");
+    let mut out = format!("SIP/2.0 {code} {reason}\r\n").into_bytes();
+    for h in m.headers() {
+        match h.kind {
+            HeaderName::Via
+            | HeaderName::From
+            | HeaderName::CallId
+            | HeaderName::CSeq
+            | HeaderName::RecordRoute => out.extend_from_slice(m.slice(h.line())),
+            HeaderName::To => {
+                out.extend_from_slice(b"To: ");
+                out.extend_from_slice(m.slice(h.value));
+                if !m.slice(h.value).windows(5).any(|w| w == b";tag=") {
+                    out.extend_from_slice(b";tag=uas-1");
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+            _ => {}
+        }
+    }
+    out.extend_from_slice(
+        format!("Contact: <sip:service@{UAS}>\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+    );
+    out
+}
