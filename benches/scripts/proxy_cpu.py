@@ -90,7 +90,11 @@ def main():
                     rss_kb += int(line.split()[1])
         except FileNotFoundError:
             pass
-    uac.wait()
+    try:
+        uac.wait(timeout=duration + 30)
+    except subprocess.TimeoutExpired:
+        uac.kill()
+        uac.wait()
     code = uac.returncode
     uas.send_signal(signal.SIGTERM); uas.wait()
     proxy.send_signal(signal.SIGINT)
