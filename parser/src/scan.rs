@@ -260,6 +260,13 @@ pub(crate) fn parse_decimal(s: &[u8], max: u64) -> Option<u64> {
 #[inline]
 pub(crate) fn skip_quoted(s: &[u8], i: usize) -> Option<usize> {
     debug_assert_eq!(s.get(i), Some(&b'"'));
+    // Fast path: the next DQUOTE closes the string if no backslash comes
+    // before it.
+    if let Some(close) = find_byte(s, i + 1, b'"') {
+        if find_byte(&s[..close], i + 1, b'\\').is_none() {
+            return Some(close + 1);
+        }
+    }
     let mut j = i + 1;
     while j < s.len() {
         match s[j] {

@@ -88,9 +88,20 @@ pub(crate) fn parse_via(s: &[u8], i: usize) -> Result<(Via<'_>, usize), Fault> {
             Err(bad(j))
         }
     };
-    let (protocol, i) = token(start)?;
-    let (version, i) = token(slash(i)?)?;
-    let (transport, i) = token(slash(i)?)?;
+    // Fast path for the usual `SIP/2.0/<transport> `; the general path
+    // takes LWS around the slashes (RFC 4475 §3.1.1.1).
+    let (protocol, version, transport, i) = match s.get(start..start + 8) {
+        Some(p) if p.eq_ignore_ascii_case(b"SIP/2.0/") => {
+            let (transport, i) = token(start + 8)?;
+            (&p[..3], &p[4..7], transport, i)
+        }
+        _ => {
+            let (protocol, i) = token(start)?;
+            let (version, i) = token(slash(i)?)?;
+            let (transport, i) = token(slash(i)?)?;
+            (protocol, version, transport, i)
+        }
+    };
     let host_start = scan::skip_lws(s, i);
     if host_start == i {
         return Err(bad(i));
