@@ -23,6 +23,7 @@
 //! [limits]
 //! max_message = 65535            # larger datagrams are refused (513)
 //! max_headers = 256
+//! max_transactions = 1000000     # per shard; beyond it new requests get 503
 //! ```
 //!
 //! Every error names the file, line, column and key.
@@ -109,6 +110,7 @@ struct TimersSection {
 struct LimitsSection {
     max_message: Option<Spanned<usize>>,
     max_headers: Option<Spanned<usize>>,
+    max_transactions: Option<Spanned<usize>>,
 }
 
 /// The router's configuration, resolved and checked.
@@ -274,6 +276,16 @@ impl Config {
                 ));
             }
             cfg.proxy.limits.max_message = *m.get_ref();
+        }
+        if let Some(m) = &file.limits.max_transactions {
+            if *m.get_ref() == 0 {
+                return Err(err(
+                    Some(m.span()),
+                    Some("limits.max_transactions"),
+                    "must be at least 1".into(),
+                ));
+            }
+            cfg.proxy.max_transactions = *m.get_ref();
         }
         if let Some(m) = &file.limits.max_headers {
             if !(16..=4096).contains(m.get_ref()) {

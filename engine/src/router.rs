@@ -68,7 +68,7 @@ impl std::fmt::Display for ShardReport {
         write!(
             f,
             "shard {}: received={} sent={} parse_errors={} invalid={} keepalives={} \
-requests_forwarded={} responses_forwarded={} local_replies={} dropped={} \
+requests_forwarded={} responses_forwarded={} local_replies={} dropped={} overloaded={} \
 transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
             self.shard,
             c.received,
@@ -80,6 +80,7 @@ transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} 
             c.responses_forwarded,
             c.local_replies,
             c.dropped,
+            c.overloaded,
             self.live_transactions,
             self.tx.retransmissions,
             self.tx.absorbed,

@@ -63,6 +63,9 @@ pub struct ProxyConfig {
     /// Seed of the branch hash. Fixed by default so that branches are the
     /// same across restarts (a stateless ACK or CANCEL must match).
     pub branch_seed: u64,
+    /// Most live server transactions per shard; beyond it new requests get
+    /// 503 without state (a flood cannot exhaust memory).
+    pub max_transactions: usize,
 }
 
 impl ProxyConfig {
@@ -78,6 +81,7 @@ impl ProxyConfig {
             timers: Timers::default(),
             limits: Limits::default(),
             branch_seed: 0x7472_756e_6b6c_696e,
+            max_transactions: 1_000_000,
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct Counters {
     pub local_replies: u64,
     /// Messages dropped for other reasons (foreign or broadcast Via, ...).
     pub dropped: u64,
+    /// New requests refused with 503 at the transaction cap.
+    pub overloaded: u64,
 }
 
 /// Where to send the bytes [`ProxyCore::poll_transmit`] wrote.
@@ -221,7 +227,11 @@ impl ProxyCore {
         ProxyCore {
             parser: Parser::new(cfg.limits),
             st: State {
-                tx: TxLayer::new(cfg.timers, seed),
+                tx: {
+                    let mut tx = TxLayer::new(cfg.timers, seed);
+                    tx.set_max_live(cfg.max_transactions);
+                    tx
+                },
                 branch_hash: foldhash::fast::FixedState::with_seed(cfg.branch_seed),
                 cfg,
                 ctxs: Vec::new(),
@@ -409,6 +419,7 @@ impl State {
             {
                 return;
             }
+            // (An ACK never creates a transaction, so the cap cannot refuse it.)
             // The ACK for a 2xx travels end to end (§16.6, §17.1.1.3).
             self.forward_request(now, inp, None);
             return;
@@ -417,14 +428,15 @@ impl State {
             match self.tx.find_invite(msg, &inp.sum) {
                 Some(invite) => {
                     // A retransmitted CANCEL is absorbed (its 200 resent).
-                    if let RequestOutcome::New(c) =
-                        self.tx.handle_request(now, msg, &inp.sum, dest, inp.local)
-                    {
-                        // §16.10: answer the CANCEL, then cancel the branches.
-                        self.reply(now, inp, Some(c), 200, b"OK", &[]);
-                        if let Some(u) = self.tx.user(invite).and_then(UserRef::unpack) {
-                            self.cancel_context(now, u.slot, u.generation);
-                        }
+                    let server = match self.tx.handle_request(now, msg, &inp.sum, dest, inp.local) {
+                        RequestOutcome::New(c) => Some(c),
+                        RequestOutcome::Overloaded => None, // answered without state
+                        _ => return,
+                    };
+                    // §16.10: answer the CANCEL, then cancel the branches.
+                    self.reply(now, inp, server, 200, b"OK", &[]);
+                    if let Some(u) = self.tx.user(invite).and_then(UserRef::unpack) {
+                        self.cancel_context(now, u.slot, u.generation);
                     }
                 }
                 // No context: forward statelessly (§16.10).
@@ -440,6 +452,11 @@ impl State {
         let server = if stateful {
             match self.tx.handle_request(now, msg, &inp.sum, dest, inp.local) {
                 RequestOutcome::New(id) => Some(id),
+                RequestOutcome::Overloaded => {
+                    self.counters.overloaded += 1;
+                    self.reply(now, inp, None, 503, b"Overloaded", &[b"Retry-After: 5"]);
+                    return;
+                }
                 _ => return, // retransmission, absorbed
             }
         } else {

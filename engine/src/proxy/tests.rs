@@ -548,3 +548,21 @@ fn preloaded_route_to_us_still_record_routes() {
     assert!(header(&fwd, "Route").is_empty());
     assert_eq!(header(&fwd, "Record-Route"), ["<sip:192.0.2.1:5060;lr>"]);
 }
+
+#[test]
+fn the_transaction_cap_answers_503_without_state() {
+    let mut cfg = ProxyConfig::new(addr(PROXY), None);
+    cfg.max_transactions = 1;
+    let mut n = Net {
+        core: ProxyCore::new(Arc::new(cfg), 1),
+        now: Instant::now(),
+        sent: Vec::new(),
+    };
+    n.from(UAC, &invite("z9hG4bKo1"));
+    assert_eq!(n.take().len(), 2); // 100 + INVITE
+    n.from(UAC, &invite("z9hG4bKo2").replace("call-1@", "call-2@"));
+    let out = n.take();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.starts_with("SIP/2.0 503 Overloaded"));
+    assert_eq!(n.core.counters().overloaded, 1);
+}

@@ -116,6 +116,9 @@ pub enum RequestOutcome {
     /// An ACK matching no INVITE server transaction: the ACK for a 2xx,
     /// which travels end to end (forward it).
     AckUnmatched,
+    /// A new request, but the layer holds its maximum of live transactions
+    /// ([`TxLayer::set_max_live`]): answer 503 without state.
+    Overloaded,
 }
 
 /// What [`TxLayer::handle_response`] made of a response.
@@ -333,6 +336,7 @@ pub struct TxLayer {
     parser: Parser,
     edits: Edits,
     live: usize,
+    max_live: usize,
     stats: TxStats,
 }
 
@@ -354,6 +358,7 @@ impl TxLayer {
             parser: Parser::default(),
             edits: Edits::new(),
             live: 0,
+            max_live: usize::MAX,
             stats: TxStats::default(),
         }
     }
@@ -366,6 +371,14 @@ impl TxLayer {
     /// Number of live transactions.
     pub fn live(&self) -> usize {
         self.live
+    }
+
+    /// Caps the live transactions: a peer cannot make the layer grow
+    /// without bound. New server transactions beyond the cap are refused
+    /// ([`RequestOutcome::Overloaded`]); client transactions are not
+    /// capped (each belongs to a server transaction, or to a CANCEL).
+    pub fn set_max_live(&mut self, max: usize) {
+        self.max_live = max;
     }
 
     /// Work counters.
@@ -604,6 +617,9 @@ impl TxLayer {
         } else {
             (Kind::NonInviteServer, State::Trying)
         };
+        if self.live >= self.max_live {
+            return RequestOutcome::Overloaded;
+        }
         self.stats.server_created += 1;
         RequestOutcome::New(self.create(kind, state, response_dest, local, 0))
     }

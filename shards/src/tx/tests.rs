@@ -586,3 +586,27 @@ fn a_hundred_thousand_transactions_expire_cleanly() {
     assert_eq!(h.tx.live(), 0);
     assert_eq!(h.events.len(), 100_000);
 }
+
+#[test]
+fn the_live_transaction_cap_refuses_new_requests() {
+    let mut h = Harness::new();
+    h.tx.set_max_live(2);
+    assert!(matches!(
+        h.request(&request("OPTIONS", "z9hG4bKcap1", "OPTIONS")),
+        RequestOutcome::New(_)
+    ));
+    assert!(matches!(
+        h.request(&request("OPTIONS", "z9hG4bKcap2", "OPTIONS")),
+        RequestOutcome::New(_)
+    ));
+    assert_eq!(
+        h.request(&request("OPTIONS", "z9hG4bKcap3", "OPTIONS")),
+        RequestOutcome::Overloaded
+    );
+    // Retransmissions of live ones are still absorbed.
+    assert!(matches!(
+        h.request(&request("OPTIONS", "z9hG4bKcap1", "OPTIONS")),
+        RequestOutcome::Retransmission(_)
+    ));
+    assert_eq!(h.tx.live(), 2);
+}
