@@ -279,6 +279,10 @@ struct Shard {
     sockets: Vec<UdpTransport>,
     ctx: ShardCtx,
     bufs: RefCell<Vec<Vec<u8>>>,
+    /// Buffers of handoffs received, reused for handoffs sent: SIP traffic
+    /// flows both ways between shards, so buffers circulate instead of
+    /// being allocated per datagram.
+    handoff_pool: RefCell<Vec<Vec<u8>>>,
     handoffs_out: Cell<u64>,
     handoffs_in: Cell<u64>,
     send_errors: Cell<u64>,
@@ -313,8 +317,11 @@ impl Shard {
         if map.shards() > 1 {
             let owner = find_call_id(bytes).map_or(self.id, |s| map.owner(s.of(bytes)).0);
             if owner != self.id {
+                let mut buf = self.handoff_pool.borrow_mut().pop().unwrap_or_default();
+                buf.clear();
+                buf.extend_from_slice(bytes);
                 let h = Handoff {
-                    bytes: bytes.to_vec(),
+                    bytes: buf,
                     src,
                     local,
                     received: Instant::now(),
@@ -379,6 +386,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         sockets,
         ctx,
         bufs: RefCell::new(Vec::new()),
+        handoff_pool: RefCell::new(Vec::new()),
         handoffs_out: Cell::new(0),
         handoffs_in: Cell::new(0),
         send_errors: Cell::new(0),
@@ -425,6 +433,10 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
             while let Some(h) = stream.recv().await {
                 shard.handoffs_in.set(shard.handoffs_in.get() + 1);
                 shard.process(&h.bytes, h.src, h.local).await;
+                let mut pool = shard.handoff_pool.borrow_mut();
+                if pool.len() < 4096 {
+                    pool.push(h.bytes);
+                }
             }
         }));
     }
