@@ -239,6 +239,23 @@ impl Edits {
     ) -> bool {
         let entry = &msg.headers()[index];
         let value = entry.value.of(msg.buffer());
+        if value_indexes == [0] {
+            // The common case (the top Via, our own Route): one pass over
+            // the first two values.
+            let mut it = CommaValues::new(value);
+            let Some(first) = it.next() else { return false };
+            match it.next() {
+                None => self.remove_header(msg, index),
+                Some(second) => {
+                    let (a, b) = (msg.span_of(first), msg.span_of(second));
+                    self.delete(Span {
+                        start: a.start,
+                        end: b.start,
+                    });
+                }
+            }
+            return true;
+        }
         let count = CommaValues::new(value).count();
         if value_indexes.windows(2).any(|w| w[0] >= w[1])
             || value_indexes.last().is_some_and(|&i| i >= count)

@@ -79,10 +79,6 @@ impl Locals {
         self.addrs.iter().any(|a| a.matches(&target, uri.port))
     }
 
-    fn is_me_uri(&self, raw: &[u8]) -> bool {
-        matches!(Uri::parse(raw), Ok(Uri::Sip(u)) if self.is_me(&u))
-    }
-
     /// Whether `raw` is a URI we put in a Record-Route: ours, no user
     /// part, `lr` (a strict router copies it into the Request-URI whole).
     fn is_our_record_route(&self, raw: &[u8]) -> bool {
@@ -180,19 +176,28 @@ fn plan_with(
         last -= 1;
     }
     // §16.4: remove the top Route if it is us (twice if we record-routed
-    // on two interfaces).
-    while first < last && locals.is_me_uri(uri(first)) {
-        plan.remove.push((routes[first].0, routes[first].1));
-        plan.routed_to_us = true;
-        first += 1;
+    // on two interfaces). Each Route URI is parsed once.
+    let mut top = None;
+    while first < last {
+        match Uri::parse(uri(first)) {
+            Ok(Uri::Sip(u)) if locals.is_me(&u) => {
+                plan.remove.push((routes[first].0, routes[first].1));
+                plan.routed_to_us = true;
+                first += 1;
+            }
+            parsed => {
+                top = Some(parsed);
+                break;
+            }
+        }
     }
     plan.remove.sort_unstable();
 
     if first < last {
         // §16.6 step 6-7: the next hop is the top Route.
         let (header, index, span) = routes[first];
-        let top = match Uri::parse(msg.slice(span)) {
-            Ok(Uri::Sip(u)) => u,
+        let top = match top {
+            Some(Ok(Uri::Sip(u))) => u,
             _ => return Err(RouteError::UnsupportedScheme),
         };
         if !top.lr() {
