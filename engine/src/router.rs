@@ -176,32 +176,50 @@ impl Stopper {
 /// A port just released by a previous instance can stay busy for a
 /// moment (the kernel tears io_uring rings down asynchronously), so a busy
 /// port is retried for up to 2 s.
-fn reserve(listen: &[SocketAddr]) -> Result<Vec<SocketAddr>, StartError> {
-    listen
-        .iter()
-        .map(|&addr| {
-            let deadline = Instant::now() + Duration::from_secs(2);
-            let s = loop {
-                match StdUdpSocket::bind(addr) {
-                    Ok(s) => break s,
-                    Err(e)
-                        if e.kind() == std::io::ErrorKind::AddrInUse
-                            && Instant::now() < deadline =>
-                    {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    Err(source) => return Err(StartError::Bind { addr, source }),
+///
+/// For port 0 the kernel picks the port with an SO_REUSEPORT socket that
+/// is returned and held until the shards have bound it, so no other
+/// socket can take the port in between; nobody knows the port yet, so no
+/// datagram can be lost to it.
+fn reserve(listen: &[SocketAddr]) -> Result<(Vec<SocketAddr>, Vec<socket2::Socket>), StartError> {
+    let mut bound = Vec::with_capacity(listen.len());
+    let mut holders = Vec::new();
+    for &addr in listen {
+        if addr.port() == 0 {
+            let err = |source| StartError::Bind { addr, source };
+            let t = crate::transport::udp::reuseport_socket(addr).map_err(err)?;
+            let local = t.local_addr().map_err(err)?.as_socket().ok_or_else(|| {
+                err(std::io::Error::other(
+                    "bound address is not an IP socket address",
+                ))
+            })?;
+            bound.push(local);
+            holders.push(t);
+            continue;
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let s = loop {
+            match StdUdpSocket::bind(addr) {
+                Ok(s) => break s,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
                 }
-            };
+                Err(source) => return Err(StartError::Bind { addr, source }),
+            }
+        };
+        bound.push(
             s.local_addr()
-                .map_err(|source| StartError::Bind { addr, source })
-        })
-        .collect()
+                .map_err(|source| StartError::Bind { addr, source })?,
+        );
+    }
+    Ok((bound, holders))
 }
 
 /// Starts the router.
 pub fn start(cfg: &Config) -> Result<RouterHandle, StartError> {
-    let bound = reserve(&cfg.listen)?;
+    let (bound, holders) = reserve(&cfg.listen)?;
     let proxy = cfg.proxy_for(&bound);
     let control = Arc::new(Control::default());
     let grace = cfg.shutdown_grace;
@@ -248,6 +266,7 @@ pub fn start(cfg: &Config) -> Result<RouterHandle, StartError> {
             }
         }
     }
+    drop(holders);
     tracing::info!(
         listen = ?bound,
         shards = cfg.shards,

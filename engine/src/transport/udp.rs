@@ -88,3 +88,23 @@ impl UdpTransport {
         self.std.local_addr()
     }
 }
+
+/// A non-blocking UDP socket bound to `addr` with SO_REUSEPORT.
+pub fn reuseport_socket(addr: SocketAddr) -> io::Result<Socket> {
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.set_reuse_port(true)?;
+    sock.set_nonblocking(true)?;
+    // Room for bursts: 4 MiB, or what the system allows.
+    let _ = sock.set_recv_buffer_size(4 << 20);
+    let _ = sock.set_send_buffer_size(4 << 20);
+    sock.bind(&addr.into())?;
+    Ok(sock)
+}
