@@ -829,18 +829,9 @@ impl State {
             self.counters.dropped += 1;
             return;
         };
-        let mut buf = self.tx.take_buf();
-        self.edits.clear();
-        self.edits.remove_top_via(msg);
-        if self
-            .edits
-            .write(msg, &LocalCtx::default(), &mut buf)
-            .is_ok()
-        {
+        if let Some(buf) = self.without_top_via(msg) {
             self.counters.responses_forwarded += 1;
             self.queue(dest, local as u16, buf);
-        } else {
-            self.tx.give_buf(buf);
         }
     }
 
@@ -939,20 +930,11 @@ impl State {
         // Step 4/6: keep the best final response.
         let better = ctx.best.as_ref().is_none_or(|(c, _)| rank(code) < rank(*c));
         if better {
-            let mut buf = self.tx.take_buf();
-            self.edits.clear();
-            self.edits.remove_top_via(msg);
-            if self
-                .edits
-                .write(msg, &LocalCtx::default(), &mut buf)
-                .is_ok()
-            {
+            if let Some(buf) = self.without_top_via(msg) {
                 let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
                 if let Some((_, old)) = ctx.best.replace((code, buf)) {
                     self.tx.give_buf(old);
                 }
-            } else {
-                self.tx.give_buf(buf);
             }
         }
         if code >= 600 {
@@ -964,18 +946,23 @@ impl State {
     /// Sends a response upstream through the server transaction, our Via
     /// removed (§16.7 step 3, 9).
     fn relay_response(&mut self, now: Instant, msg: &Message<'_>, server: TxId, code: u16) {
+        if let Some(buf) = self.without_top_via(msg) {
+            self.counters.responses_forwarded += 1;
+            self.tx.respond(now, server, buf, code);
+        }
+    }
+
+    /// `msg` with its top Via (ours) removed, in a pooled buffer.
+    fn without_top_via(&mut self, msg: &Message<'_>) -> Option<Vec<u8>> {
         let mut buf = self.tx.take_buf();
         self.edits.clear();
         self.edits.remove_top_via(msg);
-        if self
-            .edits
-            .write(msg, &LocalCtx::default(), &mut buf)
-            .is_ok()
-        {
-            self.counters.responses_forwarded += 1;
-            self.tx.respond(now, server, buf, code);
-        } else {
-            self.tx.give_buf(buf);
+        match self.edits.write(msg, &LocalCtx::default(), &mut buf) {
+            Ok(_) => Some(buf),
+            Err(_) => {
+                self.tx.give_buf(buf);
+                None
+            }
         }
     }
 

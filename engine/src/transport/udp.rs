@@ -23,23 +23,10 @@ pub struct UdpTransport {
 }
 
 impl UdpTransport {
-    /// Binds `addr` with SO_REUSEPORT (other shards bind it too).
+    /// Binds `addr` with SO_REUSEPORT (other shards bind it too). Must be
+    /// called on a glommio executor.
     pub fn bind(addr: SocketAddr) -> io::Result<UdpTransport> {
-        let domain = if addr.is_ipv6() {
-            Domain::IPV6
-        } else {
-            Domain::IPV4
-        };
-        let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-        if addr.is_ipv6() {
-            sock.set_only_v6(true)?;
-        }
-        sock.set_reuse_port(true)?;
-        sock.set_nonblocking(true)?;
-        // Room for bursts: 4 MiB, or what the system allows.
-        let _ = sock.set_recv_buffer_size(4 << 20);
-        let _ = sock.set_send_buffer_size(4 << 20);
-        sock.bind(&addr.into())?;
+        let sock = reuseport_socket(addr)?;
         let ring = glommio::net::UdpSocket::from(sock.try_clone()?);
         Ok(UdpTransport {
             std: sock.into(),
