@@ -167,7 +167,7 @@ impl HeaderName {
 
     /// Classifies the name `buf[start..end]`. Reading it inside its buffer
     /// lets the comparison load whole words past its end (masked off).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn classify_in(buf: &[u8], start: usize, end: usize) -> HeaderName {
         let name = &buf[start..end];
         let n = name.len();
@@ -182,18 +182,50 @@ impl HeaderName {
         }
         let mut slot = name_hash(name) as usize;
         loop {
-            let idx = NAME_LOOKUP[slot];
-            if idx == EMPTY {
+            let e = &NAME_TABLE[slot & (LOOKUP_SLOTS - 1)];
+            if e.len == 0 {
                 return HeaderName::Other;
             }
-            let (words, len) = &LOWER[idx as usize];
-            if *len as usize == n && folded_eq(buf, start, n, words) {
-                return kind_at(idx);
+            if e.len as usize == n && folded_eq(buf, start, n, &e.words) {
+                return e.kind;
             }
-            slot = (slot + 1) & (LOOKUP_SLOTS - 1);
+            slot += 1;
         }
     }
 }
+
+/// A slot of the name table: the canonical name folded to lower case as
+/// little-endian words, its length (0: empty slot) and its kind, so a
+/// lookup touches one cache line.
+#[derive(Clone, Copy)]
+struct NameSlot {
+    words: [u64; MAX_NAME / 8],
+    len: u8,
+    kind: HeaderName,
+}
+
+static NAME_TABLE: [NameSlot; LOOKUP_SLOTS] = {
+    let lookup = build_name_lookup();
+    let lower = build_lower();
+    let mut t = [NameSlot {
+        words: [0; MAX_NAME / 8],
+        len: 0,
+        kind: HeaderName::Other,
+    }; LOOKUP_SLOTS];
+    let mut i = 0;
+    while i < LOOKUP_SLOTS {
+        let idx = lookup[i];
+        if idx != EMPTY {
+            t[i] = NameSlot {
+                words: lower[idx as usize].0,
+                len: lower[idx as usize].1,
+                kind: HeaderName::KNOWN[idx as usize],
+            };
+        }
+        i += 1;
+    }
+    t
+};
 
 const FOLD: u64 = 0x2020_2020_2020_2020;
 
@@ -289,8 +321,6 @@ const fn build_compact_lookup() -> [u8; 256] {
     t
 }
 
-static NAME_LOOKUP: [u8; LOOKUP_SLOTS] = build_name_lookup();
-
 static COMPACT_LOOKUP: [u8; 256] = build_compact_lookup();
 
 /// Longest canonical name, in bytes (a multiple of 8).
@@ -298,8 +328,6 @@ const MAX_NAME: usize = 24;
 
 /// The canonical names in lower case as little-endian words, zero-padded,
 /// with their lengths: compared a word at a time.
-static LOWER: [([u64; MAX_NAME / 8], u8); HeaderName::COUNT - 1] = build_lower();
-
 const fn build_lower() -> [([u64; MAX_NAME / 8], u8); HeaderName::COUNT - 1] {
     let mut t = [([0u64; MAX_NAME / 8], 0u8); HeaderName::COUNT - 1];
     let names = HeaderName::CANONICAL;
@@ -405,7 +433,7 @@ mod tests {
         let mut longest = 0;
         let mut run = 0;
         for slot in 0..2 * LOOKUP_SLOTS {
-            if NAME_LOOKUP[slot % LOOKUP_SLOTS] != EMPTY {
+            if NAME_TABLE[slot % LOOKUP_SLOTS].len != 0 {
                 run += 1;
                 longest = longest.max(run);
             } else {

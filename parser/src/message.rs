@@ -314,26 +314,21 @@ fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing
 /// `field-name *(SP/HT) ":" value`, continued over folded lines.
 #[inline]
 fn header_line(buf: &[u8], pos: usize) -> Result<HeaderEntry, ParseError> {
-    // Fast path: find the colon, classify the name by table (a known name
-    // is a token); only an unknown name is checked byte by byte.
-    let colon = match scan::find_byte(buf, pos, b':') {
-        Some(c) => c,
-        None => return Err(slow_name_error(buf, pos)),
-    };
-    let mut name_end = colon;
-    while name_end > pos && scan::is_wsp(buf[name_end - 1]) {
-        name_end -= 1;
-    }
-    let name = &buf[pos..name_end];
-    // Controls (a line end before the colon) or SP inside the name: let the
-    // byte-by-byte scan report exactly where the name breaks.
-    if name.is_empty() || scan::has_ctl_or_space_or_high(name) {
+    // The name: token bytes (one table load each), then optional SP/HT and
+    // the colon.
+    let name_end = scan::skip_token(buf, pos);
+    let mut colon = name_end;
+    if buf.get(colon) != Some(&b':') {
+        while colon < buf.len() && scan::is_wsp(buf[colon]) {
+            colon += 1;
+        }
+        if name_end == pos || buf.get(colon) != Some(&b':') {
+            return Err(slow_name_error(buf, pos));
+        }
+    } else if name_end == pos {
         return Err(slow_name_error(buf, pos));
     }
     let kind = HeaderName::classify_in(buf, pos, name_end);
-    if kind == HeaderName::Other && !scan::is_token(name) {
-        return Err(slow_name_error(buf, pos));
-    }
     // Find the end of the logical line: a LF not followed by SP/HT.
     let mut v_start = colon + 1;
     while v_start < buf.len() && buf[v_start] == b' ' {

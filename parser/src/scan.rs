@@ -108,7 +108,7 @@ const fn build_classes() -> [u16; 256] {
     t
 }
 
-static CLASSES: [u16; 256] = build_classes();
+const CLASSES: [u16; 256] = build_classes();
 
 /// Whether `b` belongs to any of the classes in `mask`.
 #[inline(always)]
@@ -133,6 +133,29 @@ pub(crate) fn is_lws(b: u8) -> bool {
 #[inline]
 pub(crate) fn skip_lws(s: &[u8], mut i: usize) -> usize {
     while i < s.len() && is_lws(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// `token` bytes as a byte table: one load per byte in the hot name scan.
+static TOKEN_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = CLASSES[c] & TOKEN != 0;
+        c += 1;
+    }
+    t
+};
+
+/// Index of the first non-`token` byte at or after `i`.
+#[inline(always)]
+pub(crate) fn skip_token(s: &[u8], mut i: usize) -> usize {
+    while let Some(&b) = s.get(i) {
+        if !TOKEN_BYTES[b as usize] {
+            break;
+        }
         i += 1;
     }
     i
