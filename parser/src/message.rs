@@ -367,7 +367,7 @@ fn header_line(buf: &[u8], pos: usize) -> Result<HeaderEntry, ParseError> {
 /// located at the first byte that breaks it.
 #[cold]
 fn slow_name_error(buf: &[u8], pos: usize) -> ParseError {
-    let name_end = scan::skip_class(buf, pos, scan::TOKEN);
+    let name_end = scan::skip_token(buf, pos);
     if name_end == pos {
         return ParseError::new(ErrorKind::BadHeaderName, pos);
     }
@@ -719,7 +719,7 @@ pub fn find_call_id(buf: &[u8]) -> Option<Span> {
         if line.is_empty() || line == b"\r" {
             return None; // end of headers
         }
-        let name_end = scan::skip_class(line, 0, scan::TOKEN);
+        let name_end = scan::skip_token(line, 0);
         let name = &line[..name_end];
         if name.eq_ignore_ascii_case(b"Call-ID") || name.eq_ignore_ascii_case(b"i") {
             let mut colon = name_end;

@@ -153,7 +153,7 @@ pub(crate) fn scan_header_params_tag(
             Some(_) => return Err(Fault::at(ErrorKind::BadParam, s, j)),
         }
         let name_start = scan::skip_lws(s, j + 1);
-        let name_end = scan::skip_class(s, name_start, scan::TOKEN);
+        let name_end = scan::skip_token(s, name_start);
         if name_end == name_start {
             return Err(Fault::at(ErrorKind::BadParam, s, name_start));
         }
@@ -178,7 +178,7 @@ pub(crate) fn scan_gen_value(s: &[u8], i: usize) -> Result<usize, Fault> {
             None => Err(Fault::at(ErrorKind::BadParam, s, i)),
         },
         _ => {
-            let end = scan::skip_class(s, i, scan::TOKEN);
+            let end = scan::skip_token(s, i);
             if end == i {
                 Err(Fault::at(ErrorKind::BadParam, s, i))
             } else {

@@ -161,6 +161,29 @@ pub(crate) fn skip_token(s: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// `token` bytes plus ':' '[' ']': a `gen-value` that may be an IPv6
+/// address (Via `received`).
+static HOST_VALUE_BYTES: [bool; 256] = {
+    let mut t = TOKEN_BYTES;
+    t[b':' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
+
+/// Index of the first byte at or after `i` that is neither a `token`
+/// byte nor ':' '[' ']'.
+#[inline(always)]
+pub(crate) fn skip_host_value(s: &[u8], mut i: usize) -> usize {
+    while let Some(&b) = s.get(i) {
+        if !HOST_VALUE_BYTES[b as usize] {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// Index of the first byte at or after `i` outside `mask`.
 #[inline]
 pub(crate) fn skip_class(s: &[u8], mut i: usize, mask: u16) -> usize {

@@ -87,13 +87,13 @@ impl<'a> MediaType<'a> {
     /// Parses a media type.
     pub fn parse(s: &'a [u8]) -> Result<MediaType<'a>, ParseError> {
         let bad = |i| ParseError::new(ErrorKind::BadHeaderValue, i);
-        let t_end = scan::skip_class(s, 0, scan::TOKEN);
+        let t_end = scan::skip_token(s, 0);
         let slash = scan::skip_lws(s, t_end);
         if t_end == 0 || s.get(slash) != Some(&b'/') {
             return Err(bad(slash));
         }
         let st = scan::skip_lws(s, slash + 1);
-        let st_end = scan::skip_class(s, st, scan::TOKEN);
+        let st_end = scan::skip_token(s, st);
         if st_end == st {
             return Err(bad(st));
         }
@@ -223,7 +223,7 @@ impl<'a> Credentials<'a> {
     /// data (RFC 4475 §3.3.7: forward unknown schemes unchanged).
     pub fn parse(s: &'a [u8]) -> Result<Credentials<'a>, ParseError> {
         let bad = |i| ParseError::new(ErrorKind::BadAuth, i);
-        let end = scan::skip_class(s, 0, scan::TOKEN);
+        let end = scan::skip_token(s, 0);
         if end == 0 {
             return Err(bad(0));
         }
@@ -279,7 +279,7 @@ impl<'a> Iterator for AuthParams<'a> {
             this.i = s.len();
             Some(Err(Fault::at(ErrorKind::BadAuth, s, i)))
         };
-        let n_end = scan::skip_class(s, i, scan::TOKEN);
+        let n_end = scan::skip_token(s, i);
         if n_end == i {
             return fail(self, i);
         }
@@ -295,7 +295,7 @@ impl<'a> Iterator for AuthParams<'a> {
                 None => return fail(self, v),
             }
         } else {
-            scan::skip_class(s, v, scan::TOKEN)
+            scan::skip_token(s, v)
         };
         if v_end == v {
             return fail(self, v);

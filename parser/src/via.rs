@@ -73,7 +73,7 @@ pub(crate) fn parse_via(s: &[u8], i: usize) -> Result<(Via<'_>, usize), Fault> {
     let bad = |i| Fault::at(ErrorKind::BadVia, s, i);
     let start = scan::skip_lws(s, i);
     let token = |i: usize| -> Result<(&[u8], usize), Fault> {
-        let end = scan::skip_class(s, i, scan::TOKEN);
+        let end = scan::skip_token(s, i);
         if end == i {
             Err(bad(i))
         } else {
@@ -112,7 +112,7 @@ pub(crate) fn parse_via(s: &[u8], i: usize) -> Result<(Via<'_>, usize), Fault> {
             None => return Err(bad(host_start)),
         }
     } else {
-        scan::skip_class(s, host_start, scan::HOSTNAME | scan::TOKEN)
+        scan::skip_token(s, host_start)
     };
     let host = uri::parse_host(&s[host_start..host_end])?;
     let mut i = host_end;
@@ -161,13 +161,7 @@ pub(crate) fn parse_via(s: &[u8], i: usize) -> Result<(Via<'_>, usize), Fault> {
                 scan::skip_quoted(s, v).ok_or(Fault::at(ErrorKind::UnterminatedQuote, s, v))?
             } else {
                 // token / host, including IPv6 addresses in `received`.
-                let mut k = v;
-                while k < s.len()
-                    && (scan::is(s[k], scan::TOKEN) || matches!(s[k], b':' | b'[' | b']'))
-                {
-                    k += 1;
-                }
-                k
+                scan::skip_host_value(s, v)
             };
             if v_end == v {
                 return Err(bad(v));
