@@ -8,8 +8,9 @@ use trunkline_engine::config::Config;
 use trunkline_engine::router::{self, RouterHandle};
 use trunkline_parser::{HeaderName, Parser};
 
-/// A router on 127.0.0.1 (a free port), forwarding to `to`, with T1 =
-/// 20 ms so Timer B (64·T1) fires after 1.28 s.
+/// A router on 127.0.0.1 (a free port), forwarding to `to`, with the
+/// RFC's default timers (tests of timeouts shorten them in `tweak`, e.g.
+/// with [`short_timers`]).
 pub fn start_router(to: Option<SocketAddr>, tweak: impl FnOnce(&mut Config)) -> RouterHandle {
     let mut cfg = Config {
         listen: vec!["127.0.0.1:0".parse().unwrap()],
@@ -18,12 +19,16 @@ pub fn start_router(to: Option<SocketAddr>, tweak: impl FnOnce(&mut Config)) -> 
         ..Config::default()
     };
     cfg.proxy.default_route = to;
+    tweak(&mut cfg);
+    router::start(&cfg).expect("router starts")
+}
+
+/// T1 = 20 ms, so Timer B (64·T1) fires after 1.28 s.
+pub fn short_timers(cfg: &mut Config) {
     cfg.proxy.timers.t1 = Duration::from_millis(20);
     cfg.proxy.timers.t2 = Duration::from_millis(160);
     cfg.proxy.timers.t4 = Duration::from_millis(200);
     cfg.proxy.timers.d = Duration::from_millis(500);
-    tweak(&mut cfg);
-    router::start(&cfg).expect("router starts")
 }
 
 /// A SIP peer on a UDP socket of its own.

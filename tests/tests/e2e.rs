@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use trunkline_engine::proxy::Mode;
-use trunkline_tests::{Peer, header, in_dialog, invite, respond, start_router};
+use trunkline_tests::{Peer, header, in_dialog, invite, respond, short_timers, start_router};
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -95,7 +95,7 @@ fn cancel_before_answer() {
 #[test]
 fn downstream_silence_gives_408() {
     let (uac, uas) = (Peer::new(), Peer::new());
-    let router = start_router(Some(uas.addr), |_| {});
+    let router = start_router(Some(uas.addr), short_timers);
     let proxy = router.local_addrs()[0];
     uac.send(proxy, &invite(&uac, uas.addr, "silent-1", "z9hG4bKs1"));
     uac.expect("SIP/2.0 100");

@@ -26,10 +26,7 @@ fn sipp_through_trunkline(mode: Mode) {
         .stderr(Stdio::null())
         .spawn()
         .expect("sipp is installed (Debian package sip-tester)");
-    let router = start_router(Some(uas_addr), |c| {
-        c.proxy.mode = mode;
-        c.proxy.timers = Default::default(); // the real RFC timers
-    });
+    let router = start_router(Some(uas_addr), |c| c.proxy.mode = mode);
     let proxy = router.local_addrs()[0];
     let uac = Command::new("sipp")
         .arg(proxy.to_string())
