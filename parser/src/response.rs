@@ -120,18 +120,14 @@ fn write_derived(
         match h.kind {
             HeaderName::Via if !seen_via => {
                 seen_via = true;
-                // Keep only the first value of the top Via line.
-                let n = crate::values::CommaValues::new(h.value.of(invite.buffer())).count();
-                if n > 1 {
-                    let last = crate::values::CommaValues::new(h.value.of(invite.buffer()))
-                        .nth(n - 1)
-                        .unwrap_or_default();
-                    let first = crate::values::CommaValues::new(h.value.of(invite.buffer()))
-                        .next()
-                        .unwrap_or_default();
-                    let a = invite.span_of(first).end;
-                    let b = invite.span_of(last).end;
-                    edits.delete(Span { start: a, end: b });
+                // Keep only the first value of the top Via line: delete
+                // from its end to the end of the last value.
+                let mut values = crate::values::CommaValues::new(h.value.of(invite.buffer()));
+                if let (Some(first), Some(last)) = (values.next(), values.last()) {
+                    edits.delete(Span {
+                        start: invite.span_of(first).end,
+                        end: invite.span_of(last).end,
+                    });
                 }
             }
             HeaderName::CSeq => {
