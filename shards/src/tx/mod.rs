@@ -258,7 +258,7 @@ struct Tx {
     generation: u32,
     kind: Kind,
     state: State,
-    key: Vec<u8>,
+    key: Key,
     key_hash: u64,
     /// Client: the request (then the ACK in Completed). Server: the last
     /// response sent, for retransmission.
@@ -271,6 +271,43 @@ struct Tx {
     provisional: bool,
     timer_c: bool,
     live: bool,
+}
+
+/// A transaction key, inline when short (nearly always: a branch, a
+/// sent-by and a method), so a lookup compares it without another pointer
+/// chase.
+#[derive(Debug)]
+enum Key {
+    Inline([u8; 94], u8),
+    Heap(Vec<u8>),
+}
+
+impl Default for Key {
+    fn default() -> Self {
+        Key::Inline([0; 94], 0)
+    }
+}
+
+impl Key {
+    fn new(bytes: &[u8], pool: &mut Pool) -> Key {
+        if bytes.len() <= 94 {
+            let mut b = [0u8; 94];
+            b[..bytes.len()].copy_from_slice(bytes);
+            Key::Inline(b, bytes.len() as u8)
+        } else {
+            let mut v = pool.take();
+            v.extend_from_slice(bytes);
+            Key::Heap(v)
+        }
+    }
+
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Key::Inline(b, n) => &b[..*n as usize],
+            Key::Heap(v) => v,
+        }
+    }
 }
 
 /// A pool of byte buffers, so steady-state work does not allocate.
@@ -453,7 +490,7 @@ impl TxLayer {
     fn lookup(&self, key: &[u8]) -> Option<TxId> {
         let h = self.hasher.hash_one(key);
         self.index
-            .find(h, |id| self.slab[id.slot as usize].key == key)
+            .find(h, |id| self.slab[id.slot as usize].key.as_bytes() == key)
             .copied()
     }
 
@@ -472,9 +509,8 @@ impl TxLayer {
         local: u16,
         user: u64,
     ) -> TxId {
-        let mut key = self.keys.take();
-        key.extend_from_slice(&self.scratch_key);
-        let key_hash = self.hasher.hash_one(&key);
+        let key = Key::new(&self.scratch_key, &mut self.keys);
+        let key_hash = self.hasher.hash_one(key.as_bytes());
         // Filled by the first send; empty (unallocated) until then.
         let last = Vec::new();
         let slot = match self.free_slots.pop() {
@@ -484,7 +520,7 @@ impl TxLayer {
                     generation: 0,
                     kind,
                     state,
-                    key: Vec::new(),
+                    key: Key::default(),
                     key_hash: 0,
                     last: Vec::new(),
                     dest,
@@ -550,7 +586,9 @@ impl TxLayer {
         if let Ok(entry) = self.index.find_entry(key_hash, |i| *i == id) {
             entry.remove();
         }
-        self.keys.give(key);
+        if let Key::Heap(v) = key {
+            self.keys.give(v);
+        }
         self.pool.give(last);
         self.free_slots.push(id.slot);
         self.live -= 1;
