@@ -336,7 +336,7 @@ fn header_line(buf: &[u8], pos: usize) -> Result<HeaderEntry, ParseError> {
     }
     let mut from = v_start;
     let nl = loop {
-        let Some(nl) = scan::find_byte(buf, from, b'\n') else {
+        let Some(nl) = scan::find_lf(buf, from) else {
             return Err(ParseError::new(ErrorKind::Unterminated, buf.len()));
         };
         match buf.get(nl + 1) {
