@@ -98,15 +98,14 @@ pub(crate) fn parse_name_addr(s: &[u8], i: usize) -> Result<(NameAddr<'_>, usize
         }
     }
     let (uri, bracketed) = if s.get(i) == Some(&b'<') {
-        let Some(close) = scan::find_byte(s, i + 1, b'>') else {
-            return Err(bad(i));
+        // The closing '>', with no LWS nor any control inside the brackets
+        // (RFC 4475 §3.1.2.14).
+        let close = match scan::find_byte_or_ctl(s, i + 1, b'>') {
+            Some(c) if s[c] == b'>' => c,
+            Some(c) => return Err(bad(c)),
+            None => return Err(bad(i)),
         };
         let uri = &s[i + 1..close];
-        // No LWS (nor any control) inside the brackets (RFC 4475 §3.1.2.14).
-        if scan::has_ctl_or_space(uri) {
-            let k = uri.iter().position(|&b| b <= b' ').unwrap_or(0);
-            return Err(bad(i + 1 + k));
-        }
         i = close + 1;
         (uri, true)
     } else {

@@ -144,6 +144,21 @@ pub(crate) fn scan_header_params_tag(
     mut i: usize,
 ) -> Result<(usize, Option<&[u8]>), Fault> {
     let mut tag = None;
+    // Fast path: `;tag=token` right after the URI, as From and To nearly
+    // always have it.
+    if s[i.min(s.len())..].starts_with(b";tag=") {
+        let v = i + 5;
+        let end = scan::skip_token(s, v);
+        if end > v
+            && matches!(
+                s.get(end),
+                None | Some(b';' | b',' | b' ' | b'\t' | b'\r' | b'\n')
+            )
+        {
+            tag = Some(&s[v..end]);
+            i = end;
+        }
+    }
     loop {
         let j = scan::skip_lws(s, i);
         match s.get(j) {
