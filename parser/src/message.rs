@@ -451,8 +451,15 @@ fn start_line(buf: &[u8], s: usize, e: usize) -> Result<StartLine, ParseError> {
 
 /// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; only 2.0 is supported (§8.2.2: 505).
 fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
-    if v.len() == 7 && v.eq_ignore_ascii_case(b"SIP/2.0") {
-        return Ok(());
+    // "SIP/2.0" in any letter case, as one word compare: only the three
+    // letters are case-folded.
+    if let Ok(b) = <[u8; 7]>::try_from(v) {
+        let mut w = [0u8; 8];
+        w[..7].copy_from_slice(&b);
+        const SIP20: u64 = u64::from_le_bytes(*b"sip/2.0\0");
+        if u64::from_le_bytes(w) | 0x20_2020 == SIP20 {
+            return Ok(());
+        }
     }
     let well_formed = v.len() > 4 && v[..4].eq_ignore_ascii_case(b"SIP/") && {
         let num = &v[4..];
