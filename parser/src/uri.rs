@@ -120,33 +120,37 @@ impl<'a> Host<'a> {
 /// Parses a dotted-quad IPv4 address in one pass: four decimal octets of
 /// one to three digits, each at most 255.
 pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    if s.len() > 15 {
+        return None;
+    }
     let mut octets = [0u8; 4];
     let mut n = 0; // octet index
     let mut value: u32 = 0;
-    let mut digits = 0;
+    let mut digits = 0u32;
+    // Range checks happen once per octet, at its end.
+    let mut end_octet = |n: &mut usize, value: u32, digits: u32| -> Option<()> {
+        if digits == 0 || digits > 3 || value > 255 || *n > 3 {
+            return None;
+        }
+        octets[*n] = value as u8;
+        *n += 1;
+        Some(())
+    };
     for &b in s {
-        match b {
-            b'0'..=b'9' => {
-                value = value * 10 + (b - b'0') as u32;
-                digits += 1;
-                if digits > 3 || value > 255 {
-                    return None;
-                }
-            }
-            b'.' if digits > 0 && n < 3 => {
-                octets[n] = value as u8;
-                n += 1;
-                value = 0;
-                digits = 0;
-            }
-            _ => return None,
+        let d = b.wrapping_sub(b'0');
+        if d <= 9 {
+            value = value.wrapping_mul(10).wrapping_add(d as u32);
+            digits += 1;
+        } else if b == b'.' {
+            end_octet(&mut n, value, digits)?;
+            value = 0;
+            digits = 0;
+        } else {
+            return None;
         }
     }
-    if n != 3 || digits == 0 {
-        return None;
-    }
-    octets[3] = value as u8;
-    Some(Ipv4Addr::from(octets))
+    end_octet(&mut n, value, digits)?;
+    (n == 4).then(|| Ipv4Addr::from(octets))
 }
 
 fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
@@ -615,6 +619,8 @@ mod tests {
             ("1.2.3.0004", false),
             ("1.2.3.a", false),
             ("", false),
+            ("1234567890123", false),
+            ("999999999999.1", false),
         ] {
             assert_eq!(parse_ipv4(t.as_bytes()).is_some(), ok, "{t}");
             assert_eq!(parse_ipv4(t.as_bytes()), t.parse().ok(), "{t}");
