@@ -180,13 +180,18 @@ impl HeaderName {
         if n > MAX_NAME {
             return HeaderName::Other;
         }
-        let mut slot = name_hash(name) as usize;
+        let (first, last) = name_words(buf, start, n);
+        let mut slot = name_hash(first, last, n);
         loop {
             let e = &NAME_TABLE[slot & (LOOKUP_SLOTS - 1)];
             if e.len == 0 {
                 return HeaderName::Other;
             }
-            if e.len as usize == n && folded_eq(buf, start, n, &e.words) {
+            if e.len as usize == n
+                && e.first == first
+                && e.last == last
+                && (n <= 16 || folded_eq(buf, start, n, &e.words))
+            {
                 return e.kind;
             }
             slot += 1;
@@ -194,11 +199,45 @@ impl HeaderName {
     }
 }
 
+/// A name's first and last eight bytes (overlapping when it is shorter
+/// than 16; the first word zero-padded when shorter than 8), letter case
+/// folded by setting bit 0x20 of every byte. For names of up to 16 bytes
+/// the two words are the whole name.
+#[inline(always)]
+fn name_words(buf: &[u8], start: usize, n: usize) -> (u64, u64) {
+    let load = |at: usize| {
+        buf.get(at..)
+            .and_then(|s| s.first_chunk::<8>())
+            .map(|c| u64::from_le_bytes(*c))
+    };
+    let first = if n >= 8 {
+        load(start).unwrap_or(0)
+    } else {
+        let w = match load(start) {
+            Some(w) => w,
+            None => {
+                let mut b = [0u8; 8];
+                b[..n].copy_from_slice(&buf[start..start + n]);
+                u64::from_le_bytes(b)
+            }
+        };
+        w & ((1u64 << (8 * n)) - 1)
+    };
+    let last = if n >= 8 {
+        load(start + n - 8).unwrap_or(0)
+    } else {
+        first
+    };
+    (first | FOLD, last | FOLD)
+}
+
 /// A slot of the name table: the canonical name folded to lower case as
 /// little-endian words, its length (0: empty slot) and its kind, so a
 /// lookup touches one cache line.
 #[derive(Clone, Copy)]
 struct NameSlot {
+    first: u64,
+    last: u64,
     words: [u64; MAX_NAME / 8],
     len: u8,
     kind: HeaderName,
@@ -208,6 +247,8 @@ static NAME_TABLE: [NameSlot; LOOKUP_SLOTS] = {
     let lookup = build_name_lookup();
     let lower = build_lower();
     let mut t = [NameSlot {
+        first: 0,
+        last: 0,
         words: [0; MAX_NAME / 8],
         len: 0,
         kind: HeaderName::Other,
@@ -216,7 +257,11 @@ static NAME_TABLE: [NameSlot; LOOKUP_SLOTS] = {
     while i < LOOKUP_SLOTS {
         let idx = lookup[i];
         if idx != EMPTY {
+            let (words, n) = lower[idx as usize];
+            let (first, last) = canonical_words(&words, n as usize);
             t[i] = NameSlot {
+                first,
+                last,
                 words: lower[idx as usize].0,
                 len: lower[idx as usize].1,
                 kind: HeaderName::KNOWN[idx as usize],
@@ -280,24 +325,40 @@ fn kind_at(idx: u8) -> HeaderName {
     }
 }
 
-/// A cheap hash of a name's length and three of its bytes, letter case
-/// folded; collisions are resolved by linear probing and a full compare.
+/// A cheap hash of a name's length and its first and last words (folded);
+/// collisions are resolved by linear probing and a full compare.
 #[inline(always)]
-const fn name_hash(name: &[u8]) -> u32 {
-    let n = name.len();
-    let a = (name[0] | 0x20) as u32;
-    let b = (name[n / 2] | 0x20) as u32;
-    let c = (name[n - 1] | 0x20) as u32;
-    let h = ((n as u32) << 24) ^ (a << 16) ^ (b << 8) ^ c;
-    h.wrapping_mul(0x9E37_79B1) >> (32 - 8)
+const fn name_hash(first: u64, last: u64, n: usize) -> usize {
+    let h = (first ^ last.rotate_left(15) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> (64 - 8)) as usize
+}
+
+/// [`name_words`] of a canonical name given as lower-case zero-padded words.
+const fn canonical_words(words: &[u64; MAX_NAME / 8], n: usize) -> (u64, u64) {
+    let first = words[0];
+    let last = if n >= 8 {
+        // Bytes n-8..n, straddling two words unless n is a multiple of 8.
+        let at = n - 8;
+        let (k, r) = (at / 8, at % 8);
+        if r == 0 {
+            words[k]
+        } else {
+            (words[k] >> (8 * r)) | (words[k + 1] << (8 * (8 - r)))
+        }
+    } else {
+        first
+    };
+    (first | FOLD, last | FOLD)
 }
 
 const fn build_name_lookup() -> [u8; LOOKUP_SLOTS] {
     let mut t = [EMPTY; LOOKUP_SLOTS];
     let names = HeaderName::CANONICAL;
+    let lower = build_lower();
     let mut i = 0;
     while i < names.len() {
-        let mut slot = name_hash(names[i].as_bytes()) as usize;
+        let (first, last) = canonical_words(&lower[i].0, lower[i].1 as usize);
+        let mut slot = name_hash(first, last, lower[i].1 as usize);
         while t[slot] != EMPTY {
             slot = (slot + 1) & (LOOKUP_SLOTS - 1);
         }

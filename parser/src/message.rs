@@ -314,21 +314,28 @@ fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing
 /// `field-name *(SP/HT) ":" value`, continued over folded lines.
 #[inline]
 fn header_line(buf: &[u8], pos: usize) -> Result<HeaderEntry, ParseError> {
-    // The name: token bytes (one table load each), then optional SP/HT and
-    // the colon.
-    let name_end = scan::skip_token(buf, pos);
-    let mut colon = name_end;
-    if buf.get(colon) != Some(&b':') {
-        while colon < buf.len() && scan::is_wsp(buf[colon]) {
-            colon += 1;
+    // The name: everything up to the first ':' or control/SP, found 16
+    // bytes at a time; then optional SP/HT and the colon. Known names are
+    // recognised by a case-folded compare, which matches no byte outside
+    // their letters and '-'; only extension names need the token check.
+    let (name_end, colon) = match scan::find_byte_or_ctl(buf, pos, b':') {
+        Some(c) if c > pos && buf[c] == b':' => (c, c),
+        Some(c) if c > pos && scan::is_wsp(buf[c]) => {
+            let mut colon = c + 1;
+            while colon < buf.len() && scan::is_wsp(buf[colon]) {
+                colon += 1;
+            }
+            if buf.get(colon) != Some(&b':') {
+                return Err(slow_name_error(buf, pos));
+            }
+            (c, colon)
         }
-        if name_end == pos || buf.get(colon) != Some(&b':') {
-            return Err(slow_name_error(buf, pos));
-        }
-    } else if name_end == pos {
+        _ => return Err(slow_name_error(buf, pos)),
+    };
+    let kind = HeaderName::classify_in(buf, pos, name_end);
+    if kind == HeaderName::Other && !scan::is_token(&buf[pos..name_end]) {
         return Err(slow_name_error(buf, pos));
     }
-    let kind = HeaderName::classify_in(buf, pos, name_end);
     // Find the end of the logical line: a LF not followed by SP/HT.
     let mut v_start = colon + 1;
     while v_start < buf.len() && buf[v_start] == b' ' {
