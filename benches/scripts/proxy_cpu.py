@@ -9,6 +9,7 @@ t = 3 s and t = duration - 1 s; completed calls in that window from SIPp's
 -trace_stat CSV. This is the interim harness until trunkload (issue 4).
 
 usage: proxy_cpu.py PROXY RATE [DURATION]
+  PROXY_PERF=FILE in the environment: `perf record -g` the proxy over the window
   PROXY: trunkline | trunkline-stateless | kamailio | kamailio-stateless | relay
 """
 import csv, glob, os, shutil, signal, subprocess, sys, tempfile, time
@@ -79,7 +80,13 @@ def main():
     pids = descendants(proxy.pid)
     time.sleep(3)
     c1, w1 = proc_cpu(pids), time.time()
-    time.sleep(duration - 4)
+    perf_out = os.environ.get("PROXY_PERF")  # optional: perf record the window into this file
+    if perf_out:
+        subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "--call-graph", os.environ.get("PROXY_PERF_CG", "fp"), "-o", perf_out,
+                        "-p", ",".join(map(str, pids)), "--", "sleep", str(duration - 4)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        time.sleep(duration - 4)
     pids = descendants(proxy.pid)
     c2, w2 = proc_cpu(pids), time.time()
     rss_kb = 0
