@@ -1,6 +1,21 @@
-//! trunkload, a SIPp-compatible load generator (to come, issue 4).
+//! trunkload, a SIPp-compatible load generator (issue 4).
 //!
-//! This crate will own SIPp scenario loading (XML, keywords, actions), the
-//! sans-IO call executor, open-loop pacing, HdrHistogram statistics and
-//! SIPp's output files, and the `trunkload` binary that runs scenarios on
-//! every core.
+//! It runs SIPp's XML scenarios with SIPp's command line, on every core:
+//! `shared/sipp/compat.md` is the compatibility spec.
+//!
+//! - [`scenario`]: loading scenario XML (elements, attributes, actions,
+//!   CDATA clean-up, keywords) and the built-in scenarios.
+//! - [`inject`]: `-inf` injection files.
+//! - [`options`]: SIPp's command line, table-driven, with its defaults and
+//!   exit codes.
+//! - [`call`]: the sans-IO call executor (SIPp's call semantics, §4).
+//! - [`stats`]: counters, response times and call lengths, and SIPp's
+//!   output files and screens (§5).
+//! - [`runtime`]: shards, sockets, open-loop pacing, the `trunkload` run.
+
+pub mod call;
+pub mod inject;
+pub mod options;
+pub mod runtime;
+pub mod scenario;
+pub mod stats;

@@ -1,0 +1,1 @@
+//! Placeholder: the call executor (in progress).

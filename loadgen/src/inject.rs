@@ -1,0 +1,1 @@
+//! Placeholder: `-inf` injection files (in progress).

@@ -1,0 +1,1 @@
+//! Placeholder: statistics and outputs (in progress).
