@@ -1,1 +1,1571 @@
-//! Placeholder: the call executor (in progress).
+//! The call executor: one SIPp call running its scenario (compat §4),
+//! sans-IO.
+//!
+//! A [`Call`] never touches a socket or a clock. The shard hands it the
+//! time and the messages received ([`Call::on_message`]), wakes it when
+//! its deadline passes ([`Call::on_wake`]) and collects what it wants sent
+//! from [`Env::out`]. It follows SIPp 3.6.1's `call::run`,
+//! `call::executeMessage`, `call::process_incoming` and `call::abortCall`
+//! step for step, so a scenario behaves as it does under SIPp: the same
+//! matching of received messages (forward over optional `<recv>`s, then
+//! back over contiguous optional ones), the same UDP retransmission and
+//! retransmission detection, the same default behaviours, and the same
+//! success rule (the call runs off the end of its scenario).
+
+pub(crate) mod sipmsg;
+
+mod render;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::inject::InjectionFile;
+use crate::scenario::{
+    Action, ArithOp, Compare, Element, ElementKind, IntCmd, Operand, Optional, Pause, RecvMatch,
+    Scenario, SearchIn, SendWhat, StrOperand, Template, VarId,
+};
+use crate::stats::{FailReason, Stats};
+use render::Index;
+
+/// Which of SIPp's default behaviours are on (`-default_behaviors`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Behaviors {
+    /// `bye`: aborted calls send BYE/CANCEL/ACK; unexpected BYE/CANCEL
+    /// are answered 200.
+    pub bye: bool,
+    /// `abortunexp`: an unexpected message aborts the call.
+    pub abort_unexp: bool,
+    /// `pingreply`: an unexpected PING is answered 200.
+    pub ping_reply: bool,
+}
+
+impl Default for Behaviors {
+    fn default() -> Self {
+        Behaviors {
+            bye: true,
+            abort_unexp: true,
+            ping_reply: true,
+        }
+    }
+}
+
+/// What every call of a run shares: the scenario and the values behind
+/// the keywords and timers (from the command line).
+#[derive(Debug)]
+pub struct CallConfig {
+    /// The scenario.
+    pub scenario: Arc<Scenario>,
+    /// `[service]` (`-s`).
+    pub service: String,
+    /// `[remote_ip]`, IPv6 in brackets.
+    pub remote_ip: String,
+    /// `[remote_host]`.
+    pub remote_host: String,
+    /// `[remote_port]`.
+    pub remote_port: u16,
+    /// Where client calls send (`-rsa`, else the remote host).
+    pub remote_addr: Option<SocketAddr>,
+    /// `[local_ip]`, IPv6 in brackets.
+    pub local_ip: String,
+    /// Whether `-i` is IPv6 (`[local_ip_type]`).
+    pub local_ipv6: bool,
+    /// `[server_ip]`: the address our sockets are bound to.
+    pub server_ip: String,
+    /// `[media_ip]`.
+    pub media_ip: String,
+    /// Whether the media IP is IPv6.
+    pub media_ipv6: bool,
+    /// `[media_port]`.
+    pub media_port: u16,
+    /// `[pid]`.
+    pub pid: u32,
+    /// `-cid_str`: `%u` call number, `%p` pid, `%s` local IP.
+    pub cid_str: String,
+    /// `-base_cseq`.
+    pub base_cseq: u32,
+    /// `-d`: a `<pause/>` without duration.
+    pub default_pause: Duration,
+    /// `-recv_timeout`.
+    pub recv_timeout: Option<Duration>,
+    /// `-send_timeout` (sends never block here; kept for completeness).
+    pub send_timeout: Option<Duration>,
+    /// UDP retransmissions on (`-nr` turns them off).
+    pub retrans_enabled: bool,
+    /// `min(-max_invite_retrans, -max_retrans)`.
+    pub max_invite_retrans: u32,
+    /// `min(-max_non_invite_retrans, -max_retrans)`.
+    pub max_non_invite_retrans: u32,
+    /// `-T2`.
+    pub t2: Duration,
+    /// `-default_behaviors`.
+    pub behaviors: Behaviors,
+    /// `-aa`.
+    pub auto_answer: bool,
+    /// `-pause_msg_ign`.
+    pub pause_msg_ign: bool,
+    /// `-users` (for `[users]`).
+    pub users: u64,
+    /// `-inf` files by name (the first is the default).
+    pub injection: Vec<(String, Arc<InjectionFile>)>,
+    /// `[sipp_version]`.
+    pub version: String,
+    /// When the run started (`[clock_tick]`).
+    pub start: Instant,
+    /// Largest message we build (`[fill]` is capped by it).
+    pub max_message: usize,
+    /// Per element: the methods of the requests sent before it, as SIPp's
+    /// `recv_response_for_cseq_method_list` (a response is matched only if
+    /// its CSeq method is a substring of this).
+    pub sent_methods: Vec<Vec<u8>>,
+    /// Per variable: shared by all calls of the shard (`<Global>`).
+    pub global: Vec<bool>,
+}
+
+impl CallConfig {
+    /// Fills the derived tables from the scenario; call once after setting
+    /// `scenario`.
+    pub fn derive_tables(&mut self) {
+        let sc = &self.scenario;
+        let mut methods = Vec::new();
+        let mut per = Vec::with_capacity(sc.elements.len());
+        for e in &sc.elements {
+            per.push(methods.clone());
+            if let ElementKind::Send(s) = &e.kind
+                && let SendWhat::Request(m) = &s.what
+                && s.start_txn.is_none()
+                && s.ack_txn.is_none()
+            {
+                methods.extend_from_slice(m.as_bytes());
+            }
+        }
+        self.sent_methods = per;
+        let mut global = vec![false; sc.variables.len()];
+        for &v in &sc.global_vars {
+            if let Some(g) = global.get_mut(v) {
+                *g = true;
+            }
+        }
+        self.global = global;
+    }
+
+    /// `[fieldN]`: field `n` of the call's line (or of `line`) in `file`
+    /// (default: the first `-inf`).
+    fn field(&self, file: Option<&str>, call_line: usize, line: Option<i64>, n: usize) -> Option<&str> {
+        let f = match file {
+            Some(name) => &self.injection.iter().find(|(k, _)| k == name)?.1,
+            None => &self.injection.first()?.1,
+        };
+        let lines = f.lines();
+        if lines == 0 {
+            return None;
+        }
+        let l = match line {
+            Some(l) if l < 0 || l as usize >= lines => return None,
+            Some(l) => l as usize,
+            None => call_line % lines,
+        };
+        f.field(l, n)
+    }
+
+    /// The Call-ID of client call `number` (`-cid_str`).
+    pub fn make_call_id(&self, number: u64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.cid_str.len() + 24);
+        let mut it = self.cid_str.bytes().peekable();
+        while let Some(b) = it.next() {
+            if b != b'%' {
+                out.push(b);
+                continue;
+            }
+            match it.next() {
+                Some(b'u') => out.extend_from_slice(number.to_string().as_bytes()),
+                Some(b'p') => out.extend_from_slice(self.pid.to_string().as_bytes()),
+                Some(b's') => out.extend_from_slice(self.local_ip.as_bytes()),
+                _ => out.push(b'%'),
+            }
+        }
+        out
+    }
+}
+
+/// A datagram a call wants sent.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// The message.
+    pub bytes: Vec<u8>,
+    /// Where to.
+    pub dest: SocketAddr,
+    /// Which of the shard's sockets (its index).
+    pub socket: u32,
+}
+
+/// Something the shard must act on besides sending.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A warning for the error log (`-trace_err`); counted in `Warnings`.
+    Warning(String),
+    /// `<log>` output (`-trace_logs`).
+    Log(Vec<u8>),
+    /// `exec command=...`: run it through `sh -c`.
+    Exec(String),
+    /// `exec int_cmd="stop_gracefully"`: like `q`.
+    StopGracefully,
+    /// `exec int_cmd="stop_now"`: exit now (97).
+    StopNow,
+    /// `<error>` action: fatal (exit 255).
+    Fatal(String),
+}
+
+/// What a call gets from its shard for one step: the explicit clock, the
+/// statistics and the queues it writes to.
+#[derive(Debug)]
+pub struct Env<'a> {
+    /// Monotonic now.
+    pub now: Instant,
+    /// Wall-clock now (`[timestamp]`, `[date]`, `gettimeofday`).
+    pub wall: SystemTime,
+    /// The shard's statistics.
+    pub stats: &'a mut Stats,
+    /// Datagrams to send.
+    pub out: &'a mut Vec<Outgoing>,
+    /// Spare buffers for `out` (returned by the shard after sending).
+    pub pool: &'a mut Vec<Vec<u8>>,
+    /// Events for the shard.
+    pub events: &'a mut Vec<Event>,
+    /// The shard's random state (xorshift64*; never 0).
+    pub rng: &'a mut u64,
+    /// `<Global>` variables of the shard.
+    pub globals: &'a mut Vec<Value>,
+}
+
+impl Env<'_> {
+    fn random(&mut self) -> u64 {
+        let mut x = *self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A uniform double in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.random() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A call variable (compat §3.5).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Value {
+    /// Never assigned.
+    #[default]
+    Unset,
+    /// A string or a regular-expression match.
+    Str(Vec<u8>),
+    /// A double (`assign`, `add`, ...): "set" when non-zero, as SIPp.
+    Double(f64),
+    /// A boolean (`test`).
+    Bool(bool),
+}
+
+impl Value {
+    /// SIPp's `isSet` (used by `test=` and `condexec`).
+    pub fn is_set(&self) -> bool {
+        match self {
+            Value::Unset => false,
+            Value::Str(_) => true,
+            Value::Double(d) => *d != 0.0,
+            Value::Bool(b) => *b,
+        }
+    }
+
+    fn as_double(&self) -> f64 {
+        match self {
+            Value::Double(d) => *d,
+            Value::Bool(b) => *b as u8 as f64,
+            Value::Str(s) => std::str::from_utf8(s)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0.0),
+            Value::Unset => 0.0,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Value::Str(s) => s,
+            _ => b"",
+        }
+    }
+}
+
+/// Whether the call goes on after a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Still running; wake it at [`Call::wake_at`].
+    Alive,
+    /// Ended (counted as a success or a failure already).
+    Ended,
+}
+
+/// The result of one step of the state machine.
+enum Step {
+    /// Run the next step now.
+    Again,
+    /// Wait for a message or the deadline.
+    Blocked,
+    /// The call ended.
+    Ended,
+}
+
+/// Most steps one drive takes before yielding (a `jump` loop without any
+/// wait would otherwise spin forever); SIPp's `-max_sched_loops` plays the
+/// same role.
+const MAX_STEPS: u32 = 1000;
+
+/// One call.
+#[derive(Debug)]
+pub struct Call {
+    cfg: Arc<CallConfig>,
+    /// `[call_number]`.
+    pub number: u64,
+    /// `[call_id]`: generated (client) or received (server).
+    pub call_id: Vec<u8>,
+    /// Whether the call was created by a received message (server mode).
+    pub incoming: bool,
+    /// The socket it sends on (shard socket index).
+    pub socket: u32,
+    local_port: u16,
+    user_id: u64,
+    peer: Option<SocketAddr>,
+    created: Instant,
+    msg_index: usize,
+    last_send_index: usize,
+    last_send: Vec<u8>,
+    last_recv_hash: u64,
+    last_recv_index: Option<usize>,
+    last_recv: Vec<u8>,
+    /// (hash of the message that triggered a send, its recv index, the
+    /// send index): a retransmission of it gets that send again.
+    recv_retrans: Option<(u64, usize, usize)>,
+    route_set: Option<Vec<u8>>,
+    next_url: Option<Vec<u8>>,
+    cseq: u64,
+    next_retrans: Option<Instant>,
+    nb_retrans: u32,
+    last_delay: Duration,
+    paused_until: Option<Instant>,
+    timewait: bool,
+    recv_deadline: Option<Instant>,
+    established: bool,
+    ack_pending: bool,
+    peer_tag: Option<Vec<u8>>,
+    rtd_start: Vec<Instant>,
+    rtd_done: Vec<bool>,
+    vars: Vec<Value>,
+    action_failure: Option<FailReason>,
+    queued: Option<Vec<u8>>,
+    inj_line: usize,
+    in_unexp_jump: bool,
+    /// A `jump` action's target, taken by the next step.
+    jump: Option<usize>,
+}
+
+impl Call {
+    fn new(
+        cfg: Arc<CallConfig>,
+        number: u64,
+        call_id: Vec<u8>,
+        incoming: bool,
+        socket: u32,
+        local_port: u16,
+        created: Instant,
+    ) -> Call {
+        let nrtd = cfg.scenario.rtds.len();
+        let nvars = cfg.scenario.variables.len();
+        let cseq = cfg.base_cseq.saturating_sub(1) as u64;
+        Call {
+            number,
+            call_id,
+            incoming,
+            socket,
+            local_port,
+            user_id: 0,
+            peer: if incoming { None } else { cfg.remote_addr },
+            created,
+            msg_index: 0,
+            last_send_index: 0,
+            last_send: Vec::new(),
+            last_recv_hash: 0,
+            last_recv_index: None,
+            last_recv: Vec::new(),
+            recv_retrans: None,
+            route_set: None,
+            next_url: None,
+            cseq,
+            next_retrans: None,
+            nb_retrans: 0,
+            last_delay: Duration::ZERO,
+            paused_until: None,
+            timewait: false,
+            recv_deadline: None,
+            established: false,
+            ack_pending: false,
+            peer_tag: None,
+            rtd_start: vec![created; nrtd],
+            rtd_done: vec![false; nrtd],
+            vars: vec![Value::Unset; nvars],
+            action_failure: None,
+            queued: None,
+            inj_line: (number.saturating_sub(1)) as usize,
+            in_unexp_jump: false,
+            jump: None,
+            cfg,
+        }
+    }
+
+    /// A client call, created at `intended` (the pacer's schedule: response
+    /// times count from there, so a late sender does not hide its
+    /// lateness). Counted as created; run it with [`Call::on_wake`].
+    pub fn outgoing(
+        cfg: Arc<CallConfig>,
+        number: u64,
+        socket: u32,
+        local_port: u16,
+        intended: Instant,
+        stats: &mut Stats,
+    ) -> Call {
+        let id = cfg.make_call_id(number);
+        stats.call_created(false);
+        Call::new(cfg, number, id, false, socket, local_port, intended)
+    }
+
+    /// A server call for a message with an unknown Call-ID; feed that
+    /// message with [`Call::on_message`].
+    pub fn incoming(
+        cfg: Arc<CallConfig>,
+        number: u64,
+        call_id: Vec<u8>,
+        socket: u32,
+        local_port: u16,
+        now: Instant,
+        stats: &mut Stats,
+    ) -> Call {
+        stats.call_created(true);
+        Call::new(cfg, number, call_id, true, socket, local_port, now)
+    }
+
+    /// With `-users`: which user this call belongs to (`[userid]`).
+    pub fn set_user(&mut self, user: u64) {
+        self.user_id = user;
+    }
+
+    /// The line of the injection files this call uses (default: call
+    /// number - 1, SEQUENTIAL).
+    pub fn set_injection_line(&mut self, line: usize) {
+        self.inj_line = line;
+    }
+
+    /// When the call next needs [`Call::on_wake`] (None: only a message
+    /// can move it).
+    pub fn wake_at(&self) -> Option<Instant> {
+        [self.next_retrans, self.paused_until, self.recv_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The call's message index (for tests and debugging).
+    pub fn index(&self) -> usize {
+        self.msg_index
+    }
+
+    /// Runs the call until it waits.
+    pub fn on_wake(&mut self, env: &mut Env<'_>) -> Status {
+        self.drive(env)
+    }
+
+    /// A message for this call (matched by Call-ID) from `src`.
+    pub fn on_message(&mut self, msg: &[u8], src: SocketAddr, env: &mut Env<'_>) -> Status {
+        match self.process_incoming(msg, Some(src), env) {
+            Step::Again => self.drive(env),
+            Step::Blocked => Status::Alive,
+            Step::Ended => Status::Ended,
+        }
+    }
+
+    /// Aborts the call as SIPp's second `q` does: BYE/CANCEL as needed, not
+    /// counted as a failure.
+    pub fn abort(&mut self, env: &mut Env<'_>) {
+        self.abort_call(env);
+    }
+
+    fn drive(&mut self, env: &mut Env<'_>) -> Status {
+        for _ in 0..MAX_STEPS {
+            match self.step(env) {
+                Step::Again => continue,
+                Step::Blocked => return Status::Alive,
+                Step::Ended => return Status::Ended,
+            }
+        }
+        Status::Alive
+    }
+
+    fn element(&self, i: usize) -> Option<&Element> {
+        self.cfg.scenario.elements.get(i)
+    }
+
+    fn var<'s>(&'s self, id: VarId, env: &'s Env<'_>) -> &'s Value {
+        if self.cfg.global.get(id).copied().unwrap_or(false) {
+            return env.globals.get(id).unwrap_or(&Value::Unset);
+        }
+        self.vars.get(id).unwrap_or(&Value::Unset)
+    }
+
+    fn set_var(&mut self, id: VarId, v: Value, env: &mut Env<'_>) {
+        if self.cfg.global.get(id).copied().unwrap_or(false) {
+            if env.globals.len() <= id {
+                env.globals.resize(id + 1, Value::Unset);
+            }
+            env.globals[id] = v;
+        } else if let Some(slot) = self.vars.get_mut(id) {
+            *slot = v;
+        }
+    }
+
+    /// SIPp's `call::run`: retransmission, pause, then the element.
+    fn step(&mut self, env: &mut Env<'_>) -> Step {
+        let cfg = self.cfg.clone();
+        let Some(cur) = cfg.scenario.elements.get(self.msg_index) else {
+            return self.terminate_ok(env);
+        };
+        if let Some(v) = cur.common.condexec {
+            let mut exec = self.var(v, env).is_set();
+            if cur.common.condexec_inverse {
+                exec = !exec;
+            }
+            if !exec {
+                return self.next(env);
+            }
+        }
+        if let Some(at) = self.next_retrans
+            && at <= env.now
+            && let Some(s) = self.retransmit(env)
+        {
+            return s;
+        }
+        if let Some(until) = self.paused_until {
+            if until > env.now {
+                return Step::Blocked;
+            }
+            self.paused_until = None;
+            return self.next(env);
+        }
+        self.execute(cur, env)
+    }
+
+    /// A due retransmission; `Some` when the call ended or jumped.
+    fn retransmit(&mut self, env: &mut Env<'_>) -> Option<Step> {
+        self.nb_retrans += 1;
+        let invite = self.last_send.starts_with(b"INVITE");
+        let allowed = if invite {
+            self.cfg.max_invite_retrans
+        } else {
+            self.cfg.max_non_invite_retrans
+        };
+        if self.nb_retrans > allowed {
+            env.stats.msg_timeout(self.last_send_index);
+            let ontimeout = self
+                .element(self.last_send_index)
+                .and_then(|e| e.common.ontimeout);
+            if let Some(label) = ontimeout {
+                self.msg_index = label;
+                self.next_retrans = None;
+                self.recv_deadline = None;
+                if label < self.cfg.scenario.elements.len() {
+                    return Some(Step::Again);
+                }
+            } else {
+                self.warn(
+                    env,
+                    format!(
+                        "Aborting call on UDP retransmission timeout for Call-ID '{}'",
+                        String::from_utf8_lossy(&self.call_id)
+                    ),
+                );
+            }
+            return Some(self.fail_and_abort(FailReason::MaxUdpRetrans, env));
+        }
+        self.last_delay *= 2;
+        if !invite && self.last_delay > self.cfg.t2 {
+            self.last_delay = self.cfg.t2;
+        }
+        let bytes = self.last_send.clone();
+        self.send_bytes(bytes, env);
+        env.stats.msg_retrans(self.last_send_index);
+        self.next_retrans = Some(env.now + self.last_delay);
+        None
+    }
+
+    /// SIPp's `call::next`: the following element, or a `next` jump.
+    fn next(&mut self, env: &mut Env<'_>) -> Step {
+        let cfg = self.cfg.clone();
+        let mut new_index = self.msg_index + 1;
+        if let Some(target) = self.jump.take() {
+            new_index = target;
+        } else if let Some(e) = cfg.scenario.elements.get(self.msg_index)
+            && let Some(target) = e.common.next
+        {
+            let test_ok = e.common.test.is_none_or(|v| self.var(v, env).is_set());
+            if test_ok {
+                let take = match e.common.chance {
+                    None => true,
+                    Some(p) if p >= 1.0 => true,
+                    Some(p) => env.unit() < p,
+                };
+                if take {
+                    new_index = target;
+                }
+            }
+        }
+        self.msg_index = new_index;
+        self.recv_deadline = None;
+        if self.msg_index >= cfg.scenario.elements.len() {
+            return self.terminate_ok(env);
+        }
+        Step::Again
+    }
+
+    /// Counters and response times of an element (`do_bookkeeping`).
+    fn bookkeeping(&mut self, e: &Element, env: &mut Env<'_>) {
+        if let Some(c) = e.common.counter {
+            env.stats.counter(c);
+        }
+        if let Some(r) = e.common.start_rtd
+            && let Some(s) = self.rtd_start.get_mut(r)
+        {
+            *s = env.now;
+        }
+        if let Some(r) = e.common.rtd
+            && !self.rtd_done.get(r).copied().unwrap_or(true)
+        {
+            let start = self.rtd_start[r];
+            env.stats.rtd(r, env.now.saturating_duration_since(start));
+            if !e.common.repeat_rtd {
+                self.rtd_done[r] = true;
+            }
+        }
+    }
+
+    /// SIPp's `call::executeMessage`.
+    fn execute(&mut self, cur: &Element, env: &mut Env<'_>) -> Step {
+        let idx = self.msg_index;
+        match &cur.kind {
+            ElementKind::Pause(p) | ElementKind::Timewait(p) => {
+                let ms = self.pause_ms(p, env);
+                self.paused_until = Some(env.now + Duration::from_millis(ms));
+                self.timewait = matches!(cur.kind, ElementKind::Timewait(_));
+                env.stats.pause_started(idx);
+                self.bookkeeping(cur, env);
+                if let Some(s) = self.run_actions(&cur.common.actions, None, env) {
+                    return s;
+                }
+                Step::Again
+            }
+            ElementKind::Nop => {
+                self.bookkeeping(cur, env);
+                if let Some(s) = self.run_actions(&cur.common.actions, None, env) {
+                    return s;
+                }
+                self.next(env)
+            }
+            ElementKind::Send(send) => {
+                if self.next_retrans.is_some() {
+                    // A previous message with retransmissions is not
+                    // acknowledged yet: wait (SIPp does not send over it).
+                    return Step::Blocked;
+                }
+                self.bookkeeping(cur, env);
+                let (is_ack, is_cancel, is_response) = match &send.what {
+                    SendWhat::Request(m) => (m == "ACK", m == "CANCEL", false),
+                    SendWhat::Response(_) => (false, false, true),
+                };
+                if !is_ack && !is_cancel && !is_response {
+                    self.cseq += 1;
+                }
+                let mut buf = env.pool.pop().unwrap_or_default();
+                self.render(&send.template, Index::At(idx), env, &mut buf);
+                self.last_send_index = idx;
+                self.last_send.clear();
+                self.last_send.extend_from_slice(&buf);
+                if let Some(ri) = self.last_recv_index {
+                    self.recv_retrans = Some((self.last_recv_hash, ri, idx));
+                    self.last_recv_hash = 0;
+                }
+                match send.retrans {
+                    Some(t1) if t1 > 0 && self.cfg.retrans_enabled => {
+                        let d = Duration::from_millis(t1 as u64);
+                        self.next_retrans = Some(env.now + d);
+                        self.nb_retrans = 0;
+                        self.last_delay = d;
+                    }
+                    _ => self.next_retrans = None,
+                }
+                let lost = self.lost(cur, env);
+                if lost {
+                    env.pool.push(buf);
+                } else {
+                    self.send_bytes(buf, env);
+                }
+                env.stats.msg_sent(idx);
+                let sent = self.last_send.clone();
+                if let Some(s) = self.run_actions(&cur.common.actions, Some(&sent), env) {
+                    return s;
+                }
+                self.next(env)
+            }
+            ElementKind::Recv(r) => {
+                if let Some(q) = self.queued.take() {
+                    return self.process_incoming(&q, None, env);
+                }
+                if let Some(deadline) = self.recv_deadline {
+                    if deadline > env.now {
+                        return Step::Blocked;
+                    }
+                    self.recv_deadline = None;
+                    env.stats.msg_timeout(idx);
+                    match cur.common.ontimeout {
+                        Some(label) => {
+                            self.msg_index = label;
+                            if label < self.cfg.scenario.elements.len() {
+                                return Step::Again;
+                            }
+                            self.fail_and_abort(FailReason::TimeoutOnRecv, env)
+                        }
+                        None => {
+                            self.warn(
+                                env,
+                                format!(
+                                    "Call-Id: {}, receive timeout on message {}:{} without label to jump to (ontimeout attribute): aborting call",
+                                    String::from_utf8_lossy(&self.call_id),
+                                    self.cfg.scenario.name,
+                                    idx
+                                ),
+                            );
+                            self.fail_and_abort(FailReason::TimeoutOnRecv, env)
+                        }
+                    }
+                } else {
+                    let t = r
+                        .timeout
+                        .filter(|&t| t > 0)
+                        .map(Duration::from_millis)
+                        .or(self.cfg.recv_timeout);
+                    if let Some(t) = t {
+                        self.recv_deadline = Some(env.now + t);
+                    }
+                    Step::Blocked
+                }
+            }
+        }
+    }
+
+    fn pause_ms(&self, p: &Pause, env: &mut Env<'_>) -> u64 {
+        let ms = match p {
+            Pause::Default => return self.cfg.default_pause.as_millis() as u64,
+            Pause::Fixed(ms) => return *ms,
+            Pause::Variable(v) => self.var(*v, env).as_double(),
+            Pause::Uniform { min, max } => {
+                let (a, b) = (*min as f64, *max as f64);
+                a + (b - a) * env.unit()
+            }
+            Pause::Normal { mean, stdev } => {
+                // Box-Muller.
+                let u1 = env.unit().max(f64::MIN_POSITIVE);
+                let u2 = env.unit();
+                mean + stdev * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+            }
+            Pause::Exponential { mean } => {
+                let u = env.unit().max(f64::MIN_POSITIVE);
+                -mean * u.ln()
+            }
+        };
+        if ms < 1.0 {
+            0
+        } else {
+            ms.min(i32::MAX as f64) as u64
+        }
+    }
+
+    fn lost(&self, e: &Element, env: &mut Env<'_>) -> bool {
+        match e.common.lost {
+            Some(pct) if pct > 0.0 => env.unit() * 100.0 < pct,
+            _ => false,
+        }
+    }
+
+    fn send_bytes(&mut self, bytes: Vec<u8>, env: &mut Env<'_>) {
+        match self.peer {
+            Some(dest) => env.out.push(Outgoing {
+                bytes,
+                dest,
+                socket: self.socket,
+            }),
+            None => {
+                // A server call that has not heard from anyone has nowhere
+                // to send: SIPp would fail the send.
+                env.pool.push(bytes);
+                env.stats.udp_send_error();
+            }
+        }
+    }
+
+    /// Renders a default message (`-1`/`-2` index) and sends it.
+    fn send_default(&mut self, which: &str, index: Index, env: &mut Env<'_>) {
+        let cfg = self.cfg.clone();
+        let owned;
+        let t: &Template = match cfg.scenario.default_messages.get(which) {
+            Some(t) => t,
+            None => {
+                owned = default_message(which);
+                &owned
+            }
+        };
+        let mut buf = env.pool.pop().unwrap_or_default();
+        self.render(t, index, env, &mut buf);
+        self.send_bytes(buf, env);
+    }
+
+    /// Re-sends the scenario's `<send>` at `idx`, rendered again (SIPp's
+    /// `send_scene`).
+    fn resend_scene(&mut self, idx: usize, env: &mut Env<'_>) {
+        let cfg = self.cfg.clone();
+        if let Some(ElementKind::Send(s)) = cfg.scenario.elements.get(idx).map(|e| &e.kind) {
+            let mut buf = env.pool.pop().unwrap_or_default();
+            self.render(&s.template, Index::At(idx), env, &mut buf);
+            self.send_bytes(buf, env);
+        }
+    }
+
+    fn warn(&self, env: &mut Env<'_>, text: String) {
+        env.stats.warning();
+        env.events.push(Event::Warning(text));
+    }
+
+    /// SIPp's `call::process_incoming`.
+    fn process_incoming(&mut self, msg: &[u8], src: Option<SocketAddr>, env: &mut Env<'_>) -> Step {
+        let cfg = self.cfg.clone();
+        let sc = &cfg.scenario;
+        let Some(cur) = sc.elements.get(self.msg_index) else {
+            return Step::Blocked;
+        };
+        if cfg.pause_msg_ign && matches!(cur.kind, ElementKind::Pause(_)) {
+            return Step::Blocked;
+        }
+        if self.peer.is_none() {
+            self.peer = src;
+        }
+        if self.msg_index == 0 && matches!(cur.kind, ElementKind::Nop) {
+            self.queued = Some(msg.to_vec());
+            self.paused_until = None;
+            return Step::Again;
+        }
+        let mut scratch = Vec::new();
+        sipmsg::get_header(msg, b"To:", false, &mut scratch);
+        if scratch.is_empty() {
+            return self.process_unexpected(msg, env);
+        }
+        let mut cookie = 0;
+        if cfg.retrans_enabled {
+            cookie = sipmsg::msg_hash(msg);
+            if let Some((h, ri, si)) = self.recv_retrans
+                && h == cookie
+            {
+                if self.element(ri).is_some_and(|e| self.lost(e, env)) {
+                    return Step::Blocked;
+                }
+                env.stats.msg_recv_retrans(ri);
+                self.resend_scene(si, env);
+                env.stats.msg_retrans(si);
+                return Step::Blocked;
+            }
+            if let Some(li) = self.last_recv_index
+                && self.last_recv_hash == cookie
+            {
+                env.stats.msg_recv_retrans(li);
+                return Step::Blocked;
+            }
+        }
+        let is_response = msg.starts_with(b"SIP/2.0");
+        let mut reply_code = 0u32;
+        let mut request: &[u8] = b"";
+        let mut cseq_method: &[u8] = b"";
+        let mut txn = Vec::new();
+        if is_response {
+            reply_code = sipmsg::reply_code(msg);
+            if reply_code == 0 {
+                return self.process_unexpected(msg, env);
+            }
+            if let Some(tag) = sipmsg::peer_tag(msg) {
+                self.peer_tag = Some(tag.to_vec());
+            }
+            cseq_method = sipmsg::cseq_method(msg);
+            txn = sipmsg::top_branch(msg);
+        } else {
+            match memchr::memchr(b' ', msg) {
+                Some(sp) if sp < 64 => {
+                    request = &msg[..sp];
+                    if request == b"ACK" {
+                        self.established = true;
+                    }
+                }
+                _ => return self.process_unexpected(msg, env),
+            }
+        }
+        let _ = txn;
+        // Forward over optional receives up to the first mandatory element.
+        let mut found = None;
+        for i in self.msg_index..sc.elements.len() {
+            if self.matches(i, reply_code, request, cseq_method) {
+                found = Some(i);
+                break;
+            }
+            if !self.is_optional(i) {
+                break;
+            }
+        }
+        // Backward over contiguous optional receives (or global ones).
+        if found.is_none() {
+            let mut contig = true;
+            for i in (0..self.msg_index).rev() {
+                let opt = self.optional_of(i);
+                if opt == Optional::No {
+                    contig = false;
+                }
+                if self.matches(i, reply_code, request, cseq_method) {
+                    if contig || opt == Optional::Global {
+                        found = Some(i);
+                        break;
+                    }
+                    // A late response to an INVITE whose ACK follows: send
+                    // that ACK again to quench it.
+                    if reply_code != 0
+                        && b"INVITE".starts_with(cseq_method)
+                        && let Some(ElementKind::Send(s)) = sc.elements.get(i + 1).map(|e| &e.kind)
+                        && s.what == SendWhat::Request("ACK".into())
+                    {
+                        self.resend_scene(i + 1, env);
+                        return Step::Blocked;
+                    }
+                }
+            }
+        }
+        let Some(si) = found else {
+            if let Some(&target) = sc.labels.get("_unexp.main") {
+                if !self.in_unexp_jump {
+                    self.in_unexp_jump = true;
+                    if let Some(ret) = sc.variables.iter().position(|v| v == "_unexp.retaddr") {
+                        self.set_var(ret, Value::Double(self.msg_index as f64), env);
+                    }
+                    self.msg_index = target;
+                    self.queued = Some(msg.to_vec());
+                    self.paused_until = None;
+                    return Step::Again;
+                }
+                return self.process_unexpected(msg, env);
+            }
+            return self.automatic_response(request, msg, env);
+        };
+        let found_el = &sc.elements[si];
+        if self.lost(found_el, env) {
+            return Step::Blocked;
+        }
+        self.bookkeeping(found_el, env);
+        env.stats.msg_recv(si);
+        if let Some(s) = self.run_actions(&found_el.common.actions, Some(msg), env) {
+            return s;
+        }
+        if !request.is_empty() {
+            let r = sipmsg::cseq_value(msg);
+            if r > self.cseq {
+                self.cseq = r;
+            }
+        }
+        let stops = reply_code != 0 || matches!(request, b"ACK" | b"CANCEL" | b"BYE" | b"PRACK");
+        if stops && si > self.last_send_index {
+            if reply_code == 0 || reply_code >= 200 || b"INVITE".starts_with(cseq_method) {
+                self.next_retrans = None;
+            } else {
+                self.next_retrans = Some(env.now + cfg.t2);
+                self.last_delay = cfg.t2;
+            }
+        }
+        if reply_code == 200 {
+            self.ack_pending = true;
+        }
+        let ElementKind::Recv(recv) = &found_el.kind else {
+            return Step::Blocked;
+        };
+        if recv.rrs && self.route_set.is_none() {
+            let rr = sipmsg::header_content(msg, b"Record-Route:");
+            let contact = sipmsg::header_content(msg, b"Contact:");
+            match sipmsg::route_set_and_target(&rr, &contact, reply_code == 0) {
+                Some((set, target)) => {
+                    self.route_set = set;
+                    self.next_url = Some(target);
+                }
+                None => self.warn(env, "Cannot record route set if there is no Contact".into()),
+            }
+        }
+        if !recv.advance_state {
+            return Step::Blocked;
+        }
+        self.last_recv_index = Some(si);
+        self.last_recv_hash = cookie;
+        self.last_recv.clear();
+        self.last_recv.extend_from_slice(msg);
+        let test_ok = found_el
+            .common
+            .test
+            .is_none_or(|v| self.var(v, env).is_set());
+        if recv.optional == Optional::No || (found_el.common.next.is_some() && test_ok) {
+            // SIPp overwrites the index here, so a `jump` in a receive's
+            // actions has no effect.
+            self.jump = None;
+            self.paused_until = None;
+            self.msg_index = si;
+            return self.next(env);
+        }
+        Step::Blocked
+    }
+
+    fn optional_of(&self, i: usize) -> Optional {
+        match self.element(i).map(|e| &e.kind) {
+            Some(ElementKind::Recv(r)) => r.optional,
+            _ => Optional::No,
+        }
+    }
+
+    fn is_optional(&self, i: usize) -> bool {
+        self.optional_of(i) != Optional::No
+    }
+
+    /// SIPp's `matches_scenario`.
+    fn matches(&self, i: usize, reply_code: u32, request: &[u8], cseq_method: &[u8]) -> bool {
+        let Some(ElementKind::Recv(r)) = self.element(i).map(|e| &e.kind) else {
+            return false;
+        };
+        match &r.matcher {
+            RecvMatch::Request(m) => !request.is_empty() && m.as_bytes() == request,
+            RecvMatch::RequestRegex(re) => !request.is_empty() && re.regex.is_match(request),
+            RecvMatch::Response(code) => {
+                if reply_code == 0 || *code as u32 != reply_code {
+                    return false;
+                }
+                if i == 0 {
+                    return true;
+                }
+                let list = &self.cfg.sent_methods[i];
+                !list.is_empty() && memchr::memmem::find(list, cseq_method).is_some()
+            }
+        }
+    }
+
+    /// Unexpected BYE/CANCEL/PING and (`-aa`) INFO/NOTIFY/OPTIONS/UPDATE.
+    fn automatic_response(&mut self, request: &[u8], msg: &[u8], env: &mut Env<'_>) -> Step {
+        let b = self.cfg.behaviors;
+        match request {
+            b"BYE" | b"CANCEL" => {
+                self.last_recv.clear();
+                self.last_recv.extend_from_slice(msg);
+                env.stats.msg_unexpected(self.msg_index);
+                if b.abort_unexp {
+                    self.warn(
+                        env,
+                        format!(
+                            "Aborting call on an unexpected {} for call: {}",
+                            String::from_utf8_lossy(request),
+                            String::from_utf8_lossy(&self.call_id)
+                        ),
+                    );
+                    if b.bye {
+                        self.send_default("200", Index::Default, env);
+                    }
+                    self.fail(FailReason::UnexpectedMessage, env);
+                    return Step::Ended;
+                }
+                Step::Blocked
+            }
+            b"PING" => {
+                self.last_recv.clear();
+                self.last_recv.extend_from_slice(msg);
+                if b.ping_reply {
+                    self.send_default("200", Index::Default, env);
+                    env.stats.auto_answered();
+                    self.end_silently(env);
+                    return Step::Ended;
+                }
+                Step::Blocked
+            }
+            b"INFO" | b"NOTIFY" | b"OPTIONS" | b"UPDATE" if self.cfg.auto_answer => {
+                let saved = std::mem::replace(&mut self.last_recv, msg.to_vec());
+                self.send_default("200", Index::Default, env);
+                self.last_recv = saved;
+                env.stats.auto_answered();
+                Step::Blocked
+            }
+            _ => self.process_unexpected(msg, env),
+        }
+    }
+
+    /// SIPp's `process_unexpected`.
+    fn process_unexpected(&mut self, msg: &[u8], env: &mut Env<'_>) -> Step {
+        env.stats.msg_unexpected(self.msg_index);
+        let b = self.cfg.behaviors;
+        let first = msg.split(|&c| c == b'\r' || c == b'\n').next().unwrap_or(b"");
+        self.warn(
+            env,
+            format!(
+                "{} call on unexpected message for Call-Id '{}' (index {}), received '{}'",
+                if b.abort_unexp { "Aborting" } else { "Continuing" },
+                String::from_utf8_lossy(&self.call_id),
+                self.msg_index,
+                String::from_utf8_lossy(first)
+            ),
+        );
+        if b.abort_unexp {
+            self.last_recv.clear();
+            self.last_recv.extend_from_slice(msg);
+            return self.fail_and_abort(FailReason::UnexpectedMessage, env);
+        }
+        Step::Blocked
+    }
+
+    /// Counts a failure, then aborts the call (BYE/CANCEL/ACK per the
+    /// `bye` behaviour) or just deletes it.
+    fn fail_and_abort(&mut self, reason: FailReason, env: &mut Env<'_>) -> Step {
+        self.fail(reason, env);
+        if self.cfg.behaviors.bye {
+            self.abort_call(env);
+        }
+        Step::Ended
+    }
+
+    /// SIPp's `abortCall`: what a client call sends on its way out.
+    fn abort_call(&mut self, env: &mut Env<'_>) {
+        let is_inv = self.last_send.starts_with(b"INVITE");
+        if self.incoming || self.msg_index == 0 {
+            return;
+        }
+        if !self.established && is_inv {
+            if self.last_recv.is_empty() {
+                return;
+            }
+            if sipmsg::reply_code(&self.last_recv) >= 400 {
+                self.send_default("ack", Index::Previous, env);
+            } else if self.ack_pending {
+                self.ack_pending = false;
+                self.send_default("ack", Index::Default, env);
+                self.send_default("bye", Index::Default, env);
+            } else {
+                self.send_default("cancel", Index::Default, env);
+            }
+        } else if !self.last_recv.is_empty() {
+            self.send_default("bye", Index::Default, env);
+        }
+    }
+
+    fn length(&self, env: &Env<'_>) -> Duration {
+        env.now.saturating_duration_since(self.created)
+    }
+
+    fn fail(&mut self, reason: FailReason, env: &mut Env<'_>) {
+        let len = self.length(env);
+        env.stats.call_failed(reason, len);
+    }
+
+    /// Ends a call that neither succeeded nor failed (an answered PING).
+    fn end_silently(&mut self, env: &mut Env<'_>) {
+        let len = self.length(env);
+        env.stats.call_ended_uncounted(len);
+    }
+
+    /// SIPp's `terminate(E_CALL_SUCCESSFULLY_ENDED)`: a success unless an
+    /// action failed earlier (`check_it`, `test`), which is then the reason.
+    fn terminate_ok(&mut self, env: &mut Env<'_>) -> Step {
+        let len = self.length(env);
+        match self.action_failure {
+            Some(reason) => env.stats.call_failed(reason, len),
+            None => env.stats.call_succeeded(len),
+        }
+        Step::Ended
+    }
+
+    /// Ends a call killed from outside (deadline of the run, second `q`):
+    /// in `<timewait>` it has already succeeded.
+    pub fn end_on_shutdown(&mut self, env: &mut Env<'_>) {
+        if self.timewait {
+            let _ = self.terminate_ok(env);
+        } else {
+            self.abort_call(env);
+            let len = self.length(env);
+            env.stats.call_ended_uncounted(len);
+        }
+    }
+
+    /// Executes `<action>`s; `Some` when the call ended.
+    fn run_actions(&mut self, actions: &[Action], msg: Option<&[u8]>, env: &mut Env<'_>) -> Option<Step> {
+        for a in actions {
+            match a {
+                Action::Ereg {
+                    regex,
+                    search_in,
+                    check_it,
+                    check_it_inverse,
+                    assign_to,
+                } => {
+                    let m = msg.unwrap_or(b"");
+                    let hay: Vec<u8> = match search_in {
+                        SearchIn::Msg => m.to_vec(),
+                        SearchIn::Body => match sipmsg::body(m) {
+                            Some(b) => b.to_vec(),
+                            None => {
+                                if *check_it {
+                                    self.warn(env, "Failed regexp match: body not found in message".into());
+                                    self.action_failure = Some(FailReason::RegexpHdrNotFound);
+                                    return None;
+                                }
+                                Vec::new()
+                            }
+                        },
+                        SearchIn::Hdr {
+                            header,
+                            case_indep,
+                            occurrence,
+                            start_line,
+                        } => {
+                            let part = sipmsg::sub_message(
+                                m,
+                                header.as_bytes(),
+                                *case_indep,
+                                *occurrence,
+                                *start_line,
+                            );
+                            if *check_it && part.is_empty() {
+                                self.warn(
+                                    env,
+                                    format!("Failed regexp match: header {header} not found in message"),
+                                );
+                                self.action_failure = Some(FailReason::RegexpHdrNotFound);
+                                return None;
+                            }
+                            part.to_vec()
+                        }
+                        SearchIn::Var(v) => self.var(*v, env).as_bytes().to_vec(),
+                    };
+                    let caps = regex.regex.captures(&hay);
+                    let did_match = caps.is_some();
+                    if let Some(caps) = caps {
+                        for (i, &var) in assign_to.iter().enumerate() {
+                            if let Some(g) = caps.get(i) {
+                                self.set_var(var, Value::Str(g.as_bytes().to_vec()), env);
+                            }
+                        }
+                    }
+                    if !did_match && *check_it {
+                        self.warn(
+                            env,
+                            format!("Failed regexp match: looking in '...', with regexp '{}'", regex.source),
+                        );
+                        self.action_failure = Some(FailReason::RegexpDoesntMatch);
+                        return None;
+                    }
+                    if did_match && *check_it_inverse {
+                        self.warn(
+                            env,
+                            format!("Regexp matched but should not: with regexp '{}'", regex.source),
+                        );
+                        self.action_failure = Some(FailReason::RegexpShouldntMatch);
+                        return None;
+                    }
+                }
+                Action::Log(t) => {
+                    let mut b = Vec::new();
+                    self.render(t, Index::Previous, env, &mut b);
+                    env.events.push(Event::Log(b));
+                }
+                Action::Warning(t) => {
+                    let mut b = Vec::new();
+                    self.render(t, Index::Previous, env, &mut b);
+                    self.warn(env, String::from_utf8_lossy(&b).into_owned());
+                }
+                Action::Error(t) => {
+                    let mut b = Vec::new();
+                    self.render(t, Index::Previous, env, &mut b);
+                    env.stats.fatal_error();
+                    env.events
+                        .push(Event::Fatal(String::from_utf8_lossy(&b).into_owned()));
+                }
+                Action::ExecCommand(t) => {
+                    let mut b = Vec::new();
+                    self.render(t, Index::Previous, env, &mut b);
+                    env.events
+                        .push(Event::Exec(String::from_utf8_lossy(&b).into_owned()));
+                }
+                Action::ExecInt(cmd) => match cmd {
+                    IntCmd::StopCall => {
+                        // SIPp's rejectCall: FailedCallRejected.
+                        self.fail(FailReason::CallRejected, env);
+                        return Some(Step::Ended);
+                    }
+                    IntCmd::StopGracefully => env.events.push(Event::StopGracefully),
+                    IntCmd::StopNow => env.events.push(Event::StopNow),
+                },
+                Action::Assign { var, value } => self.set_var(*var, Value::Double(*value), env),
+                Action::Arith { var, op, operand } => {
+                    let rhs = self.operand(operand, env);
+                    let lhs = self.var(*var, env).as_double();
+                    let v = match op {
+                        ArithOp::Add => lhs + rhs,
+                        ArithOp::Subtract => lhs - rhs,
+                        ArithOp::Multiply => lhs * rhs,
+                        ArithOp::Divide => {
+                            if rhs == 0.0 {
+                                self.warn(env, "divide by zero".into());
+                                lhs
+                            } else {
+                                lhs / rhs
+                            }
+                        }
+                    };
+                    self.set_var(*var, Value::Double(v), env);
+                }
+                Action::AssignStr { var, value } => {
+                    let mut b = Vec::new();
+                    self.render(value, Index::Previous, env, &mut b);
+                    self.set_var(*var, Value::Str(b), env);
+                }
+                Action::ToDouble { var, source } => {
+                    let s = self.var(*source, env).clone();
+                    let d = match &s {
+                        Value::Str(b) => std::str::from_utf8(b).ok().and_then(|t| t.parse::<f64>().ok()),
+                        Value::Double(d) => Some(*d),
+                        _ => None,
+                    };
+                    match d {
+                        Some(d) => self.set_var(*var, Value::Double(d), env),
+                        None => {
+                            env.stats.fatal_error();
+                            env.events.push(Event::Fatal(format!(
+                                "Invalid double conversion from variable ${source}"
+                            )));
+                        }
+                    }
+                }
+                Action::Strcmp { var, left, right } => {
+                    let l = self.var(*left, env).as_bytes().to_vec();
+                    let r: Vec<u8> = match right {
+                        StrOperand::Value(s) => s.as_bytes().to_vec(),
+                        StrOperand::Variable(v) => self.var(*v, env).as_bytes().to_vec(),
+                    };
+                    let c = match l.cmp(&r) {
+                        std::cmp::Ordering::Less => -1.0,
+                        std::cmp::Ordering::Equal => 0.0,
+                        std::cmp::Ordering::Greater => 1.0,
+                    };
+                    self.set_var(*var, Value::Double(c), env);
+                }
+                Action::Test {
+                    var,
+                    left,
+                    compare,
+                    right,
+                } => {
+                    let l = self.var(*left, env).as_double();
+                    let r = self.operand(right, env);
+                    let b = match compare {
+                        Compare::Equal => l == r,
+                        Compare::NotEqual => l != r,
+                        Compare::GreaterThan => l > r,
+                        Compare::LessThan => l < r,
+                        Compare::GreaterThanEqual => l >= r,
+                        Compare::LessThanEqual => l <= r,
+                    };
+                    self.set_var(*var, Value::Bool(b), env);
+                }
+                Action::Jump(op) => {
+                    let target = self.operand(op, env);
+                    let n = self.cfg.scenario.elements.len();
+                    if target < 0.0 || target as usize > n {
+                        env.stats.fatal_error();
+                        env.events.push(Event::Fatal(format!(
+                            "Jump statement out of range (not 0 <= {target} <= {n})"
+                        )));
+                        self.fail(FailReason::CallRejected, env);
+                        return Some(Step::Ended);
+                    }
+                    // SIPp sets the index to target - 1 and then steps.
+                    self.jump = Some(target as usize);
+                }
+                Action::GetTimeOfDay { sec, usec } => {
+                    let d = env
+                        .wall
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    self.set_var(*sec, Value::Double(d.as_secs() as f64), env);
+                    self.set_var(*usec, Value::Double(d.subsec_micros() as f64), env);
+                }
+                Action::SetDest { host, port } => {
+                    let (mut h, mut p) = (Vec::new(), Vec::new());
+                    self.render(host, Index::Previous, env, &mut h);
+                    self.render(port, Index::Previous, env, &mut p);
+                    let h = String::from_utf8_lossy(&h).trim().to_string();
+                    let p = String::from_utf8_lossy(&p).trim().to_string();
+                    let h = h.trim_start_matches('[').trim_end_matches(']');
+                    match (h.parse::<std::net::IpAddr>(), p.parse::<u16>()) {
+                        (Ok(ip), Ok(port)) => self.peer = Some(SocketAddr::new(ip, port)),
+                        _ => {
+                            env.stats.fatal_error();
+                            env.events
+                                .push(Event::Fatal(format!("Invalid setdest destination {h}:{p}")));
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn operand(&self, op: &Operand, env: &Env<'_>) -> f64 {
+        match op {
+            Operand::Value(v) => *v,
+            Operand::Variable(v) => self.var(*v, env).as_double(),
+        }
+    }
+}
+
+/// SIPp's default messages (`call.cpp`, `default_message_strings`),
+/// compiled once.
+fn default_message(which: &str) -> Template {
+    use crate::scenario::{Keyword, KeywordKind as K, Segment};
+    static CACHE: std::sync::OnceLock<Vec<(&'static str, Template)>> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        let lit = |s: &str| Segment::Literal(s.replace('\n', "\r\n").into_bytes());
+        let kw = |k: K, offset: i64| Segment::Keyword(Keyword { kind: k, offset });
+        let last = |n: &str, colon: bool| {
+            kw(
+                K::LastHeader {
+                    name: n.into(),
+                    colon,
+                },
+                0,
+            )
+        };
+        let contact = |v: &mut Vec<Segment>| {
+            v.push(lit("Contact: <sip:sipp@"));
+            v.push(kw(K::LocalIp, 0));
+            v.push(lit(":"));
+            v.push(kw(K::LocalPort, 0));
+            v.push(lit(";transport="));
+            v.push(kw(K::Transport, 0));
+            v.push(lit(">\n"));
+        };
+        let mut out = Vec::new();
+        // ack
+        let mut v = vec![lit("ACK "), kw(K::LastRequestUri, 0), lit(" SIP/2.0\n")];
+        v.extend([last("Via", false), lit("\n"), last("From", false), lit("\n")]);
+        v.extend([last("To", false), lit("\nCall-ID: "), kw(K::CallId, 0)]);
+        v.extend([lit("\nCSeq: "), kw(K::LastCseqNumber, 0), lit(" ACK\n")]);
+        contact(&mut v);
+        v.push(lit("Max-Forwards: 70\nSubject: Performance Test\nContent-Length: 0\n\n"));
+        out.push(("ack", Template { segments: v }));
+        // bye
+        let mut v = vec![lit("BYE "), kw(K::LastRequestUri, 0), lit(" SIP/2.0\n")];
+        v.extend([lit("Via: SIP/2.0/"), kw(K::Transport, 0), lit(" "), kw(K::LocalIp, 0)]);
+        v.extend([lit(":"), kw(K::LocalPort, 0), lit(";branch="), kw(K::Branch, 0), lit("\n")]);
+        v.extend([last("From", false), lit("\n"), last("To", false)]);
+        v.extend([lit("\nCall-ID: "), kw(K::CallId, 0), lit("\nCSeq: ")]);
+        v.extend([kw(K::LastCseqNumber, 1), lit(" BYE\nMax-Forwards: 70\n")]);
+        contact(&mut v);
+        v.push(lit("Content-Length: 0\n\n"));
+        out.push(("bye", Template { segments: v }));
+        // cancel
+        let mut v = vec![lit("CANCEL "), kw(K::LastRequestUri, 0), lit(" SIP/2.0\n")];
+        v.extend([last("Via", false), lit("\n"), last("From", false), lit("\n")]);
+        v.extend([last("To", false), lit("\nCall-ID: "), kw(K::CallId, 0)]);
+        v.extend([lit("\nCSeq: "), kw(K::LastCseqNumber, 0), lit(" CANCEL\nMax-Forwards: 70\n")]);
+        contact(&mut v);
+        v.push(lit("Content-Length: 0\n\n"));
+        out.push(("cancel", Template { segments: v }));
+        // 200
+        let mut v = vec![lit("SIP/2.0 200 OK\n")];
+        for h in ["Via", "From", "To", "Call-ID", "CSeq"] {
+            v.push(last(h, true));
+            v.push(lit("\n"));
+        }
+        v.extend([lit("Contact: <sip:"), kw(K::LocalIp, 0), lit(":"), kw(K::LocalPort, 0)]);
+        v.extend([lit(";transport="), kw(K::Transport, 0), lit(">\nContent-Length: 0\n\n")]);
+        out.push(("200", Template { segments: v }));
+        out
+    });
+    cache
+        .iter()
+        .find(|(n, _)| *n == which)
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default()
+}
+
+/// SIPp's `[timestamp]` / stat time format: `YYYY-MM-DD\tHH:MM:SS.uuuuuu\tepoch.uuuuuu`
+/// (UTC here; SIPp prints local time).
+pub(crate) fn format_timestamp(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let (y, mo, da, h, mi, s) = civil(d.as_secs());
+    let us = d.subsec_micros();
+    format!(
+        "{y:04}-{mo:02}-{da:02}\t{h:02}:{mi:02}:{s:02}.{us:06}\t{}.{us:06}",
+        d.as_secs()
+    )
+}
+
+/// `[date]`: `Mon, 23 Nov 2026 08:00:00 GMT`.
+pub(crate) fn http_date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let (y, mo, da, h, mi, s) = civil(secs);
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let wd = DAYS[((secs / 86_400) % 7) as usize];
+    format!(
+        "{wd}, {da:02} {} {y} {h:02}:{mi:02}:{s:02} GMT",
+        MONTHS[(mo - 1) as usize]
+    )
+}
+
+/// Seconds since the epoch → (year, month, day, hour, minute, second), UTC
+/// (Howard Hinnant's `civil_from_days`).
+fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = if m <= 2 { y + 1 } else { y };
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        ((rem / 60) % 60) as u32,
+        (rem % 60) as u32,
+    )
+}

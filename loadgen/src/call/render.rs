@@ -1,0 +1,221 @@
+//! Building a message from a [`Template`]: SIPp's `createSendingMessage`
+//! (compat §3.6), keyword by keyword, with `[len]` filled in last.
+
+use std::io::Write as _;
+
+use super::{Call, Env, Value, sipmsg};
+use crate::scenario::{KeywordKind, Segment, Template};
+
+/// Which message index a rendering is for: a scenario `<send>` (its index
+/// names the branch), or one of SIPp's default messages (`-1`), or the
+/// `-2` convention (branch of the previous message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Index {
+    /// A scenario element.
+    At(usize),
+    /// SIPp's `-1`.
+    Default,
+    /// SIPp's `-2`: keyword rendering outside a message (actions).
+    Previous,
+}
+
+impl Call {
+    /// Renders `t` into `out` (cleared first).
+    pub(crate) fn render(&self, t: &Template, index: Index, env: &Env<'_>, out: &mut Vec<u8>) {
+        out.clear();
+        let cfg = &*self.cfg;
+        let mut len_marker: Option<(usize, i64)> = None;
+        let mut suppress_crlf = false;
+        let mut scratch = Vec::new();
+        for seg in &t.segments {
+            let kw = match seg {
+                Segment::Literal(lit) => {
+                    if suppress_crlf {
+                        let skip = lit
+                            .iter()
+                            .take_while(|b| b.is_ascii_whitespace() || **b == 0x0b)
+                            .count();
+                        out.extend_from_slice(&lit[skip..]);
+                        suppress_crlf = false;
+                    } else {
+                        out.extend_from_slice(lit);
+                    }
+                    continue;
+                }
+                Segment::Keyword(k) => k,
+            };
+            let off = kw.offset;
+            match &kw.kind {
+                KeywordKind::Service => out.extend_from_slice(cfg.service.as_bytes()),
+                KeywordKind::RemoteIp => out.extend_from_slice(cfg.remote_ip.as_bytes()),
+                KeywordKind::RemoteHost => out.extend_from_slice(cfg.remote_host.as_bytes()),
+                KeywordKind::RemotePort => num(out, cfg.remote_port as i64 + off),
+                KeywordKind::Transport => out.extend_from_slice(b"UDP"),
+                KeywordKind::LocalIp => out.extend_from_slice(cfg.local_ip.as_bytes()),
+                KeywordKind::LocalIpType => out.push(if cfg.local_ipv6 { b'6' } else { b'4' }),
+                KeywordKind::LocalPort => num(out, self.local_port as i64 + off),
+                KeywordKind::ServerIp => out.extend_from_slice(cfg.server_ip.as_bytes()),
+                KeywordKind::MediaIp => out.extend_from_slice(cfg.media_ip.as_bytes()),
+                KeywordKind::MediaIpType => out.push(if cfg.media_ipv6 { b'6' } else { b'4' }),
+                KeywordKind::MediaPort => num(out, cfg.media_port as i64 + off),
+                KeywordKind::AutoMediaPort => num(
+                    out,
+                    cfg.media_port as i64
+                        + ((4 * (self.number as i64 - 1)) % 10_000)
+                        + off,
+                ),
+                KeywordKind::CallNumber => num(out, self.number as i64),
+                KeywordKind::CallId => out.extend_from_slice(&self.call_id),
+                KeywordKind::Cseq => num(out, self.cseq as i64 + off),
+                KeywordKind::LastCseqNumber => {
+                    sipmsg::get_header(&self.last_recv, b"CSeq:", false, &mut scratch);
+                    let n = scratch
+                        .get(5..)
+                        .map(|v| {
+                            let v = &v[v.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
+                            let (neg, v) = match v.first() {
+                                Some(b'-') => (true, &v[1..]),
+                                Some(b'+') => (false, &v[1..]),
+                                _ => (false, v),
+                            };
+                            let mut n: i64 = 0;
+                            for &d in v.iter().take_while(|b| b.is_ascii_digit()) {
+                                n = n.saturating_mul(10).saturating_add((d - b'0') as i64);
+                            }
+                            if neg { -n } else { n }
+                        })
+                        .unwrap_or(0);
+                    num(out, n + off);
+                }
+                KeywordKind::Branch => {
+                    let idx: i64 = match index {
+                        Index::At(i) => i as i64,
+                        Index::Default => -1,
+                        Index::Previous => self.msg_index as i64 - 1,
+                    };
+                    let _ = write!(out, "z9hG4bK-{}-{}-{}", cfg.pid, self.number, idx + off);
+                }
+                KeywordKind::MsgIndex => num(
+                    out,
+                    match index {
+                        Index::At(i) => i as i64,
+                        Index::Default => -1,
+                        Index::Previous => -2,
+                    },
+                ),
+                KeywordKind::Pid => num(out, cfg.pid as i64),
+                KeywordKind::Len => {
+                    len_marker = Some((out.len(), off));
+                    out.extend_from_slice(b"     ");
+                }
+                KeywordKind::PeerTagParam => {
+                    if let Some(tag) = &self.peer_tag {
+                        out.extend_from_slice(b";tag=");
+                        out.extend_from_slice(tag);
+                    }
+                }
+                KeywordKind::LastHeader { name, .. } => {
+                    let mut n = name.as_bytes().to_vec();
+                    if n.last() != Some(&b':') {
+                        n.push(b':');
+                    }
+                    sipmsg::get_header(&self.last_recv, &n, false, &mut scratch);
+                    out.extend_from_slice(&scratch);
+                    suppress_crlf = out.last() == Some(&b'\n');
+                }
+                KeywordKind::LastRequestUri => {
+                    sipmsg::get_header(&self.last_recv, b"To:", false, &mut scratch);
+                    if let (Some(a), Some(b)) = (
+                        memchr::memchr(b'<', &scratch),
+                        memchr::memchr(b'>', &scratch),
+                    ) && b > a
+                    {
+                        out.extend_from_slice(&scratch[a + 1..b]);
+                    }
+                }
+                KeywordKind::LastMessage => out.extend_from_slice(&self.last_recv),
+                KeywordKind::Routes => {
+                    if let Some(rs) = &self.route_set {
+                        out.extend_from_slice(b"Route: ");
+                        out.extend_from_slice(rs);
+                    } else if out.last() == Some(&b'\n') {
+                        suppress_crlf = true;
+                    }
+                }
+                KeywordKind::NextUrl => {
+                    if let Some(u) = &self.next_url {
+                        out.extend_from_slice(u);
+                    }
+                }
+                KeywordKind::Field { n, file, line } => {
+                    let line_no = match line {
+                        Some(t) => {
+                            let mut b = Vec::new();
+                            self.render(t, Index::Previous, env, &mut b);
+                            std::str::from_utf8(&b)
+                                .ok()
+                                .and_then(|s| s.trim().parse::<f64>().ok())
+                                .map(|f| f as i64)
+                        }
+                        None => None,
+                    };
+                    if let Some(v) = cfg.field(file.as_deref(), self.inj_line, line_no, *n) {
+                        out.extend_from_slice(v.as_bytes());
+                    }
+                    suppress_crlf = out.last() == Some(&b'\n');
+                }
+                KeywordKind::File(bytes) => out.extend_from_slice(bytes),
+                KeywordKind::Var(id) => {
+                    match self.var(*id, env) {
+                        Value::Unset => {}
+                        Value::Str(s) => out.extend_from_slice(s),
+                        Value::Double(d) => {
+                            if *d != 0.0 {
+                                let _ = write!(out, "{d:.6}");
+                            }
+                        }
+                        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+                    }
+                    suppress_crlf = out.last() == Some(&b'\n');
+                }
+                KeywordKind::Fill { var, text } => {
+                    let n = match self.var(*var, env) {
+                        Value::Double(d) if *d > 0.0 => (*d as usize).min(cfg.max_message),
+                        _ => 0,
+                    };
+                    let t = text.as_bytes();
+                    if !t.is_empty() {
+                        out.extend((0..n).map(|i| t[i % t.len()]));
+                    }
+                }
+                KeywordKind::ClockTick => {
+                    num(out, env.now.duration_since(cfg.start).as_millis() as i64)
+                }
+                KeywordKind::Timestamp => {
+                    out.extend_from_slice(crate::call::format_timestamp(env.wall).as_bytes())
+                }
+                KeywordKind::Date => out.extend_from_slice(crate::call::http_date(env.wall).as_bytes()),
+                KeywordKind::SippVersion => out.extend_from_slice(cfg.version.as_bytes()),
+                KeywordKind::Users => num(out, cfg.users as i64),
+                KeywordKind::Userid => num(out, self.user_id as i64),
+                KeywordKind::Authentication { .. } => {
+                    // Load-time rejects it; nothing to render if it got here.
+                }
+                KeywordKind::Custom(v) => out.extend_from_slice(v.as_bytes()),
+            }
+        }
+        if let Some((at, off)) = len_marker {
+            // Body length from the first empty line; SIPp writes "%5u".
+            let len = match memchr::memmem::find(out, b"\r\n\r\n") {
+                Some(b) if out.len() - b > 4 => (out.len() - b - 4) as i64 + off,
+                _ => 0,
+            };
+            let s = format!("{:5}", len.max(0) as u64);
+            out.splice(at..at + 5, s.bytes());
+        }
+    }
+}
+
+fn num(out: &mut Vec<u8>, v: i64) {
+    let _ = write!(out, "{v}");
+}

@@ -1,0 +1,582 @@
+//! SIPp's own reading of received messages (`src/sip_parser.cpp` and
+//! `src/call.cpp` in SIPp 3.6.1), ported so that `[last_*]`, peer tags,
+//! CSeq and route-set handling produce byte-for-byte what SIPp produces.
+//!
+//! SIPp reads messages as text with case-insensitive substring searches,
+//! not with a SIP grammar; scenarios depend on its quirks (a second `Via`
+//! joined with `", "`, compact forms tried only when the long form is
+//! absent), so these helpers follow it rather than `trunkline-parser`.
+//! Every function is bounded by the message length: no panics, no
+//! quadratic scans on what a peer sends beyond what a line search needs.
+
+/// The header block: up to the first empty line (`\r\n\r\n`), or all.
+pub(crate) fn header_block(msg: &[u8]) -> &[u8] {
+    match memchr::memmem::find(msg, b"\r\n\r\n") {
+        Some(i) => &msg[..i],
+        None => msg,
+    }
+}
+
+/// The body: after the first `\r\n\r\n`, if any.
+pub(crate) fn body(msg: &[u8]) -> Option<&[u8]> {
+    memchr::memmem::find(msg, b"\r\n\r\n").map(|i| &msg[i + 4..])
+}
+
+/// Case-insensitive search of `needle` in `hay` from `from`.
+fn find_ci(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    let first_lo = needle[0].to_ascii_lowercase();
+    let first_up = needle[0].to_ascii_uppercase();
+    let mut i = from;
+    while i + needle.len() <= hay.len() {
+        let rest = &hay[i..hay.len() - needle.len() + 1];
+        let p = memchr::memchr2(first_lo, first_up, rest)?;
+        let at = i + p;
+        if hay[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// The compact form SIPp retries when a long name is absent.
+fn short_form(name_with_colon: &[u8]) -> Option<&'static [u8]> {
+    const PAIRS: [(&[u8], &[u8]); 8] = [
+        (b"call-id:", b"i:"),
+        (b"contact:", b"m:"),
+        (b"content-encoding:", b"e:"),
+        (b"content-length:", b"l:"),
+        (b"content-type:", b"c:"),
+        (b"from:", b"f:"),
+        (b"to:", b"t:"),
+        (b"via:", b"v:"),
+    ];
+    PAIRS
+        .iter()
+        .find(|(long, _)| long.eq_ignore_ascii_case(name_with_colon))
+        .map(|(_, s)| *s)
+}
+
+/// SIPp's `get_header(msg, name, content)`: every line of the header block
+/// that starts (after a LF) with `name` (which ends in `:`), joined with
+/// `", "`. With `content == false` the first occurrence keeps its name
+/// (`[last_Via:]` gives `Via: a, b`); later ones contribute their values.
+/// Folded continuation lines are kept, with the CR before the fold
+/// removed. Empty when absent (after trying the compact form).
+pub(crate) fn get_header(msg: &[u8], name: &[u8], content: bool, out: &mut Vec<u8>) {
+    out.clear();
+    if msg.is_empty() || !name.contains(&b':') {
+        return;
+    }
+    let block = header_block(msg);
+    let mut name: &[u8] = name;
+    let mut tried_short = false;
+    let mut first_time = true;
+    let mut pat = Vec::with_capacity(name.len() + 1);
+    loop {
+        pat.clear();
+        pat.push(b'\n');
+        pat.extend_from_slice(name);
+        let mut from = 0;
+        while let Some(at) = find_ci(block, &pat, from) {
+            let mut src = at;
+            if content || !first_time {
+                src += name.len() + 1;
+                while block.get(src) == Some(&b' ') {
+                    src += 1;
+                }
+            } else {
+                src += 1;
+            }
+            first_time = false;
+            // The line, continued over folds (LF followed by SP/HT).
+            let mut end = src;
+            loop {
+                match memchr::memchr(b'\n', &block[end.min(block.len())..]) {
+                    Some(p) => {
+                        let nl = end + p;
+                        if matches!(block.get(nl + 1), Some(b' ' | b'\t')) {
+                            end = nl + 1;
+                            continue;
+                        }
+                        end = nl;
+                        break;
+                    }
+                    None => {
+                        end = block.len();
+                        break;
+                    }
+                }
+            }
+            if !out.is_empty() {
+                while matches!(out.last(), Some(b' ' | b'\r' | b'\n' | b'\t')) {
+                    out.pop();
+                }
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(&block[src.min(end)..end]);
+            from = at + 1;
+        }
+        if !out.is_empty() {
+            break;
+        }
+        if tried_short {
+            return;
+        }
+        tried_short = true;
+        match short_form(name) {
+            Some(s) => name = s,
+            None => return,
+        }
+    }
+    // Trailing SP, CR, HT; leading SP.
+    while matches!(out.last(), Some(b' ' | b'\r' | b'\t')) {
+        out.pop();
+    }
+    let lead = out.iter().take_while(|&&b| b == b' ').count();
+    out.drain(..lead);
+    // A CR before a fold goes; so do doubled CRs and LFs.
+    let mut cleaned = Vec::with_capacity(out.len());
+    let mut i = 0;
+    while i < out.len() {
+        let b = out[i];
+        if b == b'\r'
+            && out.get(i + 1) == Some(&b'\n')
+            && matches!(out.get(i + 2), Some(b' ' | b'\r' | b'\t'))
+        {
+            i += 1;
+            continue;
+        }
+        if (b == b'\r' || b == b'\n') && cleaned.last() == Some(&b) {
+            i += 1;
+            continue;
+        }
+        cleaned.push(b);
+        i += 1;
+    }
+    *out = cleaned;
+}
+
+/// `get_header_content(msg, name)` into a fresh vector.
+pub(crate) fn header_content(msg: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    get_header(msg, name, true, &mut v);
+    v
+}
+
+/// SIPp's `internal_find_header`: the start of the value of the first
+/// header line named `name` (or `short`), LWS skipped.
+fn find_header_value<'a>(msg: &'a [u8], name: &[u8], short: Option<&[u8]>) -> Option<&'a [u8]> {
+    let block = header_block(msg);
+    let mut pos = 0;
+    while pos < block.len() {
+        let line_end = memchr::memchr(b'\n', &block[pos..]).map_or(block.len(), |p| pos + p);
+        let line = &block[pos..line_end];
+        for cand in [Some(name), short].into_iter().flatten() {
+            if line.len() >= cand.len() && line[..cand.len()].eq_ignore_ascii_case(cand) {
+                let mut t = cand.len();
+                while matches!(line.get(t), Some(b' ' | b'\t')) {
+                    t += 1;
+                }
+                if line.get(t) == Some(&b':') {
+                    let mut v = pos + t + 1;
+                    while matches!(block.get(v), Some(b' ' | b'\t')) {
+                        v += 1;
+                    }
+                    return Some(&block[v.min(block.len())..]);
+                }
+            }
+        }
+        pos = line_end + 1;
+    }
+    None
+}
+
+/// The value of a header up to its logical end (CRLF not followed by a
+/// fold).
+fn value_to_end(v: &[u8]) -> &[u8] {
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'\r' && v.get(i + 1) == Some(&b'\n') && !matches!(v.get(i + 2), Some(b' ' | b'\t'))
+        {
+            return &v[..i];
+        }
+        if v[i] == b'\n' && !matches!(v.get(i + 1), Some(b' ' | b'\t')) {
+            return &v[..i];
+        }
+        i += 1;
+    }
+    v
+}
+
+/// The Call-ID (`Call-ID:` or `i:`), as SIPp reads it.
+pub(crate) fn call_id(msg: &[u8]) -> Option<&[u8]> {
+    let v = find_header_value(msg, b"Call-ID", Some(b"i"))?;
+    let v = value_to_end(v);
+    let mut end = v.len();
+    while end > 0 && matches!(v[end - 1], b' ' | b'\t' | b'\r') {
+        end -= 1;
+    }
+    (end > 0).then(|| &v[..end])
+}
+
+/// The part of a Call-ID that calls are matched on: after `///` if any
+/// (SIPp's 3PCC prefix convention).
+pub(crate) fn call_id_key(id: &[u8]) -> &[u8] {
+    match memchr::memmem::find(id, b"///") {
+        Some(i) => &id[i + 3..],
+        None => id,
+    }
+}
+
+/// The To tag of a response (`get_peer_tag`).
+pub(crate) fn peer_tag(msg: &[u8]) -> Option<&[u8]> {
+    let v = value_to_end(find_header_value(msg, b"To", Some(b"t"))?);
+    let from = memchr::memchr(b'>', v).unwrap_or(0);
+    let rest = &v[from..];
+    let at = find_ci(rest, b"tag=", 0)?;
+    // SIPp's internal_find_param wants the name after ';' or LWS.
+    let before = rest[..at].iter().rev().find(|&&b| b != b' ' && b != b'\t');
+    if before != Some(&b';') {
+        return None;
+    }
+    let tag = &rest[at + 4..];
+    let end = tag
+        .iter()
+        .position(|&b| matches!(b, b' ' | b';' | b'\t' | b'\r' | b'\n'))
+        .unwrap_or(tag.len());
+    Some(&tag[..end])
+}
+
+/// `get_reply_code`: the number after the first SP/HT.
+pub(crate) fn reply_code(msg: &[u8]) -> u32 {
+    let mut i = 0;
+    while i < msg.len() && msg[i] != b' ' && msg[i] != b'\t' {
+        i += 1;
+    }
+    while i < msg.len() && (msg[i] == b' ' || msg[i] == b'\t') {
+        i += 1;
+    }
+    let mut v: u32 = 0;
+    while i < msg.len() && msg[i].is_ascii_digit() {
+        v = v.saturating_mul(10).saturating_add((msg[i] - b'0') as u32);
+        i += 1;
+    }
+    v
+}
+
+/// `get_cseq_value`: the CSeq number (0 when absent).
+pub(crate) fn cseq_value(msg: &[u8]) -> u64 {
+    let Some(at) = [b"\r\nCSeq:", b"\r\nCSEQ:", b"\r\ncseq:", b"\r\nCseq:"]
+        .iter()
+        .find_map(|p| memchr::memmem::find(msg, *p))
+    else {
+        return 0;
+    };
+    let mut i = at + 7;
+    while i < msg.len() && (msg[i] == b' ' || msg[i] == b'\t') {
+        i += 1;
+    }
+    let mut v: u64 = 0;
+    while i < msg.len() && msg[i].is_ascii_digit() {
+        v = v.saturating_mul(10).saturating_add((msg[i] - b'0') as u64);
+        i += 1;
+    }
+    v
+}
+
+/// `extract_cseq_method`: the method of the first `CSeq` (case-sensitive
+/// search, as SIPp).
+pub(crate) fn cseq_method(msg: &[u8]) -> &[u8] {
+    let Some(at) = memchr::memmem::find(msg, b"CSeq") else {
+        return b"";
+    };
+    let Some(colon) = memchr::memchr(b':', &msg[at..]).map(|p| at + p + 1) else {
+        return b"";
+    };
+    let sp = |b: u8| b.is_ascii_whitespace();
+    let mut i = colon;
+    while i < msg.len() && sp(msg[i]) {
+        i += 1;
+    }
+    while i < msg.len() && !sp(msg[i]) {
+        i += 1;
+    }
+    while i < msg.len() && sp(msg[i]) {
+        i += 1;
+    }
+    let start = i;
+    while i < msg.len() && msg[i] != b'\r' && msg[i] != b'\n' {
+        i += 1;
+    }
+    &msg[start..i]
+}
+
+/// `extract_transaction`: the branch of the first Via.
+pub(crate) fn top_branch(msg: &[u8]) -> Vec<u8> {
+    let via = header_content(msg, b"via:");
+    let Some(at) = memchr::memmem::find(&via, b";branch=") else {
+        return Vec::new();
+    };
+    via[at + 8..]
+        .iter()
+        .take_while(|&&b| b != b';' && b != b',' && !b.is_ascii_whitespace())
+        .copied()
+        .collect()
+}
+
+/// `formatNextReqUrl`: the URI inside `<...>` of a Contact, or the value.
+pub(crate) fn next_req_url(contact: &[u8]) -> Vec<u8> {
+    let c = {
+        let lead = contact
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        &contact[lead..]
+    };
+    if let Some(rest) = c.strip_prefix(b"<") {
+        match memchr::memchr(b'>', rest) {
+            Some(e) => rest[..e].to_vec(),
+            None => Vec::new(),
+        }
+    } else {
+        c.to_vec()
+    }
+}
+
+/// `computeRouteSetAndRemoteTargetUri`: the route set (`Route:` value,
+/// `", "`-joined) and the remote target from the Record-Route and Contact
+/// of the message that had `rrs="true"`. A UAC (the message was a
+/// response) reverses the Record-Route order; a strict first hop becomes
+/// the target and the Contact is appended as the last route.
+pub(crate) fn route_set_and_target(
+    rr: &[u8],
+    contact: &[u8],
+    request_incoming: bool,
+) -> Option<(Option<Vec<u8>>, Vec<u8>)> {
+    if contact.is_empty() {
+        return None;
+    }
+    if rr.is_empty() {
+        return Some((None, next_req_url(contact)));
+    }
+    let mut headers: Vec<&[u8]> = rr.split(|&b| b == b',').collect();
+    if !request_incoming {
+        headers.reverse();
+    }
+    let trim = |s: &[u8]| -> Vec<u8> {
+        let a = s.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let b = s.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
+        s[a..s.len().saturating_sub(b).max(a)].to_vec()
+    };
+    let mut routes: Vec<Vec<u8>> = Vec::new();
+    let mut target: Option<Vec<u8>> = None;
+    let mut first = true;
+    for h in headers {
+        if first && memchr::memmem::find(h, b";lr").is_none() {
+            target = Some(h.to_vec());
+        } else {
+            first = false;
+            routes.push(trim(h));
+        }
+    }
+    let target = match target {
+        Some(t) => {
+            routes.push(trim(contact));
+            t
+        }
+        None => contact.to_vec(),
+    };
+    let set = (!routes.is_empty()).then(|| routes.join(&b", "[..]));
+    Some((set, next_req_url(&target)))
+}
+
+/// SIPp's `extractSubMessage` for `ereg search_in="hdr"`: the rest of the
+/// line after the `occurrence`-th match of `header`.
+pub(crate) fn sub_message<'a>(
+    msg: &'a [u8],
+    header: &[u8],
+    case_indep: bool,
+    occurrence: usize,
+    start_line: bool,
+) -> &'a [u8] {
+    if header.is_empty() {
+        return b"";
+    }
+    let mut occurrence = occurrence;
+    let mut ptr = 0usize;
+    let found = loop {
+        if ptr >= msg.len() {
+            break None;
+        }
+        let at = if case_indep {
+            if start_line && ptr != 0 {
+                match memchr::memchr(b'\n', &msg[ptr..]) {
+                    Some(p) => ptr += p + 1,
+                    None => break None,
+                }
+                if ptr >= msg.len() {
+                    break None;
+                }
+                if msg.len() - ptr >= header.len()
+                    && msg[ptr..ptr + header.len()].eq_ignore_ascii_case(header)
+                {
+                    ptr
+                } else {
+                    ptr += 1;
+                    continue;
+                }
+            } else {
+                match find_ci(msg, header, ptr) {
+                    Some(a) => a,
+                    None => break None,
+                }
+            }
+        } else {
+            match memchr::memmem::find(&msg[ptr..], header) {
+                Some(p) => {
+                    let a = ptr + p;
+                    if start_line && a != 0 && msg[a - 1] != b'\n' {
+                        ptr = a + 1;
+                        continue;
+                    }
+                    a
+                }
+                None => break None,
+            }
+        };
+        if occurrence <= 1 {
+            break Some(at);
+        }
+        occurrence -= 1;
+        ptr = at + 1;
+    };
+    match found {
+        Some(at) => {
+            let rest = &msg[at + header.len()..];
+            let end = rest
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .unwrap_or(rest.len());
+            &rest[..end]
+        }
+        None => b"",
+    }
+}
+
+/// A 64-bit hash of a whole message, for SIPp's retransmission detection
+/// (any good hash does: only equality matters).
+pub(crate) fn msg_hash(msg: &[u8]) -> u64 {
+    // FNV-1a over 8-byte words, then a final mix: cheap and adequate for
+    // telling a retransmission from a new message of the same call.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ msg.len() as u64;
+    let mut chunks = msg.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
+    }
+    for &b in chunks.remainder() {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RESP: &[u8] = b"SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-1;received=10.0.0.1\r\n\
+v: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK-2\r\n\
+Via: SIP/2.0/UDP 10.0.0.3:5060;branch=z9hG4bK-3\r\n\
+From: sipp <sip:sipp@10.0.0.1>;tag=abc\r\n\
+To: service <sip:service@10.0.0.9>;tag=xyz;foo\r\n\
+Call-ID: 7-1234@10.0.0.1\r\n\
+CSeq: 1 INVITE\r\n\
+Record-Route: <sip:p1;lr>, <sip:p2;lr>\r\n\
+Contact: <sip:uas@10.0.0.9:5070;transport=UDP>\r\n\
+Content-Length: 0\r\n\r\n";
+
+    #[test]
+    fn last_via_joins_long_forms_and_drops_compact_ones() {
+        let mut out = Vec::new();
+        get_header(RESP, b"Via:", false, &mut out);
+        assert_eq!(
+            out,
+            b"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-1;received=10.0.0.1, SIP/2.0/UDP 10.0.0.3:5060;branch=z9hG4bK-3"
+        );
+        get_header(RESP, b"Subject:", false, &mut out);
+        assert!(out.is_empty());
+        get_header(b"SIP/2.0 200 OK\r\nv: a\r\n\r\n", b"Via:", false, &mut out);
+        assert_eq!(out, b"v: a");
+    }
+
+    #[test]
+    fn folded_header_keeps_its_fold_without_the_cr() {
+        let m = b"INVITE x SIP/2.0\r\nSubject: a\r\n b\r\nTo: t\r\n\r\n";
+        let mut out = Vec::new();
+        get_header(m, b"Subject:", false, &mut out);
+        assert_eq!(out, b"Subject: a\n b");
+    }
+
+    #[test]
+    fn ids_tags_codes_and_cseq() {
+        assert_eq!(call_id(RESP), Some(&b"7-1234@10.0.0.1"[..]));
+        assert_eq!(call_id_key(b"a///b"), b"b");
+        assert_eq!(peer_tag(RESP), Some(&b"xyz"[..]));
+        assert_eq!(reply_code(RESP), 200);
+        assert_eq!(cseq_value(RESP), 1);
+        assert_eq!(cseq_method(RESP), b"INVITE");
+        assert_eq!(top_branch(RESP), b"z9hG4bK-1");
+        assert_eq!(peer_tag(b"SIP/2.0 180 R\r\nTo: <sip:a>\r\n\r\n"), None);
+    }
+
+    #[test]
+    fn route_set_of_a_uac_is_reversed_and_target_is_the_contact() {
+        let rr = header_content(RESP, b"Record-Route:");
+        let contact = header_content(RESP, b"Contact:");
+        let (set, target) = route_set_and_target(&rr, &contact, false).unwrap();
+        assert_eq!(set.unwrap(), b"<sip:p2;lr>, <sip:p1;lr>");
+        assert_eq!(target, b"sip:uas@10.0.0.9:5070;transport=UDP");
+        let (set, _) = route_set_and_target(&rr, &contact, true).unwrap();
+        assert_eq!(set.unwrap(), b"<sip:p1;lr>, <sip:p2;lr>");
+        // A strict router first: it is the target, the Contact goes last.
+        let (set, target) = route_set_and_target(b"<sip:strict>", b"<sip:c>", true).unwrap();
+        assert_eq!(set.unwrap(), b"<sip:c>");
+        assert_eq!(target, b"sip:strict");
+    }
+
+    #[test]
+    fn ereg_header_search() {
+        let m = b"INVITE x SIP/2.0\r\nFrom: ua25 <sip:a>\r\nTo: ua2\r\n\r\n";
+        assert_eq!(sub_message(m, b"From: ", false, 1, false), b"ua25 <sip:a>");
+        assert_eq!(sub_message(m, b"from: ", true, 1, true), b"ua25 <sip:a>");
+        assert_eq!(sub_message(m, b"Nope: ", false, 1, false), b"");
+        assert_eq!(sub_message(m, b"ua2", false, 2, false), b"");
+    }
+
+    #[test]
+    fn helpers_never_panic_on_junk() {
+        let junk: &[&[u8]] = &[
+            b"",
+            b"\r\n",
+            b"SIP/2.0",
+            b"To:",
+            b"\nTo:\n",
+            b"CSeq",
+            b"CSeq:",
+            b"x\r\nCall-ID:\r\n",
+        ];
+        let mut out = Vec::new();
+        for m in junk {
+            get_header(m, b"To:", false, &mut out);
+            let _ = (call_id(m), peer_tag(m), reply_code(m), cseq_value(m));
+            let _ = (cseq_method(m), top_branch(m), sub_message(m, b"To", true, 3, true));
+        }
+    }
+}
