@@ -2,4 +2,20 @@
 #![allow(missing_docs, dead_code)]
 #[derive(Debug)]
 pub struct InjectionFile;
-impl InjectionFile { pub fn lines(&self) -> usize { 0 } pub fn field(&self, _l: usize, _n: usize) -> Option<&str> { None } }
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InjectMode {
+    Sequential,
+    Random,
+    User,
+}
+impl InjectionFile {
+    pub fn mode(&self) -> InjectMode {
+        InjectMode::Sequential
+    }
+    pub fn lines(&self) -> usize {
+        0
+    }
+    pub fn field(&self, _l: usize, _n: usize) -> Option<&str> {
+        None
+    }
+}

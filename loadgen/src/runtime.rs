@@ -1,1 +1,1004 @@
-//! Placeholder: the runtime (in progress).
+//! Running a scenario on every core (issue 4, "Beyond SIPp").
+//!
+//! One glommio executor per shard (the runtime in `trunkline-shards`,
+//! shared with the router). Each shard owns its calls, its timers and its
+//! statistics; nothing mutable is shared but a few atomics the main thread
+//! uses to steer the run (quit, rate) and count calls (`-m` in server
+//! mode).
+//!
+//! - **Client scenarios** (the first element is a `<send>`): every shard
+//!   has a socket of its own (shard 0 on `-p`, the others on ephemeral
+//!   ports) and places its share of the rate, so a call lives on the shard
+//!   that created it and every reply comes back to that shard's port (its
+//!   `[local_port]` is in the Via and the Contact). The rate is paced open
+//!   loop: shard `i` of `n` places call `k` at `start + (i + k·n)/rate`,
+//!   and response times and call lengths count from that intended instant,
+//!   so a late sender shows up in the latency instead of hiding it
+//!   (no coordinated omission).
+//! - **Server scenarios** (the first element is a `<recv>`): every shard
+//!   binds `-p` with SO_REUSEPORT; a datagram that lands on a shard which
+//!   does not own its Call-ID is handed to the owner raw, through the
+//!   runtime's channel mesh.
+//!
+//! SIPp's receive path (`socket.cpp::process_message`) is followed: a
+//! message without `SIP/2.0` or without a Call-ID is dropped with a
+//! warning; a known Call-ID goes to its call; a recently ended one is a
+//! dead-call message; an unknown one creates a call (server), runs the
+//! out-of-call scenario (client, requests) or is counted out of call.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use glommio::{GlommioError, ResourceType};
+use hashbrown::HashMap;
+use trunkline_shards::runtime::{Handoff, RuntimeBuilder, ShardCtx};
+use trunkline_shards::udp::{UdpTransport, udp_socket};
+
+use crate::call::{Call, CallConfig, Env, Event, Outgoing, Status, Value, sipmsg};
+use crate::inject::InjectMode;
+use crate::scenario::Mode;
+use crate::stats::Stats;
+
+/// How the run is steered; built by `main` from the options.
+#[derive(Debug, Clone)]
+pub struct RunParams {
+    /// The main scenario's call configuration.
+    pub cfg: Arc<CallConfig>,
+    /// The out-of-call scenario (`ooc_default`) for client runs.
+    pub ooc: Option<Arc<CallConfig>>,
+    /// Number of shards.
+    pub shards: u16,
+    /// CPUs to pin shards to (`--cpus`).
+    pub cpus: Option<Vec<usize>>,
+    /// Local address to bind (`-i` with `-bind_local`, else the wildcard).
+    pub bind_ip: IpAddr,
+    /// `-p`; `None` tries 5060..5119, then an ephemeral port, as SIPp does.
+    pub port: Option<u16>,
+    /// Calls per second (`-r` over `-rp`).
+    pub rate_cps: f64,
+    /// `-l`: most calls open at once.
+    pub limit: Option<u64>,
+    /// `-m`: stop after this many calls.
+    pub max_calls: Option<u64>,
+    /// `-users`: a fixed population of users, one call each at a time.
+    pub users: Option<u64>,
+    /// `-deadcall_wait`.
+    pub deadcall_wait: Duration,
+    /// Largest datagram accepted.
+    pub max_message: usize,
+    /// `-trace_msg` / `-trace_shortmsg`: report every message.
+    pub trace_messages: bool,
+}
+
+/// What a shard reports to the main thread.
+#[derive(Debug)]
+pub enum Report {
+    /// A snapshot of a shard's statistics (cumulative).
+    Stats(u16, Box<Stats>),
+    /// A message sent or received, for `-trace_msg` / `-trace_shortmsg`.
+    Message {
+        /// Sent (true) or received.
+        sent: bool,
+        /// The peer.
+        peer: SocketAddr,
+        /// Our socket.
+        local: SocketAddr,
+        /// When.
+        wall: SystemTime,
+        /// The datagram.
+        bytes: Vec<u8>,
+    },
+    /// A warning or an error for the error log.
+    Error(String),
+    /// `<log>` output.
+    Log(Vec<u8>),
+    /// `<exec command>`: run through `sh -c` by the main thread.
+    Exec(String),
+    /// `stop_gracefully`.
+    StopGracefully,
+    /// `stop_now` (exit 97).
+    StopNow,
+    /// `<error>` (exit 255).
+    Fatal(String),
+}
+
+/// Quit levels, as SIPp's `quitting` (first `q` / SIGINT: no new calls;
+/// second: abort the calls in progress).
+pub mod quit {
+    /// Running.
+    pub const RUN: u8 = 0;
+    /// No new calls; let the open ones finish.
+    pub const GRACEFUL: u8 = 1;
+    /// Abort the open calls (BYE/CANCEL) and stop.
+    pub const ABORT: u8 = 2;
+}
+
+/// Shared between the main thread and the shards.
+#[derive(Debug, Default)]
+pub struct Control {
+    /// [`quit`] level.
+    pub quit: AtomicU8,
+    /// Calls per second (f64 bits); changed by `-rate_increase`.
+    pub rate_bits: AtomicU64,
+    /// Calls ended (all shards): `-m` in server mode.
+    pub ended: AtomicU64,
+    /// Shards that have finished.
+    pub done: AtomicUsize,
+}
+
+impl Control {
+    /// The current rate, calls per second.
+    pub fn rate(&self) -> f64 {
+        f64::from_bits(self.rate_bits.load(Ordering::Relaxed))
+    }
+    /// Sets the rate.
+    pub fn set_rate(&self, cps: f64) {
+        self.rate_bits.store(cps.to_bits(), Ordering::Relaxed);
+    }
+    /// Raises the quit level (never lowers it).
+    pub fn quit(&self, level: u8) {
+        self.quit.fetch_max(level, Ordering::Relaxed);
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A socket could not be bound (SIPp exits 254 then).
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The shards could not start.
+    #[error(transparent)]
+    Runtime(#[from] trunkline_shards::runtime::RuntimeError),
+}
+
+/// A started run.
+#[derive(Debug)]
+pub struct Running {
+    /// Steering.
+    pub control: Arc<Control>,
+    /// Reports from the shards.
+    pub reports: mpsc::Receiver<Report>,
+    /// The local address of each shard's socket.
+    pub local_addrs: Vec<SocketAddr>,
+    runtime: trunkline_shards::runtime::Runtime<Stats>,
+    shards: usize,
+}
+
+impl Running {
+    /// Whether every shard has finished.
+    pub fn finished(&self) -> bool {
+        self.control.done.load(Ordering::Acquire) >= self.shards
+    }
+
+    /// Waits for the shards and returns their final statistics.
+    pub fn join(self) -> Vec<Stats> {
+        self.runtime
+            .join()
+            .into_iter()
+            .filter_map(|r| {
+                r.map_err(|e| eprintln!("trunkload: a shard failed: {e}"))
+                    .ok()
+            })
+            .collect()
+    }
+}
+
+/// Binds the sockets (so a port problem is reported before anything
+/// starts) and starts the shards.
+pub fn start(params: RunParams) -> Result<Running, RunError> {
+    let shards = params.shards.max(1);
+    let mode = params.cfg.scenario.mode;
+    let sockets = bind_sockets(&params, shards, mode)?;
+    let local_addrs: Vec<SocketAddr> = sockets
+        .iter()
+        .map(|s| {
+            s.local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .unwrap_or_else(|| SocketAddr::new(params.bind_ip, 0))
+        })
+        .collect();
+    let control = Arc::new(Control::default());
+    control.set_rate(params.rate_cps);
+    let (tx, rx) = mpsc::channel();
+    let setup = Arc::new(Setup {
+        params,
+        control: control.clone(),
+        sockets: Mutex::new(sockets.into_iter().map(Some).collect()),
+        local_addrs: local_addrs.clone(),
+        reports: Mutex::new(tx),
+        start: Instant::now(),
+    });
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let runtime = RuntimeBuilder::new()
+        .shards(shards)
+        .cpus(setup.params.cpus.clone())
+        .seed(seed)
+        .name("trunkload")
+        .spawn(move |ctx| {
+            let setup = setup.clone();
+            async move {
+                let stats = run_shard(ctx, setup.clone(), seed).await;
+                setup.control.done.fetch_add(1, Ordering::Release);
+                stats
+            }
+        })?;
+    Ok(Running {
+        control,
+        reports: rx,
+        local_addrs,
+        runtime,
+        shards: shards as usize,
+    })
+}
+
+fn bind_sockets(p: &RunParams, shards: u16, mode: Mode) -> Result<Vec<socket2::Socket>, RunError> {
+    let bind = |port: u16, reuse: bool| {
+        let addr = SocketAddr::new(p.bind_ip, port);
+        udp_socket(addr, reuse).map_err(|source| RunError::Bind { addr, source })
+    };
+    // The first socket: `-p`, or the first free of 5060..5119, or any.
+    let first_port = |reuse: bool| -> Result<socket2::Socket, RunError> {
+        match p.port {
+            Some(port) => bind(port, reuse),
+            None => {
+                for port in 5060..5120 {
+                    if let Ok(s) = bind(port, reuse) {
+                        return Ok(s);
+                    }
+                }
+                bind(0, reuse)
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(shards as usize);
+    match mode {
+        Mode::Client => {
+            out.push(first_port(false)?);
+            for _ in 1..shards {
+                out.push(bind(0, false)?);
+            }
+        }
+        Mode::Server => {
+            // Check the port is ours alone first: SO_REUSEPORT would
+            // otherwise share it silently with another process of ours.
+            let probe = first_port(false)?;
+            let port = probe
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .map_or(0, |a| a.port());
+            drop(probe);
+            for _ in 0..shards {
+                out.push(bind(port, true)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug)]
+struct Setup {
+    params: RunParams,
+    control: Arc<Control>,
+    sockets: Mutex<Vec<Option<socket2::Socket>>>,
+    local_addrs: Vec<SocketAddr>,
+    reports: Mutex<mpsc::Sender<Report>>,
+    start: Instant,
+}
+
+/// A live call and its bookkeeping.
+#[derive(Debug)]
+struct Slot {
+    call: Call,
+    /// Bumped when the slot is reused, so stale timer entries are ignored.
+    generation: u32,
+    /// The instant of the timer entry that is current, if any.
+    armed: Option<Instant>,
+    /// The `-users` user it belongs to.
+    user: Option<u64>,
+    /// An out-of-call call (statistics go to the out-of-call scenario).
+    ooc: bool,
+    /// Its key in the Call-ID map.
+    key: Vec<u8>,
+}
+
+/// How often a shard sends its statistics to the main thread.
+const STATS_EVERY: Duration = Duration::from_millis(250);
+/// Longest sleep of the timer task (how quickly it sees the quit flag).
+const MAX_SLEEP: Duration = Duration::from_millis(10);
+/// Most dead-call entries kept per shard.
+const MAX_DEAD: usize = 1 << 20;
+
+/// One shard's state. Only touched from its own executor.
+struct State {
+    id: u16,
+    nshards: u16,
+    setup: Arc<Setup>,
+    reports: mpsc::Sender<Report>,
+    local_port: u16,
+    local_addr: SocketAddr,
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+    generations: Vec<u32>,
+    by_id: HashMap<Vec<u8>, u32>,
+    timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    dead: HashMap<Vec<u8>, Instant>,
+    dead_order: VecDeque<(Instant, Vec<u8>)>,
+    stats: Stats,
+    ooc_stats: Stats,
+    out: Vec<Outgoing>,
+    pool: Vec<Vec<u8>>,
+    events: Vec<Event>,
+    rng: u64,
+    globals: Vec<Value>,
+    /// Client pacing: calls placed by this shard, and the budget.
+    placed: u64,
+    budget: Option<u64>,
+    limit: Option<u64>,
+    free_users: VecDeque<u64>,
+    /// Pacing epoch: (instant, calls placed then, per-shard rate).
+    epoch: (Instant, u64, f64),
+    /// Server calls numbered per shard: number = k·n + id + 1.
+    numbered: u64,
+    /// Calls of the main scenario open on this shard (`-l`).
+    open_main: u64,
+    last_stats: Instant,
+}
+
+impl State {
+    fn live(&self) -> usize {
+        self.by_id.len()
+    }
+
+    fn report(&self, r: Report) {
+        let _ = self.reports.send(r);
+    }
+
+    fn env_parts(&mut self) -> EnvParts<'_> {
+        EnvParts {
+            stats: &mut self.stats,
+            ooc_stats: &mut self.ooc_stats,
+            out: &mut self.out,
+            pool: &mut self.pool,
+            events: &mut self.events,
+            rng: &mut self.rng,
+            globals: &mut self.globals,
+        }
+    }
+
+    fn insert(&mut self, call: Call, key: Vec<u8>, user: Option<u64>, ooc: bool) -> u32 {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.generations.push(0);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let generation = self.generations[idx as usize];
+        if !ooc {
+            self.open_main += 1;
+        }
+        self.by_id.insert(key.clone(), idx);
+        self.slots[idx as usize] = Some(Slot {
+            call,
+            generation,
+            armed: None,
+            user,
+            ooc,
+            key,
+        });
+        idx
+    }
+
+    /// After a call moved: re-arm its timer, or retire it.
+    fn settle(&mut self, idx: u32, status: Status, now: Instant) {
+        let Some(slot) = self.slots.get_mut(idx as usize).and_then(|s| s.as_mut()) else {
+            return;
+        };
+        match status {
+            Status::Alive => {
+                let at = slot.call.wake_at();
+                if at.is_some() && at != slot.armed {
+                    let t = at.unwrap_or(now);
+                    self.timers.push(Reverse((t, idx, slot.generation)));
+                }
+                slot.armed = at;
+            }
+            Status::Ended => self.retire(idx, now),
+        }
+    }
+
+    fn retire(&mut self, idx: u32, now: Instant) {
+        let Some(slot) = self.slots.get_mut(idx as usize).and_then(|s| s.take()) else {
+            return;
+        };
+        self.generations[idx as usize] = self.generations[idx as usize].wrapping_add(1);
+        self.free.push(idx);
+        self.by_id.remove(&slot.key);
+        if !slot.ooc {
+            self.open_main = self.open_main.saturating_sub(1);
+            self.setup.control.ended.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(u) = slot.user {
+            self.free_users.push_back(u);
+        }
+        let wait = self.setup.params.deadcall_wait;
+        if !wait.is_zero() {
+            if self.dead_order.len() >= MAX_DEAD
+                && let Some((_, k)) = self.dead_order.pop_front()
+            {
+                self.dead.remove(&k);
+            }
+            let exp = now + wait;
+            self.dead.insert(slot.key.clone(), exp);
+            self.dead_order.push_back((exp, slot.key));
+        }
+    }
+
+    fn run_call<F>(&mut self, idx: u32, now: Instant, wall: SystemTime, f: F)
+    where
+        F: FnOnce(&mut Call, &mut Env<'_>) -> Status,
+    {
+        let Some(mut slot) = self.slots.get_mut(idx as usize).and_then(|s| s.take()) else {
+            return;
+        };
+        let status = {
+            let parts = self.env_parts();
+            let stats = if slot.ooc {
+                parts.ooc_stats
+            } else {
+                parts.stats
+            };
+            let mut env = Env {
+                now,
+                wall,
+                stats,
+                out: parts.out,
+                pool: parts.pool,
+                events: parts.events,
+                rng: parts.rng,
+                globals: parts.globals,
+            };
+            f(&mut slot.call, &mut env)
+        };
+        self.slots[idx as usize] = Some(slot);
+        self.settle(idx, status, now);
+        self.drain_events();
+    }
+
+    fn drain_events(&mut self) {
+        if self.events.is_empty() {
+            return;
+        }
+        for e in std::mem::take(&mut self.events) {
+            let r = match e {
+                Event::Warning(w) => Report::Error(w),
+                Event::Log(l) => Report::Log(l),
+                Event::Exec(c) => Report::Exec(c),
+                Event::StopGracefully => Report::StopGracefully,
+                Event::StopNow => Report::StopNow,
+                Event::Fatal(f) => Report::Fatal(f),
+            };
+            self.report(r);
+        }
+    }
+
+    fn warn(&mut self, text: String) {
+        self.stats.warning();
+        self.report(Report::Error(text));
+    }
+
+    /// A datagram this shard owns (SIPp's `process_message`).
+    fn on_datagram(&mut self, bytes: &[u8], src: SocketAddr) {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        if self.setup.params.trace_messages {
+            self.report(Report::Message {
+                sent: false,
+                peer: src,
+                local: self.local_addr,
+                wall,
+                bytes: bytes.to_vec(),
+            });
+        }
+        if memchr::memmem::find(bytes, b"SIP/2.0").is_none() {
+            if bytes.len() == 4 && (bytes == b"\r\n\r\n" || bytes == [0u8; 4]) {
+                return;
+            }
+            self.warn(format!(
+                "non SIP message discarded: \"{}\" ({})",
+                String::from_utf8_lossy(bytes),
+                bytes.len()
+            ));
+            return;
+        }
+        let key = match sipmsg::call_id(bytes) {
+            Some(id) if !id.is_empty() => sipmsg::call_id_key(id),
+            _ => {
+                self.warn("SIP message without Call-ID discarded".into());
+                return;
+            }
+        };
+        if let Some(&idx) = self.by_id.get(key) {
+            self.run_call(idx, now, wall, |c, env| c.on_message(bytes, src, env));
+            return;
+        }
+        if let Some(&exp) = self.dead.get(key) {
+            if exp > now {
+                self.stats.dead_call();
+                let text = format!(
+                    "Dead call {} (successful), received '{}'",
+                    String::from_utf8_lossy(key),
+                    String::from_utf8_lossy(bytes)
+                );
+                self.warn(text);
+                return;
+            }
+            self.dead.remove(key);
+        }
+        let setup = self.setup.clone();
+        let cfg = &setup.params.cfg;
+        match cfg.scenario.mode {
+            Mode::Server => {
+                if self.setup.control.quit.load(Ordering::Relaxed) >= quit::GRACEFUL {
+                    self.stats.out_of_call();
+                    return;
+                }
+                self.numbered += 1;
+                let number = (self.numbered - 1) * self.nshards as u64 + self.id as u64 + 1;
+                let call = Call::incoming(
+                    cfg.clone(),
+                    number,
+                    sipmsg::call_id(bytes).unwrap_or(key).to_vec(),
+                    0,
+                    self.local_port,
+                    now,
+                    &mut self.stats,
+                );
+                let idx = self.insert(call, key.to_vec(), None, false);
+                self.run_call(idx, now, wall, |c, env| c.on_message(bytes, src, env));
+            }
+            Mode::Client => {
+                let is_request = sipmsg::reply_code(bytes) == 0;
+                match (&setup.params.ooc, is_request) {
+                    (Some(ooc), true) => {
+                        let first = bytes
+                            .iter()
+                            .position(|b| b.is_ascii_whitespace())
+                            .map_or(bytes, |n| &bytes[..n]);
+                        let text = format!(
+                            "Received out-of-call {} message, using the out-of-call scenario",
+                            String::from_utf8_lossy(first)
+                        );
+                        self.warn(text);
+                        self.stats.auto_answered();
+                        let call = Call::incoming(
+                            ooc.clone(),
+                            0,
+                            sipmsg::call_id(bytes).unwrap_or(key).to_vec(),
+                            0,
+                            self.local_port,
+                            now,
+                            &mut self.ooc_stats,
+                        );
+                        let idx = self.insert(call, key.to_vec(), None, true);
+                        self.run_call(idx, now, wall, |c, env| c.on_message(bytes, src, env));
+                    }
+                    (_, true) => {
+                        self.stats.out_of_call();
+                        self.warn(format!(
+                            "Discarding message which can't be mapped to a known SIPp call:\n{}",
+                            String::from_utf8_lossy(bytes)
+                        ));
+                    }
+                    (_, false) => self.stats.out_of_call(),
+                }
+            }
+        }
+    }
+
+    /// Timers, pacing, dead-call expiry, statistics and quitting. Returns
+    /// the next instant the shard has work, or `None` when it is done.
+    fn tick(&mut self) -> Option<Instant> {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let quit_level = self.setup.control.quit.load(Ordering::Relaxed);
+        if quit_level >= quit::ABORT {
+            let idxs: Vec<u32> = self.by_id.values().copied().collect();
+            for idx in idxs {
+                self.run_call(idx, now, wall, |c, env| {
+                    c.end_on_shutdown(env);
+                    Status::Ended
+                });
+            }
+        }
+        // Due timers.
+        while let Some(Reverse((t, idx, generation))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let current = matches!(
+                self.slots.get(idx as usize),
+                Some(Some(s)) if s.generation == generation && s.armed == Some(t)
+            );
+            if current {
+                if let Some(Some(s)) = self.slots.get_mut(idx as usize) {
+                    s.armed = None;
+                }
+                self.run_call(idx, now, wall, |c, env| c.on_wake(env));
+            }
+        }
+        // New calls.
+        if self.setup.params.cfg.scenario.mode == Mode::Client && quit_level == quit::RUN {
+            self.place_calls(now, wall);
+        }
+        // Dead calls.
+        while let Some((exp, _)) = self.dead_order.front() {
+            if *exp > now {
+                break;
+            }
+            if let Some((exp, k)) = self.dead_order.pop_front()
+                && self.dead.get(&k) == Some(&exp)
+            {
+                self.dead.remove(&k);
+            }
+        }
+        if now.duration_since(self.last_stats) >= STATS_EVERY {
+            self.last_stats = now;
+            self.report(Report::Stats(self.id, Box::new(self.stats.clone())));
+        }
+        let placing_done = match self.setup.params.cfg.scenario.mode {
+            Mode::Client => quit_level >= quit::GRACEFUL || self.budget == Some(0),
+            Mode::Server => quit_level >= quit::GRACEFUL,
+        };
+        if placing_done && self.live() == 0 {
+            return None;
+        }
+        let mut next = now + MAX_SLEEP;
+        if let Some(Reverse((t, _, _))) = self.timers.peek() {
+            next = next.min(*t);
+        }
+        if let Some(t) = self.next_placement() {
+            next = next.min(t);
+        }
+        Some(next)
+    }
+
+    /// When the pacer places the next call.
+    fn next_placement(&self) -> Option<Instant> {
+        if self.setup.params.cfg.scenario.mode != Mode::Client || self.budget == Some(0) {
+            return None;
+        }
+        let (at, base, rate) = self.epoch;
+        if rate <= 0.0 {
+            return None;
+        }
+        let k = (self.placed - base) as f64;
+        let offset = (self.id as f64 / self.nshards as f64) / rate;
+        Some(at + Duration::from_secs_f64(k / rate + offset))
+    }
+
+    fn place_calls(&mut self, now: Instant, wall: SystemTime) {
+        let rate = self.setup.control.rate() / self.nshards as f64;
+        if rate != self.epoch.2 {
+            self.epoch = (now, self.placed, rate);
+        }
+        // At most this many per tick, so a stall does not become an
+        // unbounded burst of work in one go.
+        let mut room = 10_000u32;
+        while room > 0 {
+            let Some(intended) = self.next_placement() else {
+                return;
+            };
+            if intended > now {
+                return;
+            }
+            if let Some(limit) = self.limit
+                && self.open_main_calls() >= limit
+            {
+                return;
+            }
+            let user = if self.setup.params.users.is_some() {
+                match self.free_users.pop_front() {
+                    Some(u) => Some(u),
+                    None => return,
+                }
+            } else {
+                None
+            };
+            room -= 1;
+            let k = self.placed;
+            self.placed += 1;
+            if let Some(b) = self.budget.as_mut() {
+                *b -= 1;
+            }
+            let number = k * self.nshards as u64 + self.id as u64 + 1;
+            let cfg = self.setup.params.cfg.clone();
+            let mut call = Call::outgoing(
+                cfg.clone(),
+                number,
+                0,
+                self.local_port,
+                intended,
+                &mut self.stats,
+            );
+            if let Some(u) = user {
+                call.set_user(u);
+            }
+            if let Some((_, f)) = cfg.injection.first() {
+                match f.mode() {
+                    InjectMode::Random if f.lines() > 0 => {
+                        let r = next_random(&mut self.rng);
+                        call.set_injection_line((r % f.lines() as u64) as usize);
+                    }
+                    InjectMode::User => {
+                        if let Some(u) = user {
+                            call.set_injection_line(u.saturating_sub(1) as usize);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let key = sipmsg::call_id_key(&call.call_id).to_vec();
+            let idx = self.insert(call, key, user, false);
+            self.run_call(idx, now, wall, |c, env| c.on_wake(env));
+            if self.budget == Some(0) {
+                return;
+            }
+        }
+    }
+
+    fn open_main_calls(&self) -> u64 {
+        self.open_main
+    }
+}
+
+fn next_random(x: &mut u64) -> u64 {
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+struct EnvParts<'a> {
+    stats: &'a mut Stats,
+    ooc_stats: &'a mut Stats,
+    out: &'a mut Vec<Outgoing>,
+    pool: &'a mut Vec<Vec<u8>>,
+    events: &'a mut Vec<Event>,
+    rng: &'a mut u64,
+    globals: &'a mut Vec<Value>,
+}
+
+/// The share of `total` that shard `id` of `n` takes.
+fn share(total: u64, id: u16, n: u16) -> u64 {
+    total / n as u64 + u64::from((id as u64) < total % n as u64)
+}
+
+struct Shard {
+    state: RefCell<State>,
+    socket: UdpTransport,
+    ctx: ShardCtx,
+}
+
+impl Shard {
+    /// Sends what the calls queued.
+    async fn flush(&self) {
+        loop {
+            let batch = {
+                let mut st = self.state.borrow_mut();
+                if st.out.is_empty() {
+                    return;
+                }
+                std::mem::take(&mut st.out)
+            };
+            let mut done = Vec::with_capacity(batch.len());
+            for o in batch {
+                if let Err(e) = self.socket.send_to(&o.bytes, o.dest).await {
+                    let mut st = self.state.borrow_mut();
+                    st.stats.udp_send_error();
+                    st.report(Report::Error(format!(
+                        "Unable to send UDP message to {}: {e}",
+                        o.dest
+                    )));
+                }
+                done.push((o.bytes, o.dest));
+            }
+            let mut st = self.state.borrow_mut();
+            if st.setup.params.trace_messages {
+                let local = st.local_addr;
+                let wall = SystemTime::now();
+                for (b, dest) in &done {
+                    st.report(Report::Message {
+                        sent: true,
+                        peer: *dest,
+                        local,
+                        wall,
+                        bytes: b.clone(),
+                    });
+                }
+            }
+            for (mut b, _) in done {
+                if st.pool.len() < 1024 {
+                    b.clear();
+                    st.pool.push(b);
+                }
+            }
+        }
+    }
+
+    async fn on_datagram(&self, bytes: &[u8], src: SocketAddr) {
+        let map = &self.ctx.map;
+        if map.shards() > 1 {
+            let owner = sipmsg::call_id(bytes)
+                .map(sipmsg::call_id_key)
+                .map_or(self.ctx.id.0, |k| map.owner(k).0);
+            if owner != self.ctx.id.0 {
+                let h = Handoff {
+                    bytes: bytes.to_vec(),
+                    src,
+                    local: 0,
+                    received: Instant::now(),
+                };
+                match self.ctx.senders.try_send_to(owner as usize, h) {
+                    Ok(()) => {}
+                    Err(GlommioError::WouldBlock(ResourceType::Channel(h))) => {
+                        let _ = self.ctx.senders.send_to(owner as usize, h).await;
+                    }
+                    Err(_) => {}
+                }
+                return;
+            }
+        }
+        self.state.borrow_mut().on_datagram(bytes, src);
+        self.flush().await;
+    }
+}
+
+async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
+    let id = ctx.id.0;
+    let nshards = setup.params.shards.max(1);
+    let scenario = setup.params.cfg.scenario.clone();
+    let taken = setup
+        .sockets
+        .lock()
+        .ok()
+        .and_then(|mut v| v.get_mut(id as usize).and_then(|s| s.take()));
+    let reports = match setup.reports.lock() {
+        Ok(r) => r.clone(),
+        Err(p) => p.into_inner().clone(),
+    };
+    let Some(sock) = taken else {
+        let _ = reports.send(Report::Fatal(format!("shard {id}: no socket")));
+        return Stats::new(&scenario);
+    };
+    let socket = match UdpTransport::from_socket(sock) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = reports.send(Report::Fatal(format!("shard {id}: {e}")));
+            return Stats::new(&scenario);
+        }
+    };
+    let local_addr = setup.local_addrs[id as usize];
+    let p = &setup.params;
+    let budget = p.max_calls.map(|m| share(m, id, nshards));
+    let limit = p.limit.map(|l| share(l, id, nshards).max(1));
+    let free_users: VecDeque<u64> = match p.users {
+        Some(u) => (0..share(u, id, nshards))
+            .map(|k| k * nshards as u64 + id as u64 + 1)
+            .collect(),
+        None => VecDeque::new(),
+    };
+    let now = Instant::now();
+    let state = State {
+        id,
+        nshards,
+        setup: setup.clone(),
+        reports,
+        local_port: local_addr.port(),
+        local_addr,
+        slots: Vec::new(),
+        free: Vec::new(),
+        generations: Vec::new(),
+        by_id: HashMap::new(),
+        timers: BinaryHeap::new(),
+        dead: HashMap::new(),
+        dead_order: VecDeque::new(),
+        stats: Stats::new(&scenario),
+        ooc_stats: Stats::new(setup.params.ooc.as_ref().map_or(&scenario, |c| &c.scenario)),
+        out: Vec::new(),
+        pool: Vec::new(),
+        events: Vec::new(),
+        rng: (seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(id as u64 + 1))) | 1,
+        globals: Vec::new(),
+        placed: 0,
+        budget,
+        limit,
+        free_users,
+        epoch: (setup.start, 0, setup.control.rate() / nshards as f64),
+        numbered: 0,
+        open_main: 0,
+        last_stats: now,
+    };
+    let max = setup.params.max_message.max(1500) + 1;
+    let streams = ctx.receivers.streams();
+    let shard = Rc::new(Shard {
+        state: RefCell::new(state),
+        socket,
+        ctx,
+    });
+    let mut tasks = Vec::new();
+    {
+        let shard = shard.clone();
+        tasks.push(glommio::spawn_local(async move {
+            let mut buf = vec![0u8; max];
+            loop {
+                let mut drained = 0u32;
+                loop {
+                    match shard.socket.try_recv(&mut buf) {
+                        Ok(Some((n, src))) => {
+                            shard.on_datagram(&buf[..n], src).await;
+                            drained += 1;
+                            if drained % 64 == 0 {
+                                glommio::yield_if_needed().await;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            shard.state.borrow_mut().stats.udp_recv_error();
+                            break;
+                        }
+                    }
+                }
+                if shard.socket.readable().await.is_err() {
+                    glommio::timer::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }));
+    }
+    for (_, stream) in streams {
+        let shard = shard.clone();
+        tasks.push(glommio::spawn_local(async move {
+            while let Some(h) = stream.recv().await {
+                shard.state.borrow_mut().on_datagram(&h.bytes, h.src);
+                shard.flush().await;
+            }
+        }));
+    }
+    loop {
+        let next = shard.state.borrow_mut().tick();
+        shard.flush().await;
+        let Some(next) = next else { break };
+        let now = Instant::now();
+        if next > now {
+            glommio::timer::sleep(next - now).await;
+        } else {
+            glommio::yield_if_needed().await;
+        }
+    }
+    // Late stragglers: keep answering for a moment is not SIPp's way; stop.
+    drop(tasks);
+    let st = shard.state.borrow();
+    let _ = st
+        .reports
+        .send(Report::Stats(id, Box::new(st.stats.clone())));
+    st.stats.clone()
+}

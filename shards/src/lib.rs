@@ -14,5 +14,7 @@ pub mod runtime;
 pub mod shard_map;
 pub mod timer;
 pub mod tx;
+#[cfg(feature = "runtime")]
+pub mod udp;
 
 pub use shard_map::{CallIdMinter, ShardId, ShardMap};
