@@ -127,8 +127,10 @@ pub struct Control {
     pub quit: AtomicU8,
     /// Calls per second (f64 bits); changed by `-rate_increase`.
     pub rate_bits: AtomicU64,
-    /// Calls ended (all shards): `-m` in server mode.
+    /// Calls ended (all shards).
     pub ended: AtomicU64,
+    /// Server calls created (all shards): `-m` in server mode.
+    pub created: AtomicU64,
     /// Shards that have finished.
     pub done: AtomicUsize,
 }
@@ -347,8 +349,10 @@ struct State {
     events: Vec<Event>,
     rng: u64,
     globals: Vec<Value>,
-    /// Client pacing: calls placed by this shard, and the budget.
+    /// Client pacing: rate slots used by this shard (a slot skipped for
+    /// `-l` counts), calls created, and what is left of `-m`.
     placed: u64,
+    created: u64,
     budget: Option<u64>,
     limit: Option<u64>,
     free_users: VecDeque<u64>,
@@ -557,7 +561,11 @@ impl State {
         let cfg = &setup.params.cfg;
         match cfg.scenario.mode {
             Mode::Server => {
-                if self.setup.control.quit.load(Ordering::Relaxed) >= quit::GRACEFUL {
+                let quitting = self.setup.control.quit.load(Ordering::Relaxed) >= quit::GRACEFUL;
+                let over = setup.params.max_calls.is_some_and(|m| {
+                    self.setup.control.created.fetch_add(1, Ordering::Relaxed) >= m
+                });
+                if quitting || over {
                     self.stats.out_of_call();
                     return;
                 }
@@ -687,6 +695,10 @@ impl State {
         if self.setup.params.cfg.scenario.mode != Mode::Client || self.budget == Some(0) {
             return None;
         }
+        if self.setup.params.users.is_some() {
+            // Closed loop: at once when a user is free.
+            return (!self.free_users.is_empty()).then_some(self.epoch.0);
+        }
         let (at, base, rate) = self.epoch;
         if rate <= 0.0 {
             return None;
@@ -696,6 +708,10 @@ impl State {
         Some(at + Duration::from_secs_f64(k / rate + offset))
     }
 
+    /// SIPp's `CallGenerationTask::run`, open loop: the calls due by now
+    /// are placed, each with its intended instant. Over `-l`, a due call
+    /// is skipped, not queued (SIPp counts it as opened); with `-users`,
+    /// every free user starts a call at once (closed loop).
     fn place_calls(&mut self, now: Instant, wall: SystemTime) {
         let rate = self.setup.control.rate() / self.nshards as f64;
         if rate != self.epoch.2 {
@@ -704,29 +720,30 @@ impl State {
         // At most this many per tick, so a stall does not become an
         // unbounded burst of work in one go.
         let mut room = 10_000u32;
-        while room > 0 {
-            let Some(intended) = self.next_placement() else {
-                return;
-            };
-            if intended > now {
-                return;
-            }
-            if let Some(limit) = self.limit
-                && self.open_main_calls() >= limit
-            {
-                return;
-            }
-            let user = if self.setup.params.users.is_some() {
+        while room > 0 && self.budget != Some(0) {
+            let (intended, user) = if self.setup.params.users.is_some() {
                 match self.free_users.pop_front() {
-                    Some(u) => Some(u),
+                    Some(u) => (now, Some(u)),
                     None => return,
                 }
             } else {
-                None
+                let Some(intended) = self.next_placement() else {
+                    return;
+                };
+                if intended > now {
+                    return;
+                }
+                self.placed += 1;
+                if let Some(limit) = self.limit
+                    && self.open_main_calls() >= limit
+                {
+                    continue;
+                }
+                (intended, None)
             };
             room -= 1;
-            let k = self.placed;
-            self.placed += 1;
+            let k = self.created;
+            self.created += 1;
             if let Some(b) = self.budget.as_mut() {
                 *b -= 1;
             }
@@ -760,9 +777,6 @@ impl State {
             let key = sipmsg::call_id_key(&call.call_id).to_vec();
             let idx = self.insert(call, key, user, false);
             self.run_call(idx, now, wall, |c, env| c.on_wake(env));
-            if self.budget == Some(0) {
-                return;
-            }
         }
     }
 
@@ -930,6 +944,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         rng: (seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(id as u64 + 1))) | 1,
         globals: Vec::new(),
         placed: 0,
+        created: 0,
         budget,
         limit,
         free_users,
@@ -1001,4 +1016,185 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         .reports
         .send(Report::Stats(id, Box::new(st.stats.clone())));
     st.stats.clone()
+}
+
+/// Where the main thread sends what the shards report (the files and
+/// screens of [`crate::stats`], or a test's collector).
+pub trait Sink {
+    /// The merged statistics, about once per second.
+    fn tick(&mut self, merged: &Stats, now: SystemTime);
+    /// A message, an error line or a log line.
+    fn report(&mut self, report: Report);
+}
+
+/// Main-thread steering of a run.
+#[derive(Debug, Clone, Default)]
+pub struct DriveParams {
+    /// `-timeout`: the whole run's limit.
+    pub timeout: Option<Duration>,
+    /// `-m` for server scenarios: quit once this many calls were created
+    /// (the shards refuse more themselves; this stops the run once they
+    /// ended).
+    pub server_max_calls: Option<u64>,
+    /// `-rate_increase` every `-fd`, up to `-rate_max` (calls per second),
+    /// and whether reaching it quits (`-no_rate_quit` off).
+    pub rate_increase: Option<RateIncrease>,
+    /// `-timeout_error`: reaching `-timeout` is fatal.
+    pub timeout_is_error: bool,
+    /// Handle SIGINT/SIGTERM as SIPp's `q` (first: no new calls; second:
+    /// abort the open ones).
+    pub signals: bool,
+}
+
+/// `-rate_increase`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateIncrease {
+    /// Calls per second added each period.
+    pub step: f64,
+    /// The period (`-fd`).
+    pub every: Duration,
+    /// `-rate_max`, calls per second.
+    pub max: Option<f64>,
+    /// Quit when the maximum is reached.
+    pub quit_at_max: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The calls ran out, or a graceful stop.
+    Normal,
+    /// `-timeout` expired (exit 97 when no call succeeded).
+    Timeout,
+    /// `stop_now` (SIPp exits 97).
+    StoppedNow,
+    /// An `<error>` action (SIPp exits 255).
+    Fatal(String),
+}
+
+/// Runs the main thread's side until every shard has finished: signals,
+/// `-timeout`, `-m` for servers, `-rate_increase`, `exec`, and the
+/// statistics merged from the shards' snapshots for `sink`. Returns the
+/// final merged statistics.
+pub fn drive(
+    running: Running,
+    scenario: &crate::scenario::Scenario,
+    dp: &DriveParams,
+    sink: &mut dyn Sink,
+) -> (Stats, Outcome) {
+    let control = running.control.clone();
+    let start = Instant::now();
+    let mut signals = if dp.signals {
+        signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGUSR1,
+        ])
+        .ok()
+    } else {
+        None
+    };
+    let mut latest: Vec<Option<Stats>> = Vec::new();
+    let mut outcome = Outcome::Normal;
+    let mut last_tick = Instant::now();
+    let mut last_increase = Instant::now();
+    let mut children: Vec<std::process::Child> = Vec::new();
+    let merge = |latest: &[Option<Stats>]| {
+        let mut m = Stats::new(scenario);
+        for s in latest.iter().flatten() {
+            m.merge(s);
+        }
+        m
+    };
+    loop {
+        let finished = running.finished();
+        while let Ok(r) = running.reports.try_recv() {
+            match r {
+                Report::Stats(id, s) => {
+                    let id = id as usize;
+                    if latest.len() <= id {
+                        latest.resize_with(id + 1, || None);
+                    }
+                    latest[id] = Some(*s);
+                }
+                Report::Exec(cmd) => {
+                    match std::process::Command::new("sh").arg("-c").arg(&cmd).spawn() {
+                        Ok(c) => children.push(c),
+                        Err(e) => sink.report(Report::Error(format!("exec '{cmd}' failed: {e}"))),
+                    }
+                }
+                Report::StopGracefully => control.quit(quit::GRACEFUL),
+                Report::StopNow => {
+                    control.quit(quit::ABORT);
+                    outcome = Outcome::StoppedNow;
+                }
+                Report::Fatal(f) => {
+                    control.quit(quit::ABORT);
+                    sink.report(Report::Error(f.clone()));
+                    outcome = Outcome::Fatal(f);
+                }
+                other => sink.report(other),
+            }
+        }
+        children.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
+        if finished {
+            break;
+        }
+        if let Some(sig) = signals.as_mut() {
+            for _ in sig.pending() {
+                let level = control.quit.load(Ordering::Relaxed);
+                control.quit(if level == quit::RUN {
+                    quit::GRACEFUL
+                } else {
+                    quit::ABORT
+                });
+            }
+        }
+        if let Some(t) = dp.timeout
+            && start.elapsed() >= t
+            && outcome == Outcome::Normal
+        {
+            // SIPp: like `q` (no new calls, let the open ones end), or a
+            // fatal error with `-timeout_error`.
+            if dp.timeout_is_error {
+                control.quit(quit::ABORT);
+                outcome = Outcome::Fatal("Global timeout reached".into());
+            } else {
+                control.quit(quit::GRACEFUL);
+                outcome = Outcome::Timeout;
+            }
+        }
+        if let Some(m) = dp.server_max_calls
+            && control.created.load(Ordering::Relaxed) >= m
+        {
+            control.quit(quit::GRACEFUL);
+        }
+        if let Some(ri) = dp.rate_increase
+            && last_increase.elapsed() >= ri.every
+            && control.quit.load(Ordering::Relaxed) == quit::RUN
+        {
+            last_increase = Instant::now();
+            let mut r = control.rate() + ri.step;
+            if let Some(max) = ri.max
+                && r >= max
+            {
+                r = max;
+                if ri.quit_at_max {
+                    control.quit(quit::GRACEFUL);
+                }
+            }
+            control.set_rate(r);
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            sink.tick(&merge(&latest), SystemTime::now());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let finals = running.join();
+    let mut merged = Stats::new(scenario);
+    for s in &finals {
+        merged.merge(s);
+    }
+    (merged, outcome)
 }
