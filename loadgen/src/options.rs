@@ -15,6 +15,7 @@
 use std::path::PathBuf;
 
 use crate::call::Behaviors;
+use crate::scenario::{ElementKind, Pause, Scenario};
 
 /// Exit codes (compat §2.9, SIPp's `include/defines.h`).
 pub mod exit {
@@ -471,6 +472,45 @@ impl Options {
             self.max_invite_retrans.min(self.max_retrans),
             self.max_non_invite_retrans.min(self.max_retrans),
         )
+    }
+
+    /// SIPp's scenario "duration" (`scenario::duration`): the sum over its
+    /// pauses (and timewaits) of the 99th percentile of their duration,
+    /// ms; `<pause/>` counts as `-d`, variable pauses as 0.
+    pub fn scenario_duration_ms(&self, scenario: &Scenario) -> f64 {
+        scenario
+            .elements
+            .iter()
+            .map(|e| match &e.kind {
+                ElementKind::Pause(p) | ElementKind::Timewait(p) => match p {
+                    Pause::Default => self.duration_ms as f64,
+                    Pause::Fixed(ms) => *ms as f64,
+                    Pause::Variable(_) => 0.0,
+                    Pause::Uniform { min, max } => *min as f64 + 0.99 * (*max as f64 - *min as f64),
+                    // The normal's 99th percentile: mean + 2.3263 stdev.
+                    Pause::Normal { mean, stdev } => mean + 2.326_347_874 * stdev,
+                    Pause::Exponential { mean } => -mean * 0.01f64.ln(),
+                },
+                _ => 0.0,
+            })
+            .map(|d| d.trunc())
+            .sum()
+    }
+
+    /// The open-call limit: `-users`, else `-l`, else SIPp's default
+    /// `3 * rate * max(scenario duration, -d, 1000 ms) / rate period`
+    /// (at least 1; `CallGenerationTask::set_rate`).
+    pub fn open_calls_allowed(&self, scenario: &Scenario) -> u64 {
+        if let Some(u) = self.users {
+            return u64::from(u);
+        }
+        if let Some(l) = self.limit {
+            return u64::from(l);
+        }
+        let mut d = self.scenario_duration_ms(scenario) as i64;
+        d = d.max(self.duration_ms as i64).max(1000);
+        let n = (3.0 * self.rate * d as f64 / self.rate_period_ms as f64) as u64;
+        n.max(1)
     }
 
     /// The `[remote_host]:[port]` text of the screen (`127.0.0.1:5060`,

@@ -282,3 +282,41 @@ fn double_dash_and_hex_like_sipp() {
     assert_eq!(o.rate, 3.0);
     assert_eq!(o.max_calls, Some(16));
 }
+
+#[test]
+fn open_call_limit_default_like_sipp() {
+    use trunkline_loadgen::scenario::{Common, Element, ElementKind, Pause, Scenario};
+    let pause = |p: Pause| Element {
+        kind: ElementKind::Pause(p),
+        common: Common::default(),
+        line: 0,
+    };
+    let uac_like = Scenario {
+        elements: vec![pause(Pause::Default)],
+        ..Scenario::default()
+    };
+    // uac sample: -r 5 -d 200 -> limit 15; compat: -r 10 -> 30.
+    assert_eq!(run("-r 5 -d 200 h").open_calls_allowed(&uac_like), 15);
+    assert_eq!(run("h").open_calls_allowed(&uac_like), 30);
+    assert_eq!(run("-d 5000 h").open_calls_allowed(&uac_like), 150);
+    assert_eq!(run("-r 0.1 h").open_calls_allowed(&uac_like), 1);
+    assert_eq!(
+        run("-r 7 -rp 2000 -d 4s h").open_calls_allowed(&uac_like),
+        42
+    );
+    let uas_like = Scenario {
+        elements: vec![pause(Pause::Fixed(4000))],
+        ..Scenario::default()
+    };
+    assert_eq!(run("h").open_calls_allowed(&uas_like), 120);
+    assert_eq!(run("-l 7 h").open_calls_allowed(&uas_like), 7);
+    assert_eq!(run("-users 9 h").open_calls_allowed(&uas_like), 9);
+    let uniform = Scenario {
+        elements: vec![pause(Pause::Uniform {
+            min: 1000,
+            max: 2000,
+        })],
+        ..Scenario::default()
+    };
+    assert_eq!(run("h").scenario_duration_ms(&uniform), 1990.0);
+}

@@ -30,7 +30,8 @@ pub struct ScreenInfo {
     pub rate: f64,
     /// `-users`, when in users mode.
     pub users: Option<u32>,
-    /// The open-call limit (`-l` or SIPp's computed default).
+    /// The open-call limit (`-l` or SIPp's computed default; `from_options`
+    /// only knows `-l`/`-users`, [`Reporter::new`] computes the default).
     pub call_limit: u64,
     /// Calls run in the last period.
     pub running: u64,
@@ -196,7 +197,10 @@ impl Reporter {
         let mut r = Reporter {
             scenario: scenario.clone(),
             views: element_views(scenario, opts.duration_ms),
-            info: ScreenInfo::from_options(opts),
+            info: ScreenInfo {
+                call_limit: opts.open_calls_allowed(scenario),
+                ..ScreenInfo::from_options(opts)
+            },
             delimiter: d.clone(),
             duration_ms: opts.duration_ms,
             rate_period_ms: opts.rate_period_ms,
