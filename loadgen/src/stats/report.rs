@@ -234,12 +234,19 @@ impl Reporter {
             last_error: None,
             finished: false,
         };
-        // SIPp opens these at start-up (the message logs too).
-        for l in [&mut r.messages, &mut r.short_messages, &mut r.logs]
+        // SIPp opens these at start-up; the `<log>` file only with `-sf`
+        // (3.6.1 opens it while loading an `-sf` scenario), else on first
+        // use. The error log waits for the first error.
+        for l in [&mut r.messages, &mut r.short_messages, &mut r.screen_log]
             .into_iter()
             .flatten()
         {
             l.open()?;
+        }
+        if matches!(opts.scenario, crate::options::ScenarioSource::File(_)) {
+            if let Some(l) = r.logs.as_mut() {
+                l.open()?;
+            }
         }
         if opts.trace_stat {
             let path = opts
@@ -476,15 +483,16 @@ impl Reporter {
     /// Called about every second with the merged totals: writes a stat
     /// and counts row every `-fd`, RTT rows by `-rtt_freq`, and returns
     /// the scenario screen when it is due (every `-f`; then the periodic
-    /// screen counters restart).
+    /// screen counters restart). A period is due when at most a tenth of
+    /// it (100 ms at most) remains, so ticks slightly early still count.
     pub fn tick(&mut self, stats: &Stats, now: SystemTime) -> io::Result<Option<String>> {
         self.observe_peak(stats, now);
         self.take_rtt(stats);
         self.flush_rtt(false)?;
-        if diff_ms(now, self.pl_start) >= self.dump_freq_ms {
+        if due(diff_ms(now, self.pl_start), self.dump_freq_ms) {
             self.dump(stats, now)?;
         }
-        if self.report_freq_ms > 0 && diff_ms(now, self.pd_start) >= self.report_freq_ms {
+        if self.report_freq_ms > 0 && due(diff_ms(now, self.pd_start), self.report_freq_ms) {
             let screen = self.scenario_screen(stats, now);
             self.pd_base = stats.counters.clone();
             self.pd_start = now;
@@ -730,6 +738,13 @@ impl Reporter {
     pub fn is_finished(&self) -> bool {
         self.finished
     }
+}
+
+/// Whether a period of `freq` ms has passed after `elapsed` ms, with a
+/// tolerance of a tenth of the period (at most 100 ms) so that a runtime
+/// ticking "about every second" does not skip every other 1 s period.
+fn due(elapsed: u64, freq: u64) -> bool {
+    elapsed + (freq / 10).min(100) >= freq
 }
 
 fn join(lines: Vec<String>) -> String {
