@@ -578,6 +578,70 @@ fn json_report_has_the_counters() {
     assert_eq!(v["elapsed_ms"], 2000);
 }
 
+#[test]
+fn running_scenario_screen_matches_sipp() {
+    // Captured from SIPp 3.6.1 (`-sn uac -r 1 -d 3000 -m 4`, SIGUSR2 at
+    // 2.6 s): the running screen with its RTP line and running footer.
+    let o = opts("-sn uac -r 1 -d 3000 -m 4 -p 15371 127.0.0.1:15370");
+    let sc = uac();
+    let start = at("1795424442.259164");
+    let mut rep = Reporter::new(&o, &sc, 2408, start).unwrap();
+    let mut info = rep.screen_info().clone();
+    info.scheduler_resolution_ms = 1;
+    info.paused = 5;
+    info.woken = 10;
+    info.open_sockets = 2;
+    rep.set_screen_info(info);
+    assert_eq!(rep.screen_info().call_limit, 9);
+    let mut st = Stats::new(&sc);
+    st.call_created(false);
+    let first = rep.tick(&st, start + ms(1000)).unwrap().unwrap();
+    assert!(
+        first.contains("  1 new calls during 1.000 s period "),
+        "{first}"
+    );
+    st.call_created(false);
+    for _ in 0..2 {
+        st.msg_sent(0);
+        st.msg_recv(2);
+        st.msg_recv(4);
+        st.rtd(0, ms(1));
+        st.msg_sent(5);
+        st.pause_started(6);
+    }
+    assert!(rep.tick(&st, start + ms(2000)).unwrap().is_some());
+    assert!(rep.tick(&st, start + ms(2300)).unwrap().is_none());
+    let screen = rep.scenario_screen(&st, start + ms(2600));
+    assert_eq!(screen, RUNNING_UAC_SCREEN);
+}
+
+/// A running uac scenario screen of SIPp 3.6.1.
+const RUNNING_UAC_SCREEN: &str =
+    "------------------------------ Scenario Screen -------- [1-9]: Change Screen --
+  Call rate (length)   Port   Total-time  Total-calls  Remote-host
+  1.0(3000 ms)/1.000s   15371      2.60 s            2  127.0.0.1:15370(UDP)
+
+  0 new calls during 0.600 s period       1 ms scheduler resolution            
+  2 calls (limit 9)                       Peak was 2 calls, after 2 s
+  0 Running, 5 Paused, 10 Woken up
+  0 dead call msg (discarded)             0 out-of-call msg (discarded)
+  2 open sockets                          0/0/0 UDP errors (send/recv/cong)
+  0 Total RTP pckts sent                  0.000 last period RTP rate (kB/s)
+
+                                 Messages  Retrans   Timeout   Unexpected-Msg
+      INVITE ---------->         2         0         0                         
+         100 <----------         0         0         0         0               
+         180 <----------         2         0         0         0               
+         183 <----------         0         0         0         0               
+         200 <----------  E-RTD1 2         0         0         0               
+         ACK ---------->         2         0                                   
+       Pause [   3000ms]         2                             0        
+         BYE ---------->         0         0         0                         
+         200 <----------         0         0         0         0               
+
+------ [+|-|*|/]: Adjust rate ---- [q]: Soft exit ---- [p]: Pause traffic -----
+";
+
 // ---- real SIPp 3.6.1 outputs, embedded ----
 
 /// `shared/sipp/samples/uac_PID_.csv` (real SIPp 3.6.1 output).
