@@ -642,6 +642,31 @@ const RUNNING_UAC_SCREEN: &str =
 ------ [+|-|*|/]: Adjust rate ---- [q]: Soft exit ---- [p]: Pause traffic -----
 ";
 
+#[test]
+fn sigusr2_dumps_screens_without_trace_screen() {
+    let o = opts("-sn uac -m 1 127.0.0.1");
+    let sc = uac();
+    let start = at("1795424442.259164");
+    let pid = 900_003;
+    let name = format!("uac_{pid}_screen.log");
+    let _ = std::fs::remove_file(&name);
+    let mut rep = Reporter::new(&o, &sc, pid, start).unwrap();
+    assert!(!std::path::Path::new(&name).exists());
+    let st = Stats::new(&sc);
+    rep.signal_dump(&st, start + ms(1500)).unwrap();
+    let text = std::fs::read_to_string(&name).unwrap();
+    rep.finish(&st, start + ms(2000)).unwrap();
+    let after = std::fs::read_to_string(&name).unwrap();
+    let _ = std::fs::remove_file(&name);
+    assert!(text.starts_with("------------------------------ Scenario Screen"));
+    assert!(text.contains("----------------------------- Statistics Screen"));
+    assert!(text.contains("---------------------------- Repartition Screen"));
+    assert!(text.contains(
+        "------ [+|-|*|/]: Adjust rate ---- [q]: Soft exit ---- [p]: Pause traffic -----"
+    ));
+    assert_eq!(text, after);
+}
+
 // ---- real SIPp 3.6.1 outputs, embedded ----
 
 /// `shared/sipp/samples/uac_PID_.csv` (real SIPp 3.6.1 output).

@@ -132,6 +132,8 @@ pub struct Reporter {
     rtt_freq: usize,
     periodic_rtd: bool,
     pid: u32,
+    stem: String,
+    trace_screen: bool,
     start: SystemTime,
     stat: Option<BufWriter<File>>,
     counts: Option<BufWriter<File>>,
@@ -210,6 +212,8 @@ impl Reporter {
             rtt_freq: opts.rtt_freq.max(1) as usize,
             periodic_rtd: opts.periodic_rtd,
             pid,
+            stem: stem.clone(),
+            trace_screen: opts.trace_screen,
             start,
             stat: None,
             counts: None,
@@ -485,6 +489,9 @@ impl Reporter {
     /// the scenario screen when it is due (every `-f`; then the periodic
     /// screen counters restart). A period is due when at most a tenth of
     /// it (100 ms at most) remains, so ticks slightly early still count.
+    ///
+    /// `stats.rtt_samples` are consumed here and by [`Reporter::finish`]:
+    /// give each snapshot's samples to the reporter once.
     pub fn tick(&mut self, stats: &Stats, now: SystemTime) -> io::Result<Option<String>> {
         self.observe_peak(stats, now);
         self.take_rtt(stats);
@@ -515,7 +522,7 @@ impl Reporter {
         self.pd_base = stats.counters.clone();
         self.pd_start = now;
         self.dump(stats, now)?;
-        if self.screen_log.is_some() {
+        if self.trace_screen {
             let mut info = self.info.clone();
             info.quitting = true;
             let saved = std::mem::replace(&mut self.info, info);
@@ -546,6 +553,19 @@ impl Reporter {
         }
         self.finished = true;
         Ok(out)
+    }
+
+    /// SIGUSR2 (SIPp's `signalDump`): appends all screens to the screen
+    /// log — `<stem>_<pid>_screen.log` (or `-screen_file`), created now if
+    /// `-trace_screen` is off — and writes the `-trace_rtt` samples taken
+    /// by earlier ticks. (`stats`' own RTT samples are left to `tick`.)
+    pub fn signal_dump(&mut self, stats: &Stats, now: SystemTime) -> io::Result<()> {
+        self.flush_rtt(true)?;
+        let text = self.all_screens(stats, now);
+        let path = format!("{}_{}_screen.log", self.stem, self.pid);
+        self.screen_log
+            .get_or_insert_with(|| Lazy::new(path, true))
+            .write(&text)
     }
 
     /// trunkload's latency block: HdrHistogram percentiles per RTD and of
