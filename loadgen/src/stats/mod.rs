@@ -26,8 +26,8 @@
 //!
 //! Response times and call lengths are kept twice: in whole milliseconds
 //! (count, sum, sum of squares — exactly SIPp's `(unsigned long)` means
-//! and `computeStdev`), and in microseconds in an HdrHistogram (1 µs to
-//! 1 h, 3 significant digits) for trunkload's percentiles.
+//! and `computeStdev`), and in microseconds in an auto-resizing
+//! HdrHistogram (3 significant digits) for trunkload's percentiles.
 
 use std::time::{Duration, SystemTime};
 
@@ -389,9 +389,14 @@ pub struct Percentiles {
     pub max: u64,
 }
 
+/// Largest value recorded in the histograms: one day, µs.
+const MAX_US: u64 = 86_400_000_000;
+
 fn new_histogram() -> Histogram<u64> {
-    // 1 µs .. 1 h, 3 significant digits. The bounds are valid constants.
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+    // From 1 µs, 3 significant digits, auto-resizing: it only grows as
+    // far as the largest value recorded (a fixed 1 µs..1 h histogram
+    // would be ~350 KB per RTD per shard snapshot).
+    Histogram::new(3).expect("3 significant digits is valid")
 }
 
 /// Percentiles of a histogram (zeros when empty).
@@ -520,8 +525,10 @@ impl Stats {
             let i = bin_of(&self.cl_borders, ms);
             self.call_length_repartition[i] += 1;
         }
-        self.call_length_hist
-            .saturating_record(format::micros(length).max(1));
+        // Auto-resizing and capped: cannot fail.
+        let _ = self
+            .call_length_hist
+            .record(format::micros(length).clamp(1, MAX_US));
     }
 
     /// A call ran off the end of its scenario (or died in `<timewait>`).
@@ -604,7 +611,7 @@ impl Stats {
         if !bins.is_empty() {
             bins[bin_of(&self.rt_borders, ms)] += 1;
         }
-        self.rtd_hist[rtd].saturating_record(format::micros(sample).max(1));
+        let _ = self.rtd_hist[rtd].record(format::micros(sample).clamp(1, MAX_US));
         if self.rtt_trace {
             self.rtt_samples.push(RttSample {
                 at: SystemTime::now(),
