@@ -201,6 +201,41 @@ fn counts_header_is_sipps() {
     let mut s = uac();
     s.elements[1].common.hide = true;
     assert!(!counts_header(&s, ";").contains("1_100_"));
+    // Captured from SIPp 3.6.1 with send OPTIONS, nop (display), recv 200,
+    // nop, hidden pause, recv ACK, timewait: nops get pause columns.
+    let opt = Scenario {
+        elements: vec![
+            el(send(SendWhat::Request("OPTIONS".into()), None), |_| {}),
+            el(ElementKind::Nop, |c| c.display = Some("hello".into())),
+            el(recv(RecvMatch::Response(200), false), |c| c.rtd = Some(0)),
+            el(ElementKind::Nop, |_| {}),
+            el(ElementKind::Pause(Pause::Fixed(10)), |c| c.hide = true),
+            el(recv(RecvMatch::Request("ACK".into()), false), |_| {}),
+            el(ElementKind::Timewait(Pause::Fixed(5)), |_| {}),
+        ],
+        rtds: vec!["1".into()],
+        ..Scenario::default()
+    };
+    assert_eq!(
+        counts_header(&opt, ";"),
+        "CurrentTime;ElapsedTime;0_OPTIONS_Sent;0_OPTIONS_Retrans;1_Pause_Sessions;1_Pause_Unexp;2_200_Recv;2_200_Retrans;2_200_Timeout;2_200_Unexp;3_Pause_Sessions;3_Pause_Unexp;5_ACK_Recv;5_ACK_Retrans;5_ACK_Timeout;5_ACK_Unexp;6_Pause_Sessions;6_Pause_Unexp;"
+    );
+    // And its screen rows.
+    let o = opts("-sn uac -m 1 127.0.0.1:9");
+    let rep = Reporter::new(&o, &opt, 1, at("1795424527.343107")).unwrap();
+    let mut st = Stats::new(&opt);
+    st.call_created(false);
+    st.msg_sent(0);
+    let screen = rep.scenario_screen(&st, at("1795424528.343107"));
+    let rows = "                                 Messages  Retrans   Timeout   Unexpected-Msg
+     OPTIONS ---------->         1         0                                   
+ hello
+         200 <----------  E-RTD1 0         0         0         0               
+              [ NOP ]              
+         ACK <----------         0         0         0         0               
+       Pause [      5ms]         0                             0        
+";
+    assert!(screen.contains(rows), "{screen}");
 }
 
 #[test]

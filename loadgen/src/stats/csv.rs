@@ -311,10 +311,12 @@ pub fn counts_header(scenario: &Scenario, d: &str) -> String {
                     "{i}_{label}_Recv{d}{i}_{label}_Retrans{d}{i}_{label}_Timeout{d}{i}_{label}_Unexp{d}"
                 );
             }
-            ElemView::Pause { .. } => {
+            // SIPp 3.6.1 tests `pause_distribution || pause_variable` and
+            // `pause_variable` is -1 when unset: a `<nop>` gets the pause
+            // columns too [observed].
+            ElemView::Pause { .. } | ElemView::Nop { .. } => {
                 let _ = write!(s, "{i}_Pause_Sessions{d}{i}_Pause_Unexp{d}");
             }
-            ElemView::Nop { .. } => {}
         }
     }
     s
@@ -353,10 +355,9 @@ pub(crate) fn counts_row(
                     m.recv, m.recv_retrans, m.timeout, m.unexpected
                 );
             }
-            ElemView::Pause { .. } => {
+            ElemView::Pause { .. } | ElemView::Nop { .. } => {
                 let _ = write!(s, "{}{d}{}{d}", m.sessions, m.unexpected);
             }
-            ElemView::Nop { .. } => {}
         }
     }
     s
