@@ -3,7 +3,7 @@
 //! `--json`.
 //!
 //! Every option of SIPp 3.6.1's `options_table` (`src/sipp.cpp`) is in
-//! [`TABLE`]. Options trunkload cannot honour (TCP/TLS/SCTP transports,
+//! `TABLE` (see [`help_text`]). Options trunkload cannot honour (TCP/TLS/SCTP transports,
 //! 3PCC, RTP echo, plugins, TDM maps, ...) are rejected with
 //! [`OptionsError::Unsupported`] — never silently ignored.
 //!

@@ -1,6 +1,18 @@
 //! SIPp's screens (`screen.cpp`): scenario (key 1), statistics (key 2),
 //! repartition (key 3 and per-RTD), with SIPp's `snprintf` widths and
 //! truncation (80-byte buffers: at most 79 characters per line).
+//!
+//! Deliberate differences from SIPp 3.6.1:
+//! - statistics screen, rows `Elapsed Time`, `Response Time <r>` and
+//!   `Call Length`: SIPp passes two results of `msToHHMMSSus` (one static
+//!   buffer) to one `snprintf`, so both columns show the periodic value
+//!   [observed]; trunkload shows the cumulative value in the cumulative
+//!   column.
+//! - the RTP line of the Debian (PCAP) build is reproduced, including the
+//!   repeated sockets line SIPp prints when no time passed since the last
+//!   refresh; RTP counters are always 0 (no media).
+//! - `Running/Paused/Woken up`, open sockets and the scheduler resolution
+//!   come from the runtime ([`super::ScreenInfo`]).
 
 use std::time::SystemTime;
 
