@@ -701,6 +701,44 @@ fn sigusr2_dumps_screens_without_trace_screen() {
     assert_eq!(text, after);
 }
 
+#[test]
+fn message_log_files() {
+    let dir = tmpdir();
+    let m = dir.join("m.log");
+    let sm = dir.join("s.log");
+    std::fs::write(&sm, "old\n").unwrap();
+    let o = opts(&format!(
+        "-sn uac -trace_msg -message_file {} -trace_shortmsg -shortmessage_file {} -shortmessage_overwrite false 127.0.0.1",
+        m.display(),
+        sm.display()
+    ));
+    let sc = uac();
+    let start = at("1795346716.143164");
+    let mut rep = Reporter::new(&o, &sc, 1, start).unwrap();
+    // Both exist from the start, like SIPp's.
+    assert!(m.exists());
+    let t = at("1795346716.361098");
+    let msg = b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x///1-2@h\r\nCSeq: 7 OPTIONS\r\n\r\n";
+    let e1 = format_msg_log(true, "UDP", t, msg);
+    let e2 = format_msg_log(false, "UDP", t, msg);
+    rep.message_log(&e1).unwrap();
+    rep.message_log(&e2).unwrap();
+    let short = format_short_msg_log(true, t, msg);
+    assert!(
+        short.ends_with("\tS\t1-2@h\tCSeq:7 OPTIONS\tOPTIONS sip:a SIP/2.0\n"),
+        "{short}"
+    );
+    rep.short_message_log(&short).unwrap();
+    let st = Stats::new(&sc);
+    rep.tick(&st, start + ms(10)).unwrap();
+    assert_eq!(std::fs::read_to_string(&m).unwrap(), format!("{e1}{e2}"));
+    assert_eq!(
+        std::fs::read_to_string(&sm).unwrap(),
+        format!("old\n{short}")
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 // ---- real SIPp 3.6.1 outputs, embedded ----
 
 /// The stat header of a scenario with `start_rtd="reg"`, `rtd="reg"`,

@@ -76,6 +76,10 @@ impl ScreenInfo {
 struct Lazy {
     path: String,
     overwrite: bool,
+    /// Flush after every write (SIPp does for every log); off for the
+    /// per-message logs, which are flushed by every tick instead (one
+    /// `write` per second instead of one per message).
+    flush_each: bool,
     file: Option<BufWriter<File>>,
 }
 
@@ -84,6 +88,7 @@ impl Lazy {
         Lazy {
             path,
             overwrite,
+            flush_each: true,
             file: None,
         }
     }
@@ -104,9 +109,17 @@ impl Lazy {
     }
 
     fn write(&mut self, s: &str) -> io::Result<()> {
+        let flush = self.flush_each;
         let f = self.open()?;
         f.write_all(s.as_bytes())?;
-        f.flush()
+        if flush { f.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -241,6 +254,12 @@ impl Reporter {
         // SIPp opens these at start-up; the `<log>` file only with `-sf`
         // (3.6.1 opens it while loading an `-sf` scenario), else on first
         // use. The error log waits for the first error.
+        for l in [&mut r.messages, &mut r.short_messages]
+            .into_iter()
+            .flatten()
+        {
+            l.flush_each = false;
+        }
         for l in [&mut r.messages, &mut r.short_messages, &mut r.screen_log]
             .into_iter()
             .flatten()
@@ -493,6 +512,7 @@ impl Reporter {
     /// `stats.rtt_samples` are consumed here and by [`Reporter::finish`]:
     /// give each snapshot's samples to the reporter once.
     pub fn tick(&mut self, stats: &Stats, now: SystemTime) -> io::Result<Option<String>> {
+        self.flush_logs()?;
         self.observe_peak(stats, now);
         self.take_rtt(stats);
         self.flush_rtt(false)?;
@@ -538,21 +558,26 @@ impl Reporter {
         out.push_str(&join(stats_screen(&ctx, stats, &pd, Footer::Terminated)));
         out.push_str(&self.latency_block(stats));
         self.dump(stats, now)?;
+        self.flush_logs()?;
+        self.finished = true;
+        Ok(out)
+    }
+
+    /// Flushes the message logs (also done by every tick and at the end).
+    pub fn flush_logs(&mut self) -> io::Result<()> {
         for l in [
             &mut self.messages,
             &mut self.short_messages,
             &mut self.errors,
             &mut self.logs,
+            &mut self.screen_log,
         ]
         .into_iter()
         .flatten()
         {
-            if let Some(f) = l.file.as_mut() {
-                f.flush()?;
-            }
+            l.flush()?;
         }
-        self.finished = true;
-        Ok(out)
+        Ok(())
     }
 
     /// SIGUSR2 (SIPp's `signalDump`): appends all screens to the screen
@@ -708,7 +733,9 @@ impl Reporter {
         })
     }
 
-    /// `-trace_msg`: appends an entry (see [`format_msg_log`]).
+    /// `-trace_msg`: appends an entry (see [`format_msg_log`]). Buffered;
+    /// flushed by [`Reporter::tick`], [`Reporter::flush_logs`] and
+    /// [`Reporter::finish`].
     pub fn message_log(&mut self, line: &str) -> io::Result<()> {
         match self.messages.as_mut() {
             Some(l) => l.write(line),
@@ -717,6 +744,7 @@ impl Reporter {
     }
 
     /// `-trace_shortmsg`: appends a line (see [`format_short_msg_log`]).
+    /// Buffered like [`Reporter::message_log`].
     pub fn short_message_log(&mut self, line: &str) -> io::Result<()> {
         match self.short_messages.as_mut() {
             Some(l) => l.write(line),
