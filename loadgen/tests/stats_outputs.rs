@@ -739,6 +739,41 @@ fn message_log_files() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[test]
+fn periodic_rtd_resets_repartitions_per_dump() {
+    let dir = tmpdir();
+    let f = dir.join("p.csv");
+    let sc = uac();
+    let start = at("1795346716.143164");
+    let rows = |flag: &str| {
+        let o = opts(&format!(
+            "-sn uac {flag} -trace_stat -fd 1 -stf {} 127.0.0.1",
+            f.display()
+        ));
+        let mut rep = Reporter::new(&o, &sc, 1, start).unwrap();
+        let mut st = Stats::new(&sc);
+        uac_calls(&mut st, &[5, 15], &[60, 60]);
+        rep.tick(&st, start + ms(1000)).unwrap();
+        uac_calls(&mut st, &[25], &[600]);
+        rep.tick(&st, start + ms(2000)).unwrap();
+        let text = std::fs::read_to_string(&f).unwrap();
+        text.lines()
+            .map(|l| {
+                let v: Vec<&str> = l.split(';').collect();
+                // The two repartitions: the last 20 fields.
+                v[v.len() - 20..].join(";")
+            })
+            .collect::<Vec<_>>()
+    };
+    let cumulative = rows("");
+    assert_eq!(cumulative[2], ";1;1;0;0;0;0;0;0;0;;0;0;2;0;0;0;0;0;");
+    assert_eq!(cumulative[3], ";1;1;1;0;0;0;0;0;0;;0;0;2;0;1;0;0;0;");
+    let periodic = rows("-periodic_rtd");
+    assert_eq!(periodic[2], ";1;1;0;0;0;0;0;0;0;;0;0;2;0;0;0;0;0;");
+    assert_eq!(periodic[3], ";0;0;1;0;0;0;0;0;0;;0;0;0;0;1;0;0;0;");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 // ---- real SIPp 3.6.1 outputs, embedded ----
 
 /// The stat header of a scenario with `start_rtd="reg"`, `rtd="reg"`,
