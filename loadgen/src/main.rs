@@ -1,1 +1,370 @@
-fn main() {}
+//! `trunkload`: SIPp's command line, scenarios and outputs, on every core.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use trunkline_loadgen::call::CallConfig;
+use trunkline_loadgen::inject::InjectionFile;
+use trunkline_loadgen::options::{self, Command, Options, ScenarioSource, exit};
+use trunkline_loadgen::runtime::{self, DriveParams, Outcome, RateIncrease, Report, RunParams, Sink};
+use trunkline_loadgen::scenario::{self, LoadOptions, Mode, Scenario};
+use trunkline_loadgen::call::Value;
+use trunkline_loadgen::stats::{Reporter, Stats, format_msg_log, format_short_msg_log};
+
+fn main() -> ExitCode {
+    let code = match options::parse_args(std::env::args().skip(1)) {
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
+        Ok(Command::Help) => {
+            print!("{}", options::help_text());
+            exit::OTHER
+        }
+        Ok(Command::Version) => {
+            println!(
+                "\n trunkload v{} (SIPp 3.6.1 compatible).\n",
+                env!("CARGO_PKG_VERSION")
+            );
+            exit::OTHER
+        }
+        Ok(Command::DumpScenario(name)) => match scenario::builtin(&name) {
+            Some(xml) => {
+                print!("{xml}");
+                exit::OTHER
+            }
+            None => {
+                eprintln!(
+                    "Invalid default scenario name '{name}'. Built-in scenarios: {}",
+                    scenario::BUILTIN_NAMES.join(", ")
+                );
+                exit::BAD_ARGS
+            }
+        },
+        Ok(Command::Run(opts)) => run(*opts),
+    };
+    ExitCode::from(code as u8)
+}
+
+/// The main output sink: SIPp's files and screens.
+struct Outputs {
+    reporter: Reporter,
+    json: bool,
+    trace_msg: bool,
+    trace_shortmsg: bool,
+}
+
+impl Sink for Outputs {
+    fn tick(&mut self, merged: &Stats, now: SystemTime) {
+        if let Ok(Some(_screen)) = self.reporter.tick(merged, now) {
+            // The live screen is not redrawn (no terminal UI); the files
+            // are written by `tick`.
+        }
+    }
+
+    fn report(&mut self, report: Report) {
+        let r = match report {
+            Report::Message {
+                sent,
+                peer,
+                local,
+                wall,
+                bytes,
+            } => {
+                let _ = (peer, local);
+                let mut r = Ok(());
+                if self.trace_msg {
+                    let line = format_msg_log(sent, "UDP", wall, &bytes);
+                    r = self.reporter.message_log(&line);
+                }
+                if self.trace_shortmsg {
+                    let line = format_short_msg_log(sent, wall, &bytes);
+                    r = r.and(self.reporter.short_message_log(&line));
+                }
+                r
+            }
+            Report::Error(e) => self.reporter.error_log(&e),
+            Report::Log(l) => self.reporter.logs_log(&String::from_utf8_lossy(&l)),
+            _ => Ok(()),
+        };
+        if let Err(e) = r {
+            eprintln!("trunkload: cannot write a log file: {e}");
+        }
+    }
+}
+
+fn run(opts: Options) -> i32 {
+    let load = LoadOptions {
+        keys: opts.keys.clone(),
+        ..LoadOptions::default()
+    };
+    let loaded = match &opts.scenario {
+        ScenarioSource::File(p) => scenario::load_file(p, &load),
+        ScenarioSource::Builtin(n) => scenario::load_builtin(n, &load),
+    };
+    let sc = match loaded {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::BAD_ARGS;
+        }
+    };
+    match setup(&opts, sc) {
+        Ok(code) => code,
+        Err((code, msg)) => {
+            eprintln!("{msg}");
+            code
+        }
+    }
+}
+
+type Fail = (i32, String);
+
+fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
+    let fatal = |m: String| (exit::FATAL, m);
+    if !matches!(opts.transport, options::Transport::UdpMono) {
+        return Err(fatal(
+            "-t un / -t ui (a socket per call or per IP) is not supported yet; use -t u1".into(),
+        ));
+    }
+    // The remote end (compat §2.2).
+    let remote: Option<SocketAddr> = match &opts.remote_host {
+        Some(h) => {
+            eprint!("Resolving remote host '{h}'... ");
+            let a = (h.as_str(), opts.remote_port)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut i| i.next())
+                .ok_or_else(|| fatal(format!("Unknown remote host '{h}'.\nUse 'trunkload -h' for details")))?;
+            eprintln!("Done.");
+            Some(a)
+        }
+        None if sc.mode == Mode::Client => {
+            return Err(fatal(
+                "Missing remote host parameter. This scenario requires it".into(),
+            ));
+        }
+        None => None,
+    };
+    let send_to = match &opts.rsa {
+        Some((h, p)) => (h.as_str(), *p)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut i| i.next())
+            .ok_or_else(|| fatal(format!("Unknown remote host '{h}' (-rsa)")))?
+            .into(),
+        None => remote,
+    };
+    // Our address: -i, else the one routing to the remote, else the host
+    // name's (SIPp's `open_connections`).
+    let (local_ip, bind_ip): (IpAddr, IpAddr) = match &opts.local_ip {
+        Some(ip) => {
+            let a: IpAddr = ip
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse()
+                .or_else(|_| {
+                    (ip.as_str(), 0)
+                        .to_socket_addrs()
+                        .ok()
+                        .and_then(|mut i| i.next())
+                        .map(|s| s.ip())
+                        .ok_or(())
+                })
+                .map_err(|_| fatal(format!("Can't get local IP address, local_ip='{ip}'")))?;
+            (a, a)
+        }
+        None => {
+            let ip = match remote {
+                Some(r) => route_to(r).unwrap_or(if r.is_ipv6() {
+                    IpAddr::V6(Ipv6Addr::LOCALHOST)
+                } else {
+                    IpAddr::V4(Ipv4Addr::LOCALHOST)
+                }),
+                None => host_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            };
+            let any = if ip.is_ipv6() {
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            };
+            (ip, any)
+        }
+    };
+    let bracket = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    };
+    let media_ip = match &opts.media_ip {
+        Some(m) => m.clone(),
+        None => bracket(local_ip),
+    };
+    let mut injection = Vec::new();
+    for path in &opts.inf {
+        let f = InjectionFile::load(path).map_err(|e| (exit::BAD_ARGS, e.to_string()))?;
+        let name = path
+            .file_name()
+            .map_or_else(|| path.to_string_lossy().into_owned(), |n| n.to_string_lossy().into_owned());
+        injection.push((name, Arc::new(f)));
+    }
+    let make_cfg = |sc: Arc<Scenario>| {
+        let mut c = CallConfig::new(sc);
+        c.service = opts.service.clone();
+        if let Some(r) = remote {
+            c.remote_ip = bracket(r.ip());
+            c.remote_port = r.port();
+        }
+        c.remote_host = opts.remote_host.clone().unwrap_or_default();
+        c.remote_addr = send_to;
+        c.local_ip = bracket(local_ip);
+        c.local_ipv6 = local_ip.is_ipv6();
+        c.server_ip = bracket(bind_ip);
+        c.media_ip = media_ip.trim_matches(|c| c == '[' || c == ']').to_string();
+        c.media_ipv6 = media_ip.contains(':');
+        c.media_port = opts.media_port.unwrap_or(6000);
+        c.cid_str = opts.cid_str.clone();
+        c.base_cseq = opts.base_cseq;
+        c.default_pause = Duration::from_millis(opts.duration_ms);
+        c.recv_timeout = (opts.recv_timeout_ms > 0).then(|| Duration::from_millis(opts.recv_timeout_ms));
+        c.send_timeout = (opts.send_timeout_ms > 0).then(|| Duration::from_millis(opts.send_timeout_ms));
+        c.retrans_enabled = opts.retrans_enabled;
+        (c.max_invite_retrans, c.max_non_invite_retrans) = opts.retrans_caps();
+        c.behaviors = opts.default_behaviors;
+        c.auto_answer = opts.auto_answer;
+        c.pause_msg_ign = opts.pause_msg_ign;
+        c.users = opts.users.map_or(0, u64::from);
+        c.injection = injection.clone();
+        c.max_message = opts.buff_size.max(1500);
+        c.derive_tables();
+        Arc::new(c)
+    };
+    let cfg = make_cfg(sc.clone());
+    let ooc = if sc.mode == Mode::Client {
+        let o = scenario::load_builtin("ooc_default", &LoadOptions::default())
+            .map_err(|e| fatal(format!("ooc_default: {e}")))?;
+        Some(make_cfg(Arc::new(o)))
+    } else {
+        None
+    };
+    let shards = opts.shards.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    });
+    let rate_cps = opts.rate * 1000.0 / opts.rate_period_ms.max(1) as f64;
+    // SIPp's default -l: 3 x the calls opened over the longer of the
+    // scenario's length, -d and one second.
+    let limit = if opts.users.is_some() {
+        None
+    } else {
+        Some(opts.open_calls_allowed(&sc))
+    };
+    // -set NAME VALUE: initial values of global variables.
+    let mut globals = vec![Value::Unset; sc.variables.len()];
+    for (name, value) in &opts.set_vars {
+        match sc.variables.iter().position(|v| v == name) {
+            Some(id) => {
+                globals[id] = match value.parse::<f64>() {
+                    Ok(d) => Value::Double(d),
+                    Err(_) => Value::Str(value.as_bytes().to_vec()),
+                }
+            }
+            None => {
+                return Err((
+                    exit::BAD_ARGS,
+                    format!("-set {name}: the scenario has no variable '{name}'"),
+                ));
+            }
+        }
+    }
+    let params = RunParams {
+        cfg,
+        ooc,
+        shards: shards.clamp(1, u16::MAX as usize) as u16,
+        cpus: opts.cpus.clone(),
+        bind_ip,
+        port: opts.local_port,
+        rate_cps,
+        limit,
+        max_calls: opts.max_calls,
+        users: opts.users.map(u64::from),
+        deadcall_wait: Duration::from_millis(opts.deadcall_wait_ms),
+        max_message: opts.buff_size.max(1500),
+        trace_messages: opts.trace_msg || opts.trace_shortmsg,
+        trace_rtt: opts.trace_rtt,
+        globals,
+    };
+    let start = SystemTime::now();
+    let mut reporter = Reporter::new(opts, &sc, std::process::id(), start)
+        .map_err(|e| fatal(format!("cannot open the output files: {e}")))?;
+    let running = runtime::start(params).map_err(|e| match e {
+        runtime::RunError::Bind { .. } => (exit::BIND_ERROR, e.to_string()),
+        other => fatal(other.to_string()),
+    })?;
+    let mut info = reporter.screen_info().clone();
+    info.local_port = running.local_addrs.first().map_or(0, |a| a.port());
+    info.call_limit = limit.unwrap_or(0);
+    reporter.set_screen_info(info);
+    let dp = DriveParams {
+        timeout: (opts.global_timeout_ms > 0).then(|| Duration::from_millis(opts.global_timeout_ms)),
+        timeout_is_error: opts.timeout_error,
+        server_max_calls: if sc.mode == Mode::Server { opts.max_calls } else { None },
+        rate_increase: (opts.rate_increase != 0).then(|| RateIncrease {
+            step: opts.rate_increase as f64 * 1000.0 / opts.rate_period_ms.max(1) as f64,
+            every: Duration::from_millis(opts.rate_interval()),
+            max: (opts.rate_max > 0).then(|| opts.rate_max as f64 * 1000.0 / opts.rate_period_ms.max(1) as f64),
+            quit_at_max: opts.rate_quit,
+        }),
+        signals: true,
+    };
+    let mut out = Outputs {
+        reporter,
+        json: opts.json,
+        trace_msg: opts.trace_msg,
+        trace_shortmsg: opts.trace_shortmsg,
+    };
+    let (stats, outcome) = runtime::drive(running, &sc, &dp, &mut out);
+    let now = SystemTime::now();
+    match out.reporter.finish(&stats, now) {
+        Ok(screen) => {
+            if out.json {
+                println!("{}", out.reporter.json(&stats, now));
+            } else {
+                print!("{screen}");
+            }
+        }
+        Err(e) => eprintln!("trunkload: cannot write the output files: {e}"),
+    }
+    Ok(match outcome {
+        Outcome::StoppedNow => exit::INTERNAL,
+        Outcome::Fatal(_) => exit::FATAL,
+        Outcome::Timeout if stats.successful() == 0 => exit::INTERNAL,
+        _ if stats.failed() > 0 => exit::CALLS_FAILED,
+        _ => exit::OK,
+    })
+}
+
+/// The local address the kernel routes to `remote` from.
+fn route_to(remote: SocketAddr) -> Option<IpAddr> {
+    let any: SocketAddr = if remote.is_ipv6() {
+        "[::]:0".parse().ok()?
+    } else {
+        "0.0.0.0:0".parse().ok()?
+    };
+    let s = UdpSocket::bind(any).ok()?;
+    s.connect(remote).ok()?;
+    Some(s.local_addr().ok()?.ip())
+}
+
+/// The host name's address (SIPp's default without a remote host).
+fn host_ip() -> Option<IpAddr> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes a
+    // NUL-terminated name into it (truncated if longer).
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return None;
+    }
+    let n = buf.iter().position(|&b| b == 0)?;
+    let name = std::str::from_utf8(&buf[..n]).ok()?;
+    (name, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
+}

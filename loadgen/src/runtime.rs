@@ -75,6 +75,10 @@ pub struct RunParams {
     pub max_message: usize,
     /// `-trace_msg` / `-trace_shortmsg`: report every message.
     pub trace_messages: bool,
+    /// `-trace_rtt`: keep every response-time sample.
+    pub trace_rtt: bool,
+    /// `-set NAME VALUE`: initial values of `<Global>` variables.
+    pub globals: Vec<Value>,
 }
 
 /// What a shard reports to the main thread.
@@ -671,7 +675,8 @@ impl State {
         }
         if now.duration_since(self.last_stats) >= STATS_EVERY {
             self.last_stats = now;
-            self.report(Report::Stats(self.id, Box::new(self.stats.clone())));
+            let snap = self.stats.snapshot();
+            self.report(Report::Stats(self.id, Box::new(snap)));
         }
         let placing_done = match self.setup.params.cfg.scenario.mode {
             Mode::Client => quit_level >= quit::GRACEFUL || self.budget == Some(0),
@@ -936,13 +941,17 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         timers: BinaryHeap::new(),
         dead: HashMap::new(),
         dead_order: VecDeque::new(),
-        stats: Stats::new(&scenario),
+        stats: {
+            let mut s = Stats::new(&scenario);
+            s.set_rtt_trace(setup.params.trace_rtt);
+            s
+        },
         ooc_stats: Stats::new(setup.params.ooc.as_ref().map_or(&scenario, |c| &c.scenario)),
         out: Vec::new(),
         pool: Vec::new(),
         events: Vec::new(),
         rng: (seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(id as u64 + 1))) | 1,
-        globals: Vec::new(),
+        globals: setup.params.globals.clone(),
         placed: 0,
         created: 0,
         budget,
@@ -1095,6 +1104,8 @@ pub fn drive(
         None
     };
     let mut latest: Vec<Option<Stats>> = Vec::new();
+    // Response-time samples, given to the sink once each.
+    let mut samples = Vec::new();
     let mut outcome = Outcome::Normal;
     let mut last_tick = Instant::now();
     let mut last_increase = Instant::now();
@@ -1115,7 +1126,9 @@ pub fn drive(
                     if latest.len() <= id {
                         latest.resize_with(id + 1, || None);
                     }
-                    latest[id] = Some(*s);
+                    let mut s = *s;
+                    samples.append(&mut s.rtt_samples);
+                    latest[id] = Some(s);
                 }
                 Report::Exec(cmd) => {
                     match std::process::Command::new("sh").arg("-c").arg(&cmd).spawn() {
@@ -1187,7 +1200,9 @@ pub fn drive(
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
-            sink.tick(&merge(&latest), SystemTime::now());
+            let mut m = merge(&latest);
+            m.rtt_samples = std::mem::take(&mut samples);
+            sink.tick(&m, SystemTime::now());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -1196,5 +1211,6 @@ pub fn drive(
     for s in &finals {
         merged.merge(s);
     }
+    merged.rtt_samples = samples;
     (merged, outcome)
 }

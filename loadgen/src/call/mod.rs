@@ -123,6 +123,48 @@ pub struct CallConfig {
 }
 
 impl CallConfig {
+    /// SIPp's defaults for `scenario` on 127.0.0.1 (`-s service`, media
+    /// port 6000, T2 4 s, 5 INVITE and 9 other retransmissions), with the
+    /// derived tables filled. `main` overrides from the command line.
+    pub fn new(scenario: Arc<Scenario>) -> CallConfig {
+        let mut c = CallConfig {
+            scenario,
+            service: "service".into(),
+            remote_ip: "127.0.0.1".into(),
+            remote_host: "127.0.0.1".into(),
+            remote_port: 5060,
+            remote_addr: None,
+            local_ip: "127.0.0.1".into(),
+            local_ipv6: false,
+            server_ip: "127.0.0.1".into(),
+            media_ip: "127.0.0.1".into(),
+            media_ipv6: false,
+            media_port: 6000,
+            pid: std::process::id(),
+            cid_str: "%u-%p@%s".into(),
+            base_cseq: 1,
+            default_pause: Duration::ZERO,
+            recv_timeout: None,
+            send_timeout: None,
+            retrans_enabled: true,
+            max_invite_retrans: 5,
+            max_non_invite_retrans: 9,
+            t2: Duration::from_millis(4000),
+            behaviors: Behaviors::default(),
+            auto_answer: false,
+            pause_msg_ign: false,
+            users: 0,
+            injection: Vec::new(),
+            version: concat!("trunkload-", env!("CARGO_PKG_VERSION")).into(),
+            start: Instant::now(),
+            max_message: 65_536,
+            sent_methods: Vec::new(),
+            global: Vec::new(),
+        };
+        c.derive_tables();
+        c
+    }
+
     /// Fills the derived tables from the scenario; call once after setting
     /// `scenario`.
     pub fn derive_tables(&mut self) {

@@ -1,0 +1,335 @@
+//! Golden tests against the real SIPp (Debian package `sip-tester`; CI
+//! installs it): trunkload and SIPp place and answer each other's calls,
+//! send the same bytes for the built-in scenarios, write the same CSV
+//! header and exit with the same codes (issue 4, compat §0).
+//!
+//! Each test needs `sipp` on the PATH and fails (never skips) without it.
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh directory for one test's output files.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("trunkload-golden-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn sipp(dir: &Path) -> Command {
+    let mut c = Command::new("sipp");
+    c.current_dir(dir).stdin(Stdio::null());
+    c
+}
+
+fn trunkload(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trunkload"));
+    c.current_dir(dir).stdin(Stdio::null());
+    c
+}
+
+fn spawn(mut c: Command) -> Child {
+    c.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns (sipp is Debian package sip-tester)")
+}
+
+/// Waits for `child` up to `limit`; kills it after that.
+fn wait(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The count on the summary's "Successful call" / "Failed call" line
+/// (cumulative column).
+fn summary_count(o: &Output, what: &str) -> Option<u64> {
+    let s = String::from_utf8_lossy(&o.stdout);
+    let line = s.lines().rev().find(|l| l.contains(what))?;
+    line.split('|').next_back()?.trim().parse().ok()
+}
+
+const CALLS: &str = "1000";
+
+fn uas_args(c: &mut Command, port: u16, extra: &[&str]) {
+    c.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-m", CALLS, "-timeout", "60s", "-nostdin"])
+        .args(extra);
+}
+
+fn uac_args(c: &mut Command, uas: u16, port: u16, extra: &[&str]) {
+    c.arg(format!("127.0.0.1:{uas}"))
+        .args(["-sn", "uac", "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-m", CALLS, "-r", "200", "-timeout", "60s", "-nostdin"])
+        .args(extra);
+}
+
+#[test]
+#[ignore = "needs sipp"]
+fn trunkload_uac_to_sipp_uas() {
+    let dir = scratch("uac");
+    let uas_port = free_port();
+    let mut s = sipp(&dir);
+    uas_args(&mut s, uas_port, &[]);
+    let uas = spawn(s);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut t = trunkload(&dir);
+    uac_args(&mut t, uas_port, free_port(), &[]);
+    let uac = wait(spawn(t), Duration::from_secs(90));
+    let uas = wait(uas, Duration::from_secs(30));
+    assert_eq!(uac.status.code(), Some(0), "trunkload uac: {}", text(&uac));
+    assert_eq!(summary_count(&uac, "Successful call"), Some(1000), "{}", text(&uac));
+    assert_eq!(summary_count(&uac, "Failed call"), Some(0), "{}", text(&uac));
+    assert_eq!(uas.status.code(), Some(0), "sipp uas: {}", text(&uas));
+    assert_eq!(summary_count(&uas, "Successful call"), Some(1000), "{}", text(&uas));
+}
+
+#[test]
+#[ignore = "needs sipp"]
+fn sipp_uac_to_trunkload_uas() {
+    let dir = scratch("uas");
+    let uas_port = free_port();
+    let mut t = trunkload(&dir);
+    uas_args(&mut t, uas_port, &[]);
+    let uas = spawn(t);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut s = sipp(&dir);
+    uac_args(&mut s, uas_port, free_port(), &[]);
+    let uac = wait(spawn(s), Duration::from_secs(90));
+    let uas = wait(uas, Duration::from_secs(30));
+    assert_eq!(uac.status.code(), Some(0), "sipp uac: {}", text(&uac));
+    assert_eq!(summary_count(&uac, "Successful call"), Some(1000), "{}", text(&uac));
+    assert_eq!(uas.status.code(), Some(0), "trunkload uas: {}", text(&uas));
+    assert_eq!(summary_count(&uas, "Successful call"), Some(1000), "{}", text(&uas));
+    assert_eq!(summary_count(&uas, "Failed call"), Some(0), "{}", text(&uas));
+}
+
+/// The messages a `-trace_msg` log says were sent, in order.
+fn sent_messages(log: &Path) -> Vec<String> {
+    let s = std::fs::read_to_string(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    s.split("----------------------------------------------- ")
+        .filter(|e| e.lines().nth(1).is_some_and(|l| l.contains("message sent")))
+        .map(|e| {
+            let body = e.split_once("\n\n").map_or("", |(_, b)| b);
+            body.trim_end_matches('\n').to_string()
+        })
+        .collect()
+}
+
+/// Replaces what differs between runs: the pids, the ports and the media
+/// port.
+fn normalise(msg: &str, pids: &[u32], ports: &[u16]) -> String {
+    let mut m = msg.to_string();
+    for p in ports {
+        m = m.replace(&format!(":{p}"), ":PORT");
+    }
+    for pid in pids {
+        m = m.replace(&pid.to_string(), "PID");
+    }
+    let mut out = String::with_capacity(m.len());
+    for line in m.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("m=audio ") {
+            let tail = rest.split_once(' ').map_or("", |(_, t)| t);
+            out.push_str("m=audio MPORT ");
+            out.push_str(tail);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// One call of the built-in uac against a SIPp uas, by `driver`; returns
+/// the sent messages normalised, and those the uas sent.
+fn one_call(driver: &str, dir: &Path) -> (Vec<String>, Vec<String>) {
+    let uas_port = free_port();
+    let uac_port = free_port();
+    let uas_log = dir.join(format!("{driver}-uas.log"));
+    let uac_log = dir.join(format!("{driver}-uac.log"));
+    let mut s = sipp(dir);
+    s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-m", "1", "-timeout", "20s", "-nostdin", "-trace_msg", "-message_file"])
+        .arg(&uas_log);
+    let uas = spawn(s);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c = if driver == "sipp" { sipp(dir) } else { trunkload(dir) };
+    c.arg(format!("127.0.0.1:{uas_port}"))
+        .args(["-sn", "uac", "-i", "127.0.0.1", "-p", &uac_port.to_string()])
+        .args(["-m", "1", "-timeout", "20s", "-nostdin", "-trace_msg", "-message_file"])
+        .arg(&uac_log);
+    let uac_child = spawn(c);
+    let uac_pid = uac_child.id();
+    let uas_pid = uas.id();
+    let uac = wait(uac_child, Duration::from_secs(30));
+    let uas = wait(uas, Duration::from_secs(30));
+    assert_eq!(uac.status.code(), Some(0), "{driver} uac: {}", text(&uac));
+    assert_eq!(uas.status.code(), Some(0), "sipp uas: {}", text(&uas));
+    let pids = [uac_pid, uas_pid];
+    let ports = [uas_port, uac_port];
+    let norm = |v: Vec<String>| v.iter().map(|m| normalise(m, &pids, &ports)).collect();
+    (norm(sent_messages(&uac_log)), norm(sent_messages(&uas_log)))
+}
+
+#[test]
+#[ignore = "needs sipp"]
+fn uac_wire_bytes_match_sipp() {
+    let dir = scratch("wire-uac");
+    let (sipp_sent, _) = one_call("sipp", &dir);
+    let (ours, _) = one_call("trunkload", &dir);
+    assert_eq!(sipp_sent.len(), 3, "INVITE, ACK, BYE: {sipp_sent:#?}");
+    assert_eq!(ours, sipp_sent);
+}
+
+/// One call of a SIPp uac against the built-in uas run by `driver`;
+/// returns what the uas sent, normalised.
+fn one_answer(driver: &str, dir: &Path) -> Vec<String> {
+    let uas_port = free_port();
+    let uac_port = free_port();
+    let uas_log = dir.join(format!("{driver}-answer.log"));
+    let mut c = if driver == "sipp" { sipp(dir) } else { trunkload(dir) };
+    c.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-m", "1", "-timeout", "20s", "-nostdin", "-trace_msg", "-message_file"])
+        .arg(&uas_log);
+    let uas = spawn(c);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut s = sipp(dir);
+    s.arg(format!("127.0.0.1:{uas_port}"))
+        .args(["-sn", "uac", "-i", "127.0.0.1", "-p", &uac_port.to_string()])
+        .args(["-m", "1", "-timeout", "20s", "-nostdin"]);
+    let uac_child = spawn(s);
+    let pids = [uac_child.id(), uas.id()];
+    let uac = wait(uac_child, Duration::from_secs(30));
+    let uas = wait(uas, Duration::from_secs(30));
+    assert_eq!(uac.status.code(), Some(0), "sipp uac: {}", text(&uac));
+    assert_eq!(uas.status.code(), Some(0), "{driver} uas: {}", text(&uas));
+    let ports = [uas_port, uac_port];
+    sent_messages(&uas_log)
+        .iter()
+        .map(|m| normalise(m, &pids, &ports))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs sipp"]
+fn uas_wire_bytes_match_sipp() {
+    let dir = scratch("wire-uas");
+    let theirs = one_answer("sipp", &dir);
+    let ours = one_answer("trunkload", &dir);
+    assert_eq!(theirs.len(), 3, "180, 200, 200 to BYE: {theirs:#?}");
+    assert_eq!(ours, theirs);
+}
+
+/// The first line of the `-trace_stat` file of a 10-call uac run.
+fn stat_header(driver: &str, dir: &Path) -> String {
+    let uas_port = free_port();
+    let mut s = sipp(dir);
+    s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-m", "10", "-timeout", "20s", "-nostdin"]);
+    let uas = spawn(s);
+    std::thread::sleep(Duration::from_millis(300));
+    let stf = dir.join(format!("{driver}.csv"));
+    let mut c = if driver == "sipp" { sipp(dir) } else { trunkload(dir) };
+    c.arg(format!("127.0.0.1:{uas_port}"))
+        .args(["-sn", "uac", "-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-m", "10", "-r", "50", "-timeout", "20s", "-nostdin"])
+        .args(["-trace_stat", "-stf"])
+        .arg(&stf);
+    let uac = wait(spawn(c), Duration::from_secs(30));
+    let _ = wait(uas, Duration::from_secs(30));
+    assert_eq!(uac.status.code(), Some(0), "{driver}: {}", text(&uac));
+    let csv = std::fs::read_to_string(&stf).unwrap_or_else(|e| panic!("{}: {e}", stf.display()));
+    csv.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+#[ignore = "needs sipp"]
+fn stat_csv_header_matches_sipp() {
+    let dir = scratch("csv");
+    let theirs = stat_header("sipp", &dir);
+    let ours = stat_header("trunkload", &dir);
+    assert!(theirs.starts_with("StartTime;"), "{theirs}");
+    assert_eq!(ours, theirs);
+}
+
+/// Runs both binaries with `args` (in `dir`), one after the other, and
+/// returns their outputs.
+fn both(dir: &Path, args: &[&str]) -> (Output, Output) {
+    let mut s = sipp(dir);
+    s.args(args);
+    let s = wait(spawn(s), Duration::from_secs(30));
+    let mut t = trunkload(dir);
+    t.args(args);
+    (s, wait(spawn(t), Duration::from_secs(30)))
+}
+
+#[test]
+#[ignore = "needs sipp"]
+fn exit_codes_match_sipp() {
+    let dir = scratch("exit");
+    // -sd: the scenario on stdout, exit 99.
+    for name in ["uac", "uas", "regexp", "branchc", "branchs", "ooc_default"] {
+        let (s, t) = both(&dir, &["-sd", name]);
+        assert_eq!(s.status.code(), Some(99), "sipp -sd {name}");
+        assert_eq!(t.status.code(), s.status.code(), "-sd {name}: {}", text(&t));
+        assert_eq!(t.stdout, s.stdout, "-sd {name}");
+    }
+    // A call that fails: nobody answers, no retransmissions, 1 s timeout.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let fail = [
+        dead.as_str(),
+        "-sn",
+        "uac",
+        "-i",
+        "127.0.0.1",
+        "-m",
+        "1",
+        "-nr",
+        "-recv_timeout",
+        "1000",
+        "-nostdin",
+    ];
+    let (s, t) = both(&dir, &fail);
+    assert_eq!(s.status.code(), Some(1), "sipp: {}", text(&s));
+    assert_eq!(t.status.code(), Some(1), "trunkload: {}", text(&t));
+    // A scenario with an unknown element.
+    let bad = dir.join("bad.xml");
+    std::fs::write(
+        &bad,
+        "<?xml version=\"1.0\"?>\n<scenario name=\"bad\">\n  <sned><![CDATA[x]]></sned>\n</scenario>\n",
+    )
+    .unwrap();
+    let bad = bad.to_string_lossy().into_owned();
+    let (s, t) = both(&dir, &["127.0.0.1:5999", "-sf", &bad, "-m", "1", "-nostdin"]);
+    assert_eq!(t.status.code(), s.status.code(), "sipp: {}\ntrunkload: {}", text(&s), text(&t));
+    assert!(
+        String::from_utf8_lossy(&t.stderr).contains("bad.xml:3"),
+        "the error names the file and line: {}",
+        text(&t)
+    );
+}
