@@ -151,7 +151,13 @@ impl CallConfig {
 
     /// `[fieldN]`: field `n` of the call's line (or of `line`) in `file`
     /// (default: the first `-inf`).
-    fn field(&self, file: Option<&str>, call_line: usize, line: Option<i64>, n: usize) -> Option<&str> {
+    fn field(
+        &self,
+        file: Option<&str>,
+        call_line: usize,
+        line: Option<i64>,
+        n: usize,
+    ) -> Option<&str> {
         let f = match file {
             Some(name) => &self.injection.iter().find(|(k, _)| k == name)?.1,
             None => &self.injection.first()?.1,
@@ -1122,12 +1128,19 @@ impl Call {
     fn process_unexpected(&mut self, msg: &[u8], env: &mut Env<'_>) -> Step {
         env.stats.msg_unexpected(self.msg_index);
         let b = self.cfg.behaviors;
-        let first = msg.split(|&c| c == b'\r' || c == b'\n').next().unwrap_or(b"");
+        let first = msg
+            .split(|&c| c == b'\r' || c == b'\n')
+            .next()
+            .unwrap_or(b"");
         self.warn(
             env,
             format!(
                 "{} call on unexpected message for Call-Id '{}' (index {}), received '{}'",
-                if b.abort_unexp { "Aborting" } else { "Continuing" },
+                if b.abort_unexp {
+                    "Aborting"
+                } else {
+                    "Continuing"
+                },
                 String::from_utf8_lossy(&self.call_id),
                 self.msg_index,
                 String::from_utf8_lossy(first)
@@ -1214,7 +1227,12 @@ impl Call {
     }
 
     /// Executes `<action>`s; `Some` when the call ended.
-    fn run_actions(&mut self, actions: &[Action], msg: Option<&[u8]>, env: &mut Env<'_>) -> Option<Step> {
+    fn run_actions(
+        &mut self,
+        actions: &[Action],
+        msg: Option<&[u8]>,
+        env: &mut Env<'_>,
+    ) -> Option<Step> {
         for a in actions {
             match a {
                 Action::Ereg {
@@ -1231,7 +1249,10 @@ impl Call {
                             Some(b) => b.to_vec(),
                             None => {
                                 if *check_it {
-                                    self.warn(env, "Failed regexp match: body not found in message".into());
+                                    self.warn(
+                                        env,
+                                        "Failed regexp match: body not found in message".into(),
+                                    );
                                     self.action_failure = Some(FailReason::RegexpHdrNotFound);
                                     return None;
                                 }
@@ -1254,7 +1275,9 @@ impl Call {
                             if *check_it && part.is_empty() {
                                 self.warn(
                                     env,
-                                    format!("Failed regexp match: header {header} not found in message"),
+                                    format!(
+                                        "Failed regexp match: header {header} not found in message"
+                                    ),
                                 );
                                 self.action_failure = Some(FailReason::RegexpHdrNotFound);
                                 return None;
@@ -1275,7 +1298,10 @@ impl Call {
                     if !did_match && *check_it {
                         self.warn(
                             env,
-                            format!("Failed regexp match: looking in '...', with regexp '{}'", regex.source),
+                            format!(
+                                "Failed regexp match: looking in '...', with regexp '{}'",
+                                regex.source
+                            ),
                         );
                         self.action_failure = Some(FailReason::RegexpDoesntMatch);
                         return None;
@@ -1283,7 +1309,10 @@ impl Call {
                     if did_match && *check_it_inverse {
                         self.warn(
                             env,
-                            format!("Regexp matched but should not: with regexp '{}'", regex.source),
+                            format!(
+                                "Regexp matched but should not: with regexp '{}'",
+                                regex.source
+                            ),
                         );
                         self.action_failure = Some(FailReason::RegexpShouldntMatch);
                         return None;
@@ -1348,7 +1377,9 @@ impl Call {
                 Action::ToDouble { var, source } => {
                     let s = self.var(*source, env).clone();
                     let d = match &s {
-                        Value::Str(b) => std::str::from_utf8(b).ok().and_then(|t| t.parse::<f64>().ok()),
+                        Value::Str(b) => std::str::from_utf8(b)
+                            .ok()
+                            .and_then(|t| t.parse::<f64>().ok()),
                         Value::Double(d) => Some(*d),
                         _ => None,
                     };
@@ -1473,16 +1504,34 @@ fn default_message(which: &str) -> Template {
         let mut out = Vec::new();
         // ack
         let mut v = vec![lit("ACK "), kw(K::LastRequestUri, 0), lit(" SIP/2.0\n")];
-        v.extend([last("Via", false), lit("\n"), last("From", false), lit("\n")]);
+        v.extend([
+            last("Via", false),
+            lit("\n"),
+            last("From", false),
+            lit("\n"),
+        ]);
         v.extend([last("To", false), lit("\nCall-ID: "), kw(K::CallId, 0)]);
         v.extend([lit("\nCSeq: "), kw(K::LastCseqNumber, 0), lit(" ACK\n")]);
         contact(&mut v);
-        v.push(lit("Max-Forwards: 70\nSubject: Performance Test\nContent-Length: 0\n\n"));
+        v.push(lit(
+            "Max-Forwards: 70\nSubject: Performance Test\nContent-Length: 0\n\n",
+        ));
         out.push(("ack", Template { segments: v }));
         // bye
         let mut v = vec![lit("BYE "), kw(K::LastRequestUri, 0), lit(" SIP/2.0\n")];
-        v.extend([lit("Via: SIP/2.0/"), kw(K::Transport, 0), lit(" "), kw(K::LocalIp, 0)]);
-        v.extend([lit(":"), kw(K::LocalPort, 0), lit(";branch="), kw(K::Branch, 0), lit("\n")]);
+        v.extend([
+            lit("Via: SIP/2.0/"),
+            kw(K::Transport, 0),
+            lit(" "),
+            kw(K::LocalIp, 0),
+        ]);
+        v.extend([
+            lit(":"),
+            kw(K::LocalPort, 0),
+            lit(";branch="),
+            kw(K::Branch, 0),
+            lit("\n"),
+        ]);
         v.extend([last("From", false), lit("\n"), last("To", false)]);
         v.extend([lit("\nCall-ID: "), kw(K::CallId, 0), lit("\nCSeq: ")]);
         v.extend([kw(K::LastCseqNumber, 1), lit(" BYE\nMax-Forwards: 70\n")]);
@@ -1491,9 +1540,18 @@ fn default_message(which: &str) -> Template {
         out.push(("bye", Template { segments: v }));
         // cancel
         let mut v = vec![lit("CANCEL "), kw(K::LastRequestUri, 0), lit(" SIP/2.0\n")];
-        v.extend([last("Via", false), lit("\n"), last("From", false), lit("\n")]);
+        v.extend([
+            last("Via", false),
+            lit("\n"),
+            last("From", false),
+            lit("\n"),
+        ]);
         v.extend([last("To", false), lit("\nCall-ID: "), kw(K::CallId, 0)]);
-        v.extend([lit("\nCSeq: "), kw(K::LastCseqNumber, 0), lit(" CANCEL\nMax-Forwards: 70\n")]);
+        v.extend([
+            lit("\nCSeq: "),
+            kw(K::LastCseqNumber, 0),
+            lit(" CANCEL\nMax-Forwards: 70\n"),
+        ]);
         contact(&mut v);
         v.push(lit("Content-Length: 0\n\n"));
         out.push(("cancel", Template { segments: v }));
@@ -1503,8 +1561,17 @@ fn default_message(which: &str) -> Template {
             v.push(last(h, true));
             v.push(lit("\n"));
         }
-        v.extend([lit("Contact: <sip:"), kw(K::LocalIp, 0), lit(":"), kw(K::LocalPort, 0)]);
-        v.extend([lit(";transport="), kw(K::Transport, 0), lit(">\nContent-Length: 0\n\n")]);
+        v.extend([
+            lit("Contact: <sip:"),
+            kw(K::LocalIp, 0),
+            lit(":"),
+            kw(K::LocalPort, 0),
+        ]);
+        v.extend([
+            lit(";transport="),
+            kw(K::Transport, 0),
+            lit(">\nContent-Length: 0\n\n"),
+        ]);
         out.push(("200", Template { segments: v }));
         out
     });

@@ -60,9 +60,7 @@ impl Call {
                 KeywordKind::MediaPort => num(out, cfg.media_port as i64 + off),
                 KeywordKind::AutoMediaPort => num(
                     out,
-                    cfg.media_port as i64
-                        + ((4 * (self.number as i64 - 1)) % 10_000)
-                        + off,
+                    cfg.media_port as i64 + ((4 * (self.number as i64 - 1)) % 10_000) + off,
                 ),
                 KeywordKind::CallNumber => num(out, self.number as i64),
                 KeywordKind::CallId => out.extend_from_slice(&self.call_id),
@@ -174,7 +172,9 @@ impl Call {
                                 let _ = write!(out, "{d:.6}");
                             }
                         }
-                        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+                        Value::Bool(b) => {
+                            out.extend_from_slice(if *b { b"true" } else { b"false" })
+                        }
                     }
                     suppress_crlf = out.last() == Some(&b'\n');
                 }
@@ -194,7 +194,9 @@ impl Call {
                 KeywordKind::Timestamp => {
                     out.extend_from_slice(crate::call::format_timestamp(env.wall).as_bytes())
                 }
-                KeywordKind::Date => out.extend_from_slice(crate::call::http_date(env.wall).as_bytes()),
+                KeywordKind::Date => {
+                    out.extend_from_slice(crate::call::http_date(env.wall).as_bytes())
+                }
                 KeywordKind::SippVersion => out.extend_from_slice(cfg.version.as_bytes()),
                 KeywordKind::Users => num(out, cfg.users as i64),
                 KeywordKind::Userid => num(out, self.user_id as i64),
