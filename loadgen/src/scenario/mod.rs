@@ -1,4 +1,7 @@
 //! SIPp scenarios (compat §3): the loaded model and its loader.
 
-mod model;
+pub mod model;
 pub use model::*;
+
+mod builtin;
+pub use builtin::{BUILTIN_NAMES, builtin};
