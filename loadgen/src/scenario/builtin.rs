@@ -3,10 +3,11 @@
 //! byte for byte (the ignored test `builtin_text_equals_sipp_sd` checks it
 //! against the installed binary).
 
-/// The built-in names, in SIPp's `scenario_table` order. `3pcc-*` (3PCC
-/// `sendCmd`/`recvCmd`) and `uac_pcap` (`play_pcap_audio`) are listed so
-/// `-sd` can print them, but loading them fails: trunkload does not
-/// support those elements and actions.
+/// The built-in names, in SIPp's `scenario_table` order. `3pcc-C-A` and
+/// `3pcc-C-B` (3PCC `sendCmd`/`recvCmd`) and `uac_pcap`
+/// (`play_pcap_audio`) are listed so `-sd` can print them, but loading
+/// them fails: trunkload does not support those elements and actions.
+/// (`3pcc-A`/`3pcc-B` are plain SIP and load.)
 pub const BUILTIN_NAMES: &[&str] = &[
     "uac",
     "uas",
