@@ -1394,6 +1394,7 @@ impl<'a> Builder<'a> {
                     &[&[
                         "regexp",
                         "search_in",
+                        "variable",
                         "header",
                         "occurrence",
                         "occurence",
