@@ -712,6 +712,12 @@ impl<'a> Builder<'a> {
             }
             "DefaultMessage" => {
                 self.only(n, &[&["id"]])?;
+                if let Some(c) = n.children.first() {
+                    return Err(self.invalid(
+                        c.at,
+                        format!("<DefaultMessage> takes no child element <{}>", c.name),
+                    ));
+                }
                 let id = self.string(n, "id", "DefaultMessage")?;
                 if !["3pcc_abort", "ack", "ack2", "bye", "cancel", "200"].contains(&id.as_str()) {
                     return Err(self.invalid(
