@@ -1079,3 +1079,33 @@ fn truncated_inputs_never_panic() {
         }
     }
 }
+
+proptest::proptest! {
+    /// Arbitrary sequences of scenario-ish fragments never panic the loader.
+    #[test]
+    fn fragment_soup_never_panics(parts in proptest::collection::vec(0usize..40, 0..40)) {
+        const F: &[&str] = &[
+            "<send>", "</send>", "<recv response=\"200\"", "<recv request=\"INVITE\"", "/>", ">",
+            "</recv>", "<![CDATA[", "]]>", "INVITE x SIP/2.0\n", "SIP/2.0 200 OK\n", "[len]",
+            "[last_Via:]", "[$v]", "[field1 line=\"[$v]\"]", "[", "]", "\"", "\\x5", "\\x",
+            "<action>", "</action>", "<ereg regexp=\"(.*)\" assign_to=\"v\"/>", "<label id=\"a\"/>",
+            " next=\"a\"", " optional=\"true\"", "<pause/>", "<timewait/>", "<nop>", "</nop>",
+            "<init>", "</init>", "<!--", "-->", "&amp;", "\n", "  ", "<Global variables=\"v\"/>",
+            "<DefaultMessage id=\"bye\">", "</DefaultMessage>",
+        ];
+        let mut s = String::from("<?xml version=\"1.0\"?>\n<scenario name=\"f\">\n");
+        for p in parts {
+            s.push_str(F[p % F.len()]);
+        }
+        s.push_str("\n</scenario>\n");
+        let _ = load_str(&s, "f.xml", "f", &LoadOptions::default());
+    }
+
+    /// Arbitrary bytes never panic the loader either.
+    #[test]
+    fn random_bytes_never_panic(b in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+        let mut x = b"<?xml?><scenario>".to_vec();
+        x.extend_from_slice(&b);
+        let _ = load_bytes(&x, "f.xml", "f", &LoadOptions::default());
+    }
+}
