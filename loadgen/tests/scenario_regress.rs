@@ -243,3 +243,18 @@ fn empty_keyword_allowed() {
     // Without the -key it is an error, as in SIPp.
     assert!(load_str(xml, "regress.xml", "regress", &LoadOptions::default()).is_err());
 }
+
+/// Observed on the installed SIPp 3.6.1 (one UDP datagram captured):
+/// leading/trailing blanks per line in SIPp's pass order (a space left
+/// before a removed tab stays), `\xAZ` = LF with the `Z` eaten, `\xZ`
+/// eats the `Z`, and the body ends in exactly one CRLF.
+#[test]
+fn observed_cleanup_and_hex_quirks() {
+    let xml = "<?xml version=\"1.0\"?>\n<scenario name=\"t\">\n<send><![CDATA[\n\t  OPTIONS sip:x SIP/2.0  \n\t x: a\t\n \tY: b \t \n  Z: \\xAZq\\xZr\\x41\\x4a\n\n  body \n\t\t\n  ]]></send>\n</scenario>\n";
+    let sc = load_str(xml, "q.xml", "q", &LoadOptions::default()).unwrap();
+    let ElementKind::Send(s) = &sc.elements[0].kind else {
+        panic!("not a send");
+    };
+    let wire: &[u8] = b"OPTIONS sip:x SIP/2.0\r\n x: a\r\nY: b \r\nZ: \nqrAJ\r\n\r\nbody\r\n";
+    assert_eq!(s.template.segments, vec![Segment::Literal(wire.to_vec())]);
+}
