@@ -361,8 +361,17 @@ fn keyword(ctx: &mut dyn Ctx, raw: &[u8], at: usize) -> Result<Compiled, Scenari
         });
     }
     if let Some(name) = kw.strip_prefix(b"last_") {
+        if name.is_empty() || name == b":" {
+            return Err(ctx.error(
+                at,
+                ErrorKind::Keyword(format!("[{}] names no header", lossy(kw))),
+            ));
+        }
+        // `[last_Via::]` looks for "Via::" in SIPp (and finds nothing):
+        // only a single final colon is dropped from the name.
         let (name, colon) = match name.strip_suffix(b":") {
-            Some(n) => (n, true),
+            Some(n) if !n.ends_with(b":") => (n, true),
+            Some(_) => (name, true),
             None => (name, false),
         };
         return k(KeywordKind::LastHeader {
@@ -587,6 +596,12 @@ mod tests {
                 0,
             )
         };
+        assert_eq!(
+            comp(&mut t, "[last_Via::]").unwrap(),
+            vec![last("Via::", true)]
+        );
+        assert!(comp(&mut t, "[last_]").is_err());
+        assert!(comp(&mut t, "[last_:]").is_err());
         assert_eq!(
             comp(&mut t, "[last_Via:]\n[last_Call-ID][last_To:]").unwrap(),
             vec![
