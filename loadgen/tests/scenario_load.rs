@@ -731,6 +731,30 @@ fn structural_errors() {
         "larger than INT_MAX",
     );
     fails(
+        &format!("{INVITE}\n<pause mean=\"100\"/>"),
+        4,
+        8,
+        "attribute 'mean' is not used by this <pause>",
+    );
+    fails(
+        &format!("{INVITE}\n<pause variable=\"v\" milliseconds=\"5\"/>"),
+        4,
+        21,
+        "attribute 'milliseconds' is not used",
+    );
+    fails(
+        &format!("{INVITE}\n<pause distribution=\"fixed\" value=\"5\" min=\"1\"/>"),
+        4,
+        39,
+        "attribute 'min' is not used",
+    );
+    fails(
+        &format!("{INVITE}\n<timewait milliseconds=\"5\" mean=\"1\"/>"),
+        4,
+        28,
+        "not used by this <timewait>",
+    );
+    fails(
         &format!("{INVITE}\n<nop next=\"a\" chance=\"2\"/><label id=\"a\"/>"),
         4,
         15,

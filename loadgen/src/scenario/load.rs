@@ -1086,6 +1086,63 @@ impl<'a> Builder<'a> {
     /// `<pause>`/`<timewait>`: `variable`, else SIPp's `parse_distribution`
     /// (old style: `milliseconds`, or a distribution named by attribute).
     fn pause(&mut self, n: &Node) -> Result<Pause, ScenarioError> {
+        // Which of the pause attributes this pause reads (SIPp silently
+        // ignores the others, e.g. `mean` without a distribution).
+        let params = |d: &str| -> &'static [&'static str] {
+            match d {
+                "fixed" => &["value"],
+                "uniform" => &["min", "max"],
+                "normal" | "lognormal" => &["mean", "stdev"],
+                "exponential" => &["mean"],
+                "weibull" => &["lambda", "k"],
+                "pareto" => &["k", "x_m"],
+                "gpareto" => &["shape", "scale", "location"],
+                "gamma" => &["k", "theta"],
+                "negbin" => &["n", "p"],
+                _ => &[],
+            }
+        };
+        let mut used: Vec<&str> = vec!["sanity_check"];
+        if self.attr(n, "variable").is_some() {
+            used = vec!["variable"];
+        } else if let Some(d) = self.raw(n, "distribution") {
+            used.push("distribution");
+            used.extend_from_slice(params(&d));
+        } else if let Some(sel) = [
+            "normal",
+            "exponential",
+            "lognormal",
+            "weibull",
+            "pareto",
+            "gamma",
+        ]
+        .into_iter()
+        .find(|a| self.attr(n, a).is_some())
+        {
+            used.push(sel);
+            used.extend_from_slice(params(sel));
+        } else if self.attr(n, "min").is_some() || self.attr(n, "max").is_some() {
+            used.extend_from_slice(params("uniform"));
+        } else {
+            used.push("milliseconds");
+        }
+        if let Some(a) = n
+            .attrs
+            .iter()
+            .find(|a| PAUSE_ATTRS.contains(&a.name.as_str()) && !used.contains(&a.name.as_str()))
+        {
+            return Err(self.invalid(
+                a.at,
+                format!(
+                    "attribute '{}' is not used by this <{}> (SIPp would ignore it)",
+                    a.name, n.name
+                ),
+            ));
+        }
+        self.pause_kind(n)
+    }
+
+    fn pause_kind(&mut self, n: &Node) -> Result<Pause, ScenarioError> {
         if self.attr(n, "variable").is_some() {
             return Ok(Pause::Variable(self.attr_var(n, "variable", "pause")?));
         }
