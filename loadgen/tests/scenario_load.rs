@@ -833,6 +833,71 @@ fn keyword_errors_point_into_the_cdata() {
 }
 
 #[test]
+fn attributes_without_effect_are_refused() {
+    let r = "<recv response=\"200\"";
+    fails(
+        &format!("{INVITE}\n{r} test=\"v\"/>"),
+        4,
+        22,
+        "'test' has no effect without 'next'",
+    );
+    fails(
+        &format!("{INVITE}\n{r} chance=\"0.5\"/>"),
+        4,
+        22,
+        "'chance' has no effect without 'next'",
+    );
+    fails(
+        &format!("{INVITE}\n{r} condexec_inverse=\"true\"/>"),
+        4,
+        22,
+        "without 'condexec'",
+    );
+    fails(
+        &format!("{INVITE}\n<pause ignoresdp=\"true\"/>"),
+        4,
+        8,
+        "'ignoresdp' has no effect outside <recv>",
+    );
+    fails(
+        &format!("{INVITE}\n<nop lost=\"5\"/>"),
+        4,
+        6,
+        "'lost' has no effect outside <send> and <recv>",
+    );
+    fails(
+        &format!("{INVITE}\n<pause ontimeout=\"x\"/>"),
+        4,
+        8,
+        "'ontimeout' has no effect",
+    );
+    fails(
+        &format!("{INVITE}\n{r} regexp_match=\"true\"/>"),
+        4,
+        22,
+        "'regexp_match' has no effect with 'response'",
+    );
+    fails(
+        "<send start_txn=\"a\" ack_txn=\"a\"><![CDATA[INVITE x SIP/2.0]]></send>",
+        3,
+        21,
+        "'ack_txn' has no effect next to 'start_txn'",
+    );
+    fails(
+        &format!(
+            "{INVITE}\n{r}><action><ereg regexp=\"x\" header=\"To:\" assign_to=\"_\"/></action></recv>"
+        ),
+        4,
+        47,
+        "'header' has no effect without search_in",
+    );
+    // The same attributes where they do something load.
+    ok(&format!(
+        "{INVITE}\n{r} next=\"a\" test=\"v\" chance=\"0.5\" lost=\"1\" ignoresdp=\"true\" ontimeout=\"a\"><action><ereg regexp=\"x\" assign_to=\"v\"/></action></recv>\n<label id=\"a\"/>"
+    ));
+}
+
+#[test]
 fn variable_checks() {
     // Assigned, never used.
     fails(

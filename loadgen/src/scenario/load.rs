@@ -1273,6 +1273,45 @@ impl<'a> Builder<'a> {
         Ok(Some(idx))
     }
 
+    /// Common attributes SIPp reads but never uses on this element: refused
+    /// rather than silently ignored.
+    fn no_effect(&self, n: &Node, kind: &ElementKind) -> Result<(), ScenarioError> {
+        let has = |a: &str| self.attr(n, a).is_some();
+        let refuse = |a: &str, why: &str| {
+            Err(self.invalid(
+                self.at_of(n, a),
+                format!("'{a}' has no effect {why} (SIPp ignores it)"),
+            ))
+        };
+        for a in ["test", "chance"] {
+            if has(a) && !has("next") {
+                return refuse(a, "without 'next'");
+            }
+        }
+        if has("condexec_inverse") && !has("condexec") {
+            return refuse("condexec_inverse", "without 'condexec'");
+        }
+        let is_recv = matches!(kind, ElementKind::Recv(_));
+        let is_io = is_recv || matches!(kind, ElementKind::Send(_));
+        if has("ignoresdp") && !is_recv {
+            return refuse("ignoresdp", "outside <recv>");
+        }
+        for a in ["lost", "ontimeout"] {
+            if has(a) && !is_io {
+                return refuse(a, "outside <send> and <recv>");
+            }
+        }
+        if matches!(kind, ElementKind::Recv(r) if matches!(r.matcher, RecvMatch::Response(_)))
+            && has("regexp_match")
+        {
+            return refuse("regexp_match", "with 'response'");
+        }
+        if has("start_txn") && has("ack_txn") {
+            return refuse("ack_txn", "next to 'start_txn'");
+        }
+        Ok(())
+    }
+
     /// `getCommonAttributes` (with `getBookKeeping` and the actions).
     fn common(
         &mut self,
@@ -1281,6 +1320,7 @@ impl<'a> Builder<'a> {
         idx: usize,
         init: bool,
     ) -> Result<(), ScenarioError> {
+        self.no_effect(n, &e.kind)?;
         let c = &mut e.common;
         c.rtd = self.rtd(n, "rtd", false)?;
         if let Some(r) = self.boolean(n, "repeat_rtd", "repeat_rtd")? {
@@ -1547,6 +1587,16 @@ impl<'a> Builder<'a> {
                         "sub expression assign_to"
                     };
                     assign_to.push(self.get_var(v, what, at)?);
+                }
+                if !matches!(search_in, SearchIn::Hdr { .. })
+                    && let Some(x) = ["header", "occurrence", "occurence"]
+                        .into_iter()
+                        .find(|x| self.attr(a, x).is_some())
+                {
+                    return Err(self.invalid(
+                        self.at_of(a, x),
+                        format!("'{x}' has no effect without search_in=\"hdr\" (SIPp ignores it)"),
+                    ));
                 }
                 let regex = self.regex(&re_src, self.at_of(a, "regexp"))?;
                 out.push(Action::Ereg {
