@@ -10,10 +10,27 @@
 //! variable referenced at least twice, transactions complete, at least one
 //! message; then the mode (client if the first `send`/`recv` is a send).
 //!
-//! Stricter than SIPp, each with an error naming the place: attributes an
-//! element does not take, child elements other than one `<action>`, CDATA
-//! where none is read, an unknown `int_cmd`, and everything of SIPp that
-//! trunkload does not run (3PCC, pcap/RTP, lookups, `sample`, ...).
+//! Stricter than SIPp, each with an error naming the place:
+//! - attributes an element does not take, and attributes SIPp reads but
+//!   ignores there (`test`/`chance` without `next`, `lost`/`ontimeout` on
+//!   `pause`/`nop`, a pause parameter the chosen duration does not use,
+//!   `header` without `search_in="hdr"`, ...);
+//! - child elements other than one `<action>`, CDATA where none is read,
+//!   more than one CDATA, an unknown `int_cmd` (SIPp runs `stop_call`),
+//!   `<recv>` with neither or both of `request`/`response`;
+//! - everything of SIPp that trunkload does not run, as
+//!   [`ErrorKind::Unsupported`]: `sendCmd`/`recvCmd` (3PCC), `exec`
+//!   media (`play_pcap_*`, `play_dtmf`, `rtp_stream`), the actions
+//!   `sample`, `index`, `pauserestore`, `verifyauth`, `lookup`, `insert`,
+//!   `replace`, `closecon`, `trim`, `rtp_echo`, `check_it` on
+//!   `test`/`strcmp`, `setdest` to TCP/TLS/SCTP, pause distributions other
+//!   than fixed/uniform (whole, non-negative ms)/normal/exponential, and
+//!   the keywords `[authentication]`, `[tdmmap]`, `[dynamic_id]`.
+//!
+//! Kept as SIPp does, though surprising: `crlf="false"` turns `crlf` on
+//! (SIPp only checks presence), `regexp_match` is on only for `"true"`,
+//! variable lists are split on `,` without trimming (`"a, b"` declares
+//! `" b"`), and `<Reference>` only counts variables already seen.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
