@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use trunkline_loadgen::call::CallConfig;
+use trunkline_loadgen::call::Value;
 use trunkline_loadgen::inject::InjectionFile;
 use trunkline_loadgen::options::{self, Command, Options, ScenarioSource, exit};
-use trunkline_loadgen::runtime::{self, DriveParams, Outcome, RateIncrease, Report, RunParams, Sink};
+use trunkline_loadgen::runtime::{
+    self, DriveParams, Outcome, RateIncrease, Report, RunParams, Sink,
+};
 use trunkline_loadgen::scenario::{self, LoadOptions, Mode, Scenario};
-use trunkline_loadgen::call::Value;
 use trunkline_loadgen::stats::{Reporter, Stats, format_msg_log, format_short_msg_log};
 
 fn main() -> ExitCode {
@@ -137,7 +139,11 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
                 .to_socket_addrs()
                 .ok()
                 .and_then(|mut i| i.next())
-                .ok_or_else(|| fatal(format!("Unknown remote host '{h}'.\nUse 'trunkload -h' for details")))?;
+                .ok_or_else(|| {
+                    fatal(format!(
+                        "Unknown remote host '{h}'.\nUse 'trunkload -h' for details"
+                    ))
+                })?;
             eprintln!("Done.");
             Some(a)
         }
@@ -203,9 +209,10 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
     let mut injection = Vec::new();
     for path in &opts.inf {
         let f = InjectionFile::load(path).map_err(|e| (exit::BAD_ARGS, e.to_string()))?;
-        let name = path
-            .file_name()
-            .map_or_else(|| path.to_string_lossy().into_owned(), |n| n.to_string_lossy().into_owned());
+        let name = path.file_name().map_or_else(
+            || path.to_string_lossy().into_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         injection.push((name, Arc::new(f)));
     }
     let make_cfg = |sc: Arc<Scenario>| {
@@ -226,8 +233,10 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         c.cid_str = opts.cid_str.clone();
         c.base_cseq = opts.base_cseq;
         c.default_pause = Duration::from_millis(opts.duration_ms);
-        c.recv_timeout = (opts.recv_timeout_ms > 0).then(|| Duration::from_millis(opts.recv_timeout_ms));
-        c.send_timeout = (opts.send_timeout_ms > 0).then(|| Duration::from_millis(opts.send_timeout_ms));
+        c.recv_timeout =
+            (opts.recv_timeout_ms > 0).then(|| Duration::from_millis(opts.recv_timeout_ms));
+        c.send_timeout =
+            (opts.send_timeout_ms > 0).then(|| Duration::from_millis(opts.send_timeout_ms));
         c.retrans_enabled = opts.retrans_enabled;
         (c.max_invite_retrans, c.max_non_invite_retrans) = opts.retrans_caps();
         c.behaviors = opts.default_behaviors;
@@ -247,9 +256,9 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
     } else {
         None
     };
-    let shards = opts.shards.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    });
+    let shards = opts
+        .shards
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let rate_cps = opts.rate * 1000.0 / opts.rate_period_ms.max(1) as f64;
     // SIPp's default -l: 3 x the calls opened over the longer of the
     // scenario's length, -d and one second.
@@ -305,13 +314,19 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
     info.call_limit = limit.unwrap_or(0);
     reporter.set_screen_info(info);
     let dp = DriveParams {
-        timeout: (opts.global_timeout_ms > 0).then(|| Duration::from_millis(opts.global_timeout_ms)),
+        timeout: (opts.global_timeout_ms > 0)
+            .then(|| Duration::from_millis(opts.global_timeout_ms)),
         timeout_is_error: opts.timeout_error,
-        server_max_calls: if sc.mode == Mode::Server { opts.max_calls } else { None },
+        server_max_calls: if sc.mode == Mode::Server {
+            opts.max_calls
+        } else {
+            None
+        },
         rate_increase: (opts.rate_increase != 0).then(|| RateIncrease {
             step: opts.rate_increase as f64 * 1000.0 / opts.rate_period_ms.max(1) as f64,
             every: Duration::from_millis(opts.rate_interval()),
-            max: (opts.rate_max > 0).then(|| opts.rate_max as f64 * 1000.0 / opts.rate_period_ms.max(1) as f64),
+            max: (opts.rate_max > 0)
+                .then(|| opts.rate_max as f64 * 1000.0 / opts.rate_period_ms.max(1) as f64),
             quit_at_max: opts.rate_quit,
         }),
         signals: true,

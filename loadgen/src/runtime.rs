@@ -814,6 +814,7 @@ fn share(total: u64, id: u16, n: u16) -> u64 {
 
 struct Shard {
     state: RefCell<State>,
+    server: bool,
     socket: UdpTransport,
     ctx: ShardCtx,
 }
@@ -866,7 +867,9 @@ impl Shard {
 
     async fn on_datagram(&self, bytes: &[u8], src: SocketAddr) {
         let map = &self.ctx.map;
-        if map.shards() > 1 {
+        // Client calls live where they were placed (their port says so);
+        // only server shards share a port and need the Call-ID's owner.
+        if map.shards() > 1 && self.server {
             let owner = sipmsg::call_id(bytes)
                 .map(sipmsg::call_id_key)
                 .map_or(self.ctx.id.0, |k| map.owner(k).0);
@@ -966,6 +969,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
     let streams = ctx.receivers.streams();
     let shard = Rc::new(Shard {
         state: RefCell::new(state),
+        server: scenario.mode == Mode::Server,
         socket,
         ctx,
     });

@@ -104,10 +104,25 @@ fn trunkload_uac_to_sipp_uas() {
     let uac = wait(spawn(t), Duration::from_secs(90));
     let uas = wait(uas, Duration::from_secs(30));
     assert_eq!(uac.status.code(), Some(0), "trunkload uac: {}", text(&uac));
-    assert_eq!(summary_count(&uac, "Successful call"), Some(1000), "{}", text(&uac));
-    assert_eq!(summary_count(&uac, "Failed call"), Some(0), "{}", text(&uac));
+    assert_eq!(
+        summary_count(&uac, "Successful call"),
+        Some(1000),
+        "{}",
+        text(&uac)
+    );
+    assert_eq!(
+        summary_count(&uac, "Failed call"),
+        Some(0),
+        "{}",
+        text(&uac)
+    );
     assert_eq!(uas.status.code(), Some(0), "sipp uas: {}", text(&uas));
-    assert_eq!(summary_count(&uas, "Successful call"), Some(1000), "{}", text(&uas));
+    assert_eq!(
+        summary_count(&uas, "Successful call"),
+        Some(1000),
+        "{}",
+        text(&uas)
+    );
 }
 
 #[test]
@@ -124,10 +139,25 @@ fn sipp_uac_to_trunkload_uas() {
     let uac = wait(spawn(s), Duration::from_secs(90));
     let uas = wait(uas, Duration::from_secs(30));
     assert_eq!(uac.status.code(), Some(0), "sipp uac: {}", text(&uac));
-    assert_eq!(summary_count(&uac, "Successful call"), Some(1000), "{}", text(&uac));
+    assert_eq!(
+        summary_count(&uac, "Successful call"),
+        Some(1000),
+        "{}",
+        text(&uac)
+    );
     assert_eq!(uas.status.code(), Some(0), "trunkload uas: {}", text(&uas));
-    assert_eq!(summary_count(&uas, "Successful call"), Some(1000), "{}", text(&uas));
-    assert_eq!(summary_count(&uas, "Failed call"), Some(0), "{}", text(&uas));
+    assert_eq!(
+        summary_count(&uas, "Successful call"),
+        Some(1000),
+        "{}",
+        text(&uas)
+    );
+    assert_eq!(
+        summary_count(&uas, "Failed call"),
+        Some(0),
+        "{}",
+        text(&uas)
+    );
 }
 
 /// The messages a `-trace_msg` log says were sent, in order.
@@ -174,14 +204,34 @@ fn one_call(driver: &str, dir: &Path) -> (Vec<String>, Vec<String>) {
     let uac_log = dir.join(format!("{driver}-uac.log"));
     let mut s = sipp(dir);
     s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
-        .args(["-m", "1", "-timeout", "20s", "-nostdin", "-trace_msg", "-message_file"])
+        .args([
+            "-m",
+            "1",
+            "-timeout",
+            "20s",
+            "-nostdin",
+            "-trace_msg",
+            "-message_file",
+        ])
         .arg(&uas_log);
     let uas = spawn(s);
     std::thread::sleep(Duration::from_millis(300));
-    let mut c = if driver == "sipp" { sipp(dir) } else { trunkload(dir) };
+    let mut c = if driver == "sipp" {
+        sipp(dir)
+    } else {
+        trunkload(dir)
+    };
     c.arg(format!("127.0.0.1:{uas_port}"))
         .args(["-sn", "uac", "-i", "127.0.0.1", "-p", &uac_port.to_string()])
-        .args(["-m", "1", "-timeout", "20s", "-nostdin", "-trace_msg", "-message_file"])
+        .args([
+            "-m",
+            "1",
+            "-timeout",
+            "20s",
+            "-nostdin",
+            "-trace_msg",
+            "-message_file",
+        ])
         .arg(&uac_log);
     let uac_child = spawn(c);
     let uac_pid = uac_child.id();
@@ -212,9 +262,21 @@ fn one_answer(driver: &str, dir: &Path) -> Vec<String> {
     let uas_port = free_port();
     let uac_port = free_port();
     let uas_log = dir.join(format!("{driver}-answer.log"));
-    let mut c = if driver == "sipp" { sipp(dir) } else { trunkload(dir) };
+    let mut c = if driver == "sipp" {
+        sipp(dir)
+    } else {
+        trunkload(dir)
+    };
     c.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
-        .args(["-m", "1", "-timeout", "20s", "-nostdin", "-trace_msg", "-message_file"])
+        .args([
+            "-m",
+            "1",
+            "-timeout",
+            "20s",
+            "-nostdin",
+            "-trace_msg",
+            "-message_file",
+        ])
         .arg(&uas_log);
     let uas = spawn(c);
     std::thread::sleep(Duration::from_millis(300));
@@ -254,9 +316,20 @@ fn stat_header(driver: &str, dir: &Path) -> String {
     let uas = spawn(s);
     std::thread::sleep(Duration::from_millis(300));
     let stf = dir.join(format!("{driver}.csv"));
-    let mut c = if driver == "sipp" { sipp(dir) } else { trunkload(dir) };
+    let mut c = if driver == "sipp" {
+        sipp(dir)
+    } else {
+        trunkload(dir)
+    };
     c.arg(format!("127.0.0.1:{uas_port}"))
-        .args(["-sn", "uac", "-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args([
+            "-sn",
+            "uac",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+        ])
         .args(["-m", "10", "-r", "50", "-timeout", "20s", "-nostdin"])
         .args(["-trace_stat", "-stf"])
         .arg(&stf);
@@ -325,8 +398,17 @@ fn exit_codes_match_sipp() {
     )
     .unwrap();
     let bad = bad.to_string_lossy().into_owned();
-    let (s, t) = both(&dir, &["127.0.0.1:5999", "-sf", &bad, "-m", "1", "-nostdin"]);
-    assert_eq!(t.status.code(), s.status.code(), "sipp: {}\ntrunkload: {}", text(&s), text(&t));
+    let (s, t) = both(
+        &dir,
+        &["127.0.0.1:5999", "-sf", &bad, "-m", "1", "-nostdin"],
+    );
+    assert_eq!(
+        t.status.code(),
+        s.status.code(),
+        "sipp: {}\ntrunkload: {}",
+        text(&s),
+        text(&t)
+    );
     assert!(
         String::from_utf8_lossy(&t.stderr).contains("bad.xml:3"),
         "the error names the file and line: {}",
