@@ -1,0 +1,197 @@
+//! The call executor, sans IO: the built-in uac against the built-in uas
+//! over a virtual network with a virtual clock, so losses and timers are
+//! exact and nothing depends on the machine's speed.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use trunkline_loadgen::call::{Call, CallConfig, Env, Outgoing, Status, Value};
+use trunkline_loadgen::scenario::{LoadOptions, load_builtin};
+use trunkline_loadgen::stats::{FailReason, Stats};
+
+const UAC: &str = "127.0.0.1:5061";
+const UAS: &str = "127.0.0.1:5060";
+
+struct Side {
+    cfg: Arc<CallConfig>,
+    calls: Vec<Call>,
+    stats: Stats,
+    out: Vec<Outgoing>,
+    pool: Vec<Vec<u8>>,
+    events: Vec<trunkline_loadgen::call::Event>,
+    rng: u64,
+    globals: Vec<Value>,
+    addr: SocketAddr,
+}
+
+impl Side {
+    fn new(name: &str, remote: Option<SocketAddr>, addr: &str) -> Side {
+        let sc = Arc::new(load_builtin(name, &LoadOptions::default()).expect("built-in loads"));
+        let stats = Stats::new(&sc);
+        let mut cfg = CallConfig::new(sc);
+        cfg.remote_addr = remote;
+        cfg.pid = 4242;
+        Side {
+            cfg: Arc::new(cfg),
+            calls: Vec::new(),
+            stats,
+            out: Vec::new(),
+            pool: Vec::new(),
+            events: Vec::new(),
+            rng: 7,
+            globals: Vec::new(),
+            addr: addr.parse().unwrap(),
+        }
+    }
+
+    fn step<F: FnOnce(&mut Call, &mut Env<'_>) -> Status>(&mut self, i: usize, now: Instant, f: F) {
+        let mut env = Env {
+            now,
+            wall: SystemTime::UNIX_EPOCH,
+            stats: &mut self.stats,
+            out: &mut self.out,
+            pool: &mut self.pool,
+            events: &mut self.events,
+            rng: &mut self.rng,
+            globals: &mut self.globals,
+        };
+        if f(&mut self.calls[i], &mut env) == Status::Ended {
+            self.calls.remove(i);
+        }
+    }
+}
+
+/// A virtual network: `drop(n)` says whether the n-th datagram is lost.
+struct Net<F: FnMut(usize, &[u8]) -> bool> {
+    now: Instant,
+    sent: usize,
+    wire: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
+    drop: F,
+}
+
+/// Runs `calls` calls of uac against uas until both sides are idle;
+/// returns (uac, uas).
+fn run<F: FnMut(usize, &[u8]) -> bool>(calls: u64, drop: F) -> (Side, Side) {
+    let mut uac = Side::new("uac", Some(UAS.parse().unwrap()), UAC);
+    let mut uas = Side::new("uas", None, UAS);
+    let mut net = Net {
+        now: Instant::now(),
+        sent: 0,
+        wire: VecDeque::new(),
+        drop,
+    };
+    for n in 1..=calls {
+        let c = Call::outgoing(uac.cfg.clone(), n, 0, 5061, net.now, &mut uac.stats);
+        uac.calls.push(c);
+        let i = uac.calls.len() - 1;
+        uac.step(i, net.now, |c, env| c.on_wake(env));
+    }
+    for _ in 0..100_000 {
+        // Datagrams in flight are delivered at once (a zero-delay network).
+        for side in [&mut uac, &mut uas] {
+            for o in side.out.drain(..) {
+                net.sent += 1;
+                if !(net.drop)(net.sent, &o.bytes) {
+                    net.wire.push_back((side.addr, o.dest, o.bytes));
+                }
+            }
+        }
+        if let Some((from, to, bytes)) = net.wire.pop_front() {
+            let side = if to == uac.addr { &mut uac } else { &mut uas };
+            let id = call_id(&bytes);
+            let pos = side.calls.iter().position(|c| c.call_id == id);
+            let i = match pos {
+                Some(i) => i,
+                None if side.cfg.scenario.mode == trunkline_loadgen::scenario::Mode::Server => {
+                    let c =
+                        Call::incoming(side.cfg.clone(), 1, id, 0, 5060, net.now, &mut side.stats);
+                    side.calls.push(c);
+                    side.calls.len() - 1
+                }
+                None => continue,
+            };
+            side.step(i, net.now, |c, env| c.on_message(&bytes, from, env));
+            continue;
+        }
+        // Nothing in flight: jump to the next deadline.
+        let next = uac
+            .calls
+            .iter()
+            .chain(uas.calls.iter())
+            .filter_map(|c| c.wake_at())
+            .min();
+        let Some(next) = next else { break };
+        net.now = net.now.max(next);
+        for side in [&mut uac, &mut uas] {
+            let mut i = 0;
+            while i < side.calls.len() {
+                let before = side.calls.len();
+                if side.calls[i].wake_at().is_some_and(|t| t <= net.now) {
+                    side.step(i, net.now, |c, env| c.on_wake(env));
+                }
+                if side.calls.len() == before {
+                    i += 1;
+                }
+            }
+        }
+    }
+    (uac, uas)
+}
+
+fn call_id(msg: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(msg);
+    s.lines()
+        .find_map(|l| l.strip_prefix("Call-ID:").or_else(|| l.strip_prefix("i:")))
+        .map(|v| v.trim().as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+#[test]
+fn uac_and_uas_complete_calls() {
+    let (uac, uas) = run(20, |_, _| false);
+    assert_eq!(uac.stats.successful(), 20);
+    assert_eq!(uac.stats.failed(), 0);
+    assert_eq!(uas.stats.successful(), 20, "the uas's 4 s timewait ended");
+    assert!(uac.calls.is_empty() && uas.calls.is_empty());
+}
+
+#[test]
+fn a_lost_invite_is_retransmitted() {
+    let (uac, uas) = run(1, |n, b| n == 1 && b.starts_with(b"INVITE"));
+    assert_eq!(uac.stats.successful(), 1);
+    assert_eq!(uas.stats.successful(), 1);
+    assert_eq!(
+        uac.stats.msgs[0].sent_retrans, 1,
+        "one INVITE retransmission"
+    );
+}
+
+#[test]
+fn a_lost_200_is_retransmitted_by_the_uas() {
+    // The uas's 200 OK is sent with retrans="500": losing the first copy
+    // costs one retransmission, not the call.
+    let mut lost = false;
+    let (uac, uas) = run(1, |_, b| {
+        if !lost && b.starts_with(b"SIP/2.0 200") {
+            lost = true;
+            return true;
+        }
+        false
+    });
+    assert!(lost);
+    assert_eq!(uac.stats.successful(), 1);
+    assert_eq!(uas.stats.successful(), 1);
+    let retrans: u64 = uas.stats.msgs.iter().map(|m| m.sent_retrans).sum();
+    assert_eq!(retrans, 1, "one 200 OK retransmission");
+}
+
+#[test]
+fn no_answer_fails_after_the_invite_retransmissions() {
+    let (uac, _) = run(1, |_, b| b.starts_with(b"INVITE"));
+    assert_eq!(uac.stats.successful(), 0);
+    assert_eq!(uac.stats.failed(), 1);
+    assert_eq!(uac.stats.counters.fail(FailReason::MaxUdpRetrans), 1);
+    assert_eq!(uac.stats.msgs[0].sent_retrans, 5, "-max_invite_retrans 5");
+}
