@@ -126,9 +126,9 @@ type Fail = (i32, String);
 
 fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
     let fatal = |m: String| (exit::FATAL, m);
-    if !matches!(opts.transport, options::Transport::UdpMono) {
+    if matches!(opts.transport, options::Transport::UdpPerIp) {
         return Err(fatal(
-            "-t un / -t ui (a socket per call or per IP) is not supported yet; use -t u1".into(),
+            "-t ui (a socket per IP address of the injection file) is not supported by trunkload; use -t u1 or -t un".into(),
         ));
     }
     // The remote end (compat §2.2).
@@ -300,6 +300,8 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         max_message: opts.buff_size.max(1500),
         trace_messages: opts.trace_msg || opts.trace_shortmsg,
         trace_rtt: opts.trace_rtt,
+        socket_per_call: opts.transport == options::Transport::UdpMulti,
+        max_socket: opts.max_socket,
         globals,
     };
     let start = SystemTime::now();

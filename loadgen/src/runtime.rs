@@ -77,6 +77,12 @@ pub struct RunParams {
     pub trace_messages: bool,
     /// `-trace_rtt`: keep every response-time sample.
     pub trace_rtt: bool,
+    /// `-t un`: client calls each get a socket of their own (ephemeral
+    /// port), up to `max_socket` open per run; past that a call uses its
+    /// shard's socket.
+    pub socket_per_call: bool,
+    /// `-max_socket`.
+    pub max_socket: u32,
     /// `-set NAME VALUE`: initial values of `<Global>` variables.
     pub globals: Vec<Value>,
 }
@@ -366,6 +372,13 @@ struct State {
     numbered: u64,
     /// Calls of the main scenario open on this shard (`-l`).
     open_main: u64,
+    /// `-t un`: the calls' own sockets by socket number (0 is the
+    /// shard's), those still needing a reader task, and those to close.
+    call_sockets: HashMap<u32, Rc<UdpTransport>>,
+    next_socket: u32,
+    sockets_opened: Vec<u32>,
+    sockets_closed: Vec<u32>,
+    max_call_sockets: usize,
     last_stats: Instant,
 }
 
@@ -446,6 +459,10 @@ impl State {
         }
         if let Some(u) = slot.user {
             self.free_users.push_back(u);
+        }
+        let sock = slot.call.socket;
+        if sock != 0 && self.call_sockets.remove(&sock).is_some() {
+            self.sockets_closed.push(sock);
         }
         let wait = self.setup.params.deadcall_wait;
         if !wait.is_zero() {
@@ -754,14 +771,9 @@ impl State {
             }
             let number = k * self.nshards as u64 + self.id as u64 + 1;
             let cfg = self.setup.params.cfg.clone();
-            let mut call = Call::outgoing(
-                cfg.clone(),
-                number,
-                0,
-                self.local_port,
-                intended,
-                &mut self.stats,
-            );
+            let (socket, port) = self.call_socket();
+            let mut call =
+                Call::outgoing(cfg.clone(), number, socket, port, intended, &mut self.stats);
             if let Some(u) = user {
                 call.set_user(u);
             }
@@ -782,6 +794,32 @@ impl State {
             let key = sipmsg::call_id_key(&call.call_id).to_vec();
             let idx = self.insert(call, key, user, false);
             self.run_call(idx, now, wall, |c, env| c.on_wake(env));
+        }
+    }
+
+    /// The socket a new client call sends from: with `-t un` one of its
+    /// own (until `-max_socket`), else the shard's.
+    fn call_socket(&mut self) -> (u32, u16) {
+        if !self.setup.params.socket_per_call || self.call_sockets.len() >= self.max_call_sockets {
+            return (0, self.local_port);
+        }
+        let addr = SocketAddr::new(self.local_addr.ip(), 0);
+        let opened = udp_socket(addr, false).and_then(|s| {
+            let port = s.local_addr()?.as_socket().map_or(0, |a| a.port());
+            Ok((UdpTransport::from_socket(s)?, port))
+        });
+        match opened {
+            Ok((t, port)) => {
+                let id = self.next_socket;
+                self.next_socket = self.next_socket.wrapping_add(1).max(1);
+                self.call_sockets.insert(id, Rc::new(t));
+                self.sockets_opened.push(id);
+                (id, port)
+            }
+            Err(e) => {
+                self.warn(format!("cannot open a socket for a call (-t un): {e}"));
+                (0, self.local_port)
+            }
         }
     }
 
@@ -832,7 +870,13 @@ impl Shard {
             };
             let mut done = Vec::with_capacity(batch.len());
             for o in batch {
-                if let Err(e) = self.socket.send_to(&o.bytes, o.dest).await {
+                let own = if o.socket == 0 {
+                    None
+                } else {
+                    self.state.borrow().call_sockets.get(&o.socket).cloned()
+                };
+                let sock = own.as_deref().unwrap_or(&self.socket);
+                if let Err(e) = sock.send_to(&o.bytes, o.dest).await {
                     let mut st = self.state.borrow_mut();
                     st.stats.udp_send_error();
                     st.report(Report::Error(format!(
@@ -865,6 +909,34 @@ impl Shard {
         }
     }
 
+    /// Starts readers for the calls' new sockets and stops those of ended
+    /// calls (dropping a task cancels it; the socket closes with its last
+    /// reference).
+    fn sockets_changed(self: &Rc<Self>, tasks: &mut HashMap<u32, glommio::Task<()>>, max: usize) {
+        let (opened, closed) = {
+            let mut st = self.state.borrow_mut();
+            if st.sockets_opened.is_empty() && st.sockets_closed.is_empty() {
+                return;
+            }
+            (
+                std::mem::take(&mut st.sockets_opened),
+                std::mem::take(&mut st.sockets_closed),
+            )
+        };
+        for id in closed {
+            tasks.remove(&id);
+        }
+        for id in opened {
+            let own = self.state.borrow().call_sockets.get(&id).cloned();
+            if let Some(own) = own {
+                tasks.insert(
+                    id,
+                    glommio::spawn_local(read_loop(self.clone(), Some(own), max)),
+                );
+            }
+        }
+    }
+
     async fn on_datagram(&self, bytes: &[u8], src: SocketAddr) {
         let map = &self.ctx.map;
         // Client calls live where they were placed (their port says so);
@@ -892,6 +964,35 @@ impl Shard {
         }
         self.state.borrow_mut().on_datagram(bytes, src);
         self.flush().await;
+    }
+}
+
+/// Reads one socket (the shard's, or a call's own with `-t un`): drains
+/// what is queued, then waits for more.
+async fn read_loop(shard: Rc<Shard>, own: Option<Rc<UdpTransport>>, max: usize) {
+    let mut buf = vec![0u8; max];
+    loop {
+        let sock = own.as_deref().unwrap_or(&shard.socket);
+        let mut drained = 0u32;
+        loop {
+            match sock.try_recv(&mut buf) {
+                Ok(Some((n, src))) => {
+                    shard.on_datagram(&buf[..n], src).await;
+                    drained += 1;
+                    if drained % 64 == 0 {
+                        glommio::yield_if_needed().await;
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    shard.state.borrow_mut().stats.udp_recv_error();
+                    break;
+                }
+            }
+        }
+        if sock.readable().await.is_err() {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
     }
 }
 
@@ -963,6 +1064,11 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         epoch: (setup.start, 0, setup.control.rate() / nshards as f64),
         numbered: 0,
         open_main: 0,
+        call_sockets: HashMap::new(),
+        next_socket: 1,
+        sockets_opened: Vec::new(),
+        sockets_closed: Vec::new(),
+        max_call_sockets: (p.max_socket as usize / nshards as usize).max(1),
         last_stats: now,
     };
     let max = setup.params.max_message.max(1500) + 1;
@@ -973,35 +1079,8 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         socket,
         ctx,
     });
-    let mut tasks = Vec::new();
-    {
-        let shard = shard.clone();
-        tasks.push(glommio::spawn_local(async move {
-            let mut buf = vec![0u8; max];
-            loop {
-                let mut drained = 0u32;
-                loop {
-                    match shard.socket.try_recv(&mut buf) {
-                        Ok(Some((n, src))) => {
-                            shard.on_datagram(&buf[..n], src).await;
-                            drained += 1;
-                            if drained % 64 == 0 {
-                                glommio::yield_if_needed().await;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(_) => {
-                            shard.state.borrow_mut().stats.udp_recv_error();
-                            break;
-                        }
-                    }
-                }
-                if shard.socket.readable().await.is_err() {
-                    glommio::timer::sleep(Duration::from_millis(1)).await;
-                }
-            }
-        }));
-    }
+    let mut tasks = vec![glommio::spawn_local(read_loop(shard.clone(), None, max))];
+    let mut call_tasks: HashMap<u32, glommio::Task<()>> = HashMap::new();
     for (_, stream) in streams {
         let shard = shard.clone();
         tasks.push(glommio::spawn_local(async move {
@@ -1014,6 +1093,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
     loop {
         let next = shard.state.borrow_mut().tick();
         shard.flush().await;
+        shard.sockets_changed(&mut call_tasks, max);
         let Some(next) = next else { break };
         let now = Instant::now();
         if next > now {
@@ -1022,7 +1102,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
             glommio::yield_if_needed().await;
         }
     }
-    // Late stragglers: keep answering for a moment is not SIPp's way; stop.
+    drop(call_tasks);
     drop(tasks);
     let st = shard.state.borrow();
     let _ = st
