@@ -124,8 +124,95 @@ fn run(opts: Options) -> i32 {
 
 type Fail = (i32, String);
 
+/// Options SIPp has and trunkload parses but cannot honour: an error, or
+/// for the scheduler knobs that have no counterpart here, a warning, so
+/// nothing is ignored silently.
+fn check_supported(opts: &Options) -> Result<(), Fail> {
+    let refuse = |flag: &str, why: &str| {
+        Err((
+            exit::BAD_ARGS,
+            format!("option {flag} is not supported by trunkload: {why}"),
+        ))
+    };
+    if opts.background {
+        return refuse("-bg", "run it under nohup or a service manager");
+    }
+    if opts.control_ip.is_some() || opts.control_port.is_some() {
+        return refuse(
+            "-ci/-cp",
+            "there is no remote-control socket; use signals (SIGUSR1 = q)",
+        );
+    }
+    if opts.lost > 0.0 {
+        return refuse("-lost", "use the lost attribute on the scenario's elements");
+    }
+    if opts.rtcheck != options::RtCheck::Full {
+        return refuse(
+            "-rtcheck loose",
+            "retransmissions are always checked in full",
+        );
+    }
+    if opts.callid_slash_ign {
+        return refuse(
+            "-callid_slash_ign",
+            "Call-IDs are always matched after '///'",
+        );
+    }
+    if !opts.infindex.is_empty() {
+        return refuse(
+            "-infindex",
+            "the lookup/insert/replace actions that use it are not supported",
+        );
+    }
+    let d = Options::default();
+    for (set, flag) in [
+        (opts.timer_resol_ms != d.timer_resol_ms, "-timer_resol"),
+        (opts.max_recv_loops != d.max_recv_loops, "-max_recv_loops"),
+        (
+            opts.max_sched_loops != d.max_sched_loops,
+            "-max_sched_loops",
+        ),
+        (
+            opts.watchdog_interval_ms != d.watchdog_interval_ms,
+            "-watchdog_interval",
+        ),
+        (
+            opts.watchdog_reset_ms != d.watchdog_reset_ms,
+            "-watchdog_reset",
+        ),
+        (
+            opts.watchdog_minor_threshold_ms != d.watchdog_minor_threshold_ms,
+            "-watchdog_minor_threshold",
+        ),
+        (
+            opts.watchdog_major_threshold_ms != d.watchdog_major_threshold_ms,
+            "-watchdog_major_threshold",
+        ),
+        (
+            opts.watchdog_major_maxtriggers != d.watchdog_major_maxtriggers,
+            "-watchdog_major_maxtriggers",
+        ),
+        (
+            opts.watchdog_minor_maxtriggers != d.watchdog_minor_maxtriggers,
+            "-watchdog_minor_maxtriggers",
+        ),
+        (opts.rate_scale != d.rate_scale, "-rate_scale"),
+    ] {
+        if set {
+            eprintln!(
+                "trunkload: {flag} has no effect here (SIPp's single-threaded scheduler knob; trunkload's shards schedule with timers per call)"
+            );
+        }
+    }
+    Ok(())
+}
+
 fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
     let fatal = |m: String| (exit::FATAL, m);
+    check_supported(opts)?;
+    if opts.sleep_ms > 0 {
+        std::thread::sleep(Duration::from_millis(opts.sleep_ms));
+    }
     if matches!(opts.transport, options::Transport::UdpPerIp) {
         return Err(fatal(
             "-t ui (a socket per IP address of the injection file) is not supported by trunkload; use -t u1 or -t un".into(),
@@ -215,6 +302,13 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         );
         injection.push((name, Arc::new(f)));
     }
+    let source = match &opts.scenario {
+        ScenarioSource::File(p) => p.to_string_lossy().into_owned(),
+        ScenarioSource::Builtin(n) => n.clone(),
+    };
+    let names: Vec<String> = injection.iter().map(|(n, _)| n.clone()).collect();
+    scenario::check_injection_files(&sc, &source, &names)
+        .map_err(|e| (exit::BAD_ARGS, e.to_string()))?;
     let make_cfg = |sc: Arc<Scenario>| {
         let mut c = CallConfig::new(sc);
         c.service = opts.service.clone();
@@ -270,7 +364,7 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
     // -set NAME VALUE: initial values of global variables.
     let mut globals = vec![Value::Unset; sc.variables.len()];
     for (name, value) in &opts.set_vars {
-        match sc.variables.iter().position(|v| v == name) {
+        match scenario::find_global(&sc, name) {
             Some(id) => {
                 globals[id] = match value.parse::<f64>() {
                     Ok(d) => Value::Double(d),
@@ -280,7 +374,7 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
             None => {
                 return Err((
                     exit::BAD_ARGS,
-                    format!("-set {name}: the scenario has no variable '{name}'"),
+                    format!("Can not set the global variable {name}, because it does not exist."),
                 ));
             }
         }

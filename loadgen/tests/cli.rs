@@ -1,0 +1,167 @@
+//! The `trunkload` binary without SIPp: `-sd`, errors and exit codes, and
+//! a uac ↔ uas run of two trunkloads with an injection file.
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn trunkload(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trunkload"));
+    c.current_dir(dir).stdin(Stdio::null());
+    c
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("trunkload-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(mut c: Command, limit: Duration) -> Output {
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    child.wait_with_output().unwrap()
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\n{}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn dump_scenario_prints_the_builtin_and_exits_99() {
+    let dir = scratch("sd");
+    let mut c = trunkload(&dir);
+    c.args(["-sd", "uas"]);
+    let o = run(c, Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(99));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        trunkline_loadgen::scenario::builtin("uas").unwrap()
+    );
+    let mut c = trunkload(&dir);
+    c.args(["-sd", "nope"]);
+    let o = run(c, Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+}
+
+#[test]
+fn a_bad_scenario_names_file_line_and_column() {
+    let dir = scratch("bad");
+    std::fs::write(
+        dir.join("s.xml"),
+        "<?xml version=\"1.0\"?>\n<scenario name=\"s\">\n  <send><![CDATA[OPTIONS [nosuchkeyword] SIP/2.0]]></send>\n</scenario>\n",
+    )
+    .unwrap();
+    let mut c = trunkload(&dir);
+    c.args(["127.0.0.1:9", "-sf", "s.xml", "-m", "1"]);
+    let o = run(c, Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("s.xml:3:"), "{err}");
+    assert!(err.contains("nosuchkeyword"), "{err}");
+}
+
+#[test]
+fn unsupported_options_are_refused_by_name() {
+    let dir = scratch("unsupported");
+    for args in [
+        &["127.0.0.1:9", "-bg"][..],
+        &["127.0.0.1:9", "-t", "t1"],
+        &["127.0.0.1:9", "-lost", "10"],
+    ] {
+        let mut c = trunkload(&dir);
+        c.args(args);
+        let o = run(c, Duration::from_secs(10));
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("not supported"),
+            "{args:?}: {}",
+            show(&o)
+        );
+    }
+}
+
+/// A uac whose From user comes from `-inf` (SEQUENTIAL), against the
+/// built-in uas: every line of the file is used, each call succeeds, and
+/// both exit 0.
+#[test]
+fn uac_with_injection_file_against_uas() {
+    let dir = scratch("inf");
+    let uac = trunkline_loadgen::scenario::builtin("uac")
+        .unwrap()
+        .replace(
+            "From: sipp <sip:sipp@[local_ip]:[local_port]>",
+            "From: [field0] <sip:[field0]@[local_ip]:[local_port]>",
+        );
+    std::fs::write(dir.join("uac_inf.xml"), uac).unwrap();
+    std::fs::write(
+        dir.join("users.csv"),
+        "SEQUENTIAL\nalice;x\nbob;y\ncarol;z\ndave;w\n",
+    )
+    .unwrap();
+    let uas_port = free_port();
+    let mut s = trunkload(&dir);
+    s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-m", "40", "-timeout", "30s"]);
+    let uas = s
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c = trunkload(&dir);
+    c.arg(format!("127.0.0.1:{uas_port}"))
+        .args(["-sf", "uac_inf.xml", "-inf", "users.csv", "-i", "127.0.0.1"])
+        .args(["-m", "40", "-r", "100", "-timeout", "30s", "-trace_msg"])
+        .args(["-message_file", "msgs.log", "--shards", "2"]);
+    let o = run(c, Duration::from_secs(40));
+    let start = Instant::now();
+    let mut uas = uas;
+    while start.elapsed() < Duration::from_secs(20) && uas.try_wait().ok().flatten().is_none() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = uas.kill();
+    let uas_out = uas.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "uac: {}", show(&o));
+    assert_eq!(uas_out.status.code(), Some(0), "uas: {}", show(&uas_out));
+    let log = std::fs::read_to_string(dir.join("msgs.log")).unwrap();
+    let mut users: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("From: "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    assert_eq!(
+        users.len(),
+        40 * 6,
+        "the INVITE, ACK and BYE sent and the 180, 200 and 200 received of 40 calls"
+    );
+    users.sort();
+    users.dedup();
+    assert_eq!(users, ["alice", "bob", "carol", "dave"]);
+}
