@@ -470,6 +470,27 @@ def cpu_delta(a, b):
     return u, s
 
 
+def cpu_times():
+    """{cpu: (busy s, steal s)} from /proc/stat; busy counts every state but
+    idle and iowait (steal included: the CPU was not ours to use)."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                name, *v = line.split()
+                v = [int(x) for x in v[:8]] + [0] * (8 - len(v[:8]))
+                busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+                out[int(name[3:])] = (busy / TICK, v[7] / TICK)
+    return out
+
+
+def busy_share(a, b, cpus, wall):
+    """Mean busy share (0..1) of a group of CPUs between two cpu_times()."""
+    if wall <= 0:
+        return None
+    return sum(b[c][0] - a[c][0] for c in cpus) / wall / len(cpus)
+
+
 def machine():
     model = "?"
     try:
@@ -597,11 +618,16 @@ BUILD = {  # binary -> cargo arguments
 def binaries(args):
     """Builds (unless --no-build) and finds every program the run needs."""
     need_tools = {"taskset": "taskset not found: apt-get install util-linux"}
-    if args.driver == "sipp":
+    if args.driver == "sipp" and not args.driver_bin:
         need_tools["sipp"] = "sipp not installed: apt-get install sip-tester"
     if "kamailio" in args.peers:
         need_tools["kamailio"] = "kamailio not installed: apt-get install kamailio"
     found = {}
+    if args.driver_bin:
+        path = shutil.which(args.driver_bin)
+        if not path:
+            raise SetupError(f"--driver-bin {args.driver_bin}: not found or not executable")
+        found[args.driver] = os.path.abspath(path)
     for tool, hint in need_tools.items():
         path = shutil.which(tool) or (tool == "kamailio" and shutil.which("/usr/sbin/kamailio"))
         if not path:
@@ -612,7 +638,7 @@ def binaries(args):
         ours.append("trunkline")
     if "relay" in args.peers:
         ours.append("blind-relay")
-    if args.driver == "trunkload":
+    if args.driver == "trunkload" and not args.driver_bin:
         ours.append("trunkload")
     if not ours:
         return found
@@ -675,7 +701,7 @@ def driver_argv(args, bins, role, rate=None, calls=None, timeout=None):
     if args.driver == "sipp":
         argv += ["-max_socket", "1000"]
     else:
-        argv += ["--cpus", csv_cpus(cpus)]
+        argv += ["--shards", str(len(cpus)), "--cpus", csv_cpus(cpus)]
     if role == "uac":
         argv += [hostport(args.ip, args.router_port), "-r", str(rate), "-m", str(calls),
                  "-d", str(args.call_ms), "-trace_stat", "-stf", "stat.csv", "-fd", "1",
@@ -803,6 +829,15 @@ def latency_from_json(text):
     return {"p50_ms": ms(k50), "p99_ms": ms(k99), "source": "trunkload --json"}
 
 
+def ms_str(v, source=""):
+    """A latency in ms; SIPp's are whole milliseconds (truncated), so 0 is <1."""
+    if v is None:
+        return "-"
+    if "ms resolution" in source:
+        return "<1" if v == 0 else f"{v:.0f}"
+    return f"{v:.2f}" if v < 10 else f"{v:.0f}"
+
+
 def run_step(args, bins, peer, rate, label):
     d = tempfile.mkdtemp(prefix=f"{peer}-{rate}-", dir=args.tmp)
     os.makedirs(os.path.join(d, "uac"))
@@ -831,10 +866,10 @@ def run_step(args, bins, peer, rate, label):
                              f"{shlex.join(uac_argv)}\n{log_tail(uac)}")
         rpids = tree(router.pid)
         dpids = tree(uac.pid) + tree(uas.pid)
-        r1, dr1, w1 = cpu_sample(rpids), cpu_sample(dpids), time.time()
+        r1, dr1, c1, w1 = cpu_sample(rpids), cpu_sample(dpids), cpu_times(), time.time()
         time.sleep(max(0.0, t0 + w_to - time.time()))
         rpids = tree(router.pid)
-        r2, dr2, w2 = cpu_sample(rpids), cpu_sample(dpids), time.time()
+        r2, dr2, c2, w2 = cpu_sample(rpids), cpu_sample(dpids), cpu_times(), time.time()
         try:
             uac.wait(timeout=max(1.0, t0 + timeout + 10 - time.time()))
         except subprocess.TimeoutExpired:
@@ -858,6 +893,17 @@ def run_step(args, bins, peer, rate, label):
     wall = w2 - w1
     ru, rs = cpu_delta(r1, r2)
     du, ds = cpu_delta(dr1, dr2)
+    dcpus = sorted(set(args.uac_cpus) | set(args.uas_cpus))
+    r_busy = busy_share(c1, c2, args.router_cpus, wall)
+    d_busy = busy_share(c1, c2, dcpus, wall)
+    steal = sum(c2[c][1] - c1[c][1] for c in c2) / wall if wall > 0 else None
+    counters = None
+    if peer == "trunkline":  # the router prints its counters when it stops
+        try:
+            with open(os.path.join(d, "router.err"), errors="replace") as f:
+                counters = next((ln.strip() for ln in f if ln.startswith("total:")), None)
+        except OSError:
+            pass
     per = (lambda x: x / win_calls * 1e6) if win_calls > 0 else (lambda x: None)
 
     lat = None
@@ -900,15 +946,17 @@ def run_step(args, bins, peer, rate, label):
         "router_cores": round((ru + rs) / wall, 3) if wall > 0 else None,
         "router_processes": len(r2),
         "driver_cores": round((du + ds) / wall, 3) if wall > 0 else None,
+        "router_cpus_busy": round(r_busy, 3), "driver_cpus_busy": round(d_busy, 3),
+        "steal_cores": round(steal, 3), "router_counters": counters,
         "utime_us_per_call": per(ru), "stime_us_per_call": per(rs), "cpu_us_per_call": per(ru + rs),
         "latency": lat, "pass": not reasons, "reasons": reasons, "dir": d,
     }
     f1 = lambda v: "-" if v is None else f"{v:.1f}"
-    f0 = lambda v: "-" if v is None else f"{v:.0f}"
     say(f"  {label:<10} rate {rate:>6}  {'PASS' if res['pass'] else 'FAIL'}  cps {achieved:7.0f}  "
         f"failed {bad}/{calls}  router {res['router_cores'] or 0:.2f} cores  "
         f"user {f1(res['utime_us_per_call'])} sys {f1(res['stime_us_per_call'])} us/call  "
-        f"driver {res['driver_cores'] or 0:.2f} cores  INVITE->200 p50 {f0(lat['p50_ms'])} p99 {f0(lat['p99_ms'])} ms"
+        f"driver {res['driver_cores'] or 0:.2f} cores  CPUs busy router {r_busy:.0%} driver {d_busy:.0%}  "
+        f"INVITE->200 p50 {ms_str(lat['p50_ms'], lat['source'])} p99 {ms_str(lat['p99_ms'], lat['source'])} ms"
         + (f"  ({', '.join(reasons)})" if reasons else ""))
     if not args.keep:
         shutil.rmtree(d, ignore_errors=True)
@@ -951,16 +999,15 @@ def limit_of(args, first_fail):
     """Which side ran out at the first failing step."""
     if first_fail is None:
         return "max-rate" if not args.rate else "-"
-    rc, dc = first_fail["router_cores"] or 0, first_fail["driver_cores"] or 0
-    r_full = rc >= 0.85 * len(args.router_cpus)
-    d_full = dc >= 0.85 * len(set(args.uac_cpus) | set(args.uas_cpus))
+    r_full = (first_fail.get("router_cpus_busy") or 0) >= 0.9
+    d_full = (first_fail.get("driver_cpus_busy") or 0) >= 0.9
     if r_full and d_full:
         return "router+driver"
     if r_full:
         return "router"
     if d_full:
         return "driver"
-    return "?"
+    return "neither"
 
 
 def summarize(args, peer, runs):
@@ -977,6 +1024,7 @@ def summarize(args, peer, runs):
         "best_rate": med["rate"], "best_rates": [b["rate"] for b in bests],
         "cps": med["cps"], "window_calls": med["window_calls"],
         "router_cores": med["router_cores"], "driver_cores": med["driver_cores"],
+        "router_cpus_busy": med["router_cpus_busy"], "driver_cpus_busy": med["driver_cpus_busy"],
         "utime_us_per_call": med["utime_us_per_call"], "stime_us_per_call": med["stime_us_per_call"],
         "cpu_us_per_call": med["cpu_us_per_call"],
         "p50_ms": med["latency"]["p50_ms"], "p99_ms": med["latency"]["p99_ms"],
@@ -1029,6 +1077,8 @@ def parse_args(argv):
     ap.add_argument("--router-port", type=int, default=15060)
     ap.add_argument("--uac-port", type=int, default=15061)
     ap.add_argument("--uas-port", type=int, default=15070)
+    ap.add_argument("--driver-bin", default=None,
+                    help="the driver program to run instead of sipp from PATH or target/release/trunkload")
     ap.add_argument("--uac-args", default="", help="extra UAC arguments (shell-quoted)")
     ap.add_argument("--uas-args", default="", help="extra UAS arguments (shell-quoted)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in target/release")
@@ -1084,22 +1134,23 @@ def report(args, meta, summaries):
             continue
         say(f"{s['peer']:<10} {s['mode']:<9} {s['cps']:>9,.0f} {fmt(s['router_cores'], '.2f'):>12} "
             f"{fmt(s['utime_us_per_call'], '.1f'):>12} {fmt(s['stime_us_per_call'], '.1f'):>11} "
-            f"{fmt(s['cpu_us_per_call'], '.1f'):>13} {fmt(s['p50_ms'], '.0f'):>6} {fmt(s['p99_ms'], '.0f'):>6} "
+            f"{fmt(s['cpu_us_per_call'], '.1f'):>13} {ms_str(s['p50_ms'], s['latency_source']):>6} "
+            f"{ms_str(s['p99_ms'], s['latency_source']):>6} "
             f"{s['limit']:>8}")
     ref = next((s for s in summaries if s["peer"] == "kamailio" and s["sustained"]), None)
     if ref:
         for s in summaries:
             if s is ref or not s["sustained"]:
                 continue
-            cps_r = s["cps"] / ref["cps"] if ref["cps"] else float("nan")
-            cpu_r = (ref["cpu_us_per_call"] / s["cpu_us_per_call"]
-                     if s["cpu_us_per_call"] and ref["cpu_us_per_call"] else float("nan"))
-            say(f"{s['peer']} vs kamailio (same run): {cps_r:.2f}x the sustained CPS, "
-                f"{cpu_r:.2f}x less router CPU per call")
+            def r(k):
+                return s[k] / ref[k] if s.get(k) and ref.get(k) else float("nan")
+            say(f"{s['peer']} / kamailio, same run: sustained CPS {r('cps'):.2f}x; router CPU per call "
+                f"{r('cpu_us_per_call'):.2f}x (user {r('utime_us_per_call'):.2f}x, system {r('stime_us_per_call'):.2f}x)")
     say("")
     say("best CPS: calls/s completed in the window of the highest passing step (median of repeats); "
         "us/call: router CPU in that window / calls completed in it; limit: what was saturated "
-        "(>= 85% of its CPUs) at the first failing step.")
+        "(its CPUs >= 90% busy, whoever used them) at the first failing step; 'neither' = calls were lost or "
+        "late with CPU to spare.")
 
 
 def main(argv):
@@ -1121,8 +1172,7 @@ def main(argv):
         meta = {
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
             "command": shlex.join([sys.argv[0]] + argv), "machine": machine(), "git": git,
-            "driver_version": (first_line([bins["sipp"], "-v"]) if args.driver == "sipp"
-                               else f"trunkload ({bins['trunkload']})"),
+            "driver_version": f"{first_line([bins[args.driver], '-v']) or args.driver} ({bins[args.driver]})",
             "kamailio_version": first_line([bins["kamailio"], "-v"]) if "kamailio" in bins else None,
         }
         say(f"{meta['date']}: {', '.join(args.peers)} ({args.mode}), driver {args.driver}, "
