@@ -1203,6 +1203,8 @@ def main(argv):
 
 
 def on_signal(signum, _frame):
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise SystemExit(128 + signum)
 
 
@@ -1210,6 +1212,7 @@ if __name__ == "__main__":
     atexit.register(kill_all)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # even when started in the background with SIGINT ignored
     try:
         sys.exit(main(sys.argv[1:]))
     except KeyboardInterrupt:
