@@ -897,6 +897,12 @@ def run_step(args, bins, peer, rate, label):
     r_busy = busy_share(c1, c2, args.router_cpus, wall)
     d_busy = busy_share(c1, c2, dcpus, wall)
     steal = sum(c2[c][1] - c1[c][1] for c in c2) / wall if wall > 0 else None
+    # CPU time on our CPUs that neither the router nor the driver used
+    # (other processes, interrupts; steal): measurements are noisy above ~0.1
+    others = {
+        "router_cpus": round(max(0.0, r_busy * len(args.router_cpus) - (ru + rs) / wall), 3),
+        "driver_cpus": round(max(0.0, d_busy * len(dcpus) - (du + ds) / wall), 3),
+    } if wall > 0 else {}
     counters = None
     if peer == "trunkline":  # the router prints its counters when it stops
         try:
@@ -947,7 +953,7 @@ def run_step(args, bins, peer, rate, label):
         "router_processes": len(r2),
         "driver_cores": round((du + ds) / wall, 3) if wall > 0 else None,
         "router_cpus_busy": round(r_busy, 3), "driver_cpus_busy": round(d_busy, 3),
-        "steal_cores": round(steal, 3), "router_counters": counters,
+        "steal_cores": round(steal, 3), "other_load_cores": others, "router_counters": counters,
         "utime_us_per_call": per(ru), "stime_us_per_call": per(rs), "cpu_us_per_call": per(ru + rs),
         "latency": lat, "pass": not reasons, "reasons": reasons, "dir": d,
     }
@@ -957,7 +963,10 @@ def run_step(args, bins, peer, rate, label):
         f"user {f1(res['utime_us_per_call'])} sys {f1(res['stime_us_per_call'])} us/call  "
         f"driver {res['driver_cores'] or 0:.2f} cores  CPUs busy router {r_busy:.0%} driver {d_busy:.0%}  "
         f"INVITE->200 p50 {ms_str(lat['p50_ms'], lat['source'])} p99 {ms_str(lat['p99_ms'], lat['source'])} ms"
-        + (f"  ({', '.join(reasons)})" if reasons else ""))
+        + (f"  ({', '.join(reasons)})" if reasons else "")
+        + ("" if max(others.values(), default=0) < args.noise else
+           f"  [noisy: other load {others['router_cpus']:.2f} cores on the router CPUs, "
+           f"{others['driver_cpus']:.2f} on the driver's]"))
     if not args.keep:
         shutil.rmtree(d, ignore_errors=True)
         res["dir"] = None
@@ -974,15 +983,24 @@ def search(args, bins, peer, rep):
         s = run_step(args, bins, peer, args.rate, label)
         return {"best": s if s["pass"] else None, "first_fail": None if s["pass"] else s, "steps": [s]}
     rate, last_pass, first_fail = args.start_rate, None, None
-    while True:
+    while True:  # the start rate fails: come down until a step passes
+        s = run_step(args, bins, peer, rate, label)
+        steps.append(s)
+        if s["pass"]:
+            break
+        first_fail = s
+        if rate <= args.min_rate:
+            return {"best": None, "first_fail": first_fail, "steps": steps}
+        rate = max(args.min_rate, min(rate - 1, round(rate / args.ramp)))
+    last_pass = s
+    rate = min(args.max_rate, max(rate + 1, round(rate * args.ramp)))
+    while first_fail is None and last_pass["rate"] < args.max_rate:
         s = run_step(args, bins, peer, rate, label)
         steps.append(s)
         if not s["pass"]:
             first_fail = s
             break
         last_pass = s
-        if rate >= args.max_rate:
-            break
         rate = min(args.max_rate, max(rate + 1, round(rate * args.ramp)))
     while last_pass and first_fail and (first_fail["rate"] - last_pass["rate"]) > max(1, args.precision * last_pass["rate"]):
         mid = round((last_pass["rate"] + first_fail["rate"]) / 2)
@@ -1030,6 +1048,9 @@ def summarize(args, peer, runs):
         "p50_ms": med["latency"]["p50_ms"], "p99_ms": med["latency"]["p99_ms"],
         "latency_source": med["latency"]["source"], "failed": med["calls"] - med["successful"],
         "calls": med["calls"], "limit": limit_of(args, run["first_fail"]),
+        "noisy_steps": sum(1 for r in runs for st in r["steps"]
+                           if max(st["other_load_cores"].values(), default=0) >= args.noise),
+        "steps": sum(len(r["steps"]) for r in runs),
     })
     return out
 
@@ -1058,6 +1079,8 @@ def parse_args(argv):
                     help="Kamailio UDP workers (default: one per router CPU)")
     ap.add_argument("--start-rate", type=int, default=1000, help="first offered rate, calls/s")
     ap.add_argument("--max-rate", type=int, default=100000, help="highest rate tried")
+    ap.add_argument("--min-rate", type=int, default=10,
+                    help="when --start-rate fails, come down (divide by --ramp) no lower than this")
     ap.add_argument("--ramp", type=float, default=1.3, help="multiply the rate by this after each passing step")
     ap.add_argument("--precision", type=float, default=0.05,
                     help="bisect until the first failing rate is within this fraction of the best")
@@ -1072,6 +1095,8 @@ def parse_args(argv):
     ap.add_argument("--fail-threshold", type=float, default=0.001, help="a step fails at this ratio of failed calls")
     ap.add_argument("--min-achieved", type=float, default=0.97, help="a step fails below this share of the offered rate")
     ap.add_argument("--max-p99-ms", type=float, default=200.0, help="a step fails above this INVITE->200 p99")
+    ap.add_argument("--noise", type=float, default=0.15,
+                    help="flag a step when other load on our CPUs exceeds this many cores")
     ap.add_argument("--repeats", type=int, default=1, help="searches per peer (peers alternate); the median is reported")
     ap.add_argument("--ip", default="127.0.0.1")
     ap.add_argument("--router-port", type=int, default=15060)
@@ -1101,8 +1126,8 @@ def parse_args(argv):
     args.uas_cpus = cpu_list(args.uas_cpus or "0", "--uas-cpus")
     if len({args.router_port, args.uac_port, args.uas_port}) < 3:
         ap.error("--router-port, --uac-port and --uas-port must differ")
-    if args.start_rate < 1 or args.max_rate < args.start_rate or args.ramp <= 1.0:
-        ap.error("need 1 <= --start-rate <= --max-rate and --ramp > 1")
+    if not 1 <= args.min_rate <= args.start_rate <= args.max_rate or args.ramp <= 1.0:
+        ap.error("need 1 <= --min-rate <= --start-rate <= --max-rate and --ramp > 1")
     return args
 
 
@@ -1137,6 +1162,10 @@ def report(args, meta, summaries):
             f"{fmt(s['cpu_us_per_call'], '.1f'):>13} {ms_str(s['p50_ms'], s['latency_source']):>6} "
             f"{ms_str(s['p99_ms'], s['latency_source']):>6} "
             f"{s['limit']:>8}")
+    for s in summaries:
+        if s.get("noisy_steps"):
+            say(f"note: {s['noisy_steps']} of {s['steps']} {s['peer']} steps had other load >= {args.noise:g} cores "
+                f"on the CPUs under test ([noisy] above): the machine was not quiet")
     ref = next((s for s in summaries if s["peer"] == "kamailio" and s["sustained"]), None)
     if ref:
         for s in summaries:
