@@ -250,6 +250,7 @@ children=@CHILDREN@
 disable_tcp=yes
 auto_aliases=no
 listen=udp:@LISTEN@
+maxbuffer=4194304        # receive buffer up to trunkline's 4 MiB (engine/src/transport/udp.rs)
 dns=no
 rev_dns=no
 use_dns_cache=no
@@ -315,6 +316,7 @@ children=@CHILDREN@
 disable_tcp=yes
 auto_aliases=no
 listen=udp:@LISTEN@
+maxbuffer=4194304        # receive buffer up to trunkline's 4 MiB (engine/src/transport/udp.rs)
 dns=no
 rev_dns=no
 use_dns_cache=no
@@ -1082,12 +1084,23 @@ def limit_of(args, first_fail):
     return "neither"
 
 
+def brief_fail(st):
+    """Why the step above the best one failed, in a few words."""
+    if st is None:
+        return None
+    drops = st.get("socket_drops_to_window_end") or {}
+    d = ", ".join(f"{k} {v}" for k, v in drops.items() if v)
+    return (f"{st['rate']}/s: {', '.join(st['reasons'])}; CPUs busy router {st['router_cpus_busy']:.0%}, "
+            f"driver {st['driver_cpus_busy']:.0%}" + (f"; UDP drops at {d}" if d else ""))
+
+
 def summarize(args, peer, runs):
     bests = [r["best"] for r in runs if r["best"]]
     out = {"peer": peer, "mode": args.mode if peer != "relay" else "blind",
            "repeats": len(runs), "sustained": bool(bests)}
     if not bests:
         out["limit"] = limit_of(args, runs[0]["first_fail"])
+        out["first_fail"] = brief_fail(runs[0]["first_fail"])
         return out
     bests_sorted = sorted(bests, key=lambda b: b["rate"])
     med = bests_sorted[(len(bests_sorted) - 1) // 2]
@@ -1105,6 +1118,7 @@ def summarize(args, peer, runs):
         "noisy_steps": sum(1 for r in runs for st in r["steps"]
                            if max(st["other_load_cores"].values(), default=0) >= args.noise),
         "steps": sum(len(r["steps"]) for r in runs),
+        "first_fail": brief_fail(run["first_fail"]),
     })
     return out
 
@@ -1219,6 +1233,9 @@ def report(args, meta, summaries):
             f"{fmt(s['cpu_us_per_call'], '.1f'):>13} {ms_str(s['p50_ms'], s['latency_source']):>6} "
             f"{ms_str(s['p99_ms'], s['latency_source']):>6} "
             f"{s['limit']:>8}")
+    for s in summaries:
+        if s.get("first_fail"):
+            say(f"{s['peer']}: first failing step {s['first_fail']}")
     for s in summaries:
         if s.get("noisy_steps"):
             say(f"note: {s['noisy_steps']} of {s['steps']} {s['peer']} steps had other load >= {args.noise:g} cores "
