@@ -972,7 +972,7 @@ def run_step(args, bins, peer, rate, label):
         vals = rtt_values(udir, w_from * 1000, w_to * 1000)
         if vals:
             lat = {"p50_ms": pct(vals, 0.50), "p99_ms": pct(vals, 0.99), "samples": len(vals),
-                   "source": "-trace_rtt (ms resolution)"}
+                   "source": "-trace_rtt (ms resolution)" if args.driver == "sipp" else "-trace_rtt"}
     if lat is None:
         lat = {"p50_ms": None, "p99_ms": None, "source": "none"}
 
