@@ -1036,6 +1036,10 @@ def search(args, bins, peer, rep):
     if args.rate:
         s = run_step(args, bins, peer, args.rate, label)
         return {"best": s if s["pass"] else None, "first_fail": None if s["pass"] else s, "steps": [s]}
+
+    def up(r):
+        return min(args.max_rate, max(r + 1, r + args.step if args.step else round(r * args.ramp)))
+
     rate, last_pass, first_fail = args.start_rate, None, None
     while True:  # the start rate fails: come down until a step passes
         s = run_step(args, bins, peer, rate, label)
@@ -1045,9 +1049,9 @@ def search(args, bins, peer, rep):
         first_fail = s
         if rate <= args.min_rate:
             return {"best": None, "first_fail": first_fail, "steps": steps}
-        rate = max(args.min_rate, min(rate - 1, round(rate / args.ramp)))
+        rate = max(args.min_rate, min(rate - 1, rate - args.step if args.step else round(rate / args.ramp)))
     last_pass = s
-    rate = min(args.max_rate, max(rate + 1, round(rate * args.ramp)))
+    rate = up(rate)
     while first_fail is None and last_pass["rate"] < args.max_rate:
         s = run_step(args, bins, peer, rate, label)
         steps.append(s)
@@ -1055,7 +1059,7 @@ def search(args, bins, peer, rep):
             first_fail = s
             break
         last_pass = s
-        rate = min(args.max_rate, max(rate + 1, round(rate * args.ramp)))
+        rate = up(rate)
     while last_pass and first_fail and (first_fail["rate"] - last_pass["rate"]) > max(1, args.precision * last_pass["rate"]):
         mid = round((last_pass["rate"] + first_fail["rate"]) / 2)
         s = run_step(args, bins, peer, mid, label)
@@ -1150,6 +1154,8 @@ def parse_args(argv):
     ap.add_argument("--min-rate", type=int, default=10,
                     help="when --start-rate fails, come down (divide by --ramp) no lower than this")
     ap.add_argument("--ramp", type=float, default=1.3, help="multiply the rate by this after each passing step")
+    ap.add_argument("--step", type=int, default=None,
+                    help="add this many calls/s after each passing step instead of multiplying by --ramp")
     ap.add_argument("--precision", type=float, default=0.05,
                     help="bisect until the first failing rate is within this fraction of the best")
     ap.add_argument("--rate", type=int, default=None, help="run one step at this rate instead of searching")
@@ -1199,6 +1205,8 @@ def parse_args(argv):
         ap.error("--router-port, --uac-port and --uas-port must differ")
     if not 1 <= args.min_rate <= args.start_rate <= args.max_rate or args.ramp <= 1.0:
         ap.error("need 1 <= --min-rate <= --start-rate <= --max-rate and --ramp > 1")
+    if args.step is not None and args.step < 1:
+        ap.error("--step must be at least 1")
     return args
 
 
