@@ -276,11 +276,16 @@ request_route {
         if (loose_route()) {
             route(RELAY);
         }
-        if (is_method("ACK") && !t_check_trans()) {
-            # an ACK to a reply we absorbed, or to no transaction: drop it
+        # no Route (no route set learned, `--scenario builtin`): to the UAS
+        $du = "sip:@UAS@";
+        if (is_method("ACK")) {
+            if (t_check_trans()) {
+                t_relay();   # an ACK to a negative reply: tm absorbs it
+                exit;
+            }
+            forward();       # the ACK to a 2xx, stateless as trunkline relays it
             exit;
         }
-        $du = "sip:@UAS@";
         route(RELAY);
     }
     if (is_method("CANCEL")) {
@@ -325,6 +330,7 @@ dns_try_ipv6=no
 loadmodule "sl.so"
 loadmodule "rr.so"
 loadmodule "maxfwd.so"
+loadmodule "textops.so"
 loadmodule "siputils.so"
 loadmodule "pv.so"
 
@@ -758,8 +764,26 @@ def driver_argv(args, bins, role, rate=None, calls=None, timeout=None):
             argv += ["--json"]
         argv += shlex.split(args.uac_args)
     else:
-        argv += shlex.split(args.uas_args)
+        argv += ["-trace_counts", "-fd", "1"] + shlex.split(args.uas_args)
     return argv
+
+
+def uas_acks(d):
+    """ACKs the UAS received (its -trace_counts CSV, last row), or None."""
+    files = sorted(glob.glob(os.path.join(d, "*_counts.csv")))
+    if not files:
+        return None
+    total = 0
+    for fn in files:
+        with open(fn, newline="") as f:
+            rows = [r for r in csv.reader(f, delimiter=";") if r]
+        if len(rows) < 2:
+            return None
+        cols = [i for i, h in enumerate(rows[0]) if h.endswith("_ACK_Recv")]
+        if not cols:
+            return None
+        total += sum(int(rows[-1][i]) for i in cols if i < len(rows[-1]) and rows[-1][i].isdigit())
+    return total
 
 
 def stat_rows(path):
@@ -976,6 +1000,7 @@ def run_step(args, bins, peer, rate, label):
     if lat is None:
         lat = {"p50_ms": None, "p99_ms": None, "source": "none"}
 
+    acks = uas_acks(os.path.join(d, "uas"))
     unfinished = calls - ok_total - failed_total
     bad = calls - ok_total  # failed + never finished
     achieved = win_calls / wall if wall > 0 else 0.0
@@ -990,11 +1015,13 @@ def run_step(args, bins, peer, rate, label):
         reasons.append(f"achieved {achieved:.0f}/s < {args.min_achieved:.0%}")
     if lat["p99_ms"] is not None and lat["p99_ms"] > args.max_p99_ms:
         reasons.append(f"p99 {lat['p99_ms']:.0f} ms")
+    if acks is not None and ok_total - acks >= max(1, args.fail_threshold * calls):
+        reasons.append(f"UAS got {acks} ACKs for {ok_total} calls")
     if not router_alive:
         reasons.append(f"router exited ({router.returncode})")
     res = {
         "peer": peer, "rate": rate, "calls": calls, "successful": ok_total, "failed": failed_total,
-        "unfinished": unfinished, "failed_ratio": bad / calls, "uac_status": uac_status,
+        "unfinished": unfinished, "uas_acks": acks, "failed_ratio": bad / calls, "uac_status": uac_status,
         "window_s": [round(w_from, 3), round(w_to, 3)], "window_wall_s": round(wall, 3),
         "window_calls": round(win_calls, 1), "cps": round(achieved, 1),
         "router_utime_s": round(ru, 3), "router_stime_s": round(rs, 3),
