@@ -938,6 +938,11 @@ def run_step(args, bins, peer, rate, label):
         rpids = tree(router.pid)
         dpids = tree(uac.pid) + tree(uas.pid)
         r1, dr1, c1, w1 = cpu_sample(rpids), cpu_sample(dpids), cpu_times(), time.time()
+        if args.perf:  # profile the router over the window (perf's own CPU is not the router's)
+            out = os.path.join(args.perf, f"{peer}-{args.mode}-{rate}.data")
+            subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g", "-o", out,
+                            "-p", ",".join(map(str, rpids)), "--", "sleep", f"{max(0.1, t0 + w_to - time.time()):.3f}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(max(0.0, t0 + w_to - time.time()))
         rpids = tree(router.pid)
         r2, dr2, c2, w2 = cpu_sample(rpids), cpu_sample(dpids), cpu_times(), time.time()
@@ -1211,6 +1216,8 @@ def parse_args(argv):
     ap.add_argument("--uac-args", default="", help="extra UAC arguments (shell-quoted)")
     ap.add_argument("--uas-args", default="", help="extra UAS arguments (shell-quoted)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in target/release")
+    ap.add_argument("--perf", metavar="DIR", default=None,
+                    help="perf record (cpu-clock, call graphs) the router over each step's window into DIR")
     ap.add_argument("--json", action="store_true", help="print the report as JSON on stdout (progress to stderr)")
     ap.add_argument("--keep", action="store_true", help="keep every step's logs, CSVs and configs (path printed)")
     ap.add_argument("--smoke", action="store_true",
@@ -1228,6 +1235,11 @@ def parse_args(argv):
     args.router_cpus = cpu_list(args.router_cpus or str(last), "--router-cpus")
     args.uac_cpus = cpu_list(args.uac_cpus or "0", "--uac-cpus")
     args.uas_cpus = cpu_list(args.uas_cpus or "0", "--uas-cpus")
+    if args.perf:
+        if not shutil.which("perf"):
+            ap.error("--perf: perf not found (apt-get install linux-perf)")
+        args.perf = os.path.abspath(args.perf)
+        os.makedirs(args.perf, exist_ok=True)
     if len({args.router_port, args.uac_port, args.uas_port}) < 3:
         ap.error("--router-port, --uac-port and --uas-port must differ")
     if not 1 <= args.min_rate <= args.start_rate <= args.max_rate or args.ramp <= 1.0:
@@ -1246,7 +1258,8 @@ def report(args, meta, summaries):
     say(f"trunkline end-to-end bench, {meta['date']}")
     say(f"  command: {meta['command']}")
     say(f"  machine: {meta['machine']['cpu_model']}, {meta['machine']['cpus']} CPUs, "
-        f"kernel {meta['machine']['kernel']}, {meta['machine']['memory']}; trunkline {meta['git']}")
+        f"kernel {meta['machine']['kernel']}, {meta['machine']['memory']}; trunkline {meta['git']}"
+        + (f" ({meta['rustc']})" if meta.get("rustc") else ""))
     say(f"  driver:  {meta['driver_version']} ({args.scenario} scenario, {args.call_ms} ms calls); "
         f"router on CPU {csv_cpus(args.router_cpus)}, UAC on {csv_cpus(args.uac_cpus)}, "
         f"UAS on {csv_cpus(args.uas_cpus)}")
@@ -1312,6 +1325,7 @@ def main(argv):
             "command": shlex.join([sys.argv[0]] + argv), "machine": machine(), "git": git,
             "driver_version": f"{first_line([bins[args.driver], '-v']) or args.driver} ({bins[args.driver]})",
             "kamailio_version": first_line([bins["kamailio"], "-v"]) if "kamailio" in bins else None,
+            "rustc": first_line(["rustc", "-V"]) if "trunkline" in bins else None,
         }
         say(f"{meta['date']}: {', '.join(args.peers)} ({args.mode}), driver {args.driver}, "
             f"router CPU {csv_cpus(args.router_cpus)}, UAC {csv_cpus(args.uac_cpus)}, UAS {csv_cpus(args.uas_cpus)}; "
