@@ -20,7 +20,9 @@ for `--duration` seconds. Measured over the steady window t = warmup ..
 duration - tail (from the UAC's start):
   - router utime and stime from /proc/PID/stat of every process of the
     router (a process's stat counts all its threads), divided by the calls
-    that completed in the window -> user and system microseconds per call;
+    that completed in the window -> user and system microseconds per call
+    (the sum is the scheduler's exact run time; the split between the two
+    comes from tick sampling and is noisy in short windows);
   - calls/s achieved (SuccessfulCall(C) of the UAC's -trace_stat CSV,
     interpolated at the window's ends by wall-clock time);
   - INVITE->200 latency p50/p99: the UAC's rtd (SIPp -trace_rtt file, ms
@@ -1042,7 +1044,7 @@ def run_step(args, bins, peer, rate, label):
         "latency": lat, "pass": not reasons, "reasons": reasons, "dir": d,
     }
     f1 = lambda v: "-" if v is None else f"{v:.1f}"
-    say(f"  {label:<10} rate {rate:>6}  {'PASS' if res['pass'] else 'FAIL'}  cps {achieved:7.0f}  "
+    say(f"  {label:<12} rate {rate:>6}  {'PASS' if res['pass'] else 'FAIL'}  cps {achieved:7.0f}  "
         f"failed {bad}/{calls}  router {res['router_cores'] or 0:.2f} cores  "
         f"user {f1(res['utime_us_per_call'])} sys {f1(res['stime_us_per_call'])} us/call  "
         f"driver {res['driver_cores'] or 0:.2f} cores  CPUs busy router {r_busy:.0%} driver {d_busy:.0%}  "
@@ -1282,6 +1284,12 @@ def report(args, meta, summaries):
             f"{ms_str(s['p99_ms'], s['latency_source']):>6} "
             f"{s['limit']:>8}")
     for s in summaries:
+        if s.get("repeats", 1) > 1 and s.get("best_rates"):
+            r = s["best_rates"]
+            say(f"{s['peer']}: best offered rate per repeat {', '.join(map(str, r))} "
+                f"(median {sorted(r)[(len(r) - 1) // 2]}, min {min(r)}, max {max(r)}; "
+                f"{s['repeats'] - len(r)} repeats sustained none)")
+    for s in summaries:
         if s.get("first_fail"):
             say(f"{s['peer']}: first failing step {s['first_fail']}")
     for s in summaries:
@@ -1301,7 +1309,8 @@ def report(args, meta, summaries):
     say("best CPS: calls/s completed in the window of the highest passing step (median of repeats); "
         "us/call: router CPU in that window / calls completed in it; limit: what was saturated "
         "(its CPUs >= 90% busy) at the first failing step: router, driver, both, or neither (calls lost or "
-        "late with CPU to spare); * = other processes used >= --noise cores of those CPUs.")
+        "late with CPU to spare); * = other processes used >= --noise cores of those CPUs. The user/system "
+        "split is the kernel's tick sampling (noisy in short windows); the total is exact.")
 
 
 def main(argv):
