@@ -1234,9 +1234,12 @@ def parse_args(argv):
         args.duration, args.warmup, args.tail, args.call_ms, args.repeats = 4.0, 1.0, 0.5, 500, 1
         args.calls = None
     last = max(os.sched_getaffinity(0))
-    args.router_cpus = cpu_list(args.router_cpus or str(last), "--router-cpus")
-    args.uac_cpus = cpu_list(args.uac_cpus or "0", "--uac-cpus")
-    args.uas_cpus = cpu_list(args.uas_cpus or "0", "--uas-cpus")
+    try:
+        args.router_cpus = cpu_list(args.router_cpus or str(last), "--router-cpus")
+        args.uac_cpus = cpu_list(args.uac_cpus or "0", "--uac-cpus")
+        args.uas_cpus = cpu_list(args.uas_cpus or "0", "--uas-cpus")
+    except SetupError as e:
+        ap.error(str(e))
     if args.perf:
         if not shutil.which("perf"):
             ap.error("--perf: perf not found (apt-get install linux-perf)")
