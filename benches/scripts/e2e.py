@@ -1305,7 +1305,7 @@ def report(args, meta, summaries):
             if s is ref or not s["sustained"]:
                 continue
             def r(k):
-                return s[k] / ref[k] if s.get(k) and ref.get(k) else float("nan")
+                return s[k] / ref[k] if s.get(k) is not None and ref.get(k) else float("nan")
             say(f"{s['peer']} / kamailio, same run: sustained CPS {r('cps'):.2f}x; router CPU per call "
                 f"{r('cpu_us_per_call'):.2f}x (user {r('utime_us_per_call'):.2f}x, system {r('stime_us_per_call'):.2f}x)")
     say("")
