@@ -398,13 +398,20 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         max_socket: opts.max_socket,
         globals,
     };
-    let start = SystemTime::now();
-    let mut reporter = Reporter::new(opts, &sc, std::process::id(), start)
-        .map_err(|e| fatal(format!("cannot open the output files: {e}")))?;
     let running = runtime::start(params).map_err(|e| match e {
         runtime::RunError::Bind { .. } => (exit::BIND_ERROR, e.to_string()),
         other => fatal(other.to_string()),
     })?;
+    // The statistics start with the shards, so the first period's rate is
+    // not diluted by the start-up.
+    let mut reporter = match Reporter::new(opts, &sc, std::process::id(), SystemTime::now()) {
+        Ok(r) => r,
+        Err(e) => {
+            running.control.quit(runtime::quit::ABORT);
+            let _ = running.join();
+            return Err(fatal(format!("cannot open the output files: {e}")));
+        }
+    };
     let mut info = reporter.screen_info().clone();
     info.local_port = running.local_addrs.first().map_or(0, |a| a.port());
     info.call_limit = limit.unwrap_or(0);
