@@ -53,6 +53,9 @@ pub struct RunParams {
     pub cfg: Arc<CallConfig>,
     /// The out-of-call scenario (`ooc_default`) for client runs.
     pub ooc: Option<Arc<CallConfig>>,
+    /// The `<init>` stanza as a scenario of its own, run once per shard
+    /// before anything else (it sets `<Global>` variables).
+    pub init: Option<Arc<CallConfig>>,
     /// Number of shards.
     pub shards: u16,
     /// CPUs to pin shards to (`--cpus`).
@@ -730,6 +733,32 @@ impl State {
         Some(at + Duration::from_secs_f64(k / rate + offset))
     }
 
+    /// Runs the `<init>` stanza to its end (bounded: it may only hold
+    /// `nop`s and labels), with statistics of its own.
+    fn run_init(&mut self, init: Arc<CallConfig>) {
+        let now = Instant::now();
+        let mut scratch = Stats::new(&init.scenario);
+        let mut call = Call::outgoing(init, 0, 0, self.local_port, now, &mut scratch);
+        let parts = self.env_parts();
+        let mut env = Env {
+            now,
+            wall: SystemTime::now(),
+            stats: &mut scratch,
+            out: parts.out,
+            pool: parts.pool,
+            events: parts.events,
+            rng: parts.rng,
+            globals: parts.globals,
+        };
+        for _ in 0..1000 {
+            if call.on_wake(&mut env) == Status::Ended {
+                break;
+            }
+        }
+        self.out.clear();
+        self.drain_events();
+    }
+
     /// SIPp's `CallGenerationTask::run`, open loop: the calls due by now
     /// are placed, each with its intended instant. Over `-l`, a due call
     /// is skipped, not queued (SIPp counts it as opened); with `-users`,
@@ -1079,6 +1108,9 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         socket,
         ctx,
     });
+    if let Some(init) = &setup.params.init {
+        shard.state.borrow_mut().run_init(init.clone());
+    }
     let mut tasks = vec![glommio::spawn_local(read_loop(shard.clone(), None, max))];
     let mut call_tasks: HashMap<u32, glommio::Task<()>> = HashMap::new();
     for (_, stream) in streams {

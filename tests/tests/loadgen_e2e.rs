@@ -39,6 +39,7 @@ fn params(name: &str, remote: Option<SocketAddr>, calls: u64, cps: f64) -> RunPa
     RunParams {
         cfg: Arc::new(cfg),
         ooc: None,
+        init: None,
         shards: 2,
         cpus: None,
         bind_ip: "127.0.0.1".parse().unwrap(),
