@@ -1171,7 +1171,8 @@ def parse_args(argv):
     ap.add_argument("--peer", default="trunkline",
                     help="router(s), comma-separated, measured one after the other in this run: "
                          "trunkline, kamailio, relay (the blind relay, the kernel floor)")
-    ap.add_argument("--driver", choices=("sipp", "trunkload"), default="sipp", help="UAC/UAS load generator")
+    ap.add_argument("--driver", choices=("sipp", "trunkload"), default="trunkload",
+                    help="UAC/UAS load generator (trunkload; sipp: SIPp, Debian sip-tester)")
     ap.add_argument("--mode", choices=("stateful", "stateless"), default="stateful",
                     help="router mode (record-routing in both)")
     ap.add_argument("--scenario", choices=("rrs", "builtin"), default="rrs",

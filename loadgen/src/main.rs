@@ -165,6 +165,12 @@ fn check_supported(opts: &Options) -> Result<(), Fail> {
         );
     }
     let d = Options::default();
+    if opts.buff_size > 4 << 20 {
+        eprintln!(
+            "trunkload: -buff_size {} is above the 4 MiB socket buffers trunkload uses; they stay at 4 MiB",
+            opts.buff_size
+        );
+    }
     for (set, flag) in [
         (opts.timer_resol_ms != d.timer_resol_ms, "-timer_resol"),
         (opts.max_recv_loops != d.max_recv_loops, "-max_recv_loops"),
@@ -362,7 +368,9 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         c.pause_msg_ign = opts.pause_msg_ign;
         c.users = opts.users.map_or(0, u64::from);
         c.injection = injection.clone();
-        c.max_message = opts.buff_size.max(1500);
+        // -buff_size sizes socket buffers in SIPp; ours are 4 MiB already,
+        // and a message is at most a UDP datagram (SIPp: 64 KiB).
+        c.max_message = 65_536;
         c.derive_tables();
         Arc::new(c)
     };
@@ -422,7 +430,7 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         max_calls: opts.max_calls,
         users: opts.users.map(u64::from),
         deadcall_wait: Duration::from_millis(opts.deadcall_wait_ms),
-        max_message: opts.buff_size.max(1500),
+        max_message: 65_536,
         trace_messages: opts.trace_msg || opts.trace_shortmsg,
         trace_rtt: opts.trace_rtt,
         socket_per_call: opts.transport == options::Transport::UdpMulti,

@@ -144,6 +144,8 @@ pub struct Control {
     pub ended: AtomicU64,
     /// Server calls created (all shards): `-m` in server mode.
     pub created: AtomicU64,
+    /// Server call numbers handed out (all shards).
+    pub numbered: AtomicU64,
     /// Shards that have finished.
     pub done: AtomicUsize,
 }
@@ -371,8 +373,6 @@ struct State {
     free_users: VecDeque<u64>,
     /// Pacing epoch: (instant, calls placed then, per-shard rate).
     epoch: (Instant, u64, f64),
-    /// Server calls numbered per shard: number = k·n + id + 1.
-    numbered: u64,
     /// Calls of the main scenario open on this shard (`-l`).
     open_main: u64,
     /// `-t un`: the calls' own sockets by socket number (0 is the
@@ -593,8 +593,9 @@ impl State {
                     self.stats.out_of_call();
                     return;
                 }
-                self.numbered += 1;
-                let number = (self.numbered - 1) * self.nshards as u64 + self.id as u64 + 1;
+                // Numbered across shards in arrival order, as SIPp's
+                // single counter ([call_number] is in the uas's To tag).
+                let number = self.setup.control.numbered.fetch_add(1, Ordering::Relaxed) + 1;
                 let call = Call::incoming(
                     cfg.clone(),
                     number,
@@ -1091,7 +1092,6 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         limit,
         free_users,
         epoch: (setup.start, 0, setup.control.rate() / nshards as f64),
-        numbered: 0,
         open_main: 0,
         call_sockets: HashMap::new(),
         next_socket: 1,
