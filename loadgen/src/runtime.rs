@@ -885,6 +885,8 @@ fn share(total: u64, id: u16, n: u16) -> u64 {
 
 struct Shard {
     state: RefCell<State>,
+    /// Spare buffers for handing datagrams to other shards.
+    handoff_pool: RefCell<Vec<Vec<u8>>>,
     server: bool,
     socket: UdpTransport,
     ctx: ShardCtx,
@@ -979,8 +981,12 @@ impl Shard {
                 .map(sipmsg::call_id_key)
                 .map_or(self.ctx.id.0, |k| map.owner(k).0);
             if owner != self.ctx.id.0 {
+                // Buffers come back from the handoffs this shard receives.
+                let mut buf = self.handoff_pool.borrow_mut().pop().unwrap_or_default();
+                buf.clear();
+                buf.extend_from_slice(bytes);
                 let h = Handoff {
-                    bytes: bytes.to_vec(),
+                    bytes: buf,
                     src,
                     local: 0,
                     received: Instant::now(),
@@ -1107,6 +1113,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
     let streams = ctx.receivers.streams();
     let shard = Rc::new(Shard {
         state: RefCell::new(state),
+        handoff_pool: RefCell::new(Vec::new()),
         server: scenario.mode == Mode::Server,
         socket,
         ctx,
@@ -1122,6 +1129,10 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
             while let Some(h) = stream.recv().await {
                 shard.state.borrow_mut().on_datagram(&h.bytes, h.src);
                 shard.flush().await;
+                let mut pool = shard.handoff_pool.borrow_mut();
+                if pool.len() < 4096 {
+                    pool.push(h.bytes);
+                }
             }
         }));
     }

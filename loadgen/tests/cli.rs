@@ -1,56 +1,15 @@
 //! The `trunkload` binary without SIPp: `-sd`, errors and exit codes, and
 //! a uac ↔ uas run of two trunkloads with an injection file.
 
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn trunkload(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_trunkload"));
-    c.current_dir(dir).stdin(Stdio::null());
-    c
-}
+use common::{free_port, scratch, spawn, text as show, trunkload, wait};
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("trunkload-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn run(mut c: Command, limit: Duration) -> Output {
-    let mut child = c
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(Some(_)) = child.try_wait() {
-            return child.wait_with_output().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    child.wait_with_output().unwrap()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+fn run(c: Command, limit: Duration) -> Output {
+    wait(spawn(c), limit)
 }
 
 #[test]

@@ -5,66 +5,18 @@
 //!
 //! Each test needs `sipp` on the PATH and fails (never skips) without it.
 
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-/// A fresh directory for one test's output files.
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("trunkload-golden-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::{free_port, scratch, spawn, text, trunkload, wait};
 
 fn sipp(dir: &Path) -> Command {
     let mut c = Command::new("sipp");
     c.current_dir(dir).stdin(Stdio::null());
     c
-}
-
-fn trunkload(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_trunkload"));
-    c.current_dir(dir).stdin(Stdio::null());
-    c
-}
-
-fn spawn(mut c: Command) -> Child {
-    c.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns (sipp is Debian package sip-tester)")
-}
-
-/// Waits for `child` up to `limit`; kills it after that.
-fn wait(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(Some(_)) = child.try_wait() {
-            return child.wait_with_output().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The count on the summary's "Successful call" / "Failed call" line

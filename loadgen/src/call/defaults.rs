@@ -1,5 +1,6 @@
 //! SIPp's default messages (`-1`/`-2` indices: ack, bye, cancel, 200)
-//! and the time formats of `[timestamp]` and `[date]`.
+//! and the `[date]` format (`[timestamp]` is the statistics' local-time
+//! format, [`crate::stats::format::format_time`]).
 
 use super::*;
 
@@ -108,18 +109,6 @@ pub(super) fn default_message(which: &str) -> Template {
         .find(|(n, _)| *n == which)
         .map(|(_, t)| t.clone())
         .unwrap_or_default()
-}
-
-/// SIPp's `[timestamp]` / stat time format: `YYYY-MM-DD\tHH:MM:SS.uuuuuu\tepoch.uuuuuu`
-/// (UTC here; SIPp prints local time).
-pub(crate) fn format_timestamp(t: SystemTime) -> String {
-    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let (y, mo, da, h, mi, s) = civil(d.as_secs());
-    let us = d.subsec_micros();
-    format!(
-        "{y:04}-{mo:02}-{da:02}\t{h:02}:{mi:02}:{s:02}.{us:06}\t{}.{us:06}",
-        d.as_secs()
-    )
 }
 
 /// `[date]`: `Mon, 23 Nov 2026 08:00:00 GMT`.

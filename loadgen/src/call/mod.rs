@@ -19,7 +19,7 @@ mod defaults;
 mod render;
 
 use defaults::default_message;
-pub(crate) use defaults::{format_timestamp, http_date};
+pub(crate) use defaults::http_date;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -771,9 +771,13 @@ impl Call {
                     self.send_bytes(buf, env);
                 }
                 env.stats.msg_sent(idx);
-                let sent = self.last_send.clone();
-                if let Some(s) = self.run_actions(&cur.common.actions, Some(&sent), env) {
-                    return s;
+                // Actions see the message sent; copied only when there are
+                // some (they borrow the call mutably).
+                if !cur.common.actions.is_empty() {
+                    let sent = self.last_send.clone();
+                    if let Some(s) = self.run_actions(&cur.common.actions, Some(&sent), env) {
+                        return s;
+                    }
                 }
                 self.next(env)
             }

@@ -192,7 +192,7 @@ impl Call {
                     num(out, env.now.duration_since(cfg.start).as_millis() as i64)
                 }
                 KeywordKind::Timestamp => {
-                    out.extend_from_slice(crate::call::format_timestamp(env.wall).as_bytes())
+                    out.extend_from_slice(crate::stats::format::format_time(env.wall).as_bytes())
                 }
                 KeywordKind::Date => {
                     out.extend_from_slice(crate::call::http_date(env.wall).as_bytes())
