@@ -16,6 +16,7 @@
 //! follows its Route set (our Record-Route URI, then the next hop), so a
 //! restart between the 200 and the BYE does not lose the call.
 
+pub mod lcr;
 pub mod route;
 
 use std::collections::VecDeque;
@@ -33,6 +34,7 @@ use trunkline_shards::tx::{
     ClientRequest, RequestOutcome, ResponseOutcome, Timers, TxEvent, TxId, TxLayer,
 };
 
+pub use lcr::{FailoverCodes, LcrRequest, NoRoute, Target, TargetSource};
 pub use route::{LocalAddr, Locals, RouteError, RoutePlan};
 
 /// How the proxy keeps state.
@@ -66,6 +68,12 @@ pub struct ProxyConfig {
     /// Most live server transactions per shard; beyond it new requests get
     /// 503 without state (a flood cannot exhaust memory).
     pub max_transactions: usize,
+    /// Least-cost routing for initial INVITEs that carry no Route past us
+    /// (stateful mode only); `None`: the default route or the Request-URI.
+    pub lcr: Option<Arc<dyn TargetSource>>,
+    /// Final responses (and timeouts, as 408) that move an LCR call to its
+    /// next target.
+    pub failover: FailoverCodes,
 }
 
 impl ProxyConfig {
@@ -82,6 +90,8 @@ impl ProxyConfig {
             limits: Limits::default(),
             branch_seed: 0x7472_756e_6b6c_696e,
             max_transactions: 1_000_000,
+            lcr: None,
+            failover: FailoverCodes::default(),
         }
     }
 }
@@ -144,6 +154,8 @@ struct State {
     tag: Vec<u8>,
     branch: Vec<u8>,
     draining: bool,
+    /// Scratch target list, swapped into a context (no allocation per call).
+    targets: Vec<Target>,
 }
 
 /// A response context (§16.7): one server transaction and its branches.
@@ -161,6 +173,14 @@ struct Ctx {
     cancelled: bool,
     /// Live transactions referring to this context.
     refs: u32,
+    /// LCR: the targets in order, and the next one to try.
+    targets: Vec<Target>,
+    next_target: usize,
+    /// LCR: a branch timed out (it counts as a 408 in §16.7 selection).
+    timed_out: bool,
+    /// Where the request came from (to rebuild it for the next target).
+    src: Option<SocketAddr>,
+    local: u16,
 }
 
 #[derive(Debug, Default)]
@@ -244,6 +264,7 @@ impl ProxyCore {
                 tag: Vec::with_capacity(32),
                 branch: Vec::with_capacity(40),
                 draining: false,
+                targets: Vec::new(),
             },
         }
     }
@@ -498,21 +519,31 @@ impl State {
     fn forward_request(&mut self, now: Instant, inp: &In<'_, '_>, server: Option<TxId>) {
         let (msg, local) = (inp.msg, inp.local);
         let mut plan = std::mem::take(&mut self.plan);
-        let routed = route::plan(msg, &self.cfg.locals, self.cfg.default_route, &mut plan)
-            .and_then(|()| {
-                let dest = plan.dest.expect("planned");
-                if self
-                    .cfg
-                    .locals
-                    .addrs
-                    .iter()
-                    .any(|a| a.ip == Some(dest.ip()) && a.port == dest.port())
-                {
-                    Err(RouteError::Loop)
-                } else {
-                    Ok(dest)
-                }
-            });
+        let planned = route::plan(msg, &self.cfg.locals, self.cfg.default_route, &mut plan);
+        if let (Some(server), Some(source)) = (server, &self.cfg.lcr) {
+            let by_uri = !plan.by_route && plan.new_ruri.is_none();
+            let invite = msg.method() == Some(Method::Invite);
+            if invite && inp.initial() && by_uri && planned != Err(RouteError::BadRoute) {
+                let source = Arc::clone(source);
+                self.plan = plan;
+                self.forward_lcr(now, inp, server, &*source);
+                return;
+            }
+        }
+        let routed = planned.and_then(|()| {
+            let dest = plan.dest.expect("planned");
+            if self
+                .cfg
+                .locals
+                .addrs
+                .iter()
+                .any(|a| a.ip == Some(dest.ip()) && a.port == dest.port())
+            {
+                Err(RouteError::Loop)
+            } else {
+                Ok(dest)
+            }
+        });
         let dest = match routed {
             Ok(d) => d,
             Err(e) => {
@@ -534,7 +565,7 @@ impl State {
         }
         self.make_branch(inp);
         let mut buf = self.tx.take_buf();
-        let ok = self.build_forward(inp, &plan, &mut buf);
+        let ok = self.build_forward(inp, &plan, None, &mut buf);
         self.plan = plan;
         if !ok {
             self.tx.give_buf(buf);
@@ -602,10 +633,19 @@ impl State {
     }
 
     /// Writes the forwarded copy of `msg` (§16.6) into `buf`.
-    fn build_forward(&mut self, inp: &In<'_, '_>, plan: &RoutePlan, buf: &mut Vec<u8>) -> bool {
+    fn build_forward(
+        &mut self,
+        inp: &In<'_, '_>,
+        plan: &RoutePlan,
+        target: Option<&Target>,
+        buf: &mut Vec<u8>,
+    ) -> bool {
         let (msg, src, local) = (inp.msg, inp.src, inp.local);
         let e = &mut self.edits;
         e.clear();
+        if let Some(t) = target {
+            lcr::rewrite_request_uri(msg, t, e, &mut self.tag);
+        }
         // Step 2: the Request-URI (strict routing only; we are not the
         // authority for any domain).
         if let (Some(new), Some(old)) = (plan.new_ruri, msg.request_uri_span()) {
@@ -864,6 +904,11 @@ impl State {
         c.final_sent = false;
         c.cancelled = false;
         c.refs = 1; // the server transaction
+        c.targets.clear();
+        c.next_target = 0;
+        c.timed_out = false;
+        c.src = None;
+        c.local = 0;
         (slot, c.generation)
     }
 
@@ -939,6 +984,8 @@ impl State {
         }
         if code >= 600 {
             self.cancel_context(now, u.slot, u.generation);
+        } else if self.cfg.failover.contains(code) && self.fail_over(now, u.slot, u.generation) {
+            return;
         }
         self.maybe_send_best(now, u.slot, u.generation);
     }
@@ -975,6 +1022,15 @@ impl State {
             return;
         }
         let Some(server) = ctx.server else { return };
+        if ctx.timed_out && ctx.best.as_ref().is_none_or(|(c, _)| rank(*c) > rank(408)) {
+            // An LCR branch timed out earlier: that 408 is the best (§16.7).
+            ctx.final_sent = true;
+            if let Some((_, b)) = ctx.best.take() {
+                self.tx.give_buf(b);
+            }
+            self.local_final(now, slot, generation, server, 408, b"Request Timeout");
+            return;
+        }
         let Some((code, bytes)) = ctx.best.take() else {
             return;
         };
@@ -1167,6 +1223,11 @@ impl State {
         if ctx.final_sent || ctx.branches.iter().any(|b| !b.done) {
             return;
         }
+        ctx.timed_out = true;
+        if self.cfg.failover.contains(408) && self.fail_over(now, u.slot, u.generation) {
+            return;
+        }
+        let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
         let Some(server) = ctx.server else { return };
         let cancelled = ctx.cancelled;
         let best = ctx.best.as_ref().map(|(c, _)| *c);

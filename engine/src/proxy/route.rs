@@ -131,6 +131,9 @@ pub struct RoutePlan {
     pub append_ruri_after: Option<usize>,
     /// Whether the request arrived with a Route for us (loose routing).
     pub routed_to_us: bool,
+    /// Whether the next hop comes from a Route value (not the
+    /// Request-URI or the default route).
+    pub by_route: bool,
     /// Scratch: every Route value as (header index, value index, URI span).
     routes: Vec<(usize, usize, Span)>,
 }
@@ -148,6 +151,7 @@ pub fn plan(
     plan.new_ruri = None;
     plan.append_ruri_after = None;
     plan.routed_to_us = false;
+    plan.by_route = false;
     let mut routes = std::mem::take(&mut plan.routes);
     let r = collect_routes(msg, &mut routes)
         .and_then(|()| plan_with(msg, locals, default_route, plan, &routes));
@@ -194,6 +198,7 @@ fn plan_with(
     plan.remove.sort_unstable();
 
     if first < last {
+        plan.by_route = true;
         // §16.6 step 6-7: the next hop is the top Route.
         let (header, index, span) = routes[first];
         let top = match top {

@@ -28,6 +28,10 @@ impl Net {
     fn new(mode: Mode, to: Option<&str>) -> Net {
         let mut cfg = ProxyConfig::new(addr(PROXY), to.map(addr));
         cfg.mode = mode;
+        Net::with_config(cfg)
+    }
+
+    fn with_config(cfg: ProxyConfig) -> Net {
         Net {
             core: ProxyCore::new(Arc::new(cfg), 1),
             now: Instant::now(),
@@ -566,3 +570,5 @@ fn the_transaction_cap_answers_503_without_state() {
     assert!(out[0].1.starts_with("SIP/2.0 503 Overloaded"));
     assert_eq!(n.core.counters().overloaded, 1);
 }
+
+mod lcr;

@@ -1,0 +1,487 @@
+//! Least-cost routing with serial failover (issue 5): where an initial
+//! INVITE goes when a routing table is configured.
+//!
+//! A [`TargetSource`] (the snapshot-backed router) turns the dialled number
+//! and the caller's address into an ordered list of [`Target`]s. The proxy
+//! core forwards to the first; when that branch fails with one of the
+//! [`FailoverCodes`] (default 408 and 5xx) or times out, it tries the next,
+//! and so on (serial forking, RFC 3261 §16.6 with one branch at a time).
+//! A 6xx, any other final response, or a CANCEL from the caller ends the
+//! search; when every target failed the caller gets the best final
+//! response (§16.7 step 6).
+//!
+//! The Request-URI of each copy is rewritten to `sip:USER@GATEWAY`: the
+//! number as the target wants it (digits stripped or prefixed) at the
+//! gateway's address, keeping the original URI parameters.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use trunkline_parser::{Edits, Message, Span, Uri, ValidateOptions, validate_with};
+use trunkline_shards::tx::{ClientRequest, TxId};
+
+use super::{Branch, BranchId, In, State, UserRef, route};
+use trunkline_parser::Method;
+
+/// The longest Request-URI user part a target can carry (E.164 numbers
+/// have at most 15 digits; prefixes and technical prefixes fit easily).
+pub const MAX_TARGET_USER: usize = 48;
+
+/// The most targets one call tries (a branch index is 7 bits).
+pub const MAX_TARGETS: usize = 32;
+
+/// One next hop of a routed call: a gateway and the user part to send it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// Where the copy goes.
+    pub dest: SocketAddr,
+    /// The gateway's index in the routing table (for counters and caps).
+    pub gateway: u32,
+    user: [u8; MAX_TARGET_USER],
+    user_len: u8,
+}
+
+impl Target {
+    /// A target sending `user` to `dest`; `None` if `user` is longer than
+    /// [`MAX_TARGET_USER`].
+    pub fn new(dest: SocketAddr, gateway: u32, user: &[u8]) -> Option<Target> {
+        if user.len() > MAX_TARGET_USER {
+            return None;
+        }
+        let mut t = Target {
+            dest,
+            gateway,
+            user: [0; MAX_TARGET_USER],
+            user_len: user.len() as u8,
+        };
+        t.user[..user.len()].copy_from_slice(user);
+        Some(t)
+    }
+
+    /// The Request-URI user part for this target.
+    pub fn user(&self) -> &[u8] {
+        &self.user[..self.user_len as usize]
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("dest", &self.dest)
+            .field("gateway", &self.gateway)
+            .field("user", &String::from_utf8_lossy(self.user()))
+            .finish()
+    }
+}
+
+/// What a routing decision is made on.
+#[derive(Clone, Copy, Debug)]
+pub struct LcrRequest<'a> {
+    /// The dialled number: the Request-URI user part (SIP) or number (tel).
+    pub number: &'a [u8],
+    /// Where the INVITE came from (source ACL → routing group).
+    pub source: IpAddr,
+}
+
+/// Why a call has no target: the response the caller gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoRoute {
+    /// Status code (404 when no rule matches, unless configured otherwise).
+    pub code: u16,
+    /// Reason phrase.
+    pub reason: &'static [u8],
+}
+
+/// Chooses the ordered next hops of an initial INVITE. Implementations
+/// must be cheap and lock-free: they run on every shard for every call.
+pub trait TargetSource: fmt::Debug + Send + Sync {
+    /// Fills `out` (cleared by the caller) with at most [`MAX_TARGETS`]
+    /// targets, most preferred first.
+    fn targets(&self, req: &LcrRequest<'_>, out: &mut Vec<Target>) -> Result<(), NoRoute>;
+}
+
+/// The final responses that move a call to its next target.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FailoverCodes {
+    /// Bit `c - 300` for each code `c` in 300..=599.
+    bits: [u64; 5],
+}
+
+impl Default for FailoverCodes {
+    /// 408 and every 5xx.
+    fn default() -> Self {
+        let mut f = FailoverCodes::none();
+        f.insert(408);
+        for c in 500..=599 {
+            f.insert(c);
+        }
+        f
+    }
+}
+
+impl fmt::Debug for FailoverCodes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries((300..600).filter(|&c| self.contains(c)))
+            .finish()
+    }
+}
+
+/// An entry of a failover list that is not a 3xx-5xx code or class.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a failover code: give a status 300-599 (`503`) or a class (`5xx`); a 6xx always ends the search (RFC 3261 §16.7)"
+)]
+pub struct BadFailoverCode(pub String);
+
+impl FailoverCodes {
+    /// No code fails over (only timeouts... which are 408: also none).
+    pub fn none() -> FailoverCodes {
+        FailoverCodes { bits: [0; 5] }
+    }
+
+    /// Adds `code` (300..=599; others are ignored).
+    pub fn insert(&mut self, code: u16) {
+        if (300..600).contains(&code) {
+            let i = (code - 300) as usize;
+            self.bits[i / 64] |= 1 << (i % 64);
+        }
+    }
+
+    /// Whether a final response `code` (or a timeout, 408) fails over.
+    pub fn contains(&self, code: u16) -> bool {
+        (300..600).contains(&code) && {
+            let i = (code - 300) as usize;
+            self.bits[i / 64] & (1 << (i % 64)) != 0
+        }
+    }
+
+    /// Parses a list such as `["408", "5xx", "603"]`: codes 300-599 and
+    /// classes `3xx`-`5xx`.
+    pub fn parse<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Self, BadFailoverCode> {
+        let mut f = FailoverCodes::none();
+        for item in items {
+            let bad = || BadFailoverCode(item.to_string());
+            let t = item.trim();
+            match t.as_bytes() {
+                [c @ b'3'..=b'5', b'x' | b'X', b'x' | b'X'] => {
+                    let base = (c - b'0') as u16 * 100;
+                    for code in base..base + 100 {
+                        f.insert(code);
+                    }
+                }
+                _ => {
+                    let code: u16 = t.parse().map_err(|_| bad())?;
+                    if !(300..600).contains(&code) {
+                        return Err(bad());
+                    }
+                    f.insert(code);
+                }
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// The number an INVITE dials: the Request-URI user part up to any `;`
+/// (SIP, SIPS) or the tel number (RFC 3966); `None` without one.
+pub fn dialled_number<'a>(msg: &Message<'a>) -> Option<&'a [u8]> {
+    match msg.request_uri()?.ok()? {
+        Uri::Sip(u) => {
+            let user = u.user?;
+            let end = user.iter().position(|&b| b == b';').unwrap_or(user.len());
+            Some(&user[..end]).filter(|n| !n.is_empty())
+        }
+        Uri::Tel(t) => Some(t.number).filter(|n| !n.is_empty()),
+        _ => None,
+    }
+}
+
+/// Rewrites the Request-URI of the copy for `target`: `sip:USER@DEST`,
+/// keeping the scheme and URI parameters of a SIP URI (a tel URI becomes
+/// `sip:USER@DEST;user=phone`). `scratch` is a reusable buffer.
+pub(super) fn rewrite_request_uri(
+    msg: &Message<'_>,
+    target: &Target,
+    e: &mut Edits,
+    scratch: &mut Vec<u8>,
+) {
+    use std::io::Write;
+    let (Some(span), Some(Ok(uri))) = (msg.request_uri_span(), msg.request_uri()) else {
+        return;
+    };
+    scratch.clear();
+    let replaced = match uri {
+        Uri::Sip(u) => {
+            let start = match u.user {
+                Some(user) => msg.span_of(user).start,
+                None => msg.span_of(u.host.text).start,
+            };
+            let end = msg.span_of(u.params).start;
+            Span::new(start as usize, end as usize)
+        }
+        _ => {
+            scratch.extend_from_slice(b"sip:");
+            span
+        }
+    };
+    scratch.extend_from_slice(target.user());
+    let _ = write!(scratch, "@{}", target.dest);
+    if !matches!(uri, Uri::Sip(_)) {
+        scratch.extend_from_slice(b";user=phone");
+    }
+    let piece = e.scratch(scratch);
+    e.replace(replaced, piece);
+}
+
+impl State {
+    /// Routes an initial INVITE by the routing table and forwards it to
+    /// its first target (§16.6, serial forking).
+    pub(super) fn forward_lcr(
+        &mut self,
+        now: Instant,
+        inp: &In<'_, '_>,
+        server: TxId,
+        source: &dyn TargetSource,
+    ) {
+        let Some(number) = dialled_number(inp.msg) else {
+            self.reply(now, inp, Some(server), 404, b"No Number To Route", &[]);
+            return;
+        };
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
+        let req = LcrRequest {
+            number,
+            source: inp.src.ip(),
+        };
+        if let Err(no) = source.targets(&req, &mut targets) {
+            self.targets = targets;
+            self.reply(now, inp, Some(server), no.code, no.reason, &[]);
+            return;
+        }
+        targets.truncate(MAX_TARGETS);
+        if targets.is_empty() {
+            self.targets = targets;
+            self.reply(now, inp, Some(server), 404, b"No Route", &[]);
+            return;
+        }
+        let (slot, generation) = self.new_ctx(server, inp.msg);
+        let user = UserRef {
+            slot,
+            generation,
+            branch: 0,
+            cancel: false,
+        };
+        self.tx.set_user(server, user.pack());
+        let ctx = &mut self.ctxs[slot as usize];
+        std::mem::swap(&mut ctx.targets, &mut targets);
+        ctx.src = Some(inp.src);
+        ctx.local = inp.local;
+        self.targets = targets;
+        if !self.next_target(now, slot, generation, Some(inp)) {
+            // No target could be sent to (all loops or unwritable).
+            let ctx = self.ctx_mut(slot, generation).expect("live");
+            ctx.final_sent = true;
+            self.local_final(now, slot, generation, server, 503, b"No Usable Gateway");
+        }
+    }
+
+    /// After a branch failed with a failover code or timed out: tries the
+    /// context's next target if the search may go on. Returns whether a
+    /// new branch started.
+    pub(super) fn fail_over(&mut self, now: Instant, slot: u32, generation: u32) -> bool {
+        let Some(ctx) = self.ctx_mut(slot, generation) else {
+            return false;
+        };
+        let go_on = !ctx.final_sent
+            && !ctx.cancelled
+            && ctx.next_target < ctx.targets.len()
+            && ctx.branches.iter().all(|b| b.done);
+        go_on && self.next_target(now, slot, generation, None)
+    }
+
+    /// Starts a branch to the next target that can be sent to, from the
+    /// request in `inp` or, on failover, the copy kept in the context.
+    fn next_target(
+        &mut self,
+        now: Instant,
+        slot: u32,
+        generation: u32,
+        inp: Option<&In<'_, '_>>,
+    ) -> bool {
+        if let Some(inp) = inp {
+            return self.start_targets(now, slot, generation, inp);
+        }
+        let Some(ctx) = self.ctx_mut(slot, generation) else {
+            return false;
+        };
+        let (Some(src), local) = (ctx.src, ctx.local) else {
+            return false;
+        };
+        let request = std::mem::take(&mut ctx.request);
+        let mut parser = std::mem::take(&mut self.scratch_parser);
+        let started = match parser.parse(&request) {
+            Ok(msg) => match validate_with(&msg, &ValidateOptions::PROXY) {
+                Ok(sum) => {
+                    let inp = In {
+                        msg: &msg,
+                        sum,
+                        src,
+                        local,
+                    };
+                    self.start_targets(now, slot, generation, &inp)
+                }
+                Err(_) => false,
+            },
+            Err(_) => false,
+        };
+        self.scratch_parser = parser;
+        match self.ctx_mut(slot, generation) {
+            Some(ctx) => ctx.request = request,
+            None => self.tx.give_buf(request),
+        }
+        started
+    }
+
+    /// Tries the remaining targets in order until one branch starts.
+    fn start_targets(
+        &mut self,
+        now: Instant,
+        slot: u32,
+        generation: u32,
+        inp: &In<'_, '_>,
+    ) -> bool {
+        loop {
+            let Some(ctx) = self.ctx_mut(slot, generation) else {
+                return false;
+            };
+            let Some(&target) = ctx.targets.get(ctx.next_target) else {
+                return false;
+            };
+            ctx.next_target += 1;
+            let b = ctx.branches.len();
+            if self.start_target_branch(now, slot, generation, inp, &target, b) {
+                return true;
+            }
+        }
+    }
+
+    /// Forwards `inp` to `target` as branch `b` of the context.
+    fn start_target_branch(
+        &mut self,
+        now: Instant,
+        slot: u32,
+        generation: u32,
+        inp: &In<'_, '_>,
+        target: &Target,
+        b: usize,
+    ) -> bool {
+        let ours = self
+            .cfg
+            .locals
+            .addrs
+            .iter()
+            .any(|a| a.ip == Some(target.dest.ip()) && a.port == target.dest.port());
+        if ours || b >= MAX_TARGETS {
+            return false;
+        }
+        self.make_branch(inp);
+        if b > 0 {
+            // Each copy is its own client transaction (§16.6 step 8).
+            use std::io::Write;
+            let _ = write!(self.branch, ".{b}");
+        }
+        let mut plan = std::mem::take(&mut self.plan);
+        let planned = route::plan(inp.msg, &self.cfg.locals, None, &mut plan);
+        let mut buf = self.tx.take_buf();
+        let ok = planned.is_ok() || !plan.by_route;
+        let ok = ok && self.build_forward(inp, &plan, Some(target), &mut buf);
+        self.plan = plan;
+        if !ok {
+            self.tx.give_buf(buf);
+            return false;
+        }
+        self.counters.requests_forwarded += 1;
+        let user = UserRef {
+            slot,
+            generation,
+            branch: b as u8,
+            cancel: false,
+        };
+        let branch = std::mem::take(&mut self.branch);
+        let client = self.tx.start_client(
+            now,
+            ClientRequest {
+                method: Method::Invite,
+                branch: &branch,
+                bytes: buf,
+                dest: target.dest,
+                local: inp.local,
+                user: user.pack(),
+                timer_c: true,
+            },
+        );
+        let ctx = &mut self.ctxs[slot as usize];
+        ctx.refs += 1;
+        ctx.branches.push(Branch {
+            tx: Some(client),
+            branch: BranchId::new(&branch),
+            ..Branch::default()
+        });
+        self.branch = branch;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failover_codes_parse_codes_and_classes() {
+        let f = FailoverCodes::parse(["408", "5xx", "486"]).unwrap();
+        for c in [408, 486, 500, 503, 599] {
+            assert!(f.contains(c), "{c}");
+        }
+        for c in [404, 600, 603, 200, 180, 499] {
+            assert!(!f.contains(c), "{c}");
+        }
+        assert_eq!(
+            FailoverCodes::parse(["408", "5xx"]).unwrap(),
+            FailoverCodes::default()
+        );
+        for bad in ["603", "6xx", "200", "abc", "5x", ""] {
+            assert!(FailoverCodes::parse([bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_target_refuses_an_overlong_user() {
+        let d: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        assert_eq!(Target::new(d, 1, b"+4930123").unwrap().user(), b"+4930123");
+        assert!(Target::new(d, 1, &[b'1'; MAX_TARGET_USER + 1]).is_none());
+    }
+
+    #[test]
+    fn the_dialled_number_comes_from_the_request_uri() {
+        let mut p = trunkline_parser::Parser::default();
+        let req = |ruri: &str| {
+            format!(
+                "INVITE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK1\r\n\
+To: <sip:b@x>\r\nFrom: <sip:a@x>;tag=1\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n"
+            )
+        };
+        let cases = [
+            ("sip:+14155550123@gw;user=phone", Some(&b"+14155550123"[..])),
+            ("sip:4930123;npdi@gw", Some(b"4930123")),
+            ("tel:+4930123", Some(b"+4930123")),
+            ("sip:gw.example.net", None),
+        ];
+        for (ruri, want) in cases {
+            let raw = req(ruri);
+            let m = p.parse(raw.as_bytes()).unwrap();
+            assert_eq!(dialled_number(&m), want, "{ruri}");
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Least-cost routing through the proxy core: serial failover over the
+//! targets of a static table, on the virtual network.
+
+use super::*;
+
+const GW1: &str = "198.51.100.1:5060";
+const GW2: &str = "198.51.100.2:5060";
+const GW3: &str = "198.51.100.3:5080";
+
+/// A table with one rule: numbers starting `+1` go to GW1 as dialled, to
+/// GW2 without the `+`, to GW3 with `00` for the `+`.
+#[derive(Debug)]
+struct Table;
+
+impl TargetSource for Table {
+    fn targets(&self, req: &LcrRequest<'_>, out: &mut Vec<Target>) -> Result<(), NoRoute> {
+        let Some(national) = req.number.strip_prefix(b"+1") else {
+            return Err(NoRoute {
+                code: 404,
+                reason: b"No Route",
+            });
+        };
+        let digits = &req.number[1..];
+        out.push(Target::new(addr(GW1), 1, req.number).unwrap());
+        out.push(Target::new(addr(GW2), 2, digits).unwrap());
+        let mut intl = b"001".to_vec();
+        intl.extend_from_slice(national);
+        out.push(Target::new(addr(GW3), 3, &intl).unwrap());
+        Ok(())
+    }
+}
+
+fn lcr_net() -> Net {
+    let mut cfg = ProxyConfig::new(addr(PROXY), None);
+    cfg.lcr = Some(Arc::new(Table));
+    Net::with_config(cfg)
+}
+
+/// An INVITE for `number` addressed to the proxy, as a carrier sends it.
+fn call(number: &str, branch: &str) -> String {
+    invite(branch).replacen(
+        &format!("INVITE sip:bob@{UAS} SIP/2.0"),
+        &format!("INVITE sip:{number}@{PROXY};user=phone SIP/2.0"),
+        1,
+    )
+}
+
+/// The request line of what went to `dest`, and the message.
+fn sent_to(out: &[(SocketAddr, String)], dest: &str) -> Option<String> {
+    out.iter()
+        .find(|(d, _)| *d == addr(dest))
+        .map(|(_, m)| m.clone())
+}
+
+fn request_line(m: &str) -> &str {
+    m.split("\r\n").next().unwrap()
+}
+
+#[test]
+fn timeout_then_503_then_200_fails_over_through_three_gateways() {
+    let mut n = lcr_net();
+    n.from(UAC, &call("+14155550123", "z9hG4bKf1"));
+    let out = n.take();
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert!(out[0].1.starts_with("SIP/2.0 100 Trying"));
+    let inv1 = sent_to(&out, GW1).expect("first gateway first");
+    assert_eq!(
+        request_line(&inv1),
+        "INVITE sip:+14155550123@198.51.100.1:5060;user=phone SIP/2.0"
+    );
+    assert_eq!(header(&inv1, "Record-Route"), ["<sip:192.0.2.1:5060;lr>"]);
+
+    // GW1 is silent: INVITE retransmissions, then Timer B (64*T1) moves
+    // the call on to GW2.
+    n.advance(Duration::from_secs(31));
+    let out = n.take();
+    assert!(
+        out.iter().all(|(d, m)| *d == addr(GW1) && *m == inv1),
+        "{out:#?}"
+    );
+    n.advance(Duration::from_millis(1200));
+    let mut out = n.take();
+    out.retain(|(d, _)| *d != addr(GW1)); // the last Timer A resend
+    assert_eq!(out.len(), 1, "{out:#?}");
+    let inv2 = sent_to(&out, GW2).expect("second gateway after the timeout");
+    assert_eq!(
+        request_line(&inv2),
+        "INVITE sip:14155550123@198.51.100.2:5060;user=phone SIP/2.0"
+    );
+    let (b1, b2) = (header(&inv1, "Via")[0], header(&inv2, "Via")[0]);
+    assert_ne!(b1, b2, "each copy its own branch");
+    assert_eq!(header(&inv2, "Via")[1], header(&inv1, "Via")[1]);
+    assert_eq!(header(&inv2, "Max-Forwards"), ["69"]);
+    assert!(inv2.ends_with("\r\n\r\nv=0\n"), "body kept");
+
+    // GW2 answers 503: ACKed hop by hop, and GW3 gets the call.
+    n.from(GW2, &respond(&inv2, 100, "Trying", None));
+    n.from(GW2, &respond(&inv2, 503, "Service Unavailable", Some("g2")));
+    let out = n.take();
+    assert_eq!(out.len(), 2, "{out:#?}");
+    let ack = sent_to(&out, GW2).expect("ACK for the 503");
+    assert!(ack.starts_with("ACK sip:14155550123@198.51.100.2:5060;user=phone SIP/2.0"));
+    let inv3 = sent_to(&out, GW3).expect("third gateway after the 503");
+    assert_eq!(
+        request_line(&inv3),
+        "INVITE sip:0014155550123@198.51.100.3:5080;user=phone SIP/2.0"
+    );
+    assert!(sent_to(&out, UAC).is_none(), "the 503 is not relayed");
+
+    // GW3 rings and answers: both reach the caller.
+    n.from(GW3, &respond(&inv3, 180, "Ringing", Some("g3")));
+    n.from(GW3, &respond(&inv3, 200, "OK", Some("g3")));
+    let out = n.take();
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert!(out.iter().all(|(d, _)| *d == addr(UAC)));
+    assert!(out[0].1.starts_with("SIP/2.0 180 Ringing"));
+    assert!(out[1].1.starts_with("SIP/2.0 200 OK"));
+    assert_eq!(header(&out[1].1, "Via").len(), 1);
+
+    n.advance(Duration::from_secs(60));
+    assert_eq!(n.core.live_transactions(), 0);
+    assert_eq!(n.core.live_contexts(), 0);
+}
+
+/// Sends the call and answers each gateway's INVITE with `codes` in turn;
+/// returns what the caller got last and how many gateways were tried.
+fn answer_each(codes: &[(u16, &str)]) -> (String, usize) {
+    let mut n = lcr_net();
+    n.from(UAC, &call("+14155550123", "z9hG4bKf2"));
+    let mut out = n.take();
+    let mut tried = 0;
+    for (i, (code, reason)) in codes.iter().enumerate() {
+        let gw = [GW1, GW2, GW3][i];
+        let Some(inv) = sent_to(&out, gw) else { break };
+        tried += 1;
+        let tag = format!("g{i}");
+        n.from(gw, &respond(&inv, *code, reason, Some(&tag)));
+        out = n.take();
+    }
+    let last = out
+        .iter()
+        .rev()
+        .find(|(d, _)| *d == addr(UAC))
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
+    (last, tried)
+}
+
+#[test]
+fn when_every_gateway_fails_the_caller_gets_the_best_response() {
+    // 503 ranks last (§16.7 step 6): the 500 wins.
+    let (last, tried) = answer_each(&[(503, "Unavailable"), (500, "Oops"), (503, "Unavailable")]);
+    assert_eq!(tried, 3);
+    assert!(last.starts_with("SIP/2.0 500 Oops"), "{last}");
+    // Only 503s: a 500 generated here (a 503 is not forwarded as such).
+    let (last, _) = answer_each(&[(503, "A"), (503, "B"), (503, "C")]);
+    assert!(last.starts_with("SIP/2.0 500 Server Error"), "{last}");
+}
+
+#[test]
+fn a_non_failover_code_or_a_6xx_ends_the_search() {
+    let (last, tried) = answer_each(&[(503, "Unavailable"), (486, "Busy Here"), (200, "OK")]);
+    assert_eq!(tried, 2);
+    assert!(last.starts_with("SIP/2.0 486 Busy Here"), "{last}");
+    let (last, tried) = answer_each(&[(603, "Decline"), (200, "OK")]);
+    assert_eq!(tried, 1);
+    assert!(last.starts_with("SIP/2.0 603 Decline"), "{last}");
+}
+
+#[test]
+fn a_number_without_a_rule_gets_the_tables_answer() {
+    let mut n = lcr_net();
+    n.from(UAC, &call("+4930123456", "z9hG4bKf3"));
+    let out = n.take();
+    let last = &out.last().unwrap().1;
+    assert!(last.starts_with("SIP/2.0 404 No Route"), "{out:#?}");
+    assert!(out.iter().all(|(d, _)| *d == addr(UAC)));
+    // No number at all.
+    n.from(
+        UAC,
+        &invite("z9hG4bKf4").replacen(&format!("sip:bob@{UAS}"), &format!("sip:{PROXY}"), 1),
+    );
+    let out = n.take();
+    assert!(
+        out.last()
+            .unwrap()
+            .1
+            .starts_with("SIP/2.0 404 No Number To Route"),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn a_cancel_stops_the_search() {
+    let mut n = lcr_net();
+    n.from(UAC, &call("+14155550123", "z9hG4bKf5"));
+    let inv1 = sent_to(&n.take(), GW1).unwrap();
+    n.from(GW1, &respond(&inv1, 180, "Ringing", Some("g1")));
+    n.take();
+    let cancel = call("+14155550123", "z9hG4bKf5")
+        .replacen("INVITE sip:", "CANCEL sip:", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+        .replace("Content-Type: application/sdp\r\n", "")
+        .replace(
+            "Content-Length: 4\r\n\r\nv=0\n",
+            "Content-Length: 0\r\n\r\n",
+        );
+    n.from(UAC, &cancel);
+    let out = n.take();
+    let down = sent_to(&out, GW1).expect("CANCEL to the ringing gateway");
+    assert!(down.starts_with("CANCEL "));
+    // The gateway's 487 (a failover-neutral 4xx) goes to the caller; no
+    // other gateway is tried.
+    n.from(GW1, &respond(&inv1, 487, "Request Terminated", Some("g1")));
+    let out = n.take();
+    assert!(
+        sent_to(&out, GW2).is_none() && sent_to(&out, GW3).is_none(),
+        "{out:#?}"
+    );
+    let up = sent_to(&out, UAC).unwrap();
+    assert!(up.starts_with("SIP/2.0 487"), "{up}");
+}
+
+#[test]
+fn in_dialog_requests_and_routed_requests_skip_the_table() {
+    // A BYE with a To tag follows its Route set / the default route, and
+    // an INVITE with a Route past us goes there: the table is for initial
+    // INVITEs addressed by their Request-URI.
+    let mut cfg = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
+    cfg.lcr = Some(Arc::new(Table));
+    let mut n = Net::with_config(cfg);
+    let routed = call("+14155550123", "z9hG4bKf6").replacen(
+        "Max-Forwards: 70\r\n",
+        &format!("Route: <sip:{UAS};lr>\r\nMax-Forwards: 70\r\n"),
+        1,
+    );
+    n.from(UAC, &routed);
+    let out = n.take();
+    assert!(sent_to(&out, UAS).is_some(), "{out:#?}");
+    assert!(sent_to(&out, GW1).is_none());
+}
+
+#[test]
+fn a_timeout_counts_as_408_when_the_rest_answer_503() {
+    let mut n = lcr_net();
+    n.from(UAC, &call("+14155550123", "z9hG4bKf7"));
+    n.take();
+    n.advance(Duration::from_millis(32_200));
+    let inv2 = sent_to(&n.take(), GW2).expect("failover after Timer B");
+    n.from(GW2, &respond(&inv2, 503, "Unavailable", Some("g2")));
+    let inv3 = sent_to(&n.take(), GW3).expect("then the third");
+    n.from(GW3, &respond(&inv3, 503, "Unavailable", Some("g3")));
+    let up = sent_to(&n.take(), UAC).expect("a final response");
+    assert!(up.starts_with("SIP/2.0 408 Request Timeout"), "{up}");
+}
+
+#[test]
+fn failover_codes_are_configurable() {
+    let mut cfg = ProxyConfig::new(addr(PROXY), None);
+    cfg.lcr = Some(Arc::new(Table));
+    cfg.failover = FailoverCodes::parse(["486"]).unwrap();
+    let mut n = Net::with_config(cfg);
+    n.from(UAC, &call("+14155550123", "z9hG4bKf8"));
+    let inv1 = sent_to(&n.take(), GW1).unwrap();
+    n.from(GW1, &respond(&inv1, 486, "Busy Here", Some("g1")));
+    let inv2 = sent_to(&n.take(), GW2).expect("486 fails over here");
+    n.from(GW2, &respond(&inv2, 503, "Unavailable", Some("g2")));
+    let out = n.take();
+    assert!(sent_to(&out, GW3).is_none(), "503 does not: {out:#?}");
+    let up = sent_to(&out, UAC).unwrap();
+    assert!(up.starts_with("SIP/2.0 486 Busy Here"), "{up}");
+}
