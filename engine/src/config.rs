@@ -13,6 +13,11 @@
 //! [route]
 //! default = "127.0.0.1:5070"     # where requests without a Route past us go
 //!
+//! [routing]                      # least-cost routing of initial INVITEs (issue 5)
+//! table = "/var/lib/trunkline/table.snap"  # built by `trunkline snap build`
+//! failover = ["408", "5xx"]      # final responses that try the next gateway
+//! no_route = 404                 # answer when no rule matches the number
+//!
 //! [timers]                       # RFC 3261 §17.1.1.1
 //! t1_ms = 500
 //! t2_ms = 4000
@@ -84,6 +89,8 @@ struct FileConfig {
     #[serde(default)]
     route: RouteSection,
     #[serde(default)]
+    routing: RoutingSection,
+    #[serde(default)]
     timers: TimersSection,
     #[serde(default)]
     limits: LimitsSection,
@@ -93,6 +100,14 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct RouteSection {
     default: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutingSection {
+    table: Option<Spanned<String>>,
+    failover: Option<Spanned<Vec<String>>>,
+    no_route: Option<Spanned<u16>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,6 +143,17 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// The proxy's own settings (listen addresses are filled in at start).
     pub proxy: ProxyConfig,
+    /// Least-cost routing, when a routing table is configured.
+    pub routing: Option<RoutingConfig>,
+}
+
+/// The `[routing]` section: which snapshot routes initial INVITEs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoutingConfig {
+    /// The snapshot file (relative paths are relative to the config file).
+    pub table: PathBuf,
+    /// The status sent when no rule matches the dialled number.
+    pub no_route: u16,
 }
 
 impl Default for Config {
@@ -143,6 +169,7 @@ impl Default for Config {
             cpus: None,
             shutdown_grace: Duration::from_secs(5),
             proxy: ProxyConfig::new(listen, None),
+            routing: None,
         }
     }
 }
@@ -236,6 +263,47 @@ impl Config {
                 resolve(d.get_ref()).map_err(|m| err(Some(d.span()), Some("route.default"), m))?,
             );
         }
+        let r = &file.routing;
+        if let Some(f) = &r.failover {
+            cfg.proxy.failover =
+                crate::proxy::FailoverCodes::parse(f.get_ref().iter().map(String::as_str))
+                    .map_err(|e| err(Some(f.span()), Some("routing.failover"), e.to_string()))?;
+        }
+        let no_route = match &r.no_route {
+            Some(c) if !(400..700).contains(c.get_ref()) => {
+                return Err(err(
+                    Some(c.span()),
+                    Some("routing.no_route"),
+                    "must be a final error status, 400-699".into(),
+                ));
+            }
+            Some(c) => *c.get_ref(),
+            None => 404,
+        };
+        match &r.table {
+            Some(t) if t.get_ref().is_empty() => {
+                return Err(err(
+                    Some(t.span()),
+                    Some("routing.table"),
+                    "must name a snapshot file".into(),
+                ));
+            }
+            Some(t) => {
+                let base = path.parent().unwrap_or(Path::new(""));
+                cfg.routing = Some(RoutingConfig {
+                    table: base.join(t.get_ref()),
+                    no_route,
+                });
+            }
+            None if r.failover.is_some() || r.no_route.is_some() => {
+                return Err(err(
+                    None,
+                    Some("routing.table"),
+                    "[routing] needs a `table` (failover and no_route apply to it)".into(),
+                ));
+            }
+            None => {}
+        }
         let t = &file.timers;
         let ms = |v: &Option<Spanned<u64>>,
                   key: &str,
@@ -303,6 +371,7 @@ impl Config {
     /// The proxy settings for the addresses actually bound (port 0 resolved).
     pub fn proxy_for(&self, bound: &[SocketAddr]) -> Arc<ProxyConfig> {
         let mut p = self.proxy.clone();
+        p.shards = self.shards;
         p.locals = Locals {
             addrs: bound
                 .iter()
@@ -440,5 +509,26 @@ max_message = 8192
         assert_eq!((e.line, e.key.as_deref()), (2, Some("route.default")));
         let e = parse("[timers]\nt1_ms = 5000\nt2_ms = 4000\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("timers.t2_ms"));
+    }
+
+    #[test]
+    fn the_routing_section() {
+        let c = Config::parse(
+            "[routing]\ntable = \"decks/table.snap\"\nfailover = [\"408\", \"5xx\", \"486\"]\nno_route = 480\n",
+            Path::new("/etc/trunkline/t.toml"),
+        )
+        .unwrap();
+        let r = c.routing.unwrap();
+        assert_eq!(r.table, Path::new("/etc/trunkline/decks/table.snap"));
+        assert_eq!(r.no_route, 480);
+        assert!(c.proxy.failover.contains(486) && c.proxy.failover.contains(502));
+        assert!(parse("").unwrap().routing.is_none());
+        let e = parse("[routing]\ntable = \"t.snap\"\nfailover = [\"6xx\"]\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (3, Some("routing.failover")));
+        assert!(e.message.contains("6xx"), "{e}");
+        let e = parse("[routing]\ntable = \"t.snap\"\nno_route = 200\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (3, Some("routing.no_route")));
+        let e = parse("[routing]\nno_route = 404\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("routing.table"));
     }
 }

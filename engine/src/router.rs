@@ -69,7 +69,7 @@ impl std::fmt::Display for ShardReport {
             f,
             "shard {}: received={} sent={} parse_errors={} invalid={} keepalives={} \
 requests_forwarded={} responses_forwarded={} local_replies={} dropped={} overloaded={} \
-transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
+lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
             self.shard,
             c.received,
             c.sent,
@@ -81,6 +81,10 @@ transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} 
             c.local_replies,
             c.dropped,
             c.overloaded,
+            c.lcr_routed,
+            c.lcr_no_route,
+            c.lcr_failovers,
+            c.lcr_capped,
             self.live_transactions,
             self.tx.retransmissions,
             self.tx.absorbed,

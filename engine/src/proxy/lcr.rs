@@ -38,6 +38,8 @@ pub struct Target {
     pub dest: SocketAddr,
     /// The gateway's index in the routing table (for counters and caps).
     pub gateway: u32,
+    /// The gateway's calls-per-second cap across the router (0: none).
+    pub cps_limit: u32,
     user: [u8; MAX_TARGET_USER],
     user_len: u8,
 }
@@ -52,6 +54,7 @@ impl Target {
         let mut t = Target {
             dest,
             gateway,
+            cps_limit: 0,
             user: [0; MAX_TARGET_USER],
             user_len: user.len() as u8,
         };
@@ -63,6 +66,44 @@ impl Target {
     pub fn user(&self) -> &[u8] {
         &self.user[..self.user_len as usize]
     }
+
+    /// The same target with a calls-per-second cap (0: none).
+    pub fn with_cps_limit(mut self, cps: u32) -> Target {
+        self.cps_limit = cps;
+        self
+    }
+}
+
+/// A gateway's CPS budget on one shard: a token bucket refilled at the
+/// shard's share of the cap (calls spread over shards by Call-ID, so the
+/// shares add up to the cap), holding at most one second's worth (and
+/// at least one call).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CpsBucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl CpsBucket {
+    fn new(now: Instant, rate: f64) -> CpsBucket {
+        CpsBucket {
+            tokens: rate.max(1.0),
+            last: now,
+        }
+    }
+
+    /// Takes one call's token if there is one.
+    fn admit(&mut self, now: Instant, rate: f64) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * rate).min(rate.max(1.0));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl fmt::Debug for Target {
@@ -70,6 +111,7 @@ impl fmt::Debug for Target {
         f.debug_struct("Target")
             .field("dest", &self.dest)
             .field("gateway", &self.gateway)
+            .field("cps_limit", &self.cps_limit)
             .field("user", &String::from_utf8_lossy(self.user()))
             .finish()
     }
@@ -246,6 +288,7 @@ impl State {
         source: &dyn TargetSource,
     ) {
         let Some(number) = dialled_number(inp.msg) else {
+            self.counters.lcr_no_route += 1;
             self.reply(now, inp, Some(server), 404, b"No Number To Route", &[]);
             return;
         };
@@ -256,11 +299,13 @@ impl State {
             source: inp.src.ip(),
         };
         if let Err(no) = source.targets(&req, &mut targets) {
+            self.counters.lcr_no_route += 1;
             self.targets = targets;
             self.reply(now, inp, Some(server), no.code, no.reason, &[]);
             return;
         }
         targets.truncate(MAX_TARGETS);
+        self.counters.lcr_routed += 1;
         if targets.is_empty() {
             self.targets = targets;
             self.reply(now, inp, Some(server), 404, b"No Route", &[]);
@@ -283,7 +328,7 @@ impl State {
             // No target could be sent to (all loops or unwritable).
             let ctx = self.ctx_mut(slot, generation).expect("live");
             ctx.final_sent = true;
-            self.local_final(now, slot, generation, server, 503, b"No Usable Gateway");
+            self.local_final(now, slot, generation, server, 503, b"No Gateway Available");
         }
     }
 
@@ -361,10 +406,29 @@ impl State {
             };
             ctx.next_target += 1;
             let b = ctx.branches.len();
+            if !self.cps_admits(now, &target) {
+                self.counters.lcr_capped += 1;
+                continue;
+            }
             if self.start_target_branch(now, slot, generation, inp, &target, b) {
+                if b > 0 {
+                    self.counters.lcr_failovers += 1;
+                }
                 return true;
             }
         }
+    }
+
+    /// Whether `target`'s gateway is under its CPS cap (taking a token).
+    fn cps_admits(&mut self, now: Instant, target: &Target) -> bool {
+        if target.cps_limit == 0 {
+            return true;
+        }
+        let rate = target.cps_limit as f64 / self.cfg.shards.max(1) as f64;
+        self.cps
+            .entry(target.dest)
+            .or_insert_with(|| CpsBucket::new(now, rate))
+            .admit(now, rate)
     }
 
     /// Forwards `inp` to `target` as branch `b` of the context.

@@ -74,6 +74,8 @@ pub struct ProxyConfig {
     /// Final responses (and timeouts, as 408) that move an LCR call to its
     /// next target.
     pub failover: FailoverCodes,
+    /// Shards in the router: each enforces its share of a gateway's CPS cap.
+    pub shards: u16,
 }
 
 impl ProxyConfig {
@@ -92,6 +94,7 @@ impl ProxyConfig {
             max_transactions: 1_000_000,
             lcr: None,
             failover: FailoverCodes::default(),
+            shards: 1,
         }
     }
 }
@@ -120,6 +123,15 @@ pub struct Counters {
     pub dropped: u64,
     /// New requests refused with 503 at the transaction cap.
     pub overloaded: u64,
+    /// Initial INVITEs routed by the routing table.
+    pub lcr_routed: u64,
+    /// Initial INVITEs the table had no route for (answered 404 or the
+    /// configured code).
+    pub lcr_no_route: u64,
+    /// Copies sent to a next gateway after a failure.
+    pub lcr_failovers: u64,
+    /// Gateways skipped because they were at their CPS cap.
+    pub lcr_capped: u64,
 }
 
 /// Where to send the bytes [`ProxyCore::poll_transmit`] wrote.
@@ -156,6 +168,8 @@ struct State {
     draining: bool,
     /// Scratch target list, swapped into a context (no allocation per call).
     targets: Vec<Target>,
+    /// Per-gateway CPS budgets of this shard.
+    cps: std::collections::HashMap<SocketAddr, lcr::CpsBucket, foldhash::fast::FixedState>,
 }
 
 /// A response context (§16.7): one server transaction and its branches.
@@ -265,6 +279,7 @@ impl ProxyCore {
                 branch: Vec::with_capacity(40),
                 draining: false,
                 targets: Vec::new(),
+                cps: Default::default(),
             },
         }
     }

@@ -270,3 +270,44 @@ fn failover_codes_are_configurable() {
     let up = sent_to(&out, UAC).unwrap();
     assert!(up.starts_with("SIP/2.0 486 Busy Here"), "{up}");
 }
+
+/// GW1 capped at 2 calls per second, GW2 uncapped.
+#[derive(Debug)]
+struct Capped;
+
+impl TargetSource for Capped {
+    fn targets(&self, req: &LcrRequest<'_>, out: &mut Vec<Target>) -> Result<(), NoRoute> {
+        out.push(
+            Target::new(addr(GW1), 1, req.number)
+                .unwrap()
+                .with_cps_limit(2),
+        );
+        out.push(Target::new(addr(GW2), 2, req.number).unwrap());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_gateway_at_its_cps_cap_is_skipped() {
+    let mut cfg = ProxyConfig::new(addr(PROXY), None);
+    cfg.lcr = Some(Arc::new(Capped));
+    let mut n = Net::with_config(cfg);
+    let mut first_hops = Vec::new();
+    for i in 0..4 {
+        let call_id = format!("Call-ID: cps-{i}@192.0.2.10");
+        let msg = call("+14155550123", &format!("z9hG4bKcps{i}"))
+            .replace("Call-ID: call-1@192.0.2.10", &call_id);
+        n.from(UAC, &msg);
+        let out = n.take();
+        let hop = out.iter().find(|(d, _)| *d != addr(UAC)).unwrap().0;
+        first_hops.push(hop);
+    }
+    assert_eq!(first_hops, [addr(GW1), addr(GW1), addr(GW2), addr(GW2)]);
+    assert_eq!(n.core.counters().lcr_capped, 2);
+    // A second later the bucket has refilled.
+    n.advance(Duration::from_millis(1000));
+    n.take();
+    let msg = call("+14155550123", "z9hG4bKcps9").replace("call-1@", "cps-9@");
+    n.from(UAC, &msg);
+    assert!(sent_to(&n.take(), GW1).is_some());
+}
