@@ -17,6 +17,9 @@
 //! table = "/var/lib/trunkline/table.snap"  # built by `trunkline snap build`
 //! failover = ["408", "5xx"]      # final responses that try the next gateway
 //! no_route = 404                 # answer when no rule matches the number
+//! probe_interval_ms = 10000      # OPTIONS to gateways with probing on
+//! probe_down_after = 3           # unanswered rounds that take a gateway down
+//! probe_up_after = 2             # answered rounds that bring it back
 //!
 //! [timers]                       # RFC 3261 §17.1.1.1
 //! t1_ms = 500
@@ -108,6 +111,9 @@ struct RoutingSection {
     table: Option<Spanned<String>>,
     failover: Option<Spanned<Vec<String>>>,
     no_route: Option<Spanned<u16>>,
+    probe_interval_ms: Option<Spanned<u64>>,
+    probe_down_after: Option<Spanned<u8>>,
+    probe_up_after: Option<Spanned<u8>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -269,6 +275,35 @@ impl Config {
                 crate::proxy::FailoverCodes::parse(f.get_ref().iter().map(String::as_str))
                     .map_err(|e| err(Some(f.span()), Some("routing.failover"), e.to_string()))?;
         }
+        if let Some(i) = &r.probe_interval_ms {
+            if *i.get_ref() < 100 {
+                return Err(err(
+                    Some(i.span()),
+                    Some("routing.probe_interval_ms"),
+                    "must be at least 100 ms".into(),
+                ));
+            }
+            cfg.proxy.probe.interval = Duration::from_millis(*i.get_ref());
+        }
+        for (v, key, slot) in [
+            (
+                &r.probe_down_after,
+                "routing.probe_down_after",
+                &mut cfg.proxy.probe.down_after,
+            ),
+            (
+                &r.probe_up_after,
+                "routing.probe_up_after",
+                &mut cfg.proxy.probe.up_after,
+            ),
+        ] {
+            if let Some(v) = v {
+                if *v.get_ref() == 0 {
+                    return Err(err(Some(v.span()), Some(key), "must be at least 1".into()));
+                }
+                *slot = *v.get_ref();
+            }
+        }
         let no_route = match &r.no_route {
             Some(c) if !(400..700).contains(c.get_ref()) => {
                 return Err(err(
@@ -295,7 +330,12 @@ impl Config {
                     no_route,
                 });
             }
-            None if r.failover.is_some() || r.no_route.is_some() => {
+            None if r.failover.is_some()
+                || r.no_route.is_some()
+                || r.probe_interval_ms.is_some()
+                || r.probe_down_after.is_some()
+                || r.probe_up_after.is_some() =>
+            {
                 return Err(err(
                     None,
                     Some("routing.table"),
@@ -528,6 +568,12 @@ max_message = 8192
         assert!(e.message.contains("6xx"), "{e}");
         let e = parse("[routing]\ntable = \"t.snap\"\nno_route = 200\n").unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (3, Some("routing.no_route")));
+        let c = parse("[routing]\ntable = \"t\"\nprobe_interval_ms = 2000\nprobe_down_after = 5\n")
+            .unwrap();
+        assert_eq!(c.proxy.probe.interval, Duration::from_secs(2));
+        assert_eq!((c.proxy.probe.down_after, c.proxy.probe.up_after), (5, 2));
+        let e = parse("[routing]\ntable = \"t\"\nprobe_up_after = 0\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("routing.probe_up_after"));
         let e = parse("[routing]\nno_route = 404\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("routing.table"));
     }

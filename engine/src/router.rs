@@ -60,6 +60,10 @@ pub struct ShardReport {
     pub handoffs_in: u64,
     /// Sends the OS refused.
     pub send_errors: u64,
+    /// Gateways this shard probes, and how many of them are down.
+    pub gateways_probed: u32,
+    /// Probed gateways found down (skipped by least-cost routing).
+    pub gateways_down: u32,
 }
 
 impl std::fmt::Display for ShardReport {
@@ -69,7 +73,8 @@ impl std::fmt::Display for ShardReport {
             f,
             "shard {}: received={} sent={} parse_errors={} invalid={} keepalives={} \
 requests_forwarded={} responses_forwarded={} local_replies={} dropped={} overloaded={} \
-lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
+lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={} \
+probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
             self.shard,
             c.received,
             c.sent,
@@ -85,6 +90,11 @@ lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} transactions_live={
             c.lcr_no_route,
             c.lcr_failovers,
             c.lcr_capped,
+            c.lcr_down_skipped,
+            c.probes_sent,
+            c.probe_failures,
+            self.gateways_probed,
+            self.gateways_down,
             self.live_transactions,
             self.tx.retransmissions,
             self.tx.absorbed,
@@ -314,7 +324,10 @@ struct Shard {
 impl Shard {
     fn report(&self) -> ShardReport {
         let core = self.core.borrow();
+        let gateways = core.gateway_states();
         ShardReport {
+            gateways_probed: gateways.len() as u32,
+            gateways_down: gateways.iter().filter(|(_, up)| !up).count() as u32,
             shard: self.id,
             counters: core.counters(),
             tx: core.tx_stats(),
@@ -402,7 +415,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         }
     }
     let streams = ctx.receivers.streams();
-    let core = ProxyCore::new(setup.proxy.clone(), setup.seed ^ id as u64);
+    let core = ProxyCore::for_shard(setup.proxy.clone(), setup.seed ^ id as u64, id);
     let shard = Rc::new(Shard {
         id,
         core: RefCell::new(core),
@@ -480,6 +493,9 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         if d != dumped {
             dumped = d;
             tracing::info!("{}", shard.report());
+            for (gateway, up) in shard.core.borrow().gateway_states() {
+                tracing::info!(shard = shard.id, %gateway, up, "gateway");
+            }
         }
         if stopping.is_none() && setup.control.stop.load(Ordering::Relaxed) {
             stopping = Some(now);

@@ -141,6 +141,12 @@ pub trait TargetSource: fmt::Debug + Send + Sync {
     /// Fills `out` (cleared by the caller) with at most [`MAX_TARGETS`]
     /// targets, most preferred first.
     fn targets(&self, req: &LcrRequest<'_>, out: &mut Vec<Target>) -> Result<(), NoRoute>;
+
+    /// Appends the gateways to probe with OPTIONS (see [`super::probe`]);
+    /// called once per probing round. None by default.
+    fn probed(&self, out: &mut Vec<SocketAddr>) {
+        let _ = out;
+    }
 }
 
 /// The final responses that move a call to its next target.
@@ -406,6 +412,10 @@ impl State {
             };
             ctx.next_target += 1;
             let b = ctx.branches.len();
+            if self.prober.is_down(&target.dest) {
+                self.counters.lcr_down_skipped += 1;
+                continue;
+            }
             if !self.cps_admits(now, &target) {
                 self.counters.lcr_capped += 1;
                 continue;

@@ -17,6 +17,7 @@
 //! restart between the 200 and the BYE does not lose the call.
 
 pub mod lcr;
+pub mod probe;
 pub mod route;
 
 use std::collections::VecDeque;
@@ -35,6 +36,7 @@ use trunkline_shards::tx::{
 };
 
 pub use lcr::{FailoverCodes, LcrRequest, NoRoute, Target, TargetSource};
+pub use probe::ProbeConfig;
 pub use route::{LocalAddr, Locals, RouteError, RoutePlan};
 
 /// How the proxy keeps state.
@@ -76,6 +78,8 @@ pub struct ProxyConfig {
     pub failover: FailoverCodes,
     /// Shards in the router: each enforces its share of a gateway's CPS cap.
     pub shards: u16,
+    /// Gateway probing (for the gateways the LCR source lists).
+    pub probe: ProbeConfig,
 }
 
 impl ProxyConfig {
@@ -95,6 +99,7 @@ impl ProxyConfig {
             lcr: None,
             failover: FailoverCodes::default(),
             shards: 1,
+            probe: ProbeConfig::default(),
         }
     }
 }
@@ -132,6 +137,12 @@ pub struct Counters {
     pub lcr_failovers: u64,
     /// Gateways skipped because they were at their CPS cap.
     pub lcr_capped: u64,
+    /// Gateways skipped because probing found them down.
+    pub lcr_down_skipped: u64,
+    /// OPTIONS probes sent.
+    pub probes_sent: u64,
+    /// Probes unanswered within their round, or answered 408 / 5xx.
+    pub probe_failures: u64,
 }
 
 /// Where to send the bytes [`ProxyCore::poll_transmit`] wrote.
@@ -168,6 +179,10 @@ struct State {
     draining: bool,
     /// Scratch target list, swapped into a context (no allocation per call).
     targets: Vec<Target>,
+    /// Gateway probing on this shard.
+    prober: probe::Prober,
+    /// Call-IDs for requests we originate (probes), owned by this shard.
+    minter: trunkline_shards::CallIdMinter,
     /// Per-gateway CPS budgets of this shard.
     cps: std::collections::HashMap<SocketAddr, lcr::CpsBucket, foldhash::fast::FixedState>,
 }
@@ -258,6 +273,11 @@ impl UserRef {
 impl ProxyCore {
     /// A proxy core; `seed` seeds the transaction index hash.
     pub fn new(cfg: Arc<ProxyConfig>, seed: u64) -> ProxyCore {
+        ProxyCore::for_shard(cfg, seed, 0)
+    }
+
+    /// The proxy core of shard `shard` (the Call-IDs it mints hash back to it).
+    pub fn for_shard(cfg: Arc<ProxyConfig>, seed: u64, shard: u16) -> ProxyCore {
         ProxyCore {
             parser: Parser::new(cfg.limits),
             st: State {
@@ -280,6 +300,8 @@ impl ProxyCore {
                 draining: false,
                 targets: Vec::new(),
                 cps: Default::default(),
+                prober: probe::Prober::default(),
+                minter: trunkline_shards::CallIdMinter::new(trunkline_shards::ShardId(shard), seed),
             },
         }
     }
@@ -325,6 +347,9 @@ impl ProxyCore {
     pub fn handle_datagram(&mut self, now: Instant, buf: &[u8], src: SocketAddr, local: u16) {
         let st = &mut self.st;
         st.counters.received += 1;
+        if st.cfg.lcr.is_some() && st.prober.next_round().is_none() {
+            st.probe_round(now); // the first round starts with the traffic
+        }
         let msg = match self.parser.parse(buf) {
             Ok(m) => m,
             Err(e) if e.kind == ErrorKind::Empty => {
@@ -366,11 +391,22 @@ impl ProxyCore {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.st.tx.handle_timeout(now);
         self.st.drain_tx_events(now);
+        self.st.probe_round(now);
     }
 
     /// The next deadline for [`ProxyCore::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.st.tx.poll_timeout()
+        let tx = self.st.tx.poll_timeout();
+        let probe = self.st.cfg.lcr.as_ref().and(self.st.prober.next_round());
+        match (tx, probe) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Probed gateways on this shard and whether each is up.
+    pub fn gateway_states(&self) -> Vec<(SocketAddr, bool)> {
+        self.st.prober.states().collect()
     }
 
     /// The next datagram to send, written into `out`.
@@ -843,6 +879,9 @@ impl State {
                 ResponseOutcome::Absorbed => return,
                 ResponseOutcome::Unmatched => {}
             }
+        }
+        if self.cfg.lcr.is_some() && self.probe_response(msg, msg.status_code().unwrap_or(0)) {
+            return;
         }
         self.forward_response_stateless(msg);
     }

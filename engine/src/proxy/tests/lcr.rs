@@ -311,3 +311,79 @@ fn a_gateway_at_its_cps_cap_is_skipped() {
     n.from(UAC, &msg);
     assert!(sent_to(&n.take(), GW1).is_some());
 }
+
+/// GW1 then GW2, both probed.
+#[derive(Debug)]
+struct Probed;
+
+impl TargetSource for Probed {
+    fn targets(&self, req: &LcrRequest<'_>, out: &mut Vec<Target>) -> Result<(), NoRoute> {
+        out.push(Target::new(addr(GW1), 1, req.number).unwrap());
+        out.push(Target::new(addr(GW2), 2, req.number).unwrap());
+        Ok(())
+    }
+
+    fn probed(&self, out: &mut Vec<SocketAddr>) {
+        out.extend([addr(GW1), addr(GW2)]);
+    }
+}
+
+/// The OPTIONS probes in `out`, by gateway.
+fn probes(out: &[(SocketAddr, String)]) -> Vec<(SocketAddr, String)> {
+    out.iter()
+        .filter(|(_, m)| m.starts_with("OPTIONS "))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn probing_takes_a_silent_gateway_out_and_brings_it_back() {
+    let mut cfg = ProxyConfig::new(addr(PROXY), None);
+    cfg.lcr = Some(Arc::new(Probed));
+    let mut n = Net::with_config(cfg);
+    // The first datagram starts probing: one OPTIONS per gateway.
+    n.from(UAC, "\r\n\r\n");
+    let round = probes(&n.take());
+    assert_eq!(round.len(), 2, "{round:#?}");
+    let opt = &round[0].1;
+    assert!(opt.starts_with(&format!("OPTIONS sip:{} SIP/2.0\r\n", round[0].0)));
+    assert!(
+        header(opt, "Call-ID")[0].starts_with("tl0000."),
+        "minted for shard 0"
+    );
+    let answer = |n: &mut Net, round: &[(SocketAddr, String)], gw: &str| {
+        let (_, o) = round.iter().find(|(d, _)| *d == addr(gw)).unwrap();
+        n.from(gw, &respond(o, 200, "OK", Some("p")));
+        assert!(n.take().is_empty(), "probe answers are not forwarded");
+    };
+    answer(&mut n, &round, GW2);
+    // GW1 stays silent for three rounds: down.
+    for _ in 0..3 {
+        n.advance(Duration::from_secs(10));
+        let round = probes(&n.take());
+        assert_eq!(round.len(), 2);
+        answer(&mut n, &round, GW2);
+    }
+    assert_eq!(n.core.counters().probe_failures, 3);
+    let mut states = n.core.gateway_states();
+    states.sort();
+    assert_eq!(states, [(addr(GW1), false), (addr(GW2), true)]);
+    n.from(UAC, &call("+14155550123", "z9hG4bKp1"));
+    let out = n.take();
+    assert!(
+        sent_to(&out, GW1).is_none() && sent_to(&out, GW2).is_some(),
+        "{out:#?}"
+    );
+    assert_eq!(n.core.counters().lcr_down_skipped, 1);
+    // Two answered rounds bring it back.
+    for _ in 0..2 {
+        n.advance(Duration::from_secs(10));
+        let round = probes(&n.take());
+        answer(&mut n, &round, GW1);
+        answer(&mut n, &round, GW2);
+    }
+    assert!(n.core.gateway_states().iter().all(|(_, up)| *up));
+    let second = call("+14155550123", "z9hG4bKp2").replace("call-1@", "call-2@");
+    n.from(UAC, &second);
+    assert!(sent_to(&n.take(), GW1).is_some());
+}
