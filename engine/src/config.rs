@@ -9,6 +9,7 @@
 //! mode = "stateful"              # or "stateless"
 //! record_route = true
 //! shutdown_grace_ms = 5000       # let live transactions finish on SIGINT/SIGTERM
+//! control = "/run/trunkline/control.sock"  # local control socket (`trunkline snap push`)
 //!
 //! [route]
 //! default = "127.0.0.1:5070"     # where requests without a Route past us go
@@ -89,6 +90,7 @@ struct FileConfig {
     mode: Option<Spanned<String>>,
     record_route: Option<bool>,
     shutdown_grace_ms: Option<u64>,
+    control: Option<Spanned<String>>,
     #[serde(default)]
     route: RouteSection,
     #[serde(default)]
@@ -151,6 +153,8 @@ pub struct Config {
     pub proxy: ProxyConfig,
     /// Least-cost routing, when a routing table is configured.
     pub routing: Option<RoutingConfig>,
+    /// The local control socket, if any (relative to the config file).
+    pub control: Option<PathBuf>,
 }
 
 /// The `[routing]` section: which snapshot routes initial INVITEs.
@@ -176,6 +180,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(5),
             proxy: ProxyConfig::new(listen, None),
             routing: None,
+            control: None,
         }
     }
 }
@@ -268,6 +273,16 @@ impl Config {
             cfg.proxy.default_route = Some(
                 resolve(d.get_ref()).map_err(|m| err(Some(d.span()), Some("route.default"), m))?,
             );
+        }
+        if let Some(c) = &file.control {
+            if c.get_ref().is_empty() {
+                return Err(err(
+                    Some(c.span()),
+                    Some("control"),
+                    "must name a socket path".into(),
+                ));
+            }
+            cfg.control = Some(path.parent().unwrap_or(Path::new("")).join(c.get_ref()));
         }
         let r = &file.routing;
         if let Some(f) = &r.failover {

@@ -36,6 +36,13 @@ pub struct RunArgs {
     /// Do not add Record-Route.
     #[arg(long)]
     pub no_record_route: bool,
+    /// Routing-table snapshot for least-cost routing of initial INVITEs
+    /// (overrides `[routing] table`).
+    #[arg(long, value_name = "FILE")]
+    pub table: Option<PathBuf>,
+    /// Local control socket for `trunkline snap push` (overrides `control`).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
 }
 
 /// Arguments of `trunkline check-config`.
@@ -75,6 +82,20 @@ pub fn build_config(args: &RunArgs) -> Result<Config, String> {
     }
     if args.no_record_route {
         cfg.proxy.record_route = false;
+    }
+    if let Some(t) = &args.table {
+        match &mut cfg.routing {
+            Some(r) => r.table = t.clone(),
+            None => {
+                cfg.routing = Some(config::RoutingConfig {
+                    table: t.clone(),
+                    no_route: 404,
+                })
+            }
+        }
+    }
+    if let Some(c) = &args.control {
+        cfg.control = Some(c.clone());
     }
     Ok(cfg)
 }
