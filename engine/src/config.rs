@@ -338,6 +338,14 @@ impl Config {
                     "must name a snapshot file".into(),
                 ));
             }
+            Some(t) if cfg.proxy.mode == Mode::Stateless => {
+                return Err(err(
+                    Some(t.span()),
+                    Some("routing.table"),
+                    "least-cost routing needs mode = \"stateful\" (failover is per transaction)"
+                        .into(),
+                ));
+            }
             Some(t) => {
                 let base = path.parent().unwrap_or(Path::new(""));
                 cfg.routing = Some(RoutingConfig {

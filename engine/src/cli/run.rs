@@ -97,6 +97,9 @@ pub fn build_config(args: &RunArgs) -> Result<Config, String> {
     if let Some(c) = &args.control {
         cfg.control = Some(c.clone());
     }
+    if cfg.routing.is_some() && cfg.proxy.mode == Mode::Stateless {
+        return Err("a routing table needs stateful mode (failover is per transaction)".into());
+    }
     Ok(cfg)
 }
 
