@@ -204,7 +204,8 @@ mod tests {
         assert!(night.contains(WeekMinute::parse("sun 23:59").unwrap()));
         assert!(night.contains(WeekMinute::parse("mon 05:00").unwrap()));
         assert!(!night.contains(WeekMinute::parse("mon 12:00").unwrap()));
-        assert!(w.overlaps(&night));
+        assert!(!w.overlaps(&night));
+        assert!(w.overlaps(&Window::parse("fri 17:00-09:00").unwrap()));
         let weekend = Window::parse("sat,sun 00:00-24:00").unwrap();
         assert!(!w.overlaps(&weekend));
         assert_eq!(weekend.to_string(), "sat,sun 00:00-24:00");
