@@ -34,13 +34,13 @@ pub struct GatewayId(pub u32);
 /// A matched rule, borrowed from the table.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleRef<'a> {
-    table: &'a ArchivedRoutingTable,
+    pub(crate) table: &'a ArchivedRoutingTable,
     /// Namespace (group * 2 + plus).
-    ns: u32,
+    pub(crate) ns: u32,
     /// Entry index.
-    entry: u32,
+    pub(crate) entry: u32,
     /// Rule index.
-    rule: u32,
+    pub(crate) rule: u32,
 }
 
 impl ArchivedRoutingTable {
