@@ -262,7 +262,7 @@ pub fn write_deck(cfg: &GenConfig, dir: &Path) -> io::Result<()> {
     writeln!(w, "group,match,pattern,replace,priority")?;
     writeln!(w, "retail,prefix,00,+,10")?;
     writeln!(w, "retail,prefix,011,+,10")?;
-    writeln!(w, "retail,regex,^0([1-9][0-9]{{6,}})$,+44$1,20")?;
+    writeln!(w, "retail,regex,\"^0([1-9][0-9]{{6,}})$\",+44$1,20")?;
     writeln!(w, "wholesale,prefix,+,,10")?;
     writeln!(w, "wholesale,prefix,00,,10")?;
     writeln!(w, "premium,prefix,00,+,10")?;
