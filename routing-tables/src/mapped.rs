@@ -191,6 +191,13 @@ pub fn verify(path: &Path, bytes: &[u8]) -> Result<Header, SnapError> {
     if xxhash_rust::xxh3::xxh3_64(&bytes[0..48]) != u64_at(48) {
         return Err(SnapError::HeaderChecksum { path });
     }
+    if bytes[56..64] != [0; 8] {
+        return Err(SnapError::Invalid {
+            path,
+            offset: 56,
+            what: "reserved header bytes are not zero".into(),
+        });
+    }
     let version = u32_at(8);
     if version != FORMAT_VERSION || u32_at(12) as usize != HEADER_LEN {
         return Err(SnapError::Version { path, version });
