@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod parse;
 pub mod run;
+pub mod snap;
 
 /// trunkline: a thread-per-core SIP router.
 #[derive(Debug, Parser)]
@@ -30,6 +31,8 @@ pub enum Command {
     /// JSON line each: the fields a proxy acts on, or the error and the
     /// response a proxy would send. Exit 0 if all are valid, 1 otherwise.
     Parse(parse::ParseArgs),
+    /// Routing-table snapshots: build, inspect, lookup, diff, verify, gen.
+    Snap(snap::SnapArgs),
 }
 
 /// Runs a parsed command line.
@@ -38,5 +41,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::CheckConfig(args) => run::check(&args),
         Command::Parse(args) => parse::run(&args),
+        Command::Snap(args) => snap::run(&args),
     }
 }

@@ -1,6 +1,81 @@
-//! Routing tables as memory-mapped snapshots (to come, issue 5).
+//! Routing tables as memory-mapped snapshots (issue 5, phase 1).
 //!
-//! This crate will own the snapshot file format (a small fixed header and
-//! an rkyv archive), the builders from gateway/rule/dialplan/ACL CSV files,
-//! longest-prefix lookup that runs directly on the mapped bytes, and the
-//! atomic publication of a new snapshot to every shard.
+//! Wholesale routing picks gateways by the longest matching prefix of the
+//! dialled number, and rate decks of millions of prefixes are replaced
+//! several times a day. This crate builds a deck (CSV files) offline into a
+//! snapshot file, verifies and maps it read-only, answers lookups directly
+//! on the mapped bytes (no deserialisation, no allocation per lookup), and
+//! publishes a new snapshot to every shard in one atomic pointer swap.
+//!
+//! ```text
+//!  gateways.csv ─┐
+//!  carriers.csv ─┤  build()      ┌────────── table.snap ──────────┐
+//!  rules.csv ────┼────────────▶  │ 64-byte header │ rkyv archive  │
+//!  dialplan.csv ─┤  write_atomic └────────────────────────────────┘
+//!  acl.csv ──────┘                        │ Snapshot::open: header, checksum,
+//!                                         ▼ bytecheck, invariants, regexes
+//!   shard: handle.load() ──▶ Snapshot ──▶ group_for_source → apply_dialplan
+//!                                         → lookup → gateways_for
+//! ```
+//!
+//! # CSV formats
+//!
+//! Every file has a header row naming its columns (any order, case-
+//! insensitive; unknown columns are errors). Fields are trimmed; lines
+//! starting with `#` are comments. Optional columns may be left out.
+//!
+//! - **gateways.csv**: `id,address[,transport,weight,probing,cps_cap,concurrent_cap,strip,prefix,attrs]`.
+//!   `address` is `host[:port]` or `[v6][:port]` (port 5060 by default);
+//!   `transport` `udp` (default), `tcp` or `tls`; `weight` (default 1);
+//!   `probing` yes/no; `cps_cap`, `concurrent_cap` (0 or empty: none);
+//!   `strip` leading characters to remove and `prefix` to prepend on the
+//!   way out; `attrs` free text.
+//! - **carriers.csv**: `id,gateways[,order,use]`. `gateways` is
+//!   `gw1;gw2=30;…` (`=W` overrides the gateway's weight); `order` is
+//!   `ordered` (default) or `weighted` (shuffled per call by weight); `use`
+//!   `all` (default) or `first`. Carrier and gateway ids share one namespace.
+//! - **rules.csv**: `group,prefix,targets[,window,priority,attrs]`. `prefix`
+//!   is up to 18 digits, optionally after a `+` (`+44` and `0044` are
+//!   different prefixes: normalise with the dialplan); empty is the
+//!   default route. `targets` is `gw1;carrierA;…`, tried in order.
+//!   `window` is `DAYS HH:MM-HH:MM` in UTC ([`window`]); `priority` lower
+//!   first (default 0). Two rules with the same group, prefix and priority
+//!   whose windows overlap are a duplicate.
+//! - **dialplan.csv**: `group,match,pattern,replace[,priority]`. `match` is
+//!   `prefix` or `regex` ([`dialplan`]).
+//! - **acl.csv**: `cidr,group`. IPv4 or IPv6, `addr/len` or a host
+//!   address; the longest match wins.
+//!
+//! # Lookup semantics
+//!
+//! The longest prefix that has a rule whose window is open wins; among its
+//! rules the lowest priority (then the earliest line). If none of the
+//! longest prefix's rules is open, shorter prefixes are tried, as
+//! OpenSIPS' drouting does.
+
+#![warn(missing_docs)]
+
+mod build;
+pub mod dialplan;
+mod error;
+pub mod format;
+pub mod generate;
+mod key;
+mod lookup;
+mod mapped;
+pub mod report;
+mod source;
+mod swap;
+mod validate;
+pub mod window;
+
+pub use build::{BuildInputs, Built, build, write_atomic};
+pub use dialplan::{Dialled, DialplanScratch};
+pub use error::{BuildError, BuildErrorKind, BuildErrors, SnapError};
+pub use format::{ArchivedRoutingTable, Header, RoutingTable};
+pub use key::MAX_DIGITS;
+pub use lookup::{GatewayId, GroupId, RuleRef};
+pub use mapped::{Snapshot, verify};
+pub use source::Source;
+pub use swap::SnapshotHandle;
+pub use window::{WeekMinute, Window};

@@ -1,0 +1,294 @@
+//! `trunkline snap …`: build, check and query routing-table snapshots
+//! (issue 5). The table itself lives in `trunkline-routing-tables`; this is
+//! the operator's view of it. Every command exits 1 on any error, with the
+//! file and line (CSV) or byte offset (snapshot) in the message.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Subcommand;
+use trunkline_routing_tables::generate::{self, GenConfig};
+use trunkline_routing_tables::{
+    BuildInputs, DialplanScratch, Snapshot, Source, WeekMinute, build, report,
+};
+
+/// Arguments of `trunkline snap`.
+#[derive(Debug, clap::Args)]
+pub struct SnapArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: SnapCommand,
+}
+
+/// The `snap` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SnapCommand {
+    /// Validate CSV files and write a snapshot (atomically: temp file and
+    /// rename). Every error is reported with its file and line.
+    Build(BuildArgs),
+    /// Print a snapshot's header, counts and sizes.
+    Inspect {
+        /// The snapshot.
+        snapshot: PathBuf,
+    },
+    /// Look a number up: the dialplan applied, the rule matched and the
+    /// gateway order.
+    Lookup(LookupArgs),
+    /// Rules added, removed or changed, and gateways/carriers changed,
+    /// from OLD to NEW.
+    Diff {
+        /// The old snapshot.
+        old: PathBuf,
+        /// The new snapshot.
+        new: PathBuf,
+        /// Print only the counts.
+        #[arg(long)]
+        summary: bool,
+    },
+    /// Check header, checksum, structure and invariants; exit 1 on any
+    /// damage.
+    Verify {
+        /// The snapshots.
+        #[arg(required = true)]
+        snapshots: Vec<PathBuf>,
+    },
+    /// Write a synthetic deck (gateways, carriers, rules, dialplan, acl
+    /// CSVs) with realistic E.164 prefixes.
+    Gen(GenArgs),
+}
+
+/// Arguments of `snap build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Gateways CSV.
+    #[arg(long)]
+    pub gateways: PathBuf,
+    /// Rules CSV.
+    #[arg(long)]
+    pub rules: PathBuf,
+    /// Carriers CSV.
+    #[arg(long)]
+    pub carriers: Option<PathBuf>,
+    /// Dialplan CSV.
+    #[arg(long)]
+    pub dialplan: Option<PathBuf>,
+    /// Source ACL CSV.
+    #[arg(long)]
+    pub acl: Option<PathBuf>,
+    /// The snapshot to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+/// Arguments of `snap lookup`.
+#[derive(Debug, clap::Args)]
+pub struct LookupArgs {
+    /// The snapshot.
+    pub snapshot: PathBuf,
+    /// Routing group name.
+    #[arg(long, required_unless_present = "source")]
+    pub group: Option<String>,
+    /// Source address: the group comes from the ACL.
+    #[arg(long, conflicts_with = "group")]
+    pub source: Option<IpAddr>,
+    /// Time of the call, `DAY HH:MM` in UTC (default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Seed for weighted carrier shuffles (per call in the router).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The dialled number.
+    pub number: String,
+}
+
+/// Arguments of `snap gen`.
+#[derive(Debug, clap::Args)]
+pub struct GenArgs {
+    /// Rule lines.
+    #[arg(long, default_value_t = 100_000)]
+    pub rules: usize,
+    /// Gateways (carriers: a quarter as many).
+    #[arg(long, default_value_t = 200)]
+    pub gateways: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output directory.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+/// Runs `trunkline snap …`.
+pub fn run(args: &SnapArgs) -> ExitCode {
+    let result = match &args.command {
+        SnapCommand::Build(a) => build_cmd(a),
+        SnapCommand::Inspect { snapshot } => {
+            Snapshot::open(snapshot).map_err(|e| e.to_string()).and_then(|s| {
+                print(&report::inspect(&s))
+            })
+        }
+        SnapCommand::Lookup(a) => lookup(a),
+        SnapCommand::Diff { old, new, summary } => diff(old, new, *summary),
+        SnapCommand::Verify { snapshots } => verify(snapshots),
+        SnapCommand::Gen(a) => gen_cmd(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print(s: &str) -> Result<(), String> {
+    io::stdout().write_all(s.as_bytes()).map_err(|e| e.to_string())
+}
+
+fn source(p: &PathBuf) -> Result<Source, String> {
+    Source::file(p).map_err(|e| e.to_string())
+}
+
+fn build_cmd(a: &BuildArgs) -> Result<(), String> {
+    let started = Instant::now();
+    let inputs = BuildInputs {
+        gateways: source(&a.gateways)?,
+        rules: source(&a.rules)?,
+        carriers: a.carriers.as_ref().map(source).transpose()?,
+        dialplan: a.dialplan.as_ref().map(source).transpose()?,
+        acl: a.acl.as_ref().map(source).transpose()?,
+    };
+    let built = build(inputs).map_err(|e| e.to_string())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let size = built
+        .write(&a.output, now)
+        .map_err(|e| format!("{}: {e}", a.output.display()))?;
+    print(&format!(
+        "{}: {} rules, {} prefixes, {} gateways, {} carriers, {} groups, {size} bytes in {:.2} s\n",
+        a.output.display(),
+        built.table.rules.len(),
+        built.table.keys.len(),
+        built.table.gateways.len(),
+        built.table.carriers.len(),
+        built.table.groups.len(),
+        started.elapsed().as_secs_f64()
+    ))
+}
+
+fn lookup(a: &LookupArgs) -> Result<(), String> {
+    let s = Snapshot::open(&a.snapshot).map_err(|e| e.to_string())?;
+    let t = s.table();
+    let group = match (&a.group, a.source) {
+        (Some(name), _) => t
+            .group_id(name)
+            .ok_or_else(|| format!("no routing group `{name}` in {}", a.snapshot.display()))?,
+        (None, Some(ip)) => t
+            .group_for_source(ip)
+            .ok_or_else(|| format!("no ACL entry matches {ip}"))?,
+        (None, None) => return Err("give --group or --source".into()),
+    };
+    let at = match &a.at {
+        Some(at) => WeekMinute::parse(at).ok_or_else(|| format!("--at `{at}`: expected `DAY HH:MM`"))?,
+        None => WeekMinute::now(),
+    };
+    let mut o = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(o, "group: {}", t.group_name(group).unwrap_or("?"));
+    let _ = writeln!(o, "dialled: {}", a.number);
+    let mut scratch = DialplanScratch::default();
+    let dialled = s.apply_dialplan(group, &a.number, &mut scratch);
+    match dialled.rule {
+        Some(i) => {
+            let d = &t.dialplan[i as usize];
+            let _ = writeln!(
+                o,
+                "dialplan: line {} {} {:?} -> {:?}: {}",
+                d.line,
+                if d.regex { "regex" } else { "prefix" },
+                d.pattern.as_str(),
+                d.replace.as_str(),
+                dialled.number
+            );
+        }
+        None => {
+            let _ = writeln!(o, "dialplan: no rule matched");
+        }
+    }
+    let number = dialled.number.to_string();
+    let Some(rule) = s.lookup(group, &number, at) else {
+        let _ = writeln!(o, "rule: none (no prefix of {number} routes in this group)");
+        print(&o)?;
+        return Err(format!("no route for {number}"));
+    };
+    let _ = writeln!(o, "rule: line {}: {}", rule.line(), report::rule_name(t, &rule));
+    let _ = writeln!(o, "targets: {}", rule.target_ids().collect::<Vec<_>>().join(";"));
+    if !rule.attrs().is_empty() {
+        let _ = writeln!(o, "attrs: {}", rule.attrs());
+    }
+    let mut gws = Vec::new();
+    t.gateways_for(&rule, a.seed, &mut gws);
+    let mut out = String::new();
+    let _ = writeln!(o, "gateways:");
+    for (n, g) in gws.iter().enumerate() {
+        if let Some(gw) = t.gateway(*g) {
+            gw.rewrite(&number, &mut out);
+            let _ = writeln!(o, "  {}. {} -> {}", n + 1, report::gateway_line(gw), out);
+        }
+    }
+    print(&o)
+}
+
+fn diff(old: &PathBuf, new: &PathBuf, summary: bool) -> Result<(), String> {
+    let a = Snapshot::open(old).map_err(|e| e.to_string())?;
+    let b = Snapshot::open(new).map_err(|e| e.to_string())?;
+    let stdout = io::stdout();
+    let mut lock = stdout.lock();
+    let mut sink = io::sink();
+    let out: &mut dyn Write = if summary { &mut sink } else { &mut lock };
+    let c = report::diff(a.table(), b.table(), out).map_err(|e| e.to_string())?;
+    writeln!(
+        lock,
+        "rules: {} added, {} removed, {} changed; gateways: {} changed; carriers: {} changed",
+        c.rules_added, c.rules_removed, c.rules_changed, c.gateways_changed, c.carriers_changed
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn verify(paths: &[PathBuf]) -> Result<(), String> {
+    let mut failed = Vec::new();
+    for p in paths {
+        match Snapshot::open(p) {
+            Ok(s) => print(&format!(
+                "{}: ok ({} rules, checksum {:016x})\n",
+                p.display(),
+                s.table().rules.len(),
+                s.header().body_checksum
+            ))?,
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("\n"))
+    }
+}
+
+fn gen_cmd(a: &GenArgs) -> Result<(), String> {
+    let cfg = GenConfig {
+        rules: a.rules,
+        gateways: a.gateways,
+        seed: a.seed,
+    };
+    generate::write_deck(&cfg, &a.output).map_err(|e| format!("{}: {e}", a.output.display()))?;
+    print(&format!(
+        "{}: gateways.csv carriers.csv rules.csv dialplan.csv acl.csv ({} rules)\n",
+        a.output.display(),
+        a.rules
+    ))
+}

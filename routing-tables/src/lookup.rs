@@ -1,0 +1,355 @@
+//! Lookups on the archived table, directly on the mapped bytes.
+//!
+//! **Layout (why).** Each (group, `+` or not) namespace holds its distinct
+//! prefixes as sorted `u64` keys (`key.rs`: a prefix is a key range, and
+//! ranges are nested or disjoint), a parallel array of small fixed-size
+//! entries, and a directory of about one bucket per four keys indexed by
+//! the key's top bits. A lookup encodes the number (no allocation), reads
+//! one directory slot, binary-searches the handful of keys in that bucket
+//! for the last key at or below the number's, and, if that prefix does not
+//! cover the number or none of its rules' windows is open, walks the
+//! entry's parent chain (its enclosing prefixes, at most 18). Against a
+//! 10-ary trie (one dependent cache miss per digit, ~13 on a 13-digit
+//! number, and 40+ bytes per node) this is three to five cache misses and
+//! ~41 bytes per rule; against per-length hash tables it needs no probe per
+//! candidate length. Figures: `benches/RESULTS.md`.
+
+use std::net::IpAddr;
+
+use crate::format::{
+    ArchivedEntry, ArchivedGateway, ArchivedOrder, ArchivedRoutingTable, ArchivedRule,
+    ArchivedTransport, CARRIER_BIT, NONE, Transport,
+};
+use crate::key;
+use crate::window::{WeekMinute, Window};
+
+/// A routing group (customer/trunk class): an index into the table's groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(pub u32);
+
+/// A gateway: an index into the table's gateways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GatewayId(pub u32);
+
+/// A matched rule, borrowed from the table.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleRef<'a> {
+    pub(crate) table: &'a ArchivedRoutingTable,
+    /// Namespace (group * 2 + plus).
+    pub(crate) ns: u32,
+    /// Entry index.
+    pub(crate) entry: u32,
+    /// Rule index.
+    pub(crate) rule: u32,
+}
+
+impl ArchivedRoutingTable {
+    /// The group named `name`.
+    pub fn group_id(&self, name: &str) -> Option<GroupId> {
+        self.groups
+            .binary_search_by(|g| g.as_str().cmp(name))
+            .ok()
+            .map(|i| GroupId(i as u32))
+    }
+
+    /// The name of `group`.
+    pub fn group_name(&self, group: GroupId) -> Option<&str> {
+        self.groups.get(group.0 as usize).map(|g| g.as_str())
+    }
+
+    /// The routing group of a call from `addr`: the longest matching ACL
+    /// CIDR. IPv4 and IPv4-mapped IPv6 addresses match IPv4 entries.
+    pub fn group_for_source(&self, addr: IpAddr) -> Option<GroupId> {
+        let ip = match addr {
+            IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+            IpAddr::V6(a) => u128::from(a),
+        };
+        let n = self.acl.partition_point(|e| e.start.to_native() <= ip);
+        let mut i = n.checked_sub(1)? as u32;
+        while i != NONE {
+            let e = self.acl.get(i as usize)?;
+            if ip <= e.end.to_native() {
+                return Some(GroupId(e.group.to_native()));
+            }
+            i = e.parent.to_native();
+        }
+        None
+    }
+
+    /// Longest-prefix match of `number` (`+` then digits, or digits) in
+    /// `group`: the first rule, by priority, whose window is open at `at`,
+    /// on the longest prefix that has one. `None` for no match or a number
+    /// with other characters. Allocation-free.
+    #[inline]
+    pub fn lookup(&self, group: GroupId, number: &str, at: WeekMinute) -> Option<RuleRef<'_>> {
+        let (plus, digits) = match number.as_bytes() {
+            [b'+', rest @ ..] => (1, rest),
+            d => (0, d),
+        };
+        let ns_id = group.0.checked_mul(2)? + plus;
+        let ns = self.namespaces.get(ns_id as usize)?;
+        let key = key::encode(digits)?;
+        let (start, end) = (ns.start.to_native() as usize, ns.end.to_native() as usize);
+        if start == end {
+            return None;
+        }
+        let bits = u32::from(ns.bucket_bits);
+        let b = ns.bucket_start.to_native() as usize + (key >> (63 - bits)) as usize;
+        let lo = start + self.buckets.get(b)?.to_native() as usize;
+        let hi = start + self.buckets.get(b + 1)?.to_native() as usize;
+        let keys = self.keys.get(lo..hi)?;
+        let below = keys.partition_point(|k| k.to_native() <= key);
+        let mut i = (lo + below).checked_sub(1)?;
+        if i < start {
+            return None;
+        }
+        loop {
+            let entry = self.entries.get(i)?;
+            let k = self.keys.get(i)?.to_native();
+            if key < k + key::span(usize::from(entry.len)) {
+                if let Some(rule) = self.open_rule(entry, at) {
+                    return Some(RuleRef {
+                        table: self,
+                        ns: ns_id,
+                        entry: i as u32,
+                        rule,
+                    });
+                }
+            }
+            let p = entry.parent.to_native();
+            if p == NONE {
+                return None;
+            }
+            i = p as usize;
+        }
+    }
+
+    #[inline]
+    fn open_rule(&self, entry: &ArchivedEntry, at: WeekMinute) -> Option<u32> {
+        let start = entry.rules_start.to_native();
+        let len = u32::from(entry.rules_len.to_native());
+        (start..start + len).find(|&r| {
+            self.rules
+                .get(r as usize)
+                .is_some_and(|rule| window(rule).contains(at))
+        })
+    }
+
+    /// Gateway `id`.
+    pub fn gateway(&self, id: GatewayId) -> Option<&ArchivedGateway> {
+        self.gateways.get(id.0 as usize)
+    }
+
+    /// The gateway with operator id `id`.
+    pub fn gateway_by_id(&self, id: &str) -> Option<GatewayId> {
+        self.gateways
+            .binary_search_by(|g| g.id.as_str().cmp(id))
+            .ok()
+            .map(|i| GatewayId(i as u32))
+    }
+
+    /// Expands `rule`'s targets into the ordered gateway list in `out`
+    /// (cleared first): gateways as listed; a carrier's members in order,
+    /// or shuffled by weight (from `seed`: the same seed, the same order);
+    /// only the first member of a `use = first` carrier; a gateway already
+    /// in the list is not added again. Allocation-free once `out` has grown
+    /// to the longest list.
+    pub fn gateways_for(&self, rule: &RuleRef<'_>, seed: u64, out: &mut Vec<GatewayId>) {
+        out.clear();
+        let mut rng = SplitMix(seed);
+        let list = rule.rule_record().targets.to_native() as usize;
+        let (Some(a), Some(b)) = (self.target_offsets.get(list), self.target_offsets.get(list + 1))
+        else {
+            return;
+        };
+        for t in self.targets.get(a.to_native() as usize..b.to_native() as usize).unwrap_or(&[]) {
+            let t = t.to_native();
+            if t & CARRIER_BIT == 0 {
+                push_unique(out, GatewayId(t));
+                continue;
+            }
+            let Some(c) = self.carriers.get((t & !CARRIER_BIT) as usize) else {
+                continue;
+            };
+            let members = self
+                .members
+                .get(c.members_start.to_native() as usize..c.members_end.to_native() as usize)
+                .unwrap_or(&[]);
+            let base = out.len();
+            for m in members {
+                let g = GatewayId(m.gateway.to_native());
+                if !out[..base].contains(&g) && !out[base..].contains(&g) {
+                    out.push(g);
+                }
+            }
+            if matches!(c.order, ArchivedOrder::Weighted) {
+                self.weighted_shuffle(&mut out[base..], members, &mut rng);
+            }
+            if c.first_only {
+                out.truncate((base + 1).min(out.len()));
+            }
+        }
+    }
+
+    /// Orders `slice` by repeated weighted draws without replacement.
+    fn weighted_shuffle(
+        &self,
+        slice: &mut [GatewayId],
+        members: &[crate::format::ArchivedMember],
+        rng: &mut SplitMix,
+    ) {
+        let weight = |g: GatewayId| {
+            members
+                .iter()
+                .find(|m| m.gateway.to_native() == g.0)
+                .map_or(0, |m| u64::from(m.weight.to_native()))
+        };
+        for i in 0..slice.len() {
+            let total: u64 = slice[i..].iter().map(|&g| weight(g)).sum();
+            if total == 0 {
+                break; // the rest have weight 0: keep them in listed order
+            }
+            let mut pick = rng.next() % total;
+            for j in i..slice.len() {
+                let w = weight(slice[j]);
+                if pick < w {
+                    slice.swap(i, j);
+                    break;
+                }
+                pick -= w;
+            }
+        }
+    }
+}
+
+fn push_unique(out: &mut Vec<GatewayId>, g: GatewayId) {
+    if !out.contains(&g) {
+        out.push(g);
+    }
+}
+
+/// The window of an archived rule.
+#[inline]
+fn window(rule: &ArchivedRule) -> Window {
+    Window {
+        days: rule.win_days,
+        start: rule.win_start.to_native(),
+        end: rule.win_end.to_native(),
+    }
+}
+
+/// splitmix64: tiny, seedable, good enough for weighted shuffles.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+impl<'a> RuleRef<'a> {
+    fn rule_record(&self) -> &'a ArchivedRule {
+        &self.table.rules[self.rule as usize]
+    }
+
+    /// The rule's index in the table.
+    pub fn index(&self) -> u32 {
+        self.rule
+    }
+
+    /// The routing group.
+    pub fn group(&self) -> GroupId {
+        GroupId(self.ns / 2)
+    }
+
+    /// The matched prefix as written (with its `+`).
+    pub fn prefix(&self) -> String {
+        let mut s = String::new();
+        if self.ns % 2 == 1 {
+            s.push('+');
+        }
+        let e = &self.table.entries[self.entry as usize];
+        key::decode_into(
+            self.table.keys[self.entry as usize].to_native(),
+            usize::from(e.len),
+            &mut s,
+        );
+        s
+    }
+
+    /// Prefix length in digits.
+    pub fn prefix_len(&self) -> usize {
+        usize::from(self.table.entries[self.entry as usize].len)
+    }
+
+    /// Priority (lower first).
+    pub fn priority(&self) -> i32 {
+        self.rule_record().priority.to_native()
+    }
+
+    /// Time window.
+    pub fn window(&self) -> Window {
+        window(self.rule_record())
+    }
+
+    /// Attributes.
+    pub fn attrs(&self) -> &'a str {
+        let i = self.rule_record().attrs.to_native() as usize;
+        self.table.attrs.get(i).map_or("", |a| a.as_str())
+    }
+
+    /// Line in the rules file.
+    pub fn line(&self) -> u32 {
+        self.rule_record().line.to_native()
+    }
+
+    /// The target ids as written (gateway and carrier ids).
+    pub fn target_ids(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let t = self.table;
+        let list = self.rule_record().targets.to_native() as usize;
+        let a = t.target_offsets[list].to_native() as usize;
+        let b = t.target_offsets[list + 1].to_native() as usize;
+        t.targets[a..b].iter().map(move |x| {
+            let x = x.to_native();
+            if x & CARRIER_BIT == 0 {
+                t.gateways[x as usize].id.as_str()
+            } else {
+                t.carriers[(x & !CARRIER_BIT) as usize].id.as_str()
+            }
+        })
+    }
+}
+
+impl ArchivedGateway {
+    /// The transport.
+    pub fn transport(&self) -> Transport {
+        match self.transport {
+            ArchivedTransport::Udp => Transport::Udp,
+            ArchivedTransport::Tcp => Transport::Tcp,
+            ArchivedTransport::Tls => Transport::Tls,
+        }
+    }
+
+    /// `host:port` (`[v6]:port` for IPv6 literals).
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The number as sent to this gateway: `strip` leading characters
+    /// removed (a leading `+` counts as one), then `prefix` prepended,
+    /// written into `out`.
+    pub fn rewrite(&self, number: &str, out: &mut String) {
+        out.clear();
+        out.push_str(self.prefix.as_str());
+        let strip = usize::from(self.strip).min(number.len());
+        out.push_str(number.get(strip..).unwrap_or(""));
+    }
+}

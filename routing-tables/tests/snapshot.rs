@@ -1,0 +1,152 @@
+//! Damaged snapshots are refused: every flipped byte, every truncation.
+//! A body altered with its checksums recomputed (a crafted file) opens or
+//! is refused, but never panics, and lookups on what opens never panic.
+
+use std::io::Write;
+
+use trunkline_routing_tables::{
+    BuildInputs, DialplanScratch, GroupId, SnapError, Snapshot, Source, WeekMinute, build,
+    format::HEADER_LEN, write_atomic,
+};
+
+const GATEWAYS: &str = "id,address\ngw1,10.0.0.1\ngw2,10.0.0.2:5070\n";
+const CARRIERS: &str = "id,gateways,order\nc1,gw1;gw2=5,weighted\n";
+const RULES: &str = "group,prefix,targets,window,priority\n\
+a,+44,gw1,,1\na,+4420,c1,,1\na,+4420,gw2,sat 10:00-12:00,0\nb,1,gw2;c1,,0\nb,,gw1,,0\n";
+const DIALPLAN: &str = "group,match,pattern,replace\na,prefix,00,+\na,regex,^0(\\d+)$,+44$1\n";
+const ACL: &str = "cidr,group\n10.0.0.0/8,a\n10.1.0.0/16,b\n";
+
+fn bytes() -> Vec<u8> {
+    build(BuildInputs {
+        gateways: Source::bytes("gw.csv", GATEWAYS),
+        rules: Source::bytes("rules.csv", RULES),
+        carriers: Some(Source::bytes("c.csv", CARRIERS)),
+        dialplan: Some(Source::bytes("dp.csv", DIALPLAN)),
+        acl: Some(Source::bytes("acl.csv", ACL)),
+    })
+    .unwrap()
+    .to_bytes(1_700_000_000)
+}
+
+/// Recomputes both checksums, as a forger would.
+fn reseal(b: &mut [u8]) {
+    let body = xxhash_rust_digest(&b[HEADER_LEN..]);
+    b[40..48].copy_from_slice(&body.to_le_bytes());
+    let head = xxhash_rust_digest(&b[0..48]);
+    b[48..56].copy_from_slice(&head.to_le_bytes());
+}
+
+fn xxhash_rust_digest(b: &[u8]) -> u64 {
+    // Same function the crate uses (xxh3-64), through its public verify:
+    // recompute by brute force is not possible, so use the crate's dep.
+    xxhash_rust::xxh3::xxh3_64(b)
+}
+
+fn exercise(s: &Snapshot) {
+    let t = s.table();
+    let mut scratch = DialplanScratch::default();
+    let mut gws = Vec::new();
+    for g in 0..t.groups.len() as u32 + 1 {
+        for n in ["+442071234567", "0044207", "02071", "1555", "", "+", "9"] {
+            let d = s.apply_dialplan(GroupId(g), n, &mut scratch).number.to_string();
+            for day in 0..7 {
+                let at = WeekMinute { day, minute: 660 };
+                if let Some(r) = s.lookup(GroupId(g), &d, at) {
+                    t.gateways_for(&r, 3, &mut gws);
+                    let _ = (r.prefix(), r.attrs(), r.target_ids().count());
+                }
+            }
+        }
+    }
+    let _ = s.group_for_source("10.1.2.3".parse().unwrap());
+}
+
+#[test]
+fn intact_snapshot_opens() {
+    let s = Snapshot::from_bytes("mem", &bytes()).unwrap();
+    exercise(&s);
+    assert_eq!(s.table().rules.len(), 5);
+}
+
+#[test]
+fn every_flipped_byte_is_refused() {
+    let good = bytes();
+    for i in 0..good.len() {
+        let mut b = good.clone();
+        b[i] ^= 0x40;
+        let err = Snapshot::from_bytes("mem", &b).expect_err(&format!("flip at {i} accepted"));
+        if i >= HEADER_LEN {
+            assert!(
+                matches!(err, SnapError::BodyChecksum { .. }),
+                "byte {i}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_truncation_and_extension_is_refused() {
+    let good = bytes();
+    for len in 0..good.len() {
+        assert!(Snapshot::from_bytes("mem", &good[..len]).is_err(), "len {len}");
+    }
+    let mut longer = good.clone();
+    longer.push(0);
+    assert!(matches!(
+        Snapshot::from_bytes("mem", &longer),
+        Err(SnapError::Length { .. })
+    ));
+}
+
+#[test]
+fn resealed_corruption_never_panics() {
+    let good = bytes();
+    let mut refused = 0;
+    for i in HEADER_LEN..good.len() {
+        for bit in [0x01u8, 0x80, 0xff] {
+            let mut b = good.clone();
+            b[i] ^= bit;
+            reseal(&mut b);
+            match Snapshot::from_bytes("mem", &b) {
+                Ok(s) => exercise(&s),
+                Err(e) => {
+                    assert!(
+                        matches!(e, SnapError::Structure { .. } | SnapError::Invalid { .. }),
+                        "{e}"
+                    );
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert!(refused > 0);
+}
+
+#[test]
+fn files_on_disk_truncated_or_damaged_are_refused_with_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.snap");
+    let good = bytes();
+    write_atomic(&path, &good).unwrap();
+    let s = Snapshot::open(&path).unwrap();
+    exercise(&s);
+
+    // Truncated: a new file via rename (the mapping above keeps its inode).
+    write_atomic(&path, &good[..good.len() - 10]).unwrap();
+    let e = Snapshot::open(&path).unwrap_err().to_string();
+    assert!(e.contains("t.snap") && e.contains(&format!("byte {}", good.len() - 10)), "{e}");
+    exercise(&s); // the old mapping is still served
+
+    write_atomic(&path, &good[..10]).unwrap();
+    let e = Snapshot::open(&path).unwrap_err().to_string();
+    assert!(e.contains("byte 10: truncated"), "{e}");
+
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 1;
+    std::fs::File::create(&path).unwrap().write_all(&bad).unwrap();
+    let e = Snapshot::open(&path).unwrap_err().to_string();
+    assert!(e.contains("body checksum mismatch"), "{e}");
+
+    let e = Snapshot::open(dir.path().join("missing.snap")).unwrap_err();
+    assert!(matches!(e, SnapError::Io { .. }));
+}
