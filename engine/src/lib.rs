@@ -6,4 +6,5 @@ pub mod config;
 pub mod control;
 pub mod proxy;
 pub mod router;
+pub mod routing;
 pub mod transport;

@@ -4,12 +4,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use std::sync::Arc;
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use crate::config::{self, Config};
+use crate::control::ControlServer;
 use crate::proxy::Mode;
 use crate::router::{self, ShardReport};
+use crate::routing::TableRouter;
 
 /// Arguments of `trunkline run`; they override the config file.
 #[derive(Debug, clap::Args)]
@@ -117,14 +121,58 @@ fn init_logging() {
 /// `trunkline run`: runs until SIGINT/SIGTERM, then drains and exits 0.
 pub fn run(args: &RunArgs) -> ExitCode {
     init_logging();
-    let cfg = match build_config(args) {
+    let mut cfg = match build_config(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("trunkline: {e}");
             return ExitCode::from(2);
         }
     };
-    let mut signals = match Signals::new([SIGINT, SIGTERM, SIGUSR1]) {
+    // The routing table: a bad one stops the start.
+    let table = match &cfg.routing {
+        Some(r) => match TableRouter::open(&r.table, r.no_route) {
+            Ok(t) => {
+                tracing::info!("routing table in service: {}", t.status());
+                Some(Arc::new(t))
+            }
+            Err(e) => {
+                eprintln!("trunkline: routing table refused: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    if let Some(t) = &table {
+        cfg.proxy.lcr = Some(Arc::clone(t) as Arc<dyn crate::proxy::TargetSource>);
+    }
+    let _control = match (&cfg.control, &table) {
+        (Some(path), Some(t)) => {
+            let t = Arc::clone(t);
+            match ControlServer::start(path, Box::new(move |line| t.command(line))) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    eprintln!("trunkline: control socket: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        (Some(path), None) => {
+            let handler = Box::new(|line: &str| {
+                Err(format!(
+                    "`{line}`: no routing table is configured ([routing] table)"
+                ))
+            });
+            match ControlServer::start(path, handler) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    eprintln!("trunkline: control socket: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        (None, _) => None,
+    };
+    let mut signals = match Signals::new([SIGINT, SIGTERM, SIGUSR1, SIGHUP]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("trunkline: cannot install signal handlers: {e}");
@@ -145,6 +193,14 @@ pub fn run(args: &RunArgs) -> ExitCode {
         for sig in signals.forever() {
             match sig {
                 SIGUSR1 => stopper.dump_counters(),
+                SIGHUP => match &table {
+                    // Re-read the table file (rename a new one over it first).
+                    Some(t) => match t.reload() {
+                        Ok(s) => tracing::info!("SIGHUP: {s}"),
+                        Err(e) => tracing::error!("SIGHUP: table refused, the old one stays: {e}"),
+                    },
+                    None => tracing::warn!("SIGHUP: no routing table configured"),
+                },
                 _ => {
                     if STOPS.fetch_add(1, Ordering::Relaxed) > 0 {
                         eprintln!("trunkline: second signal, exiting now");
@@ -200,6 +256,12 @@ fn print_reports(reports: &[ShardReport]) {
 pub fn check(args: &CheckArgs) -> ExitCode {
     match Config::load(&args.file) {
         Ok(cfg) => {
+            if let Some(r) = &cfg.routing {
+                if let Err(e) = trunkline_routing_tables::Snapshot::open(&r.table) {
+                    eprintln!("{}: routing table refused: {e}", args.file.display());
+                    return ExitCode::from(1);
+                }
+            }
             println!(
                 "{}: ok (listen {:?}, {} shards, {:?}, default route {:?})",
                 args.file.display(),

@@ -35,7 +35,7 @@ use trunkline_shards::tx::{
     ClientRequest, RequestOutcome, ResponseOutcome, Timers, TxEvent, TxId, TxLayer,
 };
 
-pub use lcr::{FailoverCodes, LcrRequest, NoRoute, Target, TargetSource};
+pub use lcr::{FailoverCodes, LcrRequest, MAX_TARGETS, NoRoute, Target, TargetSource};
 pub use probe::ProbeConfig;
 pub use route::{LocalAddr, Locals, RouteError, RoutePlan};
 

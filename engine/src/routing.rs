@@ -1,0 +1,240 @@
+//! The routing table in service: least-cost routing over a memory-mapped
+//! snapshot (issue 5), swapped under load.
+//!
+//! [`TableRouter`] is the [`TargetSource`] the proxy core asks for an
+//! initial INVITE's gateways. Per call, on the shard's thread and without
+//! locks: load the snapshot in service (one atomic pointer read), the
+//! source ACL gives the routing group, the group's dialplan normalises the
+//! number, the longest-prefix lookup finds the rule open now, and the
+//! rule's targets expand to the ordered gateway list (weighted carriers
+//! shuffled per call), each with the number rewritten for it.
+//!
+//! [`TableRouter::load`] verifies a snapshot file and publishes it in one
+//! atomic swap: calls already routed keep the gateways they were given
+//! (the proxy core holds them), new calls use the new table, and the old
+//! mapping goes when the last lookup holding it ends. A bad file is
+//! refused and the table in service stays.
+//!
+//! A call whose source matches no ACL entry is routed in the group named
+//! `default` when the table has one, and refused with 403 otherwise.
+//! Gateways must be IP literals on UDP (names would need DNS on the
+//! forwarding path; other transports are not served yet): others are
+//! skipped, and counted in the load summary.
+
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use trunkline_routing_tables::{
+    DialplanScratch, GatewayId, SnapError, Snapshot, SnapshotHandle, WeekMinute, format::Transport,
+};
+
+use crate::proxy::{LcrRequest, MAX_TARGETS, NoRoute, Target, TargetSource};
+
+/// Least-cost routing over the snapshot in service.
+#[derive(Debug)]
+pub struct TableRouter {
+    handle: SnapshotHandle,
+    /// The file in service (what `reload` and SIGHUP re-read).
+    path: Mutex<PathBuf>,
+    no_route: u16,
+}
+
+thread_local! {
+    /// Per-shard scratch: dialplan buffers, the gateway list, the
+    /// rewritten number, and the weighted-shuffle seed.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+#[derive(Debug, Default)]
+struct Scratch {
+    dialplan: DialplanScratch,
+    gateways: Vec<GatewayId>,
+    user: String,
+    seed: u64,
+}
+
+const NOT_ALLOWED: NoRoute = NoRoute {
+    code: 403,
+    reason: b"Source Not Allowed",
+};
+const NO_GATEWAY: NoRoute = NoRoute {
+    code: 503,
+    reason: b"No Gateway Available",
+};
+
+impl TableRouter {
+    /// Opens and verifies the snapshot at `path`; `no_route` is the status
+    /// for numbers no rule matches.
+    pub fn open(path: &Path, no_route: u16) -> Result<TableRouter, SnapError> {
+        let snap = Snapshot::open(path)?;
+        warn_unsupported(&snap);
+        Ok(TableRouter {
+            handle: SnapshotHandle::new(snap),
+            path: Mutex::new(path.to_path_buf()),
+            no_route,
+        })
+    }
+
+    /// Verifies the snapshot at `path` and puts it in service; on any
+    /// damage the table in service stays. Returns a one-line summary.
+    pub fn load(&self, path: &Path) -> Result<String, String> {
+        let snap = Snapshot::open(path).map_err(|e| e.to_string())?;
+        warn_unsupported(&snap);
+        let summary = summary(&snap);
+        self.handle.publish(snap);
+        *self.path.lock().unwrap_or_else(|e| e.into_inner()) = path.to_path_buf();
+        tracing::info!("routing table in service: {summary}");
+        Ok(summary)
+    }
+
+    /// Re-reads the file in service (SIGHUP, `reload`).
+    pub fn reload(&self) -> Result<String, String> {
+        let path = self.path();
+        self.load(&path)
+    }
+
+    /// The file in service.
+    pub fn path(&self) -> PathBuf {
+        self.path.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A one-line description of the table in service.
+    pub fn status(&self) -> String {
+        summary(&self.handle.load())
+    }
+
+    /// Answers a control-socket command (see [`crate::control`]).
+    pub fn command(&self, line: &str) -> Result<String, String> {
+        match line.split_once(' ').unwrap_or((line, "")) {
+            ("push", path) if !path.trim().is_empty() => {
+                let path = Path::new(path.trim());
+                if !path.is_absolute() {
+                    return Err(format!(
+                        "`{}`: give an absolute path (the router's working directory is not yours)",
+                        path.display()
+                    ));
+                }
+                self.load(path)
+            }
+            ("reload", "") => self.reload(),
+            ("status", "") => Ok(self.status()),
+            _ => Err(format!(
+                "unknown command `{line}`: use `push PATH`, `reload` or `status`"
+            )),
+        }
+    }
+}
+
+/// `path: N rules, N gateways, built ...`.
+fn summary(s: &Snapshot) -> String {
+    let t = s.table();
+    format!(
+        "{}: {} rules, {} gateways, {} groups, built {}",
+        s.path().display(),
+        t.rules.len(),
+        t.gateways.len(),
+        t.groups.len(),
+        trunkline_routing_tables::report::utc(s.header().built_at),
+    )
+}
+
+/// Logs what the table asks for that routing does not do yet.
+fn warn_unsupported(s: &Snapshot) {
+    let t = s.table();
+    let unusable = t
+        .gateways
+        .iter()
+        .filter(|g| gateway_dest(g).is_none())
+        .count();
+    if unusable > 0 {
+        tracing::warn!(
+            "{}: {unusable} gateways are host names or not UDP: they are skipped",
+            s.path().display()
+        );
+    }
+    let capped = t.gateways.iter().filter(|g| g.concurrent_cap != 0).count();
+    if capped > 0 {
+        tracing::warn!(
+            "{}: {capped} gateways have a concurrent-call cap, which needs dialog tracking: not enforced yet",
+            s.path().display()
+        );
+    }
+}
+
+/// Where a gateway is reached: IP literals on UDP only.
+fn gateway_dest(g: &trunkline_routing_tables::format::ArchivedGateway) -> Option<SocketAddr> {
+    if g.transport() != Transport::Udp {
+        return None;
+    }
+    let ip: IpAddr = g.host.as_str().parse().ok()?;
+    Some(SocketAddr::new(ip, g.port.to_native()))
+}
+
+impl TargetSource for TableRouter {
+    fn targets(&self, req: &LcrRequest<'_>, out: &mut Vec<Target>) -> Result<(), NoRoute> {
+        let no_route = NoRoute {
+            code: self.no_route,
+            reason: if self.no_route == 404 {
+                b"No Route"
+            } else {
+                b"No Route To Destination"
+            },
+        };
+        let Ok(number) = std::str::from_utf8(req.number) else {
+            return Err(no_route);
+        };
+        let snap = self.handle.load();
+        let table = snap.table();
+        let group = match table.group_for_source(req.source) {
+            Some(g) => g,
+            None => table.group_id("default").ok_or(NOT_ALLOWED)?,
+        };
+        SCRATCH.with(|s| {
+            let s = &mut *s.borrow_mut();
+            let Scratch {
+                dialplan,
+                gateways,
+                user,
+                seed,
+            } = s;
+            let dialled = snap.apply_dialplan(group, number, dialplan);
+            let Some(rule) = table.lookup(group, dialled.number, WeekMinute::now()) else {
+                return Err(no_route);
+            };
+            // A different weighted order per call (splitmix increment).
+            *seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            table.gateways_for(&rule, *seed, gateways);
+            for &id in gateways.iter() {
+                if out.len() == MAX_TARGETS {
+                    break;
+                }
+                let Some(g) = table.gateway(id) else { continue };
+                let Some(dest) = gateway_dest(g) else {
+                    continue;
+                };
+                g.rewrite(dialled.number, user);
+                if let Some(t) = Target::new(dest, id.0, user.as_bytes()) {
+                    out.push(t.with_cps_limit(g.cps_cap.to_native()));
+                }
+            }
+            if out.is_empty() {
+                Err(NO_GATEWAY)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    fn probed(&self, out: &mut Vec<SocketAddr>) {
+        let snap = self.handle.load();
+        out.extend(
+            snap.table()
+                .gateways
+                .iter()
+                .filter(|g| g.probing)
+                .filter_map(gateway_dest),
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! Least-cost routing over real sockets (issue 5): a snapshot built from
+//! CSV, three gateways on loopback, serial failover, and a table swapped
+//! while calls are being routed on every shard.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use trunkline_engine::config::{Config, RoutingConfig};
+use trunkline_engine::proxy::TargetSource;
+use trunkline_engine::routing::TableRouter;
+use trunkline_routing_tables::{BuildInputs, Source, build};
+use trunkline_tests::{Peer, header, respond, short_timers, start_router};
+
+/// A fresh directory for this test's files.
+fn scratch_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tl-lcr-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Builds `table.snap` in `dir` from CSV text.
+fn write_table(dir: &Path, file: &str, gateways: &str, rules: &str) -> PathBuf {
+    let built = build(BuildInputs {
+        gateways: Source::bytes("gateways.csv", gateways.as_bytes().to_vec()),
+        rules: Source::bytes("rules.csv", rules.as_bytes().to_vec()),
+        carriers: None,
+        dialplan: Some(Source::bytes(
+            "dialplan.csv",
+            b"group,match,pattern,replace\ncustomers,prefix,00,+\n".to_vec(),
+        )),
+        acl: Some(Source::bytes(
+            "acl.csv",
+            b"cidr,group\n127.0.0.0/8,customers\n".to_vec(),
+        )),
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join(file);
+    built.write(&path, 1_700_000_000).unwrap();
+    path
+}
+
+fn lcr_router(
+    table: &Path,
+    tweak: impl FnOnce(&mut Config),
+) -> (trunkline_engine::router::RouterHandle, Arc<TableRouter>) {
+    let router = Arc::new(TableRouter::open(table, 404).unwrap());
+    let source = Arc::clone(&router) as Arc<dyn TargetSource>;
+    let handle = start_router(None, |cfg| {
+        cfg.routing = Some(RoutingConfig {
+            table: table.to_path_buf(),
+            no_route: 404,
+        });
+        cfg.proxy.lcr = Some(source);
+        tweak(cfg);
+    });
+    (handle, router)
+}
+
+/// An INVITE dialling `number` at the router.
+fn call(uac: &Peer, proxy: SocketAddr, number: &str, call_id: &str) -> String {
+    trunkline_tests::invite(uac, proxy, call_id, &format!("z9hG4bK-{call_id}")).replacen(
+        &format!("sip:bob@{proxy}"),
+        &format!("sip:{number}@{proxy};user=phone"),
+        1,
+    )
+}
+
+#[test]
+fn failover_through_three_gateways_timeout_then_503_then_answer() {
+    let dir = scratch_dir("failover");
+    let (gw1, gw2, gw3) = (Peer::new(), Peer::new(), Peer::new());
+    let gateways = format!(
+        "id,address,strip,prefix\ngw1,{},0,\ngw2,{},1,\ngw3,{},1,00\n",
+        gw1.addr, gw2.addr, gw3.addr
+    );
+    let table = write_table(
+        &dir,
+        "t.snap",
+        &gateways,
+        "group,prefix,targets\ncustomers,+1,gw1;gw2;gw3\n",
+    );
+    let (router, _) = lcr_router(&table, short_timers);
+    let proxy = router.local_addrs()[0];
+    let uac = Peer::new();
+    // Dialled as 001..., normalised by the dialplan to +1...
+    uac.send(proxy, &call(&uac, proxy, "0014155550123", "lcr-1"));
+    uac.expect("SIP/2.0 100 Trying");
+    let inv1 = gw1.expect("INVITE sip:+14155550123@");
+    assert!(inv1.starts_with(&format!(
+        "INVITE sip:+14155550123@{};user=phone SIP/2.0",
+        gw1.addr
+    )));
+    // GW1 stays silent: Timer B (1.28 s here) moves the call to GW2.
+    let inv2 = gw2.expect_within("INVITE sip:14155550123@", Duration::from_secs(5));
+    gw2.send(proxy, &respond(&inv2, 503, "Service Unavailable", gw2.addr));
+    gw2.expect("ACK ");
+    let inv3 = gw3.expect("INVITE sip:0014155550123@");
+    gw3.send(proxy, &respond(&inv3, 180, "Ringing", gw3.addr));
+    uac.expect("SIP/2.0 180 Ringing");
+    gw3.send(proxy, &respond(&inv3, 200, "OK", gw3.addr));
+    let ok = uac.expect("SIP/2.0 200 OK");
+    assert_eq!(header(&ok, "Via").len(), 1);
+    assert_eq!(header(&ok, "Record-Route").len(), 1);
+    let reports = router.shutdown();
+    let routed: u64 = reports.iter().map(|r| r.counters.lcr_routed).sum();
+    let failovers: u64 = reports.iter().map(|r| r.counters.lcr_failovers).sum();
+    assert_eq!((routed, failovers), (1, 2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_numbers_and_sources_get_their_answers() {
+    let dir = scratch_dir("noroute");
+    let gw = Peer::new();
+    let table = write_table(
+        &dir,
+        "t.snap",
+        &format!("id,address\ngw1,{}\n", gw.addr),
+        "group,prefix,targets\ncustomers,+1,gw1\n",
+    );
+    let (router, _) = lcr_router(&table, |_| {});
+    let proxy = router.local_addrs()[0];
+    let uac = Peer::new();
+    uac.send(proxy, &call(&uac, proxy, "+4930123456", "lcr-2"));
+    uac.expect("SIP/2.0 404 No Route");
+    gw.expect_nothing(Duration::from_millis(200), &[]);
+    router.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_table_swapped_under_load_routes_new_calls_by_the_new_table() {
+    let dir = scratch_dir("swap");
+    let (a, b) = (Peer::new(), Peer::new());
+    let gateways = format!("id,address\nga,{}\ngb,{}\n", a.addr, b.addr);
+    let to_a = write_table(
+        &dir,
+        "a.snap",
+        &gateways,
+        "group,prefix,targets\ncustomers,+1,ga\n",
+    );
+    let to_b = write_table(
+        &dir,
+        "b.snap",
+        &gateways,
+        "group,prefix,targets\ncustomers,+1,gb\n",
+    );
+    let (router, table) = lcr_router(&to_a, short_timers);
+    let proxy = router.local_addrs()[0];
+    // A publisher swaps the table back and forth while calls go through;
+    // every call must reach one of the two gateways, on every shard.
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (table, stop) = (Arc::clone(&table), Arc::clone(&stop));
+        let (to_a, to_b) = (to_a.clone(), to_b.clone());
+        std::thread::spawn(move || {
+            let mut swaps = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let next = if swaps % 2 == 0 { &to_b } else { &to_a };
+                table.load(next).unwrap();
+                swaps += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            swaps
+        })
+    };
+    let uac = Peer::new();
+    let calls = 200;
+    for i in 0..calls {
+        uac.send(
+            proxy,
+            &call(&uac, proxy, "+14155550123", &format!("swap-{i}")),
+        );
+    }
+    // Every call reaches one of the two gateways (retransmissions are
+    // counted once: by Call-ID).
+    let mut reached = std::collections::HashSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while reached.len() < calls && std::time::Instant::now() < deadline {
+        for gw in [&a, &b] {
+            while let Some((m, _)) = gw.recv(Duration::from_millis(5)) {
+                if m.starts_with("INVITE ") {
+                    reached.insert(header(&m, "Call-ID")[0].to_string());
+                }
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 10, "the table was swapped {swaps} times");
+    assert_eq!(reached.len(), calls, "calls that reached a gateway");
+    // A bad file is refused and the table in service stays.
+    let bad = dir.join("bad.snap");
+    std::fs::write(&bad, b"not a snapshot").unwrap();
+    assert!(table.load(&bad).is_err());
+    let before = table.status();
+    table.load(&to_b).unwrap();
+    assert_ne!(before, table.status());
+    uac.send(proxy, &call(&uac, proxy, "+14155550123", "after-swap"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut seen = false;
+    while !seen && std::time::Instant::now() < deadline {
+        seen = b
+            .recv(Duration::from_millis(50))
+            .is_some_and(|(m, _)| m.starts_with("INVITE ") && m.contains("Call-ID: after-swap"));
+    }
+    assert!(
+        seen,
+        "the call after the swap went to the new table's gateway"
+    );
+    let reports = router.shutdown();
+    assert!(
+        reports.iter().all(|r| r.counters.lcr_routed > 0),
+        "calls on every shard: {reports:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
