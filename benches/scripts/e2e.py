@@ -721,8 +721,9 @@ def start_router(args, peer, bins, d):
     uas = hostport(args.ip, args.uas_port)
     pin = [bins["taskset"], "-c", csv_cpus(args.router_cpus)]
     if peer == "trunkline":
-        argv = [bins["trunkline"], "run", "--listen", listen, "--to", uas,
+        argv = [bins["trunkline"], "run", "--listen", listen,
                 "--shards", str(args.shards or len(args.router_cpus)), "--cpus", csv_cpus(args.router_cpus)]
+        argv += ["--table", args.lcr_table] if args.lcr_rules else ["--to", uas]
         if args.mode == "stateless":
             argv.append("--stateless")
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
@@ -762,12 +763,89 @@ def driver_argv(args, bins, role, rate=None, calls=None, timeout=None):
                  "-trace_rtt", "-rtt_freq", "100", "-timeout", f"{timeout}s"]
         if args.limit:
             argv += ["-l", str(args.limit)]
+        if args.lcr_rules:
+            argv += ["-s", LCR_NUMBER]
         if args.driver == "trunkload":
             argv += ["--json"]
         argv += shlex.split(args.uac_args)
     else:
         argv += ["-trace_counts", "-fd", "1"] + shlex.split(args.uas_args)
     return argv
+
+
+LCR_NUMBER = "+14155550123"
+
+
+def build_lcr_tables(args, bins):
+    """Two routing tables of --lcr-rules random E.164 prefixes (plus +1),
+    every rule to the UAS; the second differs by one rule. Returns the path
+    the router maps (a hard link to the first)."""
+    import random
+    d = os.path.join(args.tmp, "lcr")
+    os.makedirs(d, exist_ok=True)
+    rng = random.Random(5060)
+    with open(os.path.join(d, "gateways.csv"), "w") as f:
+        f.write(f"id,address\nuas,{hostport(args.ip, args.uas_port)}\n")
+    with open(os.path.join(d, "acl.csv"), "w") as f:
+        f.write("cidr,group\n0.0.0.0/0,bench\n::/0,bench\n")
+    seen = {"1"}
+    lines = ["group,prefix,targets", "bench,+1,uas"]
+    while len(lines) - 1 < args.lcr_rules:
+        p = str(rng.randint(2, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(rng.randint(1, 9)))
+        if p not in seen:
+            seen.add(p)
+            lines.append(f"bench,+{p},uas")
+    paths = []
+    for name, extra in (("a", []), ("b", ["bench,+1415,uas"])):
+        rules = os.path.join(d, f"rules-{name}.csv")
+        with open(rules, "w") as f:
+            f.write("\n".join(lines + extra) + "\n")
+        out = os.path.join(d, f"{name}.snap")
+        cmd = [bins["trunkline"], "snap", "build", "--gateways", os.path.join(d, "gateways.csv"),
+               "--rules", rules, "--acl", os.path.join(d, "acl.csv"), "-o", out]
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise SetupError(f"{shlex.join(cmd)} failed: {r.stderr.strip()}")
+        paths.append(out)
+    args.lcr_snaps = paths
+    table = os.path.join(d, "table.snap")
+    if os.path.exists(table):
+        os.remove(table)
+    os.link(paths[0], table)
+    say(f"routing tables: {args.lcr_rules} rules each, built in {d}")
+    return table
+
+
+class Swapper:
+    """Puts the other table in service every --swap-every seconds: a hard
+    link renamed over the mapped path, then SIGHUP (the router verifies and
+    publishes it; the old mapping goes with its last reader)."""
+
+    def __init__(self, args, pid):
+        import threading
+        self.args, self.pid, self.count = args, pid, 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        tmp = self.args.lcr_table + ".next"
+        while not self.done.wait(self.args.swap_every):
+            src = self.args.lcr_snaps[(self.count + 1) % 2]
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            os.link(src, tmp)
+            os.replace(tmp, self.args.lcr_table)
+            try:
+                os.kill(self.pid, signal.SIGHUP)
+            except ProcessLookupError:
+                return
+            self.count += 1
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.count
 
 
 def uas_acks(d):
@@ -939,6 +1017,7 @@ def run_step(args, bins, peer, rate, label):
                              f"{shlex.join(uac_argv)}\n{log_tail(uac)}")
         rpids = tree(router.pid)
         dpids = tree(uac.pid) + tree(uas.pid)
+        swapper = Swapper(args, router.pid) if args.swap_every else None
         r1, dr1, c1, w1 = cpu_sample(rpids), cpu_sample(dpids), cpu_times(), time.time()
         if args.perf:  # profile the router over the window (perf's own CPU is not the router's)
             out = os.path.join(args.perf, f"{peer}-{args.mode}-{rate}.data")
@@ -953,6 +1032,7 @@ def run_step(args, bins, peer, rate, label):
             uac.wait(timeout=max(1.0, t0 + timeout + 10 - time.time()))
         except subprocess.TimeoutExpired:
             pass
+        swaps = swapper.stop() if swapper else 0
         uac_status = uac.poll()
         stop(uac, signal.SIGKILL, 1)
         router_alive = router.poll() is None
@@ -1042,6 +1122,7 @@ def run_step(args, bins, peer, rate, label):
                                        "uas": sdrops[args.uas_port]},
         "utime_us_per_call": per(ru), "stime_us_per_call": per(rs), "cpu_us_per_call": per(ru + rs),
         "latency": lat, "pass": not reasons, "reasons": reasons, "dir": d,
+        "table_swaps": swaps,
     }
     f1 = lambda v: "-" if v is None else f"{v:.1f}"
     say(f"  {label:<12} rate {rate:>6}  {'PASS' if res['pass'] else 'FAIL'}  cps {achieved:7.0f}  "
@@ -1050,6 +1131,7 @@ def run_step(args, bins, peer, rate, label):
         f"driver {res['driver_cores'] or 0:.2f} cores  CPUs busy router {r_busy:.0%} driver {d_busy:.0%}  "
         f"INVITE->200 p50 {ms_str(lat['p50_ms'], lat['source'])} p99 {ms_str(lat['p99_ms'], lat['source'])} ms"
         + (f"  ({', '.join(reasons)})" if reasons else "")
+        + (f"  [{swaps} table swaps]" if args.swap_every else "")
         + (f"  [UDP buffer drops: {drops} in the step; by t = {w_to:g} s router {sdrops[args.router_port]}, "
            f"uac {sdrops[args.uac_port]}, uas {sdrops[args.uas_port]}]" if drops else "")
         + ("" if max(others.values(), default=0) < args.noise else
@@ -1218,6 +1300,12 @@ def parse_args(argv):
                          "from ~4,000 calls/s on loopback; the kernel caps it at net.core.rmem_max); 0 = the driver's default")
     ap.add_argument("--uac-args", default="", help="extra UAC arguments (shell-quoted)")
     ap.add_argument("--uas-args", default="", help="extra UAS arguments (shell-quoted)")
+    ap.add_argument("--lcr-rules", type=int, default=0,
+                    help="trunkline only: route every INVITE by least-cost routing over a generated table of this "
+                         "many prefix rules (the UAS is the gateway; the UAC dials +14155550123)")
+    ap.add_argument("--swap-every", type=float, default=0.0,
+                    help="with --lcr-rules: put the other of two tables in service every this many seconds "
+                         "during each step (rename + SIGHUP)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in target/release")
     ap.add_argument("--perf", metavar="DIR", default=None,
                     help="perf record (cpu-clock, call graphs) the router over each step's window into DIR")
@@ -1230,6 +1318,12 @@ def parse_args(argv):
     for p in args.peers:
         if p not in PEERS:
             ap.error(f"--peer {p}: expected one of {', '.join(PEERS)}")
+    if args.lcr_rules and args.peers != ["trunkline"]:
+        ap.error("--lcr-rules: only with --peer trunkline (the other peers have no routing table)")
+    if args.swap_every and not args.lcr_rules:
+        ap.error("--swap-every needs --lcr-rules")
+    if args.lcr_rules and args.mode != "stateful":
+        ap.error("--lcr-rules needs --mode stateful")
     if args.smoke:
         args.rate = args.rate or 50
         args.duration, args.warmup, args.tail, args.call_ms, args.repeats = 4.0, 1.0, 0.5, 500, 1
@@ -1329,6 +1423,8 @@ def main(argv):
         f.write(UAS_XML)
     try:
         bins = binaries(args)
+        if args.lcr_rules:
+            args.lcr_table = build_lcr_tables(args, bins)
         overlap = set(args.router_cpus) & (set(args.uac_cpus) | set(args.uas_cpus))
         if overlap:
             say(f"warning: the router shares CPU(s) {sorted(overlap)} with the driver")
