@@ -1,0 +1,83 @@
+//! Per-lookup latency percentiles and callgrind instruction counts for
+//! routing-table lookups on an existing snapshot (issue 5):
+//!
+//! ```text
+//! trunkline snap gen --rules 10000000 --gateways 2000 --seed 7 -o /tmp/d
+//! trunkline snap build … -o /tmp/t.snap
+//! cargo build --profile bench -p trunkline-benches --example lookup_latency
+//! target/release/examples/lookup_latency /tmp/t.snap 2000000 --time
+//! valgrind --tool=callgrind target/release/examples/lookup_latency /tmp/t.snap 100000
+//! ```
+//!
+//! `--time`: times every lookup on its own with `Instant` (random numbers
+//! from the table's prefixes) and prints p50/p90/p99/p99.9, with the cost
+//! of an empty timed section shown separately (it is included in the
+//! figures). Without it, runs N lookups for callgrind: take the Ir
+//! difference between N and N = 0 and divide by N.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use trunkline_routing_tables::generate::sample_numbers;
+use trunkline_routing_tables::{Snapshot, WeekMinute};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(path), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok()))
+    else {
+        eprintln!("usage: lookup_latency SNAPSHOT N [--time]");
+        std::process::exit(2);
+    };
+    let snap = Snapshot::open(path).expect("open snapshot");
+    let t = snap.table();
+    let group = t.group_id("retail").expect("retail group");
+    let numbers = sample_numbers(t, group, 1 << 20, 11);
+    let mask = numbers.len() - 1;
+    let at = WeekMinute { day: 1, minute: 600 };
+    if !args.iter().any(|a| a == "--time") {
+        let mut hits = 0usize;
+        for i in 0..n {
+            hits += usize::from(t.lookup(group, black_box(&numbers[i & mask]), at).is_some());
+        }
+        println!("{hits} hits");
+        return;
+    }
+    // Touch every page once so the figures are not page faults.
+    for i in 0..numbers.len() {
+        black_box(t.lookup(group, &numbers[i], at));
+    }
+    let mut empty = Vec::with_capacity(n);
+    let mut ns = Vec::with_capacity(n);
+    for i in 0..n {
+        let a = Instant::now();
+        black_box(&numbers[i & mask]);
+        empty.push(a.elapsed().as_nanos() as u64);
+    }
+    // A different random order from the warm-up pass.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let num = &numbers[(x as usize) & mask];
+        let a = Instant::now();
+        let r = t.lookup(group, black_box(num), at);
+        let d = a.elapsed().as_nanos() as u64;
+        assert!(r.is_some());
+        ns.push(d);
+    }
+    let pct = |v: &mut Vec<u64>, p: f64| {
+        v.sort_unstable();
+        v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+    };
+    println!(
+        "{path}: {} prefixes, {n} lookups: p50 {} ns, p90 {} ns, p99 {} ns, p99.9 {} ns (empty timed section: p50 {} ns, p99 {} ns)",
+        t.keys.len(),
+        pct(&mut ns, 0.50),
+        pct(&mut ns, 0.90),
+        pct(&mut ns, 0.99),
+        pct(&mut ns, 0.999),
+        pct(&mut empty, 0.50),
+        pct(&mut empty, 0.99),
+    );
+}
