@@ -36,7 +36,7 @@ fn lookup(c: &mut Criterion) {
         eprintln!(
             "lookup/{size}: deck generated and built in {:.1} s, {} prefixes",
             f.build_secs,
-            f.snapshot.table().keys.len()
+            f.snapshot.table().entries.len()
         );
         let mask = f.numbers.len() - 1;
         let t = f.snapshot.table();

@@ -80,7 +80,7 @@ fn main() {
     };
     println!(
         "{path}: {} prefixes, {n} lookups: p50 {} ns, p90 {} ns, p99 {} ns, p99.9 {} ns (empty timed section: p50 {} ns, p99 {} ns)",
-        t.keys.len(),
+        t.entries.len(),
         pct(&mut ns, 0.50),
         pct(&mut ns, 0.90),
         pct(&mut ns, 0.99),

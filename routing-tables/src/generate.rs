@@ -296,7 +296,7 @@ pub fn sample_numbers(table: &ArchivedRoutingTable, group: GroupId, count: usize
         while out.len() < count {
             let i = a + rng.below((b - a) as u64) as usize;
             let mut s = String::from(if plus == 1 { "+" } else { "" });
-            key::decode_into(table.keys[i].to_native(), usize::from(table.entries[i].len), &mut s);
+            key::decode_into(table.entries[i].key.to_native(), usize::from(table.entries[i].len), &mut s);
             let target = 11 + rng.below(3) as usize + plus;
             while s.len() < target {
                 s.push(rng.digit());

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use crate::format::{
     ArchivedEntry, ArchivedGateway, ArchivedOrder, ArchivedRoutingTable, ArchivedRule,
-    ArchivedTransport, CARRIER_BIT, NONE, Transport,
+    ArchivedTransport, ALWAYS_OPEN, CARRIER_BIT, NONE, Transport,
 };
 use crate::key;
 use crate::window::{WeekMinute, Window};
@@ -97,15 +97,15 @@ impl ArchivedRoutingTable {
         let b = ns.bucket_start.to_native() as usize + (key >> (63 - bits)) as usize;
         let lo = start + self.buckets.get(b)?.to_native() as usize;
         let hi = start + self.buckets.get(b + 1)?.to_native() as usize;
-        let keys = self.keys.get(lo..hi)?;
-        let below = keys.partition_point(|k| k.to_native() <= key);
+        let bucket = self.entries.get(lo..hi)?;
+        let below = bucket.partition_point(|e| e.key.to_native() <= key);
         let mut i = (lo + below).checked_sub(1)?;
         if i < start {
             return None;
         }
         loop {
             let entry = self.entries.get(i)?;
-            let k = self.keys.get(i)?.to_native();
+            let k = entry.key.to_native();
             if key < k + key::span(usize::from(entry.len)) {
                 if let Some(rule) = self.open_rule(entry, at) {
                     return Some(RuleRef {
@@ -127,6 +127,9 @@ impl ArchivedRoutingTable {
     #[inline]
     fn open_rule(&self, entry: &ArchivedEntry, at: WeekMinute) -> Option<u32> {
         let start = entry.rules_start.to_native();
+        if entry.flags & ALWAYS_OPEN != 0 {
+            return Some(start);
+        }
         let len = u32::from(entry.rules_len.to_native());
         (start..start + len).find(|&r| {
             self.rules
@@ -274,7 +277,7 @@ impl<'a> RuleRef<'a> {
         }
         let e = &self.table.entries[self.entry as usize];
         key::decode_into(
-            self.table.keys[self.entry as usize].to_native(),
+            e.key.to_native(),
             usize::from(e.len),
             &mut s,
         );

@@ -25,7 +25,7 @@ pub fn inspect(s: &Snapshot) -> String {
     let _ = writeln!(o, "gateways: {}", t.gateways.len());
     let _ = writeln!(o, "carriers: {} ({} members)", t.carriers.len(), t.members.len());
     let _ = writeln!(o, "rules: {}", t.rules.len());
-    let _ = writeln!(o, "prefixes: {}", t.keys.len());
+    let _ = writeln!(o, "prefixes: {}", t.entries.len());
     let _ = writeln!(o, "target lists: {} ({} targets)", t.target_offsets.len().saturating_sub(1), t.targets.len());
     let _ = writeln!(o, "attribute strings: {}", t.attrs.len());
     let _ = writeln!(o, "dialplan rules: {}", t.dialplan.len());
@@ -33,8 +33,7 @@ pub fn inspect(s: &Snapshot) -> String {
     let sz = |n: usize, each: usize| n * each;
     let _ = writeln!(
         o,
-        "bytes: keys {} entries {} buckets {} rules {} targets {}",
-        sz(t.keys.len(), 8),
+        "bytes: entries {} buckets {} rules {} targets {}",
         sz(t.entries.len(), std::mem::size_of::<crate::format::ArchivedEntry>()),
         sz(t.buckets.len(), 4),
         sz(t.rules.len(), std::mem::size_of::<crate::format::ArchivedRule>()),
@@ -164,7 +163,7 @@ fn sorted_rules(t: &ArchivedRoutingTable) -> Vec<(RuleKey<'_>, RuleRef<'_>)> {
             let key = (
                 t.group_name(r.group()).unwrap_or(""),
                 r.ns % 2,
-                t.keys[r.entry as usize].to_native(),
+                t.entries[r.entry as usize].key.to_native(),
                 t.entries[r.entry as usize].len,
                 r.priority(),
                 w.days,

@@ -172,7 +172,7 @@ fn build_cmd(a: &BuildArgs) -> Result<(), String> {
         "{}: {} rules, {} prefixes, {} gateways, {} carriers, {} groups, {size} bytes in {:.2} s\n",
         a.output.display(),
         built.table.rules.len(),
-        built.table.keys.len(),
+        built.table.entries.len(),
         built.table.gateways.len(),
         built.table.carriers.len(),
         built.table.groups.len(),
