@@ -54,7 +54,7 @@ fn gen_build_inspect_verify() {
     let dir = tempfile::tempdir().unwrap();
     let snap = gen_and_build(dir.path(), "a", "1");
     let out = ok(&["snap", "inspect", s(&snap)]);
-    for want in ["format version: 1", "rules: 5000", "gateways: 40", "carriers: 10", "groups: 3 (premium, retail, wholesale)", "dialplan rules: 6", "acl entries: 7"] {
+    for want in ["format version: 2", "rules: 5000", "gateways: 40", "carriers: 10", "groups: 3 (premium, retail, wholesale)", "dialplan rules: 6", "acl entries: 7"] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
     let out = ok(&["snap", "verify", s(&snap)]);

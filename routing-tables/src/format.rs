@@ -26,7 +26,7 @@ use rkyv::{Archive, Deserialize, Serialize};
 /// The file magic.
 pub const MAGIC: [u8; 8] = *b"TLROUTE\0";
 /// The format version this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The header length; the rkyv body starts here.
 pub const HEADER_LEN: usize = 64;
 

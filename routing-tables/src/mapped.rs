@@ -269,7 +269,7 @@ pub fn verify(path: &Path, bytes: &[u8]) -> Result<Header, SnapError> {
 
 /// bytecheck, then the table's own invariants.
 fn checked_table<'b>(path: &Path, bytes: &'b [u8]) -> Result<&'b ArchivedRoutingTable, SnapError> {
-    let table = rkyv::access::<ArchivedRoutingTable, rkyv::rancor::Error>(&bytes[HEADER_LEN..])
+    let table = rkyv::access::<ArchivedRoutingTable, rkyv::rancor::BoxedError>(&bytes[HEADER_LEN..])
         .map_err(|e| SnapError::Structure {
             path: path.to_path_buf(),
             message: e.to_string(),
