@@ -24,8 +24,10 @@ use trunkline_routing_tables::{Snapshot, WeekMinute};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (Some(path), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok()))
-    else {
+    let (Some(path), Some(n)) = (
+        args.get(1),
+        args.get(2).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
         eprintln!("usage: lookup_latency SNAPSHOT N [--time]");
         std::process::exit(2);
     };
@@ -38,7 +40,10 @@ fn main() {
     let group = t.group_id("retail").expect("retail group");
     let numbers = sample_numbers(t, group, 1 << 20, 11);
     let mask = numbers.len() - 1;
-    let at = WeekMinute { day: 1, minute: 600 };
+    let at = WeekMinute {
+        day: 1,
+        minute: 600,
+    };
     if !args.iter().any(|a| a == "--time") {
         let mut hits = 0usize;
         for i in 0..n {

@@ -50,7 +50,10 @@ pub fn fixture(rules: usize) -> Fixture {
         snapshot,
         group,
         numbers,
-        at: WeekMinute { day: 1, minute: 600 },
+        at: WeekMinute {
+            day: 1,
+            minute: 600,
+        },
         build_secs,
     }
 }

@@ -23,7 +23,12 @@ fn ok(args: &[&str]) -> String {
 
 fn fails(args: &[&str]) -> String {
     let out = trunkline(args);
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?}: {}",
+        text(&out.stdout)
+    );
     text(&out.stderr)
 }
 
@@ -34,16 +39,34 @@ fn s(p: &Path) -> &str {
 /// Generates a deck in `dir/name` and builds `dir/name.snap`.
 fn gen_and_build(dir: &Path, name: &str, seed: &str) -> PathBuf {
     let deck = dir.join(name);
-    ok(&["snap", "gen", "--rules", "5000", "--gateways", "40", "--seed", seed, "-o", s(&deck)]);
+    ok(&[
+        "snap",
+        "gen",
+        "--rules",
+        "5000",
+        "--gateways",
+        "40",
+        "--seed",
+        seed,
+        "-o",
+        s(&deck),
+    ]);
     let snap = dir.join(format!("{name}.snap"));
     let out = ok(&[
-        "snap", "build",
-        "--gateways", s(&deck.join("gateways.csv")),
-        "--carriers", s(&deck.join("carriers.csv")),
-        "--rules", s(&deck.join("rules.csv")),
-        "--dialplan", s(&deck.join("dialplan.csv")),
-        "--acl", s(&deck.join("acl.csv")),
-        "-o", s(&snap),
+        "snap",
+        "build",
+        "--gateways",
+        s(&deck.join("gateways.csv")),
+        "--carriers",
+        s(&deck.join("carriers.csv")),
+        "--rules",
+        s(&deck.join("rules.csv")),
+        "--dialplan",
+        s(&deck.join("dialplan.csv")),
+        "--acl",
+        s(&deck.join("acl.csv")),
+        "-o",
+        s(&snap),
     ]);
     assert!(out.contains("5000 rules"), "{out}");
     snap
@@ -54,7 +77,15 @@ fn gen_build_inspect_verify() {
     let dir = tempfile::tempdir().unwrap();
     let snap = gen_and_build(dir.path(), "a", "1");
     let out = ok(&["snap", "inspect", s(&snap)]);
-    for want in ["format version: 2", "rules: 5000", "gateways: 40", "carriers: 10", "groups: 3 (premium, retail, wholesale)", "dialplan rules: 6", "acl entries: 7"] {
+    for want in [
+        "format version: 2",
+        "rules: 5000",
+        "gateways: 40",
+        "carriers: 10",
+        "groups: 3 (premium, retail, wholesale)",
+        "dialplan rules: 6",
+        "acl entries: 7",
+    ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
     let out = ok(&["snap", "verify", s(&snap)]);
@@ -65,15 +96,39 @@ fn gen_build_inspect_verify() {
 fn lookup_applies_dialplan_and_lists_gateways() {
     let dir = tempfile::tempdir().unwrap();
     let snap = gen_and_build(dir.path(), "a", "1");
-    let out = ok(&["snap", "lookup", s(&snap), "--group", "retail", "--at", "mon 10:00", "0044207946000"]);
-    assert!(out.contains("dialplan: line 2 prefix \"00\" -> \"+\": +44207946000"), "{out}");
+    let out = ok(&[
+        "snap",
+        "lookup",
+        s(&snap),
+        "--group",
+        "retail",
+        "--at",
+        "mon 10:00",
+        "0044207946000",
+    ]);
+    assert!(
+        out.contains("dialplan: line 2 prefix \"00\" -> \"+\": +44207946000"),
+        "{out}"
+    );
     assert!(out.contains("rule: line "), "{out}");
     assert!(out.contains("retail +44"), "{out}");
     assert!(out.contains("gateways:\n  1. gw"), "{out}");
     // The group from the source address (acl.csv: 172.17.0.0/16 → wholesale).
-    let out = ok(&["snap", "lookup", s(&snap), "--source", "172.17.9.9", "--at", "tue 03:00", "0049301234567"]);
+    let out = ok(&[
+        "snap",
+        "lookup",
+        s(&snap),
+        "--source",
+        "172.17.9.9",
+        "--at",
+        "tue 03:00",
+        "0049301234567",
+    ]);
     assert!(out.contains("group: wholesale"), "{out}");
-    assert!(out.contains("dialplan: line 6 prefix \"00\" -> \"\": 49301234567"), "{out}");
+    assert!(
+        out.contains("dialplan: line 6 prefix \"00\" -> \"\": 49301234567"),
+        "{out}"
+    );
     let err = fails(&["snap", "lookup", s(&snap), "--group", "retail", "+999"]);
     assert!(err.contains("no route for +999"), "{err}");
     let err = fails(&["snap", "lookup", s(&snap), "--group", "nope", "+44"]);
@@ -85,7 +140,10 @@ fn diff_reports_rules_and_gateways() {
     let dir = tempfile::tempdir().unwrap();
     let a = gen_and_build(dir.path(), "a", "1");
     let out = ok(&["snap", "diff", s(&a), s(&a)]);
-    assert_eq!(out, "rules: 0 added, 0 removed, 0 changed; gateways: 0 changed; carriers: 0 changed\n");
+    assert_eq!(
+        out,
+        "rules: 0 added, 0 removed, 0 changed; gateways: 0 changed; carriers: 0 changed\n"
+    );
     // Edit the deck: drop a rule, change one, add one, change a gateway.
     let deck = dir.path().join("a");
     let rules = std::fs::read_to_string(deck.join("rules.csv")).unwrap();
@@ -95,20 +153,43 @@ fn diff_reports_rules_and_gateways() {
     lines.push("retail,+999,gw00001,,10,".into());
     std::fs::write(deck.join("rules.csv"), lines.join("\n") + "\n").unwrap();
     let gws = std::fs::read_to_string(deck.join("gateways.csv")).unwrap();
-    std::fs::write(deck.join("gateways.csv"), gws.replacen("10.0.0.2:", "10.9.9.2:", 1)).unwrap();
+    std::fs::write(
+        deck.join("gateways.csv"),
+        gws.replacen("10.0.0.2:", "10.9.9.2:", 1),
+    )
+    .unwrap();
     let b = dir.path().join("b.snap");
     ok(&[
-        "snap", "build",
-        "--gateways", s(&deck.join("gateways.csv")),
-        "--carriers", s(&deck.join("carriers.csv")),
-        "--rules", s(&deck.join("rules.csv")),
-        "-o", s(&b),
+        "snap",
+        "build",
+        "--gateways",
+        s(&deck.join("gateways.csv")),
+        "--carriers",
+        s(&deck.join("carriers.csv")),
+        "--rules",
+        s(&deck.join("rules.csv")),
+        "-o",
+        s(&b),
     ]);
     let out = ok(&["snap", "diff", s(&a), s(&b)]);
-    assert!(out.ends_with("rules: 1 added, 1 removed, 1 changed; gateways: 1 changed; carriers: 0 changed\n"), "{out}");
-    assert!(out.contains("+ rule retail +999 priority 10 -> gw00001"), "{out}");
+    assert!(
+        out.ends_with(
+            "rules: 1 added, 1 removed, 1 changed; gateways: 1 changed; carriers: 0 changed\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("+ rule retail +999 priority 10 -> gw00001"),
+        "{out}"
+    );
     let prefix = removed.split(',').nth(1).unwrap();
-    assert!(out.contains(&format!("- rule {} {prefix} ", removed.split(',').next().unwrap())), "{removed}\n{out}");
+    assert!(
+        out.contains(&format!(
+            "- rule {} {prefix} ",
+            removed.split(',').next().unwrap()
+        )),
+        "{removed}\n{out}"
+    );
     assert!(out.contains("attrs \"changed"), "{out}");
     assert!(out.contains("~ gateway gw00002 10.0.0.2:"), "{out}");
     let out = ok(&["snap", "diff", "--summary", s(&a), s(&b)]);
@@ -121,15 +202,40 @@ fn build_errors_name_file_and_line() {
     let gw = dir.path().join("gw.csv");
     let rules = dir.path().join("rules.csv");
     std::fs::write(&gw, "id,address\ngw1,10.0.0.1\n").unwrap();
-    std::fs::write(&rules, "group,prefix,targets\na,+44,gw1\na,+4x,gw1\na,1,gw9\na,+44,gw1\n").unwrap();
+    std::fs::write(
+        &rules,
+        "group,prefix,targets\na,+44,gw1\na,+4x,gw1\na,1,gw9\na,+44,gw1\n",
+    )
+    .unwrap();
     let out = dir.path().join("t.snap");
-    let err = fails(&["snap", "build", "--gateways", s(&gw), "--rules", s(&rules), "-o", s(&out)]);
+    let err = fails(&[
+        "snap",
+        "build",
+        "--gateways",
+        s(&gw),
+        "--rules",
+        s(&rules),
+        "-o",
+        s(&out),
+    ]);
     let r = s(&rules);
     assert!(err.contains(&format!("{r}:3: column `prefix`")), "{err}");
-    assert!(err.contains(&format!("{r}:4: unknown target `gw9`")), "{err}");
+    assert!(
+        err.contains(&format!("{r}:4: unknown target `gw9`")),
+        "{err}"
+    );
     assert!(err.contains(&format!("{r}:5: duplicate rule")), "{err}");
     assert!(!out.exists(), "nothing written on error");
-    let err = fails(&["snap", "build", "--gateways", s(&dir.path().join("none.csv")), "--rules", s(&rules), "-o", s(&out)]);
+    let err = fails(&[
+        "snap",
+        "build",
+        "--gateways",
+        s(&dir.path().join("none.csv")),
+        "--rules",
+        s(&rules),
+        "-o",
+        s(&out),
+    ]);
     assert!(err.contains("none.csv:0: cannot read"), "{err}");
 }
 
@@ -143,7 +249,10 @@ fn verify_refuses_damaged_files() {
     b[bytes.len() / 3] ^= 0x10;
     std::fs::write(&flipped, &b).unwrap();
     let err = fails(&["snap", "verify", s(&flipped)]);
-    assert!(err.contains("flipped.snap: bytes 64..") && err.contains("body checksum mismatch"), "{err}");
+    assert!(
+        err.contains("flipped.snap: bytes 64..") && err.contains("body checksum mismatch"),
+        "{err}"
+    );
     let truncated = dir.path().join("truncated.snap");
     std::fs::write(&truncated, &bytes[..bytes.len() - 1]).unwrap();
     let err = fails(&["snap", "verify", s(&snap), s(&truncated)]);

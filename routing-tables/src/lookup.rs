@@ -17,8 +17,8 @@
 use std::net::IpAddr;
 
 use crate::format::{
-    ArchivedEntry, ArchivedGateway, ArchivedOrder, ArchivedRoutingTable, ArchivedRule,
-    ArchivedTransport, ALWAYS_OPEN, CARRIER_BIT, NONE, Transport,
+    ALWAYS_OPEN, ArchivedEntry, ArchivedGateway, ArchivedOrder, ArchivedRoutingTable, ArchivedRule,
+    ArchivedTransport, CARRIER_BIT, NONE, Transport,
 };
 use crate::key;
 use crate::window::{WeekMinute, Window};
@@ -161,11 +161,17 @@ impl ArchivedRoutingTable {
         out.clear();
         let mut rng = SplitMix(seed);
         let list = rule.rule_record().targets.to_native() as usize;
-        let (Some(a), Some(b)) = (self.target_offsets.get(list), self.target_offsets.get(list + 1))
-        else {
+        let (Some(a), Some(b)) = (
+            self.target_offsets.get(list),
+            self.target_offsets.get(list + 1),
+        ) else {
             return;
         };
-        for t in self.targets.get(a.to_native() as usize..b.to_native() as usize).unwrap_or(&[]) {
+        for t in self
+            .targets
+            .get(a.to_native() as usize..b.to_native() as usize)
+            .unwrap_or(&[])
+        {
             let t = t.to_native();
             if t & CARRIER_BIT == 0 {
                 push_unique(out, GatewayId(t));
@@ -276,11 +282,7 @@ impl<'a> RuleRef<'a> {
             s.push('+');
         }
         let e = &self.table.entries[self.entry as usize];
-        key::decode_into(
-            e.key.to_native(),
-            usize::from(e.len),
-            &mut s,
-        );
+        key::decode_into(e.key.to_native(), usize::from(e.len), &mut s);
         s
     }
 

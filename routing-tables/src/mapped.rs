@@ -269,11 +269,12 @@ pub fn verify(path: &Path, bytes: &[u8]) -> Result<Header, SnapError> {
 
 /// bytecheck, then the table's own invariants.
 fn checked_table<'b>(path: &Path, bytes: &'b [u8]) -> Result<&'b ArchivedRoutingTable, SnapError> {
-    let table = rkyv::access::<ArchivedRoutingTable, rkyv::rancor::BoxedError>(&bytes[HEADER_LEN..])
-        .map_err(|e| SnapError::Structure {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+    let table =
+        rkyv::access::<ArchivedRoutingTable, rkyv::rancor::BoxedError>(&bytes[HEADER_LEN..])
+            .map_err(|e| SnapError::Structure {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
     crate::validate::check(table).map_err(|b| SnapError::Invalid {
         path: path.to_path_buf(),
         offset: (b.at as usize).wrapping_sub(bytes.as_ptr() as usize) as u64,

@@ -132,7 +132,10 @@ pub(crate) fn check(t: &ArchivedRoutingTable) -> Result<(), Broken> {
             }
             let p = e.parent.to_native();
             if p != NONE && !(start..i).contains(&(p as usize)) {
-                return Err(broken(e, "entry parent not an earlier entry of its namespace"));
+                return Err(broken(
+                    e,
+                    "entry parent not an earlier entry of its namespace",
+                ));
             }
             let rs = e.rules_start.to_native() as usize;
             let rl = usize::from(e.rules_len.to_native());
@@ -140,7 +143,10 @@ pub(crate) fn check(t: &ArchivedRoutingTable) -> Result<(), Broken> {
                 return Err(broken(e, "entry rule range empty or out of bounds"));
             }
             if e.flags & ALWAYS_OPEN != 0 && t.rules[rs].win_days != 0 {
-                return Err(broken(e, "entry flagged always-open but its first rule has a window"));
+                return Err(broken(
+                    e,
+                    "entry flagged always-open but its first rule has a window",
+                ));
             }
         }
     }

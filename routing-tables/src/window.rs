@@ -42,7 +42,9 @@ impl WeekMinute {
     /// Parses `DAY HH:MM` (e.g. `mon 09:30`).
     pub fn parse(s: &str) -> Option<WeekMinute> {
         let (day, time) = s.trim().split_once(' ')?;
-        let day = DAYS.iter().position(|d| d.eq_ignore_ascii_case(day.trim()))? as u8;
+        let day = DAYS
+            .iter()
+            .position(|d| d.eq_ignore_ascii_case(day.trim()))? as u8;
         let minute = parse_time(time.trim())?;
         (minute < 1440).then_some(WeekMinute { day, minute })
     }
@@ -74,9 +76,7 @@ impl Window {
         if s.is_empty() {
             return Ok(Window::ALWAYS);
         }
-        let (days, times) = s
-            .split_once(' ')
-            .ok_or("expected `DAYS HH:MM-HH:MM`")?;
+        let (days, times) = s.split_once(' ').ok_or("expected `DAYS HH:MM-HH:MM`")?;
         let mut mask = 0u8;
         for part in days.split(',') {
             let part = part.trim();

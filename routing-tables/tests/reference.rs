@@ -29,7 +29,13 @@ fn window() -> impl Strategy<Value = Window> {
 
 fn rules() -> impl Strategy<Value = Vec<R>> {
     prop::collection::vec(
-        (0..2u8, prop::bool::weighted(0.3), "[0129]{0,5}", window(), 0..3i32),
+        (
+            0..2u8,
+            prop::bool::weighted(0.3),
+            "[0129]{0,5}",
+            window(),
+            0..3i32,
+        ),
         1..40,
     )
     .prop_map(|raw| {
@@ -58,7 +64,13 @@ fn rules() -> impl Strategy<Value = Vec<R>> {
 
 fn numbers() -> impl Strategy<Value = Vec<(u8, bool, String, u8, u16)>> {
     prop::collection::vec(
-        (0..2u8, prop::bool::weighted(0.3), "[0129]{0,8}", 0..7u8, 0..1440u16),
+        (
+            0..2u8,
+            prop::bool::weighted(0.3),
+            "[0129]{0,8}",
+            0..7u8,
+            0..1440u16,
+        ),
         1..60,
     )
 }

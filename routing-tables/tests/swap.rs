@@ -43,7 +43,9 @@ fn table(i: usize) -> Vec<u8> {
 fn which(s: &Snapshot, number: &str) -> usize {
     let t = s.table();
     let g = t.group_id("a").unwrap();
-    let r = s.lookup(g, number, WeekMinute { day: 0, minute: 0 }).unwrap();
+    let r = s
+        .lookup(g, number, WeekMinute { day: 0, minute: 0 })
+        .unwrap();
     let mut out = Vec::new();
     t.gateways_for(&r, 0, &mut out);
     assert_eq!(out.len(), 1);
@@ -72,7 +74,11 @@ fn lookups_stay_consistent_while_snapshots_are_published() {
                 while !stop.load(Ordering::Relaxed) {
                     // One routing decision: every lookup under one load
                     // sees the same table.
-                    let snap = if r == 0 { cache.load().clone() } else { handle.load_full() };
+                    let snap = if r == 0 {
+                        cache.load().clone()
+                    } else {
+                        handle.load_full()
+                    };
                     let first = which(&snap, NUMBERS[0]);
                     for n in &NUMBERS[1..] {
                         assert_eq!(which(&snap, n), first, "mixed tables in one snapshot");

@@ -125,11 +125,9 @@ pub struct GenArgs {
 pub fn run(args: &SnapArgs) -> ExitCode {
     let result = match &args.command {
         SnapCommand::Build(a) => build_cmd(a),
-        SnapCommand::Inspect { snapshot } => {
-            Snapshot::open(snapshot).map_err(|e| e.to_string()).and_then(|s| {
-                print(&report::inspect(&s))
-            })
-        }
+        SnapCommand::Inspect { snapshot } => Snapshot::open(snapshot)
+            .map_err(|e| e.to_string())
+            .and_then(|s| print(&report::inspect(&s))),
         SnapCommand::Lookup(a) => lookup(a),
         SnapCommand::Diff { old, new, summary } => diff(old, new, *summary),
         SnapCommand::Verify { snapshots } => verify(snapshots),
@@ -145,7 +143,9 @@ pub fn run(args: &SnapArgs) -> ExitCode {
 }
 
 fn print(s: &str) -> Result<(), String> {
-    io::stdout().write_all(s.as_bytes()).map_err(|e| e.to_string())
+    io::stdout()
+        .write_all(s.as_bytes())
+        .map_err(|e| e.to_string())
 }
 
 fn source(p: &PathBuf) -> Result<Source, String> {
@@ -193,7 +193,9 @@ fn lookup(a: &LookupArgs) -> Result<(), String> {
         (None, None) => return Err("give --group or --source".into()),
     };
     let at = match &a.at {
-        Some(at) => WeekMinute::parse(at).ok_or_else(|| format!("--at `{at}`: expected `DAY HH:MM`"))?,
+        Some(at) => {
+            WeekMinute::parse(at).ok_or_else(|| format!("--at `{at}`: expected `DAY HH:MM`"))?
+        }
         None => WeekMinute::now(),
     };
     let mut o = String::new();
@@ -225,8 +227,17 @@ fn lookup(a: &LookupArgs) -> Result<(), String> {
         print(&o)?;
         return Err(format!("no route for {number}"));
     };
-    let _ = writeln!(o, "rule: line {}: {}", rule.line(), report::rule_name(t, &rule));
-    let _ = writeln!(o, "targets: {}", rule.target_ids().collect::<Vec<_>>().join(";"));
+    let _ = writeln!(
+        o,
+        "rule: line {}: {}",
+        rule.line(),
+        report::rule_name(t, &rule)
+    );
+    let _ = writeln!(
+        o,
+        "targets: {}",
+        rule.target_ids().collect::<Vec<_>>().join(";")
+    );
     if !rule.attrs().is_empty() {
         let _ = writeln!(o, "attrs: {}", rule.attrs());
     }

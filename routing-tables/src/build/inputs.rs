@@ -24,7 +24,8 @@ pub(crate) const GATEWAY_COLUMNS: &[&str] = &[
     "attrs",
 ];
 pub(crate) const CARRIER_COLUMNS: &[&str] = &["id", "gateways", "order", "use"];
-pub(crate) const RULE_COLUMNS: &[&str] = &["group", "prefix", "targets", "window", "priority", "attrs"];
+pub(crate) const RULE_COLUMNS: &[&str] =
+    &["group", "prefix", "targets", "window", "priority", "attrs"];
 pub(crate) const DIALPLAN_COLUMNS: &[&str] = &["group", "match", "pattern", "replace", "priority"];
 pub(crate) const ACL_COLUMNS: &[&str] = &["cidr", "group"];
 
@@ -86,7 +87,8 @@ impl Inputs {
 
     fn finish(&mut self, role: &str, table: Table) {
         let name = table.name.display().to_string();
-        self.digests.push((format!("{role}={name}"), table.digest()));
+        self.digests
+            .push((format!("{role}={name}"), table.digest()));
     }
 
     /// Reads gateways; sorts them by id. Returns the id map.
@@ -398,7 +400,9 @@ fn open(
     errs: &mut BuildErrors,
 ) -> Option<Table> {
     let expected = match columns[0] {
-        "id" if columns.len() > 4 => "id,address,transport,weight,probing,cps_cap,concurrent_cap,strip,prefix,attrs",
+        "id" if columns.len() > 4 => {
+            "id,address,transport,weight,probing,cps_cap,concurrent_cap,strip,prefix,attrs"
+        }
         "id" => "id,gateways,order,use",
         "group" if columns[1] == "prefix" => "group,prefix,targets,window,priority,attrs",
         "group" => "group,match,pattern,replace,priority",
@@ -439,7 +443,10 @@ fn gateway(t: &Table, rec: &csv::StringRecord) -> Result<Gateway, BuildErrorKind
         return Err(bad("strip", t.get(rec, 7), "at most 18"));
     }
     let prefix = t.get(rec, 8);
-    if !prefix.bytes().all(|b| b.is_ascii_digit() || b"+*#".contains(&b)) {
+    if !prefix
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"+*#".contains(&b))
+    {
         return Err(bad("prefix", prefix, "digits, + * # only"));
     }
     Ok(Gateway {
@@ -466,7 +473,10 @@ fn parse_address(s: &str) -> Result<(String, u16), BuildErrorKind> {
             .map_err(|_| err("bad IPv6 address"))?;
         match after {
             "" => (h, None),
-            p => (h, Some(p.strip_prefix(':').ok_or_else(|| err("expected :port"))?)),
+            p => (
+                h,
+                Some(p.strip_prefix(':').ok_or_else(|| err("expected :port"))?),
+            ),
         }
     } else {
         match s.rsplit_once(':') {
@@ -475,9 +485,9 @@ fn parse_address(s: &str) -> Result<(String, u16), BuildErrorKind> {
         }
     };
     if host.is_empty()
-        || host.bytes().any(|b| {
-            !(b.is_ascii_alphanumeric() || b"-._:".contains(&b))
-        })
+        || host
+            .bytes()
+            .any(|b| !(b.is_ascii_alphanumeric() || b"-._:".contains(&b)))
     {
         return Err(err("expected host:port"));
     }
@@ -491,7 +501,11 @@ fn parse_address(s: &str) -> Result<(String, u16), BuildErrorKind> {
     Ok((host.to_string(), port))
 }
 
-fn carrier(t: &Table, rec: &csv::StringRecord, ids: &Ids) -> Result<(Carrier, Vec<Member>), BuildErrorKind> {
+fn carrier(
+    t: &Table,
+    rec: &csv::StringRecord,
+    ids: &Ids,
+) -> Result<(Carrier, Vec<Member>), BuildErrorKind> {
     let id = t.get(rec, 0);
     check_id("id", id)?;
     let order = match t.get(rec, 2).to_ascii_lowercase().as_str() {

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use crate::error::{BuildErrorKind, BuildErrors};
 use crate::format::{
-    ALWAYS_OPEN, AclEntry, Entry, FORMAT_VERSION, Header, NONE, Namespace, Rule, RoutingTable,
+    ALWAYS_OPEN, AclEntry, Entry, FORMAT_VERSION, Header, NONE, Namespace, RoutingTable, Rule,
 };
 use crate::key::{self, KEY_END};
 use crate::source::Source;
@@ -168,7 +168,11 @@ fn check_duplicates(rules: &[RawRule], file: &Path, errs: &mut BuildErrors) {
 }
 
 /// Builds keys, entries, rules and bucket directories from sorted rules.
-fn index_rules(t: &mut RoutingTable, rules: &[RawRule], _file: &Path) -> Result<(), BuildErrorKind> {
+fn index_rules(
+    t: &mut RoutingTable,
+    rules: &[RawRule],
+    _file: &Path,
+) -> Result<(), BuildErrorKind> {
     let nns = t.groups.len() * 2;
     t.rules.reserve_exact(rules.len());
     t.namespaces = Vec::with_capacity(nns);
@@ -181,7 +185,9 @@ fn index_rules(t: &mut RoutingTable, rules: &[RawRule], _file: &Path) -> Result<
             let first = rules[i];
             let idx = t.entries.len() as u32;
             let rules_start = t.rules.len() as u32;
-            while i < rules.len() && (rules[i].ns, rules[i].key, rules[i].len) == (ns, first.key, first.len) {
+            while i < rules.len()
+                && (rules[i].ns, rules[i].key, rules[i].len) == (ns, first.key, first.len)
+            {
                 let r = &rules[i];
                 t.rules.push(Rule {
                     priority: r.priority,
@@ -214,7 +220,12 @@ fn index_rules(t: &mut RoutingTable, rules: &[RawRule], _file: &Path) -> Result<
             });
         }
         let end = t.entries.len() as u32;
-        t.namespaces.push(bucket_directory(&mut t.buckets, &t.entries[start as usize..], start, end));
+        t.namespaces.push(bucket_directory(
+            &mut t.buckets,
+            &t.entries[start as usize..],
+            start,
+            end,
+        ));
     }
     if t.entries.len() >= NONE as usize {
         return Err(BuildErrorKind::TooMany("prefixes"));
