@@ -9,6 +9,7 @@
 //! valgrind --tool=callgrind target/release/examples/lookup_latency /tmp/t.snap 100000
 //! ```
 //!
+//! `--distinct K` cycles over K numbers only (hot destinations).
 //! `--copy` serves a private huge-page copy (`Snapshot::open_private`)
 //! instead of the file mapping. `--time`: times every lookup on its own with `Instant` (random numbers
 //! from the table's prefixes) and prints p50/p90/p99/p99.9, with the cost
@@ -38,7 +39,16 @@ fn main() {
     };
     let t = snap.table();
     let group = t.group_id("retail").expect("retail group");
-    let numbers = sample_numbers(t, group, 1 << 20, 11);
+    // `--distinct K` (a power of two): only K different numbers, cycled: the
+    // hot-destination case, where the table's lines touched stay cached.
+    let distinct = args
+        .iter()
+        .position(|a| a == "--distinct")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|k| k.parse::<usize>().ok())
+        .filter(|k| k.is_power_of_two())
+        .unwrap_or(1 << 20);
+    let numbers = sample_numbers(t, group, distinct, 11);
     let mask = numbers.len() - 1;
     let at = WeekMinute {
         day: 1,
