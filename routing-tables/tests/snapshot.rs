@@ -159,6 +159,16 @@ fn files_on_disk_truncated_or_damaged_are_refused_with_offsets() {
     let e = Snapshot::open(&path).unwrap_err().to_string();
     assert!(e.contains("body checksum mismatch"), "{e}");
 
+    // The private huge-page copy checks the same way.
+    let private = dir.path().join("private.snap");
+    write_atomic(&private, &good).unwrap();
+    exercise(&Snapshot::open_private(&private).unwrap());
+    write_atomic(&private, &good[..good.len() - 1]).unwrap();
+    assert!(matches!(
+        Snapshot::open_private(&private),
+        Err(SnapError::Length { .. })
+    ));
+
     let e = Snapshot::open(dir.path().join("missing.snap")).unwrap_err();
     assert!(matches!(e, SnapError::Io { .. }));
 }

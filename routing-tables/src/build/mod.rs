@@ -5,6 +5,7 @@
 //! [`BuildErrors::LIMIT`]) with its file and line, so an operator fixes a
 //! deck in one pass. Only a deck without errors is indexed.
 
+mod fields;
 mod inputs;
 
 use std::collections::HashMap;
