@@ -85,6 +85,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// `unsafe` is confined to `mapped.rs` (the mapping and `access_unchecked`).
+#![deny(unsafe_code)]
 
 mod build;
 pub mod dialplan;

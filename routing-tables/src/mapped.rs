@@ -16,6 +16,8 @@
 //! a snapshot file in place while it is served breaks that contract; use
 //! [`Snapshot::from_bytes`] (a private copy) where that cannot be ruled out.
 
+#![allow(unsafe_code)] // the one module allowed to: see above
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -35,10 +35,10 @@ pub enum SnapCommand {
         snapshot: PathBuf,
     },
     /// Look a number up: the dialplan applied, the rule matched and the
-    /// gateway order.
+    /// gateway order; exit 1 when nothing routes.
     Lookup(LookupArgs),
     /// Rules added, removed or changed, and gateways/carriers changed,
-    /// from OLD to NEW.
+    /// from OLD to NEW (exit 0 whether or not they differ).
     Diff {
         /// The old snapshot.
         old: PathBuf,
