@@ -234,14 +234,14 @@ fn index_rules(
     Ok(())
 }
 
-/// About four keys per bucket; `buckets[b]` is the number of keys below
-/// bucket `b`'s first key (`b << (63 - bits)`).
+/// About four buckets per entry (see `lookup.rs` for why); `buckets[b]` is
+/// the number of keys below bucket `b`'s first key (`b << (63 - bits)`).
 fn bucket_directory(buckets: &mut Vec<u32>, entries: &[Entry], start: u32, end: u32) -> Namespace {
     let n = entries.len();
-    let bits = if n < 16 {
+    let bits = if n == 0 {
         0
     } else {
-        ((n / 4).ilog2()).min(24) as u8
+        (n.ilog2() + 2).min(24) as u8
     };
     let bucket_start = buckets.len() as u32;
     let shift = 63 - u32::from(bits);
