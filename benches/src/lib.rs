@@ -6,3 +6,4 @@
 
 pub mod messages;
 pub mod proxy_call;
+pub mod routing;

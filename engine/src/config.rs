@@ -504,7 +504,7 @@ mod tests {
     #[test]
     fn defaults_need_no_file() {
         let c = Config::default();
-        assert_eq!(c.listen, ["127.0.0.1:5060".parse().unwrap()]);
+        assert_eq!(c.listen, ["127.0.0.1:5060".parse::<SocketAddr>().unwrap()]);
         assert_eq!(c.proxy.mode, Mode::Stateful);
         assert!(c.proxy.record_route);
         assert!(c.shards >= 1);

@@ -26,7 +26,7 @@ use rkyv::{Archive, Deserialize, Serialize};
 /// The file magic.
 pub const MAGIC: [u8; 8] = *b"TLROUTE\0";
 /// The format version this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The header length; the rkyv body starts here.
 pub const HEADER_LEN: usize = 64;
 
@@ -147,7 +147,7 @@ pub struct Member {
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
 pub struct Namespace {
-    /// Entries are `keys[start..end]` / `entries[start..end]`.
+    /// Entries are `entries[start..end]`.
     pub start: u32,
     /// End of the entry range.
     pub end: u32,
@@ -163,6 +163,10 @@ pub struct Namespace {
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
 pub struct Entry {
+    /// The prefix's key (`key.rs`); entries of a namespace are sorted by it.
+    /// Kept in the entry (not a separate key array) so the binary search
+    /// brings the matched entry into cache with its key.
+    pub key: u64,
     /// Index of the parent entry, or [`NONE`]; always below this entry's.
     pub parent: u32,
     /// Rules are `rules[rules_start .. rules_start + rules_len]`, by priority.
@@ -171,7 +175,13 @@ pub struct Entry {
     pub rules_len: u16,
     /// Prefix length in digits (without the `+`).
     pub len: u8,
+    /// [`ALWAYS_OPEN`]: the first rule has no time window, so a lookup
+    /// can return it without reading the rule.
+    pub flags: u8,
 }
+
+/// [`Entry::flags`] bit: the entry's first rule is always open.
+pub const ALWAYS_OPEN: u8 = 1;
 
 /// One routing rule.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,9 +259,7 @@ pub struct RoutingTable {
     pub attrs: Vec<String>,
     /// `2 * groups.len()`: `[2g]` digits, `[2g + 1]` numbers with `+`.
     pub namespaces: Vec<Namespace>,
-    /// Prefix keys (`key.rs`), sorted within each namespace.
-    pub keys: Vec<u64>,
-    /// Prefix entries, parallel to `keys`.
+    /// Prefix entries, sorted by key within each namespace.
     pub entries: Vec<Entry>,
     /// Bucket directories (entry offsets relative to the namespace start).
     pub buckets: Vec<u32>,

@@ -65,7 +65,11 @@ const COUNTRIES: &[(&str, u32, u8)] = &[
 ];
 
 /// Routing groups: name and whether its prefixes carry a `+`.
-const GROUPS: &[(&str, bool, u32)] = &[("retail", true, 5), ("wholesale", false, 3), ("premium", true, 2)];
+const GROUPS: &[(&str, bool, u32)] = &[
+    ("retail", true, 5),
+    ("wholesale", false, 3),
+    ("premium", true, 2),
+];
 
 /// A small seeded PRNG (splitmix64).
 #[derive(Debug, Clone)]
@@ -74,7 +78,7 @@ pub struct Rng(u64);
 impl Rng {
     /// Seeded.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5eed_0f_7a61_e5)
+        Rng(seed ^ 0x5eed_0f7a_61e5)
     }
 
     /// Next 64 random bits.
@@ -117,14 +121,22 @@ pub fn write_deck(cfg: &GenConfig, dir: &Path) -> io::Result<()> {
     let n_carriers = (n_gw / 4).max(1);
 
     let mut w = BufWriter::new(File::create(dir.join("gateways.csv"))?);
-    writeln!(w, "id,address,transport,weight,probing,cps_cap,concurrent_cap,strip,prefix,attrs")?;
+    writeln!(
+        w,
+        "id,address,transport,weight,probing,cps_cap,concurrent_cap,strip,prefix,attrs"
+    )?;
     for i in 0..n_gw {
         let transport = ["udp", "udp", "udp", "tcp", "tls"][rng.below(5) as usize];
         let port = if transport == "tls" { 5061 } else { 5060 };
         let address = if i % 5 == 4 {
             format!("sbc{i}.carrier{}.example.net:{port}", i % 97)
         } else {
-            format!("10.{}.{}.{}:{port}", (i >> 16) & 255, (i >> 8) & 255, i & 255)
+            format!(
+                "10.{}.{}.{}:{port}",
+                (i >> 16) & 255,
+                (i >> 8) & 255,
+                i & 255
+            )
         };
         writeln!(
             w,
@@ -154,7 +166,11 @@ pub fn write_deck(cfg: &GenConfig, dir: &Path) -> io::Result<()> {
                 let _ = write!(list, "gw{g:05}");
             }
         }
-        let order = if rng.below(5) < 2 { "weighted" } else { "ordered" };
+        let order = if rng.below(5) < 2 {
+            "weighted"
+        } else {
+            "ordered"
+        };
         let used = if rng.below(5) == 0 { "first" } else { "all" };
         writeln!(w, "carrier{c:04},{list},{order},{used}")?;
     }
@@ -182,7 +198,8 @@ pub fn write_deck(cfg: &GenConfig, dir: &Path) -> io::Result<()> {
 
     let mut w = BufWriter::with_capacity(1 << 20, File::create(dir.join("rules.csv"))?);
     writeln!(w, "group,prefix,targets,window,priority,attrs")?;
-    let countries: Vec<((&str, u8), u32)> = COUNTRIES.iter().map(|&(c, wt, n)| ((c, n), wt)).collect();
+    let countries: Vec<((&str, u8), u32)> =
+        COUNTRIES.iter().map(|&(c, wt, n)| ((c, n), wt)).collect();
     let groups: Vec<((&str, bool), u32)> = GROUPS.iter().map(|&(g, p, wt)| ((g, p), wt)).collect();
     let mut seen: HashSet<(u8, u64)> = HashSet::with_capacity(cfg.rules);
     let mut written = 0usize;
@@ -282,7 +299,12 @@ pub fn write_deck(cfg: &GenConfig, dir: &Path) -> io::Result<()> {
 /// Numbers for benches: `count` dialled numbers in `group` that each start
 /// with a random prefix of the table and are completed with random digits
 /// to 11-13 digits (so lookups hit a rule, mostly a long one).
-pub fn sample_numbers(table: &ArchivedRoutingTable, group: GroupId, count: usize, seed: u64) -> Vec<String> {
+pub fn sample_numbers(
+    table: &ArchivedRoutingTable,
+    group: GroupId,
+    count: usize,
+    seed: u64,
+) -> Vec<String> {
     let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(count);
     for plus in [1usize, 0] {
@@ -296,7 +318,11 @@ pub fn sample_numbers(table: &ArchivedRoutingTable, group: GroupId, count: usize
         while out.len() < count {
             let i = a + rng.below((b - a) as u64) as usize;
             let mut s = String::from(if plus == 1 { "+" } else { "" });
-            key::decode_into(table.keys[i].to_native(), usize::from(table.entries[i].len), &mut s);
+            key::decode_into(
+                table.entries[i].key.to_native(),
+                usize::from(table.entries[i].len),
+                &mut s,
+            );
             let target = 11 + rng.below(3) as usize + plus;
             while s.len() < target {
                 s.push(rng.digit());

@@ -53,7 +53,40 @@
 //! longest prefix's rules is open, shorter prefixes are tried, as
 //! OpenSIPS' drouting does.
 
+//! # Using a snapshot (what the router will do)
+//!
+//! ```
+//! use trunkline_routing_tables::*;
+//!
+//! let built = build(BuildInputs {
+//!     gateways: Source::bytes("gw.csv", "id,address,strip,prefix\ngw1,10.0.0.1:5060,1,00\n"),
+//!     rules: Source::bytes("rules.csv", "group,prefix,targets\nretail,+44,gw1\n"),
+//!     carriers: None,
+//!     dialplan: Some(Source::bytes("dp.csv", "group,match,pattern,replace\nretail,prefix,00,+\n")),
+//!     acl: Some(Source::bytes("acl.csv", "cidr,group\n192.0.2.0/24,retail\n")),
+//! })
+//! .map_err(|e| e.to_string())?;
+//! // In service: `Snapshot::open(path)` maps a file written by `built.write`.
+//! let handle = SnapshotHandle::new(Snapshot::from_bytes("mem", &built.to_bytes(0))?);
+//!
+//! // Per call, on a shard (no locks; `handle.publish(next)` swaps tables):
+//! let snap = handle.load();
+//! let group = snap.group_for_source("192.0.2.7".parse()?).ok_or("no ACL match")?;
+//! let mut scratch = DialplanScratch::default(); // one per shard
+//! let dialled = snap.apply_dialplan(group, "00442071234567", &mut scratch);
+//! let rule = snap.lookup(group, dialled.number, WeekMinute::now()).ok_or("404")?;
+//! let mut gateways = Vec::new(); // one per shard, reused
+//! snap.table().gateways_for(&rule, /* per-call seed */ 42, &mut gateways);
+//! let gw = snap.table().gateway(gateways[0]).ok_or("gone")?;
+//! let mut ruri_user = String::new();
+//! gw.rewrite(dialled.number, &mut ruri_user);
+//! assert_eq!((gw.address().as_str(), ruri_user.as_str()), ("10.0.0.1:5060", "00442071234567"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
 #![warn(missing_docs)]
+// `unsafe` is confined to `mapped.rs` (the mapping and `access_unchecked`).
+#![deny(unsafe_code)]
 
 mod build;
 pub mod dialplan;

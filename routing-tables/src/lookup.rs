@@ -1,23 +1,30 @@
 //! Lookups on the archived table, directly on the mapped bytes.
 //!
 //! **Layout (why).** Each (group, `+` or not) namespace holds its distinct
-//! prefixes as sorted `u64` keys (`key.rs`: a prefix is a key range, and
-//! ranges are nested or disjoint), a parallel array of small fixed-size
-//! entries, and a directory of about one bucket per four keys indexed by
-//! the key's top bits. A lookup encodes the number (no allocation), reads
-//! one directory slot, binary-searches the handful of keys in that bucket
-//! for the last key at or below the number's, and, if that prefix does not
-//! cover the number or none of its rules' windows is open, walks the
-//! entry's parent chain (its enclosing prefixes, at most 18). Against a
-//! 10-ary trie (one dependent cache miss per digit, ~13 on a 13-digit
-//! number, and 40+ bytes per node) this is three to five cache misses and
-//! ~41 bytes per rule; against per-length hash tables it needs no probe per
-//! candidate length. Figures: `benches/RESULTS.md`.
+//! prefixes as entries sorted by key (`key.rs`: a prefix is a key range,
+//! and ranges are nested or disjoint), each entry a 24-byte record with its
+//! key, and a directory of about four buckets per entry indexed by the
+//! key's top bits (at most 2^24 per namespace). A lookup encodes the number
+//! (no allocation), reads one directory slot pair, searches the bucket
+//! (usually zero or one entry: the answer is then that entry or the one
+//! before) for the last key at or below the number's, and, if that prefix
+//! does not cover the number (about one lookup in nine on generated decks)
+//! or none of its rules' windows is open, walks the entry's parent chain
+//! (its enclosing prefixes, at most 18). Entries whose first rule has no
+//! window are flagged, so the common case reads no rule.
+//!
+//! So a lookup is two dependent cache misses in a large table (directory,
+//! entry), against one per digit (~13) for a 10-ary trie and one probe per
+//! candidate length for per-length hash tables. The directory density was
+//! chosen by measurement on a 10M-prefix deck (`benches/RESULTS.md`): one
+//! bucket per four entries p50 ~870 ns, one per entry ~550 ns, two per
+//! entry ~470 ns, four per entry ~400 ns (+26 % file size against one per
+//! four; 1.22x the rules CSV).
 
 use std::net::IpAddr;
 
 use crate::format::{
-    ArchivedEntry, ArchivedGateway, ArchivedOrder, ArchivedRoutingTable, ArchivedRule,
+    ALWAYS_OPEN, ArchivedEntry, ArchivedGateway, ArchivedOrder, ArchivedRoutingTable, ArchivedRule,
     ArchivedTransport, CARRIER_BIT, NONE, Transport,
 };
 use crate::key;
@@ -97,15 +104,15 @@ impl ArchivedRoutingTable {
         let b = ns.bucket_start.to_native() as usize + (key >> (63 - bits)) as usize;
         let lo = start + self.buckets.get(b)?.to_native() as usize;
         let hi = start + self.buckets.get(b + 1)?.to_native() as usize;
-        let keys = self.keys.get(lo..hi)?;
-        let below = keys.partition_point(|k| k.to_native() <= key);
+        let bucket = self.entries.get(lo..hi)?;
+        let below = bucket.partition_point(|e| e.key.to_native() <= key);
         let mut i = (lo + below).checked_sub(1)?;
         if i < start {
             return None;
         }
         loop {
             let entry = self.entries.get(i)?;
-            let k = self.keys.get(i)?.to_native();
+            let k = entry.key.to_native();
             if key < k + key::span(usize::from(entry.len)) {
                 if let Some(rule) = self.open_rule(entry, at) {
                     return Some(RuleRef {
@@ -127,6 +134,9 @@ impl ArchivedRoutingTable {
     #[inline]
     fn open_rule(&self, entry: &ArchivedEntry, at: WeekMinute) -> Option<u32> {
         let start = entry.rules_start.to_native();
+        if entry.flags & ALWAYS_OPEN != 0 {
+            return Some(start);
+        }
         let len = u32::from(entry.rules_len.to_native());
         (start..start + len).find(|&r| {
             self.rules
@@ -158,11 +168,17 @@ impl ArchivedRoutingTable {
         out.clear();
         let mut rng = SplitMix(seed);
         let list = rule.rule_record().targets.to_native() as usize;
-        let (Some(a), Some(b)) = (self.target_offsets.get(list), self.target_offsets.get(list + 1))
-        else {
+        let (Some(a), Some(b)) = (
+            self.target_offsets.get(list),
+            self.target_offsets.get(list + 1),
+        ) else {
             return;
         };
-        for t in self.targets.get(a.to_native() as usize..b.to_native() as usize).unwrap_or(&[]) {
+        for t in self
+            .targets
+            .get(a.to_native() as usize..b.to_native() as usize)
+            .unwrap_or(&[])
+        {
             let t = t.to_native();
             if t & CARRIER_BIT == 0 {
                 push_unique(out, GatewayId(t));
@@ -273,11 +289,7 @@ impl<'a> RuleRef<'a> {
             s.push('+');
         }
         let e = &self.table.entries[self.entry as usize];
-        key::decode_into(
-            self.table.keys[self.entry as usize].to_native(),
-            usize::from(e.len),
-            &mut s,
-        );
+        key::decode_into(e.key.to_native(), usize::from(e.len), &mut s);
         s
     }
 

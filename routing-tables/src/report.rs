@@ -19,29 +19,69 @@ pub fn inspect(s: &Snapshot) -> String {
     let _ = writeln!(o, "format version: {}", h.version);
     let _ = writeln!(o, "built at: {} ({})", h.built_at, utc(h.built_at));
     let _ = writeln!(o, "source digest: {:016x}", h.source_digest);
-    let _ = writeln!(o, "body checksum: {:016x} ({} bytes)", h.body_checksum, h.body_len);
-    let _ = writeln!(o, "sources: {}", t.sources.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" "));
-    let _ = writeln!(o, "groups: {} ({})", t.groups.len(), t.groups.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(
+        o,
+        "body checksum: {:016x} ({} bytes)",
+        h.body_checksum, h.body_len
+    );
+    let _ = writeln!(
+        o,
+        "sources: {}",
+        t.sources
+            .iter()
+            .map(|x| x.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let _ = writeln!(
+        o,
+        "groups: {} ({})",
+        t.groups.len(),
+        t.groups
+            .iter()
+            .map(|x| x.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let _ = writeln!(o, "gateways: {}", t.gateways.len());
-    let _ = writeln!(o, "carriers: {} ({} members)", t.carriers.len(), t.members.len());
+    let _ = writeln!(
+        o,
+        "carriers: {} ({} members)",
+        t.carriers.len(),
+        t.members.len()
+    );
     let _ = writeln!(o, "rules: {}", t.rules.len());
-    let _ = writeln!(o, "prefixes: {}", t.keys.len());
-    let _ = writeln!(o, "target lists: {} ({} targets)", t.target_offsets.len().saturating_sub(1), t.targets.len());
+    let _ = writeln!(o, "prefixes: {}", t.entries.len());
+    let _ = writeln!(
+        o,
+        "target lists: {} ({} targets)",
+        t.target_offsets.len().saturating_sub(1),
+        t.targets.len()
+    );
     let _ = writeln!(o, "attribute strings: {}", t.attrs.len());
     let _ = writeln!(o, "dialplan rules: {}", t.dialplan.len());
     let _ = writeln!(o, "acl entries: {}", t.acl.len());
     let sz = |n: usize, each: usize| n * each;
     let _ = writeln!(
         o,
-        "bytes: keys {} entries {} buckets {} rules {} targets {}",
-        sz(t.keys.len(), 8),
-        sz(t.entries.len(), std::mem::size_of::<crate::format::ArchivedEntry>()),
+        "bytes: entries {} buckets {} rules {} targets {}",
+        sz(
+            t.entries.len(),
+            std::mem::size_of::<crate::format::ArchivedEntry>()
+        ),
         sz(t.buckets.len(), 4),
-        sz(t.rules.len(), std::mem::size_of::<crate::format::ArchivedRule>()),
+        sz(
+            t.rules.len(),
+            std::mem::size_of::<crate::format::ArchivedRule>()
+        ),
         sz(t.targets.len() + t.target_offsets.len(), 4),
     );
     if !t.rules.is_empty() {
-        let _ = writeln!(o, "bytes per rule: {:.1}", h.body_len as f64 / t.rules.len() as f64);
+        let _ = writeln!(
+            o,
+            "bytes per rule: {:.1}",
+            h.body_len as f64 / t.rules.len() as f64
+        );
     }
     o
 }
@@ -85,9 +125,16 @@ pub fn gateway_line(g: &ArchivedGateway) -> String {
 }
 
 fn carrier_line(t: &ArchivedRoutingTable, c: &ArchivedCarrier) -> String {
-    let members = t.members[c.members_start.to_native() as usize..c.members_end.to_native() as usize]
+    let members = t.members
+        [c.members_start.to_native() as usize..c.members_end.to_native() as usize]
         .iter()
-        .map(|m| format!("{}={}", t.gateways[m.gateway.to_native() as usize].id, m.weight))
+        .map(|m| {
+            format!(
+                "{}={}",
+                t.gateways[m.gateway.to_native() as usize].id,
+                m.weight
+            )
+        })
         .collect::<Vec<_>>()
         .join(";");
     let order = match c.order {
@@ -117,7 +164,11 @@ pub fn rule_name(t: &ArchivedRoutingTable, r: &RuleRef<'_>) -> String {
     format!(
         "{} {} priority {}{}{}",
         t.group_name(r.group()).unwrap_or("?"),
-        if r.prefix().is_empty() { "(default)".to_string() } else { r.prefix() },
+        if r.prefix().is_empty() {
+            "(default)".to_string()
+        } else {
+            r.prefix()
+        },
         r.priority(),
         if w.days == 0 { "" } else { " window " },
         w
@@ -164,7 +215,7 @@ fn sorted_rules(t: &ArchivedRoutingTable) -> Vec<(RuleKey<'_>, RuleRef<'_>)> {
             let key = (
                 t.group_name(r.group()).unwrap_or(""),
                 r.ns % 2,
-                t.keys[r.entry as usize].to_native(),
+                t.entries[r.entry as usize].key.to_native(),
                 t.entries[r.entry as usize].len,
                 r.priority(),
                 w.days,
@@ -180,7 +231,11 @@ fn sorted_rules(t: &ArchivedRoutingTable) -> Vec<(RuleKey<'_>, RuleRef<'_>)> {
 
 /// `diff old new`: one line per difference (`+`, `-`, `~`) written to
 /// `out`, and the counts.
-pub fn diff(old: &ArchivedRoutingTable, new: &ArchivedRoutingTable, out: &mut dyn std::io::Write) -> std::io::Result<DiffCounts> {
+pub fn diff(
+    old: &ArchivedRoutingTable,
+    new: &ArchivedRoutingTable,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<DiffCounts> {
     let mut c = DiffCounts::default();
     let a = sorted_rules(old);
     let b = sorted_rules(new);
@@ -216,18 +271,29 @@ pub fn diff(old: &ArchivedRoutingTable, new: &ArchivedRoutingTable, out: &mut dy
         }
     }
     let gw = |t: &ArchivedRoutingTable| -> Vec<(String, String)> {
-        t.gateways.iter().map(|g| (g.id.to_string(), gateway_line(g))).collect()
+        t.gateways
+            .iter()
+            .map(|g| (g.id.to_string(), gateway_line(g)))
+            .collect()
     };
     c.gateways_changed = diff_named("gateway", &gw(old), &gw(new), out)?;
     let ca = |t: &ArchivedRoutingTable| -> Vec<(String, String)> {
-        t.carriers.iter().map(|x| (x.id.to_string(), carrier_line(t, x))).collect()
+        t.carriers
+            .iter()
+            .map(|x| (x.id.to_string(), carrier_line(t, x)))
+            .collect()
     };
     c.carriers_changed = diff_named("carrier", &ca(old), &ca(new), out)?;
     Ok(c)
 }
 
 /// Diffs two id-sorted lists of (id, description).
-fn diff_named(what: &str, a: &[(String, String)], b: &[(String, String)], out: &mut dyn std::io::Write) -> std::io::Result<usize> {
+fn diff_named(
+    what: &str,
+    a: &[(String, String)],
+    b: &[(String, String)],
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<usize> {
     let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() || j < b.len() {
         let ord = match (a.get(i), b.get(j)) {

@@ -139,9 +139,7 @@ impl Table {
     /// Field `column` (an index into the `columns` given to `open`), or ""
     /// when the column is absent.
     pub(crate) fn get<'r>(&self, rec: &'r csv::StringRecord, column: usize) -> &'r str {
-        self.columns[column]
-            .and_then(|i| rec.get(i))
-            .unwrap_or("")
+        self.columns[column].and_then(|i| rec.get(i)).unwrap_or("")
     }
 
     /// Finishes reading; returns the xxh3-64 of the bytes read.
@@ -194,11 +192,7 @@ pub(crate) fn check_id(column: &'static str, value: &str) -> Result<(), BuildErr
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"_.-@:".contains(&b))
     {
-        return Err(bad(
-            column,
-            value,
-            "ids are letters, digits and _ . - @ :",
-        ));
+        return Err(bad(column, value, "ids are letters, digits and _ . - @ :"));
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! and no parent chain can loop, so lookups cannot panic or spin on any
 //! file that opens.
 
-use crate::format::{ArchivedRoutingTable, CARRIER_BIT, NONE};
+use crate::format::{ALWAYS_OPEN, ArchivedRoutingTable, CARRIER_BIT, NONE};
 use crate::key::KEY_END;
 
 /// An invariant broken at `item` (used to compute the byte offset).
@@ -86,8 +86,8 @@ pub(crate) fn check(t: &ArchivedRoutingTable) -> Result<(), Broken> {
             return Err(broken(r, "rule window out of range"));
         }
     }
-    if t.keys.len() != t.entries.len() || t.keys.len() >= NONE as usize {
-        return Err(broken(t, "keys and entries differ in length"));
+    if t.entries.len() >= NONE as usize {
+        return Err(broken(t, "too many entries"));
     }
     if t.namespaces.len() != 2 * n_groups {
         return Err(broken(t, "namespace count is not twice the group count"));
@@ -95,7 +95,7 @@ pub(crate) fn check(t: &ArchivedRoutingTable) -> Result<(), Broken> {
     let mut prev_end = 0usize;
     for ns in t.namespaces.iter() {
         let (start, end) = (ns.start.to_native() as usize, ns.end.to_native() as usize);
-        if start != prev_end || end < start || end > t.keys.len() {
+        if start != prev_end || end < start || end > t.entries.len() {
             return Err(broken(ns, "namespace range out of order or bounds"));
         }
         prev_end = end;
@@ -108,39 +108,49 @@ pub(crate) fn check(t: &ArchivedRoutingTable) -> Result<(), Broken> {
             .buckets
             .get(b0..b0 + (1usize << bits) + 1)
             .ok_or_else(|| broken(ns, "bucket directory out of bounds"))?;
-        let keys = &t.keys[start..end];
+        let keys = &t.entries[start..end];
         let shift = 63 - u32::from(bits);
         for (b, slot) in dir.iter().enumerate() {
             let s = slot.to_native() as usize;
             // Exactly the keys below the bucket's first key: so each
             // bucket's slice is in range and holds only its own keys.
             let ok = s <= keys.len()
-                && (s == 0 || keys[s - 1].to_native() < (b as u64) << shift)
-                && (s == keys.len() || keys[s].to_native() >= (b as u64) << shift);
+                && (s == 0 || keys[s - 1].key.to_native() < (b as u64) << shift)
+                && (s == keys.len() || keys[s].key.to_native() >= (b as u64) << shift);
             if !ok {
                 return Err(broken(slot, "bucket directory inconsistent with keys"));
             }
         }
-        for (j, k) in keys.iter().enumerate() {
+        for (j, e) in keys.iter().enumerate() {
             let i = start + j;
-            let e = &t.entries[i];
-            if k.to_native() >= KEY_END || e.len > 18 {
-                return Err(broken(k, "prefix key out of range"));
+            let k = e.key.to_native();
+            if k >= KEY_END || e.len > 18 {
+                return Err(broken(e, "prefix key out of range"));
             }
-            if j > 0 && keys[j - 1].to_native() >= k.to_native() {
-                return Err(broken(k, "prefix keys not sorted"));
+            if j > 0 && keys[j - 1].key.to_native() >= k {
+                return Err(broken(e, "prefix keys not sorted"));
             }
             let p = e.parent.to_native();
             if p != NONE && !(start..i).contains(&(p as usize)) {
-                return Err(broken(e, "entry parent not an earlier entry of its namespace"));
+                return Err(broken(
+                    e,
+                    "entry parent not an earlier entry of its namespace",
+                ));
             }
             let rs = e.rules_start.to_native() as usize;
-            if rs + usize::from(e.rules_len.to_native()) > t.rules.len() {
-                return Err(broken(e, "entry rule range out of bounds"));
+            let rl = usize::from(e.rules_len.to_native());
+            if rl == 0 || rs + rl > t.rules.len() {
+                return Err(broken(e, "entry rule range empty or out of bounds"));
+            }
+            if e.flags & ALWAYS_OPEN != 0 && t.rules[rs].win_days != 0 {
+                return Err(broken(
+                    e,
+                    "entry flagged always-open but its first rule has a window",
+                ));
             }
         }
     }
-    if prev_end != t.keys.len() {
+    if prev_end != t.entries.len() {
         return Err(broken(t, "namespaces do not cover the keys"));
     }
     let d = &t.dialplan_offsets;

@@ -42,7 +42,9 @@ impl WeekMinute {
     /// Parses `DAY HH:MM` (e.g. `mon 09:30`).
     pub fn parse(s: &str) -> Option<WeekMinute> {
         let (day, time) = s.trim().split_once(' ')?;
-        let day = DAYS.iter().position(|d| d.eq_ignore_ascii_case(day.trim()))? as u8;
+        let day = DAYS
+            .iter()
+            .position(|d| d.eq_ignore_ascii_case(day.trim()))? as u8;
         let minute = parse_time(time.trim())?;
         (minute < 1440).then_some(WeekMinute { day, minute })
     }
@@ -74,9 +76,7 @@ impl Window {
         if s.is_empty() {
             return Ok(Window::ALWAYS);
         }
-        let (days, times) = s
-            .split_once(' ')
-            .ok_or("expected `DAYS HH:MM-HH:MM`")?;
+        let (days, times) = s.split_once(' ').ok_or("expected `DAYS HH:MM-HH:MM`")?;
         let mut mask = 0u8;
         for part in days.split(',') {
             let part = part.trim();
@@ -135,14 +135,35 @@ impl Window {
         }
     }
 
-    /// Whether some minute of the week is in both windows.
+    /// Whether some minute of the week is in both windows. Every listed
+    /// day has the same minute ranges, so two windows overlap when they
+    /// share a day and their daily ranges intersect.
     pub fn overlaps(&self, other: &Window) -> bool {
-        (0..7u8).any(|day| {
-            (0..1440u16).any(|minute| {
-                let at = WeekMinute { day, minute };
-                self.contains(at) && other.contains(at)
-            })
+        let days = |w: &Window| if w.days == 0 { 0x7f } else { w.days };
+        if days(self) & days(other) == 0 {
+            return false;
+        }
+        self.daily().into_iter().flatten().any(|(a0, a1)| {
+            other
+                .daily()
+                .into_iter()
+                .flatten()
+                .any(|(b0, b1)| a0 < b1 && b0 < a1)
         })
+    }
+
+    /// The minute ranges `[start, end)` the window covers on a listed day.
+    fn daily(&self) -> [Option<(u16, u16)>; 2] {
+        if self.days == 0 {
+            [Some((0, 1440)), None]
+        } else if self.start < self.end {
+            [Some((self.start, self.end)), None]
+        } else {
+            [
+                Some((self.start, 1440)),
+                (self.end > 0).then_some((0, self.end)),
+            ]
+        }
     }
 }
 
@@ -206,6 +227,29 @@ mod tests {
         assert!(!night.contains(WeekMinute::parse("mon 12:00").unwrap()));
         assert!(!w.overlaps(&night));
         assert!(w.overlaps(&Window::parse("fri 17:00-09:00").unwrap()));
+        // Against the minute-by-minute definition.
+        let all = [
+            "",
+            "mon 08:00-18:00",
+            "* 22:00-06:00",
+            "sat,sun 00:00-24:00",
+            "tue 18:00-08:00",
+            "mon 17:59-18:00",
+            "mon 18:00-19:00",
+            "wed 23:00-00:00",
+        ];
+        for a in all {
+            for b in all {
+                let (a, b) = (Window::parse(a).unwrap(), Window::parse(b).unwrap());
+                let slow = (0..7u8).any(|day| {
+                    (0..1440u16).any(|minute| {
+                        let at = WeekMinute { day, minute };
+                        a.contains(at) && b.contains(at)
+                    })
+                });
+                assert_eq!(a.overlaps(&b), slow, "{a} / {b}");
+            }
+        }
         let weekend = Window::parse("sat,sun 00:00-24:00").unwrap();
         assert!(!w.overlaps(&weekend));
         assert_eq!(weekend.to_string(), "sat,sun 00:00-24:00");

@@ -83,19 +83,38 @@ fn rule_errors_all_reported() {
 
 #[test]
 fn carrier_dialplan_acl_and_header_errors() {
-    let c = "id,gateways,order,use\nc1,gw1;gw9,ordered,all\ngw1,gw2,ordered,all\nc3,gw1,random,all\n";
-    let dp = "group,match,pattern,replace\na,regex,^(0+,x\na,regex,^0(1),$2\na,glob,0,+\na,prefix,,+\n";
+    let c =
+        "id,gateways,order,use\nc1,gw1;gw9,ordered,all\ngw1,gw2,ordered,all\nc3,gw1,random,all\n";
+    let dp =
+        "group,match,pattern,replace\na,regex,^(0+,x\na,regex,^0(1),$2\na,glob,0,+\na,prefix,,+\n";
     let acl = "cidr,group\n10.0.0.1/8,a\n10.0.0.0/8,a\n10.0.0.0/8,b\n300.1.1.1,a\n";
     let e = errors(GW, c, R, dp, acl);
     let l = lines(&e);
     assert_eq!(l[0], "carriers.csv:2: unknown gateway `gw9`");
-    assert!(l[1].starts_with("carriers.csv:3: duplicate id `gw1`"), "{}", l[1]);
-    assert_eq!(l[2], "carriers.csv:4: column `order`: expected ordered or weighted: `random`");
+    assert!(
+        l[1].starts_with("carriers.csv:3: duplicate id `gw1`"),
+        "{}",
+        l[1]
+    );
+    assert_eq!(
+        l[2],
+        "carriers.csv:4: column `order`: expected ordered or weighted: `random`"
+    );
     assert!(l[3].starts_with("dp.csv:2: bad regex: `^(0+`"), "{}", l[3]);
-    assert!(l[4].starts_with("dp.csv:3: bad regex: `$2`: replacement refers to $2"), "{}", l[4]);
-    assert_eq!(l[5], "dp.csv:4: column `match`: expected prefix or regex: `glob`");
+    assert!(
+        l[4].starts_with("dp.csv:3: bad regex: `$2`: replacement refers to $2"),
+        "{}",
+        l[4]
+    );
+    assert_eq!(
+        l[5],
+        "dp.csv:4: column `match`: expected prefix or regex: `glob`"
+    );
     assert_eq!(l[6], "dp.csv:5: column `pattern`: empty: ``");
-    assert_eq!(l[7], "acl.csv:2: column `cidr`: host bits set: `10.0.0.1/8`");
+    assert_eq!(
+        l[7],
+        "acl.csv:2: column `cidr`: host bits set: `10.0.0.1/8`"
+    );
     assert_eq!(l[8], "acl.csv:5: column `cidr`: bad address: `300.1.1.1`");
     assert_eq!(l[9], "acl.csv:4: duplicate CIDR (first at line 3)");
     assert_eq!(l.len(), 10);
@@ -104,12 +123,22 @@ fn carrier_dialplan_acl_and_header_errors() {
 #[test]
 fn header_and_csv_structure_errors() {
     let e = errors(GW, C, "group,prefix,target\na,1,gw1\n", DP, ACL);
-    assert!(matches!(e.errors[0].kind, BuildErrorKind::UnknownColumn(..)));
+    assert!(matches!(
+        e.errors[0].kind,
+        BuildErrorKind::UnknownColumn(..)
+    ));
     assert!(lines(&e)[0].starts_with("rules.csv:1: unknown column `target`"));
     let e = errors(GW, C, "group,prefix\na,1\n", DP, ACL);
-    assert_eq!(lines(&e)[0], "rules.csv:1: missing column `targets` in the header row");
+    assert_eq!(
+        lines(&e)[0],
+        "rules.csv:1: missing column `targets` in the header row"
+    );
     let e = errors(GW, C, "group,prefix,targets\na,1,gw1\na,2\n", DP, ACL);
-    assert!(lines(&e)[0].starts_with("rules.csv:3: malformed CSV"), "{:?}", lines(&e));
+    assert!(
+        lines(&e)[0].starts_with("rules.csv:3: malformed CSV"),
+        "{:?}",
+        lines(&e)
+    );
 }
 
 #[test]

@@ -48,7 +48,10 @@ fn exercise(s: &Snapshot) {
     let mut gws = Vec::new();
     for g in 0..t.groups.len() as u32 + 1 {
         for n in ["+442071234567", "0044207", "02071", "1555", "", "+", "9"] {
-            let d = s.apply_dialplan(GroupId(g), n, &mut scratch).number.to_string();
+            let d = s
+                .apply_dialplan(GroupId(g), n, &mut scratch)
+                .number
+                .to_string();
             for day in 0..7 {
                 let at = WeekMinute { day, minute: 660 };
                 if let Some(r) = s.lookup(GroupId(g), &d, at) {
@@ -88,7 +91,10 @@ fn every_flipped_byte_is_refused() {
 fn every_truncation_and_extension_is_refused() {
     let good = bytes();
     for len in 0..good.len() {
-        assert!(Snapshot::from_bytes("mem", &good[..len]).is_err(), "len {len}");
+        assert!(
+            Snapshot::from_bytes("mem", &good[..len]).is_err(),
+            "len {len}"
+        );
     }
     let mut longer = good.clone();
     longer.push(0);
@@ -134,7 +140,10 @@ fn files_on_disk_truncated_or_damaged_are_refused_with_offsets() {
     // Truncated: a new file via rename (the mapping above keeps its inode).
     write_atomic(&path, &good[..good.len() - 10]).unwrap();
     let e = Snapshot::open(&path).unwrap_err().to_string();
-    assert!(e.contains("t.snap") && e.contains(&format!("byte {}", good.len() - 10)), "{e}");
+    assert!(
+        e.contains("t.snap") && e.contains(&format!("byte {}", good.len() - 10)),
+        "{e}"
+    );
     exercise(&s); // the old mapping is still served
 
     write_atomic(&path, &good[..10]).unwrap();
@@ -143,9 +152,22 @@ fn files_on_disk_truncated_or_damaged_are_refused_with_offsets() {
 
     let mut bad = good.clone();
     bad[good.len() / 2] ^= 1;
-    std::fs::File::create(&path).unwrap().write_all(&bad).unwrap();
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(&bad)
+        .unwrap();
     let e = Snapshot::open(&path).unwrap_err().to_string();
     assert!(e.contains("body checksum mismatch"), "{e}");
+
+    // The private huge-page copy checks the same way.
+    let private = dir.path().join("private.snap");
+    write_atomic(&private, &good).unwrap();
+    exercise(&Snapshot::open_private(&private).unwrap());
+    write_atomic(&private, &good[..good.len() - 1]).unwrap();
+    assert!(matches!(
+        Snapshot::open_private(&private),
+        Err(SnapError::Length { .. })
+    ));
 
     let e = Snapshot::open(dir.path().join("missing.snap")).unwrap_err();
     assert!(matches!(e, SnapError::Io { .. }));

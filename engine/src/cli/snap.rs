@@ -35,10 +35,10 @@ pub enum SnapCommand {
         snapshot: PathBuf,
     },
     /// Look a number up: the dialplan applied, the rule matched and the
-    /// gateway order.
+    /// gateway order; exit 1 when nothing routes.
     Lookup(LookupArgs),
     /// Rules added, removed or changed, and gateways/carriers changed,
-    /// from OLD to NEW.
+    /// from OLD to NEW (exit 0 whether or not they differ).
     Diff {
         /// The old snapshot.
         old: PathBuf,
@@ -172,7 +172,7 @@ fn build_cmd(a: &BuildArgs) -> Result<(), String> {
         "{}: {} rules, {} prefixes, {} gateways, {} carriers, {} groups, {size} bytes in {:.2} s\n",
         a.output.display(),
         built.table.rules.len(),
-        built.table.keys.len(),
+        built.table.entries.len(),
         built.table.gateways.len(),
         built.table.carriers.len(),
         built.table.groups.len(),

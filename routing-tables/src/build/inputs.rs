@@ -1,14 +1,14 @@
 //! Reading and validating each CSV file into the builder's working form.
 //! Every record is checked; errors are collected, not returned at the first.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-
 use crate::error::{BuildErrorKind, BuildErrors};
 use crate::format::{CARRIER_BIT, Carrier, DialplanRule, Gateway, Member, Order, Transport};
-use crate::key::{self, MAX_DIGITS};
+use crate::key::MAX_DIGITS;
 use crate::source::{Source, Table, bad, check_id, parse_bool, parse_num};
 use crate::window::Window;
+use std::collections::HashMap;
+
+use super::fields::{parse_address, parse_cidr, parse_prefix};
 
 /// Column lists; the first `n` of each are required.
 pub(crate) const GATEWAY_COLUMNS: &[&str] = &[
@@ -24,7 +24,8 @@ pub(crate) const GATEWAY_COLUMNS: &[&str] = &[
     "attrs",
 ];
 pub(crate) const CARRIER_COLUMNS: &[&str] = &["id", "gateways", "order", "use"];
-pub(crate) const RULE_COLUMNS: &[&str] = &["group", "prefix", "targets", "window", "priority", "attrs"];
+pub(crate) const RULE_COLUMNS: &[&str] =
+    &["group", "prefix", "targets", "window", "priority", "attrs"];
 pub(crate) const DIALPLAN_COLUMNS: &[&str] = &["group", "match", "pattern", "replace", "priority"];
 pub(crate) const ACL_COLUMNS: &[&str] = &["cidr", "group"];
 
@@ -86,7 +87,8 @@ impl Inputs {
 
     fn finish(&mut self, role: &str, table: Table) {
         let name = table.name.display().to_string();
-        self.digests.push((format!("{role}={name}"), table.digest()));
+        self.digests
+            .push((format!("{role}={name}"), table.digest()));
     }
 
     /// Reads gateways; sorts them by id. Returns the id map.
@@ -398,7 +400,9 @@ fn open(
     errs: &mut BuildErrors,
 ) -> Option<Table> {
     let expected = match columns[0] {
-        "id" if columns.len() > 4 => "id,address,transport,weight,probing,cps_cap,concurrent_cap,strip,prefix,attrs",
+        "id" if columns.len() > 4 => {
+            "id,address,transport,weight,probing,cps_cap,concurrent_cap,strip,prefix,attrs"
+        }
         "id" => "id,gateways,order,use",
         "group" if columns[1] == "prefix" => "group,prefix,targets,window,priority,attrs",
         "group" => "group,match,pattern,replace,priority",
@@ -439,7 +443,10 @@ fn gateway(t: &Table, rec: &csv::StringRecord) -> Result<Gateway, BuildErrorKind
         return Err(bad("strip", t.get(rec, 7), "at most 18"));
     }
     let prefix = t.get(rec, 8);
-    if !prefix.bytes().all(|b| b.is_ascii_digit() || b"+*#".contains(&b)) {
+    if !prefix
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"+*#".contains(&b))
+    {
         return Err(bad("prefix", prefix, "digits, + * # only"));
     }
     Ok(Gateway {
@@ -457,41 +464,11 @@ fn gateway(t: &Table, rec: &csv::StringRecord) -> Result<Gateway, BuildErrorKind
     })
 }
 
-/// `host`, `host:port`, `[v6]` or `[v6]:port`; port defaults to 5060.
-fn parse_address(s: &str) -> Result<(String, u16), BuildErrorKind> {
-    let err = |r: &str| bad("address", s, r);
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (h, after) = rest.split_once(']').ok_or_else(|| err("unclosed ["))?;
-        h.parse::<std::net::Ipv6Addr>()
-            .map_err(|_| err("bad IPv6 address"))?;
-        match after {
-            "" => (h, None),
-            p => (h, Some(p.strip_prefix(':').ok_or_else(|| err("expected :port"))?)),
-        }
-    } else {
-        match s.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (s, None),
-        }
-    };
-    if host.is_empty()
-        || host.bytes().any(|b| {
-            !(b.is_ascii_alphanumeric() || b"-._:".contains(&b))
-        })
-    {
-        return Err(err("expected host:port"));
-    }
-    let port = match port {
-        None => 5060,
-        Some(p) => match p.parse::<u16>() {
-            Ok(p) if p > 0 => p,
-            _ => return Err(err("bad port")),
-        },
-    };
-    Ok((host.to_string(), port))
-}
-
-fn carrier(t: &Table, rec: &csv::StringRecord, ids: &Ids) -> Result<(Carrier, Vec<Member>), BuildErrorKind> {
+fn carrier(
+    t: &Table,
+    rec: &csv::StringRecord,
+    ids: &Ids,
+) -> Result<(Carrier, Vec<Member>), BuildErrorKind> {
     let id = t.get(rec, 0);
     check_id("id", id)?;
     let order = match t.get(rec, 2).to_ascii_lowercase().as_str() {
@@ -547,44 +524,4 @@ fn resolve_targets(s: &str, ids: &Ids) -> Result<Vec<u32>, BuildErrorKind> {
                 .ok_or_else(|| BuildErrorKind::UnknownTarget(id.to_string()))
         })
         .collect()
-}
-
-/// `[+]digits` → (plus, key, len).
-pub(crate) fn parse_prefix(s: &str) -> Result<(bool, u64, u8), BuildErrorKind> {
-    let (plus, digits) = match s.strip_prefix('+') {
-        Some(d) => (true, d),
-        None => (false, s),
-    };
-    if digits.len() > MAX_DIGITS {
-        return Err(bad("prefix", s, "longer than 18 digits"));
-    }
-    let key = key::encode(digits.as_bytes())
-        .ok_or_else(|| bad("prefix", s, "digits only, optionally after a leading +"))?;
-    Ok((plus, key, digits.len() as u8))
-}
-
-/// `addr/len` or a host address → (start as IPv6 / IPv4-mapped, len on
-/// the IPv6 form).
-pub(crate) fn parse_cidr(s: &str) -> Result<(u128, u8), BuildErrorKind> {
-    let (addr, len) = match s.split_once('/') {
-        Some((a, l)) => (a, Some(l)),
-        None => (s, None),
-    };
-    let addr: IpAddr = addr.parse().map_err(|_| bad("cidr", s, "bad address"))?;
-    let (bits, max, offset) = match addr {
-        IpAddr::V4(a) => (u128::from(a.to_ipv6_mapped()), 32u8, 96u8),
-        IpAddr::V6(a) => (u128::from(a), 128, 0),
-    };
-    let len = match len {
-        None => max,
-        Some(l) => match l.parse::<u8>() {
-            Ok(l) if l <= max => l,
-            _ => return Err(bad("cidr", s, "bad prefix length")),
-        },
-    } + offset;
-    let host_mask = if len == 128 { 0 } else { u128::MAX >> len };
-    if bits & host_mask != 0 {
-        return Err(bad("cidr", s, "host bits set"));
-    }
-    Ok((bits, len))
 }

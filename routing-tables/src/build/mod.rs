@@ -5,6 +5,7 @@
 //! [`BuildErrors::LIMIT`]) with its file and line, so an operator fixes a
 //! deck in one pass. Only a deck without errors is indexed.
 
+mod fields;
 mod inputs;
 
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ use std::path::Path;
 
 use crate::error::{BuildErrorKind, BuildErrors};
 use crate::format::{
-    AclEntry, Entry, FORMAT_VERSION, Header, NONE, Namespace, Rule, RoutingTable,
+    ALWAYS_OPEN, AclEntry, Entry, FORMAT_VERSION, Header, NONE, Namespace, RoutingTable, Rule,
 };
 use crate::key::{self, KEY_END};
 use crate::source::Source;
@@ -168,20 +169,26 @@ fn check_duplicates(rules: &[RawRule], file: &Path, errs: &mut BuildErrors) {
 }
 
 /// Builds keys, entries, rules and bucket directories from sorted rules.
-fn index_rules(t: &mut RoutingTable, rules: &[RawRule], _file: &Path) -> Result<(), BuildErrorKind> {
+fn index_rules(
+    t: &mut RoutingTable,
+    rules: &[RawRule],
+    _file: &Path,
+) -> Result<(), BuildErrorKind> {
     let nns = t.groups.len() * 2;
     t.rules.reserve_exact(rules.len());
     t.namespaces = Vec::with_capacity(nns);
     let mut i = 0;
     let mut stack: Vec<(u64, u32)> = Vec::new();
     for ns in 0..nns as u32 {
-        let start = t.keys.len() as u32;
+        let start = t.entries.len() as u32;
         stack.clear();
         while i < rules.len() && rules[i].ns == ns {
             let first = rules[i];
-            let idx = t.keys.len() as u32;
+            let idx = t.entries.len() as u32;
             let rules_start = t.rules.len() as u32;
-            while i < rules.len() && (rules[i].ns, rules[i].key, rules[i].len) == (ns, first.key, first.len) {
+            while i < rules.len()
+                && (rules[i].ns, rules[i].key, rules[i].len) == (ns, first.key, first.len)
+            {
                 let r = &rules[i];
                 t.rules.push(Rule {
                     priority: r.priority,
@@ -203,43 +210,50 @@ fn index_rules(t: &mut RoutingTable, rules: &[RawRule], _file: &Path) -> Result<
             }
             let parent = stack.last().map_or(NONE, |&(_, p)| p);
             stack.push((first.key + key::span(usize::from(first.len)), idx));
-            t.keys.push(first.key);
+            let always = t.rules[rules_start as usize].win_days == 0;
             t.entries.push(Entry {
+                key: first.key,
+                flags: if always { ALWAYS_OPEN } else { 0 },
                 parent,
                 rules_start,
                 rules_len,
                 len: first.len,
             });
         }
-        let end = t.keys.len() as u32;
-        t.namespaces.push(bucket_directory(&mut t.buckets, &t.keys[start as usize..], start, end));
+        let end = t.entries.len() as u32;
+        t.namespaces.push(bucket_directory(
+            &mut t.buckets,
+            &t.entries[start as usize..],
+            start,
+            end,
+        ));
     }
-    if t.keys.len() >= NONE as usize {
+    if t.entries.len() >= NONE as usize {
         return Err(BuildErrorKind::TooMany("prefixes"));
     }
     Ok(())
 }
 
-/// About four keys per bucket; `buckets[b]` is the number of keys below
-/// bucket `b`'s first key (`b << (63 - bits)`).
-fn bucket_directory(buckets: &mut Vec<u32>, keys: &[u64], start: u32, end: u32) -> Namespace {
-    let n = keys.len();
-    let bits = if n < 16 {
+/// About four buckets per entry (see `lookup.rs` for why); `buckets[b]` is
+/// the number of keys below bucket `b`'s first key (`b << (63 - bits)`).
+fn bucket_directory(buckets: &mut Vec<u32>, entries: &[Entry], start: u32, end: u32) -> Namespace {
+    let n = entries.len();
+    let bits = if n == 0 {
         0
     } else {
-        ((n / 4).ilog2()).min(24) as u8
+        (n.ilog2() + 2).min(24) as u8
     };
     let bucket_start = buckets.len() as u32;
     let shift = 63 - u32::from(bits);
     let mut k = 0usize;
     for b in 0..=(1u64 << bits) {
         let first = b << shift;
-        while k < n && keys[k] < first {
+        while k < n && entries[k].key < first {
             k += 1;
         }
         buckets.push(k as u32);
     }
-    debug_assert!(keys.iter().all(|&k| k < KEY_END));
+    debug_assert!(entries.iter().all(|e| e.key < KEY_END));
     Namespace {
         start,
         end,

@@ -1,0 +1,106 @@
+//! Per-lookup latency percentiles and callgrind instruction counts for
+//! routing-table lookups on an existing snapshot (issue 5):
+//!
+//! ```text
+//! trunkline snap gen --rules 10000000 --gateways 2000 --seed 7 -o /tmp/d
+//! trunkline snap build … -o /tmp/t.snap
+//! cargo build --profile bench -p trunkline-benches --example lookup_latency
+//! target/release/examples/lookup_latency /tmp/t.snap 2000000 --time
+//! valgrind --tool=callgrind target/release/examples/lookup_latency /tmp/t.snap 100000
+//! ```
+//!
+//! `--distinct K` cycles over K numbers only (hot destinations).
+//! `--copy` serves a private huge-page copy (`Snapshot::open_private`)
+//! instead of the file mapping. `--time`: times every lookup on its own with `Instant` (random numbers
+//! from the table's prefixes) and prints p50/p90/p99/p99.9, with the cost
+//! of an empty timed section shown separately (it is included in the
+//! figures). Without it, runs N lookups for callgrind: take the Ir
+//! difference between N and N = 0 and divide by N.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use trunkline_routing_tables::generate::sample_numbers;
+use trunkline_routing_tables::{Snapshot, WeekMinute};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(path), Some(n)) = (
+        args.get(1),
+        args.get(2).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: lookup_latency SNAPSHOT N [--time]");
+        std::process::exit(2);
+    };
+    let snap = if args.iter().any(|a| a == "--copy") {
+        Snapshot::open_private(path).expect("open snapshot")
+    } else {
+        Snapshot::open(path).expect("open snapshot")
+    };
+    let t = snap.table();
+    let group = t.group_id("retail").expect("retail group");
+    // `--distinct K` (a power of two): only K different numbers, cycled: the
+    // hot-destination case, where the table's lines touched stay cached.
+    let distinct = args
+        .iter()
+        .position(|a| a == "--distinct")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|k| k.parse::<usize>().ok())
+        .filter(|k| k.is_power_of_two())
+        .unwrap_or(1 << 20);
+    let numbers = sample_numbers(t, group, distinct, 11);
+    let mask = numbers.len() - 1;
+    let at = WeekMinute {
+        day: 1,
+        minute: 600,
+    };
+    if !args.iter().any(|a| a == "--time") {
+        let mut hits = 0usize;
+        for i in 0..n {
+            hits += usize::from(t.lookup(group, black_box(&numbers[i & mask]), at).is_some());
+        }
+        println!("{hits} hits");
+        return;
+    }
+    // The numbers in one contiguous arena, read in order (the hardware
+    // prefetcher streams it), so a lookup's cache misses are the table's
+    // own; the numbers themselves are in random table order. No warm-up:
+    // `open` has already read (and faulted in) every page to verify it.
+    let mut arena = String::new();
+    let mut offsets = vec![0usize];
+    for n in &numbers {
+        arena.push_str(n);
+        offsets.push(arena.len());
+    }
+    let mut empty = Vec::with_capacity(n);
+    let mut ns = Vec::with_capacity(n);
+    for i in 0..n {
+        let j = i & mask;
+        let a = Instant::now();
+        black_box(&arena[offsets[j]..offsets[j + 1]]);
+        empty.push(a.elapsed().as_nanos() as u64);
+    }
+    for i in 0..n {
+        let j = i & mask;
+        let num = &arena[offsets[j]..offsets[j + 1]];
+        let a = Instant::now();
+        let r = t.lookup(group, black_box(num), at);
+        let d = a.elapsed().as_nanos() as u64;
+        assert!(r.is_some());
+        ns.push(d);
+    }
+    let pct = |v: &mut Vec<u64>, p: f64| {
+        v.sort_unstable();
+        v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+    };
+    println!(
+        "{path}: {} prefixes, {n} lookups: p50 {} ns, p90 {} ns, p99 {} ns, p99.9 {} ns (empty timed section: p50 {} ns, p99 {} ns)",
+        t.entries.len(),
+        pct(&mut ns, 0.50),
+        pct(&mut ns, 0.90),
+        pct(&mut ns, 0.99),
+        pct(&mut ns, 0.999),
+        pct(&mut empty, 0.50),
+        pct(&mut empty, 0.99),
+    );
+}
