@@ -262,3 +262,52 @@ fn verify_refuses_damaged_files() {
     let err = fails(&["snap", "lookup", s(&truncated), "--group", "retail", "+44"]);
     assert!(err.contains("truncated or extended"), "{err}");
 }
+
+/// `snap push` swaps the table of a running router through its control
+/// socket; a damaged file is refused and the table in service stays.
+#[test]
+fn push_swaps_the_table_of_a_running_router() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let a = gen_and_build(dir, "a", "1");
+    let b = gen_and_build(dir, "b", "2");
+    let sock = dir.join("control.sock");
+    let mut router = Command::new(env!("CARGO_BIN_EXE_trunkline"))
+        .args(["run", "--listen", "127.0.0.1:0", "--shards", "1"])
+        .args(["--table", s(&a), "--control", s(&sock)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !sock.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = ok(&["snap", "push", s(&b), "--control", s(&sock)]);
+    assert!(
+        out.starts_with("in service: ") && out.contains("b.snap"),
+        "{out}"
+    );
+    // A damaged file: refused here, with its offset.
+    let bad = dir.join("bad.snap");
+    let mut bytes = std::fs::read(&b).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x55;
+    std::fs::write(&bad, &bytes).unwrap();
+    let err = fails(&["snap", "push", s(&bad), "--control", s(&sock)]);
+    assert!(err.contains("bad.snap"), "{err}");
+    // No router on the other end.
+    let err = fails(&[
+        "snap",
+        "push",
+        s(&a),
+        "--control",
+        s(&dir.join("none.sock")),
+    ]);
+    assert!(err.contains("cannot reach"), "{err}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &router.id().to_string()])
+        .status();
+    assert!(router.wait().unwrap().success());
+    assert!(!sock.exists(), "control socket removed at exit");
+}

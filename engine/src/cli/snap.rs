@@ -58,6 +58,18 @@ pub enum SnapCommand {
     /// Write a synthetic deck (gateways, carriers, rules, dialplan, acl
     /// CSVs) with realistic E.164 prefixes.
     Gen(GenArgs),
+    /// Put a snapshot in service in a running router, through its control
+    /// socket: the router verifies it and swaps it in atomically; on any
+    /// damage it keeps the table in service and this exits 1. The file is
+    /// mapped where it is: replace it later only by renaming a new file
+    /// over it, never by writing into it.
+    Push {
+        /// The snapshot.
+        snapshot: PathBuf,
+        /// The router's control socket (its `control` setting or `--control`).
+        #[arg(long, value_name = "PATH")]
+        control: PathBuf,
+    },
 }
 
 /// Arguments of `snap build`.
@@ -132,6 +144,7 @@ pub fn run(args: &SnapArgs) -> ExitCode {
         SnapCommand::Diff { old, new, summary } => diff(old, new, *summary),
         SnapCommand::Verify { snapshots } => verify(snapshots),
         SnapCommand::Gen(a) => gen_cmd(a),
+        SnapCommand::Push { snapshot, control } => push(snapshot, control),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -140,6 +153,19 @@ pub fn run(args: &SnapArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn push(snapshot: &std::path::Path, control: &std::path::Path) -> Result<(), String> {
+    // Checked here too, so a damaged file fails fast with its offset even
+    // before the router is asked.
+    Snapshot::open(snapshot).map_err(|e| e.to_string())?;
+    let path =
+        std::fs::canonicalize(snapshot).map_err(|e| format!("{}: {e}", snapshot.display()))?;
+    let path = path
+        .to_str()
+        .ok_or_else(|| format!("{}: the path is not UTF-8", path.display()))?;
+    let answer = crate::control::request(control, &format!("push {path}"))?;
+    print(&format!("in service: {answer}"))
 }
 
 fn print(s: &str) -> Result<(), String> {
