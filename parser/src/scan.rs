@@ -108,7 +108,7 @@ const fn build_classes() -> [u16; 256] {
     t
 }
 
-const CLASSES: [u16; 256] = build_classes();
+pub(crate) const CLASSES: [u16; 256] = build_classes();
 
 /// Whether `b` belongs to any of the classes in `mask`.
 #[inline(always)]
