@@ -149,9 +149,60 @@ static TOKEN_BYTES: [bool; 256] = {
     t
 };
 
+/// Index of the first byte at or after `i` that is not alphanum, `-` or
+/// `.`, skipping sixteen bytes per step with SSE2 while sixteen remain;
+/// the last step (or a shorter input) is left to the caller's byte loop,
+/// so this returns `i` itself when fewer than sixteen bytes remain. Those
+/// bytes belong to every class the grammar scans long runs of (`token`,
+/// hostname, URI user, password and `paramchar`), so a class loop can
+/// start where this stops: branches, tags, Call-IDs and host names are
+/// mostly such runs.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+pub(crate) fn skip_alnum_dot_dash(s: &[u8], mut i: usize) -> usize {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8,
+    };
+    while i + 16 <= s.len() {
+        // SAFETY: `i + 16 <= s.len()`, so the 16 bytes read lie inside `s`;
+        // `_mm_loadu_si128` has no alignment requirement; SSE2 is baseline.
+        // A byte is a letter when (byte | 0x20) - 'a' <= 25 and a digit
+        // when byte - '0' <= 9 (unsigned: min(x, k) == x means x <= k).
+        let m = unsafe {
+            let v = _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i);
+            let a = _mm_sub_epi8(
+                _mm_or_si128(v, _mm_set1_epi8(0x20)),
+                _mm_set1_epi8(b'a' as i8),
+            );
+            let alpha = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(25)), a);
+            let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+            let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+            let dot = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8));
+            let dash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8));
+            let ok = _mm_or_si128(_mm_or_si128(alpha, digit), _mm_or_si128(dot, dash));
+            _mm_movemask_epi8(ok) as u32
+        };
+        if m != 0xffff {
+            return i + (!m).trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    i
+}
+
+/// [`skip_alnum_dot_dash`] (portable build): the byte loop does it all.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub(crate) fn skip_alnum_dot_dash(_s: &[u8], i: usize) -> usize {
+    i
+}
+
 /// Index of the first non-`token` byte at or after `i`.
 #[inline(always)]
-pub(crate) fn skip_token(s: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_token(s: &[u8], i: usize) -> usize {
+    let mut i = skip_alnum_dot_dash(s, i);
     while let Some(&b) = s.get(i) {
         if !TOKEN_BYTES[b as usize] {
             break;
@@ -174,7 +225,8 @@ static HOST_VALUE_BYTES: [bool; 256] = {
 /// Index of the first byte at or after `i` that is neither a `token`
 /// byte nor ':' '[' ']'.
 #[inline(always)]
-pub(crate) fn skip_host_value(s: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_host_value(s: &[u8], i: usize) -> usize {
+    let mut i = skip_alnum_dot_dash(s, i);
     while let Some(&b) = s.get(i) {
         if !HOST_VALUE_BYTES[b as usize] {
             break;
@@ -524,6 +576,62 @@ mod tests {
         }
         assert_eq!(find_lf(b"", 0), None);
         assert_eq!(find_lf(b"abc", 7), None);
+    }
+
+    #[test]
+    fn skip_alnum_dot_dash_agrees_with_a_plain_loop() {
+        let plain = |s: &[u8], i: usize| {
+            s[i..]
+                .iter()
+                .position(|&b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+                .map_or(s.len(), |p| i + p)
+        };
+        // Every byte value at every position of runs across the 16-byte steps.
+        for len in 0..50 {
+            for stop in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[stop] = b;
+                    for from in [0, 1, stop.saturating_sub(1), stop] {
+                        if from > len {
+                            continue;
+                        }
+                        let got = skip_alnum_dot_dash(&s, from);
+                        let want = plain(&s, from);
+                        // It stops at the answer, or earlier when fewer than
+                        // sixteen bytes remain, on a byte the class loop takes.
+                        assert!(got <= want, "len {len} stop {stop} byte {b} from {from}");
+                        assert!(s[got..want].len() < 16 || got == want);
+                        assert!(got == want || got + 16 > len);
+                    }
+                }
+            }
+        }
+        // Random mixes of class and other bytes.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            let mut s = Vec::new();
+            for _ in 0..(x % 70) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                s.push(if x % 8 == 0 {
+                    (x >> 8) as u8
+                } else {
+                    b"aZ09.-"[(x >> 16) as usize % 6]
+                });
+            }
+            for from in 0..=s.len() {
+                let got = skip_alnum_dot_dash(&s, from);
+                let want = plain(&s, from);
+                assert!(got == want || (got < want && got + 16 > s.len()));
+            }
+            assert_eq!(skip_token(&s, 0), plain_token(&s));
+        }
+    }
+
+    fn plain_token(s: &[u8]) -> usize {
+        s.iter().position(|&b| !is(b, TOKEN)).unwrap_or(s.len())
     }
 
     #[test]

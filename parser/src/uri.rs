@@ -319,8 +319,6 @@ const U_HOST: u8 = 4;
 const U_PCHAR: u8 = 8;
 /// alphanum.
 const U_ALNUM: u8 = 16;
-/// DIGIT.
-const U_DIGIT: u8 = 32;
 
 /// The byte classes of the one-pass SIP URI scanner, one load per byte.
 static URI_BYTES: [u8; 256] = {
@@ -345,18 +343,17 @@ static URI_BYTES: [u8; 256] = {
         if b.is_ascii_alphanumeric() {
             v |= U_ALNUM;
         }
-        if b.is_ascii_digit() {
-            v |= U_DIGIT;
-        }
         t[c] = v;
         c += 1;
     }
     t
 };
 
-/// Index of the first byte at or after `i` outside class `bit` of [`URI_BYTES`].
+/// Index of the first byte at or after `i` outside class `bit` of
+/// [`URI_BYTES`], which must contain alphanum, `-` and `.`.
 #[inline(always)]
-fn run(s: &[u8], mut i: usize, bit: u8) -> usize {
+fn run(s: &[u8], i: usize, bit: u8) -> usize {
+    let mut i = scan::skip_alnum_dot_dash(s, i);
     while let Some(&b) = s.get(i) {
         if URI_BYTES[b as usize] & bit == 0 {
             break;
@@ -394,7 +391,10 @@ fn parse_sip_fast<'a>(raw: &'a [u8], rest: &'a [u8], secure: bool) -> Option<Sip
     let mut i = h;
     let mut port = None;
     if rest.get(i) == Some(&b':') {
-        let p = run(rest, i + 1, U_DIGIT);
+        let mut p = i + 1;
+        while rest.get(p).is_some_and(u8::is_ascii_digit) {
+            p += 1;
+        }
         port = Some(parse_port(&rest[i + 1..p]).ok()?);
         i = p;
     }
