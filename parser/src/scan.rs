@@ -410,6 +410,68 @@ pub(crate) fn find_ctl_space_or_high(s: &[u8], from: usize) -> Option<usize> {
         .map(|p| from + p)
 }
 
+/// Bit masks over the bytes of `s` (bit `k` for `s[k]`) for hostname
+/// checks: (alphanum / `-` / `.` / `_`, `.`, `-`). SSE2, sixteen bytes a
+/// step, the last step overlapping the one before; `None` unless
+/// `16 <= s.len() <= 64` (callers then check byte by byte).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[allow(unsafe_code)]
+pub(crate) fn hostname_masks(s: &[u8]) -> Option<(u64, u64, u64)> {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8,
+    };
+    let n = s.len();
+    if !(16..=64).contains(&n) {
+        return None;
+    }
+    let (mut valid, mut dot, mut dash) = (0u64, 0u64, 0u64);
+    let mut at = 0;
+    loop {
+        let off = at.min(n - 16);
+        // SAFETY: `off + 16 <= n = s.len()`, so the 16 bytes read lie
+        // inside `s`; `_mm_loadu_si128` has no alignment requirement; SSE2
+        // is baseline. Letters and digits as in `skip_alnum_dot_dash`.
+        let (v, d, h) = unsafe {
+            let v = _mm_loadu_si128(s.as_ptr().add(off) as *const __m128i);
+            let a = _mm_sub_epi8(
+                _mm_or_si128(v, _mm_set1_epi8(0x20)),
+                _mm_set1_epi8(b'a' as i8),
+            );
+            let alpha = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(25)), a);
+            let g = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+            let digit = _mm_cmpeq_epi8(_mm_min_epu8(g, _mm_set1_epi8(9)), g);
+            let d = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8));
+            let h = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8));
+            let u = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8));
+            let ok = _mm_or_si128(
+                _mm_or_si128(alpha, digit),
+                _mm_or_si128(_mm_or_si128(d, h), u),
+            );
+            (
+                _mm_movemask_epi8(ok) as u32 as u64,
+                _mm_movemask_epi8(d) as u32 as u64,
+                _mm_movemask_epi8(h) as u32 as u64,
+            )
+        };
+        valid |= v << off;
+        dot |= d << off;
+        dash |= h << off;
+        if off + 16 == n {
+            return Some((valid, dot, dash));
+        }
+        at += 16;
+    }
+}
+
+/// [`hostname_masks`] (portable build): callers check byte by byte.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+pub(crate) fn hostname_masks(_s: &[u8]) -> Option<(u64, u64, u64)> {
+    None
+}
+
 /// [`find_byte_or_ctl`] (portable build).
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
@@ -696,6 +758,45 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn hostname_masks_agree_with_a_plain_loop() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (x % 72) as usize;
+            let mut s = vec![0u8; n];
+            for (k, b) in s.iter_mut().enumerate() {
+                let r = x.rotate_left(k as u32 * 7) ^ (round as u64 * 31 + k as u64);
+                *b = if r % 5 == 0 {
+                    (r >> 9) as u8
+                } else {
+                    b"aZ09.-_"[(r >> 3) as usize % 7]
+                };
+            }
+            let got = hostname_masks(&s);
+            if !(16..=64).contains(&n) {
+                assert_eq!(got, None);
+                continue;
+            }
+            let mask = |f: &dyn Fn(u8) -> bool| {
+                s.iter()
+                    .enumerate()
+                    .fold(0u64, |m, (k, &b)| m | (f(b) as u64) << k)
+            };
+            let want = (
+                mask(&|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')),
+                mask(&|b| b == b'.'),
+                mask(&|b| b == b'-'),
+            );
+            #[cfg(target_arch = "x86_64")]
+            assert_eq!(got, Some(want), "{s:?}");
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = want;
         }
     }
 

@@ -194,6 +194,26 @@ pub(crate) fn parse_host(s: &[u8]) -> Result<Host<'_>, Fault> {
             // labels of alphanum / "-" (and "_"), not starting or ending
             // with "-".
             let body = s.strip_suffix(b".").unwrap_or(s);
+            if let Some((valid, dot, dash)) = scan::hostname_masks(s) {
+                // The label rules on bit masks: every byte allowed, no label
+                // empty or starting or ending with '-'. Any fault goes to
+                // the byte loop below, which locates it.
+                let n = body.len();
+                let all = u64::MAX >> (64 - n); // n >= 15
+                let (dot, dash) = (dot & all, dash & all);
+                let edge = dot | dash;
+                if valid & all == all
+                    && edge & 1 == 0
+                    && edge >> (n - 1) == 0
+                    && dot & (edge << 1) == 0
+                    && dash & (dot << 1) == 0
+                {
+                    return Ok(Host {
+                        text: s,
+                        kind: HostKind::Name,
+                    });
+                }
+            }
             let mut label_start = 0;
             for (i, &b) in body.iter().enumerate() {
                 if URI_BYTES[b as usize] & U_ALNUM != 0 {
@@ -836,6 +856,63 @@ mod tests {
                 assert_eq!(parse_ipv4(&t), std_parse, "{}", String::from_utf8_lossy(&t));
             }
         }
+    }
+
+    #[test]
+    fn hostname_bit_masks_agree_with_the_byte_loop() {
+        const PIECES: &[&str] = &[
+            "a", "example", "com", ".", ".", "-", "-", "_", "9", "x1", "", "@", " ", "\u{e9}",
+        ];
+        let mut next = rng(0x0bad_cafe_f00d_1234);
+        let mut text = String::new();
+        let mut long = 0;
+        for _ in 0..200_000 {
+            text.clear();
+            for _ in 0..1 + next(14) {
+                text.push_str(PIECES[next(PIECES.len())]);
+            }
+            let s = text.as_bytes();
+            long += (16..=64).contains(&s.len()) as u32;
+            // The byte loop alone, as before the bit masks.
+            let body = s.strip_suffix(b".").unwrap_or(s);
+            let mut label_start = 0;
+            let mut byte_loop = Ok(());
+            for (i, &b) in body.iter().enumerate() {
+                match b {
+                    b'.' => {
+                        if i == label_start || body[i - 1] == b'-' {
+                            byte_loop = Err(label_start);
+                            break;
+                        }
+                        label_start = i + 1;
+                    }
+                    b'-' if i == label_start => {
+                        byte_loop = Err(label_start);
+                        break;
+                    }
+                    b'-' | b'_' => {}
+                    _ if b.is_ascii_alphanumeric() => {}
+                    _ => {
+                        byte_loop = Err(label_start);
+                        break;
+                    }
+                }
+            }
+            if byte_loop.is_ok() && (label_start == body.len() || body[body.len() - 1] == b'-') {
+                byte_loop = Err(label_start);
+            }
+            if s.first().is_none_or(u8::is_ascii_digit) {
+                continue; // empty, or an address: other paths first
+            }
+            let want = byte_loop
+                .map(|()| Host {
+                    text: s,
+                    kind: HostKind::Name,
+                })
+                .map_err(|i| Fault::at(ErrorKind::BadHost, s, i));
+            assert_eq!(parse_host(s), want, "{text:?}");
+        }
+        assert!(long > 10_000, "{long}");
     }
 
     #[test]
