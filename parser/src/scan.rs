@@ -149,29 +149,67 @@ static TOKEN_BYTES: [bool; 256] = {
     t
 };
 
-/// Index of the first byte at or after `i` that is not alphanum, `-` or
-/// `.`, skipping sixteen bytes per step with SSE2 while sixteen remain;
-/// the last step (or a shorter input) is left to the caller's byte loop,
-/// so this returns `i` itself when fewer than sixteen bytes remain. Those
-/// bytes belong to every class the grammar scans long runs of (`token`,
-/// hostname, URI user, password and `paramchar`), so a class loop can
-/// start where this stops: branches, tags, Call-IDs and host names are
-/// mostly such runs.
+/// Index of the first byte at or after `from` whose bit is set in
+/// `mask(block)` (the 16 bytes of a block as bits, lowest first): SSE2,
+/// sixteen bytes a step, and the last step overlapping the one before
+/// rather than a byte loop (unless `overlap` is false). `Err(at)` when
+/// the bytes from `at` on are left to the caller's byte loop: `s` is
+/// shorter than sixteen bytes, or fewer remain and `overlap` is false.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(unsafe_code)]
-pub(crate) fn skip_alnum_dot_dash(s: &[u8], mut i: usize) -> usize {
-    use core::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8, _mm_sub_epi8,
-    };
-    while i + 16 <= s.len() {
+fn first_marked(
+    s: &[u8],
+    from: usize,
+    mask: impl Fn(core::arch::x86_64::__m128i) -> u32,
+    overlap: bool,
+) -> Result<Option<usize>, usize> {
+    use core::arch::x86_64::{__m128i, _mm_loadu_si128};
+    let n = s.len();
+    let mut i = from;
+    while i + 16 <= n {
         // SAFETY: `i + 16 <= s.len()`, so the 16 bytes read lie inside `s`;
         // `_mm_loadu_si128` has no alignment requirement; SSE2 is baseline.
-        // A byte is a letter when (byte | 0x20) - 'a' <= 25 and a digit
-        // when byte - '0' <= 9 (unsigned: min(x, k) == x means x <= k).
-        let m = unsafe {
-            let v = _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i);
+        let m = mask(unsafe { _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i) });
+        if m != 0 {
+            return Ok(Some(i + m.trailing_zeros() as usize));
+        }
+        i += 16;
+    }
+    if i >= n {
+        return Ok(None);
+    }
+    if n < 16 || !overlap {
+        return Err(i);
+    }
+    let off = n - 16; // off < i: the block ends at the end of `s`
+    // SAFETY: `off + 16 == s.len()`, so the 16 bytes read lie inside `s`;
+    // no alignment requirement; SSE2 is baseline. Bits of the bytes before
+    // `i`, already checked, are shifted out.
+    let m = mask(unsafe { _mm_loadu_si128(s.as_ptr().add(off) as *const __m128i) }) >> (i - off);
+    Ok((m != 0).then(|| i + m.trailing_zeros() as usize))
+}
+
+/// Index of the first byte at or after `i` that is not alphanum, `-` or
+/// `.`, sixteen bytes per step with SSE2 ([`first_marked`]); for an `s`
+/// shorter than sixteen bytes it returns `i` itself, leaving those to the
+/// caller's byte loop. Those bytes belong to every class the grammar scans
+/// long runs of (`token`, hostname, URI user, password and `paramchar`),
+/// so a class loop can start where this stops: branches, tags, Call-IDs
+/// and host names are mostly such runs.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+pub(crate) fn skip_alnum_dot_dash(s: &[u8], i: usize) -> usize {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_sub_epi8,
+    };
+    let other = |v: __m128i| {
+        // SAFETY: SSE2 is baseline; register operations only. A byte is a
+        // letter when (byte | 0x20) - 'a' <= 25 and a digit when
+        // byte - '0' <= 9 (unsigned: min(x, k) == x means x <= k).
+        unsafe {
             let a = _mm_sub_epi8(
                 _mm_or_si128(v, _mm_set1_epi8(0x20)),
                 _mm_set1_epi8(b'a' as i8),
@@ -182,14 +220,13 @@ pub(crate) fn skip_alnum_dot_dash(s: &[u8], mut i: usize) -> usize {
             let dot = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8));
             let dash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8));
             let ok = _mm_or_si128(_mm_or_si128(alpha, digit), _mm_or_si128(dot, dash));
-            _mm_movemask_epi8(ok) as u32
-        };
-        if m != 0xffff {
-            return i + (!m).trailing_zeros() as usize;
+            !(_mm_movemask_epi8(ok) as u32) & 0xffff
         }
-        i += 16;
+    };
+    match first_marked(s, i, other, false) {
+        Ok(found) => found.unwrap_or(s.len()),
+        Err(at) => at,
     }
-    i
 }
 
 /// [`skip_alnum_dot_dash`] (portable build): the byte loop does it all.
@@ -332,72 +369,59 @@ pub(crate) fn find_lf(s: &[u8], from: usize) -> Option<usize> {
 
 /// Index of the first byte at or after `from` that is `needle` or a
 /// control or SP (< 0x21): one pass for "find the closing `>` of a URI
-/// and refuse LWS inside it". Same SSE2 reasoning as [`find_lf`].
+/// and refuse LWS inside it". SSE2 as [`first_marked`].
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[allow(unsafe_code)]
 pub(crate) fn find_byte_or_ctl(s: &[u8], from: usize, needle: u8) -> Option<usize> {
     use core::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
-    // SAFETY: SSE2 is in the x86_64 baseline, so the intrinsics are available.
-    let (want, space) = unsafe { (_mm_set1_epi8(needle as i8), _mm_set1_epi8(0x20)) };
-    let mut i = from;
-    while i + 16 <= s.len() {
-        // SAFETY: `i + 16 <= s.len()`, so the 16 bytes read lie inside `s`;
-        // `_mm_loadu_si128` has no alignment requirement; SSE2 is baseline.
-        // A byte is <= 0x20 exactly when min(byte, 0x20) equals it.
-        let m = unsafe {
-            let v = _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i);
-            let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, space), v);
-            _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, want))) as u32
-        };
-        if m != 0 {
-            return Some(i + m.trailing_zeros() as usize);
+    let marked = |v: __m128i| {
+        // SAFETY: SSE2 is baseline; register operations only. A byte is
+        // <= 0x20 exactly when min(byte, 0x20) equals it.
+        unsafe {
+            let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
+            let want = _mm_cmpeq_epi8(v, _mm_set1_epi8(needle as i8));
+            _mm_movemask_epi8(_mm_or_si128(ctl, want)) as u32
         }
-        i += 16;
-    }
-    s.get(i..)?
-        .iter()
-        .position(|&b| b == needle || b <= b' ')
-        .map(|p| i + p)
+    };
+    first_marked(s, from, marked, true).unwrap_or_else(|at| {
+        s[at..]
+            .iter()
+            .position(|&b| b == needle || b <= b' ')
+            .map(|p| at + p)
+    })
 }
 
 /// Index of the first byte at or after `from` that is a control, SP
 /// (< 0x21) or >= 0x7F: where a Request-URI ends, or what makes it
-/// invalid. Sixteen bytes per step with SSE2, as [`find_lf`].
+/// invalid. SSE2 as [`first_marked`].
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[allow(unsafe_code)]
 pub(crate) fn find_ctl_space_or_high(s: &[u8], from: usize) -> Option<usize> {
     use core::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
-        _mm_set1_epi8,
+        __m128i, _mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_set1_epi8,
     };
-    let mut i = from;
-    while i + 16 <= s.len() {
-        // SAFETY: `i + 16 <= s.len()`, so the 16 bytes read lie inside `s`;
-        // `_mm_loadu_si128` has no alignment requirement; SSE2 is baseline.
-        // Signed compares: bytes >= 0x80 are negative, so 0x20 < b < 0x7F
-        // holds exactly for the visible ASCII bytes.
-        let m = unsafe {
-            let v = _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i);
+    let marked = |v: __m128i| {
+        // SAFETY: SSE2 is baseline; register operations only. Signed
+        // compares: bytes >= 0x80 are negative, so 0x20 < b < 0x7F holds
+        // exactly for the visible ASCII bytes.
+        unsafe {
             let ok = _mm_and_si128(
                 _mm_cmpgt_epi8(v, _mm_set1_epi8(0x20)),
                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)),
             );
-            _mm_movemask_epi8(ok) as u32
-        };
-        if m != 0xffff {
-            return Some(i + (!m).trailing_zeros() as usize);
+            !(_mm_movemask_epi8(ok) as u32) & 0xffff
         }
-        i += 16;
-    }
-    s.get(i..)?
-        .iter()
-        .position(|&b| b <= b' ' || b >= 0x7f)
-        .map(|p| i + p)
+    };
+    first_marked(s, from, marked, true).unwrap_or_else(|at| {
+        s[at..]
+            .iter()
+            .position(|&b| b <= b' ' || b >= 0x7f)
+            .map(|p| at + p)
+    })
 }
 
 /// [`find_ctl_space_or_high`] (portable build).
@@ -474,33 +498,28 @@ pub(crate) fn hostname_masks(_s: &[u8]) -> Option<(u64, u64, u64)> {
 
 /// Index of the first DQUOTE or backslash at or after `from`: where a
 /// quoted string ends, or where it needs the escape-aware loop. SSE2 as
-/// [`find_lf`], sixteen bytes a step, the tail byte by byte.
+/// [`first_marked`].
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[allow(unsafe_code)]
 pub(crate) fn find_quote_or_backslash(s: &[u8], from: usize) -> Option<usize> {
     use core::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
-    let mut i = from;
-    while i + 16 <= s.len() {
-        // SAFETY: `i + 16 <= s.len()`, so the 16 bytes read lie inside `s`;
-        // `_mm_loadu_si128` has no alignment requirement; SSE2 is baseline.
-        let m = unsafe {
-            let v = _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i);
+    let marked = |v: __m128i| {
+        // SAFETY: SSE2 is baseline; register operations only.
+        unsafe {
             let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
             let b = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
             _mm_movemask_epi8(_mm_or_si128(q, b)) as u32
-        };
-        if m != 0 {
-            return Some(i + m.trailing_zeros() as usize);
         }
-        i += 16;
-    }
-    s.get(i..)?
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\')
-        .map(|p| i + p)
+    };
+    first_marked(s, from, marked, true).unwrap_or_else(|at| {
+        s[at..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')
+            .map(|p| at + p)
+    })
 }
 
 /// [`find_quote_or_backslash`] (portable build).
@@ -571,7 +590,7 @@ pub(crate) fn parse_decimal(s: &[u8], max: u64) -> Option<u64> {
 /// Skips a `quoted-string` whose opening DQUOTE is at `s[i]`; returns the
 /// index just past the closing DQUOTE, or `None` if it is unterminated.
 /// `quoted-pair` = "\" (%x00-09 / %x0B-0C / %x0E-7F).
-#[inline]
+#[inline(always)]
 pub(crate) fn skip_quoted(s: &[u8], i: usize) -> Option<usize> {
     debug_assert_eq!(s.get(i), Some(&b'"'));
     // Fast path: the next DQUOTE closes the string if no backslash comes
