@@ -451,7 +451,7 @@ fn start_line(buf: &[u8], s: usize, e: usize) -> Result<StartLine, ParseError> {
     }
     let version = &rest[sp2 + 1..];
     let version_at = uri_at + sp2 + 1;
-    if version.contains(&b' ') {
+    if !is_sip_2_0(version) && version.contains(&b' ') {
         // More SP-separated elements: LWS inside the URI or trailing SP (RFC 4475 §3.1.2.8-10).
         return Err(ParseError::new(E::BadStartLine, version_at));
     }
@@ -461,6 +461,19 @@ fn start_line(buf: &[u8], s: usize, e: usize) -> Result<StartLine, ParseError> {
         method_span: Span::new(s, s + sp1),
         uri: Span::new(uri_at, uri_at + sp2),
     })
+}
+
+/// Whether `v` is "SIP/2.0" in any letter case (as [`check_version`]'s
+/// first step): then it holds no SP.
+#[inline]
+fn is_sip_2_0(v: &[u8]) -> bool {
+    if let Ok(b) = <[u8; 7]>::try_from(v) {
+        let mut w = [0u8; 8];
+        w[..7].copy_from_slice(&b);
+        const SIP20: u64 = u64::from_le_bytes(*b"sip/2.0\0");
+        return u64::from_le_bytes(w) | 0x20_2020 == SIP20;
+    }
+    false
 }
 
 /// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; only 2.0 is supported (§8.2.2: 505).

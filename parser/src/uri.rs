@@ -299,6 +299,17 @@ impl<'a> Uri<'a> {
 }
 
 pub(crate) fn parse_uri(s: &[u8]) -> Result<Uri<'_>, Fault> {
+    // `sip:` and `sips:` in any letter case as one word compare (| 0x20
+    // folds the letters and maps no other byte onto them); the general
+    // scheme scan below reaches the same parse for them.
+    if let Some(w) = s.first_chunk::<4>().map(|w| u32::from_le_bytes(*w)) {
+        if w | 0x0020_2020 == u32::from_le_bytes(*b"sip:") {
+            return parse_sip(s, &s[4..], false).map(Uri::Sip);
+        }
+        if w | 0x2020_2020 == u32::from_le_bytes(*b"sips") && s.get(4) == Some(&b':') {
+            return parse_sip(s, &s[5..], true).map(Uri::Sip);
+        }
+    }
     let colon = scan::skip_class(s, 0, scan::SCHEME);
     if s.is_empty() || !s[0].is_ascii_alphabetic() || s.get(colon) != Some(&b':') {
         return Err(Fault::at(ErrorKind::BadUri, s, 0));
