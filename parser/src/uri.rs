@@ -384,7 +384,11 @@ static URI_BYTES: [u8; 256] = {
 /// [`URI_BYTES`], which must contain alphanum, `-` and `.`.
 #[inline(always)]
 fn run(s: &[u8], i: usize, bit: u8) -> usize {
-    let mut i = scan::skip_alnum_dot_dash(s, i);
+    let mut i = if bit == U_HOST {
+        scan::skip_alnum_dot_dash(s, i)
+    } else {
+        scan::skip_alnum_dot_dash_plus(s, i) // '+' is in every other class
+    };
     while let Some(&b) = s.get(i) {
         if URI_BYTES[b as usize] & bit == 0 {
             break;
