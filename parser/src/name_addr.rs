@@ -68,6 +68,7 @@ pub(crate) fn parse_single(s: &[u8]) -> Result<NameAddr<'_>, Fault> {
 
 /// Parses one value starting at `s[i]`; returns it and the index where it
 /// ends: at the `,` before the next value, or at `s.len()`.
+#[inline(always)]
 pub(crate) fn parse_name_addr(s: &[u8], i: usize) -> Result<(NameAddr<'_>, usize), Fault> {
     let bad = |i| Fault::at(ErrorKind::BadNameAddr, s, i);
     let mut i = scan::skip_lws(s, i);
