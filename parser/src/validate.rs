@@ -178,6 +178,9 @@ pub fn validate_with<'a>(
     }
 
     for h in [H::Route, H::RecordRoute] {
+        if msg.first_index(h).is_none() {
+            continue;
+        }
         for na in msg.name_addrs(h) {
             let na = na?;
             name_addr::check_uri(&na).map_err(|f| f.locate(msg.buffer(), Some(h)))?;
@@ -215,14 +218,19 @@ pub fn validate_with<'a>(
         }
     }
 
+    // Absent headers skipped before an iterator is even built.
     for h in [H::Require, H::ProxyRequire, H::Supported, H::Unsupported] {
-        for tag in msg.option_tags(h) {
-            tag?;
+        if msg.first_index(h).is_some() {
+            for tag in msg.option_tags(h) {
+                tag?;
+            }
         }
     }
     for h in [H::Authorization, H::ProxyAuthorization] {
-        for c in msg.credentials(h) {
-            c?;
+        if msg.first_index(h).is_some() {
+            for c in msg.credentials(h) {
+                c?;
+            }
         }
     }
     summary(from, to, top_via)
