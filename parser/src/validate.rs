@@ -189,20 +189,23 @@ pub fn validate_with<'a>(
 
     let mut contacts = 0usize;
     let mut wildcard = None;
-    for c in msg.contacts() {
-        contacts += 1;
-        match c? {
-            Contact::Wildcard => wildcard = msg.first(H::Contact),
-            Contact::Addr(na) => {
-                name_addr::check_uri(&na).map_err(|f| f.locate(msg.buffer(), Some(H::Contact)))?;
-                if let Some(Some(v)) = na.param(b"expires") {
-                    values::parse_delta_seconds(v).map_err(|_| {
-                        ParseError::in_header(
-                            ErrorKind::BadExpires,
-                            msg.span_of(v).start as usize,
-                            H::Contact,
-                        )
-                    })?;
+    if msg.first_index(H::Contact).is_some() {
+        for c in msg.contacts() {
+            contacts += 1;
+            match c? {
+                Contact::Wildcard => wildcard = msg.first(H::Contact),
+                Contact::Addr(na) => {
+                    name_addr::check_uri(&na)
+                        .map_err(|f| f.locate(msg.buffer(), Some(H::Contact)))?;
+                    if let Some(Some(v)) = na.param(b"expires") {
+                        values::parse_delta_seconds(v).map_err(|_| {
+                            ParseError::in_header(
+                                ErrorKind::BadExpires,
+                                msg.span_of(v).start as usize,
+                                H::Contact,
+                            )
+                        })?;
+                    }
                 }
             }
         }
