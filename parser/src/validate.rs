@@ -143,7 +143,13 @@ pub fn validate_with<'a>(
         if full {
             name_addr::check_uri(&na).map_err(|f| f.locate(msg.buffer(), Some(h)))?;
         }
-        if let Some(e) = na.params().find(|p| p.name.eq_ignore_ascii_case(b"tag")) {
+        // A first parameter `;tag=` (the usual case) is the first tag and
+        // has a value (the scan checked one follows '='): no need to look.
+        let first_is_tag = na.params.starts_with(b";tag=");
+        let first_tag = (!first_is_tag)
+            .then(|| na.params().find(|p| p.name.eq_ignore_ascii_case(b"tag")))
+            .flatten();
+        if let Some(e) = first_tag {
             if e.value.is_none() {
                 let at = msg.span_of(e.name).start as usize;
                 return Err(ParseError::in_header(ErrorKind::BadParam, at, h));
