@@ -166,21 +166,25 @@ pub fn validate_with<'a>(
             break; // the Vias below are the next hops' business
         }
     }
-    let summary = |from, to, top_via: Option<_>| -> Result<Summary<'a>, ParseError> {
-        Ok(Summary {
-            top_via: top_via.ok_or_else(|| msg.missing(H::Via))?,
-            cseq,
-            call_id: call_id.value.of(msg.buffer()),
-            from,
-            to,
-            max_forwards,
-        })
-    };
+    // Built where it is returned (a macro, not a closure: the Summary is
+    // written in place rather than copied through arguments and results).
+    macro_rules! summary {
+        ($from:expr, $to:expr, $top_via:expr) => {
+            Ok(Summary {
+                top_via: $top_via.ok_or_else(|| msg.missing(H::Via))?,
+                cseq,
+                call_id: call_id.value.of(msg.buffer()),
+                from: $from,
+                to: $to,
+                max_forwards,
+            })
+        };
+    }
     let [Some(from), Some(to)] = from_to else {
         unreachable!("From and To were parsed above")
     };
     if opts.proxy_scope {
-        return summary(from, to, top_via);
+        return summary!(from, to, top_via);
     }
 
     for h in [H::Route, H::RecordRoute] {
@@ -242,7 +246,7 @@ pub fn validate_with<'a>(
             }
         }
     }
-    summary(from, to, top_via)
+    summary!(from, to, top_via)
 }
 
 /// The headers [`crate::HeaderProps::singleton`] marks, as a mask of kinds.
