@@ -594,6 +594,31 @@ pub(crate) fn has_ctl_or_space_or_high(s: &[u8]) -> bool {
     s[i..].iter().any(|&b| b <= b' ' || b >= 0x7f)
 }
 
+/// A port of one to five digits at `s[i..]`, read in the same pass that
+/// finds its end: (value, end). `None` for no digit, a sixth digit or a
+/// value over 65,535; fast paths then leave the port to the full grammar
+/// (which also takes leading zeros beyond five digits).
+#[inline(always)]
+pub(crate) fn port_digits(s: &[u8], i: usize) -> Option<(u16, usize)> {
+    let mut v: u32 = 0;
+    let mut j = i;
+    while let Some(&b) = s.get(j) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if j - i == 5 {
+            return None;
+        }
+        v = v * 10 + d as u32;
+        j += 1;
+    }
+    if j == i || v > u16::MAX as u32 {
+        return None;
+    }
+    Some((v as u16, j))
+}
+
 /// Parses 1*DIGIT into a u64, refusing empty input, other bytes and
 /// anything above `max`. Leading zeros are allowed (RFC 4475 §3.1.1.1).
 #[inline]
@@ -723,6 +748,25 @@ mod tests {
         }
         for b in b" \t:;,\"<>@()[]{}?/=\\" {
             assert!(!is(*b, TOKEN), "{}", *b as char);
+        }
+    }
+
+    #[test]
+    fn port_digits_agree_with_parse_decimal() {
+        for text in [
+            "", "0", "5060", "65535", "65536", "99999", "000001", "123456", "5060;x", "50a", ";",
+            "00000", "12 3",
+        ] {
+            let s = text.as_bytes();
+            let end = s
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(s.len());
+            let full = parse_decimal(&s[..end], u16::MAX as u64).map(|v| (v as u16, end));
+            match port_digits(s, 0) {
+                Some(got) => assert_eq!(Some(got), full, "{text}"),
+                None => assert!(full.is_none() || end > 5, "{text}"),
+            }
         }
     }
 

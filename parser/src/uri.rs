@@ -426,11 +426,8 @@ fn parse_sip_fast<'a>(raw: &'a [u8], rest: &'a [u8], secure: bool) -> Option<Sip
     let mut i = h;
     let mut port = None;
     if rest.get(i) == Some(&b':') {
-        let mut p = i + 1;
-        while rest.get(p).is_some_and(u8::is_ascii_digit) {
-            p += 1;
-        }
-        port = Some(parse_port(&rest[i + 1..p]).ok()?);
+        let (value, p) = scan::port_digits(rest, i + 1)?;
+        port = Some(value);
         i = p;
     }
     let params_start = i;

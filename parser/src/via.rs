@@ -102,11 +102,8 @@ fn parse_via_fast(s: &[u8], i: usize) -> Option<(Via<'_>, usize)> {
     let mut i = host_end;
     let mut port = None;
     if s.get(i) == Some(&b':') {
-        let mut p_end = i + 1;
-        while s.get(p_end).is_some_and(u8::is_ascii_digit) {
-            p_end += 1;
-        }
-        port = Some(uri::parse_port(&s[i + 1..p_end]).ok()?);
+        let (value, p_end) = scan::port_digits(s, i + 1)?;
+        port = Some(value);
         i = p_end;
     }
     let mut via = Via {
