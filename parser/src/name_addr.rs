@@ -141,6 +141,9 @@ pub(crate) fn parse_name_addr(s: &[u8], i: usize) -> Result<(NameAddr<'_>, usize
 
 /// Also validates the URI of a parsed value, for the validator.
 pub(crate) fn check_uri(na: &NameAddr<'_>) -> Result<(), Fault> {
+    if uri::is_plain_sip(na.uri) {
+        return Ok(());
+    }
     uri::parse_uri(na.uri).map(|_| ())
 }
 

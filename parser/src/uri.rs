@@ -298,6 +298,23 @@ impl<'a> Uri<'a> {
     }
 }
 
+/// Whether `s` is a `sip:`/`sips:` URI the one-pass scanner accepts: then
+/// [`parse_uri`] returns `Ok` for it. A check that builds nothing, for
+/// callers that only validate; `false` says nothing (ask [`parse_uri`]).
+#[inline]
+pub(crate) fn is_plain_sip(s: &[u8]) -> bool {
+    let Some(w) = s.first_chunk::<4>().map(|w| u32::from_le_bytes(*w)) else {
+        return false;
+    };
+    if w | 0x0020_2020 == u32::from_le_bytes(*b"sip:") {
+        parse_sip_fast(s, &s[4..], false).is_some()
+    } else if w | 0x2020_2020 == u32::from_le_bytes(*b"sips") && s.get(4) == Some(&b':') {
+        parse_sip_fast(s, &s[5..], true).is_some()
+    } else {
+        false
+    }
+}
+
 pub(crate) fn parse_uri(s: &[u8]) -> Result<Uri<'_>, Fault> {
     // `sip:` and `sips:` in any letter case as one word compare (| 0x20
     // folds the letters and maps no other byte onto them); the general
@@ -848,6 +865,9 @@ mod tests {
                 assert_eq!(u.params.as_ptr(), full.unwrap().params.as_ptr(), "{text}");
             }
             assert_eq!(parse_sip(raw, rest, secure), full, "{text}");
+            if is_plain_sip(raw) {
+                assert_eq!(parse_uri(raw), full.map(Uri::Sip), "{text}");
+            }
         }
         assert!(fast > 3_000, "the fast path ran {fast} times");
     }
