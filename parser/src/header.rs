@@ -278,7 +278,9 @@ const FOLD: u64 = 0x2020_2020_2020_2020;
 /// `words` (a canonical name, folded, zero-padded). For `token` bytes,
 /// setting bit 0x20 folds letters and maps no other byte onto a letter;
 /// the caller has ruled out controls, so `-` cannot match CR either.
-#[inline(always)]
+// Out of line: inlined, its set-up was hoisted onto every lookup, though
+// only names over 16 bytes need it.
+#[inline(never)]
 fn folded_eq(buf: &[u8], start: usize, n: usize, words: &[u64; MAX_NAME / 8]) -> bool {
     let mut k = 0;
     while k * 8 < n {

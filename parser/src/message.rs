@@ -233,7 +233,7 @@ fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing
         return Err(ParseError::new(E::Empty, pos));
     }
     let begin = pos;
-    let Some(nl) = scan::find_byte(buf, pos, b'\n') else {
+    let Some(nl) = scan::find_lf(buf, pos) else {
         return Err(ParseError::new(E::Unterminated, buf.len()));
     };
     let line_end = if nl > pos && buf[nl - 1] == b'\r' {
@@ -391,7 +391,7 @@ fn start_line(buf: &[u8], s: usize, e: usize) -> Result<StartLine, ParseError> {
     let line = &buf[s..e];
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
-        let sp = memchr(b' ', line).ok_or(ParseError::new(E::BadStartLine, e))?;
+        let sp = scan::find_byte(line, 0, b' ').ok_or(ParseError::new(E::BadStartLine, e))?;
         check_version(&line[..sp], s)?;
         let code_at = sp + 1;
         let code = line.get(code_at..code_at + 3).unwrap_or(&[]);
@@ -418,13 +418,20 @@ fn start_line(buf: &[u8], s: usize, e: usize) -> Result<StartLine, ParseError> {
         return Ok(StartLine::Response { code, reason });
     }
     // Request-Line = Method SP Request-URI SP SIP-Version
-    let sp1 = memchr(b' ', line).ok_or(ParseError::new(E::BadStartLine, s))?;
+    let sp1 = scan::find_byte(line, 0, b' ').ok_or(ParseError::new(E::BadStartLine, s))?;
     let method = &line[..sp1];
     if !scan::is_token(method) {
         return Err(ParseError::new(E::BadMethod, s));
     }
     let rest = &line[sp1 + 1..];
-    let sp2 = memchr(b' ', rest).ok_or(ParseError::new(E::BadStartLine, e))?;
+    // One pass finds the SP after the URI and proves the URI free of
+    // controls, SP and non-ASCII; anything else takes the general checks.
+    let first_odd = scan::find_ctl_space_or_high(rest, 0);
+    let clean = first_odd.is_some_and(|i| rest[i] == b' ');
+    let sp2 = match first_odd {
+        Some(i) if clean => i,
+        _ => memchr(b' ', rest).ok_or(ParseError::new(E::BadStartLine, e))?,
+    };
     let uri = &rest[..sp2];
     let uri_at = s + sp1 + 1;
     if uri.is_empty() {
@@ -435,7 +442,7 @@ fn start_line(buf: &[u8], s: usize, e: usize) -> Result<StartLine, ParseError> {
     if !uri[0].is_ascii_alphabetic() || uri.get(colon) != Some(&b':') {
         return Err(ParseError::new(E::BadRequestUri, uri_at));
     }
-    if scan::has_ctl_or_space_or_high(uri) {
+    if !clean && scan::has_ctl_or_space_or_high(uri) {
         let i = uri
             .iter()
             .position(|&b| b <= b' ' || b >= 0x7f)
@@ -444,7 +451,7 @@ fn start_line(buf: &[u8], s: usize, e: usize) -> Result<StartLine, ParseError> {
     }
     let version = &rest[sp2 + 1..];
     let version_at = uri_at + sp2 + 1;
-    if version.contains(&b' ') {
+    if !is_sip_2_0(version) && version.contains(&b' ') {
         // More SP-separated elements: LWS inside the URI or trailing SP (RFC 4475 §3.1.2.8-10).
         return Err(ParseError::new(E::BadStartLine, version_at));
     }
@@ -454,6 +461,19 @@ fn start_line(buf: &[u8], s: usize, e: usize) -> Result<StartLine, ParseError> {
         method_span: Span::new(s, s + sp1),
         uri: Span::new(uri_at, uri_at + sp2),
     })
+}
+
+/// Whether `v` is "SIP/2.0" in any letter case (as [`check_version`]'s
+/// first step): then it holds no SP.
+#[inline]
+fn is_sip_2_0(v: &[u8]) -> bool {
+    if let Ok(b) = <[u8; 7]>::try_from(v) {
+        let mut w = [0u8; 8];
+        w[..7].copy_from_slice(&b);
+        const SIP20: u64 = u64::from_le_bytes(*b"sip/2.0\0");
+        return u64::from_le_bytes(w) | 0x20_2020 == SIP20;
+    }
+    false
 }
 
 /// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; only 2.0 is supported (§8.2.2: 505).

@@ -68,6 +68,7 @@ pub(crate) fn parse_single(s: &[u8]) -> Result<NameAddr<'_>, Fault> {
 
 /// Parses one value starting at `s[i]`; returns it and the index where it
 /// ends: at the `,` before the next value, or at `s.len()`.
+#[inline(always)]
 pub(crate) fn parse_name_addr(s: &[u8], i: usize) -> Result<(NameAddr<'_>, usize), Fault> {
     let bad = |i| Fault::at(ErrorKind::BadNameAddr, s, i);
     let mut i = scan::skip_lws(s, i);
@@ -140,6 +141,9 @@ pub(crate) fn parse_name_addr(s: &[u8], i: usize) -> Result<(NameAddr<'_>, usize
 
 /// Also validates the URI of a parsed value, for the validator.
 pub(crate) fn check_uri(na: &NameAddr<'_>) -> Result<(), Fault> {
+    if uri::is_plain_sip(na.uri) {
+        return Ok(());
+    }
     uri::parse_uri(na.uri).map(|_| ())
 }
 

@@ -108,7 +108,7 @@ const fn build_classes() -> [u16; 256] {
     t
 }
 
-const CLASSES: [u16; 256] = build_classes();
+pub(crate) const CLASSES: [u16; 256] = build_classes();
 
 /// Whether `b` belongs to any of the classes in `mask`.
 #[inline(always)]
@@ -149,9 +149,125 @@ static TOKEN_BYTES: [bool; 256] = {
     t
 };
 
+/// Index of the first byte at or after `from` whose bit is set in
+/// `mask(block)` (the 16 bytes of a block as bits, lowest first): SSE2,
+/// sixteen bytes a step, and the last step overlapping the one before
+/// rather than a byte loop (unless `overlap` is false). `Err(at)` when
+/// the bytes from `at` on are left to the caller's byte loop: `s` is
+/// shorter than sixteen bytes, or fewer remain and `overlap` is false.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn first_marked(
+    s: &[u8],
+    from: usize,
+    mask: impl Fn(core::arch::x86_64::__m128i) -> u32,
+    overlap: bool,
+) -> Result<Option<usize>, usize> {
+    use core::arch::x86_64::{__m128i, _mm_loadu_si128};
+    let n = s.len();
+    let mut i = from;
+    while i + 16 <= n {
+        // SAFETY: `i + 16 <= s.len()`, so the 16 bytes read lie inside `s`;
+        // `_mm_loadu_si128` has no alignment requirement; SSE2 is baseline.
+        let m = mask(unsafe { _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i) });
+        if m != 0 {
+            return Ok(Some(i + m.trailing_zeros() as usize));
+        }
+        i += 16;
+    }
+    if i >= n {
+        return Ok(None);
+    }
+    if n < 16 || !overlap {
+        return Err(i);
+    }
+    let off = n - 16; // off < i: the block ends at the end of `s`
+    // SAFETY: `off + 16 == s.len()`, so the 16 bytes read lie inside `s`;
+    // no alignment requirement; SSE2 is baseline. Bits of the bytes before
+    // `i`, already checked, are shifted out.
+    let m = mask(unsafe { _mm_loadu_si128(s.as_ptr().add(off) as *const __m128i) }) >> (i - off);
+    Ok((m != 0).then(|| i + m.trailing_zeros() as usize))
+}
+
+/// Index of the first byte at or after `i` that is not alphanum, `-` or
+/// `.`, sixteen bytes per step with SSE2 ([`first_marked`]); for an `s`
+/// shorter than sixteen bytes it returns `i` itself, leaving those to the
+/// caller's byte loop. Those bytes belong to every class the grammar scans
+/// long runs of (`token`, hostname, URI user, password and `paramchar`),
+/// so a class loop can start where this stops: branches, tags, Call-IDs
+/// and host names are mostly such runs.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+pub(crate) fn skip_alnum_dot_dash(s: &[u8], i: usize) -> usize {
+    skip_run::<false>(s, i)
+}
+
+/// [`skip_alnum_dot_dash`] that also skips `+`, for the URI classes that
+/// hold it (all but the hostname): E.164 user parts start with it. (Not
+/// used for `token`: two more instructions a block cost the header scans
+/// more than they saved.)
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn skip_alnum_dot_dash_plus(s: &[u8], i: usize) -> usize {
+    skip_run::<true>(s, i)
+}
+
+/// The SIMD skip of [`skip_alnum_dot_dash`], with `+` when `PLUS`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn skip_run<const PLUS: bool>(s: &[u8], i: usize) -> usize {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_sub_epi8,
+    };
+    let other = |v: __m128i| {
+        // SAFETY: SSE2 is baseline; register operations only. A byte is a
+        // letter when (byte | 0x20) - 'a' <= 25 and a digit when
+        // byte - '0' <= 9 (unsigned: min(x, k) == x means x <= k).
+        unsafe {
+            let a = _mm_sub_epi8(
+                _mm_or_si128(v, _mm_set1_epi8(0x20)),
+                _mm_set1_epi8(b'a' as i8),
+            );
+            let alpha = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(25)), a);
+            let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+            let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+            let dot = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8));
+            let mut dash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8));
+            if PLUS {
+                dash = _mm_or_si128(dash, _mm_cmpeq_epi8(v, _mm_set1_epi8(b'+' as i8)));
+            }
+            let ok = _mm_or_si128(_mm_or_si128(alpha, digit), _mm_or_si128(dot, dash));
+            !(_mm_movemask_epi8(ok) as u32) & 0xffff
+        }
+    };
+    match first_marked(s, i, other, false) {
+        Ok(found) => found.unwrap_or(s.len()),
+        Err(at) => at,
+    }
+}
+
+/// [`skip_alnum_dot_dash`] (portable build): the byte loop does it all.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub(crate) fn skip_alnum_dot_dash(_s: &[u8], i: usize) -> usize {
+    i
+}
+
+/// [`skip_alnum_dot_dash_plus`] (portable build): the byte loop does it all.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub(crate) fn skip_alnum_dot_dash_plus(_s: &[u8], i: usize) -> usize {
+    i
+}
+
 /// Index of the first non-`token` byte at or after `i`.
 #[inline(always)]
-pub(crate) fn skip_token(s: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_token(s: &[u8], i: usize) -> usize {
+    let mut i = skip_alnum_dot_dash(s, i);
     while let Some(&b) = s.get(i) {
         if !TOKEN_BYTES[b as usize] {
             break;
@@ -174,7 +290,8 @@ static HOST_VALUE_BYTES: [bool; 256] = {
 /// Index of the first byte at or after `i` that is neither a `token`
 /// byte nor ':' '[' ']'.
 #[inline(always)]
-pub(crate) fn skip_host_value(s: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_host_value(s: &[u8], i: usize) -> usize {
+    let mut i = skip_alnum_dot_dash(s, i);
     while let Some(&b) = s.get(i) {
         if !HOST_VALUE_BYTES[b as usize] {
             break;
@@ -280,36 +397,167 @@ pub(crate) fn find_lf(s: &[u8], from: usize) -> Option<usize> {
 
 /// Index of the first byte at or after `from` that is `needle` or a
 /// control or SP (< 0x21): one pass for "find the closing `>` of a URI
-/// and refuse LWS inside it". Same SSE2 reasoning as [`find_lf`].
+/// and refuse LWS inside it". SSE2 as [`first_marked`].
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[allow(unsafe_code)]
 pub(crate) fn find_byte_or_ctl(s: &[u8], from: usize, needle: u8) -> Option<usize> {
     use core::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
-    // SAFETY: SSE2 is in the x86_64 baseline, so the intrinsics are available.
-    let (want, space) = unsafe { (_mm_set1_epi8(needle as i8), _mm_set1_epi8(0x20)) };
-    let mut i = from;
-    while i + 16 <= s.len() {
-        // SAFETY: `i + 16 <= s.len()`, so the 16 bytes read lie inside `s`;
-        // `_mm_loadu_si128` has no alignment requirement; SSE2 is baseline.
-        // A byte is <= 0x20 exactly when min(byte, 0x20) equals it.
-        let m = unsafe {
-            let v = _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i);
-            let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, space), v);
-            _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, want))) as u32
-        };
-        if m != 0 {
-            return Some(i + m.trailing_zeros() as usize);
+    let marked = |v: __m128i| {
+        // SAFETY: SSE2 is baseline; register operations only. A byte is
+        // <= 0x20 exactly when min(byte, 0x20) equals it.
+        unsafe {
+            let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
+            let want = _mm_cmpeq_epi8(v, _mm_set1_epi8(needle as i8));
+            _mm_movemask_epi8(_mm_or_si128(ctl, want)) as u32
         }
-        i += 16;
-    }
-    s.get(i..)?
+    };
+    first_marked(s, from, marked, true).unwrap_or_else(|at| {
+        s[at..]
+            .iter()
+            .position(|&b| b == needle || b <= b' ')
+            .map(|p| at + p)
+    })
+}
+
+/// Index of the first byte at or after `from` that is a control, SP
+/// (< 0x21) or >= 0x7F: where a Request-URI ends, or what makes it
+/// invalid. SSE2 as [`first_marked`].
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[allow(unsafe_code)]
+pub(crate) fn find_ctl_space_or_high(s: &[u8], from: usize) -> Option<usize> {
+    use core::arch::x86_64::{
+        __m128i, _mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_set1_epi8,
+    };
+    let marked = |v: __m128i| {
+        // SAFETY: SSE2 is baseline; register operations only. Signed
+        // compares: bytes >= 0x80 are negative, so 0x20 < b < 0x7F holds
+        // exactly for the visible ASCII bytes.
+        unsafe {
+            let ok = _mm_and_si128(
+                _mm_cmpgt_epi8(v, _mm_set1_epi8(0x20)),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)),
+            );
+            !(_mm_movemask_epi8(ok) as u32) & 0xffff
+        }
+    };
+    first_marked(s, from, marked, true).unwrap_or_else(|at| {
+        s[at..]
+            .iter()
+            .position(|&b| b <= b' ' || b >= 0x7f)
+            .map(|p| at + p)
+    })
+}
+
+/// [`find_ctl_space_or_high`] (portable build).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+pub(crate) fn find_ctl_space_or_high(s: &[u8], from: usize) -> Option<usize> {
+    s.get(from..)?
         .iter()
-        .position(|&b| b == needle || b <= b' ')
-        .map(|p| i + p)
+        .position(|&b| b <= b' ' || b >= 0x7f)
+        .map(|p| from + p)
+}
+
+/// Bit masks over the bytes of `s` (bit `k` for `s[k]`) for hostname
+/// checks: (alphanum / `-` / `.` / `_`, `.`, `-`). SSE2, sixteen bytes a
+/// step, the last step overlapping the one before; `None` unless
+/// `16 <= s.len() <= 64` (callers then check byte by byte).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[allow(unsafe_code)]
+pub(crate) fn hostname_masks(s: &[u8]) -> Option<(u64, u64, u64)> {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8,
+    };
+    let n = s.len();
+    if !(16..=64).contains(&n) {
+        return None;
+    }
+    let (mut valid, mut dot, mut dash) = (0u64, 0u64, 0u64);
+    let mut at = 0;
+    loop {
+        let off = at.min(n - 16);
+        // SAFETY: `off + 16 <= n = s.len()`, so the 16 bytes read lie
+        // inside `s`; `_mm_loadu_si128` has no alignment requirement; SSE2
+        // is baseline. Letters and digits as in `skip_alnum_dot_dash`.
+        let (v, d, h) = unsafe {
+            let v = _mm_loadu_si128(s.as_ptr().add(off) as *const __m128i);
+            let a = _mm_sub_epi8(
+                _mm_or_si128(v, _mm_set1_epi8(0x20)),
+                _mm_set1_epi8(b'a' as i8),
+            );
+            let alpha = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(25)), a);
+            let g = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+            let digit = _mm_cmpeq_epi8(_mm_min_epu8(g, _mm_set1_epi8(9)), g);
+            let d = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8));
+            let h = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8));
+            let u = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8));
+            let ok = _mm_or_si128(
+                _mm_or_si128(alpha, digit),
+                _mm_or_si128(_mm_or_si128(d, h), u),
+            );
+            (
+                _mm_movemask_epi8(ok) as u32 as u64,
+                _mm_movemask_epi8(d) as u32 as u64,
+                _mm_movemask_epi8(h) as u32 as u64,
+            )
+        };
+        valid |= v << off;
+        dot |= d << off;
+        dash |= h << off;
+        if off + 16 == n {
+            return Some((valid, dot, dash));
+        }
+        at += 16;
+    }
+}
+
+/// [`hostname_masks`] (portable build): callers check byte by byte.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+pub(crate) fn hostname_masks(_s: &[u8]) -> Option<(u64, u64, u64)> {
+    None
+}
+
+/// Index of the first DQUOTE or backslash at or after `from`: where a
+/// quoted string ends, or where it needs the escape-aware loop. SSE2 as
+/// [`first_marked`].
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[allow(unsafe_code)]
+pub(crate) fn find_quote_or_backslash(s: &[u8], from: usize) -> Option<usize> {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    let marked = |v: __m128i| {
+        // SAFETY: SSE2 is baseline; register operations only.
+        unsafe {
+            let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let b = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            _mm_movemask_epi8(_mm_or_si128(q, b)) as u32
+        }
+    };
+    first_marked(s, from, marked, true).unwrap_or_else(|at| {
+        s[at..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')
+            .map(|p| at + p)
+    })
+}
+
+/// [`find_quote_or_backslash`] (portable build).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+pub(crate) fn find_quote_or_backslash(s: &[u8], from: usize) -> Option<usize> {
+    s.get(from..)?
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|p| from + p)
 }
 
 /// [`find_byte_or_ctl`] (portable build).
@@ -346,6 +594,31 @@ pub(crate) fn has_ctl_or_space_or_high(s: &[u8]) -> bool {
     s[i..].iter().any(|&b| b <= b' ' || b >= 0x7f)
 }
 
+/// A port of one to five digits at `s[i..]`, read in the same pass that
+/// finds its end: (value, end). `None` for no digit, a sixth digit or a
+/// value over 65,535; fast paths then leave the port to the full grammar
+/// (which also takes leading zeros beyond five digits).
+#[inline(always)]
+pub(crate) fn port_digits(s: &[u8], i: usize) -> Option<(u16, usize)> {
+    let mut v: u32 = 0;
+    let mut j = i;
+    while let Some(&b) = s.get(j) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if j - i == 5 {
+            return None;
+        }
+        v = v * 10 + d as u32;
+        j += 1;
+    }
+    if j == i || v > u16::MAX as u32 {
+        return None;
+    }
+    Some((v as u16, j))
+}
+
 /// Parses 1*DIGIT into a u64, refusing empty input, other bytes and
 /// anything above `max`. Leading zeros are allowed (RFC 4475 §3.1.1.1).
 #[inline]
@@ -370,14 +643,14 @@ pub(crate) fn parse_decimal(s: &[u8], max: u64) -> Option<u64> {
 /// Skips a `quoted-string` whose opening DQUOTE is at `s[i]`; returns the
 /// index just past the closing DQUOTE, or `None` if it is unterminated.
 /// `quoted-pair` = "\" (%x00-09 / %x0B-0C / %x0E-7F).
-#[inline]
+#[inline(always)]
 pub(crate) fn skip_quoted(s: &[u8], i: usize) -> Option<usize> {
     debug_assert_eq!(s.get(i), Some(&b'"'));
     // Fast path: the next DQUOTE closes the string if no backslash comes
     // before it.
-    if let Some(close) = find_byte(s, i + 1, b'"') {
-        if find_byte(&s[..close], i + 1, b'\\').is_none() {
-            return Some(close + 1);
+    if let Some(k) = find_quote_or_backslash(s, i + 1) {
+        if s[k] == b'"' {
+            return Some(k + 1);
         }
     }
     let mut j = i + 1;
@@ -479,6 +752,25 @@ mod tests {
     }
 
     #[test]
+    fn port_digits_agree_with_parse_decimal() {
+        for text in [
+            "", "0", "5060", "65535", "65536", "99999", "000001", "123456", "5060;x", "50a", ";",
+            "00000", "12 3",
+        ] {
+            let s = text.as_bytes();
+            let end = s
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(s.len());
+            let full = parse_decimal(&s[..end], u16::MAX as u64).map(|v| (v as u16, end));
+            match port_digits(s, 0) {
+                Some(got) => assert_eq!(Some(got), full, "{text}"),
+                None => assert!(full.is_none() || end > 5, "{text}"),
+            }
+        }
+    }
+
+    #[test]
     fn decimal_limits() {
         assert_eq!(parse_decimal(b"0068", 255), Some(68));
         assert_eq!(parse_decimal(b"256", 255), None);
@@ -524,6 +816,148 @@ mod tests {
         }
         assert_eq!(find_lf(b"", 0), None);
         assert_eq!(find_lf(b"abc", 7), None);
+    }
+
+    #[test]
+    fn skip_alnum_dot_dash_agrees_with_a_plain_loop() {
+        let plain = |s: &[u8], i: usize| {
+            s[i..]
+                .iter()
+                .position(|&b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+                .map_or(s.len(), |p| i + p)
+        };
+        // Every byte value at every position of runs across the 16-byte steps.
+        for len in 0..50 {
+            for stop in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[stop] = b;
+                    for from in [0, 1, stop.saturating_sub(1), stop] {
+                        if from > len {
+                            continue;
+                        }
+                        let got = skip_alnum_dot_dash(&s, from);
+                        let want = plain(&s, from);
+                        // It stops at the answer, or earlier when fewer than
+                        // sixteen bytes remain, on a byte the class loop takes.
+                        assert!(got <= want, "len {len} stop {stop} byte {b} from {from}");
+                        assert!(s[got..want].len() < 16 || got == want);
+                        assert!(got == want || got + 16 > len);
+                    }
+                }
+            }
+        }
+        // Random mixes of class and other bytes.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            let mut s = Vec::new();
+            for _ in 0..(x % 70) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                s.push(if x % 8 == 0 {
+                    (x >> 8) as u8
+                } else {
+                    b"aZ09.-+"[(x >> 16) as usize % 7]
+                });
+            }
+            for from in 0..=s.len() {
+                let got = skip_alnum_dot_dash(&s, from);
+                let want = plain(&s, from);
+                assert!(got == want || (got < want && got + 16 > s.len()));
+            }
+            assert_eq!(skip_token(&s, 0), plain_token(&s));
+            let plus_plain = s
+                .iter()
+                .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'+')))
+                .unwrap_or(s.len());
+            let got = skip_alnum_dot_dash_plus(&s, 0);
+            assert!(
+                got == plus_plain || (got < plus_plain && got + 16 > s.len()),
+                "{s:?} {got} {plus_plain}"
+            );
+        }
+    }
+
+    fn plain_token(s: &[u8]) -> usize {
+        s.iter().position(|&b| !is(b, TOKEN)).unwrap_or(s.len())
+    }
+
+    #[test]
+    fn find_ctl_space_or_high_agrees_with_a_plain_loop() {
+        for len in 0..50 {
+            for hit in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[hit] = b;
+                    for from in [0, 1, hit, hit + 1] {
+                        let plain = s
+                            .get(from..)
+                            .and_then(|t| t.iter().position(|&b| b <= b' ' || b >= 0x7f))
+                            .map(|p| p + from);
+                        assert_eq!(find_ctl_space_or_high(&s, from), plain, "{len} {hit} {b}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hostname_masks_agree_with_a_plain_loop() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (x % 72) as usize;
+            let mut s = vec![0u8; n];
+            for (k, b) in s.iter_mut().enumerate() {
+                let r = x.rotate_left(k as u32 * 7) ^ (round as u64 * 31 + k as u64);
+                *b = if r % 5 == 0 {
+                    (r >> 9) as u8
+                } else {
+                    b"aZ09.-_"[(r >> 3) as usize % 7]
+                };
+            }
+            let got = hostname_masks(&s);
+            if !(16..=64).contains(&n) {
+                assert_eq!(got, None);
+                continue;
+            }
+            let mask = |f: &dyn Fn(u8) -> bool| {
+                s.iter()
+                    .enumerate()
+                    .fold(0u64, |m, (k, &b)| m | (f(b) as u64) << k)
+            };
+            let want = (
+                mask(&|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')),
+                mask(&|b| b == b'.'),
+                mask(&|b| b == b'-'),
+            );
+            #[cfg(target_arch = "x86_64")]
+            assert_eq!(got, Some(want), "{s:?}");
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = want;
+        }
+    }
+
+    #[test]
+    fn find_quote_or_backslash_agrees_with_a_plain_loop() {
+        for len in 0..50 {
+            for hit in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[hit] = b;
+                    for from in [0, 1, hit, hit + 1] {
+                        let plain = s
+                            .get(from..)
+                            .and_then(|t| t.iter().position(|&b| b == b'"' || b == b'\\'))
+                            .map(|p| p + from);
+                        assert_eq!(find_quote_or_backslash(&s, from), plain, "{len} {hit} {b}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

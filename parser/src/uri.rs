@@ -118,39 +118,40 @@ impl<'a> Host<'a> {
 }
 
 /// Parses a dotted-quad IPv4 address in one pass: four decimal octets of
-/// one to three digits, each at most 255.
+/// one to three digits, each at most 255 (leading zeros allowed).
 pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     if s.len() > 15 {
         return None;
     }
-    let mut octets = [0u8; 4];
-    let mut n = 0; // octet index
-    let mut value: u32 = 0;
-    let mut digits = 0u32;
-    // Range checks happen once per octet, at its end.
-    let mut end_octet = |n: &mut usize, value: u32, digits: u32| -> Option<()> {
-        if digits == 0 || digits > 3 || value > 255 || *n > 3 {
-            return None;
-        }
-        octets[*n] = value as u8;
-        *n += 1;
-        Some(())
+    let digit = |i: usize| -> Option<u32> {
+        let d = s.get(i)?.wrapping_sub(b'0');
+        (d <= 9).then_some(d as u32)
     };
-    for &b in s {
-        let d = b.wrapping_sub(b'0');
-        if d <= 9 {
-            value = value.wrapping_mul(10).wrapping_add(d as u32);
-            digits += 1;
-        } else if b == b'.' {
-            end_octet(&mut n, value, digits)?;
-            value = 0;
-            digits = 0;
-        } else {
-            return None;
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if s.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
         }
+        let mut v = digit(i)?;
+        i += 1;
+        if let Some(d) = digit(i) {
+            v = v * 10 + d;
+            i += 1;
+            if let Some(d) = digit(i) {
+                v = v * 10 + d;
+                i += 1;
+                if v > 255 {
+                    return None;
+                }
+            }
+        }
+        *octet = v as u8;
     }
-    end_octet(&mut n, value, digits)?;
-    (n == 4).then(|| Ipv4Addr::from(octets))
+    (i == s.len()).then(|| Ipv4Addr::from(octets))
 }
 
 fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
@@ -193,8 +194,31 @@ pub(crate) fn parse_host(s: &[u8]) -> Result<Host<'_>, Fault> {
             // labels of alphanum / "-" (and "_"), not starting or ending
             // with "-".
             let body = s.strip_suffix(b".").unwrap_or(s);
+            if let Some((valid, dot, dash)) = scan::hostname_masks(s) {
+                // The label rules on bit masks: every byte allowed, no label
+                // empty or starting or ending with '-'. Any fault goes to
+                // the byte loop below, which locates it.
+                let n = body.len();
+                let all = u64::MAX >> (64 - n); // n >= 15
+                let (dot, dash) = (dot & all, dash & all);
+                let edge = dot | dash;
+                if valid & all == all
+                    && edge & 1 == 0
+                    && edge >> (n - 1) == 0
+                    && dot & (edge << 1) == 0
+                    && dash & (dot << 1) == 0
+                {
+                    return Ok(Host {
+                        text: s,
+                        kind: HostKind::Name,
+                    });
+                }
+            }
             let mut label_start = 0;
             for (i, &b) in body.iter().enumerate() {
+                if URI_BYTES[b as usize] & U_ALNUM != 0 {
+                    continue; // the common case, one load and a test
+                }
                 match b {
                     b'.' => {
                         if i == label_start || body[i - 1] == b'-' {
@@ -274,7 +298,35 @@ impl<'a> Uri<'a> {
     }
 }
 
+/// Whether `s` is a `sip:`/`sips:` URI the one-pass scanner accepts: then
+/// [`parse_uri`] returns `Ok` for it. A check that builds nothing, for
+/// callers that only validate; `false` says nothing (ask [`parse_uri`]).
+#[inline]
+pub(crate) fn is_plain_sip(s: &[u8]) -> bool {
+    let Some(w) = s.first_chunk::<4>().map(|w| u32::from_le_bytes(*w)) else {
+        return false;
+    };
+    if w | 0x0020_2020 == u32::from_le_bytes(*b"sip:") {
+        parse_sip_fast(s, &s[4..], false).is_some()
+    } else if w | 0x2020_2020 == u32::from_le_bytes(*b"sips") && s.get(4) == Some(&b':') {
+        parse_sip_fast(s, &s[5..], true).is_some()
+    } else {
+        false
+    }
+}
+
 pub(crate) fn parse_uri(s: &[u8]) -> Result<Uri<'_>, Fault> {
+    // `sip:` and `sips:` in any letter case as one word compare (| 0x20
+    // folds the letters and maps no other byte onto them); the general
+    // scheme scan below reaches the same parse for them.
+    if let Some(w) = s.first_chunk::<4>().map(|w| u32::from_le_bytes(*w)) {
+        if w | 0x0020_2020 == u32::from_le_bytes(*b"sip:") {
+            return parse_sip(s, &s[4..], false).map(Uri::Sip);
+        }
+        if w | 0x2020_2020 == u32::from_le_bytes(*b"sips") && s.get(4) == Some(&b':') {
+            return parse_sip(s, &s[5..], true).map(Uri::Sip);
+        }
+    }
     let colon = scan::skip_class(s, 0, scan::SCHEME);
     if s.is_empty() || !s[0].is_ascii_alphabetic() || s.get(colon) != Some(&b':') {
         return Err(Fault::at(ErrorKind::BadUri, s, 0));
@@ -305,7 +357,136 @@ pub(crate) fn parse_uri(s: &[u8]) -> Result<Uri<'_>, Fault> {
     }
 }
 
+/// `unreserved / user-unreserved` (`%` escapes are left to the full parser).
+const U_USER: u8 = 1;
+/// `unreserved / "&" / "=" / "+" / "$" / ","` (password).
+const U_PASS: u8 = 2;
+/// Hostname bytes: alphanum / "-" / "." / "_".
+const U_HOST: u8 = 4;
+/// `paramchar` without escapes: `unreserved / param-unreserved`.
+const U_PCHAR: u8 = 8;
+/// alphanum.
+const U_ALNUM: u8 = 16;
+
+/// The byte classes of the one-pass SIP URI scanner, one load per byte.
+static URI_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let mut v = 0;
+        let class = scan::CLASSES[c];
+        if class & (scan::UNRESERVED | scan::USER_UNRESERVED) != 0 {
+            v |= U_USER;
+        }
+        if class & (scan::UNRESERVED | scan::PASSWORD_EXTRA) != 0 {
+            v |= U_PASS;
+        }
+        if class & scan::HOSTNAME != 0 || b == b'_' {
+            v |= U_HOST;
+        }
+        if class & (scan::UNRESERVED | scan::PARAM_UNRESERVED) != 0 {
+            v |= U_PCHAR;
+        }
+        if b.is_ascii_alphanumeric() {
+            v |= U_ALNUM;
+        }
+        t[c] = v;
+        c += 1;
+    }
+    t
+};
+
+/// Index of the first byte at or after `i` outside class `bit` of
+/// [`URI_BYTES`], which must contain alphanum, `-` and `.`.
+#[inline(always)]
+fn run(s: &[u8], i: usize, bit: u8) -> usize {
+    let mut i = if bit == U_HOST {
+        scan::skip_alnum_dot_dash(s, i)
+    } else {
+        scan::skip_alnum_dot_dash_plus(s, i) // '+' is in every other class
+    };
+    while let Some(&b) = s.get(i) {
+        if URI_BYTES[b as usize] & bit == 0 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// One pass over a SIP URI (after the scheme) of the usual shape: no `%`
+/// escapes, no IPv6 reference, no `?headers`, and valid. `None` when the
+/// URI is not of that shape or has any fault: the full parser
+/// ([`parse_sip_full`]) then decides, so results and errors are exactly
+/// those of the full grammar. Every byte of `rest` is checked against a
+/// class without `@`, so the `@` this pass takes as the end of the
+/// userinfo is the first one, as in the full parser.
+#[inline]
+fn parse_sip_fast<'a>(raw: &'a [u8], rest: &'a [u8], secure: bool) -> Option<SipUri<'a>> {
+    let j = run(rest, 0, U_USER);
+    let (user, password, a) = match rest.get(j) {
+        Some(b'@') if j > 0 => (Some(&rest[..j]), None, j + 1),
+        Some(b':') if j > 0 => {
+            let k = run(rest, j + 1, U_PASS);
+            if rest.get(k) == Some(&b'@') {
+                (Some(&rest[..j]), Some(&rest[j + 1..k]), k + 1)
+            } else {
+                (None, None, 0) // no userinfo: `host:port`
+            }
+        }
+        Some(b'@') => return None,
+        _ => (None, None, 0),
+    };
+    let h = run(rest, a, U_HOST);
+    let host = parse_host(&rest[a..h]).ok()?;
+    let mut i = h;
+    let mut port = None;
+    if rest.get(i) == Some(&b':') {
+        let (value, p) = scan::port_digits(rest, i + 1)?;
+        port = Some(value);
+        i = p;
+    }
+    let params_start = i;
+    while rest.get(i) == Some(&b';') {
+        let name_end = run(rest, i + 1, U_PCHAR);
+        if name_end == i + 1 {
+            return None;
+        }
+        i = name_end;
+        if rest.get(i) == Some(&b'=') {
+            let value_end = run(rest, i + 1, U_PCHAR);
+            if value_end == i + 1 {
+                return None;
+            }
+            i = value_end;
+        }
+    }
+    if i != rest.len() {
+        return None;
+    }
+    Some(SipUri {
+        secure,
+        user,
+        password,
+        host,
+        port,
+        params: &rest[params_start..],
+        headers: &rest[rest.len()..],
+        raw,
+    })
+}
+
 fn parse_sip<'a>(raw: &'a [u8], rest: &'a [u8], secure: bool) -> Result<SipUri<'a>, Fault> {
+    match parse_sip_fast(raw, rest, secure) {
+        Some(u) => Ok(u),
+        None => parse_sip_full(raw, rest, secure),
+    }
+}
+
+/// The SIP URI grammar in full, with its errors.
+#[cold]
+fn parse_sip_full<'a>(raw: &'a [u8], rest: &'a [u8], secure: bool) -> Result<SipUri<'a>, Fault> {
     let bad = |s: &[u8], i| Fault::at(ErrorKind::BadUri, s, i);
     // userinfo ends at the first '@': neither hostport, params nor headers may contain one.
     let (user, password, after) = match memchr(b'@', rest) {
@@ -602,6 +783,168 @@ mod tests {
         );
         let u = sip("sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31");
         assert_eq!(u.params().count(), 2);
+    }
+
+    /// A small deterministic generator (xorshift64*) for the randomized tests.
+    fn rng(seed: u64) -> impl FnMut(usize) -> usize {
+        let mut x = seed;
+        move |n| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_full_grammar() {
+        const PIECES: &[&str] = &[
+            "alice",
+            "+1212",
+            "%41",
+            "%4",
+            "%zz",
+            ":",
+            "pw",
+            "@",
+            "@",
+            "host.example.com",
+            "1.2.3.4",
+            "256.1.1.1",
+            "1.2.3",
+            "a..b",
+            "-a",
+            "a-",
+            "[::1]",
+            "[",
+            "]",
+            ":5060",
+            ":99999",
+            ";",
+            ";",
+            "lr",
+            "=",
+            "user=phone",
+            "?",
+            "h=v",
+            "&",
+            "_sip",
+            ".",
+            " ",
+            "\"",
+            "<",
+            ">",
+            "$",
+            ",",
+            "/",
+            "~",
+            "*",
+            "(",
+            "0",
+            "9",
+            "\u{e9}",
+            "\r\n",
+            "",
+        ];
+        let mut next = rng(0x5eed_1234_5678_9abc);
+        let mut text = String::new();
+        let mut fast = 0;
+        for _ in 0..200_000 {
+            text.clear();
+            text.push_str(if next(2) == 0 { "sip:" } else { "sips:" });
+            for _ in 0..1 + next(8) {
+                text.push_str(PIECES[next(PIECES.len())]);
+            }
+            let raw = text.as_bytes();
+            let secure = raw[3] == b's';
+            let rest = &raw[if secure { 5 } else { 4 }..];
+            let full = parse_sip_full(raw, rest, secure);
+            if let Some(u) = parse_sip_fast(raw, rest, secure) {
+                fast += 1;
+                assert_eq!(Ok(u), full, "{text}");
+                assert_eq!(u.params.as_ptr(), full.unwrap().params.as_ptr(), "{text}");
+            }
+            assert_eq!(parse_sip(raw, rest, secure), full, "{text}");
+            if is_plain_sip(raw) {
+                assert_eq!(parse_uri(raw), full.map(Uri::Sip), "{text}");
+            }
+        }
+        assert!(fast > 3_000, "the fast path ran {fast} times");
+    }
+
+    #[test]
+    fn ipv4_agrees_with_std_on_random_input() {
+        let mut next = rng(0x1234_5678_9abc_def1);
+        let mut t = Vec::new();
+        for _ in 0..200_000 {
+            t.clear();
+            for _ in 0..next(17) {
+                t.push(b"0123456789.1.25.x"[next(17)]);
+            }
+            let std_parse = core::str::from_utf8(&t).unwrap().parse::<Ipv4Addr>().ok();
+            // std refuses leading zeros, which we accept (RFC 4475 §3.1.1.1).
+            let no_leading_zero = t.split(|&b| b == b'.').all(|o| o.len() < 2 || o[0] != b'0');
+            if no_leading_zero || parse_ipv4(&t).is_none() {
+                assert_eq!(parse_ipv4(&t), std_parse, "{}", String::from_utf8_lossy(&t));
+            }
+        }
+    }
+
+    #[test]
+    fn hostname_bit_masks_agree_with_the_byte_loop() {
+        const PIECES: &[&str] = &[
+            "a", "example", "com", ".", ".", "-", "-", "_", "9", "x1", "", "@", " ", "\u{e9}",
+        ];
+        let mut next = rng(0x0bad_cafe_f00d_1234);
+        let mut text = String::new();
+        let mut long = 0;
+        for _ in 0..200_000 {
+            text.clear();
+            for _ in 0..1 + next(14) {
+                text.push_str(PIECES[next(PIECES.len())]);
+            }
+            let s = text.as_bytes();
+            long += (16..=64).contains(&s.len()) as u32;
+            // The byte loop alone, as before the bit masks.
+            let body = s.strip_suffix(b".").unwrap_or(s);
+            let mut label_start = 0;
+            let mut byte_loop = Ok(());
+            for (i, &b) in body.iter().enumerate() {
+                match b {
+                    b'.' => {
+                        if i == label_start || body[i - 1] == b'-' {
+                            byte_loop = Err(label_start);
+                            break;
+                        }
+                        label_start = i + 1;
+                    }
+                    b'-' if i == label_start => {
+                        byte_loop = Err(label_start);
+                        break;
+                    }
+                    b'-' | b'_' => {}
+                    _ if b.is_ascii_alphanumeric() => {}
+                    _ => {
+                        byte_loop = Err(label_start);
+                        break;
+                    }
+                }
+            }
+            if byte_loop.is_ok() && (label_start == body.len() || body[body.len() - 1] == b'-') {
+                byte_loop = Err(label_start);
+            }
+            if s.first().is_none_or(u8::is_ascii_digit) {
+                continue; // empty, or an address: other paths first
+            }
+            let want = byte_loop
+                .map(|()| Host {
+                    text: s,
+                    kind: HostKind::Name,
+                })
+                .map_err(|i| Fault::at(ErrorKind::BadHost, s, i));
+            assert_eq!(parse_host(s), want, "{text:?}");
+        }
+        assert!(long > 10_000, "{long}");
     }
 
     #[test]

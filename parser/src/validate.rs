@@ -143,7 +143,13 @@ pub fn validate_with<'a>(
         if full {
             name_addr::check_uri(&na).map_err(|f| f.locate(msg.buffer(), Some(h)))?;
         }
-        if let Some(e) = na.params().find(|p| p.name.eq_ignore_ascii_case(b"tag")) {
+        // A first parameter `;tag=` (the usual case) is the first tag and
+        // has a value (the scan checked one follows '='): no need to look.
+        let first_is_tag = na.params.starts_with(b";tag=");
+        let first_tag = (!first_is_tag)
+            .then(|| na.params().find(|p| p.name.eq_ignore_ascii_case(b"tag")))
+            .flatten();
+        if let Some(e) = first_tag {
             if e.value.is_none() {
                 let at = msg.span_of(e.name).start as usize;
                 return Err(ParseError::in_header(ErrorKind::BadParam, at, h));
@@ -160,24 +166,31 @@ pub fn validate_with<'a>(
             break; // the Vias below are the next hops' business
         }
     }
-    let summary = |from, to, top_via: Option<_>| -> Result<Summary<'a>, ParseError> {
-        Ok(Summary {
-            top_via: top_via.ok_or_else(|| msg.missing(H::Via))?,
-            cseq,
-            call_id: call_id.value.of(msg.buffer()),
-            from,
-            to,
-            max_forwards,
-        })
-    };
+    // Built where it is returned (a macro, not a closure: the Summary is
+    // written in place rather than copied through arguments and results).
+    macro_rules! summary {
+        ($from:expr, $to:expr, $top_via:expr) => {
+            Ok(Summary {
+                top_via: $top_via.ok_or_else(|| msg.missing(H::Via))?,
+                cseq,
+                call_id: call_id.value.of(msg.buffer()),
+                from: $from,
+                to: $to,
+                max_forwards,
+            })
+        };
+    }
     let [Some(from), Some(to)] = from_to else {
         unreachable!("From and To were parsed above")
     };
     if opts.proxy_scope {
-        return summary(from, to, top_via);
+        return summary!(from, to, top_via);
     }
 
     for h in [H::Route, H::RecordRoute] {
+        if msg.first_index(h).is_none() {
+            continue;
+        }
         for na in msg.name_addrs(h) {
             let na = na?;
             name_addr::check_uri(&na).map_err(|f| f.locate(msg.buffer(), Some(h)))?;
@@ -186,20 +199,23 @@ pub fn validate_with<'a>(
 
     let mut contacts = 0usize;
     let mut wildcard = None;
-    for c in msg.contacts() {
-        contacts += 1;
-        match c? {
-            Contact::Wildcard => wildcard = msg.first(H::Contact),
-            Contact::Addr(na) => {
-                name_addr::check_uri(&na).map_err(|f| f.locate(msg.buffer(), Some(H::Contact)))?;
-                if let Some(Some(v)) = na.param(b"expires") {
-                    values::parse_delta_seconds(v).map_err(|_| {
-                        ParseError::in_header(
-                            ErrorKind::BadExpires,
-                            msg.span_of(v).start as usize,
-                            H::Contact,
-                        )
-                    })?;
+    if msg.first_index(H::Contact).is_some() {
+        for c in msg.contacts() {
+            contacts += 1;
+            match c? {
+                Contact::Wildcard => wildcard = msg.first(H::Contact),
+                Contact::Addr(na) => {
+                    name_addr::check_uri(&na)
+                        .map_err(|f| f.locate(msg.buffer(), Some(H::Contact)))?;
+                    if let Some(Some(v)) = na.param(b"expires") {
+                        values::parse_delta_seconds(v).map_err(|_| {
+                            ParseError::in_header(
+                                ErrorKind::BadExpires,
+                                msg.span_of(v).start as usize,
+                                H::Contact,
+                            )
+                        })?;
+                    }
                 }
             }
         }
@@ -215,17 +231,22 @@ pub fn validate_with<'a>(
         }
     }
 
+    // Absent headers skipped before an iterator is even built.
     for h in [H::Require, H::ProxyRequire, H::Supported, H::Unsupported] {
-        for tag in msg.option_tags(h) {
-            tag?;
+        if msg.first_index(h).is_some() {
+            for tag in msg.option_tags(h) {
+                tag?;
+            }
         }
     }
     for h in [H::Authorization, H::ProxyAuthorization] {
-        for c in msg.credentials(h) {
-            c?;
+        if msg.first_index(h).is_some() {
+            for c in msg.credentials(h) {
+                c?;
+            }
         }
     }
-    summary(from, to, top_via)
+    summary!(from, to, top_via)
 }
 
 /// The headers [`crate::HeaderProps::singleton`] marks, as a mask of kinds.

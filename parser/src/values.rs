@@ -26,6 +26,25 @@ pub struct CSeq<'a> {
 impl<'a> CSeq<'a> {
     /// Parses a CSeq value (already trimmed of surrounding LWS).
     pub fn parse(s: &'a [u8]) -> Result<CSeq<'a>, ParseError> {
+        // Fast path: up to ten digits within range, one SP, a token to the
+        // end; anything else (and every fault) takes the general steps.
+        let mut seq: u64 = 0;
+        let mut i = 0;
+        while i < 10 && i < s.len() && s[i].is_ascii_digit() {
+            seq = seq * 10 + (s[i] - b'0') as u64;
+            i += 1;
+        }
+        if i > 0 && seq <= MAX_CSEQ as u64 && s.get(i) == Some(&b' ') {
+            let m = i + 1;
+            if m < s.len() && scan::skip_token(s, m) == s.len() {
+                let method_bytes = &s[m..];
+                return Ok(CSeq {
+                    seq: seq as u32,
+                    method: Method::from_bytes(method_bytes),
+                    method_bytes,
+                });
+            }
+        }
         let bad = |i| ParseError::new(ErrorKind::BadCSeq, i);
         let digits = scan::skip_class(s, 0, scan::DIGIT);
         let seq = scan::parse_decimal(&s[..digits], MAX_CSEQ as u64).ok_or(bad(0))? as u32;
@@ -65,7 +84,7 @@ pub fn parse_delta_seconds(s: &[u8]) -> Result<u32, ParseError> {
 /// accepted, but never LWS, controls or non-ASCII (which would break the
 /// header on the next hop).
 pub fn check_call_id(s: &[u8]) -> Result<(), ParseError> {
-    match s.iter().position(|&b| !(0x21..=0x7e).contains(&b)) {
+    match scan::find_ctl_space_or_high(s, 0) {
         None if !s.is_empty() => Ok(()),
         None => Err(ParseError::new(ErrorKind::BadCallId, 0)),
         Some(i) => Err(ParseError::new(ErrorKind::BadCallId, i)),
@@ -196,6 +215,26 @@ impl<'a> Iterator for TokenList<'a> {
     type Item = Result<&'a [u8], Fault>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        // Fast path: `LWS token LWS` up to a ',' or the end is exactly the
+        // trimmed value the general splitter would return (no quote nor
+        // '<' in it).
+        let it = &mut self.0;
+        if !it.done {
+            let s = it.s;
+            let start = scan::skip_lws(s, it.i);
+            let end = scan::skip_token(s, start);
+            let next = scan::skip_lws(s, end);
+            if end > start {
+                if next == s.len() {
+                    it.done = true;
+                    return Some(Ok(&s[start..end]));
+                }
+                if s[next] == b',' {
+                    it.i = next + 1;
+                    return Some(Ok(&s[start..end]));
+                }
+            }
+        }
         let v = self.0.next()?;
         Some(if scan::is_token(v) {
             Ok(v)
@@ -378,6 +417,106 @@ mod tests {
         assert_eq!(t, [&b"100rel"[..], b"timer"]);
         assert_eq!(TokenList::new(b"").count(), 0);
         assert!(TokenList::new(b"a,,b").any(|r| r.is_err()));
+    }
+
+    #[test]
+    fn token_list_fast_path_agrees_with_the_splitter() {
+        const PIECES: &[&[u8]] = &[
+            b"100rel", b"timer", b",", b",", b" ", b"\t", b"\r\n ", b"\"a,b\"", b"<x,y>", b"@",
+            b"a b", b"", b";", b"\"", b"<", b">",
+        ];
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..50_000 {
+            let mut s = Vec::new();
+            for _ in 0..next(8) {
+                s.extend_from_slice(PIECES[next(PIECES.len())]);
+            }
+            let general: Vec<_> = {
+                let mut it = CommaValues::new(&s);
+                it.done = s.is_empty();
+                it.map(|v| {
+                    if scan::is_token(v) {
+                        Ok((v.as_ptr(), v.len()))
+                    } else {
+                        Err(Fault::at(ErrorKind::BadTokenList, v, 0))
+                    }
+                })
+                .collect()
+            };
+            let fast: Vec<_> = TokenList::new(&s)
+                .map(|r| r.map(|v| (v.as_ptr(), v.len())))
+                .collect();
+            assert_eq!(fast, general, "{:?}", String::from_utf8_lossy(&s));
+        }
+    }
+
+    #[test]
+    fn cseq_fast_path_agrees_with_the_general_steps() {
+        // The general steps alone, as before the fast path.
+        fn general(s: &[u8]) -> Result<CSeq<'_>, ParseError> {
+            let bad = |i| ParseError::new(ErrorKind::BadCSeq, i);
+            let digits = scan::skip_class(s, 0, scan::DIGIT);
+            let seq = scan::parse_decimal(&s[..digits], MAX_CSEQ as u64).ok_or(bad(0))? as u32;
+            let m = scan::skip_lws(s, digits);
+            if m == digits {
+                return Err(bad(digits));
+            }
+            let method_bytes = &s[m..];
+            if !scan::is_token(method_bytes) {
+                return Err(bad(m));
+            }
+            Ok(CSeq {
+                seq,
+                method: Method::from_bytes(method_bytes),
+                method_bytes,
+            })
+        }
+        const PIECES: &[&str] = &[
+            "0",
+            "1",
+            "9",
+            "2147483647",
+            "2147483648",
+            "99999999999",
+            "00000000001",
+            " ",
+            " ",
+            "\t",
+            "\r\n ",
+            "INVITE",
+            "BYE",
+            "invite",
+            "x-y",
+            "@",
+            ",",
+            "",
+        ];
+        let mut x = 0x0f0f_1234_abcd_5678u64;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let mut text = String::new();
+        for _ in 0..100_000 {
+            text.clear();
+            for _ in 0..next(6) {
+                text.push_str(PIECES[next(PIECES.len())]);
+            }
+            let s = text.as_bytes();
+            let (a, b) = (CSeq::parse(s), general(s));
+            assert_eq!(a, b, "{text:?}");
+            if let (Ok(a), Ok(b)) = (a, b) {
+                assert_eq!(a.method_bytes.as_ptr(), b.method_bytes.as_ptr());
+            }
+        }
     }
 
     #[test]

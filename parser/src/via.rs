@@ -70,6 +70,106 @@ impl<'a> Via<'a> {
 /// Parses one Via value at `s[i]`; returns it and where it ends (at the
 /// `,` before the next value, or `s.len()`).
 pub(crate) fn parse_via(s: &[u8], i: usize) -> Result<(Via<'_>, usize), Fault> {
+    match parse_via_fast(s, i) {
+        Some(v) => Ok(v),
+        None => parse_via_full(s, i),
+    }
+}
+
+/// One pass over a Via of the usual shape: `SIP/2.0/transport SP
+/// host[:port]` and `;name[=value]` parameters, with no other LWS and no
+/// quoted value. `None` when the value is not of that shape or has any
+/// fault: [`parse_via_full`] then decides, so results and errors are
+/// exactly those of the full grammar (where there is no LWS, it takes the
+/// same steps as this).
+#[inline]
+fn parse_via_fast(s: &[u8], i: usize) -> Option<(Via<'_>, usize)> {
+    let start = scan::skip_lws(s, i);
+    let w = u64::from_le_bytes(*s.get(start..)?.first_chunk::<8>()?);
+    // "SIP/2.0/" with the three letters in any case (| 0x20 maps no other
+    // byte onto them).
+    if w | 0x20_2020 != u64::from_le_bytes(*b"sip/2.0/") {
+        return None;
+    }
+    let t = start + 8;
+    let t_end = scan::skip_token(s, t);
+    if t_end == t || s.get(t_end) != Some(&b' ') {
+        return None;
+    }
+    let host_start = t_end + 1;
+    let host_end = scan::skip_token(s, host_start);
+    let host = uri::parse_host(&s[host_start..host_end]).ok()?;
+    let mut i = host_end;
+    let mut port = None;
+    if s.get(i) == Some(&b':') {
+        let (value, p_end) = scan::port_digits(s, i + 1)?;
+        port = Some(value);
+        i = p_end;
+    }
+    let mut via = Via {
+        protocol: &s[start..start + 3],
+        version: &s[start + 4..start + 7],
+        transport: &s[t..t_end],
+        host,
+        port,
+        sent_by: &s[host_start..i],
+        branch: None,
+        received: None,
+        rport: None,
+        maddr: None,
+        ttl: None,
+        params: &[],
+        raw: &[],
+    };
+    let params_start = i;
+    let end = loop {
+        match s.get(i) {
+            None => break s.len(),
+            Some(b',') => break i,
+            Some(b';') => {}
+            Some(_) => return None,
+        }
+        let n = i + 1;
+        let n_end = scan::skip_token(s, n);
+        if n_end == n {
+            return None;
+        }
+        let name = &s[n..n_end];
+        i = n_end;
+        let mut value = None;
+        if s.get(i) == Some(&b'=') {
+            let v = i + 1;
+            let v_end = scan::skip_host_value(s, v);
+            if v_end == v {
+                return None; // empty, quoted or LWS: the full grammar
+            }
+            value = Some(&s[v..v_end]);
+            i = v_end;
+        }
+        match (name.len(), name[0] | 0x20) {
+            (6, b'b') if name.eq_ignore_ascii_case(b"branch") => via.branch = Some(value?),
+            (8, b'r') if name.eq_ignore_ascii_case(b"received") => via.received = Some(value?),
+            (5, b'r') if name.eq_ignore_ascii_case(b"rport") => {
+                via.rport = Some(match value {
+                    None => None,
+                    Some(v) => Some(uri::parse_port(v).ok()?),
+                });
+            }
+            (5, b'm') if name.eq_ignore_ascii_case(b"maddr") => via.maddr = Some(value?),
+            (3, b't') if name.eq_ignore_ascii_case(b"ttl") => {
+                via.ttl = Some(scan::parse_decimal(value?, 255)? as u8);
+            }
+            _ => {}
+        }
+    };
+    via.params = &s[params_start..end];
+    via.raw = &s[start..end];
+    Some((via, end))
+}
+
+/// The Via grammar in full, with LWS wherever it may appear, and its errors.
+#[cold]
+fn parse_via_full(s: &[u8], i: usize) -> Result<(Via<'_>, usize), Fault> {
     let bad = |i| Fault::at(ErrorKind::BadVia, s, i);
     let start = scan::skip_lws(s, i);
     let token = |i: usize| -> Result<(&[u8], usize), Fault> {
@@ -284,6 +384,85 @@ mod tests {
         assert_eq!(v.ttl, Some(16));
         assert_eq!(v.maddr, Some(&b"224.2.0.1"[..]));
         assert!(!v.is_rfc3261_branch());
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_full_grammar() {
+        const PIECES: &[&str] = &[
+            "SIP/2.0/UDP",
+            "sip/2.0/tcp",
+            "SIP/2.0/",
+            "SIP",
+            "/",
+            "2.0",
+            "UDP",
+            " ",
+            " ",
+            "  ",
+            "\t",
+            "\r\n ",
+            "192.0.2.1",
+            "host.example.com",
+            "[2001:db8::1]",
+            "1.2.3",
+            ":",
+            ":5060",
+            ":99999",
+            ";",
+            ";",
+            "branch",
+            "=",
+            "z9hG4bK776",
+            ";branch=z9hG4bKx",
+            ";rport",
+            ";rport=5062",
+            ";rport=x",
+            ";received=10.0.0.1",
+            ";received=2001:db8::9",
+            ";maddr=a",
+            ";ttl=16",
+            ";ttl=300",
+            ";ttl",
+            ";branch",
+            "\"q\"",
+            ",",
+            ",",
+            "x",
+            "",
+        ];
+        let mut x = 0x1357_9bdf_2468_ace0u64;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let mut fast = 0;
+        let mut text = String::new();
+        for round in 0..300_000 {
+            text.clear();
+            if round % 2 == 0 {
+                text.push_str("SIP/2.0/UDP 192.0.2.1");
+            }
+            for _ in 0..1 + next(7) {
+                text.push_str(PIECES[next(PIECES.len())]);
+            }
+            let s = text.as_bytes();
+            for i in [0, next(s.len() + 1)] {
+                let full = parse_via_full(s, i);
+                if let Some(v) = parse_via_fast(s, i) {
+                    fast += 1;
+                    assert_eq!(Ok(v), full, "{text:?} at {i}");
+                    let (a, b) = (v.0, full.unwrap().0);
+                    assert_eq!(
+                        (a.params.as_ptr(), a.raw.as_ptr(), a.sent_by.as_ptr()),
+                        (b.params.as_ptr(), b.raw.as_ptr(), b.sent_by.as_ptr())
+                    );
+                }
+                assert_eq!(parse_via(s, i), full, "{text:?} at {i}");
+            }
+        }
+        assert!(fast > 20_000, "{fast}");
     }
 
     #[test]
