@@ -77,11 +77,11 @@ impl Snapshot {
         if len < HEADER_LEN as u64 {
             return Err(SnapError::TooShort { path, len });
         }
-        // SAFETY: the mapping is read-only and we never write through it.
-        // Its contents are verified below before any use; the remaining
-        // hazard (the file modified or truncated in place afterwards) is
-        // excluded by contract: snapshots are only ever replaced by rename
-        // (see the module docs). Tested by `tests/snapshot.rs`.
+        // The remaining hazard of a file mapping, the file modified or
+        // truncated in place afterwards, is excluded by contract: snapshots
+        // are only ever replaced by rename (see the module docs). Tested by
+        // `tests/snapshot.rs`.
+        // SAFETY: the mapping is read-only, never written through, and its contents are verified below before any use.
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
         Snapshot::verified(path, Bytes::Mapped(map))
     }
@@ -178,12 +178,12 @@ impl Snapshot {
     #[inline]
     pub fn table(&self) -> &ArchivedRoutingTable {
         let body = &self.bytes.as_slice()[HEADER_LEN..];
-        // SAFETY: `verified` ran `rkyv::access` (bytecheck) on exactly these
-        // bytes before this `Snapshot` existed, and they cannot change: an
-        // owned copy is never mutated, and a mapping is read-only and its
-        // file is only ever replaced by rename, never written in place (see
-        // the module docs). Body offset 64 keeps rkyv's alignment (mappings
-        // are page-aligned, the owned copy 16-aligned).
+        // The bytes cannot change: an owned copy is never mutated, and a
+        // mapping is read-only and its file is only ever replaced by rename,
+        // never written in place (see the module docs). Body offset 64 keeps
+        // rkyv's alignment (mappings are page-aligned, the owned copy
+        // 16-aligned).
+        // SAFETY: `verified` ran `rkyv::access` (bytecheck) on exactly these bytes before this `Snapshot` existed.
         unsafe { rkyv::access_unchecked::<ArchivedRoutingTable>(body) }
     }
 
