@@ -136,6 +136,23 @@ impl Table {
         }
     }
 
+    /// [`Table::next`] for the readers' loops: the next record's line, or
+    /// `None` at the end or on a CSV error (recorded in `errs`: the rest of
+    /// the file cannot be read reliably).
+    pub(crate) fn next_or_report(
+        &mut self,
+        rec: &mut csv::StringRecord,
+        errs: &mut crate::error::BuildErrors,
+    ) -> Option<u64> {
+        match self.next(rec) {
+            Ok(line) => line,
+            Err(e) => {
+                errs.push(&e.file, e.line, e.kind);
+                None
+            }
+        }
+    }
+
     /// Field `column` (an index into the `columns` given to `open`), or ""
     /// when the column is absent.
     pub(crate) fn get<'r>(&self, rec: &'r csv::StringRecord, column: usize) -> &'r str {

@@ -99,15 +99,7 @@ impl Inputs {
         };
         let mut rec = csv::StringRecord::new();
         let mut lines = HashMap::new();
-        loop {
-            let line = match t.next(&mut rec) {
-                Ok(Some(l)) => l,
-                Ok(None) => break,
-                Err(e) => {
-                    errs.push(&e.file, e.line, e.kind);
-                    break;
-                }
-            };
+        while let Some(line) = t.next_or_report(&mut rec, errs) {
             match gateway(&t, &rec) {
                 Ok(gw) => {
                     if let Some(first) = lines.insert(gw.id.clone(), line) {
@@ -135,15 +127,7 @@ impl Inputs {
         let mut rec = csv::StringRecord::new();
         let mut rows: Vec<(Carrier, Vec<Member>)> = Vec::new();
         let mut lines: HashMap<String, u64> = HashMap::new();
-        loop {
-            let line = match t.next(&mut rec) {
-                Ok(Some(l)) => l,
-                Ok(None) => break,
-                Err(e) => {
-                    errs.push(&e.file, e.line, e.kind);
-                    break;
-                }
-            };
+        while let Some(line) = t.next_or_report(&mut rec, errs) {
             match carrier(&t, &rec, ids) {
                 Ok(row) => {
                     let id = &row.0.id;
@@ -196,15 +180,7 @@ impl Inputs {
         self.attrs.push(String::new());
         attr_ids.insert(String::new(), 0);
         self.target_offsets.push(0);
-        loop {
-            let line = match t.next(&mut rec) {
-                Ok(Some(l)) => l,
-                Ok(None) => break,
-                Err(e) => {
-                    errs.push(&e.file, e.line, e.kind);
-                    break;
-                }
-            };
+        while let Some(line) = t.next_or_report(&mut rec, errs) {
             if line > u64::from(u32::MAX) {
                 errs.push(&t.name, line, BuildErrorKind::TooMany("lines"));
                 break;
@@ -299,15 +275,7 @@ impl Inputs {
             return;
         };
         let mut rec = csv::StringRecord::new();
-        loop {
-            let line = match t.next(&mut rec) {
-                Ok(Some(l)) => l,
-                Ok(None) => break,
-                Err(e) => {
-                    errs.push(&e.file, e.line, e.kind);
-                    break;
-                }
-            };
+        while let Some(line) = t.next_or_report(&mut rec, errs) {
             let group = t.get(&rec, 0);
             let kind = t.get(&rec, 1);
             let pattern = t.get(&rec, 2);
@@ -361,15 +329,7 @@ impl Inputs {
             return;
         };
         let mut rec = csv::StringRecord::new();
-        loop {
-            let line = match t.next(&mut rec) {
-                Ok(Some(l)) => l,
-                Ok(None) => break,
-                Err(e) => {
-                    errs.push(&e.file, e.line, e.kind);
-                    break;
-                }
-            };
+        while let Some(line) = t.next_or_report(&mut rec, errs) {
             let group = t.get(&rec, 1);
             let cidr = t.get(&rec, 0);
             if group.is_empty() {
