@@ -145,23 +145,19 @@ pub fn run(args: &RunArgs) -> ExitCode {
     if let Some(t) = &table {
         cfg.proxy.lcr = Some(Arc::clone(t) as Arc<dyn crate::proxy::TargetSource>);
     }
-    let _control = match (&cfg.control, &table) {
-        (Some(path), Some(t)) => {
-            let t = Arc::clone(t);
-            match ControlServer::start(path, Box::new(move |line| t.command(line))) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    eprintln!("trunkline: control socket: {e}");
-                    return ExitCode::from(1);
+    let _control = match &cfg.control {
+        Some(path) => {
+            let handler: crate::control::Handler = match &table {
+                Some(t) => {
+                    let t = Arc::clone(t);
+                    Box::new(move |line| t.command(line))
                 }
-            }
-        }
-        (Some(path), None) => {
-            let handler = Box::new(|line: &str| {
-                Err(format!(
-                    "`{line}`: no routing table is configured ([routing] table)"
-                ))
-            });
+                None => Box::new(|line| {
+                    Err(format!(
+                        "`{line}`: no routing table is configured ([routing] table)"
+                    ))
+                }),
+            };
             match ControlServer::start(path, handler) {
                 Ok(c) => Some(c),
                 Err(e) => {
@@ -170,7 +166,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
                 }
             }
         }
-        (None, _) => None,
+        None => None,
     };
     let mut signals = match Signals::new([SIGINT, SIGTERM, SIGUSR1, SIGHUP]) {
         Ok(s) => s,

@@ -467,10 +467,12 @@ impl State {
             let _ = write!(self.branch, ".{b}");
         }
         let mut plan = std::mem::take(&mut self.plan);
-        let planned = route::plan(inp.msg, &self.cfg.locals, None, &mut plan);
+        // Only for our Route values to remove: the next hop is the target,
+        // so "no route" outcomes do not apply (requests with a bad Route
+        // never reach the table).
+        let _ = route::plan(inp.msg, &self.cfg.locals, None, &mut plan);
         let mut buf = self.tx.take_buf();
-        let ok = planned.is_ok() || !plan.by_route;
-        let ok = ok && self.build_forward(inp, &plan, Some(target), &mut buf);
+        let ok = self.build_forward(inp, &plan, Some(target), &mut buf);
         self.plan = plan;
         if !ok {
             self.tx.give_buf(buf);

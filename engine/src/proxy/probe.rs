@@ -24,7 +24,7 @@ use trunkline_parser::Message;
 use super::State;
 
 /// The branch prefix of our probes: `z9hG4bK` + `tlp` + the probe number.
-const PROBE_BRANCH: &[u8] = b"z9hG4bKtlp";
+const PROBE_BRANCH: &str = "z9hG4bKtlp";
 
 /// How gateways are probed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,7 +169,7 @@ CSeq: 1 OPTIONS\r\n\
 User-Agent: trunkline\r\n\
 Content-Length: 0\r\n\r\n",
             hp = a.host_port,
-            branch = std::str::from_utf8(PROBE_BRANCH).unwrap_or_default(),
+            branch = PROBE_BRANCH,
             cid = String::from_utf8_lossy(&call_id),
         );
         self.prober.call_id = call_id;
@@ -184,7 +184,7 @@ Content-Length: 0\r\n\r\n",
         };
         let Some(seq) = via
             .branch
-            .and_then(|b| b.strip_prefix(PROBE_BRANCH))
+            .and_then(|b| b.strip_prefix(PROBE_BRANCH.as_bytes()))
             .and_then(|s| std::str::from_utf8(s).ok())
             .and_then(|s| u64::from_str_radix(s, 16).ok())
         else {
