@@ -395,6 +395,65 @@ pub(crate) fn find_lf(s: &[u8], from: usize) -> Option<usize> {
     find_byte(s, i.min(s.len()), b'\n')
 }
 
+/// A header name of at most fifteen bytes at `s[at..]`, read as one
+/// sixteen-byte block (SSE2): its length `n` (the name ends at the first
+/// `:`, control or SP in the block, so `n` may be 0) and the block's bytes
+/// with the name's kept, every byte after it zeroed, and bit 0x20 set in
+/// all sixteen (letter case folded; see [`crate::header`]) as two
+/// little-endian words. `None` when fewer than sixteen bytes remain or the
+/// block holds no such byte: the header indexer's general path does those.
+/// One load serves both the name scan and its classification.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+pub(crate) fn short_name(s: &[u8], at: usize) -> Option<(usize, u64, u64)> {
+    use core::arch::x86_64::{
+        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_min_epu8,
+        _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_unpackhi_epi64,
+    };
+    /// Sixteen 0xFF then sixteen zeros: the sixteen bytes from `16 - n`
+    /// keep the first `n` bytes of a block.
+    static KEEP: [u8; 32] = {
+        let mut k = [0u8; 32];
+        let mut i = 0;
+        while i < 16 {
+            k[i] = 0xff;
+            i += 1;
+        }
+        k
+    };
+    if s.len() < 16 || at > s.len() - 16 {
+        return None;
+    }
+    // SAFETY: `at + 16 <= s.len()` (checked above), so the sixteen bytes
+    // read lie inside `s`, and `16 - n` is in 0..=16 so the sixteen bytes
+    // read from `KEEP` lie inside its 32; `_mm_loadu_si128` has no
+    // alignment requirement; SSE2 is in the x86_64 baseline. A byte is
+    // <= 0x20 exactly when min(byte, 0x20) equals it.
+    unsafe {
+        let v = _mm_loadu_si128(s.as_ptr().add(at) as *const __m128i);
+        let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
+        let colon = _mm_cmpeq_epi8(v, _mm_set1_epi8(b':' as i8));
+        let stop = _mm_movemask_epi8(_mm_or_si128(ctl, colon)) as u32;
+        if stop == 0 {
+            return None;
+        }
+        let n = stop.trailing_zeros() as usize;
+        let keep = _mm_loadu_si128(KEEP.as_ptr().add(16 - n) as *const __m128i);
+        let name = _mm_or_si128(_mm_and_si128(v, keep), _mm_set1_epi8(0x20));
+        let lo = _mm_cvtsi128_si64(name) as u64;
+        let hi = _mm_cvtsi128_si64(_mm_unpackhi_epi64(name, name)) as u64;
+        Some((n, lo, hi))
+    }
+}
+
+/// [`short_name`] (portable build): the general path does every name.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub(crate) fn short_name(_s: &[u8], _at: usize) -> Option<(usize, u64, u64)> {
+    None
+}
+
 /// Index of the first byte at or after `from` that is `needle` or a
 /// control or SP (< 0x21): one pass for "find the closing `>` of a URI
 /// and refuse LWS inside it". SSE2 as [`first_marked`].
