@@ -245,7 +245,6 @@ fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing
     pos = nl + 1;
     let headers_start = pos;
 
-    let mut content_length: Option<u32> = None;
     let (headers_end, body_start) = loop {
         // The common line, `Name: value` with a name of up to fifteen
         // bytes, takes the short path: one sixteen-byte load finds the
@@ -277,28 +276,39 @@ fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing
         if table.entries.len() == limits.max_headers {
             return Err(ParseError::new(E::TooManyHeaders, pos));
         }
-        if entry.kind == HeaderName::ContentLength {
-            if content_length.is_some() {
+        pos = entry.end as usize;
+        table.push(entry);
+    };
+
+    // Content-Length from the index (kept out of the loop above, which
+    // then holds fewer live values): exactly one, a decimal below 2^32.
+    let cl = HeaderName::ContentLength as usize;
+    let content_length = match table.first[cl] {
+        NONE => None,
+        at => {
+            if table.repeated & (1u128 << cl) != 0 {
+                let second = table.entries[at as usize + 1..]
+                    .iter()
+                    .find(|e| e.kind == HeaderName::ContentLength)
+                    .map_or(0, |e| e.name.start as usize);
                 return Err(ParseError::in_header(
                     E::DuplicateHeader,
-                    entry.name.start as usize,
+                    second,
                     HeaderName::ContentLength,
                 ));
             }
-            let v = entry.value.of(buf);
-            match scan::parse_decimal(v, u32::MAX as u64) {
-                Some(n) => content_length = Some(n as u32),
+            let value = table.entries[at as usize].value;
+            match scan::parse_decimal(value.of(buf), u32::MAX as u64) {
+                Some(n) => Some(n as u32),
                 None => {
                     return Err(ParseError::in_header(
                         E::BadContentLength,
-                        entry.value.start as usize,
+                        value.start as usize,
                         HeaderName::ContentLength,
                     ));
                 }
             }
         }
-        pos = entry.end as usize;
-        table.push(entry);
     };
 
     let available = buf.len() - body_start;
