@@ -6,6 +6,18 @@
 
 use crate::scan;
 
+/// `name`'s bytes as an array of its length (for [`Method::from_bytes`]).
+const fn name_array<const N: usize>(name: &str) -> [u8; N] {
+    let b = name.as_bytes();
+    let mut a = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        a[i] = b[i];
+        i += 1;
+    }
+    a
+}
+
 macro_rules! sip_methods {
     ($($(#[$doc:meta])* $variant:ident = $name:literal, $bit:expr;)*) => {
         /// A SIP request method.
@@ -40,7 +52,16 @@ macro_rules! sip_methods {
             /// Classifies a method token (case-sensitive, RFC 3261 §7.1).
             #[inline]
             pub fn from_bytes(b: &[u8]) -> Method {
-                $(if b == $name.as_bytes() { return Method::$variant; })*
+                // Each name as a fixed-size array: the compare is then a
+                // load or two and a compare inline, not a `memcmp` call.
+                $(
+                    if b.len() == $name.len() {
+                        const NAME: [u8; $name.len()] = name_array($name);
+                        if b == NAME {
+                            return Method::$variant;
+                        }
+                    }
+                )*
                 Method::Extension
             }
         }
