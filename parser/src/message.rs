@@ -257,7 +257,10 @@ fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing
                 if kind == HeaderName::Other && !scan::is_token(&buf[pos..pos + n]) {
                     return Err(slow_name_error(buf, pos));
                 }
-                header_value(buf, pos, pos + n, pos + n, kind)?
+                // The name holds no LF, so the line-end search may start
+                // at the line start: its loads then wait for nothing but
+                // `pos`, and run alongside the name's classification.
+                header_value(buf, pos, pos + n, pos + n, kind, pos)?
             }
             _ => {
                 if pos >= buf.len() {
@@ -362,13 +365,15 @@ fn header_line(buf: &[u8], pos: usize) -> Result<HeaderEntry, ParseError> {
     if kind == HeaderName::Other && !scan::is_token(&buf[pos..name_end]) {
         return Err(slow_name_error(buf, pos));
     }
-    header_value(buf, pos, name_end, colon, kind)
+    header_value(buf, pos, name_end, colon, kind, colon + 1)
 }
 
 /// Finishes the header line whose name is `buf[pos..name_end]` and whose
 /// colon is at `colon`: finds the end of the logical line (a LF not
 /// followed by SP/HT: folds continue it) and the value without the LWS
-/// around it.
+/// around it. `lf_from` is where to start looking for the line end: any
+/// position from the line start to just after the colon (no LF lies
+/// before it).
 #[inline(always)]
 fn header_value(
     buf: &[u8],
@@ -376,13 +381,14 @@ fn header_value(
     name_end: usize,
     colon: usize,
     kind: HeaderName,
+    lf_from: usize,
 ) -> Result<HeaderEntry, ParseError> {
     // One SP after the colon is the norm; other LWS is trimmed below.
     let mut v_start = colon + 1;
     if buf.get(v_start) == Some(&b' ') {
         v_start += 1;
     }
-    let mut from = v_start;
+    let mut from = lf_from;
     let nl = loop {
         let Some(nl) = scan::find_lf(buf, from) else {
             return Err(ParseError::new(ErrorKind::Unterminated, buf.len()));
