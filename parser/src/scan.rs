@@ -425,11 +425,9 @@ pub(crate) fn short_name(s: &[u8], at: usize) -> Option<(usize, u64, u64)> {
     if s.len() < 16 || at > s.len() - 16 {
         return None;
     }
-    // SAFETY: `at + 16 <= s.len()` (checked above), so the sixteen bytes
-    // read lie inside `s`, and `16 - n` is in 0..=16 so the sixteen bytes
-    // read from `KEEP` lie inside its 32; `_mm_loadu_si128` has no
-    // alignment requirement; SSE2 is in the x86_64 baseline. A byte is
-    // <= 0x20 exactly when min(byte, 0x20) equals it.
+    // A byte is <= 0x20 exactly when min(byte, 0x20) equals it. `n` is the
+    // index of a set bit of a 16-bit mask, so `16 - n` is in 1..=16.
+    // SAFETY: `at + 16 <= s.len()` (checked above) and `16 - n + 16 <= 32`, so both unaligned SSE2 (baseline) loads stay inside `s` and `KEEP`.
     unsafe {
         let v = _mm_loadu_si128(s.as_ptr().add(at) as *const __m128i);
         let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
