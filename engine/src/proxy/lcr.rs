@@ -19,9 +19,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use trunkline_parser::{Edits, Message, Span, Uri, ValidateOptions, validate_with};
-use trunkline_shards::tx::{ClientRequest, TxId};
+use trunkline_shards::tx::TxId;
 
-use super::{Branch, BranchId, In, State, UserRef, route};
+use super::{In, State, UserRef, route};
 use trunkline_parser::Method;
 
 /// The longest Request-URI user part a target can carry (E.164 numbers
@@ -485,27 +485,7 @@ impl State {
             branch: b as u8,
             cancel: false,
         };
-        let branch = std::mem::take(&mut self.branch);
-        let client = self.tx.start_client(
-            now,
-            ClientRequest {
-                method: Method::Invite,
-                branch: &branch,
-                bytes: buf,
-                dest: target.dest,
-                local: inp.local,
-                user: user.pack(),
-                timer_c: true,
-            },
-        );
-        let ctx = &mut self.ctxs[slot as usize];
-        ctx.refs += 1;
-        ctx.branches.push(Branch {
-            tx: Some(client),
-            branch: BranchId::new(&branch),
-            ..Branch::default()
-        });
-        self.branch = branch;
+        self.start_branch(now, user, Method::Invite, buf, target.dest, inp.local);
         true
     }
 }

@@ -637,20 +637,36 @@ impl State {
             cancel: false,
         };
         self.tx.set_user(server, user.pack());
+        self.start_branch(now, user, method, buf, dest, local);
+    }
+
+    /// Starts the client transaction of a new branch of context
+    /// `user.slot` (§16.6 step 10: `bytes` to `dest` from `local`, Timer C
+    /// for an INVITE), with the branch id just built in `self.branch` and
+    /// `user` as its handle, and records the branch in the context.
+    fn start_branch(
+        &mut self,
+        now: Instant,
+        user: UserRef,
+        method: Method,
+        bytes: Vec<u8>,
+        dest: SocketAddr,
+        local: u16,
+    ) {
         let branch = std::mem::take(&mut self.branch);
         let client = self.tx.start_client(
             now,
             ClientRequest {
                 method,
                 branch: &branch,
-                bytes: buf,
+                bytes,
                 dest,
                 local,
                 user: user.pack(),
                 timer_c: method == Method::Invite,
             },
         );
-        let ctx = &mut self.ctxs[slot as usize];
+        let ctx = &mut self.ctxs[user.slot as usize];
         ctx.refs += 1;
         ctx.branches.push(Branch {
             tx: Some(client),
