@@ -239,37 +239,26 @@ pub fn diff(
     let mut c = DiffCounts::default();
     let a = sorted_rules(old);
     let b = sorted_rules(new);
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        let ord = match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) => x.0.cmp(&y.0),
-            (Some(_), None) => Ordering::Less,
-            _ => Ordering::Greater,
-        };
-        match ord {
-            Ordering::Less => {
-                let r = &a[i].1;
+    merge_sorted(&a, &b, |step| {
+        match step {
+            Merged::Removed(r) => {
                 writeln!(out, "- rule {} -> {}", rule_name(old, r), rule_value(r))?;
                 c.rules_removed += 1;
-                i += 1;
             }
-            Ordering::Greater => {
-                let r = &b[j].1;
+            Merged::Added(r) => {
                 writeln!(out, "+ rule {} -> {}", rule_name(new, r), rule_value(r))?;
                 c.rules_added += 1;
-                j += 1;
             }
-            Ordering::Equal => {
-                let (x, y) = (rule_value(&a[i].1), rule_value(&b[j].1));
+            Merged::Both(ra, rb) => {
+                let (x, y) = (rule_value(ra), rule_value(rb));
                 if x != y {
-                    writeln!(out, "~ rule {} -> {x} => {y}", rule_name(new, &b[j].1))?;
+                    writeln!(out, "~ rule {} -> {x} => {y}", rule_name(new, rb))?;
                     c.rules_changed += 1;
                 }
-                i += 1;
-                j += 1;
             }
         }
-    }
+        Ok(())
+    })?;
     let gw = |t: &ArchivedRoutingTable| -> Vec<(String, String)> {
         t.gateways
             .iter()
@@ -294,7 +283,36 @@ fn diff_named(
     b: &[(String, String)],
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<usize> {
-    let (mut i, mut j, mut n) = (0, 0, 0);
+    let mut n = 0;
+    merge_sorted(a, b, |step| {
+        match step {
+            Merged::Removed(x) => writeln!(out, "- {what} {x}")?,
+            Merged::Added(y) => writeln!(out, "+ {what} {y}")?,
+            Merged::Both(x, y) if x != y => writeln!(out, "~ {what} {x} => {y}")?,
+            Merged::Both(..) => return Ok(()),
+        }
+        n += 1;
+        Ok(())
+    })?;
+    Ok(n)
+}
+
+/// One key of a merge of two key-sorted lists: only in the old, only in
+/// the new, or in both.
+enum Merged<'a, T> {
+    Removed(&'a T),
+    Added(&'a T),
+    Both(&'a T, &'a T),
+}
+
+/// Walks two lists sorted by key in step, handing `f` each key's values
+/// in key order: one linear pass, as `comm(1)`.
+fn merge_sorted<K: Ord, T>(
+    a: &[(K, T)],
+    b: &[(K, T)],
+    mut f: impl FnMut(Merged<'_, T>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         let ord = match (a.get(i), b.get(j)) {
             (Some(x), Some(y)) => x.0.cmp(&y.0),
@@ -303,24 +321,19 @@ fn diff_named(
         };
         match ord {
             Ordering::Less => {
-                writeln!(out, "- {what} {}", a[i].1)?;
+                f(Merged::Removed(&a[i].1))?;
                 i += 1;
-                n += 1;
             }
             Ordering::Greater => {
-                writeln!(out, "+ {what} {}", b[j].1)?;
+                f(Merged::Added(&b[j].1))?;
                 j += 1;
-                n += 1;
             }
             Ordering::Equal => {
-                if a[i].1 != b[j].1 {
-                    writeln!(out, "~ {what} {} => {}", a[i].1, b[j].1)?;
-                    n += 1;
-                }
+                f(Merged::Both(&a[i].1, &b[j].1))?;
                 i += 1;
                 j += 1;
             }
         }
     }
-    Ok(n)
+    Ok(())
 }
