@@ -20,11 +20,16 @@ use trunkline_shards::tx::TxStats;
 
 use crate::config::Config;
 use crate::proxy::{Counters, ProxyConfig, ProxyCore};
-use crate::transport::udp::UdpTransport;
+use crate::transport::udp::{RecvBatch, SendScratch, UdpTransport};
 
 /// How often each shard runs its transaction timers. SIP timers are
 /// counted in hundreds of milliseconds; a 10 ms tick costs nothing.
 const TICK: Duration = Duration::from_millis(10);
+
+/// Datagrams read per `recvmmsg`: enough that a busy shard makes one
+/// receive syscall for many datagrams, few enough that the first reply of
+/// a batch is not held back long (a batch is processed before it is sent).
+const RECV_BATCH: usize = 32;
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -312,6 +317,9 @@ struct Shard {
     sockets: Vec<UdpTransport>,
     ctx: ShardCtx,
     bufs: RefCell<Vec<Vec<u8>>>,
+    /// Batches of outgoing datagrams (taken while a flush sends one, so
+    /// two tasks flushing at once each have their own).
+    out: RefCell<Vec<OutBatch>>,
     /// Buffers of handoffs received, reused for handoffs sent: SIP traffic
     /// flows both ways between shards, so buffers circulate instead of
     /// being allocated per datagram.
@@ -346,9 +354,10 @@ impl Shard {
         self.flush().await;
     }
 
-    /// A datagram from the network: process it here, or hand it to its
-    /// owner shard, found from the Call-ID without parsing the message.
-    async fn on_datagram(&self, bytes: &[u8], src: SocketAddr, local: u16) {
+    /// A datagram from the network: process it here (what it produces is
+    /// sent by the next [`Shard::flush`]), or hand it to its owner shard,
+    /// found from the Call-ID without parsing the message.
+    async fn on_datagram(&self, now: Instant, bytes: &[u8], src: SocketAddr, local: u16) {
         let map = &self.ctx.map;
         if map.shards() > 1 {
             let owner = find_call_id(bytes).map_or(self.id, |s| map.owner(s.of(bytes)).0);
@@ -374,25 +383,59 @@ impl Shard {
                 return;
             }
         }
-        self.process(bytes, src, local).await;
+        self.core
+            .borrow_mut()
+            .handle_datagram(now, bytes, src, local);
     }
 
+    /// Sends everything the core has produced: one `sendmmsg` per run of
+    /// datagrams leaving from the same socket.
     async fn flush(&self) {
-        loop {
-            let mut buf = self.bufs.borrow_mut().pop().unwrap_or_default();
-            let t = self.core.borrow_mut().poll_transmit(&mut buf);
-            let Some(t) = t else {
-                self.bufs.borrow_mut().push(buf);
-                return;
-            };
-            let sock = &self.sockets[t.local as usize % self.sockets.len()];
-            if let Err(e) = sock.send_to(&buf, t.dest).await {
-                self.send_errors.set(self.send_errors.get() + 1);
-                tracing::debug!(dest = %t.dest, "send failed: {e}");
+        let mut batch = self.out.borrow_mut().pop().unwrap_or_default();
+        {
+            let mut core = self.core.borrow_mut();
+            let mut bufs = self.bufs.borrow_mut();
+            loop {
+                let mut buf = bufs.pop().unwrap_or_default();
+                let Some(t) = core.poll_transmit(&mut buf) else {
+                    bufs.push(buf);
+                    break;
+                };
+                batch.msgs.push((buf, t.dest));
+                batch.locals.push(t.local);
             }
-            self.bufs.borrow_mut().push(buf);
         }
+        let mut start = 0;
+        while start < batch.msgs.len() {
+            let local = batch.locals[start];
+            let end = start
+                + batch.locals[start..]
+                    .iter()
+                    .take_while(|&&l| l == local)
+                    .count();
+            let sock = &self.sockets[local as usize % self.sockets.len()];
+            let errors = &self.send_errors;
+            sock.send_batch(&batch.msgs[start..end], &mut batch.scratch, |dest, e| {
+                errors.set(errors.get() + 1);
+                tracing::debug!(%dest, "send failed: {e}");
+            })
+            .await;
+            start = end;
+        }
+        let mut bufs = self.bufs.borrow_mut();
+        bufs.extend(batch.msgs.drain(..).map(|(buf, _)| buf));
+        batch.locals.clear();
+        self.out.borrow_mut().push(batch);
     }
+}
+
+/// Datagrams produced by the core, sent together by [`Shard::flush`].
+#[derive(Default)]
+struct OutBatch {
+    msgs: Vec<(Vec<u8>, SocketAddr)>,
+    /// The local socket of each datagram.
+    locals: Vec<u16>,
+    scratch: SendScratch,
 }
 
 async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
@@ -422,6 +465,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         sockets,
         ctx,
         bufs: RefCell::new(Vec::new()),
+        out: RefCell::new(Vec::new()),
         handoff_pool: RefCell::new(Vec::new()),
         handoffs_out: Cell::new(0),
         handoffs_in: Cell::new(0),
@@ -434,22 +478,29 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
     for local in 0..shard.sockets.len() {
         let shard = shard.clone();
         tasks.push(glommio::spawn_local(async move {
-            let mut buf = vec![0u8; max];
+            let mut batch = RecvBatch::new(RECV_BATCH, max);
             let sock = &shard.sockets[local];
             loop {
-                // Drain what is queued, then wait for more.
-                let mut drained = 0u32;
+                // Drain what is queued, a batch per syscall, sending what
+                // each batch produced before reading the next; then wait.
                 loop {
-                    match sock.try_recv(&mut buf) {
-                        Ok(Some((n, src))) => {
-                            shard.on_datagram(&buf[..n], src, local as u16).await;
-                            drained += 1;
-                            if drained % 64 == 0 {
-                                // Let the handoff and timer tasks run.
-                                glommio::yield_if_needed().await;
+                    match sock.try_recv_batch(&mut batch) {
+                        Ok(n) => {
+                            let now = Instant::now();
+                            for i in 0..n {
+                                if let Some((bytes, src)) = batch.get(i) {
+                                    shard.on_datagram(now, bytes, src, local as u16).await;
+                                }
                             }
+                            shard.flush().await;
+                            if n < batch.capacity() {
+                                // Most likely empty: the wait's own
+                                // non-blocking peek tells.
+                                break;
+                            }
+                            // Let the handoff and timer tasks run.
+                            glommio::yield_if_needed().await;
                         }
-                        Ok(None) => break,
                         Err(e) => {
                             tracing::debug!("recv failed: {e}");
                             break;

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant, SystemTime};
 use glommio::{GlommioError, ResourceType};
 use hashbrown::HashMap;
 use trunkline_shards::runtime::{Handoff, RuntimeBuilder, ShardCtx};
-use trunkline_shards::udp::{UdpTransport, udp_socket};
+use trunkline_shards::udp::{RecvBatch, SendScratch, UdpTransport, udp_socket};
 
 use crate::call::{Call, CallConfig, Env, Event, Outgoing, Status, Value, sipmsg};
 use crate::inject::InjectMode;
@@ -889,6 +889,8 @@ struct Shard {
     handoff_pool: RefCell<Vec<Vec<u8>>>,
     server: bool,
     socket: UdpTransport,
+    /// Headers reused by every flush's sendmmsg.
+    scratch: RefCell<SendScratch>,
     ctx: ShardCtx,
 }
 
@@ -903,40 +905,52 @@ impl Shard {
                 }
                 std::mem::take(&mut st.out)
             };
-            let mut done = Vec::with_capacity(batch.len());
-            for o in batch {
-                let own = if o.socket == 0 {
+            let failed = |dest: SocketAddr, e: std::io::Error| {
+                let mut st = self.state.borrow_mut();
+                st.stats.udp_send_error();
+                st.report(Report::Error(format!(
+                    "Unable to send UDP message to {dest}: {e}"
+                )));
+            };
+            // Runs on the shard's socket go out with one sendmmsg each;
+            // a call's own socket (-t un) sends its datagrams one by one.
+            let mut scratch = std::mem::take(&mut *self.scratch.borrow_mut());
+            let mut start = 0;
+            while start < batch.len() {
+                let socket = batch[start].socket;
+                let end = start
+                    + batch[start..]
+                        .iter()
+                        .take_while(|o| o.socket == socket)
+                        .count();
+                let own = if socket == 0 {
                     None
                 } else {
-                    self.state.borrow().call_sockets.get(&o.socket).cloned()
+                    self.state.borrow().call_sockets.get(&socket).cloned()
                 };
                 let sock = own.as_deref().unwrap_or(&self.socket);
-                if let Err(e) = sock.send_to(&o.bytes, o.dest).await {
-                    let mut st = self.state.borrow_mut();
-                    st.stats.udp_send_error();
-                    st.report(Report::Error(format!(
-                        "Unable to send UDP message to {}: {e}",
-                        o.dest
-                    )));
-                }
-                done.push((o.bytes, o.dest));
+                sock.send_batch(&batch[start..end], &mut scratch, failed)
+                    .await;
+                start = end;
             }
+            *self.scratch.borrow_mut() = scratch;
             let mut st = self.state.borrow_mut();
             if st.setup.params.trace_messages {
                 let local = st.local_addr;
                 let wall = SystemTime::now();
-                for (b, dest) in &done {
+                for o in &batch {
                     st.report(Report::Message {
                         sent: true,
-                        peer: *dest,
+                        peer: o.dest,
                         local,
                         wall,
-                        bytes: b.clone(),
+                        bytes: o.bytes.clone(),
                     });
                 }
             }
-            for (mut b, _) in done {
+            for o in batch {
                 if st.pool.len() < 1024 {
+                    let mut b = o.bytes;
                     b.clear();
                     st.pool.push(b);
                 }
@@ -1002,27 +1016,46 @@ impl Shard {
             }
         }
         self.state.borrow_mut().on_datagram(bytes, src);
-        self.flush().await;
     }
 }
 
+impl trunkline_shards::udp::Datagram for Outgoing {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    fn dest(&self) -> SocketAddr {
+        self.dest
+    }
+}
+
+/// Datagrams read per `recvmmsg` by the shard's socket (a call's own
+/// socket, with `-t un`, carries one call: one datagram at a time, as
+/// much memory as before batching).
+const RECV_BATCH: usize = 32;
+
 /// Reads one socket (the shard's, or a call's own with `-t un`): drains
-/// what is queued, then waits for more.
+/// what is queued, a batch per syscall, sending what each batch produced
+/// before reading the next; then waits for more.
 async fn read_loop(shard: Rc<Shard>, own: Option<Rc<UdpTransport>>, max: usize) {
-    let mut buf = vec![0u8; max];
+    let mut batch = RecvBatch::new(if own.is_some() { 1 } else { RECV_BATCH }, max);
     loop {
         let sock = own.as_deref().unwrap_or(&shard.socket);
-        let mut drained = 0u32;
         loop {
-            match sock.try_recv(&mut buf) {
-                Ok(Some((n, src))) => {
-                    shard.on_datagram(&buf[..n], src).await;
-                    drained += 1;
-                    if drained % 64 == 0 {
-                        glommio::yield_if_needed().await;
+            match sock.try_recv_batch(&mut batch) {
+                Ok(n) => {
+                    for i in 0..n {
+                        if let Some((bytes, src)) = batch.get(i) {
+                            shard.on_datagram(bytes, src).await;
+                        }
                     }
+                    shard.flush().await;
+                    if n < batch.capacity() {
+                        // Most likely empty: the wait's own non-blocking
+                        // peek tells.
+                        break;
+                    }
+                    glommio::yield_if_needed().await;
                 }
-                Ok(None) => break,
                 Err(_) => {
                     shard.state.borrow_mut().stats.udp_recv_error();
                     break;
@@ -1116,6 +1149,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         handoff_pool: RefCell::new(Vec::new()),
         server: scenario.mode == Mode::Server,
         socket,
+        scratch: RefCell::new(SendScratch::default()),
         ctx,
     });
     if let Some(init) = &setup.params.init {
