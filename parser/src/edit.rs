@@ -142,6 +142,17 @@ impl Edits {
         Piece::Scratch(start..self.scratch.len() as u32)
     }
 
+    /// `prefix`, `n` in decimal and `suffix` in the scratch buffer (no
+    /// `core::fmt` on the hot path: Max-Forwards, ports, status codes).
+    pub fn scratch_decimal(&mut self, prefix: &[u8], n: u32, suffix: &[u8]) -> Piece {
+        let start = self.scratch.len() as u32;
+        self.scratch.extend_from_slice(prefix);
+        self.scratch
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.scratch.extend_from_slice(suffix);
+        Piece::Scratch(start..self.scratch.len() as u32)
+    }
+
     /// Formats into the scratch buffer and returns a piece for the result.
     pub fn scratch_fmt(&mut self, args: core::fmt::Arguments<'_>) -> Piece {
         let start = self.scratch.len() as u32;

@@ -36,7 +36,7 @@ pub fn write_response(
 ) -> Result<usize, EditError> {
     edits.clear();
     let start_line = Span::new(request.begin(), request.headers_start());
-    let status = edits.scratch_fmt(format_args!("SIP/2.0 {} ", spec.code));
+    let status = edits.scratch_decimal(b"SIP/2.0 ", u32::from(spec.code), b" ");
     edits.insert(start_line.start as usize, status);
     let reason = edits.scratch(spec.reason);
     edits.insert(start_line.start as usize, reason);

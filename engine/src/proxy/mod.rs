@@ -695,8 +695,8 @@ impl State {
             h.write_u32(inp.sum.cseq.seq);
         }
         self.branch.clear();
-        use std::io::Write;
-        let _ = write!(self.branch, "z9hG4bKtl{:016x}", h.finish());
+        self.branch.extend_from_slice(b"z9hG4bKtl");
+        push_hex(&mut self.branch, h.finish(), 16);
     }
 
     /// Writes the forwarded copy of `msg` (§16.6) into `buf`.
@@ -751,7 +751,7 @@ impl State {
         match msg.first(HeaderName::MaxForwards) {
             Some(h) => {
                 let mf = inp.sum.max_forwards.unwrap_or(70);
-                let v = e.scratch_fmt(format_args!("{}", mf.saturating_sub(1)));
+                let v = e.scratch_decimal(b"", u32::from(mf.saturating_sub(1)), b"");
                 e.replace(h.value, v);
             }
             None => e.append_header(msg, b"Max-Forwards", &[Piece::Static(b"70")]),
@@ -772,7 +772,7 @@ impl State {
                     .find(|p| p.name.eq_ignore_ascii_case(b"rport"))
                 {
                     let at = msg.span_of(p.name).end as usize;
-                    let v = e.scratch_fmt(format_args!("={}", src.port()));
+                    let v = e.scratch_decimal(b"=", u32::from(src.port()), b"");
                     e.insert(at, v);
                 }
             }
@@ -1329,8 +1329,18 @@ fn local_tag(
     h.write(call_id);
     h.write(branch);
     out.clear();
-    use std::io::Write;
-    let _ = write!(out, "tl{:08x}", h.finish() as u32);
+    out.extend_from_slice(b"tl");
+    push_hex(out, h.finish() & 0xffff_ffff, 8);
+}
+
+/// The low `digits` nibbles of `v` in lowercase hex, most significant
+/// first (what `{:0digits$x}` prints for a value that fits; no `core::fmt`
+/// on the hot path).
+fn push_hex(out: &mut Vec<u8>, v: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
+    }
 }
 
 /// Response preference for §16.7 step 6: 6xx first, then the lowest

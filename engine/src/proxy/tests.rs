@@ -572,3 +572,19 @@ fn the_transaction_cap_answers_503_without_state() {
 }
 
 mod lcr;
+
+#[test]
+fn push_hex_prints_what_format_prints() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..10_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut out = Vec::new();
+        super::push_hex(&mut out, x, 16);
+        assert_eq!(out, format!("{x:016x}").into_bytes());
+        out.clear();
+        super::push_hex(&mut out, x & 0xffff_ffff, 8);
+        assert_eq!(out, format!("{:08x}", x as u32).into_bytes());
+    }
+}
