@@ -918,6 +918,33 @@ def rtt_values(d, lo_ms, hi_ms):
     return sorted(vals) if vals else None
 
 
+def rtt_per_second(d, lo_ms, hi_ms):
+    """INVITE->200 p50/p99 (ms) per whole second of the UAC's clock in
+    [lo_ms, hi_ms], from the -trace_rtt file: the view in which a latency
+    step (e.g. at a table swap) would show, which window percentiles hide.
+    A list of {"t_s", "n", "p50_ms", "p99_ms"}, or None without the file."""
+    files = sorted(glob.glob(os.path.join(d, "*_rtt.csv")))
+    if not files:
+        return None
+    by_s = {}
+    for fn in files:
+        with open(fn, newline="") as f:
+            for r in csv.reader(f, delimiter=";"):
+                if len(r) < 3 or r[2].strip() not in ("1", "rtd1"):
+                    continue
+                try:
+                    at, v = float(r[0]), float(r[1])
+                except ValueError:
+                    continue
+                if lo_ms <= at <= hi_ms:
+                    by_s.setdefault(int(at // 1000), []).append(v)
+    out = []
+    for s in sorted(by_s):
+        vals = sorted(by_s[s])
+        out.append({"t_s": s, "n": len(vals), "p50_ms": pct(vals, 0.50), "p99_ms": pct(vals, 0.99)})
+    return out or None
+
+
 def pct(sorted_vals, q):
     if not sorted_vals:
         return None
@@ -1086,6 +1113,7 @@ def run_step(args, bins, peer, rate, label):
                    "source": "-trace_rtt (ms resolution)" if args.driver == "sipp" else "-trace_rtt"}
     if lat is None:
         lat = {"p50_ms": None, "p99_ms": None, "source": "none"}
+    per_second = rtt_per_second(udir, w_from * 1000, w_to * 1000)
 
     acks = uas_acks(os.path.join(d, "uas"))
     unfinished = calls - ok_total - failed_total
@@ -1122,7 +1150,7 @@ def run_step(args, bins, peer, rate, label):
                                        "uas": sdrops[args.uas_port]},
         "utime_us_per_call": per(ru), "stime_us_per_call": per(rs), "cpu_us_per_call": per(ru + rs),
         "latency": lat, "pass": not reasons, "reasons": reasons, "dir": d,
-        "table_swaps": swaps,
+        "table_swaps": swaps, "latency_per_second": per_second,
     }
     f1 = lambda v: "-" if v is None else f"{v:.1f}"
     say(f"  {label:<12} rate {rate:>6}  {'PASS' if res['pass'] else 'FAIL'}  cps {achieved:7.0f}  "
@@ -1132,6 +1160,9 @@ def run_step(args, bins, peer, rate, label):
         f"INVITE->200 p50 {ms_str(lat['p50_ms'], lat['source'])} p99 {ms_str(lat['p99_ms'], lat['source'])} ms"
         + (f"  ({', '.join(reasons)})" if reasons else "")
         + (f"  [{swaps} table swaps]" if args.swap_every else "")
+        + (f"  [p99 per second: median {statistics.median(s['p99_ms'] for s in per_second):.2f}, "
+           f"max {max(s['p99_ms'] for s in per_second):.2f} ms over {len(per_second)} s]"
+           if per_second and (args.swap_every or args.per_second) else "")
         + (f"  [UDP buffer drops: {drops} in the step; by t = {w_to:g} s router {sdrops[args.router_port]}, "
            f"uac {sdrops[args.uac_port]}, uas {sdrops[args.uas_port]}]" if drops else "")
         + ("" if max(others.values(), default=0) < args.noise else
@@ -1309,6 +1340,8 @@ def parse_args(argv):
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in target/release")
     ap.add_argument("--perf", metavar="DIR", default=None,
                     help="perf record (cpu-clock, call graphs) the router over each step's window into DIR")
+    ap.add_argument("--per-second", action="store_true",
+                    help="print each step's INVITE->200 p99 per second (median and max; always in --json)")
     ap.add_argument("--json", action="store_true", help="print the report as JSON on stdout (progress to stderr)")
     ap.add_argument("--keep", action="store_true", help="keep every step's logs, CSVs and configs (path printed)")
     ap.add_argument("--smoke", action="store_true",
