@@ -154,13 +154,6 @@ fn warn_unsupported(s: &Snapshot) {
             s.path().display()
         );
     }
-    let capped = t.gateways.iter().filter(|g| g.concurrent_cap != 0).count();
-    if capped > 0 {
-        tracing::warn!(
-            "{}: {capped} gateways have a concurrent-call cap, which needs dialog tracking: not enforced yet",
-            s.path().display()
-        );
-    }
 }
 
 /// Where a gateway is reached: IP literals on UDP only.
@@ -216,7 +209,10 @@ impl TargetSource for TableRouter {
                 };
                 g.rewrite(dialled.number, user);
                 if let Some(t) = Target::new(dest, id.0, user.as_bytes()) {
-                    out.push(t.with_cps_limit(g.cps_cap.to_native()));
+                    out.push(
+                        t.with_cps_limit(g.cps_cap.to_native())
+                            .with_concurrent_limit(g.concurrent_cap.to_native()),
+                    );
                 }
             }
             if out.is_empty() {

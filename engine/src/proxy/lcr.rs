@@ -14,9 +14,11 @@
 //! number as the target wants it (digits stripped or prefixed) at the
 //! gateway's address, keeping the original URI parameters.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use trunkline_parser::{Edits, Message, Span, Uri, ValidateOptions, validate_with};
 use trunkline_shards::tx::TxId;
@@ -40,6 +42,8 @@ pub struct Target {
     pub gateway: u32,
     /// The gateway's calls-per-second cap across the router (0: none).
     pub cps_limit: u32,
+    /// The gateway's cap on calls at once across the router (0: none).
+    pub concurrent_limit: u32,
     user: [u8; MAX_TARGET_USER],
     user_len: u8,
 }
@@ -55,6 +59,7 @@ impl Target {
             dest,
             gateway,
             cps_limit: 0,
+            concurrent_limit: 0,
             user: [0; MAX_TARGET_USER],
             user_len: user.len() as u8,
         };
@@ -71,6 +76,51 @@ impl Target {
     pub fn with_cps_limit(mut self, cps: u32) -> Target {
         self.cps_limit = cps;
         self
+    }
+
+    /// The same target with a cap on calls at once (0: none).
+    pub fn with_concurrent_limit(mut self, calls: u32) -> Target {
+        self.concurrent_limit = calls;
+        self
+    }
+}
+
+/// How long an answered call holds its gateway's slot when no BYE is seen
+/// (lost, or sent on a path that avoids us): the default of Kamailio's
+/// dialog module (`default_timeout`, 12 h).
+pub const DIALOG_MAX: Duration = Duration::from_secs(12 * 3600);
+
+/// Calls at once per gateway on one shard, for the concurrent-call caps:
+/// attempts in progress (held by their branch) and answered calls (held
+/// by their dialog, keyed by a hash of the Call-ID, until a BYE).
+#[derive(Debug)]
+pub(super) struct CallSlots {
+    /// Slots taken, by gateway index.
+    pub(super) active: HashMap<u32, u32, foldhash::fast::FixedState>,
+    /// Answered calls: Call-ID hash -> (gateway, when to give up on a BYE).
+    pub(super) dialogs: HashMap<u64, (u32, Instant), foldhash::fast::FixedState>,
+    pub(super) next_sweep: Instant,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl CallSlots {
+    pub(super) fn new(seed: u64) -> CallSlots {
+        CallSlots {
+            active: HashMap::default(),
+            dialogs: HashMap::default(),
+            next_sweep: Instant::now(),
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+        }
+    }
+
+    fn key(&self, call_id: &[u8]) -> u64 {
+        self.hasher.hash_one(call_id)
+    }
+
+    fn put_back(&mut self, gateway: u32) {
+        if let Some(n) = self.active.get_mut(&gateway) {
+            *n = n.saturating_sub(1);
+        }
     }
 }
 
@@ -112,6 +162,7 @@ impl fmt::Debug for Target {
             .field("dest", &self.dest)
             .field("gateway", &self.gateway)
             .field("cps_limit", &self.cps_limit)
+            .field("concurrent_limit", &self.concurrent_limit)
             .field("user", &String::from_utf8_lossy(self.user()))
             .finish()
     }
@@ -416,11 +467,19 @@ impl State {
                 self.counters.lcr_down_skipped += 1;
                 continue;
             }
-            if !self.cps_admits(now, &target) {
+            if !self.cps_admits(now, &target) || !self.concurrency_admits(&target) {
                 self.counters.lcr_capped += 1;
                 continue;
             }
             if self.start_target_branch(now, slot, generation, inp, &target, b) {
+                if target.concurrent_limit != 0 {
+                    // This attempt holds one of the gateway's call slots
+                    // until it fails, or, answered, until its dialog ends.
+                    *self.calls.active.entry(target.gateway).or_default() += 1;
+                    if let Some(br) = self.ctxs[slot as usize].branches.get_mut(b) {
+                        br.holds = Some(target.gateway);
+                    }
+                }
                 if b > 0 {
                     self.counters.lcr_failovers += 1;
                 }
@@ -439,6 +498,77 @@ impl State {
             .entry(target.dest)
             .or_insert_with(|| CpsBucket::new(now, rate))
             .admit(now, rate)
+    }
+
+    /// Whether `target`'s gateway has a call slot free on this shard: its
+    /// cap is split over the shards like the CPS cap (calls spread by
+    /// Call-ID), the remainder to the lowest shards, so the shares add up
+    /// to the cap and never exceed it.
+    fn concurrency_admits(&self, target: &Target) -> bool {
+        let cap = target.concurrent_limit;
+        if cap == 0 {
+            return true;
+        }
+        let shards = u32::from(self.cfg.shards.max(1));
+        let share = cap / shards + u32::from(u32::from(self.shard) < cap % shards);
+        self.calls.active.get(&target.gateway).copied().unwrap_or(0) < share
+    }
+
+    /// Gives back the call slot a branch holds (its attempt failed or
+    /// its context ended), once.
+    pub(super) fn release_slot(&mut self, slot: u32, b: usize) {
+        let gateway = self.ctxs[slot as usize]
+            .branches
+            .get_mut(b)
+            .and_then(|br| br.holds.take());
+        if let Some(g) = gateway {
+            self.calls.put_back(g);
+        }
+    }
+
+    /// A branch holding a call slot was answered with a 2xx: the slot now
+    /// belongs to the dialog (by Call-ID) until a BYE or [`DIALOG_MAX`].
+    pub(super) fn slot_to_dialog(&mut self, now: Instant, slot: u32, b: usize, call_id: &[u8]) {
+        let gateway = self.ctxs[slot as usize]
+            .branches
+            .get_mut(b)
+            .and_then(|br| br.holds.take());
+        let Some(g) = gateway else { return };
+        let key = self.calls.key(call_id);
+        if let Some((old, _)) = self.calls.dialogs.insert(key, (g, now + DIALOG_MAX)) {
+            self.calls.put_back(old);
+        }
+    }
+
+    /// A BYE for `call_id`: its dialog's call slot, if it holds one, is free.
+    pub(super) fn dialog_ended(&mut self, call_id: &[u8]) {
+        if self.calls.dialogs.is_empty() {
+            return;
+        }
+        let key = self.calls.key(call_id);
+        if let Some((g, _)) = self.calls.dialogs.remove(&key) {
+            self.calls.put_back(g);
+        }
+    }
+
+    /// Frees the slots of dialogs older than [`DIALOG_MAX`] (their BYE was
+    /// never seen); a sweep at most once a minute.
+    pub(super) fn expire_dialogs(&mut self, now: Instant) {
+        if self.calls.dialogs.is_empty() || now < self.calls.next_sweep {
+            return;
+        }
+        self.calls.next_sweep = now + Duration::from_secs(60);
+        let mut expired = Vec::new();
+        self.calls.dialogs.retain(|_, &mut (g, deadline)| {
+            let keep = deadline > now;
+            if !keep {
+                expired.push(g);
+            }
+            keep
+        });
+        for g in expired {
+            self.calls.put_back(g);
+        }
     }
 
     /// Forwards `inp` to `target` as branch `b` of the context.

@@ -185,6 +185,10 @@ struct State {
     minter: trunkline_shards::CallIdMinter,
     /// Per-gateway CPS budgets of this shard.
     cps: std::collections::HashMap<SocketAddr, lcr::CpsBucket, foldhash::fast::FixedState>,
+    /// Per-gateway calls at once on this shard (concurrent-call caps).
+    calls: lcr::CallSlots,
+    /// This shard's number (its share of the caps).
+    shard: u16,
 }
 
 /// A response context (§16.7): one server transaction and its branches.
@@ -219,6 +223,8 @@ struct Branch {
     done: bool,
     cancel_pending: bool,
     cancel_sent: bool,
+    /// LCR: the gateway whose concurrent-call slot this attempt holds.
+    holds: Option<u32>,
 }
 
 /// Our Via branch for one forwarded copy, kept inline (no allocation).
@@ -300,6 +306,8 @@ impl ProxyCore {
                 draining: false,
                 targets: Vec::new(),
                 cps: Default::default(),
+                calls: lcr::CallSlots::new(seed ^ 0x5bd1_e995),
+                shard,
                 prober: probe::Prober::default(),
                 minter: trunkline_shards::CallIdMinter::new(trunkline_shards::ShardId(shard), seed),
             },
@@ -392,16 +400,16 @@ impl ProxyCore {
         self.st.tx.handle_timeout(now);
         self.st.drain_tx_events(now);
         self.st.probe_round(now);
+        self.st.expire_dialogs(now);
     }
 
     /// The next deadline for [`ProxyCore::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
         let tx = self.st.tx.poll_timeout();
         let probe = self.st.cfg.lcr.as_ref().and(self.st.prober.next_round());
-        match (tx, probe) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        // Answered calls holding a gateway slot are swept once a minute.
+        let sweep = (!self.st.calls.dialogs.is_empty()).then_some(self.st.calls.next_sweep);
+        [tx, probe, sweep].into_iter().flatten().min()
     }
 
     /// Probed gateways on this shard and whether each is up.
@@ -484,6 +492,10 @@ impl State {
         let method = msg.method().unwrap_or(Method::Extension);
         let dest = inp.dest();
         let stateful = self.cfg.mode == Mode::Stateful;
+        if method == Method::Bye {
+            // The end of a call that may hold a gateway's call slot.
+            self.dialog_ended(inp.sum.call_id);
+        }
         if method == Method::Ack {
             if stateful
                 && self.tx.handle_request(now, msg, &inp.sum, dest, inp.local)
@@ -991,6 +1003,12 @@ impl State {
             return;
         }
         c.live = false;
+        // A slot still held here belongs to an attempt that never got a
+        // final response through us: give it back.
+        for b in 0..self.ctxs[slot as usize].branches.len() {
+            self.release_slot(slot, b);
+        }
+        let c = &mut self.ctxs[slot as usize];
         let request = std::mem::take(&mut c.request);
         let best = c.best.take();
         self.tx.give_buf(request);
@@ -1032,12 +1050,18 @@ impl State {
             br.done = true;
         }
         if code < 300 {
+            if let Some(call_id) = msg.call_id() {
+                self.slot_to_dialog(now, u.slot, b, call_id);
+            }
+            let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
             // §16.7 step 5: 2xx forwarded at once (retransmissions too).
             ctx.final_sent = true;
             self.relay_response(now, msg, server, code);
             self.drop_request(u.slot, u.generation);
             return;
         }
+        self.release_slot(u.slot, b);
+        let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
         if ctx.final_sent {
             self.counters.dropped += 1;
             return;
@@ -1290,6 +1314,8 @@ impl State {
         if let Some(b) = ctx.branches.get_mut(u.branch as usize) {
             b.done = true;
         }
+        self.release_slot(u.slot, u.branch as usize);
+        let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
         if ctx.final_sent || ctx.branches.iter().any(|b| !b.done) {
             return;
         }

@@ -387,3 +387,80 @@ fn probing_takes_a_silent_gateway_out_and_brings_it_back() {
     n.from(UAC, &second);
     assert!(sent_to(&n.take(), GW1).is_some());
 }
+
+/// GW1 capped at one call at once, then GW2 (no cap).
+#[derive(Debug)]
+struct OneCallAtOnce;
+
+impl TargetSource for OneCallAtOnce {
+    fn targets(&self, req: &LcrRequest<'_>, out: &mut Vec<Target>) -> Result<(), NoRoute> {
+        out.push(
+            Target::new(addr(GW1), 1, req.number)
+                .unwrap()
+                .with_concurrent_limit(1),
+        );
+        out.push(Target::new(addr(GW2), 2, req.number).unwrap());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_gateway_at_its_concurrent_call_cap_is_skipped_until_a_call_ends() {
+    let mut cfg = ProxyConfig::new(addr(PROXY), None);
+    cfg.lcr = Some(Arc::new(OneCallAtOnce));
+    let mut n = Net::with_config(cfg);
+    // Call `i`'s INVITE; returns the gateway it went to and the copy.
+    let place = |n: &mut Net, i: u32| -> (SocketAddr, String) {
+        let msg =
+            call("+14155550123", &format!("z9hG4bKcc{i}")).replace("call-1@", &format!("cc-{i}@"));
+        n.from(UAC, &msg);
+        n.take()
+            .into_iter()
+            .find(|(d, _)| *d != addr(UAC))
+            .expect("forwarded")
+    };
+    // Call 0 takes GW1's one slot while it rings; call 1 goes to GW2.
+    let (gw, inv0) = place(&mut n, 0);
+    assert_eq!(gw, addr(GW1));
+    n.from(GW1, &respond(&inv0, 180, "Ringing", Some("g0")));
+    n.take();
+    assert_eq!(place(&mut n, 1).0, addr(GW2));
+    assert_eq!(n.core.counters().lcr_capped, 1);
+    // Answered, call 0 keeps the slot for its dialog.
+    n.from(GW1, &respond(&inv0, 200, "OK", Some("g0")));
+    n.take();
+    assert_eq!(place(&mut n, 2).0, addr(GW2));
+    // Its BYE frees the slot: call 3 goes to GW1 again.
+    let bye = format!(
+        "BYE sip:+14155550123@{GW1} SIP/2.0\r\nVia: SIP/2.0/UDP {UAC};branch=z9hG4bKccbye\r\n\
+Route: <sip:192.0.2.1:5060;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:alice@x>;tag=a1\r\n\
+To: <sip:bob@x>;tag=g0\r\nCall-ID: cc-0@192.0.2.10\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    n.from(UAC, &bye);
+    assert!(sent_to(&n.take(), GW1).is_some(), "the BYE goes to GW1");
+    let (gw, inv3) = place(&mut n, 3);
+    assert_eq!(gw, addr(GW1));
+    // A failed attempt gives its slot back at once (486 ends the search).
+    n.from(GW1, &respond(&inv3, 486, "Busy Here", Some("g3")));
+    n.take();
+    let (gw, inv4) = place(&mut n, 4);
+    assert_eq!(gw, addr(GW1));
+    // So does one that times out (Timer B, then the search moves on).
+    n.advance(Duration::from_secs(33));
+    let out = n.take();
+    assert!(sent_to(&out, GW2).is_some(), "{out:#?}");
+    assert!(inv4.starts_with("INVITE "));
+    let (gw, inv5) = place(&mut n, 5);
+    assert_eq!(gw, addr(GW1));
+    assert_eq!(n.core.counters().lcr_capped, 2);
+    // An answered call whose BYE never comes holds the slot until
+    // DIALOG_MAX (12 h), then gives it back.
+    n.from(GW1, &respond(&inv5, 200, "OK", Some("g5")));
+    n.take();
+    n.advance(Duration::from_secs(3600));
+    n.take();
+    assert_eq!(place(&mut n, 6).0, addr(GW2));
+    n.advance(crate::proxy::lcr::DIALOG_MAX);
+    n.take();
+    assert_eq!(place(&mut n, 7).0, addr(GW1));
+}
