@@ -92,13 +92,15 @@ pub const DIALOG_MAX: Duration = Duration::from_secs(12 * 3600);
 
 /// Calls at once per gateway on one shard, for the concurrent-call caps:
 /// attempts in progress (held by their branch) and answered calls (held
-/// by their dialog, keyed by a hash of the Call-ID, until a BYE).
+/// by their dialog, keyed by a hash of the Call-ID, until a BYE). A
+/// gateway is known by its address, as for the CPS caps: indexes change
+/// when a new table is swapped in, calls in progress do not.
 #[derive(Debug)]
 pub(super) struct CallSlots {
-    /// Slots taken, by gateway index.
-    pub(super) active: HashMap<u32, u32, foldhash::fast::FixedState>,
+    /// Slots taken, by gateway address.
+    pub(super) active: HashMap<SocketAddr, u32, foldhash::fast::FixedState>,
     /// Answered calls: Call-ID hash -> (gateway, when to give up on a BYE).
-    pub(super) dialogs: HashMap<u64, (u32, Instant), foldhash::fast::FixedState>,
+    pub(super) dialogs: HashMap<u64, (SocketAddr, Instant), foldhash::fast::FixedState>,
     pub(super) next_sweep: Instant,
     hasher: foldhash::fast::FixedState,
 }
@@ -117,7 +119,7 @@ impl CallSlots {
         self.hasher.hash_one(call_id)
     }
 
-    fn put_back(&mut self, gateway: u32) {
+    fn put_back(&mut self, gateway: SocketAddr) {
         if let Some(n) = self.active.get_mut(&gateway) {
             *n = n.saturating_sub(1);
         }
@@ -475,9 +477,9 @@ impl State {
                 if target.concurrent_limit != 0 {
                     // This attempt holds one of the gateway's call slots
                     // until it fails, or, answered, until its dialog ends.
-                    *self.calls.active.entry(target.gateway).or_default() += 1;
+                    *self.calls.active.entry(target.dest).or_default() += 1;
                     if let Some(br) = self.ctxs[slot as usize].branches.get_mut(b) {
-                        br.holds = Some(target.gateway);
+                        br.holds = Some(target.dest);
                     }
                 }
                 if b > 0 {
@@ -511,7 +513,7 @@ impl State {
         }
         let shards = u32::from(self.cfg.shards.max(1));
         let share = cap / shards + u32::from(u32::from(self.shard) < cap % shards);
-        self.calls.active.get(&target.gateway).copied().unwrap_or(0) < share
+        self.calls.active.get(&target.dest).copied().unwrap_or(0) < share
     }
 
     /// Gives back the call slot a branch holds (its attempt failed or

@@ -224,7 +224,7 @@ struct Branch {
     cancel_pending: bool,
     cancel_sent: bool,
     /// LCR: the gateway whose concurrent-call slot this attempt holds.
-    holds: Option<u32>,
+    holds: Option<SocketAddr>,
 }
 
 /// Our Via branch for one forwarded copy, kept inline (no allocation).
