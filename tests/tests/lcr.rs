@@ -220,3 +220,74 @@ fn a_table_swapped_under_load_routes_new_calls_by_the_new_table() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// gw1's `concurrent_cap` of 2 holds across both shards (each its share
+/// of 1): of six answered calls at most two reach gw1, the rest gw2; once
+/// gw1's calls end with a BYE, a new call reaches gw1 again.
+#[test]
+fn a_concurrent_call_cap_holds_across_shards_until_byes() {
+    let dir = scratch_dir("concurrent");
+    let (gw1, gw2) = (Peer::new(), Peer::new());
+    let table = write_table(
+        &dir,
+        "t.snap",
+        &format!(
+            "id,address,concurrent_cap\ngw1,{},2\ngw2,{},0\n",
+            gw1.addr, gw2.addr
+        ),
+        "group,prefix,targets\ncustomers,+1,gw1;gw2\n",
+    );
+    let (router, _) = lcr_router(&table, |_| {});
+    let proxy = router.local_addrs()[0];
+    let uac = Peer::new();
+    let mut at_gw1 = Vec::new();
+    for i in 0..6 {
+        let call_id = format!("cc-{i}");
+        uac.send(proxy, &call(&uac, proxy, "+14155550123", &call_id));
+        uac.expect("SIP/2.0 100 Trying");
+        // Whichever gateway got it answers; the call stays up.
+        let mut tries = 0;
+        let (inv, gw) = loop {
+            tries += 1;
+            assert!(tries < 100, "call {call_id} reached no gateway in 10 s");
+            if let Some((m, _)) = gw1.recv(Duration::from_millis(50)) {
+                if m.starts_with("INVITE ") {
+                    break (m, &gw1);
+                }
+            }
+            if let Some((m, _)) = gw2.recv(Duration::from_millis(50)) {
+                if m.starts_with("INVITE ") {
+                    break (m, &gw2);
+                }
+            }
+        };
+        gw.send(proxy, &respond(&inv, 200, "OK", gw.addr));
+        uac.expect("SIP/2.0 200 OK");
+        if std::ptr::eq(gw, &gw1) {
+            at_gw1.push(call_id);
+        }
+    }
+    assert!(
+        (1..=2).contains(&at_gw1.len()),
+        "gw1 took {} calls at once with a cap of 2",
+        at_gw1.len()
+    );
+    let rr = format!("<sip:{proxy};lr>");
+    for (i, call_id) in at_gw1.iter().enumerate() {
+        let bye = trunkline_tests::in_dialog(
+            &uac,
+            gw1.addr,
+            "BYE",
+            2,
+            call_id,
+            &format!("z9hG4bK-bye{i}"),
+            Some(&rr),
+        );
+        uac.send(proxy, &bye);
+        gw1.expect("BYE ");
+    }
+    uac.send(proxy, &call(&uac, proxy, "+14155550123", "cc-after"));
+    gw1.expect("INVITE ");
+    router.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
