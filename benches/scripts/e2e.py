@@ -895,25 +895,33 @@ def ok_at(rows, t):
     return rows[-1][1]
 
 
-def rtt_values(d, lo_ms, hi_ms):
-    """INVITE->200 times (ms) from SIPp's -trace_rtt file, in [lo_ms, hi_ms] of the
-    UAC's clock if there are enough there, else all of them."""
+def rtt_samples(d):
+    """(UAC clock ms, INVITE->200 ms) of every call in SIPp's -trace_rtt files
+    in `d`, or None without a file."""
     files = sorted(glob.glob(os.path.join(d, "*_rtt.csv")))
     if not files:
         return None
-    allv, win = [], []
+    out = []
     for fn in files:
         with open(fn, newline="") as f:
             for r in csv.reader(f, delimiter=";"):
                 if len(r) < 3 or r[2].strip() not in ("1", "rtd1"):
                     continue
                 try:
-                    at, v = float(r[0]), float(r[1])
+                    out.append((float(r[0]), float(r[1])))
                 except ValueError:
                     continue
-                allv.append(v)
-                if lo_ms <= at <= hi_ms:
-                    win.append(v)
+    return out
+
+
+def rtt_values(d, lo_ms, hi_ms):
+    """INVITE->200 times (ms) from SIPp's -trace_rtt file, in [lo_ms, hi_ms] of the
+    UAC's clock if there are enough there, else all of them."""
+    samples = rtt_samples(d)
+    if samples is None:
+        return None
+    allv = [v for _, v in samples]
+    win = [v for at, v in samples if lo_ms <= at <= hi_ms]
     vals = win if len(win) >= 100 else allv
     return sorted(vals) if vals else None
 
@@ -923,21 +931,13 @@ def rtt_per_second(d, lo_ms, hi_ms):
     [lo_ms, hi_ms], from the -trace_rtt file: the view in which a latency
     step (e.g. at a table swap) would show, which window percentiles hide.
     A list of {"t_s", "n", "p50_ms", "p99_ms"}, or None without the file."""
-    files = sorted(glob.glob(os.path.join(d, "*_rtt.csv")))
-    if not files:
+    samples = rtt_samples(d)
+    if samples is None:
         return None
     by_s = {}
-    for fn in files:
-        with open(fn, newline="") as f:
-            for r in csv.reader(f, delimiter=";"):
-                if len(r) < 3 or r[2].strip() not in ("1", "rtd1"):
-                    continue
-                try:
-                    at, v = float(r[0]), float(r[1])
-                except ValueError:
-                    continue
-                if lo_ms <= at <= hi_ms:
-                    by_s.setdefault(int(at // 1000), []).append(v)
+    for at, v in samples:
+        if lo_ms <= at <= hi_ms:
+            by_s.setdefault(int(at // 1000), []).append(v)
     out = []
     for s in sorted(by_s):
         vals = sorted(by_s[s])

@@ -365,6 +365,18 @@ impl<'a> Iterator for AuthParams<'a> {
 mod tests {
     use super::*;
 
+    /// A small deterministic generator (xorshift64) for the randomized
+    /// tests: `next(n)` is in `0..n`.
+    fn xorshift(seed: u64) -> impl FnMut(usize) -> usize {
+        let mut x = seed;
+        move |n| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        }
+    }
+
     #[test]
     fn cseq() {
         let c = CSeq::parse(b"0009\r\n  INVITE").unwrap();
@@ -479,13 +491,7 @@ mod tests {
             b"\\",
             b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-1",
         ];
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         for _ in 0..50_000 {
             let mut s = Vec::new();
             for _ in 0..next(10) {
@@ -504,13 +510,7 @@ mod tests {
             b"100rel", b"timer", b",", b",", b" ", b"\t", b"\r\n ", b"\"a,b\"", b"<x,y>", b"@",
             b"a b", b"", b";", b"\"", b"<", b">",
         ];
-        let mut x = 0x0123_4567_89ab_cdefu64;
-        let mut next = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut next = xorshift(0x0123_4567_89ab_cdefu64);
         for _ in 0..50_000 {
             let mut s = Vec::new();
             for _ in 0..next(8) {
@@ -576,13 +576,7 @@ mod tests {
             ",",
             "",
         ];
-        let mut x = 0x0f0f_1234_abcd_5678u64;
-        let mut next = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut next = xorshift(0x0f0f_1234_abcd_5678u64);
         let mut text = String::new();
         for _ in 0..100_000 {
             text.clear();
