@@ -213,29 +213,6 @@ fn check_supported(opts: &Options) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Scenario features the loader accepts but the executor does not run
-/// yet: refused here with the element's line, never ignored.
-fn check_executable(sc: &Scenario, source: &str) -> Result<(), Fail> {
-    use trunkline_loadgen::scenario::ElementKind;
-    for e in &sc.elements {
-        let txn = match &e.kind {
-            ElementKind::Send(s) => s.start_txn.is_some() || s.ack_txn.is_some(),
-            ElementKind::Recv(r) => r.response_txn.is_some(),
-            _ => false,
-        };
-        if txn {
-            return Err((
-                exit::BAD_ARGS,
-                format!(
-                    "{source}:{}: start_txn/ack_txn/response_txn (SIPp's explicit transactions) are not supported by trunkload yet",
-                    e.line
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
     let fatal = |m: String| (exit::FATAL, m);
     check_supported(opts)?;
@@ -335,7 +312,6 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         ScenarioSource::File(p) => p.to_string_lossy().into_owned(),
         ScenarioSource::Builtin(n) => n.clone(),
     };
-    check_executable(&sc, &source)?;
     let names: Vec<String> = injection.iter().map(|(n, _)| n.clone()).collect();
     scenario::check_injection_files(&sc, &source, &names)
         .map_err(|e| (exit::BAD_ARGS, e.to_string()))?;

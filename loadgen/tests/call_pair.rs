@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use trunkline_loadgen::call::{Call, CallConfig, Env, Outgoing, Status, Value};
-use trunkline_loadgen::scenario::{LoadOptions, load_builtin};
+use trunkline_loadgen::scenario::{LoadOptions, builtin, load_builtin, load_str};
 use trunkline_loadgen::stats::{FailReason, Stats};
 
 const UAC: &str = "127.0.0.1:5061";
@@ -28,7 +28,16 @@ struct Side {
 
 impl Side {
     fn new(name: &str, remote: Option<SocketAddr>, addr: &str) -> Side {
-        let sc = Arc::new(load_builtin(name, &LoadOptions::default()).expect("built-in loads"));
+        let sc = load_builtin(name, &LoadOptions::default()).expect("built-in loads");
+        Side::with(sc, remote, addr)
+    }
+
+    fn with(
+        sc: trunkline_loadgen::scenario::Scenario,
+        remote: Option<SocketAddr>,
+        addr: &str,
+    ) -> Side {
+        let sc = Arc::new(sc);
         let stats = Stats::new(&sc);
         let mut cfg = CallConfig::new(sc);
         cfg.remote_addr = remote;
@@ -74,7 +83,15 @@ struct Net<F: FnMut(usize, &[u8]) -> bool> {
 /// Runs `calls` calls of uac against uas until both sides are idle;
 /// returns (uac, uas).
 fn run<F: FnMut(usize, &[u8]) -> bool>(calls: u64, drop: F) -> (Side, Side) {
-    let mut uac = Side::new("uac", Some(UAS.parse().unwrap()), UAC);
+    run_uac(
+        Side::new("uac", Some(UAS.parse().unwrap()), UAC),
+        calls,
+        drop,
+    )
+}
+
+/// [`run`] with the given uac side (its own scenario).
+fn run_uac<F: FnMut(usize, &[u8]) -> bool>(mut uac: Side, calls: u64, drop: F) -> (Side, Side) {
     let mut uas = Side::new("uas", None, UAS);
     let mut net = Net {
         now: Instant::now(),
@@ -194,4 +211,58 @@ fn no_answer_fails_after_the_invite_retransmissions() {
     assert_eq!(uac.stats.failed(), 1);
     assert_eq!(uac.stats.counters.fail(FailReason::MaxUdpRetrans), 1);
     assert_eq!(uac.stats.msgs[0].sent_retrans, 5, "-max_invite_retrans 5");
+}
+
+/// SIPp's uac with explicit transactions: the INVITE and the BYE start
+/// one each, every response is taken only from its own transaction
+/// (`response_txn`), and the ACK belongs to the INVITE's (`ack_txn`).
+fn uac_with_transactions(bye_txn: Option<&str>, bye_response_txn: &str) -> Side {
+    let xml = builtin("uac").expect("uac");
+    let mut sends = 0;
+    let mut out = String::new();
+    for line in xml.lines() {
+        let mut l = line.to_string();
+        if l.contains("<send retrans=\"500\">") {
+            sends += 1;
+            let txn = if sends == 1 { Some("invite") } else { bye_txn };
+            if let Some(txn) = txn {
+                l = l.replace(
+                    "<send retrans=\"500\">",
+                    &format!("<send retrans=\"500\" start_txn=\"{txn}\">"),
+                );
+            }
+        } else if l.trim() == "<send>" {
+            l = l.replace("<send>", "<send ack_txn=\"invite\">");
+        } else if l.contains("<recv response=") {
+            let txn = if sends == 1 {
+                "invite"
+            } else {
+                bye_response_txn
+            };
+            l = l.replace("<recv ", &format!("<recv response_txn=\"{txn}\" "));
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    let sc = load_str(&out, "uac-txn.xml", "uac-txn", &LoadOptions::default())
+        .expect("scenario with transactions loads");
+    Side::with(sc, Some(UAS.parse().unwrap()), UAC)
+}
+
+#[test]
+fn explicit_transactions_match_responses_by_branch() {
+    let (uac, uas) = run_uac(uac_with_transactions(Some("bye"), "bye"), 10, |_, _| false);
+    assert_eq!(uac.stats.successful(), 10);
+    assert_eq!(uac.stats.failed(), 0);
+    assert_eq!(uas.stats.successful(), 10);
+}
+
+#[test]
+fn a_response_of_another_transaction_is_not_taken() {
+    // The 200 to the BYE is awaited as a response of the INVITE's
+    // transaction: its branch differs, so it is unexpected and the call
+    // fails (without response_txn SIPp would take it by its CSeq method).
+    let (uac, _) = run_uac(uac_with_transactions(None, "invite"), 5, |_, _| false);
+    assert_eq!(uac.stats.successful(), 0);
+    assert_eq!(uac.stats.failed(), 5);
 }

@@ -123,6 +123,11 @@ pub struct CallConfig {
     /// `recv_response_for_cseq_method_list` (a response is matched only if
     /// its CSeq method is a substring of this).
     pub sent_methods: Vec<Vec<u8>>,
+    /// Per element: the explicit transactions (`start_txn`, `ack_txn`,
+    /// `response_txn`) it names, as indexes into a call's transactions.
+    pub txn_refs: Vec<TxnRefs>,
+    /// How many distinct transaction names the scenario uses.
+    pub txn_count: usize,
     /// Per variable: shared by all calls of the shard (`<Global>`).
     pub global: Vec<bool>,
 }
@@ -164,6 +169,8 @@ impl CallConfig {
             start: Instant::now(),
             max_message: 65_536,
             sent_methods: Vec::new(),
+            txn_refs: Vec::new(),
+            txn_count: 0,
             global: Vec::new(),
         };
         c.derive_tables();
@@ -187,6 +194,34 @@ impl CallConfig {
             }
         }
         self.sent_methods = per;
+        let mut names: Vec<String> = Vec::new();
+        let mut index_of = |name: &Option<String>| -> Option<usize> {
+            let name = name.as_deref()?;
+            Some(match names.iter().position(|n| n == name) {
+                Some(i) => i,
+                None => {
+                    names.push(name.to_string());
+                    names.len() - 1
+                }
+            })
+        };
+        self.txn_refs = sc
+            .elements
+            .iter()
+            .map(|e| match &e.kind {
+                ElementKind::Send(s) => TxnRefs {
+                    start: index_of(&s.start_txn),
+                    ack: index_of(&s.ack_txn),
+                    response: None,
+                },
+                ElementKind::Recv(r) => TxnRefs {
+                    response: index_of(&r.response_txn),
+                    ..TxnRefs::default()
+                },
+                _ => TxnRefs::default(),
+            })
+            .collect();
+        self.txn_count = names.len();
         let mut global = vec![false; sc.variables.len()];
         for &v in &sc.global_vars {
             if let Some(g) = global.get_mut(v) {
@@ -376,10 +411,35 @@ enum Step {
 /// same role.
 const MAX_STEPS: u32 = 1000;
 
+/// The explicit transactions an element names (SIPp's `start_txn`,
+/// `ack_txn` on a `<send>`, `response_txn` on a `<recv>`), by index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxnRefs {
+    /// This send starts the transaction (its branch identifies it).
+    pub start: Option<usize>,
+    /// This send is the ACK of the (INVITE) transaction.
+    pub ack: Option<usize>,
+    /// This receive takes only responses of the transaction.
+    pub response: Option<usize>,
+}
+
+/// One explicit transaction of a call (SIPp's `txnInstanceInfo`).
+#[derive(Debug, Clone, Default)]
+struct TxnState {
+    /// The top-Via branch of the request that started it.
+    id: Vec<u8>,
+    /// The ACK `<send>` of the transaction, once sent.
+    ack_index: Option<usize>,
+    /// Hash of the final response taken by its `<recv>`.
+    final_hash: Option<u64>,
+}
+
 /// One call.
 #[derive(Debug)]
 pub struct Call {
     cfg: Arc<CallConfig>,
+    /// Explicit transactions (`start_txn`), by index.
+    txns: Vec<TxnState>,
     /// `[call_number]`.
     pub number: u64,
     /// `[call_id]`: generated (client) or received (server).
@@ -448,6 +508,7 @@ impl Call {
             created,
             msg_index: 0,
             last_send_index: 0,
+            txns: Vec::new(),
             last_send: Vec::new(),
             last_recv_hash: 0,
             last_recv_index: None,
@@ -748,6 +809,14 @@ impl Call {
                 }
                 let mut buf = env.pool.pop().unwrap_or_default();
                 self.render(&send.template, Index::At(idx), env, &mut buf);
+                let refs = self.cfg.txn_refs.get(idx).copied().unwrap_or_default();
+                if let Some(t) = refs.start {
+                    // The transaction is known by the branch it was sent with.
+                    self.txn_mut(t).id = sipmsg::top_branch(&buf);
+                }
+                if let Some(t) = refs.ack {
+                    self.txn_mut(t).ack_index = Some(idx);
+                }
                 self.last_send_index = idx;
                 self.last_send.clear();
                 self.last_send.extend_from_slice(&buf);
@@ -893,6 +962,23 @@ impl Call {
         self.send_bytes(buf, env);
     }
 
+    /// Explicit transaction `t` of this call (created on first use).
+    fn txn_mut(&mut self, t: usize) -> &mut TxnState {
+        if self.txns.len() <= t {
+            self.txns
+                .resize(self.cfg.txn_count.max(t + 1), TxnState::default());
+        }
+        &mut self.txns[t]
+    }
+
+    /// Whether `branch` is the one explicit transaction `t` was started
+    /// with.
+    fn txn_is(&self, t: usize, branch: &[u8]) -> bool {
+        self.txns
+            .get(t)
+            .is_some_and(|x| !x.id.is_empty() && x.id == branch)
+    }
+
     /// Re-sends the scenario's `<send>` at `idx`, rendered again (SIPp's
     /// `send_scene`).
     fn resend_scene(&mut self, idx: usize, env: &mut Env<'_>) {
@@ -979,11 +1065,10 @@ impl Call {
                 _ => return self.process_unexpected(msg, env),
             }
         }
-        let _ = txn;
         // Forward over optional receives up to the first mandatory element.
         let mut found = None;
         for i in self.msg_index..sc.elements.len() {
-            if self.matches(i, reply_code, request, cseq_method) {
+            if self.matches(i, reply_code, request, cseq_method, &txn) {
                 found = Some(i);
                 break;
             }
@@ -999,10 +1084,30 @@ impl Call {
                 if opt == Optional::No {
                     contig = false;
                 }
-                if self.matches(i, reply_code, request, cseq_method) {
+                if self.matches(i, reply_code, request, cseq_method, &txn) {
                     if contig || opt == Optional::Global {
                         found = Some(i);
                         break;
+                    }
+                    if let Some(t) = cfg.txn_refs.get(i).and_then(|r| r.response) {
+                        // A late response of an explicit transaction (it
+                        // matched, so it is that transaction's): a
+                        // provisional one changes nothing; a final one of
+                        // an INVITE transaction gets its ACK again; the
+                        // final response already taken, retransmitted,
+                        // is ignored.
+                        if (100..200).contains(&reply_code) {
+                            return Step::Blocked;
+                        }
+                        if let Some(ack) = self.txns.get(t).and_then(|x| x.ack_index) {
+                            self.resend_scene(ack, env);
+                            return Step::Blocked;
+                        }
+                        let h = sipmsg::msg_hash(msg);
+                        if self.txns.get(t).is_some_and(|x| x.final_hash == Some(h)) {
+                            return Step::Blocked;
+                        }
+                        continue;
                     }
                     // A late response to an INVITE whose ACK follows: send
                     // that ACK again to quench it.
@@ -1036,6 +1141,10 @@ impl Call {
         let found_el = &sc.elements[si];
         if self.lost(found_el, env) {
             return Step::Blocked;
+        }
+        if let Some(t) = cfg.txn_refs.get(si).and_then(|r| r.response) {
+            // The transaction's final response (SIPp keeps the last taken).
+            self.txn_mut(t).final_hash = Some(sipmsg::msg_hash(msg));
         }
         self.bookkeeping(found_el, env);
         env.stats.msg_recv(si);
@@ -1108,7 +1217,14 @@ impl Call {
     }
 
     /// SIPp's `matches_scenario`.
-    fn matches(&self, i: usize, reply_code: u32, request: &[u8], cseq_method: &[u8]) -> bool {
+    fn matches(
+        &self,
+        i: usize,
+        reply_code: u32,
+        request: &[u8],
+        cseq_method: &[u8],
+        txn: &[u8],
+    ) -> bool {
         let Some(ElementKind::Recv(r)) = self.element(i).map(|e| &e.kind) else {
             return false;
         };
@@ -1118,6 +1234,10 @@ impl Call {
             RecvMatch::Response(code) => {
                 if reply_code == 0 || *code as u32 != reply_code {
                     return false;
+                }
+                // `response_txn`: only a response of that transaction.
+                if let Some(t) = self.cfg.txn_refs.get(i).and_then(|r| r.response) {
+                    return self.txn_is(t, txn);
                 }
                 if i == 0 {
                     return true;
