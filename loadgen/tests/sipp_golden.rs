@@ -367,3 +367,85 @@ fn exit_codes_match_sipp() {
         text(&t)
     );
 }
+
+/// SIPp's built-in uac with explicit transactions (`start_txn` on the
+/// INVITE and the BYE, `response_txn` on every `<recv>`, `ack_txn` on the
+/// ACK), written from `sipp -sd uac` into `dir`.
+fn uac_with_transactions(dir: &Path) -> std::path::PathBuf {
+    let o = sipp(dir)
+        .args(["-sd", "uac"])
+        .output()
+        .expect("sipp -sd uac");
+    let xml = String::from_utf8_lossy(&o.stdout);
+    let (mut sends, mut out) = (0, String::new());
+    for line in xml.lines() {
+        let mut l = line.to_string();
+        if l.contains("<send retrans=\"500\">") {
+            sends += 1;
+            let txn = if sends == 1 { "invite" } else { "bye" };
+            l = l.replace(
+                "<send retrans=\"500\">",
+                &format!("<send retrans=\"500\" start_txn=\"{txn}\">"),
+            );
+        } else if l.trim() == "<send>" {
+            l = l.replace("<send>", "<send ack_txn=\"invite\">");
+        } else if l.contains("<recv response=") {
+            let txn = if sends == 1 { "invite" } else { "bye" };
+            l = l.replace("<recv ", &format!("<recv response_txn=\"{txn}\" "));
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    assert_eq!(sends, 2, "two retransmitted sends in SIPp's uac");
+    let path = dir.join("uac-txn.xml");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// The same scenario with explicit transactions, placed by SIPp and by
+/// trunkload against a SIPp uas: 200 calls each, none failed.
+#[test]
+#[ignore = "needs sipp"]
+fn explicit_transactions_run_like_sipps() {
+    let dir = scratch("txn");
+    let scenario = uac_with_transactions(&dir);
+    for driver in ["sipp", "trunkload"] {
+        let uas_port = free_port();
+        let mut s = sipp(&dir);
+        s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+            .args(["-m", "200", "-timeout", "60s", "-nostdin"]);
+        let uas = spawn(s);
+        std::thread::sleep(Duration::from_millis(300));
+        let mut c = if driver == "sipp" {
+            sipp(&dir)
+        } else {
+            trunkload(&dir)
+        };
+        c.arg(format!("127.0.0.1:{uas_port}"))
+            .arg("-sf")
+            .arg(&scenario)
+            .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+            .args(["-m", "200", "-r", "200", "-timeout", "60s", "-nostdin"]);
+        let uac = wait(spawn(c), Duration::from_secs(90));
+        let uas = wait(uas, Duration::from_secs(30));
+        assert_eq!(uac.status.code(), Some(0), "{driver} uac: {}", text(&uac));
+        assert_eq!(
+            summary_count(&uac, "Successful call"),
+            Some(200),
+            "{driver}: {}",
+            text(&uac)
+        );
+        assert_eq!(
+            summary_count(&uac, "Failed call"),
+            Some(0),
+            "{driver}: {}",
+            text(&uac)
+        );
+        assert_eq!(
+            uas.status.code(),
+            Some(0),
+            "sipp uas for {driver}: {}",
+            text(&uas)
+        );
+    }
+}
