@@ -17,14 +17,21 @@
 //!
 //! A call whose source matches no ACL entry is routed in the group named
 //! `default` when the table has one, and refused with 403 otherwise.
-//! Gateways must be IP literals on UDP (names would need DNS on the
-//! forwarding path; other transports are not served yet): others are
-//! skipped, and counted in the load summary.
+//! Gateways are reached over UDP (other transports are not served yet:
+//! skipped, with a warning). A gateway given by host name is resolved
+//! (A/AAAA, an IPv4 address preferred; no SRV/NAPTR) when its table is
+//! loaded, on the loading thread, never on the forwarding path; a name
+//! that does not resolve leaves that gateway out until the next load. Each
+//! shard turns a snapshot's gateways into addresses once (its cache is
+//! keyed by the snapshot's stamp), not per call.
 
 use std::cell::RefCell;
-use std::net::{IpAddr, SocketAddr};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use trunkline_routing_tables::{
     DialplanScratch, GatewayId, SnapError, Snapshot, SnapshotHandle, WeekMinute, format::Transport,
@@ -36,6 +43,8 @@ use crate::proxy::{LcrRequest, MAX_TARGETS, NoRoute, Target, TargetSource};
 #[derive(Debug)]
 pub struct TableRouter {
     handle: SnapshotHandle,
+    /// Gateway host names of the tables loaded, resolved at load.
+    names: ArcSwap<HashMap<String, IpAddr>>,
     /// The file in service (what `reload` and SIGHUP re-read).
     path: Mutex<PathBuf>,
     no_route: u16,
@@ -53,6 +62,10 @@ struct Scratch {
     gateways: Vec<GatewayId>,
     user: String,
     seed: u64,
+    /// Each gateway's address in the snapshot of `dests_stamp` (`None`:
+    /// not reachable here), built on the first call that sees it.
+    dests: Vec<Option<SocketAddr>>,
+    dests_stamp: Option<u64>,
 }
 
 const NOT_ALLOWED: NoRoute = NoRoute {
@@ -69,9 +82,11 @@ impl TableRouter {
     /// for numbers no rule matches.
     pub fn open(path: &Path, no_route: u16) -> Result<TableRouter, SnapError> {
         let snap = Snapshot::open(path)?;
-        warn_unsupported(&snap);
+        let names = resolve_names(&snap, &HashMap::new());
+        warn_unsupported(&snap, &names);
         Ok(TableRouter {
             handle: SnapshotHandle::new(snap),
+            names: ArcSwap::from_pointee(names),
             path: Mutex::new(path.to_path_buf()),
             no_route,
         })
@@ -81,7 +96,10 @@ impl TableRouter {
     /// damage the table in service stays. Returns a one-line summary.
     pub fn load(&self, path: &Path) -> Result<String, String> {
         let snap = Snapshot::open(path).map_err(|e| e.to_string())?;
-        warn_unsupported(&snap);
+        // Names first: a shard that sees the new table finds them resolved.
+        let names = resolve_names(&snap, &self.names.load());
+        warn_unsupported(&snap, &names);
+        self.names.store(Arc::new(names));
         let summary = summary(&snap);
         self.handle.publish(snap);
         *self.path.lock().unwrap_or_else(|e| e.into_inner()) = path.to_path_buf();
@@ -141,27 +159,73 @@ fn summary(s: &Snapshot) -> String {
 }
 
 /// Logs what the table asks for that routing does not do yet.
-fn warn_unsupported(s: &Snapshot) {
+fn warn_unsupported(s: &Snapshot, names: &HashMap<String, IpAddr>) {
     let t = s.table();
     let unusable = t
         .gateways
         .iter()
-        .filter(|g| gateway_dest(g).is_none())
+        .filter(|g| gateway_dest(g, names).is_none())
         .count();
     if unusable > 0 {
         tracing::warn!(
-            "{}: {unusable} gateways are host names or not UDP: they are skipped",
+            "{}: {unusable} gateways are not UDP or have a host name that does not resolve: they are skipped",
             s.path().display()
         );
     }
 }
 
-/// Where a gateway is reached: IP literals on UDP only.
-fn gateway_dest(g: &trunkline_routing_tables::format::ArchivedGateway) -> Option<SocketAddr> {
+/// The addresses of the gateway host names in `s` (A/AAAA through the
+/// system resolver, an IPv4 one preferred); names `known` already had are
+/// kept when a lookup fails now. Blocking: called where a table is loaded.
+fn resolve_names(s: &Snapshot, known: &HashMap<String, IpAddr>) -> HashMap<String, IpAddr> {
+    let mut out = HashMap::new();
+    for g in s.table().gateways.iter() {
+        let host = g.host.as_str();
+        if g.transport() != Transport::Udp
+            || host.parse::<IpAddr>().is_ok()
+            || out.contains_key(host)
+        {
+            continue;
+        }
+        let found = (host, g.port.to_native())
+            .to_socket_addrs()
+            .ok()
+            .and_then(|addrs| {
+                let addrs: Vec<SocketAddr> = addrs.collect();
+                addrs
+                    .iter()
+                    .find(|a| a.is_ipv4())
+                    .or(addrs.first())
+                    .map(|a| a.ip())
+            });
+        match found.or_else(|| known.get(host).copied()) {
+            Some(ip) => {
+                out.insert(host.to_string(), ip);
+            }
+            None => tracing::warn!(
+                "{}: gateway {}: host name {host} does not resolve",
+                s.path().display(),
+                g.id
+            ),
+        }
+    }
+    out
+}
+
+/// Where a gateway is reached: its IP literal, or its host name resolved
+/// at load; UDP only.
+fn gateway_dest(
+    g: &trunkline_routing_tables::format::ArchivedGateway,
+    names: &HashMap<String, IpAddr>,
+) -> Option<SocketAddr> {
     if g.transport() != Transport::Udp {
         return None;
     }
-    let ip: IpAddr = g.host.as_str().parse().ok()?;
+    let host = g.host.as_str();
+    let ip = match host.parse::<IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) => *names.get(host)?,
+    };
     Some(SocketAddr::new(ip, g.port.to_native()))
 }
 
@@ -191,7 +255,15 @@ impl TargetSource for TableRouter {
                 gateways,
                 user,
                 seed,
+                dests,
+                dests_stamp,
             } = s;
+            if *dests_stamp != Some(snap.stamp()) {
+                let names = self.names.load();
+                dests.clear();
+                dests.extend(table.gateways.iter().map(|g| gateway_dest(g, &names)));
+                *dests_stamp = Some(snap.stamp());
+            }
             let dialled = snap.apply_dialplan(group, number, dialplan);
             let Some(rule) = table.lookup(group, dialled.number, WeekMinute::now()) else {
                 return Err(no_route);
@@ -204,7 +276,7 @@ impl TargetSource for TableRouter {
                     break;
                 }
                 let Some(g) = table.gateway(id) else { continue };
-                let Some(dest) = gateway_dest(g) else {
+                let Some(&Some(dest)) = dests.get(id.0 as usize) else {
                     continue;
                 };
                 g.rewrite(dialled.number, user);
@@ -225,12 +297,13 @@ impl TargetSource for TableRouter {
 
     fn probed(&self, out: &mut Vec<SocketAddr>) {
         let snap = self.handle.load();
+        let names = self.names.load();
         out.extend(
             snap.table()
                 .gateways
                 .iter()
                 .filter(|g| g.probing)
-                .filter_map(gateway_dest),
+                .filter_map(|g| gateway_dest(g, &names)),
         );
     }
 }

@@ -154,6 +154,12 @@ impl Snapshot {
         })
     }
 
+    /// A number no other snapshot opened by this process has: tells a
+    /// per-shard cache built for one snapshot from the next one.
+    pub fn stamp(&self) -> u64 {
+        self.dialplan.stamp
+    }
+
     /// The file this was opened from.
     pub fn path(&self) -> &Path {
         &self.path

@@ -291,3 +291,36 @@ fn a_concurrent_call_cap_holds_across_shards_until_byes() {
     router.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A gateway given by host name (`localhost`) is resolved when the table
+/// is loaded and gets the call; one whose name does not resolve is left
+/// out (the call fails over past it).
+#[test]
+fn gateways_given_by_host_name_are_resolved_at_load() {
+    let dir = scratch_dir("names");
+    let gw = Peer::new();
+    let table = write_table(
+        &dir,
+        "t.snap",
+        &format!(
+            "id,address\nnowhere,no-such-host.invalid:5060\nnamed,localhost:{}\n",
+            gw.addr.port()
+        ),
+        "group,prefix,targets\ncustomers,+1,nowhere;named\n",
+    );
+    let (router, _) = lcr_router(&table, |_| {});
+    let proxy = router.local_addrs()[0];
+    let uac = Peer::new();
+    uac.send(proxy, &call(&uac, proxy, "+14155550123", "lcr-names"));
+    uac.expect("SIP/2.0 100 Trying");
+    let inv = gw.expect("INVITE sip:+14155550123@");
+    assert!(
+        inv.starts_with(&format!(
+            "INVITE sip:+14155550123@127.0.0.1:{};user=phone SIP/2.0",
+            gw.addr.port()
+        )),
+        "{inv}"
+    );
+    router.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
