@@ -317,3 +317,30 @@ fn ipv6_full_call() {
     uac.expect("SIP/2.0 200 OK");
     router.shutdown();
 }
+
+/// A datagram over `limits.max_message` is cut at the receive buffer
+/// (one byte over the cap), refused by the parser and counted, never
+/// forwarded; a request sent right after it (often read in the same
+/// batch) still is.
+#[test]
+fn an_oversized_datagram_is_dropped_and_counted() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let router = start_router(Some(uas.addr), |cfg| {
+        cfg.shards = 1;
+        cfg.proxy.limits.max_message = 1500;
+    });
+    let proxy = router.local_addrs()[0];
+    let big = invite(&uac, uas.addr, "big-1", "z9hG4bKbig1").replace(
+        "Content-Length: 4\r\n\r\nv=0\n",
+        &format!("Content-Length: 3000\r\n\r\n{}", "a".repeat(3000)),
+    );
+    assert!(big.len() > 3000);
+    uac.send(proxy, &big);
+    uac.send(proxy, &invite(&uac, uas.addr, "small-1", "z9hG4bKsmall1"));
+    let fwd = uas.expect("INVITE ");
+    assert_eq!(header(&fwd, "Call-ID"), ["small-1"]);
+    uas.expect_nothing(QUIET, &[]);
+    let reports = router.shutdown();
+    let parse_errors: u64 = reports.iter().map(|r| r.counters.parse_errors).sum();
+    assert_eq!(parse_errors, 1);
+}
