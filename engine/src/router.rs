@@ -20,7 +20,7 @@ use trunkline_shards::tx::TxStats;
 
 use crate::config::Config;
 use crate::proxy::{Counters, ProxyConfig, ProxyCore};
-use crate::transport::udp::{RecvBatch, SendScratch, UdpTransport};
+use crate::transport::udp::{Datagram, RecvBatch, SendScratch, UdpTransport};
 
 /// How often each shard runs its transaction timers. SIP timers are
 /// counted in hundreds of milliseconds; a 10 ms tick costs nothing.
@@ -401,30 +401,25 @@ impl Shard {
                     bufs.push(buf);
                     break;
                 };
-                batch.msgs.push((buf, t.dest));
-                batch.locals.push(t.local);
+                batch.msgs.push(Out {
+                    bytes: buf,
+                    dest: t.dest,
+                    local: t.local,
+                });
             }
         }
-        let mut start = 0;
-        while start < batch.msgs.len() {
-            let local = batch.locals[start];
-            let end = start
-                + batch.locals[start..]
-                    .iter()
-                    .take_while(|&&l| l == local)
-                    .count();
-            let sock = &self.sockets[local as usize % self.sockets.len()];
-            let errors = &self.send_errors;
-            sock.send_batch(&batch.msgs[start..end], &mut batch.scratch, |dest, e| {
+        let errors = &self.send_errors;
+        for run in batch.msgs.chunk_by(|a, b| a.local == b.local) {
+            let sock = &self.sockets[run[0].local as usize % self.sockets.len()];
+            sock.send_batch(run, &mut batch.scratch, |dest, e| {
                 errors.set(errors.get() + 1);
                 tracing::debug!(%dest, "send failed: {e}");
             })
             .await;
-            start = end;
         }
-        let mut bufs = self.bufs.borrow_mut();
-        bufs.extend(batch.msgs.drain(..).map(|(buf, _)| buf));
-        batch.locals.clear();
+        self.bufs
+            .borrow_mut()
+            .extend(batch.msgs.drain(..).map(|o| o.bytes));
         self.out.borrow_mut().push(batch);
     }
 }
@@ -432,10 +427,24 @@ impl Shard {
 /// Datagrams produced by the core, sent together by [`Shard::flush`].
 #[derive(Default)]
 struct OutBatch {
-    msgs: Vec<(Vec<u8>, SocketAddr)>,
-    /// The local socket of each datagram.
-    locals: Vec<u16>,
+    msgs: Vec<Out>,
     scratch: SendScratch,
+}
+
+/// One datagram to send, and the local socket it leaves from.
+struct Out {
+    bytes: Vec<u8>,
+    dest: SocketAddr,
+    local: u16,
+}
+
+impl Datagram for Out {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    fn dest(&self) -> SocketAddr {
+        self.dest
+    }
 }
 
 async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
@@ -485,6 +494,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
                 // each batch produced before reading the next; then wait.
                 loop {
                     match sock.try_recv_batch(&mut batch) {
+                        Ok(0) => break,
                         Ok(n) => {
                             let now = Instant::now();
                             for i in 0..n {

@@ -915,23 +915,15 @@ impl Shard {
             // Runs on the shard's socket go out with one sendmmsg each;
             // a call's own socket (-t un) sends its datagrams one by one.
             let mut scratch = std::mem::take(&mut *self.scratch.borrow_mut());
-            let mut start = 0;
-            while start < batch.len() {
-                let socket = batch[start].socket;
-                let end = start
-                    + batch[start..]
-                        .iter()
-                        .take_while(|o| o.socket == socket)
-                        .count();
+            for run in batch.chunk_by(|a, b| a.socket == b.socket) {
+                let socket = run[0].socket;
                 let own = if socket == 0 {
                     None
                 } else {
                     self.state.borrow().call_sockets.get(&socket).cloned()
                 };
                 let sock = own.as_deref().unwrap_or(&self.socket);
-                sock.send_batch(&batch[start..end], &mut scratch, failed)
-                    .await;
-                start = end;
+                sock.send_batch(run, &mut scratch, failed).await;
             }
             *self.scratch.borrow_mut() = scratch;
             let mut st = self.state.borrow_mut();
@@ -1042,6 +1034,7 @@ async fn read_loop(shard: Rc<Shard>, own: Option<Rc<UdpTransport>>, max: usize) 
         let sock = own.as_deref().unwrap_or(&shard.socket);
         loop {
             match sock.try_recv_batch(&mut batch) {
+                Ok(0) => break,
                 Ok(n) => {
                     for i in 0..n {
                         if let Some((bytes, src)) = batch.get(i) {

@@ -9,8 +9,7 @@
 //! buffer is allocated per wait (glommio's own `recv_from` allocates one
 //! of the full buffer size for every io_uring receive). What a batch
 //! produces is sent with one `sendmmsg(2)`, falling back to glommio for a
-//! datagram the socket buffer has no room for. [`UdpTransport::try_recv`]
-//! and [`UdpTransport::send_to`] do the same one datagram at a time.
+//! datagram the socket buffer has no room for.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
@@ -56,16 +55,6 @@ impl UdpTransport {
         })
     }
 
-    /// The next datagram if one is queued, without waiting.
-    #[inline]
-    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
-        match self.std.recv_from(buf) {
-            Ok(r) => Ok(Some(r)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Waits until a datagram is queued.
     pub async fn readable(&self) -> io::Result<()> {
         let mut one = [0u8; 1];
@@ -74,22 +63,6 @@ impl UdpTransport {
             .await
             .map(|_| ())
             .map_err(io::Error::from)
-    }
-
-    /// Sends a datagram: at once if the socket buffer has room, else
-    /// through glommio once it has.
-    #[inline]
-    pub async fn send_to(&self, buf: &[u8], dest: SocketAddr) -> io::Result<()> {
-        match self.std.send_to(buf, dest) {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self
-                .ring
-                .send_to(buf, dest)
-                .await
-                .map(|_| ())
-                .map_err(io::Error::from),
-            Err(e) => Err(e),
-        }
     }
 
     /// Reads the datagrams queued, up to `batch`'s capacity, with one
