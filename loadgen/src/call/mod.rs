@@ -1053,7 +1053,10 @@ impl Call {
                 self.peer_tag = Some(tag.to_vec());
             }
             cseq_method = sipmsg::cseq_method(msg);
-            txn = sipmsg::top_branch(msg);
+            if cfg.txn_count > 0 {
+                // Only `response_txn` matching needs the branch.
+                txn = sipmsg::top_branch(msg);
+            }
         } else {
             match memchr::memchr(b' ', msg) {
                 Some(sp) if sp < 64 => {
