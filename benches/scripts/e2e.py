@@ -914,10 +914,9 @@ def rtt_samples(d):
     return out
 
 
-def rtt_values(d, lo_ms, hi_ms):
-    """INVITE->200 times (ms) from SIPp's -trace_rtt file, in [lo_ms, hi_ms] of the
-    UAC's clock if there are enough there, else all of them."""
-    samples = rtt_samples(d)
+def rtt_values(samples, lo_ms, hi_ms):
+    """INVITE->200 times (ms) of `rtt_samples`, in [lo_ms, hi_ms] of the UAC's
+    clock if there are enough there, else all of them."""
     if samples is None:
         return None
     allv = [v for _, v in samples]
@@ -926,12 +925,11 @@ def rtt_values(d, lo_ms, hi_ms):
     return sorted(vals) if vals else None
 
 
-def rtt_per_second(d, lo_ms, hi_ms):
+def rtt_per_second(samples, lo_ms, hi_ms):
     """INVITE->200 p50/p99 (ms) per whole second of the UAC's clock in
-    [lo_ms, hi_ms], from the -trace_rtt file: the view in which a latency
-    step (e.g. at a table swap) would show, which window percentiles hide.
+    [lo_ms, hi_ms], from `rtt_samples`: the view in which a latency step
+    (e.g. at a table swap) would show, which window percentiles hide.
     A list of {"t_s", "n", "p50_ms", "p99_ms"}, or None without the file."""
-    samples = rtt_samples(d)
     if samples is None:
         return None
     by_s = {}
@@ -1099,6 +1097,7 @@ def run_step(args, bins, peer, rate, label):
             pass
     per = (lambda x: x / win_calls * 1e6) if win_calls > 0 else (lambda x: None)
 
+    samples = rtt_samples(udir)
     lat = None
     if args.driver == "trunkload":
         try:
@@ -1107,13 +1106,13 @@ def run_step(args, bins, peer, rate, label):
         except OSError:
             lat = None
     if lat is None:
-        vals = rtt_values(udir, w_from * 1000, w_to * 1000)
+        vals = rtt_values(samples, w_from * 1000, w_to * 1000)
         if vals:
             lat = {"p50_ms": pct(vals, 0.50), "p99_ms": pct(vals, 0.99), "samples": len(vals),
                    "source": "-trace_rtt (ms resolution)" if args.driver == "sipp" else "-trace_rtt"}
     if lat is None:
         lat = {"p50_ms": None, "p99_ms": None, "source": "none"}
-    per_second = rtt_per_second(udir, w_from * 1000, w_to * 1000)
+    per_second = rtt_per_second(samples, w_from * 1000, w_to * 1000)
 
     acks = uas_acks(os.path.join(d, "uas"))
     unfinished = calls - ok_total - failed_total
