@@ -2,6 +2,8 @@
 //! over a virtual network with a virtual clock, so losses and timers are
 //! exact and nothing depends on the machine's speed.
 
+mod common;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -213,37 +215,10 @@ fn no_answer_fails_after_the_invite_retransmissions() {
     assert_eq!(uac.stats.msgs[0].sent_retrans, 5, "-max_invite_retrans 5");
 }
 
-/// SIPp's uac with explicit transactions: the INVITE and the BYE start
-/// one each, every response is taken only from its own transaction
-/// (`response_txn`), and the ACK belongs to the INVITE's (`ack_txn`).
+/// SIPp's uac with explicit transactions (`common::uac_with_transactions`).
 fn uac_with_transactions(bye_txn: Option<&str>, bye_response_txn: &str) -> Side {
     let xml = builtin("uac").expect("uac");
-    let mut sends = 0;
-    let mut out = String::new();
-    for line in xml.lines() {
-        let mut l = line.to_string();
-        if l.contains("<send retrans=\"500\">") {
-            sends += 1;
-            let txn = if sends == 1 { Some("invite") } else { bye_txn };
-            if let Some(txn) = txn {
-                l = l.replace(
-                    "<send retrans=\"500\">",
-                    &format!("<send retrans=\"500\" start_txn=\"{txn}\">"),
-                );
-            }
-        } else if l.trim() == "<send>" {
-            l = l.replace("<send>", "<send ack_txn=\"invite\">");
-        } else if l.contains("<recv response=") {
-            let txn = if sends == 1 {
-                "invite"
-            } else {
-                bye_response_txn
-            };
-            l = l.replace("<recv ", &format!("<recv response_txn=\"{txn}\" "));
-        }
-        out.push_str(&l);
-        out.push('\n');
-    }
+    let out = common::uac_with_transactions(xml, bye_txn, bye_response_txn);
     let sc = load_str(&out, "uac-txn.xml", "uac-txn", &LoadOptions::default())
         .expect("scenario with transactions loads");
     Side::with(sc, Some(UAS.parse().unwrap()), UAC)

@@ -368,35 +368,16 @@ fn exit_codes_match_sipp() {
     );
 }
 
-/// SIPp's built-in uac with explicit transactions (`start_txn` on the
-/// INVITE and the BYE, `response_txn` on every `<recv>`, `ack_txn` on the
-/// ACK), written from `sipp -sd uac` into `dir`.
+/// SIPp's built-in uac with explicit transactions
+/// (`common::uac_with_transactions`), from `sipp -sd uac`, written into
+/// `dir`.
 fn uac_with_transactions(dir: &Path) -> std::path::PathBuf {
     let o = sipp(dir)
         .args(["-sd", "uac"])
         .output()
         .expect("sipp -sd uac");
-    let xml = String::from_utf8_lossy(&o.stdout);
-    let (mut sends, mut out) = (0, String::new());
-    for line in xml.lines() {
-        let mut l = line.to_string();
-        if l.contains("<send retrans=\"500\">") {
-            sends += 1;
-            let txn = if sends == 1 { "invite" } else { "bye" };
-            l = l.replace(
-                "<send retrans=\"500\">",
-                &format!("<send retrans=\"500\" start_txn=\"{txn}\">"),
-            );
-        } else if l.trim() == "<send>" {
-            l = l.replace("<send>", "<send ack_txn=\"invite\">");
-        } else if l.contains("<recv response=") {
-            let txn = if sends == 1 { "invite" } else { "bye" };
-            l = l.replace("<recv ", &format!("<recv response_txn=\"{txn}\" "));
-        }
-        out.push_str(&l);
-        out.push('\n');
-    }
-    assert_eq!(sends, 2, "two retransmitted sends in SIPp's uac");
+    let out =
+        common::uac_with_transactions(&String::from_utf8_lossy(&o.stdout), Some("bye"), "bye");
     let path = dir.join("uac-txn.xml");
     std::fs::write(&path, out).unwrap();
     path

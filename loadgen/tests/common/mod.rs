@@ -61,3 +61,37 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// SIPp's built-in uac (`xml`, as `-sd uac` prints it) with explicit
+/// transactions: the INVITE starts `invite` and the BYE `bye_txn` (none:
+/// a plain send), the INVITE's responses are taken only from `invite`, the
+/// BYE's from `bye_response_txn`, and the ACK belongs to `invite`.
+pub fn uac_with_transactions(xml: &str, bye_txn: Option<&str>, bye_response_txn: &str) -> String {
+    let (mut sends, mut out) = (0, String::new());
+    for line in xml.lines() {
+        let mut l = line.to_string();
+        if l.contains("<send retrans=\"500\">") {
+            sends += 1;
+            let txn = if sends == 1 { Some("invite") } else { bye_txn };
+            if let Some(txn) = txn {
+                l = l.replace(
+                    "<send retrans=\"500\">",
+                    &format!("<send retrans=\"500\" start_txn=\"{txn}\">"),
+                );
+            }
+        } else if l.trim() == "<send>" {
+            l = l.replace("<send>", "<send ack_txn=\"invite\">");
+        } else if l.contains("<recv response=") {
+            let txn = if sends == 1 {
+                "invite"
+            } else {
+                bye_response_txn
+            };
+            l = l.replace("<recv ", &format!("<recv response_txn=\"{txn}\" "));
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    assert_eq!(sends, 2, "two retransmitted sends in SIPp's uac");
+    out
+}
