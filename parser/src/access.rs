@@ -75,6 +75,7 @@ impl<'a> Message<'a> {
     }
 
     /// The topmost Via value (§18.2.1: where responses go).
+    #[inline(always)]
     pub fn top_via(&self) -> Result<Via<'a>, ParseError> {
         let e = self.required(HeaderName::Via)?;
         via::parse_via(e.value.of(self.buffer()), 0)
