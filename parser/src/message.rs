@@ -101,13 +101,14 @@ impl HeaderTable {
 
     #[inline]
     fn push(&mut self, e: HeaderEntry) {
+        // `Other` has a slot too (`first` holds `COUNT` entries), written
+        // but never read: the readers check for `Other` instead, off the
+        // indexing loop.
         let k = e.kind as usize;
-        if k < HeaderName::KNOWN.len() {
-            if self.first[k] == NONE {
-                self.first[k] = self.entries.len() as u16;
-            } else {
-                self.repeated |= 1u128 << k;
-            }
+        if self.first[k] == NONE {
+            self.first[k] = self.entries.len() as u16;
+        } else {
+            self.repeated |= 1u128 << k;
         }
         self.entries.push(e);
     }
@@ -403,8 +404,10 @@ fn header_value(
     if v_end > v_start && buf[v_end - 1] == b'\r' {
         v_end -= 1;
     }
-    // Tabs, more SPs or a fold before the value, LWS after it: rare.
-    if v_start < v_end && (scan::is_lws(buf[v_start]) || scan::is_lws(buf[v_end - 1])) {
+    // Tabs, more SPs or a fold before the value, LWS after it: rare. LWS
+    // bytes are all <= SP, so one compare per end screens for them (a
+    // control byte there also takes the exact loops, which trim LWS only).
+    if v_start < v_end && (buf[v_start] <= b' ' || buf[v_end - 1] <= b' ') {
         while v_start < v_end && scan::is_lws(buf[v_start]) {
             v_start += 1;
         }
