@@ -1013,9 +1013,7 @@ impl Call {
             self.paused_until = None;
             return Step::Again;
         }
-        let mut scratch = Vec::new();
-        sipmsg::get_header(msg, b"To:", false, &mut scratch);
-        if scratch.is_empty() {
+        if !sipmsg::has_header(msg, b"To:") {
             return self.process_unexpected(msg, env);
         }
         let mut cookie = 0;
@@ -1050,7 +1048,10 @@ impl Call {
                 return self.process_unexpected(msg, env);
             }
             if let Some(tag) = sipmsg::peer_tag(msg) {
-                self.peer_tag = Some(tag.to_vec());
+                // Reuses the buffer: every response of a dialog carries it.
+                let t = self.peer_tag.get_or_insert_with(Vec::new);
+                t.clear();
+                t.extend_from_slice(tag);
             }
             cseq_method = sipmsg::cseq_method(msg);
             if cfg.txn_count > 0 {

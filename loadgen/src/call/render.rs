@@ -1,7 +1,7 @@
 //! Building a message from a [`Template`]: SIPp's `createSendingMessage`
 //! (compat §3.6), keyword by keyword, with `[len]` filled in last.
 
-use std::io::Write as _;
+use std::cell::Cell;
 
 use super::{Call, Env, Value, sipmsg};
 use crate::scenario::{KeywordKind, Segment, Template};
@@ -19,6 +19,13 @@ pub(crate) enum Index {
     Previous,
 }
 
+thread_local! {
+    /// The scratch buffer of [`Call::render`]'s `[last_*]` lookups, kept
+    /// across renders so that a message costs no allocation for it (taken
+    /// and put back: a nested render finds it empty and uses its own).
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
 impl Call {
     /// Renders `t` into `out` (cleared first).
     pub(crate) fn render(&self, t: &Template, index: Index, env: &Env<'_>, out: &mut Vec<u8>) {
@@ -26,7 +33,7 @@ impl Call {
         let cfg = &*self.cfg;
         let mut len_marker: Option<(usize, i64)> = None;
         let mut suppress_crlf = false;
-        let mut scratch = Vec::new();
+        let mut scratch = SCRATCH.take();
         for seg in &t.segments {
             let kw = match seg {
                 Segment::Literal(lit) => {
@@ -91,7 +98,12 @@ impl Call {
                         Index::Default => -1,
                         Index::Previous => self.msg_index as i64 - 1,
                     };
-                    let _ = write!(out, "z9hG4bK-{}-{}-{}", cfg.pid, self.number, idx + off);
+                    out.extend_from_slice(b"z9hG4bK-");
+                    num(out, cfg.pid as i64);
+                    out.push(b'-');
+                    num(out, self.number as i64);
+                    out.push(b'-');
+                    num(out, idx + off);
                 }
                 KeywordKind::MsgIndex => num(
                     out,
@@ -113,11 +125,21 @@ impl Call {
                     }
                 }
                 KeywordKind::LastHeader { name, .. } => {
-                    let mut n = name.as_bytes().to_vec();
-                    if n.last() != Some(&b':') {
-                        n.push(b':');
-                    }
-                    sipmsg::get_header(&self.last_recv, &n, false, &mut scratch);
+                    // The name with its colon, on the stack when it fits.
+                    let name = name.as_bytes();
+                    let mut stack = [0u8; 64];
+                    let owned;
+                    let n: &[u8] = if name.last() == Some(&b':') {
+                        name
+                    } else if name.len() < stack.len() {
+                        stack[..name.len()].copy_from_slice(name);
+                        stack[name.len()] = b':';
+                        &stack[..=name.len()]
+                    } else {
+                        owned = [name, b":"].concat();
+                        &owned
+                    };
+                    sipmsg::get_header(&self.last_recv, n, false, &mut scratch);
                     out.extend_from_slice(&scratch);
                     suppress_crlf = out.last() == Some(&b'\n');
                 }
@@ -169,6 +191,7 @@ impl Call {
                         Value::Str(s) => out.extend_from_slice(s),
                         Value::Double(d) => {
                             if *d != 0.0 {
+                                use std::io::Write as _;
                                 let _ = write!(out, "{d:.6}");
                             }
                         }
@@ -212,12 +235,19 @@ impl Call {
                 Some(b) if out.len() - b > 4 => (out.len() - b - 4) as i64 + off,
                 _ => 0,
             };
-            let s = format!("{:5}", len.max(0) as u64);
-            out.splice(at..at + 5, s.bytes());
+            let mut digits = itoa::Buffer::new();
+            let s = digits.format(len.max(0) as u64).as_bytes();
+            match 5usize.checked_sub(s.len()) {
+                // Right-aligned in the five spaces already written.
+                Some(pad) => out[at + pad..at + 5].copy_from_slice(s),
+                None => drop(out.splice(at..at + 5, s.iter().copied())),
+            }
         }
+        SCRATCH.set(scratch);
     }
 }
 
+/// A decimal number, as SIPp's `%d` writes it.
 fn num(out: &mut Vec<u8>, v: i64) {
-    let _ = write!(out, "{v}");
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }

@@ -60,12 +60,41 @@ fn short_form(name_with_colon: &[u8]) -> Option<&'static [u8]> {
         .map(|(_, s)| *s)
 }
 
+/// Index of the first LF at or after `from` that `name` follows
+/// (case-insensitive): SIPp's search for `"\n" + name`, without building
+/// that pattern.
+fn find_line_ci(hay: &[u8], name: &[u8], from: usize) -> Option<usize> {
+    let need = name.len() + 1;
+    let mut i = from;
+    while i + need <= hay.len() {
+        let at = i + memchr::memchr(b'\n', &hay[i..hay.len() - need + 1])?;
+        if hay[at + 1..at + need].eq_ignore_ascii_case(name) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// Whether [`get_header`] would find `name` (which ends in `:`), in its
+/// long or its compact form: what it tests without copying anything.
+pub(crate) fn has_header(msg: &[u8], name: &[u8]) -> bool {
+    if msg.is_empty() || !name.contains(&b':') {
+        return false;
+    }
+    let block = header_block(msg);
+    find_line_ci(block, name, 0).is_some()
+        || short_form(name).is_some_and(|s| find_line_ci(block, s, 0).is_some())
+}
+
 /// SIPp's `get_header(msg, name, content)`: every line of the header block
 /// that starts (after a LF) with `name` (which ends in `:`), joined with
 /// `", "`. With `content == false` the first occurrence keeps its name
 /// (`[last_Via:]` gives `Via: a, b`); later ones contribute their values.
 /// Folded continuation lines are kept, with the CR before the fold
-/// removed. Empty when absent (after trying the compact form).
+/// removed. Empty when absent (after trying the compact form). Written
+/// into `out` without any other allocation: it runs for every `[last_*]`
+/// keyword of every message a scenario sends.
 pub(crate) fn get_header(msg: &[u8], name: &[u8], content: bool, out: &mut Vec<u8>) {
     out.clear();
     if msg.is_empty() || !name.contains(&b':') {
@@ -75,13 +104,9 @@ pub(crate) fn get_header(msg: &[u8], name: &[u8], content: bool, out: &mut Vec<u
     let mut name: &[u8] = name;
     let mut tried_short = false;
     let mut first_time = true;
-    let mut pat = Vec::with_capacity(name.len() + 1);
     loop {
-        pat.clear();
-        pat.push(b'\n');
-        pat.extend_from_slice(name);
         let mut from = 0;
-        while let Some(at) = find_ci(block, &pat, from) {
+        while let Some(at) = find_line_ci(block, name, from) {
             let mut src = at;
             if content || !first_time {
                 src += name.len() + 1;
@@ -138,26 +163,25 @@ pub(crate) fn get_header(msg: &[u8], name: &[u8], content: bool, out: &mut Vec<u
     }
     let lead = out.iter().take_while(|&&b| b == b' ').count();
     out.drain(..lead);
-    // A CR before a fold goes; so do doubled CRs and LFs.
-    let mut cleaned = Vec::with_capacity(out.len());
-    let mut i = 0;
-    while i < out.len() {
+    // A CR before a fold goes; so do doubled CRs and LFs. Compacted in
+    // place: the write index never passes the read index, and the bytes
+    // looked at ahead of the read index are still the original ones.
+    let mut w = 0;
+    for i in 0..out.len() {
         let b = out[i];
         if b == b'\r'
             && out.get(i + 1) == Some(&b'\n')
             && matches!(out.get(i + 2), Some(b' ' | b'\r' | b'\t'))
         {
-            i += 1;
             continue;
         }
-        if (b == b'\r' || b == b'\n') && cleaned.last() == Some(&b) {
-            i += 1;
+        if (b == b'\r' || b == b'\n') && w > 0 && out[w - 1] == b {
             continue;
         }
-        cleaned.push(b);
-        i += 1;
+        out[w] = b;
+        w += 1;
     }
-    *out = cleaned;
+    out.truncate(w);
 }
 
 /// `get_header_content(msg, name)` into a fresh vector.
@@ -497,6 +521,141 @@ pub(crate) fn msg_hash(msg: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SIPp's `get_header` as first ported (a pattern and a clean-up vector
+    /// allocated per call): the reference the allocation-free one must equal.
+    fn reference_get_header(msg: &[u8], name: &[u8], content: bool, out: &mut Vec<u8>) {
+        out.clear();
+        if msg.is_empty() || !name.contains(&b':') {
+            return;
+        }
+        let block = header_block(msg);
+        let mut name: &[u8] = name;
+        let mut tried_short = false;
+        let mut first_time = true;
+        let mut pat = Vec::with_capacity(name.len() + 1);
+        loop {
+            pat.clear();
+            pat.push(b'\n');
+            pat.extend_from_slice(name);
+            let mut from = 0;
+            while let Some(at) = find_ci(block, &pat, from) {
+                let mut src = at;
+                if content || !first_time {
+                    src += name.len() + 1;
+                    while block.get(src) == Some(&b' ') {
+                        src += 1;
+                    }
+                } else {
+                    src += 1;
+                }
+                first_time = false;
+                // The line, continued over folds (LF followed by SP/HT).
+                let mut end = src;
+                loop {
+                    match memchr::memchr(b'\n', &block[end.min(block.len())..]) {
+                        Some(p) => {
+                            let nl = end + p;
+                            if matches!(block.get(nl + 1), Some(b' ' | b'\t')) {
+                                end = nl + 1;
+                                continue;
+                            }
+                            end = nl;
+                            break;
+                        }
+                        None => {
+                            end = block.len();
+                            break;
+                        }
+                    }
+                }
+                if !out.is_empty() {
+                    while matches!(out.last(), Some(b' ' | b'\r' | b'\n' | b'\t')) {
+                        out.pop();
+                    }
+                    out.extend_from_slice(b", ");
+                }
+                out.extend_from_slice(&block[src.min(end)..end]);
+                from = at + 1;
+            }
+            if !out.is_empty() {
+                break;
+            }
+            if tried_short {
+                return;
+            }
+            tried_short = true;
+            match short_form(name) {
+                Some(s) => name = s,
+                None => return,
+            }
+        }
+        // Trailing SP, CR, HT; leading SP.
+        while matches!(out.last(), Some(b' ' | b'\r' | b'\t')) {
+            out.pop();
+        }
+        let lead = out.iter().take_while(|&&b| b == b' ').count();
+        out.drain(..lead);
+        // A CR before a fold goes; so do doubled CRs and LFs.
+        let mut cleaned = Vec::with_capacity(out.len());
+        let mut i = 0;
+        while i < out.len() {
+            let b = out[i];
+            if b == b'\r'
+                && out.get(i + 1) == Some(&b'\n')
+                && matches!(out.get(i + 2), Some(b' ' | b'\r' | b'\t'))
+            {
+                i += 1;
+                continue;
+            }
+            if (b == b'\r' || b == b'\n') && cleaned.last() == Some(&b) {
+                i += 1;
+                continue;
+            }
+            cleaned.push(b);
+            i += 1;
+        }
+        *out = cleaned;
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        #[test]
+        fn get_header_equals_the_reference(
+            lines in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "Via", "v", "VIA", "To", "t", "to", "From", "f", "Call-ID", "i",
+                        "CSeq", "X-To", "Contact", "m", " To", "",
+                    ]),
+                    proptest::sample::select(vec![":", " :", ": ", ":  ", "	:", ""]),
+                    "[ a-z;=<>@:.\\r\\n\\t]{0,24}",
+                    proptest::sample::select(vec!["\r\n", "\n", "\r\n ", "\r\n\t", "\r\r\n", ""]),
+                ),
+                0..8,
+            ),
+            body in proptest::sample::select(vec!["", "\r\n", "\r\nv=0\r\nTo: x\r\n"]),
+            name in proptest::sample::select(vec![
+                "Via:", "To:", "to:", "From:", "Call-ID:", "CSeq:", "Contact:", "X:", "t:", "Via",
+            ]),
+            content: bool,
+        ) {
+            let mut msg = b"SIP/2.0 200 OK\r\n".to_vec();
+            for (n, sep, v, end) in &lines {
+                msg.extend_from_slice(n.as_bytes());
+                msg.extend_from_slice(sep.as_bytes());
+                msg.extend_from_slice(v.as_bytes());
+                msg.extend_from_slice(end.as_bytes());
+            }
+            msg.extend_from_slice(body.as_bytes());
+            let (mut a, mut b) = (Vec::new(), vec![1, 2, 3]);
+            reference_get_header(&msg, name.as_bytes(), content, &mut a);
+            get_header(&msg, name.as_bytes(), content, &mut b);
+            proptest::prop_assert_eq!(&a, &b);
+            reference_get_header(&msg, name.as_bytes(), false, &mut a);
+            proptest::prop_assert_eq!(has_header(&msg, name.as_bytes()), !a.is_empty());
+        }
+    }
 
     const RESP: &[u8] = b"SIP/2.0 200 OK\r\n\
 Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-1;received=10.0.0.1\r\n\
