@@ -549,7 +549,7 @@ impl State {
                 bytes: bytes.to_vec(),
             });
         }
-        if memchr::memmem::find(bytes, b"SIP/2.0").is_none() {
+        if sipmsg::SIP_2_0.find(bytes).is_none() {
             if bytes.len() == 4 && (bytes == b"\r\n\r\n" || bytes == [0u8; 4]) {
                 return;
             }

@@ -19,11 +19,21 @@ pub(crate) enum Index {
     Previous,
 }
 
+/// What [`Call::render`] reuses from one message to the next.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// A `[last_*]` header as SIPp's `get_header` returns it.
+    header: Vec<u8>,
+    /// The last received message's header lines, indexed at the first
+    /// `[last_*]` keyword of a rendering.
+    lines: sipmsg::HeaderLines,
+}
+
 thread_local! {
     /// The scratch buffer of [`Call::render`]'s `[last_*]` lookups, kept
     /// across renders so that a message costs no allocation for it (taken
     /// and put back: a nested render finds it empty and uses its own).
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
 }
 
 impl Call {
@@ -33,7 +43,17 @@ impl Call {
         let cfg = &*self.cfg;
         let mut len_marker: Option<(usize, i64)> = None;
         let mut suppress_crlf = false;
-        let mut scratch = SCRATCH.take();
+        let mut reuse = SCRATCH.take();
+        let Scratch {
+            header: scratch,
+            lines,
+        } = &mut reuse;
+        // The last received message's header block, indexed when first needed.
+        let mut block: Option<&[u8]> = None;
+        let mut last_header = |name: &[u8], out: &mut Vec<u8>| {
+            let b = *block.get_or_insert_with(|| lines.index(&self.last_recv));
+            lines.get_header(b, name, false, out);
+        };
         for seg in &t.segments {
             let kw = match seg {
                 Segment::Literal(lit) => {
@@ -73,7 +93,7 @@ impl Call {
                 KeywordKind::CallId => out.extend_from_slice(&self.call_id),
                 KeywordKind::Cseq => num(out, self.cseq as i64 + off),
                 KeywordKind::LastCseqNumber => {
-                    sipmsg::get_header(&self.last_recv, b"CSeq:", false, &mut scratch);
+                    last_header(b"CSeq:", scratch);
                     let n = scratch
                         .get(5..)
                         .map(|v| {
@@ -139,16 +159,15 @@ impl Call {
                         owned = [name, b":"].concat();
                         &owned
                     };
-                    sipmsg::get_header(&self.last_recv, n, false, &mut scratch);
-                    out.extend_from_slice(&scratch);
+                    last_header(n, scratch);
+                    out.extend_from_slice(scratch);
                     suppress_crlf = out.last() == Some(&b'\n');
                 }
                 KeywordKind::LastRequestUri => {
-                    sipmsg::get_header(&self.last_recv, b"To:", false, &mut scratch);
-                    if let (Some(a), Some(b)) = (
-                        memchr::memchr(b'<', &scratch),
-                        memchr::memchr(b'>', &scratch),
-                    ) && b > a
+                    last_header(b"To:", scratch);
+                    if let (Some(a), Some(b)) =
+                        (memchr::memchr(b'<', scratch), memchr::memchr(b'>', scratch))
+                        && b > a
                     {
                         out.extend_from_slice(&scratch[a + 1..b]);
                     }
@@ -231,7 +250,7 @@ impl Call {
         }
         if let Some((at, off)) = len_marker {
             // Body length from the first empty line; SIPp writes "%5u".
-            let len = match memchr::memmem::find(out, b"\r\n\r\n") {
+            let len = match sipmsg::CRLF2.find(out) {
                 Some(b) if out.len() - b > 4 => (out.len() - b - 4) as i64 + off,
                 _ => 0,
             };
@@ -243,7 +262,7 @@ impl Call {
                 None => drop(out.splice(at..at + 5, s.iter().copied())),
             }
         }
-        SCRATCH.set(scratch);
+        SCRATCH.set(reuse);
     }
 }
 

@@ -9,9 +9,37 @@
 //! Every function is bounded by the message length: no panics, no
 //! quadratic scans on what a peer sends beyond what a line search needs.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
+/// A substring searcher built once: `memmem::find` builds one (its
+/// prefilter set-up included) on every call, which cost more than the
+/// search itself on these short messages.
+pub(crate) type Needle = LazyLock<Finder<'static>>;
+
+macro_rules! needle {
+    ($s:expr) => {
+        LazyLock::new(|| Finder::new($s))
+    };
+}
+
+/// The empty line that ends the headers.
+pub(crate) static CRLF2: Needle = needle!(b"\r\n\r\n");
+/// What every SIP message holds (SIPp's first check of a datagram).
+pub(crate) static SIP_2_0: Needle = needle!(b"SIP/2.0");
+static TRIPLE_SLASH: Needle = needle!(b"///");
+static CSEQ: Needle = needle!(b"CSeq");
+static CSEQ_FORMS: [Needle; 4] = [
+    needle!(b"\r\nCSeq:"),
+    needle!(b"\r\nCSEQ:"),
+    needle!(b"\r\ncseq:"),
+    needle!(b"\r\nCseq:"),
+];
+
 /// The header block: up to the first empty line (`\r\n\r\n`), or all.
 pub(crate) fn header_block(msg: &[u8]) -> &[u8] {
-    match memchr::memmem::find(msg, b"\r\n\r\n") {
+    match CRLF2.find(msg) {
         Some(i) => &msg[..i],
         None => msg,
     }
@@ -19,7 +47,7 @@ pub(crate) fn header_block(msg: &[u8]) -> &[u8] {
 
 /// The body: after the first `\r\n\r\n`, if any.
 pub(crate) fn body(msg: &[u8]) -> Option<&[u8]> {
-    memchr::memmem::find(msg, b"\r\n\r\n").map(|i| &msg[i + 4..])
+    CRLF2.find(msg).map(|i| &msg[i + 4..])
 }
 
 /// Case-insensitive search of `needle` in `hay` from `from`.
@@ -60,31 +88,53 @@ fn short_form(name_with_colon: &[u8]) -> Option<&'static [u8]> {
         .map(|(_, s)| *s)
 }
 
-/// Index of the first LF at or after `from` that `name` follows
-/// (case-insensitive): SIPp's search for `"\n" + name`, without building
-/// that pattern.
-fn find_line_ci(hay: &[u8], name: &[u8], from: usize) -> Option<usize> {
-    let need = name.len() + 1;
-    let mut i = from;
-    while i + need <= hay.len() {
-        let at = i + memchr::memchr(b'\n', &hay[i..hay.len() - need + 1])?;
-        if hay[at + 1..at + need].eq_ignore_ascii_case(name) {
-            return Some(at);
-        }
-        i = at + 1;
+/// The LFs of a message's header block, found once and searched by every
+/// `[last_*]` keyword of a message being rendered (a uas answer holds five
+/// or so, each of which would otherwise rescan the whole block).
+#[derive(Debug, Default)]
+pub(crate) struct HeaderLines {
+    lfs: Vec<u32>,
+}
+
+impl HeaderLines {
+    /// Indexes `msg`'s header block (see [`header_block`]) and returns it.
+    pub(crate) fn index<'m>(&mut self, msg: &'m [u8]) -> &'m [u8] {
+        let block = header_block(msg);
+        self.lfs.clear();
+        self.lfs
+            .extend(memchr::memchr_iter(b'\n', block).map(|p| p as u32));
+        block
     }
-    None
+
+    /// [`get_header`] on the block last given to [`HeaderLines::index`].
+    pub(crate) fn get_header(&self, block: &[u8], name: &[u8], content: bool, out: &mut Vec<u8>) {
+        collect_header(
+            block,
+            || self.lfs.iter().map(|&p| p as usize),
+            name,
+            content,
+            out,
+        );
+    }
+}
+
+/// Whether `name` (case-insensitive) follows the LF at `at` in `block`.
+fn line_starts_with(block: &[u8], at: usize, name: &[u8]) -> bool {
+    block
+        .get(at + 1..at + 1 + name.len())
+        .is_some_and(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// Whether [`get_header`] would find `name` (which ends in `:`), in its
 /// long or its compact form: what it tests without copying anything.
 pub(crate) fn has_header(msg: &[u8], name: &[u8]) -> bool {
-    if msg.is_empty() || !name.contains(&b':') {
+    if !name.contains(&b':') {
         return false;
     }
     let block = header_block(msg);
-    find_line_ci(block, name, 0).is_some()
-        || short_form(name).is_some_and(|s| find_line_ci(block, s, 0).is_some())
+    let found =
+        |n: &[u8]| memchr::memchr_iter(b'\n', block).any(|at| line_starts_with(block, at, n));
+    found(name) || short_form(name).is_some_and(found)
 }
 
 /// SIPp's `get_header(msg, name, content)`: every line of the header block
@@ -96,17 +146,37 @@ pub(crate) fn has_header(msg: &[u8], name: &[u8]) -> bool {
 /// into `out` without any other allocation: it runs for every `[last_*]`
 /// keyword of every message a scenario sends.
 pub(crate) fn get_header(msg: &[u8], name: &[u8], content: bool, out: &mut Vec<u8>) {
+    let block = header_block(msg);
+    collect_header(
+        block,
+        || memchr::memchr_iter(b'\n', block),
+        name,
+        content,
+        out,
+    );
+}
+
+/// [`get_header`] over the header block `block` whose LFs, in order,
+/// `lfs()` yields.
+fn collect_header<I: Iterator<Item = usize>>(
+    block: &[u8],
+    lfs: impl Fn() -> I,
+    name: &[u8],
+    content: bool,
+    out: &mut Vec<u8>,
+) {
     out.clear();
-    if msg.is_empty() || !name.contains(&b':') {
+    if block.is_empty() || !name.contains(&b':') {
         return;
     }
-    let block = header_block(msg);
     let mut name: &[u8] = name;
     let mut tried_short = false;
     let mut first_time = true;
     loop {
-        let mut from = 0;
-        while let Some(at) = find_line_ci(block, name, from) {
+        for at in lfs() {
+            if !line_starts_with(block, at, name) {
+                continue;
+            }
             let mut src = at;
             if content || !first_time {
                 src += name.len() + 1;
@@ -143,7 +213,6 @@ pub(crate) fn get_header(msg: &[u8], name: &[u8], content: bool, out: &mut Vec<u
                 out.extend_from_slice(b", ");
             }
             out.extend_from_slice(&block[src.min(end)..end]);
-            from = at + 1;
         }
         if !out.is_empty() {
             break;
@@ -165,7 +234,11 @@ pub(crate) fn get_header(msg: &[u8], name: &[u8], content: bool, out: &mut Vec<u
     out.drain(..lead);
     // A CR before a fold goes; so do doubled CRs and LFs. Compacted in
     // place: the write index never passes the read index, and the bytes
-    // looked at ahead of the read index are still the original ones.
+    // looked at ahead of the read index are still the original ones. Only
+    // folded lines leave a CR or LF in `out`.
+    if memchr::memchr2(b'\r', b'\n', out).is_none() {
+        return;
+    }
     let mut w = 0;
     for i in 0..out.len() {
         let b = out[i];
@@ -254,7 +327,7 @@ pub(crate) fn call_id(msg: &[u8]) -> Option<&[u8]> {
 /// (SIPp's 3PCC prefix convention).
 #[allow(dead_code)] // for the runtime (not yet on main)
 pub(crate) fn call_id_key(id: &[u8]) -> &[u8] {
-    match memchr::memmem::find(id, b"///") {
+    match TRIPLE_SLASH.find(id) {
         Some(i) => &id[i + 3..],
         None => id,
     }
@@ -298,10 +371,7 @@ pub(crate) fn reply_code(msg: &[u8]) -> u32 {
 
 /// `get_cseq_value`: the CSeq number (0 when absent).
 pub(crate) fn cseq_value(msg: &[u8]) -> u64 {
-    let Some(at) = [b"\r\nCSeq:", b"\r\nCSEQ:", b"\r\ncseq:", b"\r\nCseq:"]
-        .iter()
-        .find_map(|p| memchr::memmem::find(msg, *p))
-    else {
+    let Some(at) = CSEQ_FORMS.iter().find_map(|p| p.find(msg)) else {
         return 0;
     };
     let mut i = at + 7;
@@ -319,7 +389,7 @@ pub(crate) fn cseq_value(msg: &[u8]) -> u64 {
 /// `extract_cseq_method`: the method of the first `CSeq` (case-sensitive
 /// search, as SIPp).
 pub(crate) fn cseq_method(msg: &[u8]) -> &[u8] {
-    let Some(at) = memchr::memmem::find(msg, b"CSeq") else {
+    let Some(at) = CSEQ.find(msg) else {
         return b"";
     };
     let Some(colon) = memchr::memchr(b':', &msg[at..]).map(|p| at + p + 1) else {
@@ -651,6 +721,10 @@ mod tests {
             let (mut a, mut b) = (Vec::new(), vec![1, 2, 3]);
             reference_get_header(&msg, name.as_bytes(), content, &mut a);
             get_header(&msg, name.as_bytes(), content, &mut b);
+            proptest::prop_assert_eq!(&a, &b);
+            let mut lines = HeaderLines::default();
+            let block = lines.index(&msg);
+            lines.get_header(block, name.as_bytes(), content, &mut b);
             proptest::prop_assert_eq!(&a, &b);
             reference_get_header(&msg, name.as_bytes(), false, &mut a);
             proptest::prop_assert_eq!(has_header(&msg, name.as_bytes()), !a.is_empty());
