@@ -75,26 +75,48 @@ const _: () = assert!(HeaderName::COUNT <= 128, "the duplicate mask is a u128");
 /// its storage is reused, so steady-state parsing does not allocate.
 #[derive(Clone, Debug)]
 pub struct HeaderTable {
-    entries: Vec<HeaderEntry>,
+    /// `max_headers` slots, allocated once; the first `len` are this
+    /// message's. Storing into a slot costs one bounds check, where a
+    /// `Vec::push` also checked and grew the capacity.
+    slots: Vec<HeaderEntry>,
+    len: usize,
     first: [u16; HeaderName::COUNT],
     /// Bit `k` set when header kind `k` appears more than once.
     repeated: u128,
 }
 
-impl Default for HeaderTable {
-    fn default() -> Self {
+impl HeaderTable {
+    /// A table for messages of at most `max_headers` header lines.
+    fn new(max_headers: usize) -> Self {
+        const EMPTY: HeaderEntry = HeaderEntry {
+            kind: HeaderName::Other,
+            name: Span { start: 0, end: 0 },
+            value: Span { start: 0, end: 0 },
+            end: 0,
+        };
         HeaderTable {
-            entries: Vec::with_capacity(32),
+            slots: vec![EMPTY; max_headers],
+            len: 0,
             first: [NONE; HeaderName::COUNT],
             repeated: 0,
         }
     }
-}
 
-impl HeaderTable {
+    /// The entries of the last message parsed.
+    #[inline]
+    fn entries(&self) -> &[HeaderEntry] {
+        &self.slots[..self.len]
+    }
+
+    /// Whether another entry would exceed `max_headers`.
+    #[inline]
+    fn is_full(&self) -> bool {
+        self.len >= self.slots.len()
+    }
+
     #[inline]
     fn clear(&mut self) {
-        self.entries.clear();
+        self.len = 0;
         self.first = [NONE; HeaderName::COUNT];
         self.repeated = 0;
     }
@@ -106,11 +128,12 @@ impl HeaderTable {
         // indexing loop.
         let k = e.kind as usize;
         if self.first[k] == NONE {
-            self.first[k] = self.entries.len() as u16;
+            self.first[k] = self.len as u16;
         } else {
             self.repeated |= 1u128 << k;
         }
-        self.entries.push(e);
+        self.slots[self.len] = e;
+        self.len += 1;
     }
 }
 
@@ -136,7 +159,7 @@ pub enum StartLine {
 }
 
 /// Parses messages into [`Message`] views, reusing one [`HeaderTable`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Parser {
     limits: Limits,
     table: HeaderTable,
@@ -170,6 +193,13 @@ struct Framing {
     content_length: Option<u32>,
 }
 
+impl Default for Parser {
+    /// A parser with [`Limits::default`].
+    fn default() -> Self {
+        Parser::new(Limits::default())
+    }
+}
+
 impl Parser {
     /// A parser with the given limits. Limits beyond what the index can
     /// address are clamped: at most 65,534 headers (positions are `u16`)
@@ -181,8 +211,8 @@ impl Parser {
             ..limits
         };
         Parser {
+            table: HeaderTable::new(limits.max_headers),
             limits,
-            table: HeaderTable::default(),
         }
     }
 
@@ -277,7 +307,7 @@ fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing
                 header_line(buf, pos)?
             }
         };
-        if table.entries.len() == limits.max_headers {
+        if table.is_full() {
             return Err(ParseError::new(E::TooManyHeaders, pos));
         }
         pos = entry.end as usize;
@@ -291,7 +321,7 @@ fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing
         NONE => None,
         at => {
             if table.repeated & (1u128 << cl) != 0 {
-                let second = table.entries[at as usize + 1..]
+                let second = table.entries()[at as usize + 1..]
                     .iter()
                     .find(|e| e.kind == HeaderName::ContentLength)
                     .map_or(0, |e| e.name.start as usize);
@@ -301,7 +331,7 @@ fn frame(buf: &[u8], limits: &Limits, table: &mut HeaderTable) -> Result<Framing
                     HeaderName::ContentLength,
                 ));
             }
-            let value = table.entries[at as usize].value;
+            let value = table.entries()[at as usize].value;
             match scan::parse_decimal(value.of(buf), u32::MAX as u64) {
                 Some(n) => Some(n as u32),
                 None => {
@@ -674,7 +704,7 @@ impl<'a> Message<'a> {
     /// Every header line, in order.
     #[inline]
     pub fn headers(&self) -> &'a [HeaderEntry] {
-        &self.table.entries
+        self.table.entries()
     }
 
     /// Index (into [`Message::headers`]) of the first header of `kind`.
@@ -693,7 +723,7 @@ impl<'a> Message<'a> {
     /// The first header of `kind`.
     #[inline]
     pub fn first(&self, kind: HeaderName) -> Option<&'a HeaderEntry> {
-        self.first_index(kind).map(|i| &self.table.entries[i])
+        self.first_index(kind).map(|i| &self.table.entries()[i])
     }
 
     /// Bit `k` is set when the known header kind `k` appears more than once.
@@ -711,7 +741,7 @@ impl<'a> Message<'a> {
     /// Every header of `kind`, in order (for [`HeaderName::Other`], use
     /// [`Message::headers_named`]).
     pub fn all(&self, kind: HeaderName) -> impl Iterator<Item = &'a HeaderEntry> + 'a {
-        let entries: &'a [HeaderEntry] = &self.table.entries;
+        let entries: &'a [HeaderEntry] = self.table.entries();
         let from = self.first_index(kind).unwrap_or(entries.len());
         let to = if self.is_repeated(kind) {
             entries.len()
@@ -728,7 +758,7 @@ impl<'a> Message<'a> {
     {
         let buf = self.buf;
         let kind = HeaderName::from_bytes(name);
-        self.table.entries.iter().filter(move |e| {
+        self.table.entries().iter().filter(move |e| {
             if kind == HeaderName::Other {
                 e.kind == HeaderName::Other && e.name.of(buf).eq_ignore_ascii_case(name)
             } else {
@@ -856,5 +886,24 @@ mod tests {
         assert_eq!(find_call_id(msgs[3]), None);
         assert_eq!(find_call_id(b""), None);
         assert_eq!(find_call_id(b"\n\n"), None);
+    }
+
+    #[test]
+    fn max_headers_is_exact_and_the_table_is_reused() {
+        let limits = Limits {
+            max_headers: 3,
+            ..Limits::default()
+        };
+        let mut p = Parser::new(limits);
+        let three = b"OPTIONS sip:a@b SIP/2.0\r\nA: 1\r\nB: 2\r\nA: 3\r\n\r\n";
+        let four = b"OPTIONS sip:a@b SIP/2.0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
+        assert_eq!(p.parse(three).map(|m| m.headers().len()), Ok(3));
+        let e = p.parse(four).map(|_| ()).unwrap_err();
+        assert_eq!((e.kind, e.offset), (ErrorKind::TooManyHeaders, 43)); // the fourth line
+        // A shorter message after a longer one sees only its own entries.
+        let one = b"OPTIONS sip:a@b SIP/2.0\r\nZ: 9\r\n\r\n";
+        let m = p.parse(one).unwrap();
+        assert_eq!(m.headers().len(), 1);
+        assert_eq!(m.headers_named(b"a").count(), 0);
     }
 }
