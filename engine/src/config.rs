@@ -21,6 +21,7 @@
 //! probe_interval_ms = 10000      # OPTIONS to gateways with probing on
 //! probe_down_after = 3           # unanswered rounds that take a gateway down
 //! probe_up_after = 2             # answered rounds that bring it back
+//! resolve_every_ms = 60000       # re-resolve gateway host names (0: only at load)
 //!
 //! [timers]                       # RFC 3261 §17.1.1.1
 //! t1_ms = 500
@@ -116,6 +117,7 @@ struct RoutingSection {
     probe_interval_ms: Option<Spanned<u64>>,
     probe_down_after: Option<Spanned<u8>>,
     probe_up_after: Option<Spanned<u8>>,
+    resolve_every_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -164,6 +166,26 @@ pub struct RoutingConfig {
     pub table: PathBuf,
     /// The status sent when no rule matches the dialled number.
     pub no_route: u16,
+    /// How often gateway host names are resolved again (zero: only when a
+    /// table is loaded).
+    pub resolve_every: Duration,
+}
+
+impl RoutingConfig {
+    /// How often gateway host names are re-resolved by default: a DNS
+    /// change reaches the routing within a minute, at one lookup per name
+    /// per minute.
+    pub const RESOLVE_EVERY: Duration = Duration::from_secs(60);
+
+    /// `table` with the defaults: 404 for unknown numbers, names
+    /// re-resolved every [`RoutingConfig::RESOLVE_EVERY`].
+    pub fn new(table: PathBuf) -> RoutingConfig {
+        RoutingConfig {
+            table,
+            no_route: 404,
+            resolve_every: RoutingConfig::RESOLVE_EVERY,
+        }
+    }
 }
 
 impl Default for Config {
@@ -319,6 +341,17 @@ impl Config {
                 *slot = *v.get_ref();
             }
         }
+        let resolve_every = match &r.resolve_every_ms {
+            Some(v) if *v.get_ref() != 0 && *v.get_ref() < 1000 => {
+                return Err(err(
+                    Some(v.span()),
+                    Some("routing.resolve_every_ms"),
+                    "must be 0 (only at load) or at least 1000 ms".into(),
+                ));
+            }
+            Some(v) => Duration::from_millis(*v.get_ref()),
+            None => RoutingConfig::RESOLVE_EVERY,
+        };
         let no_route = match &r.no_route {
             Some(c) if !(400..700).contains(c.get_ref()) => {
                 return Err(err(
@@ -351,13 +384,15 @@ impl Config {
                 cfg.routing = Some(RoutingConfig {
                     table: base.join(t.get_ref()),
                     no_route,
+                    resolve_every,
                 });
             }
             None if r.failover.is_some()
                 || r.no_route.is_some()
                 || r.probe_interval_ms.is_some()
                 || r.probe_down_after.is_some()
-                || r.probe_up_after.is_some() =>
+                || r.probe_up_after.is_some()
+                || r.resolve_every_ms.is_some() =>
             {
                 return Err(err(
                     None,
@@ -584,7 +619,15 @@ max_message = 8192
         let r = c.routing.unwrap();
         assert_eq!(r.table, Path::new("/etc/trunkline/decks/table.snap"));
         assert_eq!(r.no_route, 480);
+        assert_eq!(r.resolve_every, Duration::from_secs(60));
         assert!(c.proxy.failover.contains(486) && c.proxy.failover.contains(502));
+        let r = parse("[routing]\ntable = \"t\"\nresolve_every_ms = 0\n").unwrap();
+        assert_eq!(r.routing.unwrap().resolve_every, Duration::ZERO);
+        let e = parse("[routing]\ntable = \"t\"\nresolve_every_ms = 500\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (3, Some("routing.resolve_every_ms"))
+        );
         assert!(parse("").unwrap().routing.is_none());
         let e = parse("[routing]\ntable = \"t.snap\"\nfailover = [\"6xx\"]\n").unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (3, Some("routing.failover")));

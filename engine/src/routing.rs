@@ -20,16 +20,23 @@
 //! Gateways are reached over UDP (other transports are not served yet:
 //! skipped, with a warning). A gateway given by host name is resolved
 //! (A/AAAA, an IPv4 address preferred; no SRV/NAPTR) when its table is
-//! loaded, on the loading thread, never on the forwarding path; a name
-//! that does not resolve leaves that gateway out until the next load. Each
-//! shard turns a snapshot's gateways into addresses once (its cache is
-//! keyed by the snapshot's stamp), not per call.
+//! loaded, on the loading thread, never on the forwarding path, and again
+//! every `[routing] resolve_every_ms` by [`TableRouter::spawn_refresher`]'s
+//! thread, so a gateway that moves is followed without a table push. A
+//! name that does not resolve keeps the address it had (a DNS outage does
+//! not take gateways away); one that never resolved is left out until a
+//! lookup succeeds. Each shard turns a snapshot's gateways into addresses
+//! once per table and per change of names (its cache is keyed by the
+//! snapshot's stamp and the names' generation), not per call.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -40,14 +47,73 @@ use trunkline_routing_tables::{
 use crate::proxy::{LcrRequest, MAX_TARGETS, NoRoute, Target, TargetSource};
 
 /// Least-cost routing over the snapshot in service.
-#[derive(Debug)]
 pub struct TableRouter {
     handle: SnapshotHandle,
-    /// Gateway host names of the tables loaded, resolved at load.
-    names: ArcSwap<HashMap<String, IpAddr>>,
+    /// Gateway host names of the table in service, resolved at load and
+    /// by the refresher.
+    names: ArcSwap<Names>,
+    /// `names.generation`, published after `names`: what a shard checks per
+    /// call (one relaxed-cost load) before loading the names themselves.
+    names_generation: AtomicU64,
+    /// Held by whoever resolves and publishes names or a table (a load, a
+    /// refresh): a refresh must not publish the names of a table a
+    /// concurrent load has just replaced.
+    updating: Mutex<()>,
+    /// Host name and port → an address (the system resolver unless a test
+    /// gives another).
+    resolver: Resolver,
     /// The file in service (what `reload` and SIGHUP re-read).
     path: Mutex<PathBuf>,
     no_route: u16,
+}
+
+impl std::fmt::Debug for TableRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableRouter")
+            .field("handle", &self.handle)
+            .field("names", &self.names)
+            .field("path", &self.path)
+            .field("no_route", &self.no_route)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resolves a gateway's host name and port to one address, or `None`.
+pub type Resolver = Arc<dyn Fn(&str, u16) -> Option<IpAddr> + Send + Sync>;
+
+/// Resolved gateway host names, with a generation that changes whenever
+/// they do (it keys the shards' address caches).
+#[derive(Debug, Default)]
+struct Names {
+    generation: u64,
+    map: HashMap<String, IpAddr>,
+}
+
+/// The system resolver (`getaddrinfo`: A and AAAA, `/etc/hosts`), an IPv4
+/// address preferred.
+fn system_resolver(host: &str, port: u16) -> Option<IpAddr> {
+    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().ok()?.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .map(|a| a.ip())
+}
+
+/// Stops the re-resolving thread when dropped.
+#[derive(Debug)]
+pub struct Refresher {
+    stop: Option<Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 thread_local! {
@@ -62,10 +128,10 @@ struct Scratch {
     gateways: Vec<GatewayId>,
     user: String,
     seed: u64,
-    /// Each gateway's address in the snapshot of `dests_stamp` (`None`:
-    /// not reachable here), built on the first call that sees it.
+    /// Each gateway's address in the snapshot and names of `dests_stamp`
+    /// (`None`: not reachable here), built on the first call that sees them.
     dests: Vec<Option<SocketAddr>>,
-    dests_stamp: Option<u64>,
+    dests_stamp: Option<(u64, u64)>,
 }
 
 const NOT_ALLOWED: NoRoute = NoRoute {
@@ -81,14 +147,73 @@ impl TableRouter {
     /// Opens and verifies the snapshot at `path`; `no_route` is the status
     /// for numbers no rule matches.
     pub fn open(path: &Path, no_route: u16) -> Result<TableRouter, SnapError> {
+        TableRouter::open_with_resolver(path, no_route, Arc::new(system_resolver))
+    }
+
+    /// [`TableRouter::open`] with host names resolved by `resolver`.
+    pub fn open_with_resolver(
+        path: &Path,
+        no_route: u16,
+        resolver: Resolver,
+    ) -> Result<TableRouter, SnapError> {
         let snap = Snapshot::open(path)?;
-        let names = resolve_names(&snap, &HashMap::new());
-        warn_unsupported(&snap, &names);
+        let map = resolve_names(&snap, &HashMap::new(), &*resolver);
+        warn_unsupported(&snap, &map);
         Ok(TableRouter {
             handle: SnapshotHandle::new(snap),
-            names: ArcSwap::from_pointee(names),
+            names: ArcSwap::from_pointee(Names { generation: 0, map }),
+            names_generation: AtomicU64::new(0),
+            updating: Mutex::new(()),
+            resolver,
             path: Mutex::new(path.to_path_buf()),
             no_route,
+        })
+    }
+
+    /// Resolves the gateway host names of the table in service again and
+    /// publishes them if any address changed (a name that fails now keeps
+    /// its address). Blocking. Returns the addresses that changed, `None`
+    /// if none did.
+    pub fn refresh_names(&self) -> Option<String> {
+        let _updating = self.updating.lock().unwrap_or_else(|e| e.into_inner());
+        let snap = self.handle.load();
+        let old = self.names.load();
+        let map = resolve_names(&snap, &old.map, &*self.resolver);
+        if map == old.map {
+            return None;
+        }
+        let mut changes: Vec<String> = map
+            .iter()
+            .filter(|(h, ip)| old.map.get(*h) != Some(ip))
+            .map(|(h, ip)| match old.map.get(h) {
+                Some(was) => format!("{h} {was} -> {ip}"),
+                None => format!("{h} -> {ip}"),
+            })
+            .collect();
+        changes.sort();
+        self.publish_names(old.generation + 1, map);
+        // Only names of a replaced table pruned: nothing to report.
+        (!changes.is_empty()).then(|| changes.join(", "))
+    }
+
+    /// Starts a thread that calls [`TableRouter::refresh_names`] every
+    /// `every` (the system resolver's own cache and TTLs apply beneath);
+    /// it stops when the returned handle is dropped.
+    pub fn spawn_refresher(self: &Arc<Self>, every: Duration) -> std::io::Result<Refresher> {
+        let (stop, stopped) = channel::<()>();
+        let me = Arc::clone(self);
+        let thread = std::thread::Builder::new()
+            .name("tl-resolve".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    if let Some(changes) = me.refresh_names() {
+                        tracing::info!("gateway addresses changed: {changes}");
+                    }
+                }
+            })?;
+        Ok(Refresher {
+            stop: Some(stop),
+            thread: Some(thread),
         })
     }
 
@@ -96,15 +221,27 @@ impl TableRouter {
     /// damage the table in service stays. Returns a one-line summary.
     pub fn load(&self, path: &Path) -> Result<String, String> {
         let snap = Snapshot::open(path).map_err(|e| e.to_string())?;
+        let _updating = self.updating.lock().unwrap_or_else(|e| e.into_inner());
         // Names first: a shard that sees the new table finds them resolved.
-        let names = resolve_names(&snap, &self.names.load());
-        warn_unsupported(&snap, &names);
-        self.names.store(Arc::new(names));
+        let old = self.names.load();
+        let mut map = resolve_names(&snap, &old.map, &*self.resolver);
+        warn_unsupported(&snap, &map);
+        // The old table's names stay until the next refresh prunes them: a
+        // shard may still read the old table with the new names.
+        for (h, ip) in old.map.iter() {
+            map.entry(h.clone()).or_insert(*ip);
+        }
+        self.publish_names(old.generation + 1, map);
         let summary = summary(&snap);
         self.handle.publish(snap);
         *self.path.lock().unwrap_or_else(|e| e.into_inner()) = path.to_path_buf();
         tracing::info!("routing table in service: {summary}");
         Ok(summary)
+    }
+
+    fn publish_names(&self, generation: u64, map: HashMap<String, IpAddr>) {
+        self.names.store(Arc::new(Names { generation, map }));
+        self.names_generation.store(generation, Ordering::Release);
     }
 
     /// Re-reads the file in service (SIGHUP, `reload`).
@@ -174,10 +311,14 @@ fn warn_unsupported(s: &Snapshot, names: &HashMap<String, IpAddr>) {
     }
 }
 
-/// The addresses of the gateway host names in `s` (A/AAAA through the
-/// system resolver, an IPv4 one preferred); names `known` already had are
-/// kept when a lookup fails now. Blocking: called where a table is loaded.
-fn resolve_names(s: &Snapshot, known: &HashMap<String, IpAddr>) -> HashMap<String, IpAddr> {
+/// The addresses of the gateway host names in `s`, by `resolve`; names
+/// `known` already had are kept when a lookup fails now. Blocking: called
+/// where a table is loaded and by the refresher, never on a shard.
+fn resolve_names(
+    s: &Snapshot,
+    known: &HashMap<String, IpAddr>,
+    resolve: &(dyn Fn(&str, u16) -> Option<IpAddr> + Send + Sync),
+) -> HashMap<String, IpAddr> {
     let mut out = HashMap::new();
     for g in s.table().gateways.iter() {
         let host = g.host.as_str();
@@ -187,17 +328,7 @@ fn resolve_names(s: &Snapshot, known: &HashMap<String, IpAddr>) -> HashMap<Strin
         {
             continue;
         }
-        let found = (host, g.port.to_native())
-            .to_socket_addrs()
-            .ok()
-            .and_then(|addrs| {
-                let addrs: Vec<SocketAddr> = addrs.collect();
-                addrs
-                    .iter()
-                    .find(|a| a.is_ipv4())
-                    .or(addrs.first())
-                    .map(|a| a.ip())
-            });
+        let found = resolve(host, g.port.to_native());
         match found.or_else(|| known.get(host).copied()) {
             Some(ip) => {
                 out.insert(host.to_string(), ip);
@@ -258,11 +389,13 @@ impl TargetSource for TableRouter {
                 dests,
                 dests_stamp,
             } = s;
-            if *dests_stamp != Some(snap.stamp()) {
+            let stamp = Some((snap.stamp(), self.names_generation.load(Ordering::Acquire)));
+            if *dests_stamp != stamp {
+                // The names are at least as new as the generation read.
                 let names = self.names.load();
                 dests.clear();
-                dests.extend(table.gateways.iter().map(|g| gateway_dest(g, &names)));
-                *dests_stamp = Some(snap.stamp());
+                dests.extend(table.gateways.iter().map(|g| gateway_dest(g, &names.map)));
+                *dests_stamp = stamp;
             }
             let dialled = snap.apply_dialplan(group, number, dialplan);
             let Some(rule) = table.lookup(group, dialled.number, WeekMinute::now()) else {
@@ -303,7 +436,7 @@ impl TargetSource for TableRouter {
                 .gateways
                 .iter()
                 .filter(|g| g.probing)
-                .filter_map(|g| gateway_dest(g, &names)),
+                .filter_map(|g| gateway_dest(g, &names.map)),
         );
     }
 }

@@ -50,10 +50,7 @@ fn lcr_router(
     let router = Arc::new(TableRouter::open(table, 404).unwrap());
     let source = Arc::clone(&router) as Arc<dyn TargetSource>;
     let handle = start_router(None, |cfg| {
-        cfg.routing = Some(RoutingConfig {
-            table: table.to_path_buf(),
-            no_route: 404,
-        });
+        cfg.routing = Some(RoutingConfig::new(table.to_path_buf()));
         cfg.proxy.lcr = Some(source);
         tweak(cfg);
     });
@@ -322,5 +319,68 @@ fn gateways_given_by_host_name_are_resolved_at_load() {
         "{inv}"
     );
     router.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A gateway's host name is resolved again by the refresher: a new address
+/// is used by the next call without a table push; a lookup that fails
+/// keeps the address the name had.
+#[test]
+fn gateway_names_are_re_resolved_while_the_table_stays() {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::Mutex;
+    use trunkline_engine::proxy::LcrRequest;
+
+    let dir = scratch_dir("reresolve");
+    let table = write_table(
+        &dir,
+        "t.snap",
+        "id,address\nmoving,gw.example.test:5080\n",
+        "group,prefix,targets\ncustomers,+1,moving\n",
+    );
+    let answer: Arc<Mutex<Option<IpAddr>>> =
+        Arc::new(Mutex::new(Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))));
+    let seen = Arc::clone(&answer);
+    let router = Arc::new(
+        TableRouter::open_with_resolver(
+            &table,
+            404,
+            Arc::new(move |host, port| {
+                assert_eq!((host, port), ("gw.example.test", 5080));
+                *seen.lock().unwrap()
+            }),
+        )
+        .unwrap(),
+    );
+    let dest = || {
+        let mut out = Vec::new();
+        let req = LcrRequest {
+            number: b"+14155550123",
+            source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        router.targets(&req, &mut out).map(|()| out[0].dest)
+    };
+    assert_eq!(dest(), Ok("192.0.2.1:5080".parse().unwrap()));
+
+    // Nothing changed: nothing published.
+    assert_eq!(router.refresh_names(), None);
+    // The name moves: the refresher thread picks it up.
+    *answer.lock().unwrap() = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
+    let refresher = router.spawn_refresher(Duration::from_millis(20)).unwrap();
+    let moved: SocketAddr = "192.0.2.2:5080".parse().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while dest() != Ok(moved) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still routed to {:?}",
+            dest()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(refresher);
+    // DNS fails: the last address stays in service.
+    *answer.lock().unwrap() = None;
+    assert_eq!(router.refresh_names(), None);
+    assert_eq!(dest(), Ok(moved));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -90,12 +90,7 @@ pub fn build_config(args: &RunArgs) -> Result<Config, String> {
     if let Some(t) = &args.table {
         match &mut cfg.routing {
             Some(r) => r.table = t.clone(),
-            None => {
-                cfg.routing = Some(config::RoutingConfig {
-                    table: t.clone(),
-                    no_route: 404,
-                })
-            }
+            None => cfg.routing = Some(config::RoutingConfig::new(t.clone())),
         }
     }
     if let Some(c) = &args.control {
@@ -145,6 +140,19 @@ pub fn run(args: &RunArgs) -> ExitCode {
     if let Some(t) = &table {
         cfg.proxy.lcr = Some(Arc::clone(t) as Arc<dyn crate::proxy::TargetSource>);
     }
+    // Gateway host names followed in DNS (stopped when this drops).
+    let _refresher = match (&table, &cfg.routing) {
+        (Some(t), Some(r)) if !r.resolve_every.is_zero() => {
+            match t.spawn_refresher(r.resolve_every) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    eprintln!("trunkline: cannot start the name refresher: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        _ => None,
+    };
     let _control = match &cfg.control {
         Some(path) => {
             let handler: crate::control::Handler = match &table {
