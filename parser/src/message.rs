@@ -430,18 +430,21 @@ fn header_value(
         }
     };
     // `v_start <= nl`: the byte skipped after the colon, if any, was a SP.
+    // The value lies in `line` (one bounds check here; the indexing below
+    // is then provably in bounds and compiles without checks).
+    let line = &buf[..nl];
     let mut v_end = nl;
-    if v_end > v_start && buf[v_end - 1] == b'\r' {
+    if v_end > v_start && line[v_end - 1] == b'\r' {
         v_end -= 1;
     }
     // Tabs, more SPs or a fold before the value, LWS after it: rare. LWS
     // bytes are all <= SP, so one compare per end screens for them (a
     // control byte there also takes the exact loops, which trim LWS only).
-    if v_start < v_end && (buf[v_start] <= b' ' || buf[v_end - 1] <= b' ') {
-        while v_start < v_end && scan::is_lws(buf[v_start]) {
+    if v_start < v_end && (line[v_start] <= b' ' || line[v_end - 1] <= b' ') {
+        while v_start < v_end && scan::is_lws(line[v_start]) {
             v_start += 1;
         }
-        while v_end > v_start && scan::is_lws(buf[v_end - 1]) {
+        while v_end > v_start && scan::is_lws(line[v_end - 1]) {
             v_end -= 1;
         }
     }
