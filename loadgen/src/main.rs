@@ -107,7 +107,10 @@ fn run(opts: Options) -> i32 {
         ScenarioSource::Builtin(n) => scenario::load_builtin(n, &load),
     };
     let sc = match loaded {
-        Ok(s) => Arc::new(s),
+        Ok(mut s) => {
+            s.lose_packets |= opts.lost != 0.0;
+            Arc::new(s)
+        }
         Err(e) => {
             eprintln!("{e}");
             return exit::BAD_ARGS;
@@ -142,9 +145,6 @@ fn check_supported(opts: &Options) -> Result<(), Fail> {
             "-ci/-cp",
             "there is no remote-control socket; use signals (SIGUSR1 = q)",
         );
-    }
-    if opts.lost > 0.0 {
-        return refuse("-lost", "use the lost attribute on the scenario's elements");
     }
     if opts.rtcheck != options::RtCheck::Full {
         return refuse(
@@ -338,6 +338,7 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         c.send_timeout =
             (opts.send_timeout_ms > 0).then(|| Duration::from_millis(opts.send_timeout_ms));
         c.retrans_enabled = opts.retrans_enabled;
+        c.default_lost = opts.lost;
         (c.max_invite_retrans, c.max_non_invite_retrans) = opts.retrans_caps();
         c.behaviors = opts.default_behaviors;
         c.auto_answer = opts.auto_answer;

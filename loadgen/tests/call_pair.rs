@@ -215,6 +215,42 @@ fn no_answer_fails_after_the_invite_retransmissions() {
     assert_eq!(uac.stats.msgs[0].sent_retrans, 5, "-max_invite_retrans 5");
 }
 
+/// `-lost 100`: the INVITE and each of its retransmissions are lost on
+/// purpose (SIPp's `send_raw` applies the loss to retransmissions too),
+/// each loss counted on the element; the call fails on the retransmission
+/// limit.
+#[test]
+fn lost_100_loses_the_invite_and_its_retransmissions() {
+    let mut uac = Side::new("uac", Some(UAS.parse().unwrap()), UAC);
+    Arc::get_mut(&mut uac.cfg).unwrap().default_lost = 100.0;
+    let mut on_wire = 0;
+    let (uac, uas) = run_uac(uac, 1, |_, b| {
+        on_wire += usize::from(b.starts_with(b"INVITE"));
+        false
+    });
+    assert_eq!(on_wire, 0);
+    assert_eq!(uas.stats.msgs.iter().map(|m| m.recv).sum::<u64>(), 0);
+    assert_eq!(uac.stats.counters.fail(FailReason::MaxUdpRetrans), 1);
+    let invite = uac.stats.msgs[0];
+    assert_eq!((invite.sent, invite.sent_retrans, invite.lost), (1, 5, 6));
+}
+
+/// An element's own `lost="0"` wins over `-lost`: SIPp uses the global
+/// percentage only for elements without the attribute.
+#[test]
+fn an_elements_lost_attribute_overrides_lost() {
+    let mut sc = load_builtin("uac", &LoadOptions::default()).expect("uac");
+    for e in &mut sc.elements {
+        e.common.lost = Some(0.0);
+    }
+    let mut uac = Side::with(sc, Some(UAS.parse().unwrap()), UAC);
+    Arc::get_mut(&mut uac.cfg).unwrap().default_lost = 100.0;
+    let (uac, uas) = run_uac(uac, 5, |_, _| false);
+    assert_eq!(uac.stats.successful(), 5);
+    assert_eq!(uas.stats.successful(), 5);
+    assert_eq!(uac.stats.msgs.iter().map(|m| m.lost).sum::<u64>(), 0);
+}
+
 /// SIPp's uac with explicit transactions (`common::uac_with_transactions`).
 fn uac_with_transactions(bye_txn: Option<&str>, bye_response_txn: &str) -> Side {
     let xml = builtin("uac").expect("uac");

@@ -237,6 +237,43 @@ fn counts_header_is_sipps() {
     assert!(screen.contains(rows), "{screen}");
 }
 
+/// With loss emulation on (`-lost`, or any `lost` attribute), SIPp 3.6.1
+/// adds a Lost column per send and receive to the counts file
+/// (`logger.cpp`) and to the screen, where the count shows once non-zero
+/// (`screen.cpp`).
+#[test]
+fn loss_emulation_adds_lost_columns() {
+    let mut s = Scenario {
+        elements: vec![
+            el(send(SendWhat::Request("OPTIONS".into()), Some(500)), |c| {
+                c.lost = Some(10.0)
+            }),
+            el(recv(RecvMatch::Response(200), false), |_| {}),
+        ],
+        ..Scenario::default()
+    };
+    let plain = "CurrentTime;ElapsedTime;0_OPTIONS_Sent;0_OPTIONS_Retrans;0_OPTIONS_Timeout;1_200_Recv;1_200_Retrans;1_200_Timeout;1_200_Unexp;";
+    assert_eq!(counts_header(&s, ";"), plain);
+    s.lose_packets = true;
+    assert_eq!(
+        counts_header(&s, ";"),
+        "CurrentTime;ElapsedTime;0_OPTIONS_Sent;0_OPTIONS_Retrans;0_OPTIONS_Timeout;0_OPTIONS_Lost;1_200_Recv;1_200_Retrans;1_200_Timeout;1_200_Unexp;1_200_Lost;"
+    );
+    let o = opts("-sn uac -m 1 127.0.0.1:9");
+    let rep = Reporter::new(&o, &s, 1, at("1795424527.343107")).unwrap();
+    let mut st = Stats::new(&s);
+    st.call_created(false);
+    st.msg_sent(0);
+    st.msg_lost(0);
+    st.msg_lost(0);
+    let screen = rep.scenario_screen(&st, at("1795424528.343107"));
+    let rows = "                                 Messages  Retrans   Timeout   Unexp.    Lost
+     OPTIONS ---------->         1         0         0                   2     
+         200 <----------         0         0         0         0               
+";
+    assert!(screen.contains(rows), "{screen}");
+}
+
 #[test]
 fn stat_rows_and_counts_rows() {
     let dir = tmpdir();

@@ -97,6 +97,9 @@ pub struct CallConfig {
     pub send_timeout: Option<Duration>,
     /// UDP retransmissions on (`-nr` turns them off).
     pub retrans_enabled: bool,
+    /// `-lost`: the loss emulation, percent, of a `<send>` or `<recv>`
+    /// without its own `lost` attribute.
+    pub default_lost: f64,
     /// `min(-max_invite_retrans, -max_retrans)`.
     pub max_invite_retrans: u32,
     /// `min(-max_non_invite_retrans, -max_retrans)`.
@@ -157,6 +160,7 @@ impl CallConfig {
             recv_timeout: None,
             send_timeout: None,
             retrans_enabled: true,
+            default_lost: 0.0,
             max_invite_retrans: 5,
             max_non_invite_retrans: 9,
             t2: Duration::from_millis(4000),
@@ -714,8 +718,12 @@ impl Call {
         if !invite && self.last_delay > self.cfg.t2 {
             self.last_delay = self.cfg.t2;
         }
-        let bytes = self.last_send.clone();
-        self.send_bytes(bytes, env);
+        if !self.lose(self.last_send_index, env) {
+            let mut bytes = env.pool.pop().unwrap_or_default();
+            bytes.clear();
+            bytes.extend_from_slice(&self.last_send);
+            self.send_bytes(bytes, env);
+        }
         env.stats.msg_retrans(self.last_send_index);
         self.next_retrans = Some(env.now + self.last_delay);
         None
@@ -833,8 +841,7 @@ impl Call {
                     }
                     _ => self.next_retrans = None,
                 }
-                let lost = self.lost(cur, env);
-                if lost {
+                if self.lose(idx, env) {
                     env.pool.push(buf);
                 } else {
                     self.send_bytes(buf, env);
@@ -923,11 +930,24 @@ impl Call {
         }
     }
 
+    /// SIPp's `call::lost`: whether this `<send>`/`<recv>` loses its
+    /// message, by the element's `lost` percentage, else `-lost`'s (an
+    /// explicit `lost="0"` keeps the element lossless).
     fn lost(&self, e: &Element, env: &mut Env<'_>) -> bool {
-        match e.common.lost {
-            Some(pct) if pct > 0.0 => env.unit() * 100.0 < pct,
-            _ => false,
+        let pct = e.common.lost.unwrap_or(self.cfg.default_lost);
+        pct > 0.0 && env.unit() * 100.0 < pct
+    }
+
+    /// Whether the message of element `idx` is lost on purpose now; a
+    /// loss is counted (`nb_lost`). Every send and receive of a scenario
+    /// element passes here, retransmissions included, as every SIPp
+    /// `send_raw` with an index does; default messages never do.
+    fn lose(&self, idx: usize, env: &mut Env<'_>) -> bool {
+        let lost = self.element(idx).is_some_and(|e| self.lost(e, env));
+        if lost {
+            env.stats.msg_lost(idx);
         }
+        lost
     }
 
     fn send_bytes(&mut self, bytes: Vec<u8>, env: &mut Env<'_>) {
@@ -986,7 +1006,11 @@ impl Call {
         if let Some(ElementKind::Send(s)) = cfg.scenario.elements.get(idx).map(|e| &e.kind) {
             let mut buf = env.pool.pop().unwrap_or_default();
             self.render(&s.template, Index::At(idx), env, &mut buf);
-            self.send_bytes(buf, env);
+            if self.lose(idx, env) {
+                env.pool.push(buf);
+            } else {
+                self.send_bytes(buf, env);
+            }
         }
     }
 
@@ -1022,7 +1046,7 @@ impl Call {
             if let Some((h, ri, si)) = self.recv_retrans
                 && h == cookie
             {
-                if self.element(ri).is_some_and(|e| self.lost(e, env)) {
+                if self.lose(ri, env) {
                     return Step::Blocked;
                 }
                 env.stats.msg_recv_retrans(ri);
@@ -1142,10 +1166,10 @@ impl Call {
             }
             return self.automatic_response(request, msg, env);
         };
-        let found_el = &sc.elements[si];
-        if self.lost(found_el, env) {
+        if self.lose(si, env) {
             return Step::Blocked;
         }
+        let found_el = &sc.elements[si];
         if let Some(t) = cfg.txn_refs.get(si).and_then(|r| r.response) {
             // The transaction's final response (SIPp keeps the last taken).
             self.txn_mut(t).final_hash = Some(sipmsg::msg_hash(msg));

@@ -122,6 +122,8 @@ pub fn load_bytes(
         hide_default: false,
     };
     b.scenario(&root)?;
+    // Any `lost` attribute, even `lost="0"`, turns loss accounting on (SIPp).
+    b.sc.lose_packets = b.sc.elements.iter().any(|e| e.common.lost.is_some());
     Ok(b.sc)
 }
 

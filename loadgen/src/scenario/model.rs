@@ -17,6 +17,10 @@ pub type VarId = usize;
 pub struct Scenario {
     /// `<scenario name="...">`, shown on the screen.
     pub name: String,
+    /// SIPp's `lose_packets`: some element has a `lost` attribute, or
+    /// `-lost` is set (the caller sets it then); the screen and the counts
+    /// file then show a Lost column.
+    pub lose_packets: bool,
     /// The name output files carry (`<stem>_<pid>_.csv`): the `-sf` file's
     /// basename without `.xml`, or the `-sn` name.
     pub file_stem: String,

@@ -304,12 +304,18 @@ pub fn counts_header(scenario: &Scenario, d: &str) -> String {
                 if *retrans {
                     let _ = write!(s, "{i}_{label}_Timeout{d}");
                 }
+                if scenario.lose_packets {
+                    let _ = write!(s, "{i}_{label}_Lost{d}");
+                }
             }
             ElemView::Recv { label, .. } => {
                 let _ = write!(
                     s,
                     "{i}_{label}_Recv{d}{i}_{label}_Retrans{d}{i}_{label}_Timeout{d}{i}_{label}_Unexp{d}"
                 );
+                if scenario.lose_packets {
+                    let _ = write!(s, "{i}_{label}_Lost{d}");
+                }
             }
             // SIPp 3.6.1 tests `pause_distribution || pause_variable` and
             // `pause_variable` is -1 when unset: a `<nop>` gets the pause
@@ -347,6 +353,9 @@ pub(crate) fn counts_row(
                 if *retrans {
                     let _ = write!(s, "{}{d}", m.timeout);
                 }
+                if scenario.lose_packets {
+                    let _ = write!(s, "{}{d}", m.lost);
+                }
             }
             ElemView::Recv { .. } => {
                 let _ = write!(
@@ -354,6 +363,9 @@ pub(crate) fn counts_row(
                     "{}{d}{}{d}{}{d}{}{d}",
                     m.recv, m.recv_retrans, m.timeout, m.unexpected
                 );
+                if scenario.lose_packets {
+                    let _ = write!(s, "{}{d}", m.lost);
+                }
             }
             ElemView::Pause { .. } | ElemView::Nop { .. } => {
                 let _ = write!(s, "{}{d}{}{d}", m.sessions, m.unexpected);

@@ -345,6 +345,8 @@ pub struct MsgCounts {
     pub unexpected: u64,
     /// `sessions` (pauses entered, cumulative as in SIPp).
     pub sessions: u64,
+    /// `nb_lost`: messages this element lost on purpose (`lost`, `-lost`).
+    pub lost: u64,
 }
 
 impl MsgCounts {
@@ -356,6 +358,7 @@ impl MsgCounts {
         self.timeout += o.timeout;
         self.unexpected += o.unexpected;
         self.sessions += o.sessions;
+        self.lost += o.lost;
     }
 }
 
@@ -576,7 +579,12 @@ impl Stats {
         self.msg(idx).recv_retrans += 1;
     }
 
-    /// Element `idx` timed out.
+    /// Element `idx` lost a message on purpose (`nb_lost`).
+    pub fn msg_lost(&mut self, idx: usize) {
+        self.msg(idx).lost += 1;
+    }
+
+    /// Element `idx` timed out (`nb_timeout`).
     pub fn msg_timeout(&mut self, idx: usize) {
         self.msg(idx).timeout += 1;
     }

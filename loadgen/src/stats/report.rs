@@ -681,7 +681,7 @@ impl Reporter {
                     "index": i, "kind": kind, "label": label,
                     "sent": m.sent, "sent_retrans": m.sent_retrans,
                     "recv": m.recv, "recv_retrans": m.recv_retrans,
-                    "timeout": m.timeout, "unexpected": m.unexpected,
+                    "timeout": m.timeout, "unexpected": m.unexpected, "lost": m.lost,
                     "sessions": m.sessions,
                 })
             })

@@ -251,9 +251,21 @@ pub(crate) fn scenario_screen(
         lines.push(dup);
     }
     lines.push(String::new());
-    lines.push(
-        "                                 Messages  Retrans   Timeout   Unexpected-Msg".to_string(),
-    );
+    let lose = ctx.scenario.lose_packets;
+    lines.push(if lose {
+        "                                 Messages  Retrans   Timeout   Unexp.    Lost".to_string()
+    } else {
+        "                                 Messages  Retrans   Timeout   Unexpected-Msg".to_string()
+    });
+    // The Lost column: the count once there is one (SIPp leaves it blank
+    // at zero).
+    let lost = |m: &crate::stats::MsgCounts| {
+        if lose && m.lost > 0 {
+            m.lost.to_string()
+        } else {
+            String::new()
+        }
+    };
     for (i, (view, e)) in ctx
         .views
         .iter()
@@ -285,12 +297,20 @@ pub(crate) fn scenario_screen(
                 let tail = if *retrans {
                     format!(
                         "{:<9} {:<9} {:<9} {:<9} {:<9}",
-                        m.sent, m.sent_retrans, m.timeout, "", ""
+                        m.sent,
+                        m.sent_retrans,
+                        m.timeout,
+                        "",
+                        lost(&m)
                     )
                 } else {
                     format!(
                         "{:<9} {:<9} {:<9} {:<9} {:<9}",
-                        m.sent, m.sent_retrans, "", "", ""
+                        m.sent,
+                        m.sent_retrans,
+                        "",
+                        "",
+                        lost(&m)
                     )
                 };
                 format!("{head}{rtd}{tail}")
@@ -303,7 +323,11 @@ pub(crate) fn scenario_screen(
                 };
                 format!(
                     "{head}{rtd}{:<9} {:<9} {:<9} {:<9} {:<9}",
-                    m.recv, m.recv_retrans, m.timeout, m.unexpected, ""
+                    m.recv,
+                    m.recv_retrans,
+                    m.timeout,
+                    m.unexpected,
+                    lost(&m)
                 )
             }
             ElemView::Pause { desc } => {
