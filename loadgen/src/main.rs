@@ -146,12 +146,6 @@ fn check_supported(opts: &Options) -> Result<(), Fail> {
             "there is no remote-control socket; use signals (SIGUSR1 = q)",
         );
     }
-    if opts.rtcheck != options::RtCheck::Full {
-        return refuse(
-            "-rtcheck loose",
-            "retransmissions are always checked in full",
-        );
-    }
     if opts.callid_slash_ign {
         return refuse(
             "-callid_slash_ign",
@@ -339,6 +333,7 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
             (opts.send_timeout_ms > 0).then(|| Duration::from_millis(opts.send_timeout_ms));
         c.retrans_enabled = opts.retrans_enabled;
         c.default_lost = opts.lost;
+        c.rtcheck_loose = opts.rtcheck == options::RtCheck::Loose;
         (c.max_invite_retrans, c.max_non_invite_retrans) = opts.retrans_caps();
         c.behaviors = opts.default_behaviors;
         c.auto_answer = opts.auto_answer;

@@ -100,6 +100,10 @@ pub struct CallConfig {
     /// `-lost`: the loss emulation, percent, of a `<send>` or `<recv>`
     /// without its own `lost` attribute.
     pub default_lost: f64,
+    /// `-rtcheck loose`: retransmissions recognised by To, From, Call-ID,
+    /// CSeq (and a response's status line and body) instead of the whole
+    /// message.
+    pub rtcheck_loose: bool,
     /// `min(-max_invite_retrans, -max_retrans)`.
     pub max_invite_retrans: u32,
     /// `min(-max_non_invite_retrans, -max_retrans)`.
@@ -161,6 +165,7 @@ impl CallConfig {
             send_timeout: None,
             retrans_enabled: true,
             default_lost: 0.0,
+            rtcheck_loose: false,
             max_invite_retrans: 5,
             max_non_invite_retrans: 9,
             t2: Duration::from_millis(4000),
@@ -938,6 +943,15 @@ impl Call {
         pct > 0.0 && env.unit() * 100.0 < pct
     }
 
+    /// SIPp's `call::hash` of a received message under `-rtcheck`.
+    fn msg_hash(&self, msg: &[u8]) -> u64 {
+        if self.cfg.rtcheck_loose {
+            sipmsg::msg_hash_loose(msg)
+        } else {
+            sipmsg::msg_hash(msg)
+        }
+    }
+
     /// Whether the message of element `idx` is lost on purpose now; a
     /// loss is counted (`nb_lost`). Every send and receive of a scenario
     /// element passes here, retransmissions included, as every SIPp
@@ -1042,7 +1056,7 @@ impl Call {
         }
         let mut cookie = 0;
         if cfg.retrans_enabled {
-            cookie = sipmsg::msg_hash(msg);
+            cookie = self.msg_hash(msg);
             if let Some((h, ri, si)) = self.recv_retrans
                 && h == cookie
             {
@@ -1131,7 +1145,7 @@ impl Call {
                             self.resend_scene(ack, env);
                             return Step::Blocked;
                         }
-                        let h = sipmsg::msg_hash(msg);
+                        let h = self.msg_hash(msg);
                         if self.txns.get(t).is_some_and(|x| x.final_hash == Some(h)) {
                             return Step::Blocked;
                         }
@@ -1172,7 +1186,7 @@ impl Call {
         let found_el = &sc.elements[si];
         if let Some(t) = cfg.txn_refs.get(si).and_then(|r| r.response) {
             // The transaction's final response (SIPp keeps the last taken).
-            self.txn_mut(t).final_hash = Some(sipmsg::msg_hash(msg));
+            self.txn_mut(t).final_hash = Some(self.msg_hash(msg));
         }
         self.bookkeeping(found_el, env);
         env.stats.msg_recv(si);

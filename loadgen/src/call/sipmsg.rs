@@ -569,6 +569,31 @@ pub(crate) fn sub_message<'a>(
     }
 }
 
+/// SIPp's `-rtcheck loose` hash (`call::hash`, after RFC 2543 §11.5):
+/// the contents of To, From, Call-ID and CSeq and, for a response, its
+/// status line after `SIP/2.0` and its body, so a retransmission that a
+/// middlebox rewrote elsewhere (a Via, a Record-Route) is still one.
+pub(crate) fn msg_hash_loose(msg: &[u8]) -> u64 {
+    let mut key = Vec::with_capacity(256);
+    let mut part = Vec::new();
+    for name in [&b"To:"[..], b"From:", b"Call-ID:", b"CSeq:"] {
+        get_header(msg, name, true, &mut part);
+        key.extend_from_slice(&part);
+        key.push(0);
+    }
+    if let Some(rest) = msg.strip_prefix(b"SIP/2.0") {
+        let end = memchr::memchr2(b'\r', 0, rest).unwrap_or(rest.len());
+        key.extend_from_slice(&rest[..end]);
+        key.push(0);
+        if let Some(body) = body(msg) {
+            // SIPp hashes the body as a C string: up to a NUL.
+            let end = memchr::memchr(0, body).unwrap_or(body.len());
+            key.extend_from_slice(&body[..end]);
+        }
+    }
+    msg_hash(&key)
+}
+
 /// A 64-bit hash of a whole message, for SIPp's retransmission detection
 /// (any good hash does: only equality matters).
 pub(crate) fn msg_hash(msg: &[u8]) -> u64 {
@@ -686,6 +711,43 @@ mod tests {
             i += 1;
         }
         *out = cleaned;
+    }
+
+    #[test]
+    fn loose_hash_sees_through_rewritten_vias() {
+        let resp = |via: &str, status: &str, body: &str| {
+            format!(
+                "SIP/2.0 {status}\r\nVia: {via}\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\n\
+                 Call-ID: x@h\r\nCSeq: 1 INVITE\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        };
+        let a = resp("SIP/2.0/UDP p1;branch=z9hG4bK1", "200 OK", "v=0");
+        let b = resp("SIP/2.0/UDP p2;branch=z9hG4bK2", "200 OK", "v=0");
+        assert_ne!(msg_hash(&a), msg_hash(&b));
+        assert_eq!(msg_hash_loose(&a), msg_hash_loose(&b));
+        // A different status line or body is a different response.
+        let c = resp("SIP/2.0/UDP p1;branch=z9hG4bK1", "183 Progress", "v=0");
+        let d = resp("SIP/2.0/UDP p1;branch=z9hG4bK1", "200 OK", "v=1");
+        assert_ne!(msg_hash_loose(&a), msg_hash_loose(&c));
+        assert_ne!(msg_hash_loose(&a), msg_hash_loose(&d));
+        // Requests: To, From, Call-ID and CSeq only (RFC 2543 §11.5).
+        let req = |ruri: &str, cseq: &str| {
+            format!(
+                "BYE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@h>;tag=1\r\n\
+                 To: <sip:b@h>;tag=2\r\ni: x@h\r\nCSeq: {cseq}\r\n\r\n"
+            )
+            .into_bytes()
+        };
+        assert_eq!(
+            msg_hash_loose(&req("sip:b@h", "2 BYE")),
+            msg_hash_loose(&req("sip:b@other", "2 BYE"))
+        );
+        assert_ne!(
+            msg_hash_loose(&req("sip:b@h", "2 BYE")),
+            msg_hash_loose(&req("sip:b@h", "3 BYE"))
+        );
     }
 
     proptest::proptest! {
