@@ -334,6 +334,9 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         c.retrans_enabled = opts.retrans_enabled;
         c.default_lost = opts.lost;
         c.rtcheck_loose = opts.rtcheck == options::RtCheck::Loose;
+        c.auth_username = opts.auth_username.clone();
+        c.auth_password = opts.auth_password.clone();
+        c.auth_uri = opts.auth_uri.clone();
         (c.max_invite_retrans, c.max_non_invite_retrans) = opts.retrans_caps();
         c.behaviors = opts.default_behaviors;
         c.auto_answer = opts.auto_answer;

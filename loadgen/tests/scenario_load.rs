@@ -813,10 +813,10 @@ fn keyword_errors_point_into_the_cdata() {
         "the [tdmmap] keyword is not supported",
     );
     fails(
-        "<send><![CDATA[INVITE x SIP/2.0\nX: [authentication username=a password=b]]]></send>",
+        "<send><![CDATA[INVITE x SIP/2.0\nX: [authentication username=a aka_OP=b]]]></send>",
         4,
         4,
-        "[authentication] keyword",
+        "AKAv1-MD5 authentication",
     );
     fails(
         "<send><![CDATA[INVITE x SIP/2.0\nX: [len\n]]></send>",

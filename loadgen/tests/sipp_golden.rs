@@ -474,3 +474,136 @@ fn explicit_transactions_run_like_sipps() {
         );
     }
 }
+
+/// A REGISTER challenged with 401 and resent with `[authentication]`:
+/// SIPp's own `verifyauth` (as uas) accepts every one of trunkload's
+/// digests (qop=auth, nc, cnonce), and a wrong password is refused.
+#[test]
+#[ignore = "needs sipp"]
+fn digest_authentication_passes_sipps_verifyauth() {
+    let dir = scratch("auth");
+    let uas_xml = dir.join("challenge.xml");
+    std::fs::write(
+        &uas_xml,
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="challenge">
+  <recv request="REGISTER"/>
+  <send><![CDATA[
+
+      SIP/2.0 401 Unauthorized
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      WWW-Authenticate: Digest realm="test.example", nonce="47ebe028cda119c35d4877b383027d28", qop="auth", opaque="0pq"
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="REGISTER">
+    <action>
+      <verifyauth assign_to="ok" username="alice" password="s3cret"/>
+    </action>
+  </recv>
+  <nop next="good" test="ok"/>
+  <send next="end"><![CDATA[
+
+      SIP/2.0 403 Forbidden
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="good"/>
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="end"/>
+</scenario>
+"#,
+    )
+    .unwrap();
+    let uac_xml = dir.join("register.xml");
+    let uac = |password: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="register">
+  <send retrans="500"><![CDATA[
+
+      REGISTER sip:[remote_ip] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:alice@[remote_ip]>;tag=[call_number]
+      To: <sip:alice@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:alice@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Expires: 3600
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[
+
+      REGISTER sip:[remote_ip] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:alice@[remote_ip]>;tag=[call_number]
+      To: <sip:alice@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 2 REGISTER
+      Contact: <sip:alice@[local_ip]:[local_port]>
+      [authentication username=alice password={password}]
+      Max-Forwards: 70
+      Expires: 3600
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"#
+        )
+    };
+    for (password, calls, want_ok) in [("s3cret", 20, 20), ("wrong", 3, 0)] {
+        std::fs::write(&uac_xml, uac(password)).unwrap();
+        let uas_port = free_port();
+        let mut s = sipp(&dir);
+        s.arg("-sf")
+            .arg(&uas_xml)
+            .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
+            .args(["-m", &calls.to_string(), "-timeout", "20s", "-nostdin"]);
+        let uas = spawn(s);
+        std::thread::sleep(Duration::from_millis(300));
+        let mut t = trunkload(&dir);
+        t.arg(format!("127.0.0.1:{uas_port}"))
+            .arg("-sf")
+            .arg(&uac_xml)
+            .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+            .args(["-m", &calls.to_string(), "-r", "50", "-timeout", "20s"])
+            .args(["-nostdin"]);
+        let t = wait(spawn(t), Duration::from_secs(30));
+        let s = wait(uas, Duration::from_secs(30));
+        assert_eq!(
+            summary_count(&t, "Successful call"),
+            Some(want_ok),
+            "password {password}: trunkload: {}\nsipp: {}",
+            text(&t),
+            text(&s)
+        );
+    }
+}

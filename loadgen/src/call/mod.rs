@@ -15,6 +15,7 @@
 pub(crate) mod sipmsg;
 
 mod actions;
+mod auth;
 mod defaults;
 mod render;
 
@@ -104,6 +105,14 @@ pub struct CallConfig {
     /// CSeq (and a response's status line and body) instead of the whole
     /// message.
     pub rtcheck_loose: bool,
+    /// `-au`: the `[authentication]` user when the keyword names none
+    /// (`None`: `-s`).
+    pub auth_username: Option<String>,
+    /// `-ap`: the `[authentication]` password when the keyword names none.
+    pub auth_password: String,
+    /// `-auth_uri`: the digest URI after `sip:` (`None`:
+    /// `remote_ip:remote_port`).
+    pub auth_uri: Option<String>,
     /// `min(-max_invite_retrans, -max_retrans)`.
     pub max_invite_retrans: u32,
     /// `min(-max_non_invite_retrans, -max_retrans)`.
@@ -166,6 +175,9 @@ impl CallConfig {
             retrans_enabled: true,
             default_lost: 0.0,
             rtcheck_loose: false,
+            auth_username: None,
+            auth_password: "password".into(),
+            auth_uri: None,
             max_invite_retrans: 5,
             max_non_invite_retrans: 9,
             t2: Duration::from_millis(4000),
@@ -482,6 +494,15 @@ pub struct Call {
     established: bool,
     ack_pending: bool,
     peer_tag: Option<Vec<u8>>,
+    /// The last `auth="true"` challenge (`Proxy-Authenticate`, else
+    /// `WWW-Authenticate` content), its status code and the next nonce
+    /// count (SIPp's `dialog_authentication`, `dialog_challenge_type`,
+    /// `next_nonce_count`).
+    challenge: Option<(Vec<u8>, u32)>,
+    next_nonce_count: std::cell::Cell<u32>,
+    /// An error of SIPp's that ends the run, met while rendering (which
+    /// cannot report it itself): taken and reported by the sender.
+    render_error: std::cell::RefCell<Option<String>>,
     rtd_start: Vec<Instant>,
     rtd_done: Vec<bool>,
     vars: Vec<Value>,
@@ -535,6 +556,9 @@ impl Call {
             established: false,
             ack_pending: false,
             peer_tag: None,
+            challenge: None,
+            next_nonce_count: std::cell::Cell::new(1),
+            render_error: std::cell::RefCell::new(None),
             rtd_start: vec![created; nrtd],
             rtd_done: vec![false; nrtd],
             vars: vec![Value::Unset; nvars],
@@ -822,6 +846,7 @@ impl Call {
                 }
                 let mut buf = env.pool.pop().unwrap_or_default();
                 self.render(&send.template, Index::At(idx), env, &mut buf);
+                self.report_render_error(env);
                 let refs = self.cfg.txn_refs.get(idx).copied().unwrap_or_default();
                 if let Some(t) = refs.start {
                     // The transaction is known by the branch it was sent with.
@@ -943,6 +968,15 @@ impl Call {
         pct > 0.0 && env.unit() * 100.0 < pct
     }
 
+    /// Reports an error SIPp stops on (`ERROR`) met while rendering: the
+    /// run ends, as SIPp's does.
+    fn report_render_error(&self, env: &mut Env<'_>) {
+        if let Some(e) = self.render_error.borrow_mut().take() {
+            env.stats.fatal_error();
+            env.events.push(Event::Fatal(e));
+        }
+    }
+
     /// SIPp's `call::hash` of a received message under `-rtcheck`.
     fn msg_hash(&self, msg: &[u8]) -> u64 {
         if self.cfg.rtcheck_loose {
@@ -993,6 +1027,7 @@ impl Call {
         };
         let mut buf = env.pool.pop().unwrap_or_default();
         self.render(t, index, env, &mut buf);
+        self.report_render_error(env);
         self.send_bytes(buf, env);
     }
 
@@ -1020,6 +1055,7 @@ impl Call {
         if let Some(ElementKind::Send(s)) = cfg.scenario.elements.get(idx).map(|e| &e.kind) {
             let mut buf = env.pool.pop().unwrap_or_default();
             self.render(&s.template, Index::At(idx), env, &mut buf);
+            self.report_render_error(env);
             if self.lose(idx, env) {
                 env.pool.push(buf);
             } else {
@@ -1224,6 +1260,21 @@ impl Call {
                 }
                 None => self.warn(env, "Cannot record route set if there is no Contact".into()),
             }
+        }
+        if recv.auth && (reply_code == 401 || reply_code == 407) {
+            let mut auth = sipmsg::header_content(msg, b"Proxy-Authenticate:");
+            if auth.is_empty() {
+                auth = sipmsg::header_content(msg, b"WWW-Authenticate:");
+            }
+            if auth.is_empty() {
+                env.events.push(Event::Fatal(
+                    "Couldn't find 'Proxy-Authenticate' or 'WWW-Authenticate' in 401 or 407!"
+                        .into(),
+                ));
+                return Step::Blocked;
+            }
+            self.challenge = Some((auth, reply_code));
+            self.next_nonce_count.set(1);
         }
         if !recv.advance_state {
             return Step::Blocked;

@@ -42,6 +42,7 @@ impl Call {
         out.clear();
         let cfg = &*self.cfg;
         let mut len_marker: Option<(usize, i64)> = None;
+        let mut auth_marker: Option<(usize, &KeywordKind)> = None;
         let mut suppress_crlf = false;
         let mut reuse = SCRATCH.take();
         let Scratch {
@@ -243,7 +244,14 @@ impl Call {
                 KeywordKind::Users => num(out, cfg.users as i64),
                 KeywordKind::Userid => num(out, self.user_id as i64),
                 KeywordKind::Authentication { .. } => {
-                    // Load-time rejects it; nothing to render if it got here.
+                    // Filled in last: `auth-int` hashes the finished body.
+                    if auth_marker.is_none() {
+                        auth_marker = Some((out.len(), &kw.kind));
+                    } else {
+                        drop(self.render_error.replace(Some(
+                            "Only one [authentication] keyword is currently supported!".into(),
+                        )));
+                    }
                 }
                 KeywordKind::Custom(v) => out.extend_from_slice(v.as_bytes()),
             }
@@ -262,7 +270,84 @@ impl Call {
                 None => drop(out.splice(at..at + 5, s.iter().copied())),
             }
         }
+        if let Some((at, KeywordKind::Authentication { username, password })) = auth_marker {
+            match self.authorization(out, username.as_ref(), password.as_ref(), env) {
+                Ok(h) => drop(out.splice(at..at, h.into_bytes())),
+                Err(e) => drop(self.render_error.replace(Some(e))),
+            }
+        }
         SCRATCH.set(reuse);
+    }
+
+    /// The `Authorization:`/`Proxy-Authorization:` header line for the
+    /// request rendered in `out` (SIPp's `createSendingMessage`, end).
+    fn authorization(
+        &self,
+        out: &[u8],
+        username: Option<&Template>,
+        password: Option<&Template>,
+        env: &Env<'_>,
+    ) -> Result<String, String> {
+        let Some((challenge, code)) = &self.challenge else {
+            return Err("Authentication keyword without dialog_authentication!".into());
+        };
+        let cfg = &*self.cfg;
+        let param = |t: Option<&Template>, default: &str| match t {
+            Some(t) => {
+                let mut b = Vec::new();
+                self.render(t, Index::Previous, env, &mut b);
+                b
+            }
+            None => default.as_bytes().to_vec(),
+        };
+        let user = param(
+            username,
+            cfg.auth_username.as_deref().unwrap_or(&cfg.service),
+        );
+        let pass = param(password, &cfg.auth_password);
+        let method = match out.iter().position(|&b| b == b' ') {
+            Some(sp) if !out.starts_with(b"SIP/2.0") => &out[..sp],
+            _ => return Err("createAuthHeader: authentication requires a method".into()),
+        };
+        let uri = match &cfg.auth_uri {
+            Some(u) => u.clone(),
+            None => format!(
+                "{}:{}",
+                cfg.remote_ip.trim_start_matches('[').trim_end_matches(']'),
+                cfg.remote_port
+            ),
+        };
+        let body = sipmsg::body(out).unwrap_or_default();
+        let body = &body[..memchr::memchr(0, body).unwrap_or(body.len())];
+        let nc = self.next_nonce_count.get();
+        self.next_nonce_count.set(nc.wrapping_add(1));
+        // SIPp's cnonce is `rand()`; any unpredictable-enough value does.
+        let cnonce = (self.number.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ env
+                .wall
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(nc))
+        .wrapping_mul(0xBF58_476D_1CE4_E5B9)
+            >> 33;
+        let value = super::auth::authorization(
+            challenge,
+            &super::auth::Credentials {
+                user: &user,
+                password: &pass,
+                method,
+                uri: uri.as_bytes(),
+                body,
+                nonce_count: nc,
+                cnonce: cnonce as u32,
+            },
+        )?;
+        let name = if *code == 401 {
+            "Authorization: "
+        } else {
+            "Proxy-Authorization: "
+        };
+        Ok(format!("{name}{value}"))
     }
 }
 

@@ -380,12 +380,23 @@ fn keyword(ctx: &mut dyn Ctx, raw: &[u8], at: usize) -> Result<Compiled, Scenari
         });
     }
     if kw.starts_with(b"authentication") {
-        return Err(ctx.error(
-            at,
-            ErrorKind::Unsupported(
-                "the [authentication] keyword (digest authentication is not implemented)".into(),
-            ),
-        ));
+        if !param(kw, b"aka_K=").is_empty() || !param(kw, b"aka_OP=").is_empty() {
+            return Err(ctx.error(
+                at,
+                ErrorKind::Unsupported("AKAv1-MD5 authentication (aka_K, aka_OP)".into()),
+            ));
+        }
+        let mut template = |name: &[u8]| -> Result<Option<Template>, ScenarioError> {
+            let v = param(kw, name);
+            if v.is_empty() {
+                Ok(None)
+            } else {
+                compile(ctx, &v, &vec![at; v.len()]).map(Some)
+            }
+        };
+        let username = template(b"username=")?;
+        let password = template(b"password=")?;
+        return k(KeywordKind::Authentication { username, password });
     }
     if let Some(v) = ctx.key(kw) {
         return Ok(Compiled::Literal(v.into_bytes()));
@@ -721,7 +732,7 @@ mod tests {
             ("x[a[len]]", 2, "'[' inside"),
             ("x[tdmmap]", 2, "not supported"),
             ("x[dynamic_id]", 2, "not supported"),
-            ("x[authentication username=a]", 2, "not supported"),
+            ("x[authentication aka_K=00112233]", 2, "not supported"),
             ("x[file]", 2, "No name specified"),
             ("x[file name=\"[$f]\"]", 2, "not supported"),
             ("x[file name=missing]", 2, "no file"),

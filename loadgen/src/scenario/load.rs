@@ -25,7 +25,8 @@
 //!   `replace`, `closecon`, `trim`, `rtp_echo`, `check_it` on
 //!   `test`/`strcmp`, `setdest` to TCP/TLS/SCTP, pause distributions other
 //!   than fixed/uniform (whole, non-negative ms)/normal/exponential, and
-//!   the keywords `[authentication]`, `[tdmmap]`, `[dynamic_id]`.
+//!   the keywords `[tdmmap]`, `[dynamic_id]`, and AKAv1-MD5 parameters of
+//!   `[authentication]` (`aka_K`, `aka_OP`).
 //!
 //! Kept as SIPp does, though surprising: `crlf="false"` turns `crlf` on
 //! (SIPp only checks presence), `regexp_match` is on only for `"true"`,

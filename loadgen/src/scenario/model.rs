@@ -357,10 +357,10 @@ pub enum KeywordKind {
     /// `[authentication username=.. password=..]`: MD5 digest credentials
     /// for the last `auth="true"` challenge.
     Authentication {
-        /// `username=` (else `-au`, else `-s`).
-        username: Option<String>,
-        /// `password=` (else `-ap`).
-        password: Option<String>,
+        /// `username=` (else `-au`, else `-s`), keywords allowed.
+        username: Option<Template>,
+        /// `password=` (else `-ap`), keywords allowed.
+        password: Option<Template>,
     },
     /// A `-key K V` keyword: the value, fixed at load time.
     Custom(String),
