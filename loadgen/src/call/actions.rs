@@ -170,6 +170,24 @@ impl Call {
                         }
                     }
                 }
+                Action::VerifyAuth {
+                    var,
+                    username,
+                    password,
+                } => {
+                    let mut ok = false;
+                    if let Some(m) = msg {
+                        let mut user = Vec::new();
+                        self.render(username, Index::Previous, env, &mut user);
+                        let mut pass = Vec::new();
+                        self.render(password, Index::Previous, env, &mut pass);
+                        match super::auth::verify(m, &user, &pass, self.cfg.auth_uri.as_deref()) {
+                            Ok(v) => ok = v,
+                            Err(w) => self.warn(env, w),
+                        }
+                    }
+                    self.set_var(*var, Value::Bool(ok), env);
+                }
                 Action::Strcmp { var, left, right } => {
                     let l = self.var(*left, env).as_bytes().to_vec();
                     let r: Vec<u8> = match right {

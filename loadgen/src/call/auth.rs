@@ -8,7 +8,8 @@
 //! challenge the response uses `auth-int` if offered (hashing the body),
 //! else `auth`, a random `cnonce` in hex and `nc` counting from 1 per
 //! challenge; `algorithm` is echoed as the challenge wrote it. MD5 and
-//! SHA-256 are computed; AKAv1-MD5 is refused by name.
+//! SHA-256 are computed; AKAv1-MD5 is refused by name. [`verify`] is the
+//! other side, SIPp's `verifyauth` action (`verifyAuthHeader`).
 
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
@@ -98,41 +99,121 @@ impl Algo {
     }
 }
 
-/// The digest `response` (RFC 2617 §3.2.2.1): `H(H(A1):nonce[:nc:cnonce:qop]:H(A2))`
-/// with `A1 = user:realm:password` and `A2 = method:uri[:H(body)]`.
+/// The digest `response` (RFC 2617 §3.2.2.1), as SIPp's
+/// `createAuthResponseMD5`/`SHA256` compute it:
+/// `H(H(A1):nonce[:nc:cnonce:qop]:H(A2))` with `A1 = user:realm:password`
+/// and `A2 = method:uri[:H(body)]` (the body part when `qop` names
+/// `auth-int`); the `nc:cnonce:qop` part when there is a cnonce.
 #[allow(clippy::too_many_arguments)]
 fn response(
     algo: Algo,
-    cred: &Credentials<'_>,
+    user: &[u8],
+    password: &[u8],
+    method: &[u8],
     digest_uri: &[u8],
+    body: &[u8],
     realm: &[u8],
     nonce: &[u8],
-    qop: Option<(&[u8], &str, &str)>,
+    cnonce: &[u8],
+    nc: &[u8],
+    qop: &[u8],
 ) -> String {
-    let ha1 = algo.hex(&[cred.user, b":", realm, b":", cred.password]);
-    let auth_int = qop.is_some_and(|(q, _, _)| q == b"auth-int");
-    let ha2 = if auth_int {
-        let body = algo.hex(&[cred.body]);
-        algo.hex(&[cred.method, b":", digest_uri, b":", body.as_bytes()])
+    let ha1 = algo.hex(&[user, b":", realm, b":", password]);
+    let ha2 = if find_ci(qop, b"auth-int", 0).is_some() {
+        let body = algo.hex(&[body]);
+        algo.hex(&[method, b":", digest_uri, b":", body.as_bytes()])
     } else {
-        algo.hex(&[cred.method, b":", digest_uri])
+        algo.hex(&[method, b":", digest_uri])
     };
-    match qop {
-        Some((q, nc, cnonce)) => algo.hex(&[
+    if cnonce.is_empty() {
+        algo.hex(&[ha1.as_bytes(), b":", nonce, b":", ha2.as_bytes()])
+    } else {
+        algo.hex(&[
             ha1.as_bytes(),
             b":",
             nonce,
             b":",
-            nc.as_bytes(),
+            nc,
             b":",
-            cnonce.as_bytes(),
+            cnonce,
             b":",
-            q,
+            qop,
             b":",
             ha2.as_bytes(),
-        ]),
-        None => algo.hex(&[ha1.as_bytes(), b":", nonce, b":", ha2.as_bytes()]),
+        ])
     }
+}
+
+/// The algorithm a challenge or credentials name (SIPp tests the prefix:
+/// MD5, then AKAv1-MD5, then SHA-256); `Err` names what is refused.
+fn algo_of(text: &[u8]) -> Result<Algo, &'static str> {
+    let starts = |p: &[u8]| text.len() >= p.len() && text[..p.len()].eq_ignore_ascii_case(p);
+    if starts(b"MD5") {
+        Ok(Algo::Md5)
+    } else if starts(b"AKAv1-MD5") {
+        Err("AKAv1-MD5 authentication is not supported by trunkload")
+    } else if starts(b"SHA-256") {
+        Ok(Algo::Sha256)
+    } else {
+        Err("authentication must use MD5, AKAv1-MD5 or SHA-256")
+    }
+}
+
+/// SIPp's `verifyauth` action on the received request `msg`: whether its
+/// `Authorization` digest is the one `user` and `password` give (the
+/// header's own user name is not compared, as in SIPp). `Err` is SIPp's
+/// warning for a header it cannot check (the result is then false).
+pub(crate) fn verify(
+    msg: &[u8],
+    user: &[u8],
+    password: &[u8],
+    auth_uri: Option<&str>,
+) -> Result<bool, String> {
+    let (Some(lf), Some(sp)) = (memchr::memchr(b'\n', msg), memchr::memchr(b' ', msg)) else {
+        return Ok(false);
+    };
+    if lf < sp {
+        return Ok(false);
+    }
+    let method = &msg[..sp];
+    let auth = super::sipmsg::header_content(msg, b"Authorization:");
+    if find_ci(&auth, b"Digest", 0).is_none() {
+        return Err(format!(
+            "verifyAuthHeader: authentication must be digest is {}",
+            String::from_utf8_lossy(&auth)
+        ));
+    }
+    let p = |name: &[u8]| auth_param(&auth, name).unwrap_or_default();
+    let algo_text = auth_param(&auth, b"algorithm").unwrap_or(b"MD5");
+    let algo = match algo_of(algo_text) {
+        Ok(a) => a,
+        Err(_) => {
+            return Err(format!(
+                "verifyAuthHeader: authentication must use MD5 or SHA-256, value is '{}'",
+                String::from_utf8_lossy(algo_text)
+            ));
+        }
+    };
+    let uri = match auth_uri {
+        Some(u) => [&b"sip:"[..], u.as_bytes()].concat(),
+        None => p(b"uri").to_vec(),
+    };
+    let body = super::sipmsg::body(msg).unwrap_or_default();
+    let body = &body[..memchr::memchr(0, body).unwrap_or(body.len())];
+    let expected = response(
+        algo,
+        user,
+        password,
+        method,
+        &uri,
+        body,
+        p(b"realm"),
+        p(b"nonce"),
+        p(b"cnonce"),
+        p(b"nc"),
+        p(b"qop"),
+    );
+    Ok(expected.as_bytes() == p(b"response"))
 }
 
 /// The credentials value (after `Authorization: ` or
@@ -156,22 +237,7 @@ pub(crate) fn authorization(challenge: &[u8], cred: &Credentials<'_>) -> Result<
         }
         None => "MD5".to_string(),
     };
-    let starts = |p: &str| {
-        algo_text.len() >= p.len()
-            && algo_text.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
-    };
-    // SIPp tests the prefix, in this order.
-    let algo = if starts("MD5") {
-        Algo::Md5
-    } else if starts("AKAv1-MD5") {
-        return Err(
-            "createAuthHeader: AKAv1-MD5 authentication is not supported by trunkload".into(),
-        );
-    } else if starts("SHA-256") {
-        Algo::Sha256
-    } else {
-        return Err("createAuthHeader: authentication must use MD5, AKAv1-MD5 or SHA-256".into());
-    };
+    let algo = algo_of(algo_text.as_bytes()).map_err(|e| format!("createAuthHeader: {e}"))?;
     let qop = auth_param(challenge, b"qop").map(|q| {
         if find_ci(q, b"auth-int", 0).is_some() {
             &b"auth-int"[..]
@@ -205,13 +271,22 @@ pub(crate) fn authorization(challenge: &[u8], cred: &Credentials<'_>) -> Result<
         out.push_str(&format!(",cnonce=\"{cnonce}\",nc={nc},qop={}", lossy(q)));
     }
     out.push_str(&format!(",uri=\"{}\"", lossy(&digest_uri)));
+    let (cn, ncv, q) = match qop {
+        Some(q) => (cnonce.as_bytes(), nc.as_bytes(), q),
+        None => (&b""[..], &b""[..], &b""[..]),
+    };
     let resp = response(
         algo,
-        cred,
+        cred.user,
+        cred.password,
+        cred.method,
         &digest_uri,
+        cred.body,
         realm,
         nonce,
-        qop.map(|q| (q, nc.as_str(), cnonce.as_str())),
+        cn,
+        ncv,
+        q,
     );
     out.push_str(&format!(
         ",nonce=\"{}\",response=\"{resp}\",algorithm={algo_text}",
@@ -241,13 +316,61 @@ mod tests {
         };
         let r = response(
             Algo::Md5,
-            &cred,
+            cred.user,
+            cred.password,
+            cred.method,
             b"/dir/index.html",
+            b"",
             b"testrealm@host.com",
             b"dcd98b7102dd2f0e8b11d0f600bfb0c093",
-            Some((b"auth", "00000001", "0a4f113b")),
+            b"0a4f113b",
+            b"00000001",
+            b"auth",
         );
         assert_eq!(r, "6629fae49393a05397450978507c4ef1");
+    }
+
+    /// A REGISTER whose digest SIPp 3.6.1's own `verifyauth` accepted
+    /// (captured from the golden test's run).
+    #[test]
+    fn verify_accepts_what_sipp_accepts() {
+        let msg = b"REGISTER sip:127.0.0.1 SIP/2.0\r\nCall-ID: 1-3460@127.0.0.1\r\nCSeq: 2 REGISTER\r\n\
+Authorization: Digest username=\"alice\",realm=\"test.example\",cnonce=\"18c3ed58\",nc=00000001,qop=auth,uri=\"sip:127.0.0.1:16700\",nonce=\"47ebe028cda119c35d4877b383027d28\",response=\"baa74118c023c3fa914bd97d31c5c08e\",algorithm=MD5,opaque=\"0pq\"\r\n\
+Content-Length: 0\r\n\r\n";
+        assert_eq!(verify(msg, b"alice", b"s3cret", None), Ok(true));
+        assert_eq!(verify(msg, b"alice", b"wrong", None), Ok(false));
+        // -auth_uri replaces the header's uri in the check, as in SIPp.
+        assert_eq!(verify(msg, b"alice", b"s3cret", Some("other:1")), Ok(false));
+        // No Authorization: a warning, and false.
+        assert!(verify(b"REGISTER sip:x SIP/2.0\r\n\r\n", b"a", b"b", None).is_err());
+        // Not a request line: false.
+        assert_eq!(verify(b"x\nREGISTER y", b"a", b"b", None), Ok(false));
+        // What authorization() writes, verify() accepts (SHA-256 and auth-int too).
+        for challenge in [
+            &br#"Digest realm="r", nonce="n1", qop="auth""#[..],
+            br#"Digest realm="r", nonce="n2", qop="auth-int", algorithm=SHA-256"#,
+            br#"Digest realm="r", nonce="n3""#,
+        ] {
+            let cred = Credentials {
+                user: b"bob",
+                password: b"pw",
+                method: b"INVITE",
+                uri: b"192.0.2.9:5060",
+                body: b"v=0\r\n",
+                nonce_count: 3,
+                cnonce: 77,
+            };
+            let h = authorization(challenge, &cred).unwrap();
+            let msg = format!(
+                "INVITE sip:x SIP/2.0\r\nAuthorization: {h}\r\nContent-Length: 5\r\n\r\nv=0\r\n"
+            );
+            assert_eq!(verify(msg.as_bytes(), b"bob", b"pw", None), Ok(true), "{h}");
+            assert_eq!(
+                verify(msg.as_bytes(), b"bob", b"px", None),
+                Ok(false),
+                "{h}"
+            );
+        }
     }
 
     #[test]
@@ -265,11 +388,16 @@ mod tests {
         let h = authorization(challenge, &cred).unwrap();
         let want_resp = response(
             Algo::Md5,
-            &cred,
+            cred.user,
+            cred.password,
+            cred.method,
             b"sip:192.0.2.1:5060",
+            b"",
             b"sip.example",
             b"abc123",
-            Some((b"auth-int", "00000001", "1f2e")),
+            b"1f2e",
+            b"00000001",
+            b"auth-int",
         );
         assert_eq!(
             h,

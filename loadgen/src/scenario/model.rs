@@ -497,6 +497,16 @@ pub enum Action {
         /// Source.
         source: VarId,
     },
+    /// `verifyauth assign_to="ok" username=".." password=".."`: whether
+    /// the received request's Authorization digest is right for them.
+    VerifyAuth {
+        /// Target (bool).
+        var: VarId,
+        /// The user name, keywords allowed.
+        username: Template,
+        /// The password, keywords allowed.
+        password: Template,
+    },
     /// `strcmp assign_to="d" variable="a" value="x"|variable2="b"`.
     Strcmp {
         /// Target (double).

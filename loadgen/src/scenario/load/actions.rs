@@ -387,8 +387,19 @@ impl Builder<'_> {
                     return Err(self.invalid(a.at, "illegal <exec> in the scenario"));
                 }
             }
-            "sample" | "index" | "pauserestore" | "verifyauth" | "lookup" | "insert"
-            | "replace" | "closecon" | "trim" | "rtp_echo" | "urlencode" | "urldecode" => {
+            "verifyauth" => {
+                self.only(a, &[&["assign_to", "username", "password"]])?;
+                let var = self.attr_var(a, "assign_to", "verifyauth")?;
+                let username = self.attr_template(a, "username", "verifyauth")?;
+                let password = self.attr_template(a, "password", "verifyauth")?;
+                out.push(Action::VerifyAuth {
+                    var,
+                    username,
+                    password,
+                });
+            }
+            "sample" | "index" | "pauserestore" | "lookup" | "insert" | "replace" | "closecon"
+            | "trim" | "rtp_echo" | "urlencode" | "urldecode" => {
                 return Err(self.unsupported(a.at, format!("the <{name}> action")));
             }
             other => {
