@@ -959,7 +959,12 @@ fn action_errors() {
         14,
         "the <sample> action is not supported",
     );
-    fails(&a("<verifyauth assign_to=\"x\"/>"), 4, 14, "not supported");
+    fails(
+        &a("<verifyauth assign_to=\"x\"/>"),
+        4,
+        14,
+        "missing the required 'username' parameter",
+    );
     fails(&a("<lookup assign_to=\"x\"/>"), 4, 14, "not supported");
     fails(&a("<frobnicate/>"), 4, 14, "Unknown action: frobnicate");
     fails(
