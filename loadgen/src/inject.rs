@@ -75,6 +75,8 @@ pub enum InjectError {
 pub struct InjectionFile {
     mode: InjectMode,
     lines: Vec<String>,
+    /// `-infindex`: the indexed field and its value → line map.
+    index: Option<(usize, std::collections::HashMap<String, usize>)>,
 }
 
 impl InjectionFile {
@@ -128,7 +130,29 @@ impl InjectionFile {
                 path: path.to_path_buf(),
             });
         }
-        Ok(InjectionFile { mode, lines })
+        Ok(InjectionFile {
+            mode,
+            lines,
+            index: None,
+        })
+    }
+
+    /// `-infindex FILE FIELD`: indexes the lines by field `field` (a
+    /// line without it is indexed under the empty string, as SIPp's
+    /// `getField` gives ""); a value on several lines maps to the last.
+    pub fn index(&mut self, field: usize) {
+        let mut map = std::collections::HashMap::with_capacity(self.lines.len());
+        for (i, l) in self.lines.iter().enumerate() {
+            map.insert(l.split(';').nth(field).unwrap_or("").to_string(), i);
+        }
+        self.index = Some((field, map));
+    }
+
+    /// The `lookup` action: the line whose indexed field is `key`, -1 when
+    /// none; `None` when the file has no `-infindex`.
+    pub fn lookup(&self, key: &str) -> Option<i64> {
+        let (_, map) = self.index.as_ref()?;
+        Some(map.get(key).map_or(-1, |&l| l as i64))
     }
 
     /// The line order named by the first line.
@@ -156,6 +180,19 @@ impl InjectionFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn infindex_lookup() {
+        let mut f = parse("SEQUENTIAL\nalice;1\nbob;2\ncarol\nbob;4\n").unwrap();
+        assert_eq!(f.lookup("bob"), None, "no -infindex yet");
+        f.index(0);
+        assert_eq!(f.lookup("alice"), Some(0));
+        assert_eq!(f.lookup("bob"), Some(3), "the last line with the key wins");
+        assert_eq!(f.lookup("nobody"), Some(-1));
+        f.index(1);
+        assert_eq!(f.lookup("2"), Some(1));
+        assert_eq!(f.lookup(""), Some(2), "a line without the field: \"\"");
+    }
 
     fn parse(s: &str) -> Result<InjectionFile, InjectError> {
         InjectionFile::parse(s.as_bytes(), Path::new("t.csv"))

@@ -152,12 +152,6 @@ fn check_supported(opts: &Options) -> Result<(), Fail> {
             "Call-IDs are always matched after '///'",
         );
     }
-    if !opts.infindex.is_empty() {
-        return refuse(
-            "-infindex",
-            "the lookup/insert/replace actions that use it are not supported",
-        );
-    }
     let d = Options::default();
     if opts.buff_size > 4 << 20 {
         eprintln!(
@@ -295,11 +289,17 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
     };
     let mut injection = Vec::new();
     for path in &opts.inf {
-        let f = InjectionFile::load(path).map_err(|e| (exit::BAD_ARGS, e.to_string()))?;
+        let mut f = InjectionFile::load(path).map_err(|e| (exit::BAD_ARGS, e.to_string()))?;
         let name = path.file_name().map_or_else(
             || path.to_string_lossy().into_owned(),
             |n| n.to_string_lossy().into_owned(),
         );
+        // `-infindex` names a file as given to -inf or by its basename.
+        for (file, field) in &opts.infindex {
+            if *file == name || *file == path.to_string_lossy() {
+                f.index(*field);
+            }
+        }
         injection.push((name, Arc::new(f)));
     }
     let source = match &opts.scenario {

@@ -120,3 +120,63 @@ fn uac_with_injection_file_against_uas() {
     users.dedup();
     assert_eq!(users, ["alice", "bob", "carol", "dave"]);
 }
+
+/// `-infindex users.csv 0` and the `lookup` action: the line of a key
+/// (the last one with it), -1 for an unknown key, in the call's log.
+#[test]
+fn lookup_finds_lines_of_an_indexed_injection_file() {
+    let dir = scratch("lookup");
+    std::fs::write(
+        dir.join("users.csv"),
+        "SEQUENTIAL\nalice;1\nbob;2\ncarol;3\nbob;4\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("lookup.xml"),
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="lookup">
+  <send><![CDATA[
+
+      OPTIONS sip:x@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:a@[local_ip]>;tag=[call_number]
+      To: <sip:x@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 1 OPTIONS
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <nop>
+    <action>
+      <lookup assign_to="carol" file="users.csv" key="carol"/>
+      <lookup assign_to="bob" file="users.csv" key="[field0 line=1]"/>
+      <lookup assign_to="nobody" file="users.csv" key="zed"/>
+      <log message="carol=[$carol] bob=[$bob] nobody=[$nobody]"/>
+    </action>
+  </nop>
+</scenario>
+"#,
+    )
+    .unwrap();
+    let mut c = trunkload(&dir);
+    c.args(["127.0.0.1:9", "-sf", "lookup.xml", "-i", "127.0.0.1"])
+        .args(["-inf", "users.csv", "-infindex", "users.csv", "0"])
+        .args([
+            "-m",
+            "1",
+            "-timeout",
+            "10s",
+            "-trace_logs",
+            "-log_file",
+            "calls.log",
+        ]);
+    let o = run(c, Duration::from_secs(20));
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let log = std::fs::read_to_string(dir.join("calls.log")).unwrap();
+    assert!(
+        log.contains("carol=2.000000 bob=3.000000 nobody=-1.000000"),
+        "{log}"
+    );
+}

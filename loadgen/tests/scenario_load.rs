@@ -965,7 +965,18 @@ fn action_errors() {
         14,
         "missing the required 'username' parameter",
     );
-    fails(&a("<lookup assign_to=\"x\"/>"), 4, 14, "not supported");
+    fails(
+        &a("<lookup assign_to=\"x\"/>"),
+        4,
+        14,
+        "missing the required 'file' parameter",
+    );
+    fails(
+        &a("<insert file=\"f\" value=\"v\"/>"),
+        4,
+        14,
+        "not supported",
+    );
     fails(&a("<frobnicate/>"), 4, 14, "Unknown action: frobnicate");
     fails(
         &a("<exec play_pcap_audio=\"x.pcap\"/>"),

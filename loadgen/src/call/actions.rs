@@ -170,6 +170,28 @@ impl Call {
                         }
                     }
                 }
+                Action::Lookup { var, file, key } => {
+                    let mut f = Vec::new();
+                    self.render(file, Index::Previous, env, &mut f);
+                    let mut k = Vec::new();
+                    self.render(key, Index::Previous, env, &mut k);
+                    let f = String::from_utf8_lossy(&f).into_owned();
+                    let found = self.cfg.injection.iter().find(|(n, _)| *n == f);
+                    let line = match found {
+                        // SIPp's wording (it says "insert" for lookup too).
+                        None => Err(format!("Invalid injection file for insert: {f}")),
+                        Some((_, inj)) => inj
+                            .lookup(&String::from_utf8_lossy(&k))
+                            .ok_or_else(|| format!("Invalid Index File: {f}")),
+                    };
+                    match line {
+                        Ok(l) => self.set_var(*var, Value::Double(l as f64), env),
+                        Err(e) => {
+                            env.stats.fatal_error();
+                            env.events.push(Event::Fatal(e));
+                        }
+                    }
+                }
                 Action::VerifyAuth {
                     var,
                     username,

@@ -21,7 +21,7 @@
 //! - everything of SIPp that trunkload does not run, as
 //!   [`ErrorKind::Unsupported`]: `sendCmd`/`recvCmd` (3PCC), `exec`
 //!   media (`play_pcap_*`, `play_dtmf`, `rtp_stream`), the actions
-//!   `sample`, `index`, `pauserestore`, `lookup`, `insert`,
+//!   `sample`, `index`, `pauserestore`, `insert`,
 //!   `replace`, `closecon`, `trim`, `rtp_echo`, `check_it` on
 //!   `test`/`strcmp`, `setdest` to TCP/TLS/SCTP, pause distributions other
 //!   than fixed/uniform (whole, non-negative ms)/normal/exponential, and

@@ -497,6 +497,16 @@ pub enum Action {
         /// Source.
         source: VarId,
     },
+    /// `lookup assign_to="line" file="users.csv" key=".."`: the line of an
+    /// `-infindex`ed injection file whose indexed field is `key`, or -1.
+    Lookup {
+        /// Target (double).
+        var: VarId,
+        /// The file, as named on the command line; keywords allowed.
+        file: Template,
+        /// The key; keywords allowed.
+        key: Template,
+    },
     /// `verifyauth assign_to="ok" username=".." password=".."`: whether
     /// the received request's Authorization digest is right for them.
     VerifyAuth {

@@ -398,8 +398,15 @@ impl Builder<'_> {
                     password,
                 });
             }
-            "sample" | "index" | "pauserestore" | "lookup" | "insert" | "replace" | "closecon"
-            | "trim" | "rtp_echo" | "urlencode" | "urldecode" => {
+            "lookup" => {
+                self.only(a, &[&["assign_to", "file", "key"]])?;
+                let var = self.attr_var(a, "assign_to", "lookup")?;
+                let file = self.attr_template(a, "file", "lookup")?;
+                let key = self.attr_template(a, "key", "lookup")?;
+                out.push(Action::Lookup { var, file, key });
+            }
+            "sample" | "index" | "pauserestore" | "insert" | "replace" | "closecon" | "trim"
+            | "rtp_echo" | "urlencode" | "urldecode" => {
                 return Err(self.unsupported(a.at, format!("the <{name}> action")));
             }
             other => {
