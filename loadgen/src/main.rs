@@ -127,6 +127,29 @@ fn run(opts: Options) -> i32 {
 
 type Fail = (i32, String);
 
+/// `-bg`, as SIPp: the run goes on in a background process with its
+/// standard streams on /dev/null, and this one prints
+/// `Background mode - PID=[N]` and exits 99. SIPp forks; here the same
+/// binary is started again without `-bg` (a fork would copy no threads,
+/// and this avoids relying on there being none yet).
+fn background() -> Result<i32, Fail> {
+    use std::process::{Command as Process, Stdio};
+    let fail = |e: std::io::Error| (exit::FATAL, format!("Forking error: {e}"));
+    let exe = std::env::current_exe().map_err(fail)?;
+    let args = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "-bg" && a != "--bg");
+    let child = Process::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(fail)?;
+    println!("Background mode - PID=[{}]", child.id());
+    Ok(exit::OTHER)
+}
+
 /// Options SIPp has and trunkload parses but cannot honour: an error, or
 /// for the scheduler knobs that have no counterpart here, a warning, so
 /// nothing is ignored silently.
@@ -137,9 +160,6 @@ fn check_supported(opts: &Options) -> Result<(), Fail> {
             format!("option {flag} is not supported by trunkload: {why}"),
         ))
     };
-    if opts.background {
-        return refuse("-bg", "run it under nohup or a service manager");
-    }
     if opts.control_ip.is_some() || opts.control_port.is_some() {
         return refuse(
             "-ci/-cp",
@@ -204,6 +224,9 @@ fn check_supported(opts: &Options) -> Result<(), Fail> {
 fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
     let fatal = |m: String| (exit::FATAL, m);
     check_supported(opts)?;
+    if opts.background {
+        return background();
+    }
     if opts.sleep_ms > 0 {
         std::thread::sleep(Duration::from_millis(opts.sleep_ms));
     }

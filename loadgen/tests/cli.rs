@@ -49,7 +49,7 @@ fn a_bad_scenario_names_file_line_and_column() {
 #[test]
 fn unsupported_options_are_refused_by_name() {
     let dir = scratch("unsupported");
-    for args in [&["127.0.0.1:9", "-bg"][..], &["127.0.0.1:9", "-t", "t1"]] {
+    for args in [&["127.0.0.1:9", "-t", "t1"][..]] {
         let mut c = trunkload(&dir);
         c.args(args);
         let o = run(c, Duration::from_secs(10));
@@ -179,4 +179,39 @@ fn lookup_finds_lines_of_an_indexed_injection_file() {
         log.contains("carol=2.000000 bob=3.000000 nobody=-1.000000"),
         "{log}"
     );
+}
+
+/// `-bg`, as SIPp: prints `Background mode - PID=[N]`, exits 99, and the
+/// run goes on in process N (here a uas waiting for calls).
+#[test]
+fn background_mode_leaves_the_run_in_another_process() {
+    let dir = scratch("bg");
+    let port = free_port();
+    let mut c = trunkload(&dir);
+    c.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-m", "1", "-timeout", "20s", "-bg"]);
+    let o = run(c, Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(99), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let pid: u32 = out
+        .trim()
+        .strip_prefix("Background mode - PID=[")
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    let cmdline =
+        std::fs::read(format!("/proc/{pid}/cmdline")).expect("the background run is alive");
+    let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+    assert!(args.contains(&&b"uas"[..]), "{args:?}");
+    assert!(!args.contains(&&b"-bg"[..]), "{args:?}");
+    // It holds the port: binding it here fails.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the background uas never bound {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill").arg(pid.to_string()).status();
 }
