@@ -49,7 +49,10 @@ fn a_bad_scenario_names_file_line_and_column() {
 #[test]
 fn unsupported_options_are_refused_by_name() {
     let dir = scratch("unsupported");
-    for args in [&["127.0.0.1:9", "-t", "t1"][..]] {
+    for args in [
+        &["127.0.0.1:9", "-t", "t1"][..],
+        &["127.0.0.1:9", "-cp", "8888"],
+    ] {
         let mut c = trunkload(&dir);
         c.args(args);
         let o = run(c, Duration::from_secs(10));
