@@ -127,6 +127,60 @@ fn run(opts: Options) -> i32 {
 
 type Fail = (i32, String);
 
+/// SIPp's remote-control socket: UDP `-cp` (default 8888, then the next
+/// of 60 ports while one is taken), on `-ci`, else 127.0.0.1 (SIPp listens
+/// on every address; a load generator's control should not be reachable
+/// from the network unless asked). A port given with `-cp` that cannot be
+/// bound is fatal; the default one only warns, as in SIPp.
+fn remote_control(opts: &Options) -> Result<Option<runtime::RemoteControl>, Fail> {
+    let ip: IpAddr = match &opts.control_ip {
+        Some(h) => (h.as_str(), 0)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .map(|a| a.ip())
+            .ok_or_else(|| {
+                (
+                    exit::FATAL,
+                    format!("Unknown control address '{h}'.\nUse 'trunkload -h' for details"),
+                )
+            })?,
+        None => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let (first, tries) = match opts.control_port {
+        Some(p) => (p, 1),
+        None => (8888u16, 60),
+    };
+    let mut bound = None;
+    for port in (first..=u16::MAX).take(tries) {
+        if let Ok(s) = UdpSocket::bind((ip, port)) {
+            bound = Some(s);
+            break;
+        }
+    }
+    let Some(socket) = bound else {
+        if opts.control_port.is_some() {
+            return Err((
+                exit::FATAL,
+                format!("Unable to bind remote control socket to UDP port {first}"),
+            ));
+        }
+        eprintln!(
+            "trunkload: unable to bind the remote control socket (tried UDP ports {first}-{})",
+            first.saturating_add(tries as u16 - 1)
+        );
+        return Ok(None);
+    };
+    runtime::RemoteControl::new(
+        socket,
+        opts.rate_scale,
+        opts.rate_period_ms,
+        opts.users.is_some(),
+    )
+    .map(Some)
+    .map_err(|e| (exit::FATAL, format!("remote control socket: {e}")))
+}
+
 /// `-bg`, as SIPp: the run goes on in a background process with its
 /// standard streams on /dev/null, and this one prints
 /// `Background mode - PID=[N]` and exits 99. SIPp forks; here the same
@@ -160,12 +214,6 @@ fn check_supported(opts: &Options) -> Result<(), Fail> {
             format!("option {flag} is not supported by trunkload: {why}"),
         ))
     };
-    if opts.control_ip.is_some() || opts.control_port.is_some() {
-        return refuse(
-            "-ci/-cp",
-            "there is no remote-control socket; use signals (SIGUSR1 = q)",
-        );
-    }
     if opts.callid_slash_ign {
         return refuse(
             "-callid_slash_ign",
@@ -471,6 +519,7 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
             quit_at_max: opts.rate_quit,
         }),
         signals: true,
+        remote: remote_control(opts)?.map(Arc::new),
     };
     let mut out = Outputs {
         reporter,

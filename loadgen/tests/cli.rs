@@ -51,7 +51,7 @@ fn unsupported_options_are_refused_by_name() {
     let dir = scratch("unsupported");
     for args in [
         &["127.0.0.1:9", "-t", "t1"][..],
-        &["127.0.0.1:9", "-cp", "8888"],
+        &["127.0.0.1:9", "-callid_slash_ign"],
     ] {
         let mut c = trunkload(&dir);
         c.args(args);
@@ -217,4 +217,40 @@ fn background_mode_leaves_the_run_in_another_process() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = Command::new("kill").arg(pid.to_string()).status();
+}
+
+/// SIPp's remote control: `q` sent to `-cp` stops a uac that would run
+/// for minutes; it finishes its open calls and exits.
+#[test]
+fn q_on_the_control_port_stops_the_run() {
+    let dir = scratch("ctrl");
+    let uas_port = free_port();
+    let mut s = trunkload(&dir);
+    s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-timeout", "60s"]);
+    let uas = spawn(s);
+    std::thread::sleep(Duration::from_millis(300));
+    let cp = free_port();
+    let mut c = trunkload(&dir);
+    c.arg(format!("127.0.0.1:{uas_port}"))
+        .args(["-sn", "uac", "-i", "127.0.0.1", "-cp", &cp.to_string()])
+        .args(["-m", "100000", "-r", "20", "-timeout", "60s"]);
+    let uac = spawn(c);
+    std::thread::sleep(Duration::from_millis(1500));
+    let ctl = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ctl.send_to(b"q", ("127.0.0.1", cp)).unwrap();
+    let started = Instant::now();
+    let o = wait(uac, Duration::from_secs(30));
+    assert!(started.elapsed() < Duration::from_secs(15), "{}", show(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let ok: u64 = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("Successful call"))
+        .and_then(|l| l.split('|').next_back())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{}", show(&o)));
+    assert!((1..1000).contains(&ok), "{ok} calls: {}", show(&o));
+    // The uas has no -m: stopped here.
+    let _ = wait(uas, Duration::ZERO);
 }
