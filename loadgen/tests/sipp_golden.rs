@@ -8,7 +8,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use common::{free_port, scratch, spawn, text, trunkload, wait};
@@ -17,6 +17,27 @@ fn sipp(dir: &Path) -> Command {
     let mut c = Command::new("sipp");
     c.current_dir(dir).stdin(Stdio::null());
     c
+}
+
+/// `sipp` or `trunkload`, in `dir`.
+fn driver_cmd(driver: &str, dir: &Path) -> Command {
+    if driver == "sipp" {
+        sipp(dir)
+    } else {
+        trunkload(dir)
+    }
+}
+
+/// A real `sipp -sn uas` for `calls` calls on a free port, given time to
+/// bind; returns it and its port.
+fn sipp_uas(dir: &Path, calls: u32, timeout: &str) -> (Child, u16) {
+    let port = free_port();
+    let mut s = sipp(dir);
+    s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-m", &calls.to_string(), "-timeout", timeout, "-nostdin"]);
+    let uas = spawn(s);
+    std::thread::sleep(Duration::from_millis(300));
+    (uas, port)
 }
 
 /// The count on the summary's "Successful call" / "Failed call" line
@@ -168,11 +189,7 @@ fn one_call(driver: &str, dir: &Path) -> (Vec<String>, Vec<String>) {
         .arg(&uas_log);
     let uas = spawn(s);
     std::thread::sleep(Duration::from_millis(300));
-    let mut c = if driver == "sipp" {
-        sipp(dir)
-    } else {
-        trunkload(dir)
-    };
+    let mut c = driver_cmd(driver, dir);
     c.arg(format!("127.0.0.1:{uas_port}"))
         .args(["-sn", "uac", "-i", "127.0.0.1", "-p", &uac_port.to_string()])
         .args([
@@ -214,11 +231,7 @@ fn one_answer(driver: &str, dir: &Path) -> Vec<String> {
     let uas_port = free_port();
     let uac_port = free_port();
     let uas_log = dir.join(format!("{driver}-answer.log"));
-    let mut c = if driver == "sipp" {
-        sipp(dir)
-    } else {
-        trunkload(dir)
-    };
+    let mut c = driver_cmd(driver, dir);
     c.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
         .args([
             "-m",
@@ -261,18 +274,9 @@ fn uas_wire_bytes_match_sipp() {
 
 /// The first line of the `-trace_stat` file of a 10-call uac run.
 fn stat_header(driver: &str, dir: &Path) -> String {
-    let uas_port = free_port();
-    let mut s = sipp(dir);
-    s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
-        .args(["-m", "10", "-timeout", "20s", "-nostdin"]);
-    let uas = spawn(s);
-    std::thread::sleep(Duration::from_millis(300));
+    let (uas, uas_port) = sipp_uas(dir, 10, "20s");
     let stf = dir.join(format!("{driver}.csv"));
-    let mut c = if driver == "sipp" {
-        sipp(dir)
-    } else {
-        trunkload(dir)
-    };
+    let mut c = driver_cmd(driver, dir);
     c.arg(format!("127.0.0.1:{uas_port}"))
         .args([
             "-sn",
@@ -307,17 +311,8 @@ fn stat_csv_header_matches_sipp() {
 fn lossy_counts_header(driver: &str, dir: &Path) -> String {
     let dir = dir.join(driver);
     std::fs::create_dir_all(&dir).unwrap();
-    let uas_port = free_port();
-    let mut s = sipp(&dir);
-    s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
-        .args(["-m", "10", "-timeout", "10s", "-nostdin"]);
-    let uas = spawn(s);
-    std::thread::sleep(Duration::from_millis(300));
-    let mut c = if driver == "sipp" {
-        sipp(&dir)
-    } else {
-        trunkload(&dir)
-    };
+    let (uas, uas_port) = sipp_uas(&dir, 10, "10s");
+    let mut c = driver_cmd(driver, &dir);
     c.arg(format!("127.0.0.1:{uas_port}"))
         .args(["-sn", "uac", "-i", "127.0.0.1"])
         .args(["-p", &free_port().to_string()])
@@ -435,17 +430,8 @@ fn explicit_transactions_run_like_sipps() {
     let dir = scratch("txn");
     let scenario = uac_with_transactions(&dir);
     for driver in ["sipp", "trunkload"] {
-        let uas_port = free_port();
-        let mut s = sipp(&dir);
-        s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
-            .args(["-m", "200", "-timeout", "60s", "-nostdin"]);
-        let uas = spawn(s);
-        std::thread::sleep(Duration::from_millis(300));
-        let mut c = if driver == "sipp" {
-            sipp(&dir)
-        } else {
-            trunkload(&dir)
-        };
+        let (uas, uas_port) = sipp_uas(&dir, 200, "60s");
+        let mut c = driver_cmd(driver, &dir);
         c.arg(format!("127.0.0.1:{uas_port}"))
             .arg("-sf")
             .arg(&scenario)
