@@ -140,6 +140,8 @@ pub struct Control {
     pub quit: AtomicU8,
     /// Calls per second (f64 bits); changed by `-rate_increase`.
     pub rate_bits: AtomicU64,
+    /// Traffic paused (remote control `p`): no new calls until resumed.
+    pub paused: std::sync::atomic::AtomicBool,
     /// Calls ended (all shards).
     pub ended: AtomicU64,
     /// Server calls created (all shards): `-m` in server mode.
@@ -684,7 +686,13 @@ impl State {
         }
         // New calls.
         if self.setup.params.cfg.scenario.mode == Mode::Client && quit_level == quit::RUN {
-            self.place_calls(now, wall);
+            if self.setup.control.paused.load(Ordering::Relaxed) {
+                // Resuming starts a new pacing epoch: the calls a pause
+                // skipped are not made up in a burst (SIPp's set_paused).
+                self.epoch.2 = f64::NAN;
+            } else {
+                self.place_calls(now, wall);
+            }
         }
         // Dead calls.
         while let Some((exp, _)) = self.dead_order.front() {
@@ -721,7 +729,10 @@ impl State {
 
     /// When the pacer places the next call.
     fn next_placement(&self) -> Option<Instant> {
-        if self.setup.params.cfg.scenario.mode != Mode::Client || self.budget == Some(0) {
+        if self.setup.params.cfg.scenario.mode != Mode::Client
+            || self.budget == Some(0)
+            || self.setup.control.paused.load(Ordering::Relaxed)
+        {
             return None;
         }
         if self.setup.params.users.is_some() {
@@ -1216,7 +1227,7 @@ pub struct DriveParams {
 }
 
 /// SIPp's UDP remote control (`socket.cpp`, `handle_ctrl_socket`): a
-/// datagram is one key (`q`, `Q`, `+`, `-`, `*`, `/`; the screen keys do
+/// datagram is one key (`q`, `Q`, `p`, `+`, `-`, `*`, `/`; the screen keys do
 /// nothing here, there is no screen) or, after a `c`, a command (`set rate
 /// N`, `set rate-scale N`). Others are answered with SIPp's warnings in
 /// the error log.
@@ -1329,7 +1340,10 @@ impl RemoteControl {
             b'-' => step(-1.0),
             b'*' => step(10.0),
             b'/' => step(-10.0),
-            b'p' => Some("pause (p) is not supported by trunkload".into()),
+            b'p' => {
+                control.paused.fetch_xor(true, Ordering::Relaxed);
+                None
+            }
             // Screen keys: there is no screen to switch.
             _ => None,
         }
@@ -1542,6 +1556,10 @@ mod remote_control_tests {
                 .contains("at least one argument")
         );
         assert_eq!(r.handle(b"1", &c), None, "screen keys do nothing");
+        assert_eq!(r.handle(b"p", &c), None);
+        assert!(c.paused.load(Ordering::Relaxed));
+        assert_eq!(r.handle(b"p", &c), None);
+        assert!(!c.paused.load(Ordering::Relaxed));
         assert_eq!(c.quit.load(Ordering::Relaxed), quit::RUN);
         assert_eq!(r.handle(b"q", &c), None);
         assert_eq!(c.quit.load(Ordering::Relaxed), quit::GRACEFUL);

@@ -254,3 +254,43 @@ fn q_on_the_control_port_stops_the_run() {
     // The uas has no -m: stopped here.
     let _ = wait(uas, Duration::ZERO);
 }
+
+/// `p` on the control port pauses the traffic and `p` again resumes it
+/// without a burst for the time paused: 50 calls/s for ~0.6 s, paused
+/// ~1.5 s, resumed ~0.6 s, places far fewer than the ~135 calls an
+/// unpaused run would.
+#[test]
+fn p_on_the_control_port_pauses_the_traffic() {
+    let dir = scratch("pause");
+    let uas_port = free_port();
+    let mut s = trunkload(&dir);
+    s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-timeout", "60s"]);
+    let uas = spawn(s);
+    std::thread::sleep(Duration::from_millis(300));
+    let cp = free_port();
+    let mut c = trunkload(&dir);
+    c.arg(format!("127.0.0.1:{uas_port}"))
+        .args(["-sn", "uac", "-i", "127.0.0.1", "-cp", &cp.to_string()])
+        .args(["-m", "100000", "-r", "50", "-d", "0", "-timeout", "60s"]);
+    let uac = spawn(c);
+    let ctl = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |k: &[u8]| ctl.send_to(k, ("127.0.0.1", cp)).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    send(b"p");
+    std::thread::sleep(Duration::from_millis(1500));
+    send(b"p");
+    std::thread::sleep(Duration::from_millis(600));
+    send(b"q");
+    let o = wait(uac, Duration::from_secs(30));
+    let _ = wait(uas, Duration::ZERO);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let ok: u64 = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("Successful call"))
+        .and_then(|l| l.split('|').next_back())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{}", show(&o)));
+    assert!((20..95).contains(&ok), "{ok} calls: {}", show(&o));
+}
