@@ -142,6 +142,9 @@ pub struct Control {
     pub rate_bits: AtomicU64,
     /// Traffic paused (remote control `p`): no new calls until resumed.
     pub paused: std::sync::atomic::AtomicBool,
+    /// The open-call limit set by the remote control's `cset limit N`
+    /// (0: none set; `-l` stays in force); each shard takes its share.
+    pub limit: AtomicU64,
     /// Calls ended (all shards).
     pub ended: AtomicU64,
     /// Server calls created (all shards): `-m` in server mode.
@@ -800,7 +803,12 @@ impl State {
                     return;
                 }
                 self.placed += 1;
-                if let Some(limit) = self.limit
+                let set = self.setup.control.limit.load(Ordering::Relaxed);
+                let limit = match set {
+                    0 => self.limit,
+                    l => Some(share(l, self.id, self.nshards).max(1)),
+                };
+                if let Some(limit) = limit
                     && self.open_main_calls() >= limit
                 {
                     continue;
@@ -1322,7 +1330,17 @@ impl RemoteControl {
                         }
                         Err(_) => Some(format!("Invalid rate-scale value: \"{value}\"")),
                     },
-                    "users" | "limit" | "display" | "hide" => {
+                    "limit" => match value.parse::<u64>() {
+                        _ if self.users_based => {
+                            Some("Can not set call limit for a user-based benchmark.".into())
+                        }
+                        Ok(l) if l > 0 => {
+                            control.limit.store(l, Ordering::Relaxed);
+                            None
+                        }
+                        _ => Some(format!("Invalid limit value: \"{value}\"")),
+                    },
+                    "users" | "display" | "hide" => {
                         Some(format!("set {what} is not supported by trunkload"))
                     }
                     _ => Some(format!("Unknown set attribute: {what}")),
@@ -1538,6 +1556,13 @@ mod remote_control_tests {
         assert_eq!(c.rate(), 10.0);
         assert_eq!(r.handle(b"cset rate 250\n", &c), None);
         assert_eq!(c.rate(), 250.0);
+        assert_eq!(r.handle(b"cset limit 7", &c), None);
+        assert_eq!(c.limit.load(Ordering::Relaxed), 7);
+        assert!(
+            r.handle(b"cset limit many", &c)
+                .unwrap()
+                .contains("Invalid limit")
+        );
         assert_eq!(r.handle(b"cset rate-scale 5", &c), None);
         assert_eq!(r.handle(b"+", &c), None);
         assert_eq!(c.rate(), 255.0);

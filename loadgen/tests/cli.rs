@@ -294,3 +294,42 @@ fn p_on_the_control_port_pauses_the_traffic() {
         .unwrap_or_else(|| panic!("{}", show(&o)));
     assert!((20..95).contains(&ok), "{ok} calls: {}", show(&o));
 }
+
+/// `cset limit N` on the control port caps the calls open at once: 2 s
+/// calls offered at 100/s for ~2.5 s complete in the tens with a limit of
+/// 3, where ~250 would without.
+#[test]
+fn cset_limit_on_the_control_port_caps_open_calls() {
+    let dir = scratch("limit");
+    let uas_port = free_port();
+    let mut s = trunkload(&dir);
+    s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-timeout", "60s"]);
+    let uas = spawn(s);
+    std::thread::sleep(Duration::from_millis(300));
+    let cp = free_port();
+    let ctl = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut c = trunkload(&dir);
+    c.arg(format!("127.0.0.1:{uas_port}"))
+        .args(["-sn", "uac", "-i", "127.0.0.1", "-cp", &cp.to_string()])
+        .args(["-m", "100000", "-r", "100", "-d", "2000", "-timeout", "60s"]);
+    let uac = spawn(c);
+    // Sent until the control socket is up (a datagram before is lost).
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(40));
+        ctl.send_to(b"cset limit 3", ("127.0.0.1", cp)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    ctl.send_to(b"q", ("127.0.0.1", cp)).unwrap();
+    let o = wait(uac, Duration::from_secs(30));
+    let _ = wait(uas, Duration::ZERO);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let ok: u64 = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("Successful call"))
+        .and_then(|l| l.split('|').next_back())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{}", show(&o)));
+    assert!((1..30).contains(&ok), "{ok} calls: {}", show(&o));
+}
