@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, scratch, spawn, text as show, trunkload, wait};
+use common::{free_port, scratch, spawn, summary_count, text as show, trunkload, wait};
 
 fn run(c: Command, limit: Duration) -> Output {
     wait(spawn(c), limit)
@@ -221,9 +221,17 @@ fn background_mode_leaves_the_run_in_another_process() {
 
 /// SIPp's remote control: `q` sent to `-cp` stops a uac that would run
 /// for minutes; it finishes its open calls and exits.
-#[test]
-fn q_on_the_control_port_stops_the_run() {
-    let dir = scratch("ctrl");
+/// A `-sn uac` against a `-sn uas` (no `-m`: stopped here at the end),
+/// with `uac_args` and a remote-control port; `steer` gets a sender of
+/// control datagrams while the uac runs (it must end the run). Returns the
+/// uac's output, its successful calls, and how long it took to exit once
+/// `steer` returned.
+fn controlled_run(
+    name: &str,
+    uac_args: &[&str],
+    steer: impl FnOnce(&dyn Fn(&[u8])),
+) -> (Output, u64, Duration) {
+    let dir = scratch(name);
     let uas_port = free_port();
     let mut s = trunkload(&dir);
     s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
@@ -234,25 +242,29 @@ fn q_on_the_control_port_stops_the_run() {
     let mut c = trunkload(&dir);
     c.arg(format!("127.0.0.1:{uas_port}"))
         .args(["-sn", "uac", "-i", "127.0.0.1", "-cp", &cp.to_string()])
-        .args(["-m", "100000", "-r", "20", "-timeout", "60s"]);
+        .args(uac_args)
+        .args(["-m", "100000", "-timeout", "60s"]);
     let uac = spawn(c);
-    std::thread::sleep(Duration::from_millis(1500));
     let ctl = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ctl.send_to(b"q", ("127.0.0.1", cp)).unwrap();
-    let started = Instant::now();
+    steer(&|k: &[u8]| {
+        ctl.send_to(k, ("127.0.0.1", cp)).unwrap();
+    });
+    let stopped = Instant::now();
     let o = wait(uac, Duration::from_secs(30));
-    assert!(started.elapsed() < Duration::from_secs(15), "{}", show(&o));
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let ok: u64 = stdout
-        .lines()
-        .rev()
-        .find(|l| l.contains("Successful call"))
-        .and_then(|l| l.split('|').next_back())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{}", show(&o)));
-    assert!((1..1000).contains(&ok), "{ok} calls: {}", show(&o));
-    // The uas has no -m: stopped here.
+    let took = stopped.elapsed();
     let _ = wait(uas, Duration::ZERO);
+    let ok = summary_count(&o, "Successful call").unwrap_or_else(|| panic!("{}", show(&o)));
+    (o, ok, took)
+}
+
+#[test]
+fn q_on_the_control_port_stops_the_run() {
+    let (o, ok, took) = controlled_run("ctrl", &["-r", "20"], |send| {
+        std::thread::sleep(Duration::from_millis(1500));
+        send(b"q");
+    });
+    assert!(took < Duration::from_secs(15), "{}", show(&o));
+    assert!((1..1000).contains(&ok), "{ok} calls: {}", show(&o));
 }
 
 /// `p` on the control port pauses the traffic and `p` again resumes it
@@ -261,37 +273,14 @@ fn q_on_the_control_port_stops_the_run() {
 /// unpaused run would.
 #[test]
 fn p_on_the_control_port_pauses_the_traffic() {
-    let dir = scratch("pause");
-    let uas_port = free_port();
-    let mut s = trunkload(&dir);
-    s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
-        .args(["-timeout", "60s"]);
-    let uas = spawn(s);
-    std::thread::sleep(Duration::from_millis(300));
-    let cp = free_port();
-    let mut c = trunkload(&dir);
-    c.arg(format!("127.0.0.1:{uas_port}"))
-        .args(["-sn", "uac", "-i", "127.0.0.1", "-cp", &cp.to_string()])
-        .args(["-m", "100000", "-r", "50", "-d", "0", "-timeout", "60s"]);
-    let uac = spawn(c);
-    let ctl = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let send = |k: &[u8]| ctl.send_to(k, ("127.0.0.1", cp)).unwrap();
-    std::thread::sleep(Duration::from_millis(600));
-    send(b"p");
-    std::thread::sleep(Duration::from_millis(1500));
-    send(b"p");
-    std::thread::sleep(Duration::from_millis(600));
-    send(b"q");
-    let o = wait(uac, Duration::from_secs(30));
-    let _ = wait(uas, Duration::ZERO);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let ok: u64 = stdout
-        .lines()
-        .rev()
-        .find(|l| l.contains("Successful call"))
-        .and_then(|l| l.split('|').next_back())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{}", show(&o)));
+    let (o, ok, _) = controlled_run("pause", &["-r", "50", "-d", "0"], |send| {
+        std::thread::sleep(Duration::from_millis(600));
+        send(b"p");
+        std::thread::sleep(Duration::from_millis(1500));
+        send(b"p");
+        std::thread::sleep(Duration::from_millis(600));
+        send(b"q");
+    });
     assert!((20..95).contains(&ok), "{ok} calls: {}", show(&o));
 }
 
@@ -300,36 +289,14 @@ fn p_on_the_control_port_pauses_the_traffic() {
 /// 3, where ~250 would without.
 #[test]
 fn cset_limit_on_the_control_port_caps_open_calls() {
-    let dir = scratch("limit");
-    let uas_port = free_port();
-    let mut s = trunkload(&dir);
-    s.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
-        .args(["-timeout", "60s"]);
-    let uas = spawn(s);
-    std::thread::sleep(Duration::from_millis(300));
-    let cp = free_port();
-    let ctl = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut c = trunkload(&dir);
-    c.arg(format!("127.0.0.1:{uas_port}"))
-        .args(["-sn", "uac", "-i", "127.0.0.1", "-cp", &cp.to_string()])
-        .args(["-m", "100000", "-r", "100", "-d", "2000", "-timeout", "60s"]);
-    let uac = spawn(c);
-    // Sent until the control socket is up (a datagram before is lost).
-    for _ in 0..5 {
-        std::thread::sleep(Duration::from_millis(40));
-        ctl.send_to(b"cset limit 3", ("127.0.0.1", cp)).unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(2500));
-    ctl.send_to(b"q", ("127.0.0.1", cp)).unwrap();
-    let o = wait(uac, Duration::from_secs(30));
-    let _ = wait(uas, Duration::ZERO);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let ok: u64 = stdout
-        .lines()
-        .rev()
-        .find(|l| l.contains("Successful call"))
-        .and_then(|l| l.split('|').next_back())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{}", show(&o)));
+    let (o, ok, _) = controlled_run("limit", &["-r", "100", "-d", "2000"], |send| {
+        // Sent until the control socket is up (a datagram before is lost).
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(40));
+            send(b"cset limit 3");
+        }
+        std::thread::sleep(Duration::from_millis(2500));
+        send(b"q");
+    });
     assert!((1..30).contains(&ok), "{ok} calls: {}", show(&o));
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{free_port, scratch, spawn, text, trunkload, wait};
+use common::{free_port, scratch, spawn, summary_count, text, trunkload, wait};
 
 fn sipp(dir: &Path) -> Command {
     let mut c = Command::new("sipp");
@@ -38,14 +38,6 @@ fn sipp_uas(dir: &Path, calls: u32, timeout: &str) -> (Child, u16) {
     let uas = spawn(s);
     std::thread::sleep(Duration::from_millis(300));
     (uas, port)
-}
-
-/// The count on the summary's "Successful call" / "Failed call" line
-/// (cumulative column).
-fn summary_count(o: &Output, what: &str) -> Option<u64> {
-    let s = String::from_utf8_lossy(&o.stdout);
-    let line = s.lines().rev().find(|l| l.contains(what))?;
-    line.split('|').next_back()?.trim().parse().ok()
 }
 
 const CALLS: &str = "1000";

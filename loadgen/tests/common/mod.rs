@@ -7,6 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The count on the final screen's "Successful call" / "Failed call"
+/// line (cumulative column).
+pub fn summary_count(o: &Output, what: &str) -> Option<u64> {
+    let s = String::from_utf8_lossy(&o.stdout);
+    let line = s.lines().rev().find(|l| l.contains(what))?;
+    line.split('|').next_back()?.trim().parse().ok()
+}
+
 /// A UDP port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
