@@ -264,25 +264,26 @@ fn uas_wire_bytes_match_sipp() {
     assert_eq!(ours, theirs);
 }
 
-/// The first line of the `-trace_stat` file of a 10-call uac run.
-fn stat_header(driver: &str, dir: &Path) -> String {
-    let (uas, uas_port) = sipp_uas(dir, 10, "20s");
-    let stf = dir.join(format!("{driver}.csv"));
+/// A 10-call `-sn uac` run of `driver` (in `dir`) against SIPp's uas,
+/// with `extra` arguments; its output.
+fn ten_uac_calls(driver: &str, dir: &Path, timeout: &str, extra: &[&std::ffi::OsStr]) -> Output {
+    let (uas, uas_port) = sipp_uas(dir, 10, timeout);
     let mut c = driver_cmd(driver, dir);
     c.arg(format!("127.0.0.1:{uas_port}"))
-        .args([
-            "-sn",
-            "uac",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-        ])
-        .args(["-m", "10", "-r", "50", "-timeout", "20s", "-nostdin"])
-        .args(["-trace_stat", "-stf"])
-        .arg(&stf);
+        .args(["-sn", "uac", "-i", "127.0.0.1"])
+        .args(["-p", &free_port().to_string()])
+        .args(["-m", "10", "-r", "50", "-timeout", timeout, "-nostdin"])
+        .args(extra);
     let uac = wait(spawn(c), Duration::from_secs(30));
     let _ = wait(uas, Duration::from_secs(30));
+    uac
+}
+
+/// The first line of the `-trace_stat` file of a 10-call uac run.
+fn stat_header(driver: &str, dir: &Path) -> String {
+    let stf = dir.join(format!("{driver}.csv"));
+    let flags = ["-trace_stat".as_ref(), "-stf".as_ref(), stf.as_os_str()];
+    let uac = ten_uac_calls(driver, dir, "20s", &flags);
     assert_eq!(uac.status.code(), Some(0), "{driver}: {}", text(&uac));
     let csv = std::fs::read_to_string(&stf).unwrap_or_else(|e| panic!("{}: {e}", stf.display()));
     csv.lines().next().unwrap_or_default().to_string()
@@ -303,16 +304,9 @@ fn stat_csv_header_matches_sipp() {
 fn lossy_counts_header(driver: &str, dir: &Path) -> String {
     let dir = dir.join(driver);
     std::fs::create_dir_all(&dir).unwrap();
-    let (uas, uas_port) = sipp_uas(&dir, 10, "10s");
-    let mut c = driver_cmd(driver, &dir);
-    c.arg(format!("127.0.0.1:{uas_port}"))
-        .args(["-sn", "uac", "-i", "127.0.0.1"])
-        .args(["-p", &free_port().to_string()])
-        .args(["-m", "10", "-r", "50", "-timeout", "10s", "-nostdin"])
-        .args(["-lost", "5", "-trace_counts"]);
+    let flags = ["-lost".as_ref(), "5".as_ref(), "-trace_counts".as_ref()];
     // Losses may fail a call: the exit code is not the point here.
-    let _ = wait(spawn(c), Duration::from_secs(30));
-    let _ = wait(uas, Duration::from_secs(30));
+    let _ = ten_uac_calls(driver, &dir, "10s", &flags);
     let file = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(Result::ok)
