@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use glommio::{GlommioError, ResourceType};
 use trunkline_parser::find_call_id;
-use trunkline_shards::runtime::{Handoff, Runtime, RuntimeBuilder, ShardCtx};
+use trunkline_shards::runtime::{HandoffPool, Runtime, RuntimeBuilder, ShardCtx};
 use trunkline_shards::tx::TxStats;
 
 use crate::config::Config;
@@ -323,7 +322,7 @@ struct Shard {
     /// Buffers of handoffs received, reused for handoffs sent: SIP traffic
     /// flows both ways between shards, so buffers circulate instead of
     /// being allocated per datagram.
-    handoff_pool: RefCell<Vec<Vec<u8>>>,
+    handoff_pool: HandoffPool,
     handoffs_out: Cell<u64>,
     handoffs_in: Cell<u64>,
     send_errors: Cell<u64>,
@@ -362,23 +361,11 @@ impl Shard {
         if map.shards() > 1 {
             let owner = find_call_id(bytes).map_or(self.id, |s| map.owner(s.of(bytes)).0);
             if owner != self.id {
-                let mut buf = self.handoff_pool.borrow_mut().pop().unwrap_or_default();
-                buf.clear();
-                buf.extend_from_slice(bytes);
-                let h = Handoff {
-                    bytes: buf,
-                    src,
-                    local,
-                    received: Instant::now(),
-                };
+                // The batch's clock reading: when it was received.
+                let h = self.handoff_pool.handoff(bytes, src, local, now);
                 self.handoffs_out.set(self.handoffs_out.get() + 1);
-                match self.ctx.senders.try_send_to(owner as usize, h) {
-                    Ok(()) => {}
-                    Err(GlommioError::WouldBlock(ResourceType::Channel(h))) => {
-                        // The owner is busy: wait for room (backpressure).
-                        let _ = self.ctx.senders.send_to(owner as usize, h).await;
-                    }
-                    Err(e) => tracing::debug!(owner, "handoff failed: {e}"),
+                if let Err(e) = self.ctx.hand_off(owner, h).await {
+                    tracing::debug!(owner, "handoff failed: {e}");
                 }
                 return;
             }
@@ -475,7 +462,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         ctx,
         bufs: RefCell::new(Vec::new()),
         out: RefCell::new(Vec::new()),
-        handoff_pool: RefCell::new(Vec::new()),
+        handoff_pool: HandoffPool::default(),
         handoffs_out: Cell::new(0),
         handoffs_in: Cell::new(0),
         send_errors: Cell::new(0),
@@ -530,10 +517,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
             while let Some(h) = stream.recv().await {
                 shard.handoffs_in.set(shard.handoffs_in.get() + 1);
                 shard.process(&h.bytes, h.src, h.local).await;
-                let mut pool = shard.handoff_pool.borrow_mut();
-                if pool.len() < 4096 {
-                    pool.push(h.bytes);
-                }
+                shard.handoff_pool.give_back(h.bytes);
             }
         }));
     }

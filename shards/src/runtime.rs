@@ -43,6 +43,56 @@ pub struct ShardCtx {
     pub receivers: Receivers<Handoff>,
 }
 
+impl ShardCtx {
+    /// Sends `h` to shard `owner`; when its channel is full, waits for
+    /// room (backpressure on the receive loop rather than a lost
+    /// datagram). `Err` only when the owner's channel is gone (it stopped).
+    pub async fn hand_off(
+        &self,
+        owner: u16,
+        h: Handoff,
+    ) -> Result<(), glommio::GlommioError<Handoff>> {
+        match self.senders.try_send_to(owner as usize, h) {
+            Err(glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(h))) => {
+                self.senders.send_to(owner as usize, h).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// A shard's spare buffers for datagrams it hands to other shards: the
+/// buffers of the handoffs it receives come back here, so steady-state
+/// handoffs do not allocate.
+#[derive(Debug, Default)]
+pub struct HandoffPool(std::cell::RefCell<Vec<Vec<u8>>>);
+
+impl HandoffPool {
+    /// Most buffers kept.
+    const MAX: usize = 4096;
+
+    /// A handoff carrying a copy of `bytes`, in a pooled buffer.
+    pub fn handoff(&self, bytes: &[u8], src: SocketAddr, local: u16, received: Instant) -> Handoff {
+        let mut buf = self.0.borrow_mut().pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(bytes);
+        Handoff {
+            bytes: buf,
+            src,
+            local,
+            received,
+        }
+    }
+
+    /// Takes back the buffer of a handoff this shard has processed.
+    pub fn give_back(&self, bytes: Vec<u8>) {
+        let mut pool = self.0.borrow_mut();
+        if pool.len() < HandoffPool::MAX {
+            pool.push(bytes);
+        }
+    }
+}
+
 /// Why the runtime could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -36,9 +36,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use glommio::{GlommioError, ResourceType};
 use hashbrown::HashMap;
-use trunkline_shards::runtime::{Handoff, RuntimeBuilder, ShardCtx};
+use trunkline_shards::runtime::{HandoffPool, RuntimeBuilder, ShardCtx};
 use trunkline_shards::udp::{RecvBatch, SendScratch, UdpTransport, udp_socket};
 
 use crate::call::{Call, CallConfig, Env, Event, Outgoing, Status, Value, sipmsg};
@@ -911,7 +910,7 @@ fn share(total: u64, id: u16, n: u16) -> u64 {
 struct Shard {
     state: RefCell<State>,
     /// Spare buffers for handing datagrams to other shards.
-    handoff_pool: RefCell<Vec<Vec<u8>>>,
+    handoff_pool: HandoffPool,
     server: bool,
     socket: UdpTransport,
     /// Headers reused by every flush's sendmmsg.
@@ -1012,23 +1011,8 @@ impl Shard {
                 .map(sipmsg::call_id_key)
                 .map_or(self.ctx.id.0, |k| map.owner(k).0);
             if owner != self.ctx.id.0 {
-                // Buffers come back from the handoffs this shard receives.
-                let mut buf = self.handoff_pool.borrow_mut().pop().unwrap_or_default();
-                buf.clear();
-                buf.extend_from_slice(bytes);
-                let h = Handoff {
-                    bytes: buf,
-                    src,
-                    local: 0,
-                    received: Instant::now(),
-                };
-                match self.ctx.senders.try_send_to(owner as usize, h) {
-                    Ok(()) => {}
-                    Err(GlommioError::WouldBlock(ResourceType::Channel(h))) => {
-                        let _ = self.ctx.senders.send_to(owner as usize, h).await;
-                    }
-                    Err(_) => {}
-                }
+                let h = self.handoff_pool.handoff(bytes, src, 0, Instant::now());
+                let _ = self.ctx.hand_off(owner, h).await;
                 return;
             }
         }
@@ -1164,7 +1148,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
     let streams = ctx.receivers.streams();
     let shard = Rc::new(Shard {
         state: RefCell::new(state),
-        handoff_pool: RefCell::new(Vec::new()),
+        handoff_pool: HandoffPool::default(),
         server: scenario.mode == Mode::Server,
         socket,
         scratch: RefCell::new(SendScratch::default()),
@@ -1181,10 +1165,7 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
             while let Some(h) = stream.recv().await {
                 shard.state.borrow_mut().on_datagram(&h.bytes, h.src);
                 shard.flush().await;
-                let mut pool = shard.handoff_pool.borrow_mut();
-                if pool.len() < 4096 {
-                    pool.push(h.bytes);
-                }
+                shard.handoff_pool.give_back(h.bytes);
             }
         }));
     }
