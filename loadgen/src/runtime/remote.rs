@@ -8,8 +8,8 @@ use super::{Control, quit};
 /// SIPp's UDP remote control (`socket.cpp`, `handle_ctrl_socket`): a
 /// datagram is one key (`q`, `Q`, `p`, `+`, `-`, `*`, `/`; the screen keys do
 /// nothing here, there is no screen) or, after a `c`, a command (`set rate
-/// N`, `set rate-scale N`). Others are answered with SIPp's warnings in
-/// the error log.
+/// N`, `set rate-scale N`, `set limit N`). Others are answered with SIPp's
+/// warnings in the error log.
 #[derive(Debug)]
 pub struct RemoteControl {
     socket: std::net::UdpSocket,
