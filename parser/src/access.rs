@@ -78,9 +78,7 @@ impl<'a> Message<'a> {
     #[inline(always)]
     pub fn top_via(&self) -> Result<Via<'a>, ParseError> {
         let e = self.required(HeaderName::Via)?;
-        via::parse_via(e.value.of(self.buffer()), 0)
-            .map(|(v, _)| v)
-            .map_err(|f| self.locate(f, HeaderName::Via))
+        via::parse_first_via(e.value.of(self.buffer())).map_err(|f| self.locate(f, HeaderName::Via))
     }
 
     /// Every Via value, top first, across all Via header lines.

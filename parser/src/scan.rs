@@ -311,7 +311,7 @@ pub(crate) fn skip_class(s: &[u8], mut i: usize, mask: u16) -> usize {
 }
 
 /// `s` without leading and trailing LWS.
-#[inline]
+#[inline(always)]
 pub(crate) fn trim_lws(s: &[u8]) -> &[u8] {
     let mut a = 0;
     let mut b = s.len();
@@ -683,6 +683,18 @@ pub(crate) fn parse_decimal(s: &[u8], max: u64) -> Option<u64> {
     if s.is_empty() {
         return None;
     }
+    // Nineteen digits stay below 2^64: no overflow checks per digit.
+    if s.len() <= 19 {
+        let mut v: u64 = 0;
+        for &b in s {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + d as u64;
+        }
+        return (v <= max).then_some(v);
+    }
     let mut v: u64 = 0;
     for &b in s {
         let d = b.wrapping_sub(b'0');
@@ -838,6 +850,14 @@ mod tests {
             parse_decimal(b"18446744073709551615", u64::MAX),
             Some(u64::MAX)
         );
+        // Either side of the unchecked path's nineteen digits.
+        assert_eq!(
+            parse_decimal(b"9999999999999999999", u64::MAX),
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(parse_decimal(b"9999999999999999999", u32::MAX as u64), None);
+        assert_eq!(parse_decimal(b"00000000000000000000042", 255), Some(42));
+        assert_eq!(parse_decimal(b"0000000000000000000x", 255), None);
     }
 
     #[test]

@@ -77,8 +77,23 @@ impl<'a> Via<'a> {
 #[inline(always)]
 pub(crate) fn parse_via(s: &[u8], i: usize) -> Result<(Via<'_>, usize), Fault> {
     match parse_via_fast(s, i) {
-        Some(v) => Ok(v),
+        // The fast path's `raw` ends where the value does.
+        Some(v) => {
+            let end = v.raw.as_ptr() as usize - s.as_ptr() as usize + v.raw.len();
+            Ok((v, end))
+        }
         None => parse_via_full(s, i),
+    }
+}
+
+/// The first Via value of `s` (the rest of the header value is not
+/// looked at): [`parse_via`] without the end position, so the fast path's
+/// result goes to the caller's slot with no intermediate copy.
+#[inline(always)]
+pub(crate) fn parse_first_via(s: &[u8]) -> Result<Via<'_>, Fault> {
+    match parse_via_fast(s, 0) {
+        Some(v) => Ok(v),
+        None => parse_via_full(s, 0).map(|(v, _)| v),
     }
 }
 
@@ -89,7 +104,7 @@ pub(crate) fn parse_via(s: &[u8], i: usize) -> Result<(Via<'_>, usize), Fault> {
 /// exactly those of the full grammar (where there is no LWS, it takes the
 /// same steps as this).
 #[inline(always)]
-fn parse_via_fast(s: &[u8], i: usize) -> Option<(Via<'_>, usize)> {
+fn parse_via_fast(s: &[u8], i: usize) -> Option<Via<'_>> {
     let start = scan::skip_lws(s, i);
     let w = u64::from_le_bytes(*s.get(start..)?.first_chunk::<8>()?);
     // "SIP/2.0/" with the three letters in any case (| 0x20 maps no other
@@ -170,7 +185,7 @@ fn parse_via_fast(s: &[u8], i: usize) -> Option<(Via<'_>, usize)> {
     };
     via.params = &s[params_start..end];
     via.raw = &s[start..end];
-    Some((via, end))
+    Some(via)
 }
 
 /// The Via grammar in full, with LWS wherever it may appear, and its errors.
@@ -458,8 +473,9 @@ mod tests {
                 let full = parse_via_full(s, i);
                 if let Some(v) = parse_via_fast(s, i) {
                     fast += 1;
-                    assert_eq!(Ok(v), full, "{text:?} at {i}");
-                    let (a, b) = (v.0, full.unwrap().0);
+                    let end = v.raw.as_ptr() as usize - s.as_ptr() as usize + v.raw.len();
+                    assert_eq!(Ok((v, end)), full, "{text:?} at {i}");
+                    let (a, b) = (v, full.unwrap().0);
                     assert_eq!(
                         (a.params.as_ptr(), a.raw.as_ptr(), a.sent_by.as_ptr()),
                         (b.params.as_ptr(), b.raw.as_ptr(), b.sent_by.as_ptr())
