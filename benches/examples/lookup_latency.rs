@@ -20,8 +20,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use trunkline_benches::routing::BUSINESS_HOUR;
+use trunkline_routing_tables::Snapshot;
 use trunkline_routing_tables::generate::sample_numbers;
-use trunkline_routing_tables::{Snapshot, WeekMinute};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -50,10 +51,7 @@ fn main() {
         .unwrap_or(1 << 20);
     let numbers = sample_numbers(t, group, distinct, 11);
     let mask = numbers.len() - 1;
-    let at = WeekMinute {
-        day: 1,
-        minute: 600,
-    };
+    let at = BUSINESS_HOUR;
     if !args.iter().any(|a| a == "--time") {
         let mut hits = 0usize;
         for i in 0..n {

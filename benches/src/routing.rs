@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use trunkline_routing_tables::generate::{self, GenConfig};
-use trunkline_routing_tables::{BuildInputs, GroupId, Snapshot, Source, WeekMinute, build};
+use trunkline_routing_tables::{At, BuildInputs, GroupId, Snapshot, Source, build};
 
 /// A mapped snapshot and numbers to look up.
 #[derive(Debug)]
@@ -20,10 +20,14 @@ pub struct Fixture {
     /// Dialled numbers (power-of-two count).
     pub numbers: Vec<String>,
     /// When lookups happen (a weekday business hour: windows are open).
-    pub at: WeekMinute,
+    pub at: At,
     /// Seconds to generate and build.
     pub build_secs: f64,
 }
+
+/// Tuesday 2026-11-24 10:00 UTC: a weekday business hour, when the
+/// generated decks' `mon-fri 08:00-18:00` windows are open.
+pub const BUSINESS_HOUR: At = At::from_unix(1_795_514_400);
 
 /// Generates and builds a deck of `rules` rules (2,000 gateways, seed 7).
 pub fn fixture(rules: usize) -> Fixture {
@@ -50,10 +54,7 @@ pub fn fixture(rules: usize) -> Fixture {
         snapshot,
         group,
         numbers,
-        at: WeekMinute {
-            day: 1,
-            minute: 600,
-        },
+        at: BUSINESS_HOUR,
         build_secs,
     }
 }

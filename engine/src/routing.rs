@@ -41,7 +41,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use trunkline_routing_tables::{
-    DialplanScratch, GatewayId, SnapError, Snapshot, SnapshotHandle, WeekMinute, format::Transport,
+    At, DialplanScratch, GatewayId, SnapError, Snapshot, SnapshotHandle, format::Transport,
 };
 
 use crate::proxy::{LcrRequest, MAX_TARGETS, NoRoute, Target, TargetSource};
@@ -398,7 +398,7 @@ impl TargetSource for TableRouter {
                 *dests_stamp = stamp;
             }
             let dialled = snap.apply_dialplan(group, number, dialplan);
-            let Some(rule) = table.lookup(group, dialled.number, WeekMinute::now()) else {
+            let Some(rule) = table.lookup(group, dialled.number, At::now()) else {
                 return Err(no_route);
             };
             // A different weighted order per call (splitmix increment).

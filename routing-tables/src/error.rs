@@ -56,6 +56,11 @@ pub enum BuildErrorKind {
     /// A carrier names a gateway that does not exist.
     #[error("unknown gateway `{0}`")]
     UnknownGateway(String),
+    /// A window names a time zone the tz database does not have.
+    #[error(
+        "column `window`: unknown time zone `{0}` (expected an IANA name such as Europe/London, or UTC)"
+    )]
+    UnknownZone(String),
     /// A rule target is neither a gateway nor a carrier.
     #[error("unknown target `{0}` (neither a gateway nor a carrier id)")]
     UnknownTarget(String),
@@ -163,8 +168,12 @@ pub enum SnapError {
         /// The file.
         path: PathBuf,
     },
-    /// Written by another format version.
-    #[error("{}: byte 8: format version {version}, this build reads version {FORMAT_VERSION}", path.display())]
+    /// Written by another format version (older files lack what lookups
+    /// now read, such as time zones): rebuild it.
+    #[error(
+        "{}: byte 8: snapshot format version {version}, this trunkline reads only version {FORMAT_VERSION}: rebuild the snapshot from its CSV files with this version's `trunkline snap build`",
+        path.display()
+    )]
     Version {
         /// The file.
         path: PathBuf,

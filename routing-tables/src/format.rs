@@ -19,14 +19,20 @@
 //! for rkyv. Everything the lookup needs is in flat arrays of small
 //! fixed-size records indexed by `u32`; strings that repeat across rules
 //! (target lists, attributes) are interned once. Why this shape: see
-//! `lookup.rs`.
+//! `lookup.rs`. Time zones of windows are stored as each zone's UTC offset
+//! changes over a coverage period, so lookups need no tz database (see
+//! `zone.rs`).
+//!
+//! Version 3 added the zones (`Rule::win_zone`, `zones`,
+//! `zone_transitions`); a version-2 file is refused with a message to
+//! rebuild it from its CSV files.
 
 use rkyv::{Archive, Deserialize, Serialize};
 
 /// The file magic.
 pub const MAGIC: [u8; 8] = *b"TLROUTE\0";
 /// The format version this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The header length; the rkyv body starts here.
 pub const HEADER_LEN: usize = 64;
 
@@ -201,6 +207,34 @@ pub struct Rule {
     pub win_end: u16,
     /// Window days; 0 = always.
     pub win_days: u8,
+    /// The window's time zone: 0 = UTC, `k` = `zones[k - 1]`; always 0
+    /// without a window. (Fits in the record's padding: still 24 bytes.)
+    pub win_zone: u16,
+}
+
+/// A time zone used by some rule's window.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct Zone {
+    /// IANA name (`Europe/London`).
+    pub name: String,
+    /// Its offsets are `zone_transitions[transitions_start..transitions_end]`
+    /// (at least one).
+    pub transitions_start: u32,
+    /// End of the transition range.
+    pub transitions_end: u32,
+}
+
+/// From `at` on (until the zone's next entry), local time is UTC plus
+/// `offset`. A zone's first entry is at the start of the coverage period;
+/// its offset also applies before it.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct ZoneTransition {
+    /// Unix seconds.
+    pub at: i64,
+    /// Seconds east of UTC (within ±25:59:59).
+    pub offset: i32,
 }
 
 /// One dialplan rule.
@@ -271,4 +305,16 @@ pub struct RoutingTable {
     pub dialplan_offsets: Vec<u32>,
     /// ACL entries sorted by start, then length.
     pub acl: Vec<AclEntry>,
+    /// Time zones named by rule windows, in order of first use.
+    pub zones: Vec<Zone>,
+    /// Every zone's offset changes, zone by zone, each zone's sorted by time.
+    pub zone_transitions: Vec<ZoneTransition>,
+    /// Start of the period the transitions cover (Unix seconds; 0 without zones).
+    pub zone_coverage_start: i64,
+    /// End of that period.
+    pub zone_coverage_end: i64,
+    /// The tz database the zones were read from, as jiff describes it
+    /// (`TimeZoneDatabase(ZoneInfo(/usr/share/zoneinfo))`, or
+    /// `TimeZoneDatabase(Bundled(available))` for the copy compiled in).
+    pub zone_source: String,
 }

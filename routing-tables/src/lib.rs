@@ -38,9 +38,12 @@
 //!   is up to 18 digits, optionally after a `+` (`+44` and `0044` are
 //!   different prefixes: normalise with the dialplan); empty is the
 //!   default route. `targets` is `gw1;carrierA;…`, tried in order.
-//!   `window` is `DAYS HH:MM-HH:MM` in UTC ([`window`]); `priority` lower
-//!   first (default 0). Two rules with the same group, prefix and priority
-//!   whose windows overlap are a duplicate.
+//!   `window` is `DAYS HH:MM-HH:MM [ZONE]` ([`window`]): in UTC, or with
+//!   an IANA zone (`mon-fri 09:00-17:00 Europe/London`) on that zone's
+//!   wall clock, DST included; an unknown zone is an error. `priority`
+//!   lower first (default 0). Two rules with the same group, prefix and
+//!   priority whose windows can be open at the same instant are a
+//!   duplicate.
 //! - **dialplan.csv**: `group,match,pattern,replace[,priority]`. `match` is
 //!   `prefix` or `regex` ([`dialplan`]).
 //! - **acl.csv**: `cidr,group`. IPv4 or IPv6, `addr/len` or a host
@@ -74,7 +77,7 @@
 //! let group = snap.group_for_source("192.0.2.7".parse()?).ok_or("no ACL match")?;
 //! let mut scratch = DialplanScratch::default(); // one per shard
 //! let dialled = snap.apply_dialplan(group, "00442071234567", &mut scratch);
-//! let rule = snap.lookup(group, dialled.number, WeekMinute::now()).ok_or("404")?;
+//! let rule = snap.lookup(group, dialled.number, At::now()).ok_or("404")?;
 //! let mut gateways = Vec::new(); // one per shard, reused
 //! snap.table().gateways_for(&rule, /* per-call seed */ 42, &mut gateways);
 //! let gw = snap.table().gateway(gateways[0]).ok_or("gone")?;
@@ -101,8 +104,9 @@ mod source;
 mod swap;
 mod validate;
 pub mod window;
+pub mod zone;
 
-pub use build::{BuildInputs, Built, build, write_atomic};
+pub use build::{BuildInputs, Built, build, build_at, write_atomic};
 pub use dialplan::{Dialled, DialplanScratch};
 pub use error::{BuildError, BuildErrorKind, BuildErrors, SnapError};
 pub use format::{ArchivedRoutingTable, Header, RoutingTable};
@@ -111,4 +115,4 @@ pub use lookup::{GatewayId, GroupId, RuleRef};
 pub use mapped::{Snapshot, verify};
 pub use source::Source;
 pub use swap::SnapshotHandle;
-pub use window::{WeekMinute, Window};
+pub use window::{At, WeekMinute, Window};

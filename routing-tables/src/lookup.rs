@@ -11,7 +11,11 @@
 //! does not cover the number (about one lookup in nine on generated decks)
 //! or none of its rules' windows is open, walks the entry's parent chain
 //! (its enclosing prefixes, at most 18). Entries whose first rule has no
-//! window are flagged, so the common case reads no rule.
+//! window are flagged, so the common case reads no rule and does no time
+//! arithmetic. A rule with a window compares its days and minutes with the
+//! call's minute of the week on the window's clock: UTC, or its zone's
+//! local time, whose offset at the call's instant is a binary search in the
+//! zone's transitions (`zone.rs`).
 //!
 //! So a lookup is two dependent cache misses in a large table (directory,
 //! entry), against one per digit (~13) for a 10-ary trie and one probe per
@@ -28,7 +32,7 @@ use crate::format::{
     ArchivedTransport, CARRIER_BIT, NONE, Transport,
 };
 use crate::key;
-use crate::window::{WeekMinute, Window};
+use crate::window::{At, WeekMinute, Window};
 
 /// A routing group (customer/trunk class): an index into the table's groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,11 +88,12 @@ impl ArchivedRoutingTable {
     }
 
     /// Longest-prefix match of `number` (`+` then digits, or digits) in
-    /// `group`: the first rule, by priority, whose window is open at `at`,
-    /// on the longest prefix that has one. `None` for no match or a number
-    /// with other characters. Allocation-free.
+    /// `group`: the first rule, by priority, whose window is open at `at`
+    /// (on the window's own clock: UTC or its zone's local time), on the
+    /// longest prefix that has one. `None` for no match or a number with
+    /// other characters. Allocation-free.
     #[inline]
-    pub fn lookup(&self, group: GroupId, number: &str, at: WeekMinute) -> Option<RuleRef<'_>> {
+    pub fn lookup(&self, group: GroupId, number: &str, at: At) -> Option<RuleRef<'_>> {
         let (plus, digits) = match number.as_bytes() {
             [b'+', rest @ ..] => (1, rest),
             d => (0, d),
@@ -132,7 +137,7 @@ impl ArchivedRoutingTable {
     }
 
     #[inline]
-    fn open_rule(&self, entry: &ArchivedEntry, at: WeekMinute) -> Option<u32> {
+    fn open_rule(&self, entry: &ArchivedEntry, at: At) -> Option<u32> {
         let start = entry.rules_start.to_native();
         if entry.flags & ALWAYS_OPEN != 0 {
             return Some(start);
@@ -141,8 +146,20 @@ impl ArchivedRoutingTable {
         (start..start + len).find(|&r| {
             self.rules
                 .get(r as usize)
-                .is_some_and(|rule| window(rule).contains(at))
+                .is_some_and(|rule| self.rule_open(rule, at))
         })
+    }
+
+    /// Whether `rule`'s window is open at `at`.
+    #[inline]
+    fn rule_open(&self, rule: &ArchivedRule, at: At) -> bool {
+        rule.win_days == 0 || window(rule).contains(self.rule_minute(rule, at))
+    }
+
+    /// The minute of the week `at` on `rule`'s clock: UTC, or its zone's.
+    #[inline]
+    fn rule_minute(&self, rule: &ArchivedRule, at: At) -> WeekMinute {
+        at.week_minute(self.zone_offset(rule.win_zone.to_native(), at))
     }
 
     /// Gateway `id`.
@@ -303,9 +320,33 @@ impl<'a> RuleRef<'a> {
         self.rule_record().priority.to_native()
     }
 
-    /// Time window.
+    /// Time window (days and minutes on the clock of [`RuleRef::zone`]).
     pub fn window(&self) -> Window {
         window(self.rule_record())
+    }
+
+    /// The window's time zone; `None` for UTC (and for no window).
+    pub fn zone(&self) -> Option<&'a str> {
+        self.table
+            .zone_name(self.rule_record().win_zone.to_native())
+    }
+
+    /// The window as written in `rules.csv`, zone included
+    /// (`mon,tue 09:00-17:00 Europe/London`); empty for no window.
+    pub fn window_text(&self) -> String {
+        match self.zone() {
+            Some(z) => format!("{} {z}", self.window()),
+            None => self.window().to_string(),
+        }
+    }
+
+    /// The window's clock at `at`: its UTC offset in seconds (0 for UTC)
+    /// and the minute of the week the window is compared with.
+    pub fn clock(&self, at: At) -> (i32, WeekMinute) {
+        let rule = self.rule_record();
+        let zone = rule.win_zone.to_native();
+        let offset = self.table.zone_offset(zone, at);
+        (offset, at.week_minute(offset))
     }
 
     /// Attributes.

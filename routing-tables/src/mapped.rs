@@ -29,7 +29,7 @@ use crate::dialplan::{Compiled, Dialled, Dialplan, DialplanScratch};
 use crate::error::SnapError;
 use crate::format::{ArchivedRoutingTable, FORMAT_VERSION, HEADER_LEN, Header, MAGIC};
 use crate::lookup::{GroupId, RuleRef};
-use crate::window::WeekMinute;
+use crate::window::At;
 
 static STAMPS: AtomicU64 = AtomicU64::new(1);
 
@@ -195,7 +195,7 @@ impl Snapshot {
 
     /// Longest-prefix lookup; see [`ArchivedRoutingTable::lookup`].
     #[inline]
-    pub fn lookup(&self, group: GroupId, number: &str, at: WeekMinute) -> Option<RuleRef<'_>> {
+    pub fn lookup(&self, group: GroupId, number: &str, at: At) -> Option<RuleRef<'_>> {
         self.table().lookup(group, number, at)
     }
 

@@ -61,6 +61,28 @@ pub fn inspect(s: &Snapshot) -> String {
     let _ = writeln!(o, "attribute strings: {}", t.attrs.len());
     let _ = writeln!(o, "dialplan rules: {}", t.dialplan.len());
     let _ = writeln!(o, "acl entries: {}", t.acl.len());
+    if t.zones.is_empty() {
+        let _ = writeln!(o, "time zones: 0 (every window in UTC)");
+    } else {
+        let _ = writeln!(
+            o,
+            "time zones: {} ({})",
+            t.zones.len(),
+            t.zones
+                .iter()
+                .map(|z| z.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(
+            o,
+            "zone offsets: {} transitions from {} to {}, from {}",
+            t.zone_transitions.len(),
+            utc_signed(t.zone_coverage_start.to_native()),
+            utc_signed(t.zone_coverage_end.to_native()),
+            t.zone_source
+        );
+    }
     let sz = |n: usize, each: usize| n * each;
     let _ = writeln!(
         o,
@@ -105,6 +127,10 @@ pub fn utc(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+fn utc_signed(secs: i64) -> String {
+    crate::window::At::from_unix(secs).to_string()
 }
 
 /// One line for a gateway: every field.
@@ -158,7 +184,7 @@ fn rule_value(r: &RuleRef<'_>) -> String {
     v
 }
 
-/// `group prefix priority [window]`.
+/// `group prefix priority [window [zone]]`.
 pub fn rule_name(t: &ArchivedRoutingTable, r: &RuleRef<'_>) -> String {
     let w = r.window();
     format!(
@@ -171,7 +197,7 @@ pub fn rule_name(t: &ArchivedRoutingTable, r: &RuleRef<'_>) -> String {
         },
         r.priority(),
         if w.days == 0 { "" } else { " window " },
-        w
+        r.window_text()
     )
 }
 
@@ -206,7 +232,9 @@ pub struct DiffCounts {
     pub carriers_changed: usize,
 }
 
-type RuleKey<'a> = (&'a str, u32, u64, u8, i32, u8, u16, u16);
+/// A rule's identity: group, `+`, prefix key and length, priority, window
+/// and its zone (by name: zone indexes differ between snapshots).
+type RuleKey<'a> = (&'a str, u32, u64, u8, i32, u8, u16, u16, &'a str);
 
 fn sorted_rules(t: &ArchivedRoutingTable) -> Vec<(RuleKey<'_>, RuleRef<'_>)> {
     let mut v: Vec<_> = rules(t)
@@ -221,6 +249,7 @@ fn sorted_rules(t: &ArchivedRoutingTable) -> Vec<(RuleKey<'_>, RuleRef<'_>)> {
                 w.days,
                 w.start,
                 w.end,
+                r.zone().unwrap_or(""),
             );
             (key, r)
         })

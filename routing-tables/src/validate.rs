@@ -85,7 +85,12 @@ pub(crate) fn check(t: &ArchivedRoutingTable) -> Result<(), Broken> {
         if r.win_days > 0x7f || r.win_start.to_native() > 1440 || r.win_end.to_native() > 1440 {
             return Err(broken(r, "rule window out of range"));
         }
+        let zone = usize::from(r.win_zone.to_native());
+        if zone > t.zones.len() || (zone != 0 && r.win_days == 0) {
+            return Err(broken(r, "rule time zone index out of range"));
+        }
     }
+    check_zones(t)?;
     if t.entries.len() >= NONE as usize {
         return Err(broken(t, "too many entries"));
     }
@@ -172,6 +177,36 @@ pub(crate) fn check(t: &ArchivedRoutingTable) -> Result<(), Broken> {
         }
         if i > 0 && t.acl[i - 1].start.to_native() > a.start.to_native() {
             return Err(broken(a, "ACL entries not sorted"));
+        }
+    }
+    Ok(())
+}
+
+/// Every zone has a non-empty transition range in bounds, sorted strictly
+/// by time, with offsets jiff could have produced: so the binary search in
+/// `zone_offset` finds an entry and the offset arithmetic cannot overflow.
+fn check_zones(t: &ArchivedRoutingTable) -> Result<(), Broken> {
+    if t.zones.len() > usize::from(u16::MAX) {
+        return Err(broken(t, "too many time zones"));
+    }
+    for z in t.zones.iter() {
+        let (a, b) = (
+            z.transitions_start.to_native() as usize,
+            z.transitions_end.to_native() as usize,
+        );
+        let Some(tr) = t.zone_transitions.get(a..b).filter(|tr| !tr.is_empty()) else {
+            return Err(broken(
+                z,
+                "time zone transition range empty or out of bounds",
+            ));
+        };
+        for (i, x) in tr.iter().enumerate() {
+            if x.offset.to_native().unsigned_abs() > crate::zone::MAX_OFFSET as u32 {
+                return Err(broken(x, "time zone offset out of range"));
+            }
+            if i > 0 && tr[i - 1].at.to_native() >= x.at.to_native() {
+                return Err(broken(x, "time zone transitions not sorted"));
+            }
         }
     }
     Ok(())

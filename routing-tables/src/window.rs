@@ -1,18 +1,33 @@
-//! Time windows on rules: days of the week and a time of day, in UTC.
+//! Time windows on rules: days of the week and a time of day, in UTC or
+//! in the wall-clock time of an IANA time zone; and [`At`], the instant a
+//! lookup is made at.
 //!
-//! Text form (the `window` column of `rules.csv`): `DAYS HH:MM-HH:MM`, where
-//! `DAYS` is `*` or a comma list of day names and ranges (`mon-fri`,
+//! Text form (the `window` column of `rules.csv`): `DAYS HH:MM-HH:MM [ZONE]`,
+//! where `DAYS` is `*` or a comma list of day names and ranges (`mon-fri`,
 //! `sat,sun`). A window contains a minute when the minute's day is listed and
 //! its time is in `[start, end)`; when `start > end` the window wraps midnight
 //! on the same listed day (`* 22:00-06:00` is every night). `24:00` is
 //! allowed as an end. An empty field means "always".
+//!
+//! `ZONE` is an IANA time zone name (`Europe/London`, `America/New_York`) or
+//! `UTC`, and without it the window is in UTC, so decks written before zones
+//! existed keep their meaning. In a zone, days and times are read on that
+//! zone's wall clock, daylight saving included: `mon-fri 09:00-17:00
+//! Europe/London` opens at 08:00 UTC in summer and 09:00 UTC in winter. On
+//! the day a clock goes forward, the skipped local minutes never occur (a
+//! window inside them does not open that day); on the day it goes back, the
+//! repeated local minutes are open both times.
+//!
+//! Zone names are resolved when the snapshot is built (`zone.rs`), never
+//! per lookup: a [`Window`] itself holds only days and minutes, and the
+//! rule that carries it holds the index of its zone.
 
 use std::fmt;
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-/// A minute of the (UTC) week: the time argument of a lookup. Computed
-/// once per call by the caller, so lookups never read the clock.
+/// A minute of the week on some clock: UTC for a UTC window, the zone's
+/// wall clock for a zoned one. [`Window::contains`] tests one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WeekMinute {
     /// 0 = Monday … 6 = Sunday.
@@ -21,22 +36,18 @@ pub struct WeekMinute {
     pub minute: u16,
 }
 
+/// Minutes in a week.
+pub(crate) const WEEK_MINUTES: u32 = 7 * 1440;
+
 impl WeekMinute {
-    /// The week minute of a Unix time (seconds). 1970-01-01 was a Thursday.
+    /// The UTC week minute of a Unix time (seconds). 1970-01-01 was a Thursday.
     pub fn from_unix(secs: u64) -> WeekMinute {
-        let days = secs / 86_400;
-        WeekMinute {
-            day: ((days + 3) % 7) as u8,
-            minute: ((secs % 86_400) / 60) as u16,
-        }
+        At::from_unix(i64::try_from(secs).unwrap_or(i64::MAX)).week_minute(0)
     }
 
-    /// Now, from the system clock.
+    /// Now, in UTC, from the system clock.
     pub fn now() -> WeekMinute {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        WeekMinute::from_unix(secs)
+        At::now().week_minute(0)
     }
 
     /// Parses `DAY HH:MM` (e.g. `mon 09:30`).
@@ -47,6 +58,120 @@ impl WeekMinute {
             .position(|d| d.eq_ignore_ascii_case(day.trim()))? as u8;
         let minute = parse_time(time.trim())?;
         (minute < 1440).then_some(WeekMinute { day, minute })
+    }
+
+    /// Minutes since Monday 00:00 (0..[`WEEK_MINUTES`]).
+    pub(crate) fn index(self) -> u32 {
+        u32::from(self.day) * 1440 + u32::from(self.minute)
+    }
+
+    /// The inverse of [`WeekMinute::index`] (taken modulo a week).
+    pub(crate) fn from_index(i: u32) -> WeekMinute {
+        let i = i % WEEK_MINUTES;
+        WeekMinute {
+            day: (i / 1440) as u8,
+            minute: (i % 1440) as u16,
+        }
+    }
+}
+
+impl fmt::Display for WeekMinute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {:02}:{:02}",
+            DAYS[usize::from(self.day % 7)],
+            self.minute / 60,
+            self.minute % 60
+        )
+    }
+}
+
+/// An instant, in whole seconds since the Unix epoch: the time argument of
+/// a lookup. A lookup needs the instant, not a UTC week minute, because a
+/// zoned window's local minute depends on the zone's offset at that
+/// instant. Read once per call by the caller ([`At::now`]), so lookups never
+/// read the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct At {
+    /// Seconds since 1970-01-01T00:00:00Z (negative before).
+    pub unix: i64,
+}
+
+/// 1970-01-05T00:00:00Z, the first Monday after the epoch: week minutes
+/// count from a Monday midnight.
+const FIRST_MONDAY: i64 = 4 * 86_400;
+const WEEK_SECS: i64 = 7 * 86_400;
+
+impl At {
+    /// The instant `secs` seconds after the Unix epoch.
+    pub const fn from_unix(secs: i64) -> At {
+        At { unix: secs }
+    }
+
+    /// Now, from the system clock (a clock set before 1970 gives a
+    /// negative time, not an error).
+    pub fn now() -> At {
+        let now = std::time::SystemTime::now();
+        let unix = match now.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
+        };
+        At { unix }
+    }
+
+    /// The minute of the week on a clock `offset` seconds east of UTC
+    /// (0: UTC). A few integer operations: no table, no allocation.
+    #[inline]
+    pub fn week_minute(self, offset: i32) -> WeekMinute {
+        let local = self.unix.saturating_add(i64::from(offset));
+        let into_week = secs_into_week(local);
+        WeekMinute {
+            day: (into_week / 86_400) as u8,
+            minute: (into_week % 86_400 / 60) as u16,
+        }
+    }
+
+    /// The most recent instant at or before `now` whose UTC week minute is
+    /// `minute` (the first second of that minute): what `snap lookup --at
+    /// "mon 10:00"` means.
+    pub fn latest(minute: WeekMinute, now: At) -> At {
+        let into = i64::from(minute.index() % WEEK_MINUTES) * 60;
+        // Seconds back from `now` to that minute of its week (negative:
+        // the minute is later this week, so a week earlier).
+        let mut back = secs_into_week(now.unix) - into;
+        if back < 0 {
+            back += WEEK_SECS;
+        }
+        At::from_unix(now.unix.saturating_sub(back))
+    }
+
+    /// Parses an RFC 3339 timestamp with its offset
+    /// (`2026-07-01T09:30:00Z`, `2026-07-01T10:30:00+01:00`) with jiff,
+    /// which also takes the ISO 8601 forms RFC 3339 leaves out (seconds
+    /// omitted, a `[zone]` suffix). Fractions of a second are dropped.
+    pub fn parse_rfc3339(s: &str) -> Result<At, String> {
+        s.trim()
+            .parse::<jiff::Timestamp>()
+            .map(|t| At::from_unix(t.as_second()))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Seconds since the last Monday 00:00 before `unix`; no overflow at the
+/// ends of `i64`.
+fn secs_into_week(unix: i64) -> i64 {
+    (unix.rem_euclid(WEEK_SECS) + WEEK_SECS - FIRST_MONDAY) % WEEK_SECS
+}
+
+impl fmt::Display for At {
+    /// RFC 3339 in UTC (`2026-07-06T08:30:00Z`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match jiff::Timestamp::from_second(self.unix) {
+            Ok(t) => write!(f, "{t}"),
+            // Outside jiff's years -9999..=9999.
+            Err(_) => write!(f, "@{}", self.unix),
+        }
     }
 }
 
@@ -70,13 +195,40 @@ impl Window {
         end: 0,
     };
 
-    /// Parses the text form; `Err` carries the reason.
+    /// Parses the text form of a UTC window; `Err` carries the reason. A
+    /// trailing `UTC` is accepted; any other zone is refused (see
+    /// [`Window::parse_zoned`]).
     pub fn parse(s: &str) -> Result<Window, &'static str> {
+        match Window::parse_zoned(s)? {
+            (w, None) => Ok(w),
+            (_, Some(_)) => Err("a time zone other than UTC is not allowed here"),
+        }
+    }
+
+    /// Parses `DAYS HH:MM-HH:MM [ZONE]`: the window, and the zone name as
+    /// written (`None` for UTC, written or not). Whether the zone exists is
+    /// the builder's business: it needs the time zone database.
+    pub fn parse_zoned(s: &str) -> Result<(Window, Option<&str>), &'static str> {
         let s = s.trim();
         if s.is_empty() {
-            return Ok(Window::ALWAYS);
+            return Ok((Window::ALWAYS, None));
         }
-        let (days, times) = s.split_once(' ').ok_or("expected `DAYS HH:MM-HH:MM`")?;
+        let (days, rest) = s
+            .split_once(' ')
+            .ok_or("expected `DAYS HH:MM-HH:MM [ZONE]`")?;
+        // Times are digits, `:` and `-` (spaces around the `-` allowed):
+        // a last word with a letter in it is the zone.
+        let rest = rest.trim();
+        let (times, zone) = match rest.rsplit_once(char::is_whitespace) {
+            Some((times, zone)) if zone.bytes().any(|b| b.is_ascii_alphabetic()) => {
+                (times.trim(), Some(zone))
+            }
+            _ => (rest, None),
+        };
+        if times.bytes().any(|b| b.is_ascii_alphabetic()) {
+            return Err("expected `DAYS HH:MM-HH:MM [ZONE]` (one zone name, last)");
+        }
+        let zone = zone.filter(|z| !z.eq_ignore_ascii_case("UTC"));
         let mut mask = 0u8;
         for part in days.split(',') {
             let part = part.trim();
@@ -102,20 +254,18 @@ impl Window {
                 None => mask |= 1 << day(part)?,
             }
         }
-        let (a, b) = times
-            .trim()
-            .split_once('-')
-            .ok_or("expected `HH:MM-HH:MM`")?;
+        let (a, b) = times.split_once('-').ok_or("expected `HH:MM-HH:MM`")?;
         let start = parse_time(a.trim()).ok_or("bad start time (HH:MM)")?;
         let end = parse_time(b.trim()).ok_or("bad end time (HH:MM)")?;
         if start >= 1440 || end > 1440 || start == end {
             return Err("times must be 00:00..24:00 and differ");
         }
-        Ok(Window {
+        let window = Window {
             days: mask,
             start,
             end,
-        })
+        };
+        Ok((window, zone))
     }
 
     /// Whether the window is open at `at`.
@@ -259,5 +409,90 @@ mod tests {
         assert!(Window::parse("mon 25:00-26:00").is_err());
         // 2026-11-23 is a Monday.
         assert_eq!(WeekMinute::from_unix(1_795_392_000).day, 0);
+    }
+
+    #[test]
+    fn zones_in_the_text_form() {
+        let p = |s| Window::parse_zoned(s);
+        let w = Window::parse("mon-fri 09:00-17:00").unwrap();
+        assert_eq!(
+            p("mon-fri 09:00-17:00 Europe/London"),
+            Ok((w, Some("Europe/London")))
+        );
+        assert_eq!(
+            p("mon-fri 09:00 - 17:00  Europe/London "),
+            Ok((w, Some("Europe/London")))
+        );
+        assert_eq!(p("mon-fri 09:00-17:00 UTC"), Ok((w, None)));
+        assert_eq!(p("mon-fri 09:00-17:00 utc"), Ok((w, None)));
+        assert_eq!(p("mon-fri 09:00 - 17:00"), Ok((w, None)));
+        assert_eq!(
+            p("* 09:00-17:00 Etc/GMT+5").map(|x| x.1),
+            Ok(Some("Etc/GMT+5"))
+        );
+        assert_eq!(p(""), Ok((Window::ALWAYS, None)));
+        assert!(p("Europe/London").is_err());
+        assert!(p("mon 09:00-17:00 Europe/London UTC").is_err());
+        assert!(p("mon 09:00-17:00Europe/London").is_err());
+        assert_eq!(Window::parse("mon-fri 09:00-17:00 UTC"), Ok(w));
+        assert!(Window::parse("mon-fri 09:00-17:00 Europe/London").is_err());
+    }
+
+    #[test]
+    fn instants_and_their_week_minutes() {
+        // 1970-01-05T00:00Z was a Monday; 1970-01-01 a Thursday.
+        assert_eq!(
+            At::from_unix(4 * 86_400).week_minute(0),
+            WeekMinute { day: 0, minute: 0 }
+        );
+        assert_eq!(
+            At::from_unix(0).week_minute(0),
+            WeekMinute { day: 3, minute: 0 }
+        );
+        // Before the epoch: 1969-12-31T23:59Z, a Wednesday.
+        assert_eq!(
+            At::from_unix(-60).week_minute(0),
+            WeekMinute {
+                day: 2,
+                minute: 1439
+            }
+        );
+        // Offsets move the clock, across midnight and the week's end.
+        let sun_2330 = At::from_unix(1_795_392_000 - 1800); // 2026-11-22T23:30Z
+        assert_eq!(sun_2330.week_minute(0).to_string(), "sun 23:30");
+        assert_eq!(sun_2330.week_minute(3600).to_string(), "mon 00:30");
+        assert_eq!(sun_2330.week_minute(-5 * 3600).to_string(), "sun 18:30");
+        assert_eq!(sun_2330.week_minute(19_800).to_string(), "mon 05:00"); // +05:30
+        // No overflow at the ends of time.
+        let _ = At::from_unix(i64::MAX).week_minute(93_599);
+        let _ = At::from_unix(i64::MIN).week_minute(-93_599);
+        assert_eq!(
+            WeekMinute::from_unix(u64::MAX),
+            At::from_unix(i64::MAX).week_minute(0)
+        );
+    }
+
+    #[test]
+    fn latest_minute_at_or_before_now() {
+        let now = At::from_unix(1_795_392_000 + 86_400 + 10 * 3600 + 30); // tue 10:00:30Z
+        let at = |s| At::latest(WeekMinute::parse(s).unwrap(), now);
+        assert_eq!(at("tue 10:00").to_string(), "2026-11-24T10:00:00Z");
+        assert_eq!(at("tue 09:59").to_string(), "2026-11-24T09:59:00Z");
+        assert_eq!(at("mon 00:00").to_string(), "2026-11-23T00:00:00Z");
+        assert_eq!(at("tue 10:01").to_string(), "2026-11-17T10:01:00Z");
+        assert_eq!(at("sun 23:59").to_string(), "2026-11-22T23:59:00Z");
+        assert_eq!(at("wed 00:00").to_string(), "2026-11-18T00:00:00Z");
+    }
+
+    #[test]
+    fn rfc3339() {
+        let a = At::parse_rfc3339("2026-07-01T09:30:00Z").unwrap();
+        assert_eq!(a, At::parse_rfc3339("2026-07-01T10:30:00+01:00").unwrap());
+        assert_eq!(a, At::parse_rfc3339(" 2026-07-01T05:30:00-04:00 ").unwrap());
+        assert_eq!(a.unix, 1_782_898_200);
+        assert_eq!(a.to_string(), "2026-07-01T09:30:00Z");
+        // An offset is required: a civil time names no instant.
+        assert!(At::parse_rfc3339("2026-07-01T09:30:00").is_err());
+        assert!(At::parse_rfc3339("mon 09:30").is_err());
     }
 }

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use trunkline_routing_tables::{
-    BuildInputs, DialplanScratch, GatewayId, Snapshot, Source, WeekMinute, build,
+    At, BuildInputs, DialplanScratch, GatewayId, Snapshot, Source, WeekMinute, build,
 };
 
 const GATEWAYS: &str = "\
@@ -51,8 +51,10 @@ fn snapshot() -> Snapshot {
     Snapshot::from_bytes("mem", &built.to_bytes(1)).unwrap()
 }
 
-fn at(s: &str) -> WeekMinute {
-    WeekMinute::parse(s).unwrap()
+/// `DAY HH:MM` UTC in the week of Monday 2026-11-23.
+fn at(s: &str) -> At {
+    let m = WeekMinute::parse(s).unwrap();
+    At::from_unix(1_795_392_000 + i64::from(m.day) * 86_400 + i64::from(m.minute) * 60)
 }
 
 #[test]

@@ -5,27 +5,35 @@
 use std::io::Write;
 
 use trunkline_routing_tables::{
-    BuildInputs, DialplanScratch, GroupId, SnapError, Snapshot, Source, WeekMinute, build,
+    At, BuildInputs, Built, DialplanScratch, GroupId, SnapError, Snapshot, Source, build_at,
     format::HEADER_LEN, write_atomic,
 };
 
 const GATEWAYS: &str = "id,address\ngw1,10.0.0.1\ngw2,10.0.0.2:5070\n";
 const CARRIERS: &str = "id,gateways,order\nc1,gw1;gw2=5,weighted\n";
 const RULES: &str = "group,prefix,targets,window,priority\n\
-a,+44,gw1,,1\na,+4420,c1,,1\na,+4420,gw2,sat 10:00-12:00,0\nb,1,gw2;c1,,0\nb,,gw1,,0\n";
+a,+44,gw1,,1\na,+4420,c1,,1\na,+4420,gw2,sat 10:00-12:00,0\nb,1,gw2;c1,,0\nb,,gw1,,0\n\
+b,1,gw1,mon-fri 09:00-17:00 Europe/London,-1\n";
 const DIALPLAN: &str = "group,match,pattern,replace\na,prefix,00,+\na,regex,^0(\\d+)$,+44$1\n";
 const ACL: &str = "cidr,group\n10.0.0.0/8,a\n10.1.0.0/16,b\n";
 
-fn bytes() -> Vec<u8> {
-    build(BuildInputs {
-        gateways: Source::bytes("gw.csv", GATEWAYS),
-        rules: Source::bytes("rules.csv", RULES),
-        carriers: Some(Source::bytes("c.csv", CARRIERS)),
-        dialplan: Some(Source::bytes("dp.csv", DIALPLAN)),
-        acl: Some(Source::bytes("acl.csv", ACL)),
-    })
+/// Built as of 2023-11-14 (zone offsets from 2022 to 2043).
+fn built() -> Built {
+    build_at(
+        BuildInputs {
+            gateways: Source::bytes("gw.csv", GATEWAYS),
+            rules: Source::bytes("rules.csv", RULES),
+            carriers: Some(Source::bytes("c.csv", CARRIERS)),
+            dialplan: Some(Source::bytes("dp.csv", DIALPLAN)),
+            acl: Some(Source::bytes("acl.csv", ACL)),
+        },
+        1_700_000_000,
+    )
     .unwrap()
-    .to_bytes(1_700_000_000)
+}
+
+fn bytes() -> Vec<u8> {
+    built().to_bytes(1_700_000_000)
 }
 
 /// Recomputes both checksums, as a forger would.
@@ -52,11 +60,16 @@ fn exercise(s: &Snapshot) {
                 .apply_dialplan(GroupId(g), n, &mut scratch)
                 .number
                 .to_string();
-            for day in 0..7 {
-                let at = WeekMinute { day, minute: 660 };
+            // Every day at 11:00 UTC, in winter and in summer, and the ends
+            // of time (no overflow in the offset arithmetic).
+            let days = (0..7).map(|d| 1_700_046_000 + d * 86_400);
+            let summer = (0..7).map(|d| 1_719_831_600 + d * 86_400);
+            for unix in days.chain(summer).chain([i64::MIN, -1, i64::MAX]) {
+                let at = At::from_unix(unix);
                 if let Some(r) = s.lookup(GroupId(g), &d, at) {
                     t.gateways_for(&r, 3, &mut gws);
                     let _ = (r.prefix(), r.attrs(), r.target_ids().count());
+                    let _ = (r.window_text(), r.clock(at));
                 }
             }
         }
@@ -68,7 +81,8 @@ fn exercise(s: &Snapshot) {
 fn intact_snapshot_opens() {
     let s = Snapshot::from_bytes("mem", &bytes()).unwrap();
     exercise(&s);
-    assert_eq!(s.table().rules.len(), 5);
+    assert_eq!(s.table().rules.len(), 6);
+    assert_eq!(s.table().zones.len(), 1);
 }
 
 #[test]
@@ -171,4 +185,77 @@ fn files_on_disk_truncated_or_damaged_are_refused_with_offsets() {
 
     let e = Snapshot::open(dir.path().join("missing.snap")).unwrap_err();
     assert!(matches!(e, SnapError::Io { .. }));
+}
+
+/// A table whose zone data was damaged before it was sealed (a crafted or
+/// mis-built file with valid checksums and rkyv structure) is refused by
+/// the invariant checks, with the record's offset; it is never mapped.
+#[test]
+fn damaged_zone_data_is_refused() {
+    let refused = |damage: &dyn Fn(&mut Built), want: &str| {
+        let mut b = built();
+        damage(&mut b);
+        let e = Snapshot::from_bytes("mem", &b.to_bytes(1)).expect_err(want);
+        assert!(
+            matches!(e, SnapError::Invalid { .. }) && e.to_string().contains(want),
+            "{want}: {e}"
+        );
+    };
+    let zoned = |b: &mut Built| b.table.rules.iter().position(|r| r.win_zone != 0).unwrap();
+    refused(
+        &|b| {
+            let i = zoned(b);
+            b.table.rules[i].win_zone = 2;
+        },
+        "rule time zone index out of range",
+    );
+    refused(
+        &|b| b.table.rules[0].win_zone = 1, // a rule without a window
+        "rule time zone index out of range",
+    );
+    refused(
+        &|b| b.table.zone_transitions.swap(3, 4),
+        "time zone transitions not sorted",
+    );
+    refused(
+        &|b| {
+            let t = &mut b.table.zone_transitions;
+            t[5].at = t[4].at;
+        },
+        "time zone transitions not sorted",
+    );
+    refused(
+        &|b| b.table.zones[0].transitions_end += 1,
+        "time zone transition range empty or out of bounds",
+    );
+    refused(
+        &|b| b.table.zones[0].transitions_end = b.table.zones[0].transitions_start,
+        "time zone transition range empty or out of bounds",
+    );
+    refused(
+        &|b| b.table.zone_transitions[2].offset = i32::MIN,
+        "time zone offset out of range",
+    );
+    // And the intact one opens.
+    exercise(&Snapshot::from_bytes("mem", &built().to_bytes(1)).unwrap());
+}
+
+/// A file in the previous format (version 2, no zones; built by the code
+/// before zones and kept in tests/data) is refused with a message that
+/// says to rebuild it.
+#[test]
+fn old_format_is_refused_with_the_rebuild_message() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/format-v2.snap");
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[8..12], &2u32.to_le_bytes());
+    let e = Snapshot::open(path).unwrap_err();
+    assert!(matches!(e, SnapError::Version { version: 2, .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("format-v2.snap: byte 8: snapshot format version 2")
+            && text.contains("reads only version 3")
+            && text.contains("rebuild the snapshot from its CSV files")
+            && text.contains("snap build"),
+        "{text}"
+    );
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use std::thread;
 
 use trunkline_routing_tables::{
-    BuildInputs, Snapshot, SnapshotHandle, Source, WeekMinute, build, write_atomic,
+    At, BuildInputs, Snapshot, SnapshotHandle, Source, build, write_atomic,
 };
 
 const TABLES: usize = 6;
@@ -43,9 +43,7 @@ fn table(i: usize) -> Vec<u8> {
 fn which(s: &Snapshot, number: &str) -> usize {
     let t = s.table();
     let g = t.group_id("a").unwrap();
-    let r = s
-        .lookup(g, number, WeekMinute { day: 0, minute: 0 })
-        .unwrap();
+    let r = s.lookup(g, number, At::from_unix(0)).unwrap();
     let mut out = Vec::new();
     t.gateways_for(&r, 0, &mut out);
     assert_eq!(out.len(), 1);

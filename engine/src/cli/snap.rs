@@ -12,7 +12,7 @@ use std::time::Instant;
 use clap::Subcommand;
 use trunkline_routing_tables::generate::{self, GenConfig};
 use trunkline_routing_tables::{
-    BuildInputs, DialplanScratch, Snapshot, Source, WeekMinute, build, report,
+    At, BuildInputs, DialplanScratch, Snapshot, Source, WeekMinute, build, report,
 };
 
 /// Arguments of `trunkline snap`.
@@ -106,8 +106,12 @@ pub struct LookupArgs {
     /// Source address: the group comes from the ACL.
     #[arg(long, conflicts_with = "group")]
     pub source: Option<IpAddr>,
-    /// Time of the call, `DAY HH:MM` in UTC (default: now).
-    #[arg(long)]
+    /// Time of the call (default: now). Either `DAY HH:MM` in UTC
+    /// (`"mon 10:00"`), meaning the most recent such minute at or before
+    /// now (so zoned windows see this week's or last week's offset), or an
+    /// RFC 3339 timestamp with its offset (`2026-07-01T09:30:00Z`,
+    /// `2026-07-01T10:30:00+01:00`).
+    #[arg(long, value_name = "WHEN")]
     pub at: Option<String>,
     /// Seed for weighted carrier shuffles (per call in the router).
     #[arg(long, default_value_t = 0)]
@@ -194,8 +198,16 @@ fn build_cmd(a: &BuildArgs) -> Result<(), String> {
     let size = built
         .write(&a.output, now)
         .map_err(|e| format!("{}: {e}", a.output.display()))?;
+    let zones = match built.table.zones.len() {
+        0 => String::new(),
+        n => format!(
+            ", {n} time zones ({})",
+            // Which tz database: the system's, or the copy compiled in.
+            built.table.zone_source
+        ),
+    };
     print(&format!(
-        "{}: {} rules, {} prefixes, {} gateways, {} carriers, {} groups, {size} bytes in {:.2} s\n",
+        "{}: {} rules, {} prefixes, {} gateways, {} carriers, {} groups{zones}, {size} bytes in {:.2} s\n",
         a.output.display(),
         built.table.rules.len(),
         built.table.entries.len(),
@@ -219,13 +231,12 @@ fn lookup(a: &LookupArgs) -> Result<(), String> {
         (None, None) => return Err("give --group or --source".into()),
     };
     let at = match &a.at {
-        Some(at) => {
-            WeekMinute::parse(at).ok_or_else(|| format!("--at `{at}`: expected `DAY HH:MM`"))?
-        }
-        None => WeekMinute::now(),
+        Some(text) => parse_at(text, At::now())?,
+        None => At::now(),
     };
     let mut o = String::new();
     use std::fmt::Write as _;
+    let _ = writeln!(o, "at: {at} ({} UTC)", at.week_minute(0));
     let _ = writeln!(o, "group: {}", t.group_name(group).unwrap_or("?"));
     let _ = writeln!(o, "dialled: {}", a.number);
     let mut scratch = DialplanScratch::default();
@@ -259,6 +270,14 @@ fn lookup(a: &LookupArgs) -> Result<(), String> {
         rule.line(),
         report::rule_name(t, &rule)
     );
+    if let Some(zone) = rule.zone() {
+        let (offset, local) = rule.clock(at);
+        let _ = writeln!(
+            o,
+            "window clock: {local} {zone} (UTC{})",
+            utc_offset(offset)
+        );
+    }
     let _ = writeln!(
         o,
         "targets: {}",
@@ -278,6 +297,30 @@ fn lookup(a: &LookupArgs) -> Result<(), String> {
         }
     }
     print(&o)
+}
+
+/// `--at`: `DAY HH:MM` (UTC, the latest such minute at or before `now`)
+/// or an RFC 3339 timestamp.
+fn parse_at(text: &str, now: At) -> Result<At, String> {
+    if let Some(minute) = WeekMinute::parse(text) {
+        return Ok(At::latest(minute, now));
+    }
+    At::parse_rfc3339(text).map_err(|e| {
+        format!(
+            "--at `{text}`: expected `DAY HH:MM` (UTC) or an RFC 3339 timestamp such as 2026-07-01T09:30:00Z ({e})"
+        )
+    })
+}
+
+/// `+01:00`, `-05:00`, `+05:45` (seconds too, should a zone have them).
+fn utc_offset(secs: i32) -> String {
+    let sign = if secs < 0 { '-' } else { '+' };
+    let s = secs.unsigned_abs();
+    let mut out = format!("{sign}{:02}:{:02}", s / 3600, s % 3600 / 60);
+    if s % 60 != 0 {
+        out.push_str(&format!(":{:02}", s % 60));
+    }
+    out
 }
 
 fn diff(old: &PathBuf, new: &PathBuf, summary: bool) -> Result<(), String> {
@@ -328,4 +371,35 @@ fn gen_cmd(a: &GenArgs) -> Result<(), String> {
         a.output.display(),
         a.rules
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_takes_a_week_minute_or_a_timestamp() {
+        // Tuesday 2026-11-24 10:00:30Z.
+        let now = At::from_unix(1_795_392_000 + 86_400 + 36_030);
+        let at = |s: &str| parse_at(s, now).map(|a| a.to_string());
+        assert_eq!(at("tue 10:00").as_deref(), Ok("2026-11-24T10:00:00Z"));
+        assert_eq!(at("wed 09:00").as_deref(), Ok("2026-11-18T09:00:00Z"));
+        assert_eq!(
+            at("2026-07-01T09:30:00Z").as_deref(),
+            Ok("2026-07-01T09:30:00Z")
+        );
+        assert_eq!(
+            at("2026-07-01T10:30:00+01:00").as_deref(),
+            Ok("2026-07-01T09:30:00Z")
+        );
+        let e = at("tomorrow").unwrap_err();
+        assert!(
+            e.starts_with("--at `tomorrow`: expected `DAY HH:MM`"),
+            "{e}"
+        );
+        assert_eq!(utc_offset(3600), "+01:00");
+        assert_eq!(utc_offset(-18_000), "-05:00");
+        assert_eq!(utc_offset(20_700), "+05:45");
+        assert_eq!(utc_offset(0), "+00:00");
+    }
 }

@@ -6,6 +6,7 @@ use crate::format::{CARRIER_BIT, Carrier, DialplanRule, Gateway, Member, Order, 
 use crate::key::MAX_DIGITS;
 use crate::source::{Source, Table, bad, check_id, parse_bool, parse_num};
 use crate::window::Window;
+use crate::zone::Zones;
 use std::collections::HashMap;
 
 use super::fields::{parse_address, parse_cidr, parse_prefix};
@@ -40,6 +41,8 @@ pub(crate) struct RawRule {
     pub attrs: u32,
     pub line: u32,
     pub window: Window,
+    /// 0 = UTC, else an index of `Inputs::zones`.
+    pub zone: u16,
     pub len: u8,
 }
 
@@ -69,6 +72,8 @@ pub(crate) struct Inputs {
     pub acl: Vec<RawAcl>,
     /// Source names and digests.
     pub digests: Vec<(String, u64)>,
+    /// Time zones named by windows (set up with the build time first).
+    pub zones: Zones,
 }
 
 /// Ids of gateways and carriers: index, or carrier index with CARRIER_BIT.
@@ -175,7 +180,8 @@ impl Inputs {
         // lists, windows and attribute sets over millions of rules.
         let mut target_cache: HashMap<String, Result<u32, BuildErrorKind>> = HashMap::new();
         let mut list_ids: HashMap<Vec<u32>, u32> = HashMap::new();
-        let mut window_cache: HashMap<String, Result<Window, BuildErrorKind>> = HashMap::new();
+        let mut window_cache: HashMap<String, Result<(Window, u16), BuildErrorKind>> =
+            HashMap::new();
         let mut attr_ids: HashMap<String, u32> = HashMap::new();
         self.attrs.push(String::new());
         attr_ids.insert(String::new(), 0);
@@ -207,13 +213,18 @@ impl Inputs {
                 fail(k);
                 0
             });
-            let window = window_cache
+            let zones = &mut self.zones;
+            let (window, zone) = window_cache
                 .entry(window.to_string())
-                .or_insert_with(|| Window::parse(window).map_err(|r| bad("window", window, r)))
+                .or_insert_with(|| {
+                    let (w, zone) =
+                        Window::parse_zoned(window).map_err(|r| bad("window", window, r))?;
+                    Ok((w, zone.map(|z| zones.resolve(z)).transpose()?.unwrap_or(0)))
+                })
                 .clone()
                 .unwrap_or_else(|k| {
                     fail(k);
-                    Window::ALWAYS
+                    (Window::ALWAYS, 0)
                 });
             let list = match target_cache.get(targets) {
                 Some(r) => r.clone(),
@@ -258,6 +269,7 @@ impl Inputs {
                 attrs,
                 line: line as u32,
                 window,
+                zone,
                 len,
             });
         }

@@ -19,6 +19,8 @@ use crate::format::{
 };
 use crate::key::{self, KEY_END};
 use crate::source::Source;
+use crate::window::At;
+use crate::zone::Zones;
 use inputs::{Inputs, RawRule};
 
 /// The CSV inputs of one build. Gateways and rules are required.
@@ -45,10 +47,22 @@ pub struct Built {
     pub source_digest: u64,
 }
 
-/// Reads, validates and indexes the inputs.
+/// Reads, validates and indexes the inputs, at the present time (time
+/// zones are computed over a period around it: see [`build_at`]).
 pub fn build(inputs: BuildInputs) -> Result<Built, BuildErrors> {
+    build_at(inputs, At::now().unix)
+}
+
+/// [`build`] as if run at `now` (Unix seconds): the offsets of the time
+/// zones named by windows are stored from one year before `now` to twenty
+/// years after (`zone.rs`), so a snapshot's zoned windows depend on when it
+/// was built, and tests pin that down with this.
+pub fn build_at(inputs: BuildInputs, now: i64) -> Result<Built, BuildErrors> {
     let mut errs = BuildErrors::new();
-    let mut r = Inputs::default();
+    let mut r = Inputs {
+        zones: Zones::new(now, None),
+        ..Inputs::default()
+    };
     let mut groups = HashMap::new();
     let mut ids = r.read_gateways(inputs.gateways, &mut errs);
     if let Some(c) = inputs.carriers {
@@ -86,7 +100,7 @@ pub fn build(inputs: BuildInputs) -> Result<Built, BuildErrors> {
         rule.ns = remap[(rule.ns / 2) as usize] * 2 + rule.ns % 2;
     }
     rules.sort_unstable_by_key(|r| (r.ns, r.key, r.len, r.priority, r.line));
-    check_duplicates(&rules, &rules_name, &mut errs);
+    check_duplicates(&rules, &r.zones, &rules_name, &mut errs);
     let mut acl = std::mem::take(&mut r.acl);
     for a in &mut acl {
         a.group = remap[a.group as usize];
@@ -109,6 +123,7 @@ pub fn build(inputs: BuildInputs) -> Result<Built, BuildErrors> {
         acl,
         ..RoutingTable::default()
     };
+    std::mem::take(&mut r.zones).store(&mut table);
     index_rules(&mut table, &rules, &rules_name).map_err(|k| {
         let mut e = BuildErrors::new();
         e.push(&rules_name, 0, k);
@@ -142,8 +157,10 @@ pub fn build(inputs: BuildInputs) -> Result<Built, BuildErrors> {
     })
 }
 
-/// Same group, prefix and priority with overlapping windows.
-fn check_duplicates(rules: &[RawRule], file: &Path, errs: &mut BuildErrors) {
+/// Same group, prefix and priority with overlapping windows: in one zone,
+/// the same local minute; in two, the same instant at some time (see
+/// `zone::overlap_across_zones`).
+fn check_duplicates(rules: &[RawRule], zones: &Zones, file: &Path, errs: &mut BuildErrors) {
     let same = |a: &RawRule, b: &RawRule| {
         (a.ns, a.key, a.len, a.priority) == (b.ns, b.key, b.len, b.priority)
     };
@@ -154,7 +171,10 @@ fn check_duplicates(rules: &[RawRule], file: &Path, errs: &mut BuildErrors) {
             j += 1;
         }
         for b in i + 1..j {
-            if let Some(a) = (i..b).find(|&a| rules[a].window.overlaps(&rules[b].window)) {
+            let (wb, zb) = (&rules[b].window, rules[b].zone);
+            if let Some(a) =
+                (i..b).find(|&a| zones.windows_overlap(&rules[a].window, rules[a].zone, wb, zb))
+            {
                 errs.push(
                     file,
                     u64::from(rules[b].line),
@@ -198,6 +218,7 @@ fn index_rules(
                     win_start: r.window.start,
                     win_end: r.window.end,
                     win_days: r.window.days,
+                    win_zone: r.zone,
                 });
                 i += 1;
             }
