@@ -137,54 +137,33 @@ pub fn validate_with<'a>(
         msg.expires()?;
     }
 
-    let mut from_to = [None, None];
-    for (slot, h) in from_to.iter_mut().zip([H::From, H::To]) {
-        let na = msg.name_addr(h)?.expect("checked above");
-        if full {
-            name_addr::check_uri(&na).map_err(|f| f.locate(msg.buffer(), Some(h)))?;
-        }
-        // A first parameter `;tag=` (the usual case) is the first tag and
-        // has a value (the scan checked one follows '='): no need to look.
-        let first_is_tag = na.params.starts_with(b";tag=");
-        let first_tag = (!first_is_tag)
-            .then(|| na.params().find(|p| p.name.eq_ignore_ascii_case(b"tag")))
-            .flatten();
-        if let Some(e) = first_tag {
-            if e.value.is_none() {
-                let at = msg.span_of(e.name).start as usize;
-                return Err(ParseError::in_header(ErrorKind::BadParam, at, h));
-            }
-        }
-        *slot = Some(na);
-    }
+    let from = checked_name_addr(msg, H::From, full)?;
+    let to = checked_name_addr(msg, H::To, full)?;
 
-    let mut top_via = None;
-    for via in msg.vias() {
-        let via = via?;
-        top_via.get_or_insert(via);
-        if opts.proxy_scope {
-            break; // the Vias below are the next hops' business
-        }
-    }
     // Built where it is returned (a macro, not a closure: the Summary is
     // written in place rather than copied through arguments and results).
+    // The top Via is parsed last, straight into its field: a Via is ~170
+    // bytes, and each `Option`/`Result` it passed through was a copy read
+    // back at once (store-forwarding stalls).
     macro_rules! summary {
         ($from:expr, $to:expr, $top_via:expr) => {
             Ok(Summary {
-                top_via: $top_via.ok_or_else(|| msg.missing(H::Via))?,
                 cseq,
                 call_id: call_id.value.of(msg.buffer()),
                 from: $from,
                 to: $to,
                 max_forwards,
+                top_via: $top_via,
             })
         };
     }
-    let [Some(from), Some(to)] = from_to else {
-        unreachable!("From and To were parsed above")
-    };
     if opts.proxy_scope {
-        return summary!(from, to, top_via);
+        // The Vias below the top one are the next hops' business.
+        return summary!(from, to, msg.top_via()?);
+    }
+    let mut top_via = None;
+    for via in msg.vias() {
+        top_via.get_or_insert(via?);
     }
 
     for h in [H::Route, H::RecordRoute] {
@@ -246,7 +225,32 @@ pub fn validate_with<'a>(
             }
         }
     }
-    summary!(from, to, top_via)
+    summary!(from, to, top_via.ok_or_else(|| msg.missing(H::Via))?)
+}
+
+/// From or To (present: checked by the caller) as a name-addr, with its
+/// URI checked when `full`, and a `tag` parameter, if any, with a value.
+#[inline(always)]
+fn checked_name_addr<'a>(
+    msg: &Message<'a>,
+    h: HeaderName,
+    full: bool,
+) -> Result<NameAddr<'a>, ParseError> {
+    let na = msg.name_addr(h)?.ok_or_else(|| msg.missing(h))?;
+    if full {
+        name_addr::check_uri(&na).map_err(|f| f.locate(msg.buffer(), Some(h)))?;
+    }
+    // A first parameter `;tag=` (the usual case) is the first tag and
+    // has a value (the scan checked one follows '='): no need to look.
+    if !na.params.starts_with(b";tag=") {
+        if let Some(e) = na.params().find(|p| p.name.eq_ignore_ascii_case(b"tag")) {
+            if e.value.is_none() {
+                let at = msg.span_of(e.name).start as usize;
+                return Err(ParseError::in_header(ErrorKind::BadParam, at, h));
+            }
+        }
+    }
+    Ok(na)
 }
 
 /// The headers [`crate::HeaderProps::singleton`] marks, as a mask of kinds.

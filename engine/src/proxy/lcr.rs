@@ -426,7 +426,7 @@ impl State {
         let request = std::mem::take(&mut ctx.request);
         let mut parser = std::mem::take(&mut self.scratch_parser);
         let started = match parser.parse(&request) {
-            Ok(msg) => match validate_with(&msg, &ValidateOptions::PROXY) {
+            Ok(msg) => match &validate_with(&msg, &ValidateOptions::PROXY) {
                 Ok(sum) => {
                     let inp = In {
                         msg: &msg,
