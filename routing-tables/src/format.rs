@@ -212,6 +212,9 @@ pub struct Rule {
     pub win_zone: u16,
 }
 
+// The zone index took padding: a rule is still 24 bytes in the archive.
+const _: () = assert!(std::mem::size_of::<ArchivedRule>() == 24);
+
 /// A time zone used by some rule's window.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[rkyv(derive(Debug))]

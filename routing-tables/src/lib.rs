@@ -54,7 +54,10 @@
 //! The longest prefix that has a rule whose window is open wins; among its
 //! rules the lowest priority (then the earliest line). If none of the
 //! longest prefix's rules is open, shorter prefixes are tried, as
-//! OpenSIPS' drouting does.
+//! OpenSIPS' drouting does. A lookup is made at an instant ([`At`]): a UTC
+//! window is tested on the instant's UTC minute of the week, a zoned one on
+//! its zone's local minute, from the offsets the snapshot stores for the
+//! zone ([`zone`]; jiff is used when building, never when looking up).
 
 //! # Using a snapshot (what the router will do)
 //!

@@ -86,8 +86,11 @@ pub(crate) fn check(t: &ArchivedRoutingTable) -> Result<(), Broken> {
             return Err(broken(r, "rule window out of range"));
         }
         let zone = usize::from(r.win_zone.to_native());
-        if zone > t.zones.len() || (zone != 0 && r.win_days == 0) {
+        if zone > t.zones.len() {
             return Err(broken(r, "rule time zone index out of range"));
+        }
+        if zone != 0 && r.win_days == 0 {
+            return Err(broken(r, "rule without a window has a time zone"));
         }
     }
     check_zones(t)?;

@@ -202,6 +202,7 @@ fn damaged_zone_data_is_refused() {
         );
     };
     let zoned = |b: &mut Built| b.table.rules.iter().position(|r| r.win_zone != 0).unwrap();
+    assert_eq!(built().table.rules[0].win_days, 0);
     refused(
         &|b| {
             let i = zoned(b);
@@ -211,7 +212,7 @@ fn damaged_zone_data_is_refused() {
     );
     refused(
         &|b| b.table.rules[0].win_zone = 1, // a rule without a window
-        "rule time zone index out of range",
+        "rule without a window has a time zone",
     );
     refused(
         &|b| b.table.zone_transitions.swap(3, 4),
