@@ -19,13 +19,19 @@
 //! `default` when the table has one, and refused with 403 otherwise.
 //! Gateways are reached over UDP (other transports are not served yet:
 //! skipped, with a warning). A gateway given by host name is resolved
-//! (A/AAAA, an IPv4 address preferred; no SRV/NAPTR) when its table is
-//! loaded, on the loading thread, never on the forwarding path, and again
+//! (A/AAAA, IPv4 addresses first, up to [`MAX_ADDRESSES`]; no SRV/NAPTR)
+//! when its table is loaded, on the loading thread, never on the
+//! forwarding path, and again
 //! every `[routing] resolve_every_ms` by [`TableRouter::spawn_refresher`]'s
 //! thread, so a gateway that moves is followed without a table push. A
 //! name that does not resolve keeps the address it had (a DNS outage does
 //! not take gateways away); one that never resolved is left out until a
-//! lookup succeeds. Each shard turns a snapshot's gateways into addresses
+//! lookup succeeds. A name with several addresses is one gateway served by
+//! several hosts (RFC 3263 §4.4: each may be tried): a call tries them in
+//! turn, starting at a different one per call so the hosts share the load,
+//! before the next gateway; they share the gateway's CPS and
+//! concurrent-call caps, and each is probed on its own. Each shard turns a
+//! snapshot's gateways into addresses
 //! once per table and per change of names (its cache is keyed by the
 //! snapshot's stamp and the names' generation), not per call.
 
@@ -45,6 +51,11 @@ use trunkline_routing_tables::{
 };
 
 use crate::proxy::{LcrRequest, MAX_TARGETS, NoRoute, Target, TargetSource};
+
+/// The most addresses of one gateway host name kept (in resolver order,
+/// IPv4 first): each is a try of the call's, and a call tries at most
+/// [`MAX_TARGETS`] in all.
+pub const MAX_ADDRESSES: usize = 8;
 
 /// Least-cost routing over the snapshot in service.
 pub struct TableRouter {
@@ -78,26 +89,34 @@ impl std::fmt::Debug for TableRouter {
     }
 }
 
-/// Resolves a gateway's host name and port to one address, or `None`.
-pub type Resolver = Arc<dyn Fn(&str, u16) -> Option<IpAddr> + Send + Sync>;
+/// Resolves a gateway's host name and port to its addresses, in the order
+/// to try them (empty: the lookup failed).
+pub type Resolver = Arc<dyn Fn(&str, u16) -> Vec<IpAddr> + Send + Sync>;
 
 /// Resolved gateway host names, with a generation that changes whenever
 /// they do (it keys the shards' address caches).
 #[derive(Debug, Default)]
 struct Names {
     generation: u64,
-    map: HashMap<String, IpAddr>,
+    map: HashMap<String, Vec<IpAddr>>,
 }
 
-/// The system resolver (`getaddrinfo`: A and AAAA, `/etc/hosts`), an IPv4
-/// address preferred.
-fn system_resolver(host: &str, port: u16) -> Option<IpAddr> {
-    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().ok()?.collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .map(|a| a.ip())
+/// The system resolver (`getaddrinfo`: A and AAAA, `/etc/hosts`): every
+/// address once, IPv4 ones first (in the resolver's order within each
+/// family), at most [`MAX_ADDRESSES`].
+fn system_resolver(host: &str, port: u16) -> Vec<IpAddr> {
+    let Ok(found) = (host, port).to_socket_addrs() else {
+        return Vec::new();
+    };
+    let mut ips: Vec<IpAddr> = Vec::new();
+    for a in found {
+        if !ips.contains(&a.ip()) {
+            ips.push(a.ip());
+        }
+    }
+    ips.sort_by_key(|ip| ip.is_ipv6()); // stable: order kept within a family
+    ips.truncate(MAX_ADDRESSES);
+    ips
 }
 
 /// Stops the re-resolving thread when dropped.
@@ -128,9 +147,14 @@ struct Scratch {
     gateways: Vec<GatewayId>,
     user: String,
     seed: u64,
-    /// Each gateway's address in the snapshot and names of `dests_stamp`
-    /// (`None`: not reachable here), built on the first call that sees them.
-    dests: Vec<Option<SocketAddr>>,
+    /// Each gateway's addresses in the snapshot and names of `dests_stamp`,
+    /// as a range of `addrs` (empty: not reachable here), built on the
+    /// first call that sees them.
+    dests: Vec<(u32, u32)>,
+    addrs: Vec<SocketAddr>,
+    /// Each gateway's key for its caps (a hash of its id: stable across
+    /// tables, shared by its addresses).
+    cap_keys: Vec<u64>,
     dests_stamp: Option<(u64, u64)>,
 }
 
@@ -182,12 +206,18 @@ impl TableRouter {
         if map == old.map {
             return None;
         }
+        let list = |ips: &[IpAddr]| {
+            ips.iter()
+                .map(|ip| ip.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         let mut changes: Vec<String> = map
             .iter()
-            .filter(|(h, ip)| old.map.get(*h) != Some(ip))
-            .map(|(h, ip)| match old.map.get(h) {
-                Some(was) => format!("{h} {was} -> {ip}"),
-                None => format!("{h} -> {ip}"),
+            .filter(|(h, ips)| old.map.get(*h) != Some(ips))
+            .map(|(h, ips)| match old.map.get(h) {
+                Some(was) => format!("{h} {} -> {}", list(was), list(ips)),
+                None => format!("{h} -> {}", list(ips)),
             })
             .collect();
         changes.sort();
@@ -228,8 +258,8 @@ impl TableRouter {
         warn_unsupported(&snap, &map);
         // The old table's names stay until the next refresh prunes them: a
         // shard may still read the old table with the new names.
-        for (h, ip) in old.map.iter() {
-            map.entry(h.clone()).or_insert(*ip);
+        for (h, ips) in old.map.iter() {
+            map.entry(h.clone()).or_insert_with(|| ips.clone());
         }
         self.publish_names(old.generation + 1, map);
         let summary = summary(&snap);
@@ -239,7 +269,7 @@ impl TableRouter {
         Ok(summary)
     }
 
-    fn publish_names(&self, generation: u64, map: HashMap<String, IpAddr>) {
+    fn publish_names(&self, generation: u64, map: HashMap<String, Vec<IpAddr>>) {
         self.names.store(Arc::new(Names { generation, map }));
         self.names_generation.store(generation, Ordering::Release);
     }
@@ -296,12 +326,17 @@ fn summary(s: &Snapshot) -> String {
 }
 
 /// Logs what the table asks for that routing does not do yet.
-fn warn_unsupported(s: &Snapshot, names: &HashMap<String, IpAddr>) {
+fn warn_unsupported(s: &Snapshot, names: &HashMap<String, Vec<IpAddr>>) {
     let t = s.table();
+    let mut addrs = Vec::new();
     let unusable = t
         .gateways
         .iter()
-        .filter(|g| gateway_dest(g, names).is_none())
+        .filter(|g| {
+            addrs.clear();
+            gateway_dests(g, names, &mut addrs);
+            addrs.is_empty()
+        })
         .count();
     if unusable > 0 {
         tracing::warn!(
@@ -316,9 +351,9 @@ fn warn_unsupported(s: &Snapshot, names: &HashMap<String, IpAddr>) {
 /// where a table is loaded and by the refresher, never on a shard.
 fn resolve_names(
     s: &Snapshot,
-    known: &HashMap<String, IpAddr>,
-    resolve: &(dyn Fn(&str, u16) -> Option<IpAddr> + Send + Sync),
-) -> HashMap<String, IpAddr> {
+    known: &HashMap<String, Vec<IpAddr>>,
+    resolve: &(dyn Fn(&str, u16) -> Vec<IpAddr> + Send + Sync),
+) -> HashMap<String, Vec<IpAddr>> {
     let mut out = HashMap::new();
     for g in s.table().gateways.iter() {
         let host = g.host.as_str();
@@ -328,12 +363,16 @@ fn resolve_names(
         {
             continue;
         }
-        let found = resolve(host, g.port.to_native());
-        match found.or_else(|| known.get(host).copied()) {
-            Some(ip) => {
-                out.insert(host.to_string(), ip);
+        let mut found = resolve(host, g.port.to_native());
+        found.truncate(MAX_ADDRESSES);
+        if found.is_empty() {
+            found = known.get(host).cloned().unwrap_or_default();
+        }
+        match found.is_empty() {
+            false => {
+                out.insert(host.to_string(), found);
             }
-            None => tracing::warn!(
+            true => tracing::warn!(
                 "{}: gateway {}: host name {host} does not resolve",
                 s.path().display(),
                 g.id
@@ -343,21 +382,33 @@ fn resolve_names(
     out
 }
 
-/// Where a gateway is reached: its IP literal, or its host name resolved
-/// at load; UDP only.
-fn gateway_dest(
+/// Where a gateway is reached, appended to `out`: its IP literal, or the
+/// addresses its host name resolved to; UDP only (nothing otherwise).
+fn gateway_dests(
     g: &trunkline_routing_tables::format::ArchivedGateway,
-    names: &HashMap<String, IpAddr>,
-) -> Option<SocketAddr> {
+    names: &HashMap<String, Vec<IpAddr>>,
+    out: &mut Vec<SocketAddr>,
+) {
     if g.transport() != Transport::Udp {
-        return None;
+        return;
     }
     let host = g.host.as_str();
-    let ip = match host.parse::<IpAddr>() {
-        Ok(ip) => ip,
-        Err(_) => *names.get(host)?,
-    };
-    Some(SocketAddr::new(ip, g.port.to_native()))
+    let port = g.port.to_native();
+    match host.parse::<IpAddr>() {
+        Ok(ip) => out.push(SocketAddr::new(ip, port)),
+        Err(_) => {
+            let ips = names.get(host).map_or(&[][..], Vec::as_slice);
+            out.extend(ips.iter().map(|&ip| SocketAddr::new(ip, port)));
+        }
+    }
+}
+
+/// A gateway's key for its caps: a hash of its id, so the caps follow the
+/// gateway (not its index, which a new table may change, nor one of its
+/// addresses).
+fn cap_key(id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x7472_756e_6b6c_696e).hash_one(id)
 }
 
 impl TargetSource for TableRouter {
@@ -387,6 +438,8 @@ impl TargetSource for TableRouter {
                 user,
                 seed,
                 dests,
+                addrs,
+                cap_keys,
                 dests_stamp,
             } = s;
             let stamp = Some((snap.stamp(), self.names_generation.load(Ordering::Acquire)));
@@ -394,7 +447,14 @@ impl TargetSource for TableRouter {
                 // The names are at least as new as the generation read.
                 let names = self.names.load();
                 dests.clear();
-                dests.extend(table.gateways.iter().map(|g| gateway_dest(g, &names.map)));
+                addrs.clear();
+                cap_keys.clear();
+                for g in table.gateways.iter() {
+                    let start = addrs.len() as u32;
+                    gateway_dests(g, &names.map, addrs);
+                    dests.push((start, addrs.len() as u32));
+                    cap_keys.push(cap_key(g.id.as_str()));
+                }
                 *dests_stamp = stamp;
             }
             let dialled = snap.apply_dialplan(group, number, dialplan);
@@ -404,20 +464,30 @@ impl TargetSource for TableRouter {
             // A different weighted order per call (splitmix increment).
             *seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
             table.gateways_for(&rule, *seed, gateways);
-            for &id in gateways.iter() {
-                if out.len() == MAX_TARGETS {
-                    break;
-                }
+            'gateways: for &id in gateways.iter() {
                 let Some(g) = table.gateway(id) else { continue };
-                let Some(&Some(dest)) = dests.get(id.0 as usize) else {
+                let Some(&(start, end)) = dests.get(id.0 as usize) else {
                     continue;
                 };
+                let here = &addrs[start as usize..end as usize];
+                if here.is_empty() {
+                    continue;
+                }
                 g.rewrite(dialled.number, user);
-                if let Some(t) = Target::new(dest, id.0, user.as_bytes()) {
-                    out.push(
-                        t.with_cps_limit(g.cps_cap.to_native())
-                            .with_concurrent_limit(g.concurrent_cap.to_native()),
-                    );
+                // Every address in turn, from a different first one per call.
+                let first = (*seed >> 32) as usize % here.len();
+                for k in 0..here.len() {
+                    if out.len() == MAX_TARGETS {
+                        break 'gateways;
+                    }
+                    let dest = here[(first + k) % here.len()];
+                    if let Some(t) = Target::new(dest, id.0, user.as_bytes()) {
+                        out.push(
+                            t.with_cap_key(cap_keys[id.0 as usize])
+                                .with_cps_limit(g.cps_cap.to_native())
+                                .with_concurrent_limit(g.concurrent_cap.to_native()),
+                        );
+                    }
                 }
             }
             if out.is_empty() {
@@ -431,12 +501,8 @@ impl TargetSource for TableRouter {
     fn probed(&self, out: &mut Vec<SocketAddr>) {
         let snap = self.handle.load();
         let names = self.names.load();
-        out.extend(
-            snap.table()
-                .gateways
-                .iter()
-                .filter(|g| g.probing)
-                .filter_map(|g| gateway_dest(g, &names.map)),
-        );
+        for g in snap.table().gateways.iter().filter(|g| g.probing) {
+            gateway_dests(g, &names.map, out);
+        }
     }
 }

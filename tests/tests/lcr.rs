@@ -347,7 +347,7 @@ fn gateway_names_are_re_resolved_while_the_table_stays() {
             404,
             Arc::new(move |host, port| {
                 assert_eq!((host, port), ("gw.example.test", 5080));
-                *seen.lock().unwrap()
+                seen.lock().unwrap().iter().copied().collect()
             }),
         )
         .unwrap(),
@@ -382,5 +382,64 @@ fn gateway_names_are_re_resolved_while_the_table_stays() {
     *answer.lock().unwrap() = None;
     assert_eq!(router.refresh_names(), None);
     assert_eq!(dest(), Ok(moved));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A gateway name with several addresses: a call tries each of them, from
+/// a different first one per call, before the next gateway; all of them
+/// count against the one gateway's caps.
+#[test]
+fn a_gateway_name_with_several_addresses_is_tried_at_each() {
+    use std::collections::HashSet;
+    use std::net::{IpAddr, Ipv4Addr};
+    use trunkline_engine::proxy::LcrRequest;
+
+    let dir = scratch_dir("multi-a");
+    let table = write_table(
+        &dir,
+        "t.snap",
+        "id,address,concurrent_cap\ncluster,sip.example.test:5080,10\nbackup,192.0.2.99,\n",
+        "group,prefix,targets\ncustomers,+1,cluster;backup\n",
+    );
+    let hosts: Vec<IpAddr> = (1..=3)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)))
+        .collect();
+    let answer = hosts.clone();
+    let router = TableRouter::open_with_resolver(
+        &table,
+        404,
+        Arc::new(move |host, _| {
+            assert_eq!(host, "sip.example.test");
+            answer.clone()
+        }),
+    )
+    .unwrap();
+    let req = LcrRequest {
+        number: b"+14155550123",
+        source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let backup: SocketAddr = "192.0.2.99:5060".parse().unwrap();
+    let mut firsts = HashSet::new();
+    for _ in 0..12 {
+        let mut out = Vec::new();
+        router.targets(&req, &mut out).unwrap();
+        let dests: Vec<SocketAddr> = out.iter().map(|t| t.dest).collect();
+        assert_eq!(dests.len(), 4, "{dests:?}");
+        // The three hosts, each once, in turn from the first, then the backup.
+        let got: HashSet<IpAddr> = dests[..3].iter().map(|d| d.ip()).collect();
+        assert_eq!(got, hosts.iter().copied().collect::<HashSet<_>>());
+        assert!(dests[..3].iter().all(|d| d.port() == 5080));
+        let at = hosts.iter().position(|h| *h == dests[0].ip()).unwrap();
+        for (k, d) in dests[..3].iter().enumerate() {
+            assert_eq!(d.ip(), hosts[(at + k) % 3], "{dests:?}");
+        }
+        assert_eq!(dests[3], backup);
+        // One gateway, one set of caps.
+        assert!(out[..3].iter().all(|t| t.cap_key == out[0].cap_key));
+        assert!(out[..3].iter().all(|t| t.concurrent_limit == 10));
+        assert_ne!(out[3].cap_key, out[0].cap_key);
+        firsts.insert(dests[0]);
+    }
+    assert_eq!(firsts.len(), 3, "every host comes first in some calls");
     let _ = std::fs::remove_dir_all(&dir);
 }

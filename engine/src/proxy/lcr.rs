@@ -38,8 +38,12 @@ pub const MAX_TARGETS: usize = 32;
 pub struct Target {
     /// Where the copy goes.
     pub dest: SocketAddr,
-    /// The gateway's index in the routing table (for counters and caps).
+    /// The gateway's index in the routing table (for counters).
     pub gateway: u32,
+    /// What the gateway's caps are counted under: the same for all its
+    /// addresses, and across table swaps (indexes change, calls in
+    /// progress do not). By default a hash of `dest`.
+    pub cap_key: u64,
     /// The gateway's calls-per-second cap across the router (0: none).
     pub cps_limit: u32,
     /// The gateway's cap on calls at once across the router (0: none).
@@ -58,6 +62,7 @@ impl Target {
         let mut t = Target {
             dest,
             gateway,
+            cap_key: address_key(&dest),
             cps_limit: 0,
             concurrent_limit: 0,
             user: [0; MAX_TARGET_USER],
@@ -70,6 +75,13 @@ impl Target {
     /// The Request-URI user part for this target.
     pub fn user(&self) -> &[u8] {
         &self.user[..self.user_len as usize]
+    }
+
+    /// The same target with its caps counted under `key` (shared by the
+    /// targets of one gateway).
+    pub fn with_cap_key(mut self, key: u64) -> Target {
+        self.cap_key = key;
+        self
     }
 
     /// The same target with a calls-per-second cap (0: none).
@@ -85,6 +97,12 @@ impl Target {
     }
 }
 
+/// The default [`Target::cap_key`]: caps per address.
+fn address_key(dest: &SocketAddr) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x6164_6472_6573_7321).hash_one(dest)
+}
+
 /// How long an answered call holds its gateway's slot when no BYE is seen
 /// (lost, or sent on a path that avoids us): the default of Kamailio's
 /// dialog module (`default_timeout`, 12 h).
@@ -93,14 +111,13 @@ pub const DIALOG_MAX: Duration = Duration::from_secs(12 * 3600);
 /// Calls at once per gateway on one shard, for the concurrent-call caps:
 /// attempts in progress (held by their branch) and answered calls (held
 /// by their dialog, keyed by a hash of the Call-ID, until a BYE). A
-/// gateway is known by its address, as for the CPS caps: indexes change
-/// when a new table is swapped in, calls in progress do not.
+/// gateway is known by its [`Target::cap_key`], as for the CPS caps.
 #[derive(Debug)]
 pub(super) struct CallSlots {
-    /// Slots taken, by gateway address.
-    pub(super) active: HashMap<SocketAddr, u32, foldhash::fast::FixedState>,
-    /// Answered calls: Call-ID hash -> (gateway, when to give up on a BYE).
-    pub(super) dialogs: HashMap<u64, (SocketAddr, Instant), foldhash::fast::FixedState>,
+    /// Slots taken, by gateway cap key.
+    pub(super) active: HashMap<u64, u32, foldhash::fast::FixedState>,
+    /// Answered calls: Call-ID hash -> (gateway cap key, when to give up on a BYE).
+    pub(super) dialogs: HashMap<u64, (u64, Instant), foldhash::fast::FixedState>,
     pub(super) next_sweep: Instant,
     hasher: foldhash::fast::FixedState,
 }
@@ -119,7 +136,7 @@ impl CallSlots {
         self.hasher.hash_one(call_id)
     }
 
-    fn put_back(&mut self, gateway: SocketAddr) {
+    fn put_back(&mut self, gateway: u64) {
         if let Some(n) = self.active.get_mut(&gateway) {
             *n = n.saturating_sub(1);
         }
@@ -477,9 +494,9 @@ impl State {
                 if target.concurrent_limit != 0 {
                     // This attempt holds one of the gateway's call slots
                     // until it fails, or, answered, until its dialog ends.
-                    *self.calls.active.entry(target.dest).or_default() += 1;
+                    *self.calls.active.entry(target.cap_key).or_default() += 1;
                     if let Some(br) = self.ctxs[slot as usize].branches.get_mut(b) {
-                        br.holds = Some(target.dest);
+                        br.holds = Some(target.cap_key);
                     }
                 }
                 if b > 0 {
@@ -497,7 +514,7 @@ impl State {
         }
         let rate = target.cps_limit as f64 / self.cfg.shards.max(1) as f64;
         self.cps
-            .entry(target.dest)
+            .entry(target.cap_key)
             .or_insert_with(|| CpsBucket::new(now, rate))
             .admit(now, rate)
     }
@@ -513,7 +530,7 @@ impl State {
         }
         let shards = u32::from(self.cfg.shards.max(1));
         let share = cap / shards + u32::from(u32::from(self.shard) < cap % shards);
-        self.calls.active.get(&target.dest).copied().unwrap_or(0) < share
+        self.calls.active.get(&target.cap_key).copied().unwrap_or(0) < share
     }
 
     /// Gives back the call slot a branch holds (its attempt failed or

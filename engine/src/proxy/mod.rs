@@ -183,8 +183,8 @@ struct State {
     prober: probe::Prober,
     /// Call-IDs for requests we originate (probes), owned by this shard.
     minter: trunkline_shards::CallIdMinter,
-    /// Per-gateway CPS budgets of this shard.
-    cps: std::collections::HashMap<SocketAddr, lcr::CpsBucket, foldhash::fast::FixedState>,
+    /// Per-gateway CPS budgets of this shard, by cap key.
+    cps: std::collections::HashMap<u64, lcr::CpsBucket, foldhash::fast::FixedState>,
     /// Per-gateway calls at once on this shard (concurrent-call caps).
     calls: lcr::CallSlots,
     /// This shard's number (its share of the caps).
@@ -223,8 +223,9 @@ struct Branch {
     done: bool,
     cancel_pending: bool,
     cancel_sent: bool,
-    /// LCR: the gateway whose concurrent-call slot this attempt holds.
-    holds: Option<SocketAddr>,
+    /// LCR: the cap key of the gateway whose concurrent-call slot this
+    /// attempt holds.
+    holds: Option<u64>,
 }
 
 /// Our Via branch for one forwarded copy, kept inline (no allocation).

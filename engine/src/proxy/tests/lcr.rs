@@ -464,3 +464,50 @@ To: <sip:bob@x>;tag=g0\r\nCall-ID: cc-0@192.0.2.10\r\nCSeq: 2 BYE\r\nContent-Len
     n.take();
     assert_eq!(place(&mut n, 7).0, addr(GW1));
 }
+
+/// One gateway at two addresses (GW1, GW2: one cap key) capped at one
+/// call at once, then GW3.
+#[derive(Debug)]
+struct OneGatewayTwoHosts;
+
+impl TargetSource for OneGatewayTwoHosts {
+    fn targets(&self, req: &LcrRequest<'_>, out: &mut Vec<Target>) -> Result<(), NoRoute> {
+        for host in [GW1, GW2] {
+            out.push(
+                Target::new(addr(host), 1, req.number)
+                    .unwrap()
+                    .with_cap_key(7)
+                    .with_concurrent_limit(1),
+            );
+        }
+        out.push(Target::new(addr(GW3), 3, req.number).unwrap());
+        Ok(())
+    }
+}
+
+#[test]
+fn the_addresses_of_one_gateway_share_its_caps() {
+    let mut cfg = ProxyConfig::new(addr(PROXY), None);
+    cfg.lcr = Some(Arc::new(OneGatewayTwoHosts));
+    let mut n = Net::with_config(cfg);
+    let place = |n: &mut Net, i: u32| -> (SocketAddr, String) {
+        let msg =
+            call("+14155550123", &format!("z9hG4bKsh{i}")).replace("call-1@", &format!("sh-{i}@"));
+        n.from(UAC, &msg);
+        n.take()
+            .into_iter()
+            .find(|(d, _)| *d != addr(UAC))
+            .expect("forwarded")
+    };
+    let (gw, inv0) = place(&mut n, 0);
+    assert_eq!(gw, addr(GW1));
+    n.from(GW1, &respond(&inv0, 180, "Ringing", Some("s0")));
+    n.take();
+    // The gateway's one slot is taken: its other address is capped too.
+    assert_eq!(place(&mut n, 1).0, addr(GW3));
+    assert_eq!(n.core.counters().lcr_capped, 2);
+    // A 503 from the first address moves the call to the second one.
+    n.from(GW1, &respond(&inv0, 503, "Service Unavailable", Some("s0")));
+    let out = n.take();
+    assert!(sent_to(&out, GW2).is_some(), "{out:#?}");
+}
