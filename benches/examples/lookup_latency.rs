@@ -10,6 +10,9 @@
 //! ```
 //!
 //! `--distinct K` cycles over K numbers only (hot destinations).
+//! `--zipf S` draws each lookup's number from the 2^20 sampled ones with
+//! Zipf exponent `S` (rank `r` has weight `1/r^S`; ranks in random table
+//! order): live traffic, where a few thousand routes carry most calls.
 //! `--copy` serves a private huge-page copy (`Snapshot::open_private`)
 //! instead of the file mapping. `--time`: times every lookup on its own with `Instant` (random numbers
 //! from the table's prefixes) and prints p50/p90/p99/p99.9, with the cost
@@ -51,11 +54,21 @@ fn main() {
         .unwrap_or(1 << 20);
     let numbers = sample_numbers(t, group, distinct, 11);
     let mask = numbers.len() - 1;
+    // The order in which numbers are looked up: cycled, or Zipf draws.
+    let zipf = args
+        .iter()
+        .position(|a| a == "--zipf")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse::<f64>().ok());
+    let order: Vec<usize> = match zipf {
+        None => (0..n).map(|i| i & mask).collect(),
+        Some(exp) => zipf_draws(numbers.len(), exp, n, 0x2545_f491_4f6c_dd1d),
+    };
     let at = BUSINESS_HOUR;
     if !args.iter().any(|a| a == "--time") {
         let mut hits = 0usize;
-        for i in 0..n {
-            hits += usize::from(t.lookup(group, black_box(&numbers[i & mask]), at).is_some());
+        for &j in &order {
+            hits += usize::from(t.lookup(group, black_box(&numbers[j]), at).is_some());
         }
         println!("{hits} hits");
         return;
@@ -64,22 +77,22 @@ fn main() {
     // prefetcher streams it), so a lookup's cache misses are the table's
     // own; the numbers themselves are in random table order. No warm-up:
     // `open` has already read (and faulted in) every page to verify it.
+    // Laid out in lookup order (Zipf draws included), so reading the next
+    // number is a sequential read, not a miss of its own.
     let mut arena = String::new();
     let mut offsets = vec![0usize];
-    for n in &numbers {
-        arena.push_str(n);
+    for &j in &order {
+        arena.push_str(&numbers[j]);
         offsets.push(arena.len());
     }
     let mut empty = Vec::with_capacity(n);
     let mut ns = Vec::with_capacity(n);
-    for i in 0..n {
-        let j = i & mask;
+    for j in 0..n {
         let a = Instant::now();
         black_box(&arena[offsets[j]..offsets[j + 1]]);
         empty.push(a.elapsed().as_nanos() as u64);
     }
-    for i in 0..n {
-        let j = i & mask;
+    for j in 0..n {
         let num = &arena[offsets[j]..offsets[j + 1]];
         let a = Instant::now();
         let r = t.lookup(group, black_box(num), at);
@@ -92,8 +105,9 @@ fn main() {
         v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
     };
     println!(
-        "{path}: {} prefixes, {n} lookups: p50 {} ns, p90 {} ns, p99 {} ns, p99.9 {} ns (empty timed section: p50 {} ns, p99 {} ns)",
+        "{path}: {} prefixes, {n} lookups{}: p50 {} ns, p90 {} ns, p99 {} ns, p99.9 {} ns (empty timed section: p50 {} ns, p99 {} ns)",
         t.entries.len(),
+        zipf.map_or(String::new(), |s| format!(" (Zipf {s})")),
         pct(&mut ns, 0.50),
         pct(&mut ns, 0.90),
         pct(&mut ns, 0.99),
@@ -101,4 +115,25 @@ fn main() {
         pct(&mut empty, 0.50),
         pct(&mut empty, 0.99),
     );
+}
+
+/// `n` indexes below `k`, drawn with Zipf exponent `exp` (index `i` has
+/// weight `1 / (i + 1)^exp`) by inverse CDF, from a xorshift stream: the
+/// same draws for the same arguments.
+fn zipf_draws(k: usize, exp: f64, n: usize, mut x: u64) -> Vec<usize> {
+    let mut cdf = Vec::with_capacity(k);
+    let mut sum = 0.0;
+    for i in 0..k {
+        sum += 1.0 / ((i + 1) as f64).powf(exp);
+        cdf.push(sum);
+    }
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64 * sum;
+            cdf.partition_point(|&c| c < u).min(k - 1)
+        })
+        .collect()
 }
