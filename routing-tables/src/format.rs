@@ -24,15 +24,17 @@
 //! `zone.rs`).
 //!
 //! Version 3 added the zones (`Rule::win_zone`, `zones`,
-//! `zone_transitions`); a version-2 file is refused with a message to
-//! rebuild it from its CSV files.
+//! `zone_transitions`); version 4 added `Gateway::port_given` (a host name
+//! written without a port is looked up with SRV, RFC 3263 §4.2). A file of
+//! an older version is refused with a message to rebuild it from its CSV
+//! files.
 
 use rkyv::{Archive, Deserialize, Serialize};
 
 /// The file magic.
 pub const MAGIC: [u8; 8] = *b"TLROUTE\0";
 /// The format version this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The header length; the rkyv body starts here.
 pub const HEADER_LEN: usize = 64;
 
@@ -103,8 +105,12 @@ pub struct Gateway {
     pub id: String,
     /// Host name or IP literal (IPv6 without brackets).
     pub host: String,
-    /// Port.
+    /// Port (5060 when the address has none).
     pub port: u16,
+    /// The address was written with a port. Without one, a host name is
+    /// looked up with SRV first (`_sip._udp.HOST`, RFC 3263 §4.2), and
+    /// `port` (5060) applies only when there are no SRV records.
+    pub port_given: bool,
     /// Transport.
     pub transport: Transport,
     /// Weight within weighted carriers (unless the carrier overrides it).

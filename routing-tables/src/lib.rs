@@ -25,7 +25,12 @@
 //! starting with `#` are comments. Optional columns may be left out.
 //!
 //! - **gateways.csv**: `id,address[,transport,weight,probing,cps_cap,concurrent_cap,strip,prefix,attrs]`.
-//!   `address` is `host[:port]` or `[v6][:port]` (port 5060 by default);
+//!   `address` is `host[:port]` or `[v6][:port]`. Without a port, the
+//!   router looks a host name up with SRV first (`_sip._udp.HOST`, RFC 3263
+//!   §4.2: the records give the hosts, ports, priorities and weights) and
+//!   falls back to its A/AAAA records with port 5060 when it has none; with
+//!   a port, only A/AAAA. The snapshot keeps whether the port was written
+//!   ([`format::Gateway::port_given`]; `port` reads 5060 when it was not);
 //!   `transport` `udp` (default), `tcp` or `tls`; `weight` (default 1);
 //!   `probing` yes/no; `cps_cap`, `concurrent_cap` (0 or empty: none);
 //!   `strip` leading characters to remove and `prefix` to prepend on the

@@ -387,12 +387,24 @@ impl ArchivedGateway {
         }
     }
 
-    /// `host:port` (`[v6]:port` for IPv6 literals).
+    /// `host:port` (`[v6]:port` for IPv6 literals), the port 5060 when
+    /// none was written.
     pub fn address(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
             format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The address as written: [`ArchivedGateway::address`] without the
+    /// port when none was given (`host`, `[v6]`), since a host name without
+    /// a port is looked up with SRV (RFC 3263 §4.2).
+    pub fn address_as_written(&self) -> String {
+        match (self.port_given, self.host.contains(':')) {
+            (true, _) => self.address(),
+            (false, true) => format!("[{}]", self.host),
+            (false, false) => self.host.to_string(),
         }
     }
 

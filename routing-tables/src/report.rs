@@ -133,12 +133,13 @@ fn utc_signed(secs: i64) -> String {
     crate::window::At::from_unix(secs).to_string()
 }
 
-/// One line for a gateway: every field.
+/// One line for a gateway: every field, the address as written (`host`
+/// without a port: SRV applies; so a port added or removed is a change).
 pub fn gateway_line(g: &ArchivedGateway) -> String {
     format!(
         "{} {} {:?} weight {} probing {} cps_cap {} concurrent_cap {} strip {} prefix {:?} attrs {:?}",
         g.id,
-        g.address(),
+        g.address_as_written(),
         g.transport(),
         g.weight,
         if g.probing { "yes" } else { "no" },

@@ -241,22 +241,77 @@ fn damaged_zone_data_is_refused() {
     exercise(&Snapshot::from_bytes("mem", &built().to_bytes(1)).unwrap());
 }
 
-/// A file in the previous format (version 2, no zones; built by the code
-/// before zones and kept in tests/data) is refused with a message that
-/// says to rebuild it.
+/// Files in the previous formats (version 2, no zones; version 3, no
+/// `port_given`; each built by the code of its time and kept in
+/// tests/data) are refused with a message that says to rebuild them.
 #[test]
 fn old_format_is_refused_with_the_rebuild_message() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/format-v2.snap");
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[8..12], &2u32.to_le_bytes());
-    let e = Snapshot::open(path).unwrap_err();
-    assert!(matches!(e, SnapError::Version { version: 2, .. }), "{e}");
-    let text = e.to_string();
+    for old in [2u32, 3] {
+        let path = format!(
+            "{}/tests/data/format-v{old}.snap",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[8..12], &old.to_le_bytes());
+        let e = Snapshot::open(&path).unwrap_err();
+        assert!(
+            matches!(e, SnapError::Version { version, .. } if version == old),
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!(
+                "format-v{old}.snap: byte 8: snapshot format version {old}"
+            )) && text.contains("reads only version 4")
+                && text.contains("rebuild the snapshot from its CSV files")
+                && text.contains("snap build"),
+            "{text}"
+        );
+    }
+}
+
+/// Whether a gateway's port was written is kept (SRV applies without
+/// one), the port reads 5060 either way when absent, and a table whose
+/// gateway has no written port but another port is refused.
+#[test]
+fn a_gateway_port_written_or_not_is_kept() {
+    let s = Snapshot::from_bytes("mem", &bytes()).unwrap();
+    let t = s.table();
+    let gw = |id: &str| t.gateway(t.gateway_by_id(id).unwrap()).unwrap();
+    let (gw1, gw2) = (gw("gw1"), gw("gw2"));
+    assert!(!gw1.port_given && gw1.port == 5060);
+    assert!(gw2.port_given && gw2.port == 5070);
+    assert_eq!(gw1.address(), "10.0.0.1:5060");
+    assert_eq!(gw1.address_as_written(), "10.0.0.1");
+    assert_eq!(gw2.address_as_written(), "10.0.0.2:5070");
+    // `snap diff`: writing the default port is a change (SRV no longer
+    // applies to a host name).
+    let written = build_at(
+        BuildInputs {
+            gateways: Source::bytes("gw.csv", GATEWAYS.replace("10.0.0.1\n", "10.0.0.1:5060\n")),
+            rules: Source::bytes("rules.csv", RULES),
+            carriers: Some(Source::bytes("c.csv", CARRIERS)),
+            dialplan: Some(Source::bytes("dp.csv", DIALPLAN)),
+            acl: Some(Source::bytes("acl.csv", ACL)),
+        },
+        1_700_000_000,
+    )
+    .unwrap();
+    let w = Snapshot::from_bytes("mem", &written.to_bytes(1)).unwrap();
+    let mut out = Vec::new();
+    let c = trunkline_routing_tables::report::diff(t, w.table(), &mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!((c.gateways_changed, c.rules_changed), (1, 0), "{out}");
     assert!(
-        text.contains("format-v2.snap: byte 8: snapshot format version 2")
-            && text.contains("reads only version 3")
-            && text.contains("rebuild the snapshot from its CSV files")
-            && text.contains("snap build"),
-        "{text}"
+        out.contains("~ gateway gw1 10.0.0.1 Udp") && out.contains("=> gw1 10.0.0.1:5060 Udp"),
+        "{out}"
+    );
+    let mut b = built();
+    b.table.gateways[0].port = 5070;
+    let e = Snapshot::from_bytes("mem", &b.to_bytes(1)).unwrap_err();
+    assert!(
+        matches!(e, SnapError::Invalid { .. })
+            && e.to_string().contains("gateway without a written port has a port other than 5060"),
+        "{e}"
     );
 }

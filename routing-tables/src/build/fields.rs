@@ -6,8 +6,9 @@ use crate::error::BuildErrorKind;
 use crate::key::{self, MAX_DIGITS};
 use crate::source::bad;
 
-/// `host`, `host:port`, `[v6]` or `[v6]:port`; port defaults to 5060.
-pub(crate) fn parse_address(s: &str) -> Result<(String, u16), BuildErrorKind> {
+/// `host`, `host:port`, `[v6]` or `[v6]:port` → (host, port, whether the
+/// port was written); port defaults to 5060.
+pub(crate) fn parse_address(s: &str) -> Result<(String, u16, bool), BuildErrorKind> {
     let err = |r: &str| bad("address", s, r);
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let (h, after) = rest.split_once(']').ok_or_else(|| err("unclosed ["))?;
@@ -33,6 +34,7 @@ pub(crate) fn parse_address(s: &str) -> Result<(String, u16), BuildErrorKind> {
     {
         return Err(err("expected host:port"));
     }
+    let port_given = port.is_some();
     let port = match port {
         None => 5060,
         Some(p) => match p.parse::<u16>() {
@@ -40,7 +42,7 @@ pub(crate) fn parse_address(s: &str) -> Result<(String, u16), BuildErrorKind> {
             _ => return Err(err("bad port")),
         },
     };
-    Ok((host.to_string(), port))
+    Ok((host.to_string(), port, port_given))
 }
 
 /// `[+]digits` → (plus, key, len).

@@ -403,7 +403,7 @@ fn dup(id: &str, file: impl AsRef<std::path::Path>, line: u64) -> BuildErrorKind
 fn gateway(t: &Table, rec: &csv::StringRecord) -> Result<Gateway, BuildErrorKind> {
     let id = t.get(rec, 0);
     check_id("id", id)?;
-    let (host, port) = parse_address(t.get(rec, 1))?;
+    let (host, port, port_given) = parse_address(t.get(rec, 1))?;
     let transport = match t.get(rec, 2).to_ascii_lowercase().as_str() {
         "" | "udp" => Transport::Udp,
         "tcp" => Transport::Tcp,
@@ -425,6 +425,7 @@ fn gateway(t: &Table, rec: &csv::StringRecord) -> Result<Gateway, BuildErrorKind
         id: id.to_string(),
         host,
         port,
+        port_given,
         transport,
         weight: parse_num("weight", t.get(rec, 3), 1)?,
         probing: parse_bool("probing", t.get(rec, 4))?,
