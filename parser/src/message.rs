@@ -524,7 +524,7 @@ fn start_line(buf: &[u8], s: usize, e: usize) -> Result<StartLine, ParseError> {
         return Err(ParseError::new(E::BadStartLine, uri_at));
     }
     // absoluteURI starts with a scheme and ':' (§25.1); catches `<sip:..>`.
-    let colon = scan::skip_class(uri, 0, scan::SCHEME);
+    let colon = scan::scheme_end(uri);
     if !uri[0].is_ascii_alphabetic() || uri.get(colon) != Some(&b':') {
         return Err(ParseError::new(E::BadRequestUri, uri_at));
     }

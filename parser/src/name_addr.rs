@@ -121,7 +121,7 @@ pub(crate) fn parse_name_addr(s: &[u8], i: usize) -> Result<(NameAddr<'_>, usize
         (uri, false)
     };
     // A URI starts with a scheme and ':'; the full grammar is checked by `uri()`.
-    let colon = scan::skip_class(uri, 0, scan::SCHEME);
+    let colon = scan::scheme_end(uri);
     if uri.is_empty() || !uri[0].is_ascii_alphabetic() || uri.get(colon) != Some(&b':') {
         return Err(Fault::at(ErrorKind::BadUri, uri, 0));
     }

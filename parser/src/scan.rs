@@ -310,6 +310,21 @@ pub(crate) fn skip_class(s: &[u8], mut i: usize, mask: u16) -> usize {
     i
 }
 
+/// Where the scheme of `uri` ends: the index of the first byte after
+/// index 0 outside the scheme class (the `:` of a well-formed URI). `sip:`
+/// in any case, nearly every URI a proxy reads, is one compare.
+#[inline(always)]
+pub(crate) fn scheme_end(uri: &[u8]) -> usize {
+    if let Some(w) = uri.first_chunk::<4>() {
+        // Bit 0x20 folds the three letters' case and maps no other byte
+        // onto them; the ':' is compared as is.
+        if u32::from_le_bytes(*w) | 0x0020_2020 == u32::from_le_bytes(*b"sip:") {
+            return 3;
+        }
+    }
+    skip_class(uri, 0, SCHEME)
+}
+
 /// `s` without leading and trailing LWS.
 #[inline(always)]
 pub(crate) fn trim_lws(s: &[u8]) -> &[u8] {
@@ -836,6 +851,33 @@ mod tests {
                 Some(got) => assert_eq!(Some(got), full, "{text}"),
                 None => assert!(full.is_none() || end > 5, "{text}"),
             }
+        }
+    }
+
+    #[test]
+    fn scheme_end_agrees_with_the_class_loop() {
+        for uri in [
+            &b"sip:a@b"[..],
+            b"SIP:x",
+            b"sIp:",
+            b"sips:a",
+            b"tel:+1",
+            b"sip",
+            b"si",
+            b"",
+            b"s1p:x",
+            b"sip;x",
+            b"Sip+:x",
+            b"xip:a",
+            b"sip\x00:",
+        ] {
+            assert_eq!(scheme_end(uri), skip_class(uri, 0, SCHEME), "{uri:?}");
+        }
+        for b in 0..=255u8 {
+            let uri = [b's', b'i', b'p', b];
+            assert_eq!(scheme_end(&uri), skip_class(&uri, 0, SCHEME), "{uri:?}");
+            let uri = [b, b'i', b'p', b':'];
+            assert_eq!(scheme_end(&uri), skip_class(&uri, 0, SCHEME), "{uri:?}");
         }
     }
 
