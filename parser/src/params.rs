@@ -177,7 +177,7 @@ pub(crate) fn scan_header_params_tag(
         if s.get(k) == Some(&b'=') {
             let v = scan::skip_lws(s, k + 1);
             i = scan_gen_value(s, v)?;
-            if tag.is_none() && s[name_start..name_end].eq_ignore_ascii_case(b"tag") {
+            if tag.is_none() && scan::eq_letters(&s[name_start..name_end], b"tag") {
                 tag = Some(&s[v..i]);
             }
         }

@@ -310,6 +310,23 @@ pub(crate) fn skip_class(s: &[u8], mut i: usize, mask: u16) -> usize {
     i
 }
 
+/// Whether `s` equals `letters` (lowercase ASCII letters only, at most
+/// eight) in any case: one word compare, where `eq_ignore_ascii_case`
+/// lowers and compares byte by byte. Setting bit 0x20 maps no byte but a
+/// letter's capital onto a lowercase letter, so the compare is exact.
+#[inline(always)]
+pub(crate) fn eq_letters<const N: usize>(s: &[u8], letters: &[u8; N]) -> bool {
+    const { assert!(N >= 1 && N <= 8) };
+    let Some(s) = s.first_chunk::<N>().filter(|_| s.len() == N) else {
+        return false;
+    };
+    let (mut a, mut b) = ([0u8; 8], [0u8; 8]);
+    a[..N].copy_from_slice(s);
+    b[..N].copy_from_slice(letters);
+    let fold = u64::MAX >> (8 * (8 - N)) & 0x2020_2020_2020_2020;
+    u64::from_le_bytes(a) | fold == u64::from_le_bytes(b)
+}
+
 /// Where the scheme of `uri` ends: the index of the first byte after
 /// index 0 outside the scheme class (the `:` of a well-formed URI). `sip:`
 /// in any case, nearly every URI a proxy reads, is one compare.
@@ -850,6 +867,40 @@ mod tests {
             match port_digits(s, 0) {
                 Some(got) => assert_eq!(Some(got), full, "{text}"),
                 None => assert!(full.is_none() || end > 5, "{text}"),
+            }
+        }
+    }
+
+    #[test]
+    fn eq_letters_is_eq_ignore_ascii_case() {
+        let words: [&[u8]; 9] = [
+            b"branch",
+            b"BRANCH",
+            b"Branch",
+            b"branc",
+            b"branchx",
+            b"bRaNcH",
+            b"",
+            b"br@nch",
+            b"branch\x00",
+        ];
+        for w in words {
+            assert_eq!(
+                eq_letters(w, b"branch"),
+                w.eq_ignore_ascii_case(b"branch"),
+                "{w:?}"
+            );
+        }
+        // Every byte in every position of a 3-letter word.
+        for at in 0..3 {
+            for b in 0..=255u8 {
+                let mut w = *b"ttl";
+                w[at] = b;
+                assert_eq!(
+                    eq_letters(&w, b"ttl"),
+                    w.eq_ignore_ascii_case(b"ttl"),
+                    "{w:?}"
+                );
             }
         }
     }

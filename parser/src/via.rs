@@ -168,16 +168,16 @@ fn parse_via_fast(s: &[u8], i: usize) -> Option<Via<'_>> {
             i = v_end;
         }
         match (name.len(), name[0] | 0x20) {
-            (6, b'b') if name.eq_ignore_ascii_case(b"branch") => via.branch = Some(value?),
-            (8, b'r') if name.eq_ignore_ascii_case(b"received") => via.received = Some(value?),
-            (5, b'r') if name.eq_ignore_ascii_case(b"rport") => {
+            (6, b'b') if scan::eq_letters(name, b"branch") => via.branch = Some(value?),
+            (8, b'r') if scan::eq_letters(name, b"received") => via.received = Some(value?),
+            (5, b'r') if scan::eq_letters(name, b"rport") => {
                 via.rport = Some(match value {
                     None => None,
                     Some(v) => Some(uri::parse_port(v).ok()?),
                 });
             }
-            (5, b'm') if name.eq_ignore_ascii_case(b"maddr") => via.maddr = Some(value?),
-            (3, b't') if name.eq_ignore_ascii_case(b"ttl") => {
+            (5, b'm') if scan::eq_letters(name, b"maddr") => via.maddr = Some(value?),
+            (3, b't') if scan::eq_letters(name, b"ttl") => {
                 via.ttl = Some(scan::parse_decimal(value?, 255)? as u8);
             }
             _ => {}
@@ -293,22 +293,22 @@ fn parse_via_full(s: &[u8], i: usize) -> Result<(Via<'_>, usize), Fault> {
         let vpos = value.map_or(n, |v| v.as_ptr() as usize - s.as_ptr() as usize);
         // Dispatch on length and first letter before comparing names.
         match (name.len(), name[0] | 0x20) {
-            (6, b'b') if name.eq_ignore_ascii_case(b"branch") => {
+            (6, b'b') if scan::eq_letters(name, b"branch") => {
                 via.branch = Some(value.ok_or(bad(n))?);
             }
-            (8, b'r') if name.eq_ignore_ascii_case(b"received") => {
+            (8, b'r') if scan::eq_letters(name, b"received") => {
                 via.received = Some(value.ok_or(bad(n))?);
             }
-            (5, b'r') if name.eq_ignore_ascii_case(b"rport") => {
+            (5, b'r') if scan::eq_letters(name, b"rport") => {
                 via.rport = Some(match value {
                     None => None,
                     Some(v) => Some(uri::parse_port(v).map_err(|_| bad(vpos))?),
                 });
             }
-            (5, b'm') if name.eq_ignore_ascii_case(b"maddr") => {
+            (5, b'm') if scan::eq_letters(name, b"maddr") => {
                 via.maddr = Some(value.ok_or(bad(n))?);
             }
-            (3, b't') if name.eq_ignore_ascii_case(b"ttl") => {
+            (3, b't') if scan::eq_letters(name, b"ttl") => {
                 let v = value.ok_or(bad(n))?;
                 via.ttl = Some(scan::parse_decimal(v, 255).ok_or(bad(vpos))? as u8);
             }
