@@ -36,11 +36,16 @@ impl<'a> CSeq<'a> {
         }
         if i > 0 && seq <= MAX_CSEQ as u64 && s.get(i) == Some(&b' ') {
             let m = i + 1;
-            if m < s.len() && scan::skip_token(s, m) == s.len() {
-                let method_bytes = &s[m..];
+            // A method this crate knows is a token: only an extension
+            // method needs the byte scan.
+            let method_bytes = &s[m.min(s.len())..];
+            let method = Method::from_bytes(method_bytes);
+            if method != Method::Extension
+                || (m < s.len() && scan::skip_token(s, m) == s.len())
+            {
                 return Ok(CSeq {
                     seq: seq as u32,
-                    method: Method::from_bytes(method_bytes),
+                    method,
                     method_bytes,
                 });
             }
