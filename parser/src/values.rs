@@ -40,9 +40,7 @@ impl<'a> CSeq<'a> {
             // method needs the byte scan.
             let method_bytes = &s[m.min(s.len())..];
             let method = Method::from_bytes(method_bytes);
-            if method != Method::Extension
-                || (m < s.len() && scan::skip_token(s, m) == s.len())
-            {
+            if method != Method::Extension || (m < s.len() && scan::skip_token(s, m) == s.len()) {
                 return Ok(CSeq {
                     seq: seq as u32,
                     method,
