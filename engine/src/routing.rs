@@ -18,26 +18,54 @@
 //! A call whose source matches no ACL entry is routed in the group named
 //! `default` when the table has one, and refused with 403 otherwise.
 //! Gateways are reached over UDP (other transports are not served yet:
-//! skipped, with a warning). A gateway given by host name is resolved
-//! (A/AAAA, IPv4 addresses first, up to [`MAX_ADDRESSES`]; no SRV/NAPTR)
-//! when its table is loaded, on the loading thread, never on the
-//! forwarding path, and again
-//! every `[routing] resolve_every_ms` by [`TableRouter::spawn_refresher`]'s
-//! thread, so a gateway that moves is followed without a table push. A
-//! name that does not resolve keeps the address it had (a DNS outage does
-//! not take gateways away); one that never resolved is left out until a
-//! lookup succeeds. A name with several addresses is one gateway served by
-//! several hosts (RFC 3263 §4.4: each may be tried): a call tries them in
-//! turn, starting at a different one per call so the hosts share the load,
-//! before the next gateway; they share the gateway's CPS and
-//! concurrent-call caps, and each is probed on its own. Each shard turns a
-//! snapshot's gateways into addresses
-//! once per table and per change of names (its cache is keyed by the
-//! snapshot's stamp and the names' generation), not per call.
+//! skipped, with a warning).
+//!
+//! # Gateway host names (RFC 3263 §4.2)
+//!
+//! A gateway given by host name is looked up when its table is loaded, on
+//! the loading thread, never on the forwarding path, and again every
+//! `[routing] resolve_every_ms` by [`TableRouter::spawn_refresher`]'s
+//! thread, so a gateway that moves is followed without a table push. The
+//! lookups go through [`DnsResolver`] (hickory-resolver on a small tokio
+//! runtime of its own, driven only by those threads; the system's
+//! `/etc/resolv.conf` and hosts file), and give the gateway its *hops*
+//! ([`Hop`]: an address, a priority and a weight), at most
+//! [`MAX_ADDRESSES`]:
+//!
+//! - an IP literal is its own hop;
+//! - a host name written with a port: its A/AAAA records (IPv4 first), at
+//!   that port;
+//! - a host name written without a port: the SRV records of
+//!   `_sip._udp.NAME`; each record's target is looked up (A/AAAA) and
+//!   gives one hop per address, at the record's port, priority and weight.
+//!   Records whose target is `.` are left out; when every record says `.`
+//!   the service is not available there and the gateway has no hops. A
+//!   name without SRV records falls back to its A/AAAA records at port
+//!   5060. NAPTR (§4.1) is not looked up: the gateway's `transport` column
+//!   names the transport.
+//!
+//! A lookup that fails (timeout, server failure, a name that does not
+//! resolve) keeps the hops the gateway had (a DNS outage does not take
+//! gateways away), with a warning naming the gateway; one that never
+//! succeeded leaves the gateway out until a lookup does.
+//!
+//! A gateway's hops are one gateway served by several hosts (RFC 3263
+//! §4.4: each may be tried): a call tries them in turn before the next
+//! gateway, and they share the gateway's CPS and concurrent-call caps
+//! ([`Target::cap_key`]); each is probed on its own. The order is drawn
+//! per call from the shard's per-call seed, without allocating: SRV hops
+//! by RFC 2782 (lowest priority first; within a priority, records picked
+//! one after another at random in proportion to their weights, a weight-0
+//! record keeping a small chance; a record's addresses are tried one
+//! after the other), A/AAAA addresses in turn from a first one that
+//! rotates per call so the hosts share the load. Each shard turns a
+//! snapshot's gateways into hops once per table and per change of names
+//! (its cache is keyed by the snapshot's stamp and the names'
+//! generation), not per call.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
@@ -52,9 +80,9 @@ use trunkline_routing_tables::{
 
 use crate::proxy::{LcrRequest, MAX_TARGETS, NoRoute, Target, TargetSource};
 
-/// The most addresses of one gateway host name kept (in resolver order,
-/// IPv4 first): each is a try of the call's, and a call tries at most
-/// [`MAX_TARGETS`] in all.
+/// The most hops of one gateway host name kept (A/AAAA: in resolver
+/// order, IPv4 first; SRV: the lowest priorities): each is a try of the
+/// call's, and a call tries at most [`MAX_TARGETS`] in all.
 pub const MAX_ADDRESSES: usize = 8;
 
 /// Least-cost routing over the snapshot in service.
@@ -70,8 +98,8 @@ pub struct TableRouter {
     /// refresh): a refresh must not publish the names of a table a
     /// concurrent load has just replaced.
     updating: Mutex<()>,
-    /// Host name and port → an address (the system resolver unless a test
-    /// gives another).
+    /// Host name (and port when written) → hops ([`DnsResolver`] on the
+    /// system configuration unless a test gives another).
     resolver: Resolver,
     /// The file in service (what `reload` and SIGHUP re-read).
     path: Mutex<PathBuf>,
@@ -89,34 +117,382 @@ impl std::fmt::Debug for TableRouter {
     }
 }
 
-/// Resolves a gateway's host name and port to its addresses, in the order
-/// to try them (empty: the lookup failed).
-pub type Resolver = Arc<dyn Fn(&str, u16) -> Vec<IpAddr> + Send + Sync>;
+/// Looks a gateway's host name up: `Some(port)` when its address was
+/// written with a port (A/AAAA only), `None` when not (SRV first, RFC 3263
+/// §4.2). `Err` is a failed lookup (the gateway keeps the hops it had),
+/// with what failed.
+pub type Resolver = Arc<dyn Fn(&str, Option<u16>) -> Result<Resolved, String> + Send + Sync>;
 
-/// Resolved gateway host names, with a generation that changes whenever
-/// they do (it keys the shards' address caches).
+/// One place a gateway is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Hop {
+    /// Address and port.
+    pub addr: SocketAddr,
+    /// SRV priority (lower first); 0 for A/AAAA addresses.
+    pub priority: u16,
+    /// SRV weight; 0 for A/AAAA addresses.
+    pub weight: u16,
+    /// Which SRV record the hop came from (a record's target may have
+    /// several addresses: they are tried one after the other); 0 for
+    /// A/AAAA addresses.
+    pub record: u16,
+}
+
+/// What a lookup of a gateway host name found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolved {
+    /// The hops come from SRV records: ordered per call by priority and
+    /// weight (RFC 2782). Otherwise they are A/AAAA addresses, tried in
+    /// turn from a first one that rotates per call.
+    pub srv: bool,
+    /// The hops. Empty with `srv`: every SRV record's target was `.`
+    /// (the service is not available at this name).
+    pub hops: Vec<Hop>,
+}
+
+impl Resolved {
+    /// A/AAAA addresses, at `port`, in the order given.
+    pub fn addresses(ips: impl IntoIterator<Item = IpAddr>, port: u16) -> Resolved {
+        Resolved {
+            srv: false,
+            hops: ips
+                .into_iter()
+                .map(|ip| Hop {
+                    addr: SocketAddr::new(ip, port),
+                    priority: 0,
+                    weight: 0,
+                    record: 0,
+                })
+                .collect(),
+        }
+    }
+
+    /// Puts SRV hops in the order the per-call draw expects (by priority,
+    /// weight-0 records first within a priority, records kept together)
+    /// and keeps at most [`MAX_ADDRESSES`] hops.
+    fn normalise(&mut self) {
+        if self.srv {
+            self.hops
+                .sort_by_key(|h| (h.priority, h.weight != 0, h.record));
+        }
+        self.hops.truncate(MAX_ADDRESSES);
+    }
+
+    /// `ADDR...`, or `ADDR/PRIORITY/WEIGHT...` for SRV hops, for logs.
+    fn describe(&self) -> String {
+        if self.hops.is_empty() {
+            return "(none)".to_string();
+        }
+        self.hops
+            .iter()
+            .map(|h| match self.srv {
+                true => format!("{}/{}/{}", h.addr, h.priority, h.weight),
+                false => h.addr.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Looked-up gateway host names, keyed by the address as written (`name`
+/// or `name:port`), with a generation that changes whenever they do (it
+/// keys the shards' hop caches).
 #[derive(Debug, Default)]
 struct Names {
     generation: u64,
-    map: HashMap<String, Vec<IpAddr>>,
+    map: HashMap<String, Resolved>,
 }
 
-/// The system resolver (`getaddrinfo`: A and AAAA, `/etc/hosts`): every
-/// address once, IPv4 ones first (in the resolver's order within each
-/// family), at most [`MAX_ADDRESSES`].
-fn system_resolver(host: &str, port: u16) -> Vec<IpAddr> {
-    let Ok(found) = (host, port).to_socket_addrs() else {
-        return Vec::new();
-    };
-    let mut ips: Vec<IpAddr> = Vec::new();
-    for a in found {
-        if !ips.contains(&a.ip()) {
-            ips.push(a.ip());
+/// A DNS client for gateway host names (hickory-resolver): SRV and A/AAAA
+/// as RFC 3263 §4.2 asks (see the module doc). It owns a current-thread
+/// tokio runtime that only the threads calling [`DnsResolver::resolve`]
+/// (the table loader, the refresher) drive, blocking; never call it on a
+/// shard. Responses are cached for their TTL.
+pub struct DnsResolver {
+    runtime: tokio::runtime::Runtime,
+    inner: hickory_resolver::TokioResolver,
+    /// The hosts file, read when made: a name it has gets its addresses
+    /// from it alone, as with `getaddrinfo` (`localhost` stays 127.0.0.1
+    /// when that is all the file says).
+    hosts: Option<hickory_resolver::Hosts>,
+}
+
+impl std::fmt::Debug for DnsResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsResolver")
+            .field("name_servers", &self.inner.config().name_servers())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DnsResolver {
+    /// On the system's configuration: `/etc/resolv.conf` (name servers,
+    /// search list, timeouts) and the hosts file. Without a readable
+    /// `/etc/resolv.conf` only the hosts file answers (with a warning).
+    pub fn system() -> std::io::Result<DnsResolver> {
+        use hickory_resolver::name_server::TokioConnectionProvider;
+        let builder = hickory_resolver::TokioResolver::builder_tokio().unwrap_or_else(|e| {
+            tracing::warn!(
+                "cannot read the system's DNS configuration ({e}): gateway host names are looked up in the hosts file only"
+            );
+            hickory_resolver::TokioResolver::builder_with_config(
+                hickory_resolver::config::ResolverConfig::new(),
+                TokioConnectionProvider::default(),
+            )
+        });
+        let hosts = hickory_resolver::Hosts::from_system().ok();
+        DnsResolver::build(builder, hosts)
+    }
+
+    /// Asking only the name servers at `servers` (UDP, TCP when a
+    /// response is truncated), without the hosts file: for tests and
+    /// private resolvers.
+    pub fn with_name_servers(servers: &[SocketAddr]) -> std::io::Result<DnsResolver> {
+        use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
+        use hickory_resolver::proto::xfer::Protocol;
+        let mut config = ResolverConfig::new();
+        for &addr in servers {
+            config.add_name_server(NameServerConfig::new(addr, Protocol::Udp));
+            config.add_name_server(NameServerConfig::new(addr, Protocol::Tcp));
+        }
+        let mut builder = hickory_resolver::TokioResolver::builder_with_config(
+            config,
+            hickory_resolver::name_server::TokioConnectionProvider::default(),
+        );
+        builder.options_mut().use_hosts_file = ResolveHosts::Never;
+        DnsResolver::build(builder, None)
+    }
+
+    fn build(
+        mut builder: hickory_resolver::ResolverBuilder<
+            hickory_resolver::name_server::TokioConnectionProvider,
+        >,
+        hosts: Option<hickory_resolver::Hosts>,
+    ) -> std::io::Result<DnsResolver> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        // Every address of a name, both families (IPv4 first is our order).
+        builder.options_mut().ip_strategy = hickory_resolver::config::LookupIpStrategy::Ipv4AndIpv6;
+        let inner = {
+            let _in_runtime = runtime.enter();
+            builder.build()
+        };
+        Ok(DnsResolver {
+            runtime,
+            inner,
+            hosts,
+        })
+    }
+
+    /// Looks `host` up: with a port, its A/AAAA records at that port;
+    /// without, the SRV records of `_sip._udp.HOST` (their targets' A/AAAA
+    /// records), or its A/AAAA records at port 5060 when it has no SRV
+    /// records. Blocking. `Err` says what failed.
+    pub fn resolve(&self, host: &str, port: Option<u16>) -> Result<Resolved, String> {
+        self.runtime.block_on(self.lookup(host, port))
+    }
+
+    /// This resolver as the [`Resolver`] a [`TableRouter`] takes.
+    pub fn into_resolver(self) -> Resolver {
+        Arc::new(move |host, port| self.resolve(host, port))
+    }
+
+    async fn lookup(&self, host: &str, port: Option<u16>) -> Result<Resolved, String> {
+        if let Some(port) = port {
+            return Ok(Resolved::addresses(self.addresses(host).await?, port));
+        }
+        let service = format!("_sip._udp.{host}");
+        let found = match self.inner.srv_lookup(service.as_str()).await {
+            Ok(found) => found,
+            // No SRV records (NXDOMAIN or no data; not a server failure):
+            // A/AAAA at 5060.
+            Err(e) if no_such_records(&e) => {
+                return Ok(Resolved::addresses(self.addresses(host).await?, 5060));
+            }
+            Err(e) => return Err(format!("SRV {service}: {e}")),
+        };
+        // A stable order (servers may rotate answers): the refresher
+        // compares lookups to see a change.
+        let mut records: Vec<_> = found.iter().filter(|r| !r.target().is_root()).collect();
+        records.sort_by(|a, b| {
+            (a.priority(), a.weight(), a.port(), a.target()).cmp(&(
+                b.priority(),
+                b.weight(),
+                b.port(),
+                b.target(),
+            ))
+        });
+        let mut out = Resolved {
+            srv: true,
+            hops: Vec::new(),
+        };
+        let mut failed = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let target = r.target().to_ascii();
+            match self.addresses(&target).await {
+                Ok(ips) => out.hops.extend(ips.into_iter().map(|ip| Hop {
+                    addr: SocketAddr::new(ip, r.port()),
+                    priority: r.priority(),
+                    weight: r.weight(),
+                    record: u16::try_from(i).unwrap_or(u16::MAX),
+                })),
+                Err(e) => failed.push(e),
+            }
+        }
+        match (records.is_empty(), out.hops.is_empty()) {
+            // Every target is `.`: not available here (RFC 2782).
+            (true, _) => Ok(out),
+            (false, true) => Err(format!(
+                "SRV {service}: no target resolves: {}",
+                failed.join("; ")
+            )),
+            (false, false) => {
+                if !failed.is_empty() {
+                    tracing::warn!(
+                        "SRV {service}: some targets do not resolve (left out): {}",
+                        failed.join("; ")
+                    );
+                }
+                Ok(out)
+            }
         }
     }
-    ips.sort_by_key(|ip| ip.is_ipv6()); // stable: order kept within a family
-    ips.truncate(MAX_ADDRESSES);
-    ips
+
+    /// The addresses the hosts file gives `name` (none without one).
+    fn from_hosts_file(&self, name: &str) -> Vec<IpAddr> {
+        use hickory_resolver::proto::op::Query;
+        use hickory_resolver::proto::rr::RecordType;
+        let (Some(hosts), Ok(name)) = (&self.hosts, hickory_resolver::Name::from_ascii(name))
+        else {
+            return Vec::new();
+        };
+        [RecordType::A, RecordType::AAAA]
+            .into_iter()
+            .filter_map(|t| hosts.lookup_static_host(&Query::query(name.clone(), t)))
+            .flat_map(|found| found.iter().filter_map(|r| r.ip_addr()).collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Every address of `name` once, IPv4 ones first (in the response's
+    /// order within each family), at most [`MAX_ADDRESSES`].
+    async fn addresses(&self, name: &str) -> Result<Vec<IpAddr>, String> {
+        let mut found: Vec<IpAddr> = self.from_hosts_file(name);
+        if found.is_empty() {
+            found = self
+                .inner
+                .lookup_ip(name)
+                .await
+                .map_err(|e| format!("{name}: {e}"))?
+                .iter()
+                .collect();
+        }
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for ip in found {
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+        ips.sort_by_key(|ip| ip.is_ipv6()); // stable: order kept within a family
+        ips.truncate(MAX_ADDRESSES);
+        match ips.is_empty() {
+            true => Err(format!("{name}: no addresses")),
+            false => Ok(ips),
+        }
+    }
+}
+
+/// The name or the record type does not exist (an NXDOMAIN or NOERROR
+/// answer without records), as opposed to a lookup that failed.
+fn no_such_records(e: &hickory_resolver::ResolveError) -> bool {
+    use hickory_resolver::proto::{ProtoErrorKind, op::ResponseCode};
+    matches!(
+        e.proto().map(|p| p.kind()),
+        Some(ProtoErrorKind::NoRecordsFound {
+            response_code: ResponseCode::NXDomain | ResponseCode::NoError,
+            ..
+        })
+    )
+}
+
+/// [`DnsResolver::system`] as a [`Resolver`] (one that fails every lookup
+/// if its runtime cannot be made).
+fn system_resolver() -> Resolver {
+    match DnsResolver::system() {
+        Ok(r) => r.into_resolver(),
+        Err(e) => {
+            tracing::warn!("no DNS resolver ({e}): gateway host names do not resolve");
+            let e = e.to_string();
+            Arc::new(move |_, _| Err(format!("no DNS resolver: {e}")))
+        }
+    }
+}
+
+/// A splitmix64 stream: the per-call draws of SRV orders.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// The order a call tries a gateway's SRV hops in, as indexes of `hops`
+/// written to `order` (RFC 2782): priorities lowest first; within one,
+/// records drawn one after another, each with a chance proportional to
+/// its weight among those left, a weight-0 record (placed first by
+/// [`Resolved::normalise`]) being drawn only when the number drawn is 0;
+/// a record's hops one after the other. `hops` are as normalised, at most
+/// [`MAX_ADDRESSES`]. Returns how many indexes were written. No allocation.
+fn srv_order(hops: &[Hop], rng: &mut SplitMix, order: &mut [u8; MAX_ADDRESSES]) -> usize {
+    let hops = &hops[..hops.len().min(MAX_ADDRESSES)];
+    // Records: (first hop, number of hops).
+    let mut records = [(0u8, 0u8); MAX_ADDRESSES];
+    let mut n = 0;
+    for (i, h) in hops.iter().enumerate() {
+        if i > 0 && h.record == hops[i - 1].record {
+            records[n - 1].1 += 1;
+        } else {
+            records[n] = (i as u8, 1);
+            n += 1;
+        }
+    }
+    let weight = |r: (u8, u8)| u64::from(hops[usize::from(r.0)].weight);
+    let priority = |r: (u8, u8)| hops[usize::from(r.0)].priority;
+    let mut written = 0;
+    let mut from = 0;
+    while from < n {
+        let mut to = from + 1;
+        while to < n && priority(records[to]) == priority(records[from]) {
+            to += 1;
+        }
+        for i in from..to {
+            let total: u64 = records[i..to].iter().map(|&r| weight(r)).sum();
+            let pick = rng.next() % (total + 1);
+            let mut running = 0;
+            let mut j = to - 1;
+            for (k, &r) in records.iter().enumerate().take(to).skip(i) {
+                running += weight(r);
+                if running >= pick {
+                    j = k;
+                    break;
+                }
+            }
+            // The drawn record goes to `i`; the others keep their order.
+            records[i..=j].rotate_right(1);
+            let (first, len) = records[i];
+            for h in first..first + len {
+                order[written] = h;
+                written += 1;
+            }
+        }
+        from = to;
+    }
+    written
 }
 
 /// Stops the re-resolving thread when dropped.
@@ -147,11 +523,11 @@ struct Scratch {
     gateways: Vec<GatewayId>,
     user: String,
     seed: u64,
-    /// Each gateway's addresses in the snapshot and names of `dests_stamp`,
-    /// as a range of `addrs` (empty: not reachable here), built on the
-    /// first call that sees them.
-    dests: Vec<(u32, u32)>,
-    addrs: Vec<SocketAddr>,
+    /// Each gateway's hops in the snapshot and names of `dests_stamp`, as
+    /// a range of `hops` (empty: not reachable here) and whether they are
+    /// SRV hops, built on the first call that sees them.
+    dests: Vec<(u32, u32, bool)>,
+    hops: Vec<Hop>,
     /// Each gateway's key for its caps (a hash of its id: stable across
     /// tables, shared by its addresses).
     cap_keys: Vec<u64>,
@@ -171,10 +547,10 @@ impl TableRouter {
     /// Opens and verifies the snapshot at `path`; `no_route` is the status
     /// for numbers no rule matches.
     pub fn open(path: &Path, no_route: u16) -> Result<TableRouter, SnapError> {
-        TableRouter::open_with_resolver(path, no_route, Arc::new(system_resolver))
+        TableRouter::open_with_resolver(path, no_route, system_resolver())
     }
 
-    /// [`TableRouter::open`] with host names resolved by `resolver`.
+    /// [`TableRouter::open`] with host names looked up by `resolver`.
     pub fn open_with_resolver(
         path: &Path,
         no_route: u16,
@@ -194,10 +570,10 @@ impl TableRouter {
         })
     }
 
-    /// Resolves the gateway host names of the table in service again and
-    /// publishes them if any address changed (a name that fails now keeps
-    /// its address). Blocking. Returns the addresses that changed, `None`
-    /// if none did.
+    /// Looks the gateway host names of the table in service up again and
+    /// publishes them if any hop changed (a name whose lookup fails now
+    /// keeps its hops). Blocking. Returns the hops that changed, `None` if
+    /// none did.
     pub fn refresh_names(&self) -> Option<String> {
         let _updating = self.updating.lock().unwrap_or_else(|e| e.into_inner());
         let snap = self.handle.load();
@@ -206,18 +582,12 @@ impl TableRouter {
         if map == old.map {
             return None;
         }
-        let list = |ips: &[IpAddr]| {
-            ips.iter()
-                .map(|ip| ip.to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
         let mut changes: Vec<String> = map
             .iter()
-            .filter(|(h, ips)| old.map.get(*h) != Some(ips))
-            .map(|(h, ips)| match old.map.get(h) {
-                Some(was) => format!("{h} {} -> {}", list(was), list(ips)),
-                None => format!("{h} -> {}", list(ips)),
+            .filter(|(h, r)| old.map.get(*h) != Some(r))
+            .map(|(h, r)| match old.map.get(h) {
+                Some(was) => format!("{h} {} -> {}", was.describe(), r.describe()),
+                None => format!("{h} -> {}", r.describe()),
             })
             .collect();
         changes.sort();
@@ -258,8 +628,8 @@ impl TableRouter {
         warn_unsupported(&snap, &map);
         // The old table's names stay until the next refresh prunes them: a
         // shard may still read the old table with the new names.
-        for (h, ips) in old.map.iter() {
-            map.entry(h.clone()).or_insert_with(|| ips.clone());
+        for (h, r) in old.map.iter() {
+            map.entry(h.clone()).or_insert_with(|| r.clone());
         }
         self.publish_names(old.generation + 1, map);
         let summary = summary(&snap);
@@ -269,7 +639,7 @@ impl TableRouter {
         Ok(summary)
     }
 
-    fn publish_names(&self, generation: u64, map: HashMap<String, Vec<IpAddr>>) {
+    fn publish_names(&self, generation: u64, map: HashMap<String, Resolved>) {
         self.names.store(Arc::new(Names { generation, map }));
         self.names_generation.store(generation, Ordering::Release);
     }
@@ -326,80 +696,100 @@ fn summary(s: &Snapshot) -> String {
 }
 
 /// Logs what the table asks for that routing does not do yet.
-fn warn_unsupported(s: &Snapshot, names: &HashMap<String, Vec<IpAddr>>) {
+fn warn_unsupported(s: &Snapshot, names: &HashMap<String, Resolved>) {
     let t = s.table();
-    let mut addrs = Vec::new();
+    let mut hops = Vec::new();
     let unusable = t
         .gateways
         .iter()
         .filter(|g| {
-            addrs.clear();
-            gateway_dests(g, names, &mut addrs);
-            addrs.is_empty()
+            hops.clear();
+            gateway_dests(g, names, &mut hops);
+            hops.is_empty()
         })
         .count();
     if unusable > 0 {
         tracing::warn!(
-            "{}: {unusable} gateways are not UDP or have a host name that does not resolve: they are skipped",
+            "{}: {unusable} gateways are not UDP or have a host name without addresses: they are skipped",
             s.path().display()
         );
     }
 }
 
-/// The addresses of the gateway host names in `s`, by `resolve`; names
-/// `known` already had are kept when a lookup fails now. Blocking: called
-/// where a table is loaded and by the refresher, never on a shard.
+/// The hops of the gateway host names in `s`, by `resolve`, keyed by the
+/// address as written; names `known` already had keep their hops when a
+/// lookup fails now. Blocking: called where a table is loaded and by the
+/// refresher, never on a shard.
 fn resolve_names(
     s: &Snapshot,
-    known: &HashMap<String, Vec<IpAddr>>,
-    resolve: &(dyn Fn(&str, u16) -> Vec<IpAddr> + Send + Sync),
-) -> HashMap<String, Vec<IpAddr>> {
+    known: &HashMap<String, Resolved>,
+    resolve: &(dyn Fn(&str, Option<u16>) -> Result<Resolved, String> + Send + Sync),
+) -> HashMap<String, Resolved> {
     let mut out = HashMap::new();
     for g in s.table().gateways.iter() {
         let host = g.host.as_str();
-        if g.transport() != Transport::Udp
-            || host.parse::<IpAddr>().is_ok()
-            || out.contains_key(host)
-        {
+        if g.transport() != Transport::Udp || host.parse::<IpAddr>().is_ok() {
             continue;
         }
-        let mut found = resolve(host, g.port.to_native());
-        found.truncate(MAX_ADDRESSES);
-        if found.is_empty() {
-            found = known.get(host).cloned().unwrap_or_default();
+        let key = g.address_as_written();
+        if out.contains_key(&key) {
+            continue;
         }
-        match found.is_empty() {
-            false => {
-                out.insert(host.to_string(), found);
+        let path = s.path().display();
+        match resolve(host, g.port_given.then(|| g.port.to_native())) {
+            Ok(mut found) => {
+                found.normalise();
+                if found.hops.is_empty() {
+                    tracing::warn!(
+                        "{path}: gateway {}: {key}: no hops (SRV _sip._udp.{host}: not available here): left out",
+                        g.id
+                    );
+                }
+                out.insert(key, found);
             }
-            true => tracing::warn!(
-                "{}: gateway {}: host name {host} does not resolve",
-                s.path().display(),
-                g.id
-            ),
+            Err(e) => match known.get(&key) {
+                Some(was) => {
+                    tracing::warn!(
+                        "{path}: gateway {}: {key}: lookup failed ({e}): keeping {}",
+                        g.id,
+                        was.describe()
+                    );
+                    out.insert(key, was.clone());
+                }
+                None => tracing::warn!(
+                    "{path}: gateway {}: {key}: lookup failed ({e}): left out until it resolves",
+                    g.id
+                ),
+            },
         }
     }
     out
 }
 
 /// Where a gateway is reached, appended to `out`: its IP literal, or the
-/// addresses its host name resolved to; UDP only (nothing otherwise).
+/// hops its host name has; UDP only (nothing otherwise). Returns whether
+/// they are SRV hops.
 fn gateway_dests(
     g: &trunkline_routing_tables::format::ArchivedGateway,
-    names: &HashMap<String, Vec<IpAddr>>,
-    out: &mut Vec<SocketAddr>,
-) {
+    names: &HashMap<String, Resolved>,
+    out: &mut Vec<Hop>,
+) -> bool {
     if g.transport() != Transport::Udp {
-        return;
+        return false;
     }
     let host = g.host.as_str();
-    let port = g.port.to_native();
     match host.parse::<IpAddr>() {
-        Ok(ip) => out.push(SocketAddr::new(ip, port)),
-        Err(_) => {
-            let ips = names.get(host).map_or(&[][..], Vec::as_slice);
-            out.extend(ips.iter().map(|&ip| SocketAddr::new(ip, port)));
+        Ok(ip) => {
+            out.extend(Resolved::addresses([ip], g.port.to_native()).hops);
+            false
         }
+        Err(_) => match names.get(&g.address_as_written()) {
+            Some(r) => {
+                out.extend_from_slice(&r.hops[..r.hops.len().min(MAX_ADDRESSES)]);
+                r.srv
+            }
+            None => false,
+        },
     }
 }
 
@@ -438,7 +828,7 @@ impl TargetSource for TableRouter {
                 user,
                 seed,
                 dests,
-                addrs,
+                hops,
                 cap_keys,
                 dests_stamp,
             } = s;
@@ -447,12 +837,12 @@ impl TargetSource for TableRouter {
                 // The names are at least as new as the generation read.
                 let names = self.names.load();
                 dests.clear();
-                addrs.clear();
+                hops.clear();
                 cap_keys.clear();
                 for g in table.gateways.iter() {
-                    let start = addrs.len() as u32;
-                    gateway_dests(g, &names.map, addrs);
-                    dests.push((start, addrs.len() as u32));
+                    let start = hops.len() as u32;
+                    let srv = gateway_dests(g, &names.map, hops);
+                    dests.push((start, hops.len() as u32, srv));
                     cap_keys.push(cap_key(g.id.as_str()));
                 }
                 *dests_stamp = stamp;
@@ -466,21 +856,35 @@ impl TargetSource for TableRouter {
             table.gateways_for(&rule, *seed, gateways);
             'gateways: for &id in gateways.iter() {
                 let Some(g) = table.gateway(id) else { continue };
-                let Some(&(start, end)) = dests.get(id.0 as usize) else {
+                let Some(&(start, end, srv)) = dests.get(id.0 as usize) else {
                     continue;
                 };
-                let here = &addrs[start as usize..end as usize];
+                let here = &hops[start as usize..end as usize];
                 if here.is_empty() {
                     continue;
                 }
                 g.rewrite(dialled.number, user);
-                // Every address in turn, from a different first one per call.
-                let first = (*seed >> 32) as usize % here.len();
-                for k in 0..here.len() {
+                // Every hop in turn: SRV ones in an RFC 2782 order drawn
+                // for this call (a stream of its own per gateway), others
+                // from a different first one per call.
+                let mut order = [0u8; MAX_ADDRESSES];
+                let n = if srv {
+                    // Not the carriers' stream (gateways_for draws from the seed).
+                    let stream = (u64::from(id.0) + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+                    srv_order(here, &mut SplitMix(*seed ^ stream), &mut order)
+                } else {
+                    let n = here.len().min(MAX_ADDRESSES);
+                    let first = (*seed >> 32) as usize % n;
+                    for (k, o) in order[..n].iter_mut().enumerate() {
+                        *o = ((first + k) % n) as u8;
+                    }
+                    n
+                };
+                for &k in &order[..n] {
                     if out.len() == MAX_TARGETS {
                         break 'gateways;
                     }
-                    let dest = here[(first + k) % here.len()];
+                    let dest = here[usize::from(k)].addr;
                     if let Some(t) = Target::new(dest, id.0, user.as_bytes()) {
                         out.push(
                             t.with_cap_key(cap_keys[id.0 as usize])
@@ -501,8 +905,11 @@ impl TargetSource for TableRouter {
     fn probed(&self, out: &mut Vec<SocketAddr>) {
         let snap = self.handle.load();
         let names = self.names.load();
+        let mut hops = Vec::new();
         for g in snap.table().gateways.iter().filter(|g| g.probing) {
-            gateway_dests(g, &names.map, out);
+            hops.clear();
+            gateway_dests(g, &names.map, &mut hops);
+            out.extend(hops.iter().map(|h| h.addr));
         }
     }
 }

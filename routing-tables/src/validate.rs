@@ -44,7 +44,10 @@ pub(crate) fn check(t: &ArchivedRoutingTable) -> Result<(), Broken> {
         // The build writes 5060 when no port was given (readers of `port`
         // rely on it).
         if !g.port_given && g.port.to_native() != 5060 {
-            return Err(broken(g, "gateway without a written port has a port other than 5060"));
+            return Err(broken(
+                g,
+                "gateway without a written port has a port other than 5060",
+            ));
         }
     }
     let n_gw = t.gateways.len() as u64;

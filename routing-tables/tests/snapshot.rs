@@ -311,7 +311,8 @@ fn a_gateway_port_written_or_not_is_kept() {
     let e = Snapshot::from_bytes("mem", &b.to_bytes(1)).unwrap_err();
     assert!(
         matches!(e, SnapError::Invalid { .. })
-            && e.to_string().contains("gateway without a written port has a port other than 5060"),
+            && e.to_string()
+                .contains("gateway without a written port has a port other than 5060"),
         "{e}"
     );
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use trunkline_engine::config::{Config, RoutingConfig};
 use trunkline_engine::proxy::TargetSource;
-use trunkline_engine::routing::TableRouter;
+use trunkline_engine::routing::{Hop, Resolved, TableRouter};
 use trunkline_routing_tables::{BuildInputs, Source, build};
 use trunkline_tests::{Peer, header, respond, short_timers, start_router};
 
@@ -346,8 +346,11 @@ fn gateway_names_are_re_resolved_while_the_table_stays() {
             &table,
             404,
             Arc::new(move |host, port| {
-                assert_eq!((host, port), ("gw.example.test", 5080));
-                seen.lock().unwrap().iter().copied().collect()
+                assert_eq!((host, port), ("gw.example.test", Some(5080)));
+                match *seen.lock().unwrap() {
+                    Some(ip) => Ok(Resolved::addresses([ip], 5080)),
+                    None => Err("timed out".to_string()),
+                }
             }),
         )
         .unwrap(),
@@ -408,9 +411,9 @@ fn a_gateway_name_with_several_addresses_is_tried_at_each() {
     let router = TableRouter::open_with_resolver(
         &table,
         404,
-        Arc::new(move |host, _| {
-            assert_eq!(host, "sip.example.test");
-            answer.clone()
+        Arc::new(move |host, port| {
+            assert_eq!((host, port), ("sip.example.test", Some(5080)));
+            Ok(Resolved::addresses(answer.clone(), 5080))
         }),
     )
     .unwrap();
@@ -441,5 +444,169 @@ fn a_gateway_name_with_several_addresses_is_tried_at_each() {
         firsts.insert(dests[0]);
     }
     assert_eq!(firsts.len(), 3, "every host comes first in some calls");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A gateway host name without a port gets its hops from SRV records
+/// (RFC 3263 §4.2): every call tries the lowest priority first; within a
+/// priority the first pick follows the weights (RFC 2782: 90 against 10,
+/// a weight-0 record now and then), a record's addresses one after the
+/// other; the next gateway after all of them; all under one gateway's caps.
+#[test]
+fn srv_hops_are_tried_by_priority_then_weight() {
+    use std::net::{IpAddr, Ipv4Addr};
+    use trunkline_engine::proxy::LcrRequest;
+
+    let dir = scratch_dir("srv");
+    let table = write_table(
+        &dir,
+        "t.snap",
+        "id,address,concurrent_cap\nsrv,gw.example.test,10\nbackup,192.0.2.99,\n",
+        "group,prefix,targets\ncustomers,+1,srv;backup\n",
+    );
+    let hop = |addr: &str, priority, weight, record| Hop {
+        addr: addr.parse().unwrap(),
+        priority,
+        weight,
+        record,
+    };
+    // Given in no particular order: the router sorts them.
+    let hops = vec![
+        hop("192.0.2.30:5080", 20, 5, 3),
+        hop("192.0.2.31:5080", 20, 5, 3),
+        hop("192.0.2.1:5070", 10, 90, 0),
+        hop("192.0.2.2:5071", 10, 10, 1),
+        hop("192.0.2.3:5072", 10, 0, 2),
+    ];
+    let router = TableRouter::open_with_resolver(
+        &table,
+        404,
+        Arc::new(move |host, port| {
+            assert_eq!((host, port), ("gw.example.test", None));
+            Ok(Resolved {
+                srv: true,
+                hops: hops.clone(),
+            })
+        }),
+    )
+    .unwrap();
+    let req = LcrRequest {
+        number: b"+14155550123",
+        source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let ip = |d: &SocketAddr| match d.ip() {
+        IpAddr::V4(v4) => v4.octets()[3],
+        IpAddr::V6(_) => unreachable!(),
+    };
+    let (mut heavy, mut light, mut zero) = (0, 0, 0);
+    for _ in 0..2000 {
+        let mut out = Vec::new();
+        router.targets(&req, &mut out).unwrap();
+        let dests: Vec<SocketAddr> = out.iter().map(|t| t.dest).collect();
+        assert_eq!(dests.len(), 6, "{dests:?}");
+        // Priority 10's three records first, in some order, each at its port.
+        let mut first: Vec<u8> = dests[..3].iter().map(ip).collect();
+        first.sort();
+        assert_eq!(first, [1, 2, 3], "{dests:?}");
+        for d in &dests[..3] {
+            assert_eq!(d.port(), 5069 + u16::from(ip(d)), "{dests:?}");
+        }
+        // Then priority 20's record, its two addresses together.
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            dests[3..5],
+            [addr("192.0.2.30:5080"), addr("192.0.2.31:5080")],
+            "{dests:?}"
+        );
+        assert_eq!(dests[5], addr("192.0.2.99:5060"));
+        assert!(out[..5].iter().all(|t| t.cap_key == out[0].cap_key));
+        assert!(out[..5].iter().all(|t| t.concurrent_limit == 10));
+        assert_ne!(out[5].cap_key, out[0].cap_key);
+        match ip(&dests[0]) {
+            1 => heavy += 1,
+            2 => light += 1,
+            _ => zero += 1,
+        }
+    }
+    // Weights 90 and 10 (and 0): the heavy one leads about 90% of calls.
+    assert!((1500..=1900).contains(&heavy), "{heavy} {light} {zero}");
+    assert!((100..=400).contains(&light), "{heavy} {light} {zero}");
+    assert!((1..=60).contains(&zero), "{heavy} {light} {zero}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Only a host name written without a port is asked for SRV; one whose
+/// SRV records all say `.` (not available here) is skipped, and one whose
+/// lookup fails keeps the hops it had.
+#[test]
+fn only_a_name_without_a_port_is_asked_for_srv() {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::Mutex;
+    use trunkline_engine::proxy::LcrRequest;
+
+    let dir = scratch_dir("srv-port");
+    let table = write_table(
+        &dir,
+        "t.snap",
+        "id,address\nported,gw.example.test:5080\ndown,down.example.test\nbare,gw.example.test\n",
+        "group,prefix,targets\ncustomers,+1,ported;down;bare\n",
+    );
+    let asked: Arc<Mutex<Vec<(String, Option<u16>)>>> = Arc::default();
+    let failing = Arc::new(AtomicBool::new(false));
+    let (log, fail) = (Arc::clone(&asked), Arc::clone(&failing));
+    let router = TableRouter::open_with_resolver(
+        &table,
+        404,
+        Arc::new(move |host, port| {
+            log.lock().unwrap().push((host.to_string(), port));
+            if fail.load(Ordering::SeqCst) {
+                return Err("timed out".to_string());
+            }
+            let srv = |hops: Vec<Hop>| Ok(Resolved { srv: true, hops });
+            match (host, port) {
+                ("gw.example.test", Some(p)) => Ok(Resolved::addresses(
+                    [IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))],
+                    p,
+                )),
+                ("gw.example.test", None) => srv(vec![Hop {
+                    addr: "192.0.2.2:5070".parse().unwrap(),
+                    priority: 0,
+                    weight: 0,
+                    record: 0,
+                }]),
+                ("down.example.test", None) => srv(Vec::new()),
+                other => panic!("asked for {other:?}"),
+            }
+        }),
+    )
+    .unwrap();
+    let mut asked_now = asked.lock().unwrap().clone();
+    asked_now.sort();
+    assert_eq!(
+        asked_now,
+        [
+            ("down.example.test".to_string(), None),
+            ("gw.example.test".to_string(), None),
+            ("gw.example.test".to_string(), Some(5080)),
+        ]
+    );
+    let req = LcrRequest {
+        number: b"+14155550123",
+        source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let dests = |router: &TableRouter| {
+        let mut out = Vec::new();
+        router.targets(&req, &mut out).unwrap();
+        out.iter().map(|t| t.dest).collect::<Vec<SocketAddr>>()
+    };
+    let want: Vec<SocketAddr> = vec![
+        "192.0.2.1:5080".parse().unwrap(),
+        "192.0.2.2:5070".parse().unwrap(),
+    ];
+    assert_eq!(dests(&router), want);
+    // DNS fails: every gateway keeps its hops, the `.` one stays out.
+    failing.store(true, Ordering::SeqCst);
+    assert_eq!(router.refresh_names(), None);
+    assert_eq!(dests(&router), want);
     let _ = std::fs::remove_dir_all(&dir);
 }
