@@ -470,13 +470,14 @@ fn srv_hops_are_tried_by_priority_then_weight() {
         weight,
         record,
     };
-    // Given in no particular order: the router sorts them.
+    // Given in no particular order (records numbered against priority
+    // order): the router sorts them.
     let hops = vec![
-        hop("192.0.2.30:5080", 20, 5, 3),
-        hop("192.0.2.31:5080", 20, 5, 3),
-        hop("192.0.2.1:5070", 10, 90, 0),
-        hop("192.0.2.2:5071", 10, 10, 1),
-        hop("192.0.2.3:5072", 10, 0, 2),
+        hop("192.0.2.30:5080", 20, 5, 0),
+        hop("192.0.2.31:5080", 20, 5, 0),
+        hop("192.0.2.1:5070", 10, 90, 1),
+        hop("192.0.2.2:5071", 10, 10, 2),
+        hop("192.0.2.3:5072", 10, 0, 3),
     ];
     let router = TableRouter::open_with_resolver(
         &table,
