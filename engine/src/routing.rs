@@ -121,7 +121,10 @@ impl std::fmt::Debug for TableRouter {
 /// written with a port (A/AAAA only), `None` when not (SRV first, RFC 3263
 /// §4.2). `Err` is a failed lookup (the gateway keeps the hops it had),
 /// with what failed.
-pub type Resolver = Arc<dyn Fn(&str, Option<u16>) -> Result<Resolved, String> + Send + Sync>;
+pub type Resolver = Arc<ResolveFn>;
+
+/// What a [`Resolver`] calls.
+pub type ResolveFn = dyn Fn(&str, Option<u16>) -> Result<Resolved, String> + Send + Sync;
 
 /// One place a gateway is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -360,7 +363,7 @@ impl DnsResolver {
     }
 
     /// The addresses the hosts file gives `name` (none without one).
-    fn from_hosts_file(&self, name: &str) -> Vec<IpAddr> {
+    fn in_hosts_file(&self, name: &str) -> Vec<IpAddr> {
         use hickory_resolver::proto::op::Query;
         use hickory_resolver::proto::rr::RecordType;
         let (Some(hosts), Ok(name)) = (&self.hosts, hickory_resolver::Name::from_ascii(name))
@@ -377,7 +380,7 @@ impl DnsResolver {
     /// Every address of `name` once, IPv4 ones first (in the response's
     /// order within each family), at most [`MAX_ADDRESSES`].
     async fn addresses(&self, name: &str) -> Result<Vec<IpAddr>, String> {
-        let mut found: Vec<IpAddr> = self.from_hosts_file(name);
+        let mut found: Vec<IpAddr> = self.in_hosts_file(name);
         if found.is_empty() {
             found = self
                 .inner
@@ -529,7 +532,7 @@ struct Scratch {
     dests: Vec<(u32, u32, bool)>,
     hops: Vec<Hop>,
     /// Each gateway's key for its caps (a hash of its id: stable across
-    /// tables, shared by its addresses).
+    /// tables, shared by its hops).
     cap_keys: Vec<u64>,
     dests_stamp: Option<(u64, u64)>,
 }
@@ -597,7 +600,7 @@ impl TableRouter {
     }
 
     /// Starts a thread that calls [`TableRouter::refresh_names`] every
-    /// `every` (the system resolver's own cache and TTLs apply beneath);
+    /// `every` (the resolver caches answers for their TTL beneath);
     /// it stops when the returned handle is dropped.
     pub fn spawn_refresher(self: &Arc<Self>, every: Duration) -> std::io::Result<Refresher> {
         let (stop, stopped) = channel::<()>();
@@ -723,7 +726,7 @@ fn warn_unsupported(s: &Snapshot, names: &HashMap<String, Resolved>) {
 fn resolve_names(
     s: &Snapshot,
     known: &HashMap<String, Resolved>,
-    resolve: &(dyn Fn(&str, Option<u16>) -> Result<Resolved, String> + Send + Sync),
+    resolve: &ResolveFn,
 ) -> HashMap<String, Resolved> {
     let mut out = HashMap::new();
     for g in s.table().gateways.iter() {

@@ -552,7 +552,8 @@ fn only_a_name_without_a_port_is_asked_for_srv() {
         "id,address\nported,gw.example.test:5080\ndown,down.example.test\nbare,gw.example.test\n",
         "group,prefix,targets\ncustomers,+1,ported;down;bare\n",
     );
-    let asked: Arc<Mutex<Vec<(String, Option<u16>)>>> = Arc::default();
+    type Asked = Vec<(String, Option<u16>)>;
+    let asked: Arc<Mutex<Asked>> = Arc::default();
     let failing = Arc::new(AtomicBool::new(false));
     let (log, fail) = (Arc::clone(&asked), Arc::clone(&failing));
     let router = TableRouter::open_with_resolver(
