@@ -448,8 +448,9 @@ impl SplitMix {
 /// written to `order` (RFC 2782): priorities lowest first; within one,
 /// records drawn one after another, each with a chance proportional to
 /// its weight among those left, a weight-0 record (placed first by
-/// [`Resolved::normalise`]) being drawn only when the number drawn is 0;
-/// a record's hops one after the other. `hops` are as normalised, at most
+/// [`Resolved::normalise`]) being drawn only when the number drawn is 0
+/// (then evenly among the weight-0 records left); a record's hops one
+/// after the other. `hops` are as normalised, at most
 /// [`MAX_ADDRESSES`]. Returns how many indexes were written. No allocation.
 fn srv_order(hops: &[Hop], rng: &mut SplitMix, order: &mut [u8; MAX_ADDRESSES]) -> usize {
     let hops = &hops[..hops.len().min(MAX_ADDRESSES)];
@@ -475,14 +476,26 @@ fn srv_order(hops: &[Hop], rng: &mut SplitMix, order: &mut [u8; MAX_ADDRESSES]) 
         }
         for i in from..to {
             let total: u64 = records[i..to].iter().map(|&r| weight(r)).sum();
+            // Weight-0 records lead the group (normalised); RFC 2782 lets
+            // them come in any order, so the one a draw of 0 lands on is
+            // chosen evenly among them: records that all weigh 0 then share
+            // the calls instead of the first taking every one.
+            let zeros = records[i..to]
+                .iter()
+                .take_while(|&&r| weight(r) == 0)
+                .count();
             let pick = rng.next() % (total + 1);
-            let mut running = 0;
             let mut j = to - 1;
-            for (k, &r) in records.iter().enumerate().take(to).skip(i) {
-                running += weight(r);
-                if running >= pick {
-                    j = k;
-                    break;
+            if pick == 0 && zeros > 0 {
+                j = i + (rng.next() % zeros as u64) as usize;
+            } else {
+                let mut running = 0;
+                for (k, &r) in records.iter().enumerate().take(to).skip(i) {
+                    running += weight(r);
+                    if running >= pick {
+                        j = k;
+                        break;
+                    }
                 }
             }
             // The drawn record goes to `i`; the others keep their order.

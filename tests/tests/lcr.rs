@@ -536,6 +536,60 @@ fn srv_hops_are_tried_by_priority_then_weight() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// SRV records that all weigh 0 share the calls evenly (RFC 2782 leaves
+/// their order open; taking the first every time would send it all).
+#[test]
+fn srv_records_of_weight_zero_share_the_calls() {
+    use std::net::{IpAddr, Ipv4Addr};
+    use trunkline_engine::proxy::LcrRequest;
+
+    let dir = scratch_dir("srv-zero");
+    let table = write_table(
+        &dir,
+        "t.snap",
+        "id,address\nsrv,gw.example.test\n",
+        "group,prefix,targets\ncustomers,+1,srv\n",
+    );
+    let hops: Vec<Hop> = (1..=3)
+        .map(|i| Hop {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)), 5060),
+            priority: 10,
+            weight: 0,
+            record: u16::from(i),
+        })
+        .collect();
+    let router = TableRouter::open_with_resolver(
+        &table,
+        404,
+        Arc::new(move |_, _| {
+            Ok(Resolved {
+                srv: true,
+                hops: hops.clone(),
+            })
+        }),
+    )
+    .unwrap();
+    let req = LcrRequest {
+        number: b"+14155550123",
+        source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let mut first = [0u32; 3];
+    for _ in 0..3000 {
+        let mut out = Vec::new();
+        router.targets(&req, &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        let IpAddr::V4(v4) = out[0].dest.ip() else {
+            unreachable!()
+        };
+        first[usize::from(v4.octets()[3]) - 1] += 1;
+    }
+    assert!(
+        first.iter().all(|&n| (800..=1200).contains(&n)),
+        "{first:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Only a host name written without a port is asked for SRV; one whose
 /// SRV records all say `.` (not available here) is skipped, and one whose
 /// lookup fails keeps the hops it had.
