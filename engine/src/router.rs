@@ -77,7 +77,7 @@ impl std::fmt::Display for ShardReport {
             f,
             "shard {}: received={} sent={} parse_errors={} invalid={} keepalives={} \
 requests_forwarded={} responses_forwarded={} local_replies={} dropped={} overloaded={} \
-lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={} \
+lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={} lcr_family_skipped={} \
 probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
             self.shard,
             c.received,
@@ -95,6 +95,7 @@ probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transaction
             c.lcr_failovers,
             c.lcr_capped,
             c.lcr_down_skipped,
+            c.lcr_family_skipped,
             c.probes_sent,
             c.probe_failures,
             self.gateways_probed,

@@ -486,6 +486,17 @@ impl State {
                 self.counters.lcr_down_skipped += 1;
                 continue;
             }
+            // The copy leaves by the listener the call came in on (its Via
+            // and Record-Route name it): one of the other address family
+            // could not send it, and the attempt would only time out.
+            let family_ok = match self.cfg.locals.addrs.get(usize::from(inp.local)) {
+                Some(l) => l.ip.is_none_or(|ip| ip.is_ipv4() == target.dest.is_ipv4()),
+                None => true,
+            };
+            if !family_ok {
+                self.counters.lcr_family_skipped += 1;
+                continue;
+            }
             if !self.cps_admits(now, &target) || !self.concurrency_admits(&target) {
                 self.counters.lcr_capped += 1;
                 continue;

@@ -139,6 +139,10 @@ pub struct Counters {
     pub lcr_capped: u64,
     /// Gateways skipped because probing found them down.
     pub lcr_down_skipped: u64,
+    /// Gateway addresses skipped because the listener the call came in on
+    /// cannot send to their address family (an IPv6 hop of a dual-stack
+    /// name on an IPv4 listener, or the reverse).
+    pub lcr_family_skipped: u64,
     /// OPTIONS probes sent.
     pub probes_sent: u64,
     /// Probes unanswered within their round, or answered 408 / 5xx.

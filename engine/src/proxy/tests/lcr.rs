@@ -511,3 +511,35 @@ fn the_addresses_of_one_gateway_share_its_caps() {
     let out = n.take();
     assert!(sent_to(&out, GW2).is_some(), "{out:#?}");
 }
+
+/// A dual-stack gateway: its IPv6 address first, then its IPv4 one.
+#[derive(Debug)]
+struct DualStack;
+
+impl TargetSource for DualStack {
+    fn targets(&self, req: &LcrRequest<'_>, out: &mut Vec<Target>) -> Result<(), NoRoute> {
+        let v6: SocketAddr = "[2001:db8::1]:5060".parse().unwrap();
+        out.push(Target::new(v6, 1, req.number).unwrap().with_cap_key(1));
+        out.push(
+            Target::new(addr(GW1), 1, req.number)
+                .unwrap()
+                .with_cap_key(1),
+        );
+        Ok(())
+    }
+}
+
+#[test]
+fn an_address_of_the_other_family_than_the_listener_is_skipped() {
+    let mut cfg = ProxyConfig::new(addr(PROXY), None);
+    cfg.lcr = Some(Arc::new(DualStack));
+    let mut n = Net::with_config(cfg);
+    n.from(UAC, &call("+14155550123", "z9hG4bKfam1"));
+    let out = n.take();
+    // Straight to the IPv4 address: the IPv4 listener cannot reach the
+    // IPv6 one, and an attempt there would wait for Timer B.
+    assert!(sent_to(&out, GW1).is_some(), "{out:#?}");
+    assert!(out.iter().all(|(d, _)| d.is_ipv4()), "{out:#?}");
+    assert_eq!(n.core.counters().lcr_family_skipped, 1);
+    assert_eq!(n.core.counters().lcr_failovers, 0);
+}
