@@ -108,7 +108,11 @@ impl State {
         source.probed(&mut list);
         let p = &mut self.prober;
         p.round += 1;
+        let locals = &self.cfg.locals;
         for &dest in &list {
+            if probe_local(locals, dest).is_none() {
+                continue; // no listener of its address family: not probed
+            }
             let h = p.gateways.entry(dest).or_insert(Health {
                 up: true,
                 streak: 0,
@@ -152,7 +156,10 @@ impl State {
     }
 
     fn send_probe(&mut self, dest: SocketAddr, seq: u64) {
-        let a = &self.cfg.locals.addrs[0];
+        let Some(local) = probe_local(&self.cfg.locals, dest) else {
+            return;
+        };
+        let a = &self.cfg.locals.addrs[local];
         let mut call_id = std::mem::take(&mut self.prober.call_id);
         call_id.clear();
         self.minter.mint(a.host.as_bytes(), &mut call_id);
@@ -174,7 +181,7 @@ Content-Length: 0\r\n\r\n",
         );
         self.prober.call_id = call_id;
         self.counters.probes_sent += 1;
-        self.queue(dest, 0, buf);
+        self.queue(dest, local as u16, buf);
     }
 
     /// Takes a response to one of our probes; returns whether it was one.
@@ -225,4 +232,14 @@ Content-Length: 0\r\n\r\n",
         }
         true
     }
+}
+
+/// The listener a probe to `dest` leaves by: the first of `dest`'s address
+/// family (one advertised by name counts for both); `None` when there is
+/// none, as a socket of the other family cannot send to it.
+fn probe_local(locals: &super::route::Locals, dest: SocketAddr) -> Option<usize> {
+    locals
+        .addrs
+        .iter()
+        .position(|l| l.ip.is_none_or(|ip| ip.is_ipv4() == dest.is_ipv4()))
 }

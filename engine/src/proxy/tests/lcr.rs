@@ -527,6 +527,22 @@ impl TargetSource for DualStack {
         );
         Ok(())
     }
+
+    fn probed(&self, out: &mut Vec<SocketAddr>) {
+        out.extend(["[2001:db8::1]:5060".parse().unwrap(), addr(GW1)]);
+    }
+}
+
+#[test]
+fn only_addresses_of_a_listeners_family_are_probed() {
+    let mut cfg = ProxyConfig::new(addr(PROXY), None);
+    cfg.lcr = Some(Arc::new(DualStack));
+    let mut n = Net::with_config(cfg);
+    n.from(UAC, "\r\n\r\n");
+    let round = probes(&n.take());
+    let dests: Vec<SocketAddr> = round.iter().map(|(d, _)| *d).collect();
+    assert_eq!(dests, [addr(GW1)], "{round:#?}");
+    assert_eq!(n.core.gateway_states(), [(addr(GW1), true)]);
 }
 
 #[test]
