@@ -2,14 +2,14 @@
 //! CSV, three gateways on loopback, serial failover, and a table swapped
 //! while calls are being routed on every shard.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use trunkline_engine::config::{Config, RoutingConfig};
-use trunkline_engine::proxy::TargetSource;
+use trunkline_engine::proxy::{LcrRequest, NoRoute, Target, TargetSource};
 use trunkline_engine::routing::{Hop, Resolved, TableRouter};
 use trunkline_routing_tables::{BuildInputs, Source, build};
 use trunkline_tests::{Peer, header, respond, short_timers, start_router};
@@ -41,6 +41,17 @@ fn write_table(dir: &Path, file: &str, gateways: &str, rules: &str) -> PathBuf {
     let path = dir.join(file);
     built.write(&path, 1_700_000_000).unwrap();
     path
+}
+
+/// The targets `router` gives a call to +14155550123 from 127.0.0.1 (the
+/// tables of the resolver tests route `+1` in group `customers`).
+fn route_us_call(router: &TableRouter) -> Result<Vec<Target>, NoRoute> {
+    let req = LcrRequest {
+        number: b"+14155550123",
+        source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let mut out = Vec::new();
+    router.targets(&req, &mut out).map(|()| out)
 }
 
 fn lcr_router(
@@ -327,9 +338,7 @@ fn gateways_given_by_host_name_are_resolved_at_load() {
 /// keeps the address the name had.
 #[test]
 fn gateway_names_are_re_resolved_while_the_table_stays() {
-    use std::net::{IpAddr, Ipv4Addr};
     use std::sync::Mutex;
-    use trunkline_engine::proxy::LcrRequest;
 
     let dir = scratch_dir("reresolve");
     let table = write_table(
@@ -355,14 +364,7 @@ fn gateway_names_are_re_resolved_while_the_table_stays() {
         )
         .unwrap(),
     );
-    let dest = || {
-        let mut out = Vec::new();
-        let req = LcrRequest {
-            number: b"+14155550123",
-            source: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        };
-        router.targets(&req, &mut out).map(|()| out[0].dest)
-    };
+    let dest = || route_us_call(&router).map(|out| out[0].dest);
     assert_eq!(dest(), Ok("192.0.2.1:5080".parse().unwrap()));
 
     // Nothing changed: nothing published.
@@ -394,8 +396,6 @@ fn gateway_names_are_re_resolved_while_the_table_stays() {
 #[test]
 fn a_gateway_name_with_several_addresses_is_tried_at_each() {
     use std::collections::HashSet;
-    use std::net::{IpAddr, Ipv4Addr};
-    use trunkline_engine::proxy::LcrRequest;
 
     let dir = scratch_dir("multi-a");
     let table = write_table(
@@ -417,15 +417,10 @@ fn a_gateway_name_with_several_addresses_is_tried_at_each() {
         }),
     )
     .unwrap();
-    let req = LcrRequest {
-        number: b"+14155550123",
-        source: IpAddr::V4(Ipv4Addr::LOCALHOST),
-    };
     let backup: SocketAddr = "192.0.2.99:5060".parse().unwrap();
     let mut firsts = HashSet::new();
     for _ in 0..12 {
-        let mut out = Vec::new();
-        router.targets(&req, &mut out).unwrap();
+        let out = route_us_call(&router).unwrap();
         let dests: Vec<SocketAddr> = out.iter().map(|t| t.dest).collect();
         assert_eq!(dests.len(), 4, "{dests:?}");
         // The three hosts, each once, in turn from the first, then the backup.
@@ -454,9 +449,6 @@ fn a_gateway_name_with_several_addresses_is_tried_at_each() {
 /// other; the next gateway after all of them; all under one gateway's caps.
 #[test]
 fn srv_hops_are_tried_by_priority_then_weight() {
-    use std::net::{IpAddr, Ipv4Addr};
-    use trunkline_engine::proxy::LcrRequest;
-
     let dir = scratch_dir("srv");
     let table = write_table(
         &dir,
@@ -491,18 +483,13 @@ fn srv_hops_are_tried_by_priority_then_weight() {
         }),
     )
     .unwrap();
-    let req = LcrRequest {
-        number: b"+14155550123",
-        source: IpAddr::V4(Ipv4Addr::LOCALHOST),
-    };
     let ip = |d: &SocketAddr| match d.ip() {
         IpAddr::V4(v4) => v4.octets()[3],
         IpAddr::V6(_) => unreachable!(),
     };
     let (mut heavy, mut light, mut zero) = (0, 0, 0);
     for _ in 0..2000 {
-        let mut out = Vec::new();
-        router.targets(&req, &mut out).unwrap();
+        let out = route_us_call(&router).unwrap();
         let dests: Vec<SocketAddr> = out.iter().map(|t| t.dest).collect();
         assert_eq!(dests.len(), 6, "{dests:?}");
         // Priority 10's three records first, in some order, each at its port.
@@ -540,9 +527,6 @@ fn srv_hops_are_tried_by_priority_then_weight() {
 /// their order open; taking the first every time would send it all).
 #[test]
 fn srv_records_of_weight_zero_share_the_calls() {
-    use std::net::{IpAddr, Ipv4Addr};
-    use trunkline_engine::proxy::LcrRequest;
-
     let dir = scratch_dir("srv-zero");
     let table = write_table(
         &dir,
@@ -569,14 +553,9 @@ fn srv_records_of_weight_zero_share_the_calls() {
         }),
     )
     .unwrap();
-    let req = LcrRequest {
-        number: b"+14155550123",
-        source: IpAddr::V4(Ipv4Addr::LOCALHOST),
-    };
     let mut first = [0u32; 3];
     for _ in 0..3000 {
-        let mut out = Vec::new();
-        router.targets(&req, &mut out).unwrap();
+        let out = route_us_call(&router).unwrap();
         assert_eq!(out.len(), 3);
         let IpAddr::V4(v4) = out[0].dest.ip() else {
             unreachable!()
@@ -595,9 +574,7 @@ fn srv_records_of_weight_zero_share_the_calls() {
 /// lookup fails keeps the hops it had.
 #[test]
 fn only_a_name_without_a_port_is_asked_for_srv() {
-    use std::net::{IpAddr, Ipv4Addr};
     use std::sync::Mutex;
-    use trunkline_engine::proxy::LcrRequest;
 
     let dir = scratch_dir("srv-port");
     let table = write_table(
@@ -646,13 +623,8 @@ fn only_a_name_without_a_port_is_asked_for_srv() {
             ("gw.example.test".to_string(), Some(5080)),
         ]
     );
-    let req = LcrRequest {
-        number: b"+14155550123",
-        source: IpAddr::V4(Ipv4Addr::LOCALHOST),
-    };
     let dests = |router: &TableRouter| {
-        let mut out = Vec::new();
-        router.targets(&req, &mut out).unwrap();
+        let out = route_us_call(router).unwrap();
         out.iter().map(|t| t.dest).collect::<Vec<SocketAddr>>()
     };
     let want: Vec<SocketAddr> = vec![
