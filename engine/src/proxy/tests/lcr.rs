@@ -31,9 +31,26 @@ impl TargetSource for Table {
 }
 
 fn lcr_net() -> Net {
+    net_routing_by(Table)
+}
+
+/// A network whose proxy takes its targets from `source`.
+fn net_routing_by(source: impl TargetSource + 'static) -> Net {
     let mut cfg = ProxyConfig::new(addr(PROXY), None);
-    cfg.lcr = Some(Arc::new(Table));
+    cfg.lcr = Some(Arc::new(source));
     Net::with_config(cfg)
+}
+
+/// Call `i` from the UAC (Call-ID `TAG-i@`, branch `z9hG4bKTAGi`): where
+/// its INVITE went, and the copy sent.
+fn place(n: &mut Net, tag: &str, i: u32) -> (SocketAddr, String) {
+    let msg = call("+14155550123", &format!("z9hG4bK{tag}{i}"))
+        .replace("call-1@", &format!("{tag}-{i}@"));
+    n.from(UAC, &msg);
+    n.take()
+        .into_iter()
+        .find(|(d, _)| *d != addr(UAC))
+        .expect("forwarded")
 }
 
 /// An INVITE for `number` addressed to the proxy, as a carrier sends it.
@@ -289,9 +306,7 @@ impl TargetSource for Capped {
 
 #[test]
 fn a_gateway_at_its_cps_cap_is_skipped() {
-    let mut cfg = ProxyConfig::new(addr(PROXY), None);
-    cfg.lcr = Some(Arc::new(Capped));
-    let mut n = Net::with_config(cfg);
+    let mut n = net_routing_by(Capped);
     let mut first_hops = Vec::new();
     for i in 0..4 {
         let call_id = format!("Call-ID: cps-{i}@192.0.2.10");
@@ -338,9 +353,7 @@ fn probes(out: &[(SocketAddr, String)]) -> Vec<(SocketAddr, String)> {
 
 #[test]
 fn probing_takes_a_silent_gateway_out_and_brings_it_back() {
-    let mut cfg = ProxyConfig::new(addr(PROXY), None);
-    cfg.lcr = Some(Arc::new(Probed));
-    let mut n = Net::with_config(cfg);
+    let mut n = net_routing_by(Probed);
     // The first datagram starts probing: one OPTIONS per gateway.
     n.from(UAC, "\r\n\r\n");
     let round = probes(&n.take());
@@ -406,30 +419,18 @@ impl TargetSource for OneCallAtOnce {
 
 #[test]
 fn a_gateway_at_its_concurrent_call_cap_is_skipped_until_a_call_ends() {
-    let mut cfg = ProxyConfig::new(addr(PROXY), None);
-    cfg.lcr = Some(Arc::new(OneCallAtOnce));
-    let mut n = Net::with_config(cfg);
-    // Call `i`'s INVITE; returns the gateway it went to and the copy.
-    let place = |n: &mut Net, i: u32| -> (SocketAddr, String) {
-        let msg =
-            call("+14155550123", &format!("z9hG4bKcc{i}")).replace("call-1@", &format!("cc-{i}@"));
-        n.from(UAC, &msg);
-        n.take()
-            .into_iter()
-            .find(|(d, _)| *d != addr(UAC))
-            .expect("forwarded")
-    };
+    let mut n = net_routing_by(OneCallAtOnce);
     // Call 0 takes GW1's one slot while it rings; call 1 goes to GW2.
-    let (gw, inv0) = place(&mut n, 0);
+    let (gw, inv0) = place(&mut n, "cc", 0);
     assert_eq!(gw, addr(GW1));
     n.from(GW1, &respond(&inv0, 180, "Ringing", Some("g0")));
     n.take();
-    assert_eq!(place(&mut n, 1).0, addr(GW2));
+    assert_eq!(place(&mut n, "cc", 1).0, addr(GW2));
     assert_eq!(n.core.counters().lcr_capped, 1);
     // Answered, call 0 keeps the slot for its dialog.
     n.from(GW1, &respond(&inv0, 200, "OK", Some("g0")));
     n.take();
-    assert_eq!(place(&mut n, 2).0, addr(GW2));
+    assert_eq!(place(&mut n, "cc", 2).0, addr(GW2));
     // Its BYE frees the slot: call 3 goes to GW1 again.
     let bye = format!(
         "BYE sip:+14155550123@{GW1} SIP/2.0\r\nVia: SIP/2.0/UDP {UAC};branch=z9hG4bKccbye\r\n\
@@ -438,19 +439,19 @@ To: <sip:bob@x>;tag=g0\r\nCall-ID: cc-0@192.0.2.10\r\nCSeq: 2 BYE\r\nContent-Len
     );
     n.from(UAC, &bye);
     assert!(sent_to(&n.take(), GW1).is_some(), "the BYE goes to GW1");
-    let (gw, inv3) = place(&mut n, 3);
+    let (gw, inv3) = place(&mut n, "cc", 3);
     assert_eq!(gw, addr(GW1));
     // A failed attempt gives its slot back at once (486 ends the search).
     n.from(GW1, &respond(&inv3, 486, "Busy Here", Some("g3")));
     n.take();
-    let (gw, inv4) = place(&mut n, 4);
+    let (gw, inv4) = place(&mut n, "cc", 4);
     assert_eq!(gw, addr(GW1));
     // So does one that times out (Timer B, then the search moves on).
     n.advance(Duration::from_secs(33));
     let out = n.take();
     assert!(sent_to(&out, GW2).is_some(), "{out:#?}");
     assert!(inv4.starts_with("INVITE "));
-    let (gw, inv5) = place(&mut n, 5);
+    let (gw, inv5) = place(&mut n, "cc", 5);
     assert_eq!(gw, addr(GW1));
     assert_eq!(n.core.counters().lcr_capped, 2);
     // An answered call whose BYE never comes holds the slot until
@@ -459,10 +460,10 @@ To: <sip:bob@x>;tag=g0\r\nCall-ID: cc-0@192.0.2.10\r\nCSeq: 2 BYE\r\nContent-Len
     n.take();
     n.advance(Duration::from_secs(3600));
     n.take();
-    assert_eq!(place(&mut n, 6).0, addr(GW2));
+    assert_eq!(place(&mut n, "cc", 6).0, addr(GW2));
     n.advance(crate::proxy::lcr::DIALOG_MAX);
     n.take();
-    assert_eq!(place(&mut n, 7).0, addr(GW1));
+    assert_eq!(place(&mut n, "cc", 7).0, addr(GW1));
 }
 
 /// One gateway at two addresses (GW1, GW2: one cap key) capped at one
@@ -487,24 +488,13 @@ impl TargetSource for OneGatewayTwoHosts {
 
 #[test]
 fn the_addresses_of_one_gateway_share_its_caps() {
-    let mut cfg = ProxyConfig::new(addr(PROXY), None);
-    cfg.lcr = Some(Arc::new(OneGatewayTwoHosts));
-    let mut n = Net::with_config(cfg);
-    let place = |n: &mut Net, i: u32| -> (SocketAddr, String) {
-        let msg =
-            call("+14155550123", &format!("z9hG4bKsh{i}")).replace("call-1@", &format!("sh-{i}@"));
-        n.from(UAC, &msg);
-        n.take()
-            .into_iter()
-            .find(|(d, _)| *d != addr(UAC))
-            .expect("forwarded")
-    };
-    let (gw, inv0) = place(&mut n, 0);
+    let mut n = net_routing_by(OneGatewayTwoHosts);
+    let (gw, inv0) = place(&mut n, "sh", 0);
     assert_eq!(gw, addr(GW1));
     n.from(GW1, &respond(&inv0, 180, "Ringing", Some("s0")));
     n.take();
     // The gateway's one slot is taken: its other address is capped too.
-    assert_eq!(place(&mut n, 1).0, addr(GW3));
+    assert_eq!(place(&mut n, "sh", 1).0, addr(GW3));
     assert_eq!(n.core.counters().lcr_capped, 2);
     // A 503 from the first address moves the call to the second one.
     n.from(GW1, &respond(&inv0, 503, "Service Unavailable", Some("s0")));
@@ -535,9 +525,7 @@ impl TargetSource for DualStack {
 
 #[test]
 fn only_addresses_of_a_listeners_family_are_probed() {
-    let mut cfg = ProxyConfig::new(addr(PROXY), None);
-    cfg.lcr = Some(Arc::new(DualStack));
-    let mut n = Net::with_config(cfg);
+    let mut n = net_routing_by(DualStack);
     n.from(UAC, "\r\n\r\n");
     let round = probes(&n.take());
     let dests: Vec<SocketAddr> = round.iter().map(|(d, _)| *d).collect();
@@ -547,9 +535,7 @@ fn only_addresses_of_a_listeners_family_are_probed() {
 
 #[test]
 fn an_address_of_the_other_family_than_the_listener_is_skipped() {
-    let mut cfg = ProxyConfig::new(addr(PROXY), None);
-    cfg.lcr = Some(Arc::new(DualStack));
-    let mut n = Net::with_config(cfg);
+    let mut n = net_routing_by(DualStack);
     n.from(UAC, &call("+14155550123", "z9hG4bKfam1"));
     let out = n.take();
     // Straight to the IPv4 address: the IPv4 listener cannot reach the
