@@ -88,7 +88,8 @@ pub(crate) fn parse_name_addr(s: &[u8], i: usize) -> Result<(NameAddr<'_>, usize
         Some(_) => {
             // Tokens separated by LWS followed by '<' are a display name
             // (RFC 4475 §3.1.1.6: the LWS before '<' may be missing).
-            let mut j = i;
+            // Alphanumeric runs (most of a display name) sixteen bytes a step.
+            let mut j = scan::skip_alnum_dot_dash(s, i);
             while j < s.len() && (scan::is(s[j], scan::TOKEN) || scan::is_lws(s[j])) {
                 j += 1;
             }
