@@ -247,6 +247,26 @@ impl DnsResolver {
         DnsResolver::build(builder, hosts)
     }
 
+    /// On the configuration in `resolv_conf` (the format of
+    /// `/etc/resolv.conf`) and the hosts file `hosts`: [`DnsResolver::system`]
+    /// on other paths.
+    pub fn from_files(resolv_conf: &Path, hosts: &Path) -> std::io::Result<DnsResolver> {
+        use hickory_resolver::config::ResolveHosts;
+        let data = std::fs::read(resolv_conf)?;
+        let (config, opts) = hickory_resolver::system_conf::parse_resolv_conf(&data)
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", resolv_conf.display())))?;
+        let mut builder = hickory_resolver::TokioResolver::builder_with_config(
+            config,
+            hickory_resolver::name_server::TokioConnectionProvider::default(),
+        );
+        *builder.options_mut() = opts;
+        // Ours below answers first; hickory's own would read /etc/hosts.
+        builder.options_mut().use_hosts_file = ResolveHosts::Never;
+        let mut table = hickory_resolver::Hosts::default();
+        table.read_hosts_conf(std::fs::File::open(hosts)?)?;
+        DnsResolver::build(builder, Some(table))
+    }
+
     /// Asking only the name servers at `servers` (UDP, TCP when a
     /// response is truncated), without the hosts file: for tests and
     /// private resolvers.
@@ -418,17 +438,64 @@ fn no_such_records(e: &hickory_resolver::ResolveError) -> bool {
     )
 }
 
-/// [`DnsResolver::system`] as a [`Resolver`] (one that fails every lookup
-/// if its runtime cannot be made).
+/// The files [`DnsResolver::system`] reads.
+const SYSTEM_FILES: [&str; 2] = ["/etc/resolv.conf", "/etc/hosts"];
+
+/// [`DnsResolver::system`] as a [`Resolver`], made again whenever
+/// `/etc/resolv.conf` or `/etc/hosts` changes (see [`reloading_resolver`]).
 fn system_resolver() -> Resolver {
-    match DnsResolver::system() {
-        Ok(r) => r.into_resolver(),
-        Err(e) => {
-            tracing::warn!("no DNS resolver ({e}): gateway host names do not resolve");
-            let e = e.to_string();
-            Arc::new(move |_, _| Err(format!("no DNS resolver: {e}")))
+    reloading_resolver(
+        SYSTEM_FILES.iter().map(PathBuf::from).collect(),
+        DnsResolver::system,
+    )
+}
+
+/// A [`Resolver`] over the [`DnsResolver`] `make` returns, made again
+/// before a lookup when one of `files` has changed (modification time or
+/// length) since it was made: hickory reads its configuration and the
+/// hosts file once, where `getaddrinfo` saw an edit to `/etc/hosts` at
+/// once. A remake that fails keeps the resolver in service (and is tried
+/// again at the next lookup); with none, every lookup fails.
+pub fn reloading_resolver(
+    files: Vec<PathBuf>,
+    make: impl Fn() -> std::io::Result<DnsResolver> + Send + Sync + 'static,
+) -> Resolver {
+    type Stamp = Vec<Option<(Option<std::time::SystemTime>, u64)>>;
+    let stamp = move || -> Stamp {
+        files
+            .iter()
+            .map(|f| {
+                std::fs::metadata(f)
+                    .ok()
+                    .map(|m| (m.modified().ok(), m.len()))
+            })
+            .collect()
+    };
+    let state: Mutex<Option<(Stamp, DnsResolver)>> = Mutex::new(None);
+    Arc::new(move |host, port| {
+        let now = stamp();
+        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.as_ref().is_none_or(|(made, _)| *made != now) {
+            match make() {
+                Ok(r) => {
+                    if st.is_some() {
+                        tracing::info!("DNS configuration changed: resolver made again");
+                    }
+                    *st = Some((now, r));
+                }
+                Err(e) if st.is_some() => {
+                    tracing::warn!(
+                        "DNS configuration changed but unusable ({e}): kept the resolver in service"
+                    );
+                }
+                Err(e) => return Err(format!("no DNS resolver: {e}")),
+            }
         }
-    }
+        match st.as_ref() {
+            Some((_, r)) => r.resolve(host, port),
+            None => Err("no DNS resolver".into()),
+        }
+    })
 }
 
 /// A splitmix64 stream: the per-call draws of SRV orders.

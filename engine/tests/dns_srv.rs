@@ -261,3 +261,43 @@ fn the_system_resolver_reads_the_hosts_file() {
     );
     assert!(r.resolve("no-such-host.invalid", Some(5060)).is_err());
 }
+
+/// A change to the hosts file (or resolv.conf) reaches the next lookup:
+/// the resolver is made again, as `getaddrinfo` saw such edits at once.
+#[test]
+fn a_changed_hosts_file_reaches_the_next_lookup() {
+    use std::time::{Duration, SystemTime};
+    use trunkline_engine::routing::reloading_resolver;
+
+    let dir = std::env::temp_dir().join(format!("tl-dns-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (resolv, hosts) = (dir.join("resolv.conf"), dir.join("hosts"));
+    // The name is in the hosts file: no query reaches this name server.
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    )
+    .unwrap();
+    std::fs::write(&hosts, "192.0.2.5 moved.example.test\n").unwrap();
+    let (r, h) = (resolv.clone(), hosts.clone());
+    let resolve = reloading_resolver(vec![resolv.clone(), hosts.clone()], move || {
+        DnsResolver::from_files(&r, &h)
+    });
+    let first = |resolve: &trunkline_engine::routing::Resolver| {
+        resolve("moved.example.test", Some(5080)).map(|r| r.hops[0].addr)
+    };
+    assert_eq!(first(&resolve), Ok("192.0.2.5:5080".parse().unwrap()));
+    // Edited (a later modification time, whatever the clock's resolution).
+    std::fs::write(&hosts, "192.0.2.6 moved.example.test\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&hosts)
+        .unwrap()
+        .set_modified(SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(first(&resolve), Ok("192.0.2.6:5080".parse().unwrap()));
+    // A resolv.conf that cannot be read any more: the resolver in service stays.
+    std::fs::remove_file(&resolv).unwrap();
+    assert_eq!(first(&resolve), Ok("192.0.2.6:5080".parse().unwrap()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
