@@ -6,8 +6,9 @@
 //! 7 further digits elsewhere, so prefixes nest (`+44`, `+4420`,
 //! `+44207`). Every country code is itself a rule in every group. Rules
 //! point at a pool of target lists mixing carriers and gateways; a few
-//! percent carry a time window on top of an always-open rule. Deterministic
-//! for a given seed.
+//! percent carry a business-hours window on top of an always-open rule,
+//! on the destination's wall clock where the country has one main time
+//! zone ([`country_zone`]; UTC otherwise). Deterministic for a given seed.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -63,6 +64,27 @@ const COUNTRIES: &[(&str, u32, u8)] = &[
     ("966", 1, 9),
     ("84", 1, 9),
 ];
+
+/// The IANA time zone of a country code's main market, for the
+/// business-hours windows (`None`: UTC).
+fn country_zone(cc: &str) -> Option<&'static str> {
+    Some(match cc {
+        "1" => "America/New_York",
+        "86" => "Asia/Shanghai",
+        "91" => "Asia/Kolkata",
+        "44" => "Europe/London",
+        "49" => "Europe/Berlin",
+        "33" => "Europe/Paris",
+        "39" => "Europe/Rome",
+        "34" => "Europe/Madrid",
+        "7" => "Europe/Moscow",
+        "55" => "America/Sao_Paulo",
+        "52" => "America/Mexico_City",
+        "81" => "Asia/Tokyo",
+        "61" => "Australia/Sydney",
+        _ => return None,
+    })
+}
 
 /// Routing groups: name and whether its prefixes carry a `+`.
 const GROUPS: &[(&str, bool, u32)] = &[
@@ -261,7 +283,11 @@ pub fn write_deck(cfg: &GenConfig, dir: &Path) -> io::Result<()> {
         if rng.below(33) == 0 {
             // Business-hours override at a better priority.
             let list = &lists[rng.below(lists.len() as u64) as usize];
-            let _ = writeln!(line, "{g},{p}{digits},{list},mon-fri 08:00-18:00,5,peak");
+            let zone = country_zone(cc).map_or(String::new(), |z| format!(" {z}"));
+            let _ = writeln!(
+                line,
+                "{g},{p}{digits},{list},mon-fri 08:00-18:00{zone},5,peak"
+            );
             if written + 2 > cfg.rules {
                 continue;
             }
