@@ -490,7 +490,7 @@ impl State {
             // and Record-Route name it): one of the other address family
             // could not send it, and the attempt would only time out.
             let family_ok = match self.cfg.locals.addrs.get(usize::from(inp.local)) {
-                Some(l) => l.ip.is_none_or(|ip| ip.is_ipv4() == target.dest.is_ipv4()),
+                Some(l) => l.reaches(target.dest),
                 None => true,
             };
             if !family_ok {

@@ -234,12 +234,8 @@ Content-Length: 0\r\n\r\n",
     }
 }
 
-/// The listener a probe to `dest` leaves by: the first of `dest`'s address
-/// family (one advertised by name counts for both); `None` when there is
-/// none, as a socket of the other family cannot send to it.
+/// The listener a probe to `dest` leaves by: the first that
+/// [reaches](super::route::LocalAddr::reaches) it; `None` when none does.
 fn probe_local(locals: &super::route::Locals, dest: SocketAddr) -> Option<usize> {
-    locals
-        .addrs
-        .iter()
-        .position(|l| l.ip.is_none_or(|ip| ip.is_ipv4() == dest.is_ipv4()))
+    locals.addrs.iter().position(|l| l.reaches(dest))
 }

@@ -49,6 +49,13 @@ impl LocalAddr {
         }
     }
 
+    /// Whether a copy can leave by this listener for `dest`: its socket
+    /// is of one address family (IPv6 ones are v6-only), and reaches only
+    /// addresses of that family.
+    pub fn reaches(&self, dest: SocketAddr) -> bool {
+        self.ip.is_none_or(|ip| ip.is_ipv4() == dest.is_ipv4())
+    }
+
     fn matches(&self, host: &Host<'_>, port: Option<u16>) -> bool {
         if port.unwrap_or(5060) != self.port {
             return false;
