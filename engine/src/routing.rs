@@ -75,7 +75,8 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use trunkline_routing_tables::{
-    At, DialplanScratch, GatewayId, SnapError, Snapshot, SnapshotHandle, format::Transport,
+    At, DialplanScratch, GatewayId, SnapError, Snapshot, SnapshotHandle, SplitMix,
+    format::Transport,
 };
 
 use crate::proxy::{LcrRequest, MAX_TARGETS, NoRoute, Target, TargetSource};
@@ -498,19 +499,6 @@ pub fn reloading_resolver(
     })
 }
 
-/// A splitmix64 stream: the per-call draws of SRV orders.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// The order a call tries a gateway's SRV hops in, as indexes of `hops`
 /// written to `order` (RFC 2782): priorities lowest first; within one,
 /// records drawn one after another, each with a chance proportional to
@@ -551,10 +539,10 @@ fn srv_order(hops: &[Hop], rng: &mut SplitMix, order: &mut [u8; MAX_ADDRESSES]) 
                 .iter()
                 .take_while(|&&r| weight(r) == 0)
                 .count();
-            let pick = rng.next() % (total + 1);
+            let pick = rng.draw() % (total + 1);
             let mut j = to - 1;
             if pick == 0 && zeros > 0 {
-                j = i + (rng.next() % zeros as u64) as usize;
+                j = i + (rng.draw() % zeros as u64) as usize;
             } else {
                 let mut running = 0;
                 for (k, &r) in records.iter().enumerate().take(to).skip(i) {

@@ -242,7 +242,7 @@ impl ArchivedRoutingTable {
             if total == 0 {
                 break; // the rest have weight 0: keep them in listed order
             }
-            let mut pick = rng.next() % total;
+            let mut pick = rng.draw() % total;
             for j in i..slice.len() {
                 let w = weight(slice[j]);
                 if pick < w {
@@ -271,11 +271,14 @@ fn window(rule: &ArchivedRule) -> Window {
     }
 }
 
-/// splitmix64: tiny, seedable, good enough for weighted shuffles.
-struct SplitMix(u64);
+/// splitmix64: tiny, seedable, good enough for weighted shuffles (the
+/// carriers' here, the router's per-call SRV orders).
+#[derive(Debug, Clone)]
+pub struct SplitMix(pub u64);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
+    /// The next draw.
+    pub fn draw(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
