@@ -234,38 +234,40 @@ impl DnsResolver {
     /// search list, timeouts) and the hosts file. Without a readable
     /// `/etc/resolv.conf` only the hosts file answers (with a warning).
     pub fn system() -> std::io::Result<DnsResolver> {
-        use hickory_resolver::name_server::TokioConnectionProvider;
-        let builder = hickory_resolver::TokioResolver::builder_tokio().unwrap_or_else(|e| {
-            tracing::warn!(
-                "cannot read the system's DNS configuration ({e}): gateway host names are looked up in the hosts file only"
-            );
-            hickory_resolver::TokioResolver::builder_with_config(
+        let [resolv_conf, hosts] = SYSTEM_FILES.map(Path::new);
+        let (config, opts) = read_resolv_conf(resolv_conf).unwrap_or_else(|e| {
+            tracing::warn!("{e}: gateway host names are looked up in the hosts file only");
+            // No name servers (`ResolverConfig::default()` would be Google's).
+            (
                 hickory_resolver::config::ResolverConfig::new(),
-                TokioConnectionProvider::default(),
+                hickory_resolver::config::ResolverOpts::default(),
             )
         });
-        let hosts = hickory_resolver::Hosts::from_system().ok();
-        DnsResolver::build(builder, hosts)
+        DnsResolver::on(config, opts, read_hosts(hosts).ok())
     }
 
     /// On the configuration in `resolv_conf` (the format of
-    /// `/etc/resolv.conf`) and the hosts file `hosts`: [`DnsResolver::system`]
-    /// on other paths.
+    /// `/etc/resolv.conf`) and the hosts file `hosts`, both required:
+    /// [`DnsResolver::system`] on other paths.
     pub fn from_files(resolv_conf: &Path, hosts: &Path) -> std::io::Result<DnsResolver> {
-        use hickory_resolver::config::ResolveHosts;
-        let data = std::fs::read(resolv_conf)?;
-        let (config, opts) = hickory_resolver::system_conf::parse_resolv_conf(&data)
-            .map_err(|e| std::io::Error::other(format!("{}: {e}", resolv_conf.display())))?;
+        let (config, opts) = read_resolv_conf(resolv_conf)?;
+        DnsResolver::on(config, opts, Some(read_hosts(hosts)?))
+    }
+
+    /// With `config` and `opts`, the hosts file table `hosts` answering
+    /// first (ours: hickory's own would read `/etc/hosts` when made).
+    fn on(
+        config: hickory_resolver::config::ResolverConfig,
+        opts: hickory_resolver::config::ResolverOpts,
+        hosts: Option<hickory_resolver::Hosts>,
+    ) -> std::io::Result<DnsResolver> {
         let mut builder = hickory_resolver::TokioResolver::builder_with_config(
             config,
             hickory_resolver::name_server::TokioConnectionProvider::default(),
         );
         *builder.options_mut() = opts;
-        // Ours below answers first; hickory's own would read /etc/hosts.
-        builder.options_mut().use_hosts_file = ResolveHosts::Never;
-        let mut table = hickory_resolver::Hosts::default();
-        table.read_hosts_conf(std::fs::File::open(hosts)?)?;
-        DnsResolver::build(builder, Some(table))
+        builder.options_mut().use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
+        DnsResolver::build(builder, hosts)
     }
 
     /// Asking only the name servers at `servers` (UDP, TCP when a
@@ -437,6 +439,26 @@ fn no_such_records(e: &hickory_resolver::ResolveError) -> bool {
             ..
         })
     )
+}
+
+/// A resolv.conf's name servers and options; the error names the file.
+fn read_resolv_conf(
+    path: &Path,
+) -> std::io::Result<(
+    hickory_resolver::config::ResolverConfig,
+    hickory_resolver::config::ResolverOpts,
+)> {
+    let data = std::fs::read(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    hickory_resolver::system_conf::parse_resolv_conf(&data)
+        .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))
+}
+
+/// A hosts file's table.
+fn read_hosts(path: &Path) -> std::io::Result<hickory_resolver::Hosts> {
+    let mut table = hickory_resolver::Hosts::default();
+    table.read_hosts_conf(std::fs::File::open(path)?)?;
+    Ok(table)
 }
 
 /// The files [`DnsResolver::system`] reads.
