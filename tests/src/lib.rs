@@ -54,6 +54,13 @@ impl Peer {
         Peer { sock, addr }
     }
 
+    /// A peer on the IPv6 loopback, any free port.
+    pub fn new_v6() -> Peer {
+        let sock = UdpSocket::bind("[::1]:0").expect("IPv6 loopback");
+        let addr = sock.local_addr().unwrap();
+        Peer { sock, addr }
+    }
+
     /// Sends `msg` to `to`.
     pub fn send(&self, to: SocketAddr, msg: &str) {
         self.sock.send_to(msg.as_bytes(), to).unwrap();

@@ -289,12 +289,7 @@ fn stateless_mode_full_call() {
 
 #[test]
 fn ipv6_full_call() {
-    let v6 = |_: ()| {
-        let sock = std::net::UdpSocket::bind("[::1]:0").expect("IPv6 loopback");
-        let addr = sock.local_addr().unwrap();
-        Peer { sock, addr }
-    };
-    let (uac, uas) = (v6(()), v6(()));
+    let (uac, uas) = (Peer::new_v6(), Peer::new_v6());
     let router = start_router(Some(uas.addr), |c| {
         c.listen = vec!["[::1]:0".parse().unwrap()]
     });
@@ -315,6 +310,71 @@ fn ipv6_full_call() {
     let bye = uas.expect("BYE ");
     uas.send(proxy, &respond(&bye, 200, "OK", uas.addr));
     uac.expect("SIP/2.0 200 OK");
+    router.shutdown();
+}
+
+/// A dual-stack router: a call from an IPv4 caller to an IPv6 callee
+/// leaves by the IPv6 listener, record-routed with both addresses (RFC
+/// 5658); the ACK and the callee's BYE each come in by the listener of
+/// their sender's family and leave by the other.
+#[test]
+fn dual_stack_call_crosses_address_families() {
+    let (uac, uas) = (Peer::new(), Peer::new_v6());
+    let router = start_router(None, |c| {
+        c.listen = vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()]
+    });
+    let (p4, p6) = (router.local_addrs()[0], router.local_addrs()[1]);
+    assert!(p4.is_ipv4() && p6.is_ipv6());
+    let rr = format!("<sip:{p6};lr;r2=on>, <sip:{p4};lr;r2=on>");
+    let rr_back = format!("<sip:{p4};lr;r2=on>, <sip:{p6};lr;r2=on>");
+
+    uac.send(p4, &invite(&uac, uas.addr, "ds-1", "z9hG4bKds1"));
+    uac.expect("SIP/2.0 100 Trying");
+    let (inv, from) = uas.recv(Duration::from_secs(5)).expect("INVITE");
+    assert!(inv.starts_with("INVITE "), "{inv}");
+    assert_eq!(from, p6, "left by the IPv6 listener");
+    assert_eq!(header(&inv, "Record-Route"), [rr.as_str()]);
+    assert!(header(&inv, "Via")[0].starts_with(&format!("SIP/2.0/UDP {p6};branch=")));
+
+    uas.send(p6, &respond(&inv, 200, "OK", uas.addr));
+    let (ok, from) = uac.recv(Duration::from_secs(5)).expect("200");
+    assert!(ok.starts_with("SIP/2.0 200 OK"), "{ok}");
+    assert_eq!(from, p4);
+    assert_eq!(header(&ok, "Record-Route"), [rr.as_str()]);
+
+    uac.send(
+        p4,
+        &in_dialog(
+            &uac,
+            uas.addr,
+            "ACK",
+            1,
+            "ds-1",
+            "z9hG4bKds1a",
+            Some(&rr_back),
+        ),
+    );
+    let (ack, from) = uas.recv(Duration::from_secs(5)).expect("ACK");
+    assert!(ack.starts_with("ACK "), "{ack}");
+    assert_eq!(from, p6);
+    assert!(
+        header(&ack, "Route").is_empty(),
+        "both Routes are ours: {ack}"
+    );
+
+    // The callee hangs up: its route set is the Record-Route in order.
+    uas.send(
+        p6,
+        &in_dialog(&uas, uac.addr, "BYE", 1, "ds-1", "z9hG4bKds1b", Some(&rr)),
+    );
+    let (bye, from) = uac.recv(Duration::from_secs(5)).expect("BYE");
+    assert!(bye.starts_with("BYE "), "{bye}");
+    assert_eq!(from, p4);
+    assert!(header(&bye, "Route").is_empty(), "{bye}");
+    uac.send(p4, &respond(&bye, 200, "OK", uac.addr));
+    let (ok, from) = uas.recv(Duration::from_secs(5)).expect("200 to BYE");
+    assert!(ok.starts_with("SIP/2.0 200 OK"), "{ok}");
+    assert_eq!(from, p6);
     router.shutdown();
 }
 

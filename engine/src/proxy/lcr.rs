@@ -486,14 +486,9 @@ impl State {
                 self.counters.lcr_down_skipped += 1;
                 continue;
             }
-            // The copy leaves by the listener the call came in on (its Via
-            // and Record-Route name it): one of the other address family
-            // could not send it, and the attempt would only time out.
-            let family_ok = match self.cfg.locals.addrs.get(usize::from(inp.local)) {
-                Some(l) => l.reaches(target.dest),
-                None => true,
-            };
-            if !family_ok {
+            // A gateway of an address family we have no listener for
+            // could not be sent to: the attempt would only time out.
+            if self.cfg.locals.egress(inp.local, target.dest).is_none() {
                 self.counters.lcr_family_skipped += 1;
                 continue;
             }
@@ -631,8 +626,12 @@ impl State {
         // so "no route" outcomes do not apply (requests with a bad Route
         // never reach the table).
         let _ = route::plan(inp.msg, &self.cfg.locals, None, &mut plan);
+        let Some(out) = self.cfg.locals.egress(inp.local, target.dest) else {
+            self.plan = plan;
+            return false;
+        };
         let mut buf = self.tx.take_buf();
-        let ok = self.build_forward(inp, &plan, Some(target), &mut buf);
+        let ok = self.build_forward(inp, &plan, Some(target), out, &mut buf);
         self.plan = plan;
         if !ok {
             self.tx.give_buf(buf);
@@ -645,7 +644,7 @@ impl State {
             branch: b as u8,
             cancel: false,
         };
-        self.start_branch(now, user, Method::Invite, buf, target.dest, inp.local);
+        self.start_branch(now, user, Method::Invite, buf, target.dest, out);
         true
     }
 }

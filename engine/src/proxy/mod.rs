@@ -15,6 +15,11 @@
 //! Nothing needed to route an in-dialog request lives only in memory: it
 //! follows its Route set (our Record-Route URI, then the next hop), so a
 //! restart between the 200 and the BYE does not lose the call.
+//!
+//! A copy leaves by the listener its request came in on when that one can
+//! reach the next hop, else by one of the next hop's address family
+//! ([`Locals::egress`]); a dialog-creating request that changes listener
+//! is record-routed with both addresses (RFC 5658 double Record-Route).
 
 pub mod lcr;
 pub mod probe;
@@ -139,9 +144,9 @@ pub struct Counters {
     pub lcr_capped: u64,
     /// Gateways skipped because probing found them down.
     pub lcr_down_skipped: u64,
-    /// Gateway addresses skipped because the listener the call came in on
-    /// cannot send to their address family (an IPv6 hop of a dual-stack
-    /// name on an IPv4 listener, or the reverse).
+    /// Gateway addresses skipped because no listener has their address
+    /// family (an IPv6 hop of a dual-stack name when we listen on IPv4
+    /// only, or the reverse).
     pub lcr_family_skipped: u64,
     /// OPTIONS probes sent.
     pub probes_sent: u64,
@@ -615,7 +620,11 @@ impl State {
                 Ok(dest)
             }
         });
-        let dest = match routed {
+        let routed = routed.and_then(|dest| {
+            let out = self.cfg.locals.egress(local, dest);
+            out.map(|out| (dest, out)).ok_or(RouteError::NoListener)
+        });
+        let (dest, out) = match routed {
             Ok(d) => d,
             Err(e) => {
                 self.plan = plan;
@@ -636,7 +645,7 @@ impl State {
         }
         self.make_branch(inp);
         let mut buf = self.tx.take_buf();
-        let ok = self.build_forward(inp, &plan, None, &mut buf);
+        let ok = self.build_forward(inp, &plan, None, out, &mut buf);
         self.plan = plan;
         if !ok {
             self.tx.give_buf(buf);
@@ -645,7 +654,7 @@ impl State {
         }
         self.counters.requests_forwarded += 1;
         let Some(server) = server else {
-            self.queue(dest, local, buf);
+            self.queue(dest, out, buf);
             return;
         };
         let method = msg.method().unwrap_or(Method::Extension);
@@ -657,7 +666,7 @@ impl State {
             cancel: false,
         };
         self.tx.set_user(server, user.pack());
-        self.start_branch(now, user, method, buf, dest, local);
+        self.start_branch(now, user, method, buf, dest, out);
     }
 
     /// Starts the client transaction of a new branch of context
@@ -719,12 +728,14 @@ impl State {
         push_hex(&mut self.branch, h.finish(), 16);
     }
 
-    /// Writes the forwarded copy of `msg` (§16.6) into `buf`.
+    /// Writes the forwarded copy of `msg` (§16.6) into `buf`, to leave by
+    /// listener `out`.
     fn build_forward(
         &mut self,
         inp: &In<'_, '_>,
         plan: &RoutePlan,
         target: Option<&Target>,
+        out: u16,
         buf: &mut Vec<u8>,
     ) -> bool {
         let (msg, src, local) = (inp.msg, inp.src, inp.local);
@@ -801,15 +812,37 @@ impl State {
         let initial = inp.initial();
         // Also when the UA preloaded a Route to us (we are its outbound
         // proxy): the dialog must still come back through us.
+        let addrs = &self.cfg.locals.addrs;
+        let a = &addrs[usize::from(out) % addrs.len()];
         if self.cfg.record_route && initial && can_create_dialog(msg.method()) {
-            e.add_record_route(
-                msg,
-                &[
-                    Piece::Static(b"<sip:"),
-                    Piece::Local(LocalPart::HostPort),
-                    Piece::Static(b";lr>"),
-                ],
-            );
+            let ingress = &addrs[usize::from(local) % addrs.len()];
+            if out == local || ingress.host_port == a.host_port {
+                e.add_record_route(
+                    msg,
+                    &[
+                        Piece::Static(b"<sip:"),
+                        Piece::Local(LocalPart::HostPort),
+                        Piece::Static(b";lr>"),
+                    ],
+                );
+            } else {
+                // RFC 5658 double Record-Route: the copy leaves by another
+                // listener (the other address family). The callee's route
+                // set starts with the address it can reach, the caller's
+                // (reversed) with the one it can; both are ours and both
+                // are taken off when a request comes back (§16.4).
+                let back = e.scratch(ingress.host_port.as_bytes());
+                e.add_record_route(
+                    msg,
+                    &[
+                        Piece::Static(b"<sip:"),
+                        Piece::Local(LocalPart::HostPort),
+                        Piece::Static(b";lr;r2=on>, <sip:"),
+                        back,
+                        Piece::Static(b";lr;r2=on>"),
+                    ],
+                );
+            }
         }
         // Step 8: our Via.
         let branch = e.scratch(&self.branch);
@@ -822,7 +855,6 @@ impl State {
                 branch,
             ],
         );
-        let a = &self.cfg.locals.addrs[local as usize % self.cfg.locals.addrs.len()];
         let ctx = LocalCtx {
             host_port: a.host_port.as_bytes(),
             transport: b"UDP",
@@ -959,9 +991,13 @@ impl State {
             self.counters.dropped += 1;
             return;
         };
+        let Some(out) = self.cfg.locals.egress(local as u16, dest) else {
+            self.counters.dropped += 1;
+            return;
+        };
         if let Some(buf) = self.without_top_via(msg) {
             self.counters.responses_forwarded += 1;
-            self.queue(dest, local as u16, buf);
+            self.queue(dest, out, buf);
         }
     }
 

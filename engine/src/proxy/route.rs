@@ -86,6 +86,31 @@ impl Locals {
         self.addrs.iter().any(|a| a.matches(&target, uri.port))
     }
 
+    /// The listener a copy for `dest` leaves by: `ingress` (the one the
+    /// request came in on) when it [reaches](LocalAddr::reaches) `dest`,
+    /// else the first of `dest`'s address family, one on `ingress`'s port
+    /// first; `None` when no listener has that family. A copy that leaves
+    /// by another listener than it came in on is record-routed twice (RFC
+    /// 5658), so the dialog's requests come back by the listener each side
+    /// can reach.
+    pub fn egress(&self, ingress: u16, dest: SocketAddr) -> Option<u16> {
+        let i = usize::from(ingress);
+        if self.addrs.get(i).is_none_or(|a| a.reaches(dest)) {
+            return Some(ingress);
+        }
+        let port = self.addrs[i].port;
+        let reaching = || {
+            self.addrs
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.reaches(dest))
+        };
+        reaching()
+            .find(|(_, a)| a.port == port)
+            .or_else(|| reaching().next())
+            .map(|(j, _)| j as u16)
+    }
+
     /// Whether `raw` is a URI we put in a Record-Route: ours, no user
     /// part, `lr` (a strict router copies it into the Request-URI whole).
     fn is_our_record_route(&self, raw: &[u8]) -> bool {
@@ -107,6 +132,9 @@ pub enum RouteError {
     Loop,
     /// A Route value does not parse (400).
     BadRoute,
+    /// The next hop's address family (IPv4 or IPv6) is not one we listen
+    /// on (503: no socket could send the copy).
+    NoListener,
 }
 
 impl RouteError {
@@ -118,6 +146,7 @@ impl RouteError {
             RouteError::NotFound => (404, b"Not Found"),
             RouteError::Loop => (482, b"Loop Detected"),
             RouteError::BadRoute => (400, b"Bad Route"),
+            RouteError::NoListener => (503, b"No Listener For Address Family"),
         }
     }
 }
@@ -422,5 +451,32 @@ To: <sip:b@x>;tag=2\r\nFrom: <sip:a@x>;tag=1\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n\r\
             run(&req("sip:a@b", "Route: <sip:x;lr>,,\r\n"), None),
             Err(RouteError::BadRoute)
         );
+    }
+
+    #[test]
+    fn a_copy_leaves_by_a_listener_of_its_destinations_family() {
+        let l = |a: &str| LocalAddr::from_socket(a.parse().unwrap());
+        let locals = Locals {
+            addrs: vec![
+                l("192.0.2.1:5060"),
+                l("[2001:db8::a]:5080"),
+                l("198.51.100.1:5080"),
+                l("[2001:db8::b]:5060"),
+            ],
+        };
+        let v4: SocketAddr = "203.0.113.9:5060".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::9]:5060".parse().unwrap();
+        // The listener it came in on when that one reaches it.
+        assert_eq!(locals.egress(0, v4), Some(0));
+        assert_eq!(locals.egress(2, v4), Some(2));
+        assert_eq!(locals.egress(1, v6), Some(1));
+        // Else one of the other family on the same port, else the first.
+        assert_eq!(locals.egress(0, v6), Some(3));
+        assert_eq!(locals.egress(1, v4), Some(2));
+        assert_eq!(locals.egress(3, v4), Some(0));
+        let only_v4 = Locals {
+            addrs: vec![l("192.0.2.1:5060")],
+        };
+        assert_eq!(only_v4.egress(0, v6), None);
     }
 }

@@ -22,6 +22,8 @@ struct Net {
     now: Instant,
     /// Datagrams the proxy sent: (destination, bytes).
     sent: Vec<(SocketAddr, String)>,
+    /// The listener each of `sent` left by.
+    sent_by: Vec<u16>,
 }
 
 impl Net {
@@ -36,19 +38,29 @@ impl Net {
             core: ProxyCore::new(Arc::new(cfg), 1),
             now: Instant::now(),
             sent: Vec::new(),
+            sent_by: Vec::new(),
         }
     }
 
     fn from(&mut self, src: &str, msg: &str) {
+        self.recv_on(src, msg, 0);
+    }
+
+    /// `msg` from `src`, received on listener `local`.
+    fn recv_on(&mut self, src: &str, msg: &str, local: u16) {
         self.core
-            .handle_datagram(self.now, msg.as_bytes(), addr(src), 0);
+            .handle_datagram(self.now, msg.as_bytes(), addr(src), local);
         self.drain();
     }
 
     fn drain(&mut self) {
         let mut buf = Vec::new();
         while let Some(t) = self.core.poll_transmit(&mut buf) {
-            assert_eq!(t.local, 0);
+            // Every copy leaves by a listener that can send to its
+            // destination's address family.
+            let listener = &self.core.st.cfg.locals.addrs[usize::from(t.local)];
+            assert!(listener.reaches(t.dest), "{t:?} from {listener:?}");
+            self.sent_by.push(t.local);
             let text = String::from_utf8(buf.clone()).unwrap();
             // Everything the proxy sends parses, and validates unless it
             // is a 400 echoing the bad header it complains about.
@@ -77,7 +89,17 @@ impl Net {
     }
 
     fn take(&mut self) -> Vec<(SocketAddr, String)> {
+        self.sent_by.clear();
         std::mem::take(&mut self.sent)
+    }
+
+    /// Like [`Net::take`], with the listener each datagram left by.
+    fn take_by(&mut self) -> Vec<(u16, SocketAddr, String)> {
+        let by = std::mem::take(&mut self.sent_by);
+        by.into_iter()
+            .zip(self.take())
+            .map(|(l, (d, m))| (l, d, m))
+            .collect()
     }
 }
 
@@ -557,11 +579,7 @@ fn preloaded_route_to_us_still_record_routes() {
 fn the_transaction_cap_answers_503_without_state() {
     let mut cfg = ProxyConfig::new(addr(PROXY), None);
     cfg.max_transactions = 1;
-    let mut n = Net {
-        core: ProxyCore::new(Arc::new(cfg), 1),
-        now: Instant::now(),
-        sent: Vec::new(),
-    };
+    let mut n = Net::with_config(cfg);
     n.from(UAC, &invite("z9hG4bKo1"));
     assert_eq!(n.take().len(), 2); // 100 + INVITE
     n.from(UAC, &invite("z9hG4bKo2").replace("call-1@", "call-2@"));

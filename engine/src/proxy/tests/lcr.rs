@@ -545,3 +545,117 @@ fn an_address_of_the_other_family_than_the_listener_is_skipped() {
     assert_eq!(n.core.counters().lcr_family_skipped, 1);
     assert_eq!(n.core.counters().lcr_failovers, 0);
 }
+
+const PROXY6: &str = "[2001:db8::a]:5060";
+const GW6: &str = "[2001:db8::1]:5060";
+
+/// A dual-stack proxy (an IPv4 and an IPv6 listener) routing to
+/// [`DualStack`].
+fn net_dual_stack() -> Net {
+    let mut cfg = ProxyConfig::new(addr(PROXY), None);
+    cfg.locals.addrs.push(LocalAddr::from_socket(addr(PROXY6)));
+    cfg.lcr = Some(Arc::new(DualStack));
+    Net::with_config(cfg)
+}
+
+#[test]
+fn a_call_crosses_address_families_by_the_other_listener_and_double_record_routes() {
+    let mut n = net_dual_stack();
+    n.recv_on(UAC, &call("+14155550123", "z9hG4bKds1"), 0);
+    let out = n.take_by();
+    let (by, _, inv) = out
+        .iter()
+        .find(|(_, d, m)| *d == addr(GW6) && m.starts_with("INVITE "))
+        .expect("sent to the IPv6 gateway first")
+        .clone();
+    assert_eq!(by, 1, "leaves by the IPv6 listener");
+    assert!(
+        header(&inv, "Via")[0].starts_with(&format!("SIP/2.0/UDP {PROXY6};branch=")),
+        "{inv}"
+    );
+    // RFC 5658: the callee's route set starts with the address it reaches.
+    let rr = format!("<sip:{PROXY6};lr;r2=on>, <sip:{PROXY};lr;r2=on>");
+    assert_eq!(header(&inv, "Record-Route"), [rr.as_str()], "{inv}");
+    assert_eq!(n.core.counters().lcr_family_skipped, 0);
+
+    // The 200 comes back on the IPv6 listener and goes to the caller by
+    // the IPv4 one, Record-Route intact.
+    let ok = respond(&inv, 200, "OK", Some("g6")).replace(
+        &format!("Contact: <sip:bob@{UAS}>"),
+        &format!("Contact: <sip:bob@{GW6}>"),
+    );
+    n.recv_on(GW6, &ok, 1);
+    let out = n.take_by();
+    let (by, _, fwd) = out
+        .iter()
+        .find(|(_, d, m)| *d == addr(UAC) && m.starts_with("SIP/2.0 200"))
+        .expect("200 relayed")
+        .clone();
+    assert_eq!(by, 0);
+    assert_eq!(header(&fwd, "Record-Route"), [rr.as_str()]);
+
+    // The caller's ACK uses the route set reversed: in by IPv4, out by IPv6.
+    let ack = format!(
+        "ACK sip:bob@{GW6} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {UAC};branch=z9hG4bKds1ack\r\n\
+Route: <sip:{PROXY};lr;r2=on>, <sip:{PROXY6};lr;r2=on>\r\n\
+Max-Forwards: 70\r\n\
+From: Alice <sip:alice@192.0.2.10>;tag=a1\r\n\
+To: Bob <sip:bob@192.0.2.20>;tag=g6\r\n\
+Call-ID: call-1@192.0.2.10\r\n\
+CSeq: 1 ACK\r\n\
+Content-Length: 0\r\n\r\n"
+    );
+    n.recv_on(UAC, &ack, 0);
+    let out = n.take_by();
+    assert_eq!(out.len(), 1, "{out:#?}");
+    let (by, dest, fwd) = &out[0];
+    assert_eq!((*by, *dest), (1, addr(GW6)));
+    assert!(
+        header(fwd, "Route").is_empty(),
+        "both Routes were ours: {fwd}"
+    );
+    assert!(header(fwd, "Via")[0].contains(PROXY6), "{fwd}");
+
+    // The callee's BYE: in by IPv6, out by IPv4.
+    let bye = format!(
+        "BYE sip:alice@{UAC} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {GW6};branch=z9hG4bKds1bye\r\n\
+Route: {rr}\r\n\
+Max-Forwards: 70\r\n\
+From: Bob <sip:bob@192.0.2.20>;tag=g6\r\n\
+To: Alice <sip:alice@192.0.2.10>;tag=a1\r\n\
+Call-ID: call-1@192.0.2.10\r\n\
+CSeq: 1 BYE\r\n\
+Content-Length: 0\r\n\r\n"
+    );
+    n.recv_on(GW6, &bye, 1);
+    let out = n.take_by();
+    let (by, _, fwd) = out
+        .iter()
+        .find(|(_, d, m)| *d == addr(UAC) && m.starts_with("BYE "))
+        .expect("BYE relayed")
+        .clone();
+    assert_eq!(by, 0);
+    assert!(header(&fwd, "Route").is_empty(), "{fwd}");
+    assert!(header(&fwd, "Via")[0].contains(PROXY), "{fwd}");
+    assert!(header(&fwd, "Record-Route").is_empty(), "{fwd}");
+}
+
+#[test]
+fn a_request_for_a_family_we_do_not_listen_on_gets_503() {
+    let mut n = Net::new(Mode::Stateful, None);
+    let inv = invite("z9hG4bKv6only").replacen(
+        &format!("INVITE sip:bob@{UAS} SIP/2.0"),
+        &format!("INVITE sip:bob@{GW6} SIP/2.0"),
+        1,
+    );
+    n.from(UAC, &inv);
+    let out = n.take();
+    assert!(out.iter().all(|(d, _)| *d == addr(UAC)), "{out:#?}");
+    assert!(
+        out.iter()
+            .any(|(_, m)| m.starts_with("SIP/2.0 503 No Listener For Address Family")),
+        "{out:#?}"
+    );
+}
