@@ -157,6 +157,20 @@ pub struct Config {
     pub routing: Option<RoutingConfig>,
     /// The local control socket, if any (relative to the config file).
     pub control: Option<PathBuf>,
+    /// Looks up next hops given by host name (a Route or Request-URI);
+    /// `None`: the system's (`/etc/resolv.conf`, `/etc/hosts`). Not set
+    /// from the file: for embedding and tests.
+    pub resolver: Option<NextHopResolver>,
+}
+
+/// A [`Resolver`](crate::routing::Resolver) for next hops given by name.
+#[derive(Clone)]
+pub struct NextHopResolver(pub crate::routing::Resolver);
+
+impl std::fmt::Debug for NextHopResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NextHopResolver")
+    }
 }
 
 /// The `[routing]` section: which snapshot routes initial INVITEs.
@@ -203,6 +217,7 @@ impl Default for Config {
             proxy: ProxyConfig::new(listen, None),
             routing: None,
             control: None,
+            resolver: None,
         }
     }
 }

@@ -18,8 +18,19 @@ use trunkline_shards::runtime::{HandoffPool, Runtime, RuntimeBuilder, ShardCtx};
 use trunkline_shards::tx::TxStats;
 
 use crate::config::Config;
-use crate::proxy::{Counters, ProxyConfig, ProxyCore};
+use crate::proxy::{Counters, NameQuery, ProxyConfig, ProxyCore};
+use crate::routing::Resolver;
 use crate::transport::udp::{Datagram, RecvBatch, SendScratch, UdpTransport};
+
+/// Threads that look up next hops given by host name (each blocks on one
+/// lookup at a time; two keep a slow name from holding up the others).
+const NAME_LOOKUP_THREADS: usize = 2;
+
+/// Lookups queued for those threads, from every shard.
+const NAME_QUEUE: usize = 1024;
+
+/// A looked-up name on its way back to the shard that asked.
+type NameAnswer = (NameQuery, Result<Vec<SocketAddr>, String>);
 
 /// How often each shard runs its transaction timers. SIP timers are
 /// counted in hundreds of milliseconds; a 10 ms tick costs nothing.
@@ -45,6 +56,9 @@ pub enum StartError {
     /// The shards could not start.
     #[error(transparent)]
     Runtime(#[from] trunkline_shards::runtime::RuntimeError),
+    /// The name lookup threads could not start.
+    #[error("cannot start the name lookup threads: {0}")]
+    Lookups(std::io::Error),
 }
 
 /// One shard's counters at exit (or on request).
@@ -78,7 +92,7 @@ impl std::fmt::Display for ShardReport {
             "shard {}: received={} sent={} parse_errors={} invalid={} keepalives={} \
 requests_forwarded={} responses_forwarded={} local_replies={} dropped={} overloaded={} \
 lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={} lcr_family_skipped={} \
-probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
+names_parked={} names_failed={} probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
             self.shard,
             c.received,
             c.sent,
@@ -96,6 +110,8 @@ probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transaction
             c.lcr_capped,
             c.lcr_down_skipped,
             c.lcr_family_skipped,
+            c.names_parked,
+            c.names_failed,
             c.probes_sent,
             c.probe_failures,
             self.gateways_probed,
@@ -236,6 +252,45 @@ fn reserve(listen: &[SocketAddr]) -> Result<(Vec<SocketAddr>, Vec<socket2::Socke
     Ok((bound, holders))
 }
 
+/// Starts the threads that look up next hops given by host name (RFC
+/// 3263 §4.2 through [`Resolver`]: `resolver`, else the system's, one per
+/// thread): the shards queue lookups, each answer goes back to the shard
+/// that asked, which picks it up at its next tick. The threads end when
+/// the shards are gone (the query channel closes).
+#[allow(clippy::type_complexity)]
+fn spawn_name_lookups(
+    shards: u16,
+    resolver: Option<Resolver>,
+) -> std::io::Result<(
+    crossbeam_channel::Sender<(u16, NameQuery)>,
+    Vec<crossbeam_channel::Receiver<NameAnswer>>,
+)> {
+    let (query_tx, query_rx) = crossbeam_channel::bounded::<(u16, NameQuery)>(NAME_QUEUE);
+    let (answer_txs, answer_rxs): (Vec<_>, Vec<_>) = (0..shards)
+        .map(|_| crossbeam_channel::unbounded::<NameAnswer>())
+        .unzip();
+    for i in 0..NAME_LOOKUP_THREADS {
+        let queries = query_rx.clone();
+        let answers = answer_txs.clone();
+        let resolver = resolver.clone();
+        std::thread::Builder::new()
+            .name(format!("trunkline-dns-{i}"))
+            .spawn(move || {
+                let resolve = resolver.unwrap_or_else(crate::routing::system_resolver);
+                for (shard, q) in queries.iter() {
+                    let found = resolve(&q.name, q.port).map(|r| r.best_first());
+                    if let Err(e) = &found {
+                        tracing::debug!(name = %q.name, "next hop lookup failed: {e}");
+                    }
+                    if let Some(a) = answers.get(usize::from(shard)) {
+                        let _ = a.send((q, found));
+                    }
+                }
+            })?;
+    }
+    Ok((query_tx, answer_rxs))
+}
+
 /// Starts the router.
 pub fn start(cfg: &Config) -> Result<RouterHandle, StartError> {
     let (bound, holders) = reserve(&cfg.listen)?;
@@ -246,6 +301,9 @@ pub fn start(cfg: &Config) -> Result<RouterHandle, StartError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (name_queries, name_answers) =
+        spawn_name_lookups(cfg.shards, cfg.resolver.as_ref().map(|r| r.0.clone()))
+            .map_err(StartError::Lookups)?;
     let shard_cfg = Arc::new(ShardSetup {
         bound: bound.clone(),
         proxy,
@@ -253,6 +311,8 @@ pub fn start(cfg: &Config) -> Result<RouterHandle, StartError> {
         grace,
         seed,
         ready: std::sync::Mutex::new(ready_tx),
+        name_queries,
+        name_answers,
     });
     let runtime = RuntimeBuilder::new()
         .shards(cfg.shards)
@@ -308,6 +368,10 @@ struct ShardSetup {
     grace: Duration,
     seed: u64,
     ready: std::sync::Mutex<std::sync::mpsc::Sender<std::io::Result<()>>>,
+    /// Name lookups to the lookup threads, tagged with the asking shard.
+    name_queries: crossbeam_channel::Sender<(u16, NameQuery)>,
+    /// Each shard's answers, by shard id.
+    name_answers: Vec<crossbeam_channel::Receiver<NameAnswer>>,
 }
 
 /// One shard's state, shared by its tasks (single-threaded: Rc/RefCell).
@@ -327,6 +391,8 @@ struct Shard {
     handoffs_out: Cell<u64>,
     handoffs_in: Cell<u64>,
     send_errors: Cell<u64>,
+    /// Where this shard's name lookups go.
+    name_queries: crossbeam_channel::Sender<(u16, NameQuery)>,
 }
 
 impl Shard {
@@ -382,6 +448,14 @@ impl Shard {
         let mut batch = self.out.borrow_mut().pop().unwrap_or_default();
         {
             let mut core = self.core.borrow_mut();
+            // Names to look up go to the lookup threads (never blocking
+            // here); a full queue fails the lookup at once.
+            while let Some(q) = core.poll_name_query() {
+                if let Err(e) = self.name_queries.try_send((self.id, q)) {
+                    let (_, q) = e.into_inner();
+                    core.handle_name_answer(Instant::now(), &q, Err("lookup queue full".into()));
+                }
+            }
             let mut bufs = self.bufs.borrow_mut();
             loop {
                 let mut buf = bufs.pop().unwrap_or_default();
@@ -467,7 +541,9 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         handoffs_out: Cell::new(0),
         handoffs_in: Cell::new(0),
         send_errors: Cell::new(0),
+        name_queries: setup.name_queries.clone(),
     });
+    let name_answers = setup.name_answers[usize::from(id)].clone();
     let max = setup.proxy.limits.max_message + 1;
     // Task handles: dropping them at the end cancels the tasks, which
     // releases the sockets before the shard reports back.
@@ -533,6 +609,9 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
     loop {
         glommio::timer::sleep(TICK).await;
         let now = Instant::now();
+        while let Ok((q, found)) = name_answers.try_recv() {
+            shard.core.borrow_mut().handle_name_answer(now, &q, found);
+        }
         shard.core.borrow_mut().handle_timeout(now);
         shard.flush().await;
         let d = setup.control.dump.load(Ordering::Relaxed);

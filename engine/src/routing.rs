@@ -171,6 +171,19 @@ impl Resolved {
         }
     }
 
+    /// The addresses, best first, for a next hop that is not drawn per
+    /// call (a Route or Request-URI host name): SRV hops by priority, the
+    /// heaviest first within one (RFC 2782 gives weight-proportional
+    /// shares; one cached answer per name cannot, so it takes the record
+    /// meant to carry the most); A/AAAA addresses in the order given.
+    pub fn best_first(mut self) -> Vec<SocketAddr> {
+        if self.srv {
+            self.hops
+                .sort_by_key(|h| (h.priority, std::cmp::Reverse(h.weight), h.record));
+        }
+        self.hops.iter().map(|h| h.addr).collect()
+    }
+
     /// Puts SRV hops in the order the per-call draw expects (by priority,
     /// weight-0 records first within a priority, records kept together)
     /// and keeps at most [`MAX_ADDRESSES`] hops.
@@ -466,7 +479,7 @@ const SYSTEM_FILES: [&str; 2] = ["/etc/resolv.conf", "/etc/hosts"];
 
 /// [`DnsResolver::system`] as a [`Resolver`], made again whenever
 /// `/etc/resolv.conf` or `/etc/hosts` changes (see [`reloading_resolver`]).
-fn system_resolver() -> Resolver {
+pub fn system_resolver() -> Resolver {
     reloading_resolver(
         SYSTEM_FILES.iter().map(PathBuf::from).collect(),
         DnsResolver::system,

@@ -2,9 +2,13 @@
 //! peers: whole calls, CANCEL, timeouts, retransmissions, bad input,
 //! sharding and a restart in mid-dialog.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use trunkline_engine::config::NextHopResolver;
 use trunkline_engine::proxy::Mode;
+use trunkline_engine::routing::Resolved;
 use trunkline_tests::{Peer, header, in_dialog, invite, respond, short_timers, start_router};
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -376,6 +380,72 @@ fn dual_stack_call_crosses_address_families() {
     assert!(ok.starts_with("SIP/2.0 200 OK"), "{ok}");
     assert_eq!(from, p6);
     router.shutdown();
+}
+
+/// Next hops given by host name are looked up off the shards: the INVITE
+/// to `uas.test` waits for its name, later requests to it go at once, and
+/// a name that does not resolve gets 503.
+#[test]
+fn next_hop_by_host_name() {
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let seen = lookups.clone();
+    let resolve = move |host: &str, port: Option<u16>| {
+        seen.fetch_add(1, Ordering::Relaxed);
+        match host {
+            "uas.test" => Ok(Resolved::addresses(
+                ["127.0.0.1".parse().unwrap()],
+                port.unwrap_or(5060),
+            )),
+            _ => Err(format!("{host}: NXDOMAIN")),
+        }
+    };
+    let router = start_router(None, |c| {
+        c.shards = 1;
+        c.resolver = Some(NextHopResolver(Arc::new(resolve)));
+    });
+    let proxy = router.local_addrs()[0];
+    let port = uas.addr.port();
+    let by_name = |m: String| m.replace(&uas.addr.to_string(), &format!("UAS.test:{port}"));
+
+    uac.send(
+        proxy,
+        &by_name(invite(&uac, uas.addr, "dns-1", "z9hG4bKdn1")),
+    );
+    uac.expect("SIP/2.0 100 Trying");
+    let inv = uas.expect("INVITE ");
+    assert!(
+        inv.starts_with(&format!("INVITE sip:bob@UAS.test:{port} ")),
+        "{inv}"
+    );
+    uas.send(proxy, &respond(&inv, 200, "OK", uas.addr));
+    uac.expect("SIP/2.0 200 OK");
+    let rr = format!("<sip:{proxy};lr>");
+    uac.send(
+        proxy,
+        &by_name(in_dialog(
+            &uac,
+            uas.addr,
+            "BYE",
+            2,
+            "dns-1",
+            "z9hG4bKdn2",
+            Some(&rr),
+        )),
+    );
+    let bye = uas.expect("BYE ");
+    uas.send(proxy, &respond(&bye, 200, "OK", uas.addr));
+    uac.expect("SIP/2.0 200 OK");
+    assert_eq!(lookups.load(Ordering::Relaxed), 1, "the answer was kept");
+
+    let nx = invite(&uac, uas.addr, "dns-2", "z9hG4bKdn3")
+        .replace(&uas.addr.to_string(), "nowhere.test");
+    uac.send(proxy, &nx);
+    uac.expect("SIP/2.0 100 Trying");
+    uac.expect("SIP/2.0 503 Next Hop Not Resolved");
+    uas.expect_nothing(QUIET, &[]);
+    let reports = router.shutdown();
+    assert_eq!(reports[0].counters.names_parked, 2);
 }
 
 /// A datagram over `limits.max_message` is cut at the receive buffer

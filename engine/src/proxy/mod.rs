@@ -21,6 +21,7 @@
 //! ([`Locals::egress`]); a dialog-creating request that changes listener
 //! is record-routed with both addresses (RFC 5658 double Record-Route).
 
+pub mod dns;
 pub mod lcr;
 pub mod probe;
 pub mod route;
@@ -40,6 +41,7 @@ use trunkline_shards::tx::{
     ClientRequest, RequestOutcome, ResponseOutcome, Timers, TxEvent, TxId, TxLayer,
 };
 
+pub use dns::NameQuery;
 pub use lcr::{FailoverCodes, LcrRequest, MAX_TARGETS, NoRoute, Target, TargetSource};
 pub use probe::ProbeConfig;
 pub use route::{LocalAddr, Locals, RouteError, RoutePlan};
@@ -148,6 +150,11 @@ pub struct Counters {
     /// family (an IPv6 hop of a dual-stack name when we listen on IPv4
     /// only, or the reverse).
     pub lcr_family_skipped: u64,
+    /// Requests parked while their next hop's host name was looked up.
+    pub names_parked: u64,
+    /// Requests answered 503 because their next hop's name did not
+    /// resolve in time, or a bound on lookups was reached.
+    pub names_failed: u64,
     /// OPTIONS probes sent.
     pub probes_sent: u64,
     /// Probes unanswered within their round, or answered 408 / 5xx.
@@ -198,6 +205,12 @@ struct State {
     calls: lcr::CallSlots,
     /// This shard's number (its share of the caps).
     shard: u16,
+    /// Next hops given by host name: answers and parked requests.
+    names: dns::Names,
+    /// Parses parked requests again when their name is answered.
+    names_parser: Parser,
+    /// Scratch: parked requests ready to go on.
+    unparked: Vec<dns::Parked>,
 }
 
 /// A response context (§16.7): one server transaction and its branches.
@@ -320,6 +333,9 @@ impl ProxyCore {
                 shard,
                 prober: probe::Prober::default(),
                 minter: trunkline_shards::CallIdMinter::new(trunkline_shards::ShardId(shard), seed),
+                names: dns::Names::default(),
+                names_parser: Parser::default(),
+                unparked: Vec::new(),
             },
         }
     }
@@ -412,6 +428,13 @@ impl ProxyCore {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.st.tx.handle_timeout(now);
         self.st.drain_tx_events(now);
+        let mut ready = std::mem::take(&mut self.st.unparked);
+        self.st.names.expired(now, &mut ready);
+        for p in ready.drain(..) {
+            self.st.unpark(now, p, false);
+        }
+        self.st.unparked = ready;
+        self.st.drain_tx_events(now);
         self.st.probe_round(now);
         self.st.expire_dialogs(now);
     }
@@ -422,7 +445,33 @@ impl ProxyCore {
         let probe = self.st.cfg.lcr.as_ref().and(self.st.prober.next_round());
         // Answered calls holding a gateway slot are swept once a minute.
         let sweep = (!self.st.calls.dialogs.is_empty()).then_some(self.st.calls.next_sweep);
-        [tx, probe, sweep].into_iter().flatten().min()
+        let names = self.st.names.next_deadline();
+        [tx, probe, sweep, names].into_iter().flatten().min()
+    }
+
+    /// The next host name to look up for a parked request (see
+    /// [`dns`]): the runtime looks it up off the shard and calls
+    /// [`ProxyCore::handle_name_answer`].
+    pub fn poll_name_query(&mut self) -> Option<NameQuery> {
+        self.st.names.poll_query()
+    }
+
+    /// The answer to a [`NameQuery`]: its addresses, best first (SRV
+    /// order, then A/AAAA), or why the lookup failed. The requests parked
+    /// for it go on, or get 503.
+    pub fn handle_name_answer(
+        &mut self,
+        now: Instant,
+        query: &NameQuery,
+        found: Result<Vec<SocketAddr>, String>,
+    ) {
+        let mut ready = std::mem::take(&mut self.st.unparked);
+        self.st.names.answer(now, query, found, &mut ready);
+        for p in ready.drain(..) {
+            self.st.unpark(now, p, true);
+        }
+        self.st.unparked = ready;
+        self.st.drain_tx_events(now);
     }
 
     /// Probed gateways on this shard and whether each is up.
@@ -534,6 +583,10 @@ impl State {
                     self.reply(now, inp, server, 200, b"OK", &[]);
                     if let Some(u) = self.tx.user(invite).and_then(UserRef::unpack) {
                         self.cancel_context(now, u.slot, u.generation);
+                    } else if let Some(p) = self.names.unpark(invite) {
+                        // Still waiting for its next hop's name: §16.10,
+                        // the INVITE gets 487 here.
+                        self.answer_parked(now, p, 487, b"Request Terminated");
                     }
                 }
                 // No context: forward statelessly (§16.10).
@@ -606,6 +659,21 @@ impl State {
                 return;
             }
         }
+        let planned = match planned {
+            Err(RouteError::NeedsDns) => match self.next_hop_by_name(now, inp, server, &plan) {
+                Some(Ok(dest)) => {
+                    plan.dest = Some(dest);
+                    Ok(())
+                }
+                Some(Err(e)) => Err(e),
+                None => {
+                    // Parked until the name is answered.
+                    self.plan = plan;
+                    return;
+                }
+            },
+            planned => planned,
+        };
         let routed = planned.and_then(|()| {
             let dest = plan.dest.expect("planned");
             if self
@@ -703,6 +771,105 @@ impl State {
             ..Branch::default()
         });
         self.branch = branch;
+    }
+
+    /// The address of the next hop `plan.name` names: `Some(Ok)` from
+    /// the shard's answers (the first address a listener reaches),
+    /// `Some(Err)` when it does not resolve (or cannot be waited for),
+    /// `None` when the request was parked until it is looked up.
+    fn next_hop_by_name(
+        &mut self,
+        now: Instant,
+        inp: &In<'_, '_>,
+        server: Option<TxId>,
+        plan: &RoutePlan,
+    ) -> Option<Result<SocketAddr, RouteError>> {
+        let query = plan
+            .name
+            .and_then(|(span, port)| NameQuery::new(inp.msg.slice(span), port));
+        let Some(query) = query else {
+            return Some(Err(RouteError::UnsupportedScheme));
+        };
+        match self.names.lookup(now, &query) {
+            dns::Lookup::Found(addrs) => {
+                let locals = &self.cfg.locals;
+                let reachable = addrs
+                    .iter()
+                    .copied()
+                    .find(|&a| locals.egress(inp.local, a).is_some());
+                return Some(reachable.ok_or(RouteError::NoListener));
+            }
+            dns::Lookup::Failed => {
+                self.counters.names_failed += 1;
+                return Some(Err(RouteError::NeedsDns));
+            }
+            dns::Lookup::Unknown => {}
+        }
+        let mut bytes = self.tx.take_buf();
+        bytes.extend_from_slice(inp.msg.as_bytes());
+        let parked = dns::Parked {
+            query,
+            bytes,
+            src: inp.src,
+            local: inp.local,
+            server,
+            deadline: now + dns::PARK_TIMEOUT,
+        };
+        match self.names.park(now, parked) {
+            Ok(()) => {
+                self.counters.names_parked += 1;
+                None
+            }
+            Err(_) => {
+                self.counters.names_failed += 1;
+                Some(Err(RouteError::NeedsDns))
+            }
+        }
+    }
+
+    /// A parked request whose name was answered goes on (`answered`), or
+    /// one that waited too long gets 503.
+    fn unpark(&mut self, now: Instant, p: dns::Parked, answered: bool) {
+        if answered {
+            let mut parser = std::mem::take(&mut self.names_parser);
+            if let Ok(msg) = parser.parse(&p.bytes) {
+                if let Ok(sum) = validate_with(&msg, &ValidateOptions::PROXY) {
+                    let inp = In {
+                        msg: &msg,
+                        sum: &sum,
+                        src: p.src,
+                        local: p.local,
+                    };
+                    self.forward_request(now, &inp, p.server);
+                }
+            }
+            self.names_parser = parser;
+            self.tx.give_buf(p.bytes);
+        } else {
+            self.counters.names_failed += 1;
+            let (code, reason) = RouteError::NeedsDns.response();
+            self.answer_parked(now, p, code, reason);
+        }
+    }
+
+    /// Answers a parked request with `code` (an ACK is dropped).
+    fn answer_parked(&mut self, now: Instant, p: dns::Parked, code: u16, reason: &[u8]) {
+        let mut parser = std::mem::take(&mut self.names_parser);
+        if let Ok(msg) = parser.parse(&p.bytes) {
+            if let Ok(sum) = validate_with(&msg, &ValidateOptions::PROXY) {
+                if msg.method() != Some(Method::Ack) {
+                    let inp = In {
+                        msg: &msg,
+                        sum: &sum,
+                        src: p.src,
+                        local: p.local,
+                    };
+                    self.reply(now, &inp, p.server, code, reason, &[]);
+                }
+            }
+        }
+        self.names_parser = parser;
+        self.tx.give_buf(p.bytes);
     }
 
     /// Our branch for forwarding `msg`: `z9hG4bK` + a hash of what

@@ -123,8 +123,8 @@ impl Locals {
 pub enum RouteError {
     /// The next hop's URI is not a SIP URI we can reach (416).
     UnsupportedScheme,
-    /// The next hop is a host name; trunkline does not resolve names on
-    /// the forwarding path (503 with a reason that says so).
+    /// The next hop is a host name: the proxy core looks it up (RFC 3263)
+    /// and parks the request meanwhile; 503 when it does not resolve.
     NeedsDns,
     /// The Request-URI designates this proxy and no route is configured (404).
     NotFound,
@@ -142,7 +142,7 @@ impl RouteError {
     pub fn response(self) -> (u16, &'static [u8]) {
         match self {
             RouteError::UnsupportedScheme => (416, b"Unsupported URI Scheme"),
-            RouteError::NeedsDns => (503, b"Next Hop Needs DNS"),
+            RouteError::NeedsDns => (503, b"Next Hop Not Resolved"),
             RouteError::NotFound => (404, b"Not Found"),
             RouteError::Loop => (482, b"Loop Detected"),
             RouteError::BadRoute => (400, b"Bad Route"),
@@ -170,6 +170,9 @@ pub struct RoutePlan {
     /// Whether the next hop comes from a Route value (not the
     /// Request-URI or the default route).
     pub by_route: bool,
+    /// With [`RouteError::NeedsDns`]: the next hop's host name (a span of
+    /// the message) and its URI's port.
+    pub name: Option<(Span, Option<u16>)>,
     /// Scratch: every Route value as (header index, value index, URI span).
     routes: Vec<(usize, usize, Span)>,
 }
@@ -188,6 +191,7 @@ pub fn plan(
     plan.append_ruri_after = None;
     plan.routed_to_us = false;
     plan.by_route = false;
+    plan.name = None;
     let mut routes = std::mem::take(&mut plan.routes);
     let r = collect_routes(msg, &mut routes)
         .and_then(|()| plan_with(msg, locals, default_route, plan, &routes));
@@ -248,8 +252,7 @@ fn plan_with(
             plan.remove.sort_unstable();
             plan.append_ruri_after = Some(routes[last - 1].0);
         }
-        plan.dest = Some(resolve(&top)?);
-        return Ok(());
+        return next_hop(msg, &top, plan);
     }
     if let Some(d) = default_route {
         plan.dest = Some(d);
@@ -265,10 +268,29 @@ fn plan_with(
             if locals.is_me(&u) {
                 return Err(RouteError::NotFound);
             }
-            plan.dest = Some(resolve(&u)?);
-            Ok(())
+            next_hop(msg, &u, plan)
         }
         _ => Err(RouteError::UnsupportedScheme),
+    }
+}
+
+/// Sets `plan.dest` to the address `uri` designates; for a host name,
+/// records the name in `plan.name` and fails with [`RouteError::NeedsDns`].
+fn next_hop(msg: &Message<'_>, uri: &SipUri<'_>, plan: &mut RoutePlan) -> Result<(), RouteError> {
+    match resolve(uri) {
+        Ok(dest) => {
+            plan.dest = Some(dest);
+            Ok(())
+        }
+        Err(RouteError::NeedsDns) => {
+            let host = match uri.maddr().map(Host::parse) {
+                Some(Ok(h)) => h,
+                _ => uri.host,
+            };
+            plan.name = Some((msg.span_of(host.text), uri.port));
+            Err(RouteError::NeedsDns)
+        }
+        Err(e) => Err(e),
     }
 }
 

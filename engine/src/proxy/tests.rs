@@ -516,8 +516,17 @@ fn unroutable_requests_get_their_status() {
     );
     let out = n.take();
     assert!(
+        out.iter().all(|(_, m)| m.starts_with("SIP/2.0 100")),
+        "parked while example.com is looked up: {out:#?}"
+    );
+    let q = n.core.poll_name_query().expect("a lookup");
+    n.core
+        .handle_name_answer(n.now, &q, Err("NXDOMAIN".to_string()));
+    n.drain();
+    let out = n.take();
+    assert!(
         out.iter()
-            .any(|(_, m)| m.starts_with("SIP/2.0 503 Next Hop Needs DNS")),
+            .any(|(_, m)| m.starts_with("SIP/2.0 503 Next Hop Not Resolved")),
         "{out:#?}"
     );
     n.from(
@@ -589,6 +598,7 @@ fn the_transaction_cap_answers_503_without_state() {
     assert_eq!(n.core.counters().overloaded, 1);
 }
 
+mod dns;
 mod lcr;
 
 #[test]

@@ -1,0 +1,363 @@
+//! Next hops given by host name (RFC 3263 §4): the shard's cache of
+//! looked-up names, and the requests parked while a name is looked up.
+//!
+//! The proxy core never blocks and never touches a socket: a request whose
+//! next hop (top Route, or Request-URI) is a host name it has no answer
+//! for is *parked* (a copy of its bytes, with its server transaction), and
+//! a [`NameQuery`] is queued for the runtime ([`super::ProxyCore::poll_name_query`]),
+//! which looks it up off the shard (RFC 3263 §4.2: SRV `_sip._udp.NAME`
+//! then A/AAAA for a name without port, A/AAAA for one with) and hands the
+//! answer back ([`super::ProxyCore::handle_name_answer`]); the parked
+//! requests then go on, or get 503 when the name does not resolve.
+//!
+//! Answers are kept [`FRESH`] (failures [`NEGATIVE`]); an expired answer
+//! still serves while it is looked up again, so a busy name never parks
+//! its calls. Everything is bounded, as any peer can name any host: at
+//! most [`MAX_NAMES`] names per shard, [`MAX_PARKED`] parked requests and
+//! [`MAX_QUERIES`] lookups outstanding; past a bound the request gets 503
+//! at once. A parked request waits at most [`PARK_TIMEOUT`].
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use trunkline_shards::tx::TxId;
+
+/// How long an answer is used before it is looked up again (the
+/// resolver's own cache keeps records for their TTL, so asking again is
+/// cheap while they live).
+pub const FRESH: Duration = Duration::from_secs(30);
+/// How long a failed lookup answers 503 before the name is tried again.
+pub const NEGATIVE: Duration = Duration::from_secs(5);
+/// Names cached per shard.
+pub const MAX_NAMES: usize = 4096;
+/// Requests parked per shard.
+pub const MAX_PARKED: usize = 1024;
+/// Lookups outstanding per shard.
+pub const MAX_QUERIES: usize = 256;
+/// The longest a request waits for its name (past the resolver's own
+/// timeouts: 5 s, two attempts).
+pub const PARK_TIMEOUT: Duration = Duration::from_secs(12);
+/// Addresses kept per name.
+pub const MAX_ADDRS: usize = 8;
+
+/// A name to look up: a host name as the URI gave it, and the port when
+/// the URI had one (then A/AAAA only; without, SRV first).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NameQuery {
+    /// The host name, lower-cased.
+    pub name: String,
+    /// The URI's port, if it had one.
+    pub port: Option<u16>,
+}
+
+impl NameQuery {
+    /// The query for `name` (ASCII, any case) and `port`; `None` when the
+    /// name is not printable ASCII.
+    pub fn new(name: &[u8], port: Option<u16>) -> Option<NameQuery> {
+        if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
+            return None;
+        }
+        let name = String::from_utf8(name.to_ascii_lowercase()).ok()?;
+        Some(NameQuery { name, port })
+    }
+}
+
+/// What the cache says about a name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    /// Its addresses, best first.
+    Found(&'a [SocketAddr]),
+    /// It did not resolve (recently).
+    Failed,
+    /// Not known yet: park the request.
+    Unknown,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// Addresses, best first; empty: the lookup failed.
+    addrs: Vec<SocketAddr>,
+    /// When the answer goes stale (it is looked up again at first use).
+    fresh_until: Instant,
+    /// A lookup is outstanding.
+    pending: bool,
+    /// Answered at least once.
+    answered: bool,
+}
+
+/// A request waiting for its next hop's name.
+#[derive(Debug)]
+pub struct Parked {
+    pub query: NameQuery,
+    pub bytes: Vec<u8>,
+    pub src: SocketAddr,
+    pub local: u16,
+    pub server: Option<TxId>,
+    pub deadline: Instant,
+}
+
+/// Per-shard state for next hops given by name.
+#[derive(Debug, Default)]
+pub struct Names {
+    cache: HashMap<NameQuery, Entry, foldhash::fast::FixedState>,
+    parked: Vec<Parked>,
+    queries: VecDeque<NameQuery>,
+    outstanding: usize,
+}
+
+/// Why a request could not be parked.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ParkError {
+    /// Too many parked requests, names or lookups on this shard.
+    Full,
+}
+
+impl Names {
+    /// What is known of `q` at `now`; queues a lookup for an unknown or
+    /// stale name (once).
+    pub fn lookup(&mut self, now: Instant, q: &NameQuery) -> Lookup<'_> {
+        let (stale, pending, answered) = match self.cache.get(q) {
+            Some(e) => (now >= e.fresh_until, e.pending, e.answered),
+            None => return Lookup::Unknown,
+        };
+        if stale && !pending && self.outstanding < MAX_QUERIES {
+            self.queries.push_back(q.clone());
+            self.outstanding += 1;
+            if let Some(e) = self.cache.get_mut(q) {
+                e.pending = true;
+            }
+        }
+        match self.cache.get(q) {
+            Some(e) if answered && !e.addrs.is_empty() => Lookup::Found(&e.addrs),
+            Some(_) if answered && !stale => Lookup::Failed,
+            _ => Lookup::Unknown,
+        }
+    }
+
+    /// Parks a request until `p.query` is answered, queueing its lookup
+    /// unless one is outstanding.
+    pub fn park(&mut self, now: Instant, p: Parked) -> Result<(), ParkError> {
+        if self.parked.len() >= MAX_PARKED {
+            return Err(ParkError::Full);
+        }
+        let pending = self.cache.get(&p.query).is_some_and(|e| e.pending);
+        if !pending {
+            if self.outstanding >= MAX_QUERIES {
+                return Err(ParkError::Full);
+            }
+            if !self.cache.contains_key(&p.query) && !self.make_room(now) {
+                return Err(ParkError::Full);
+            }
+            let e = self.cache.entry(p.query.clone()).or_insert(Entry {
+                addrs: Vec::new(),
+                fresh_until: p.deadline,
+                pending: false,
+                answered: false,
+            });
+            e.pending = true;
+            self.queries.push_back(p.query.clone());
+            self.outstanding += 1;
+        }
+        self.parked.push(p);
+        Ok(())
+    }
+
+    /// Room for one more name: drops names gone stale, then, if every
+    /// slot is still taken (a flood of names), any not being looked up.
+    fn make_room(&mut self, now: Instant) -> bool {
+        if self.cache.len() < MAX_NAMES {
+            return true;
+        }
+        self.cache.retain(|_, e| e.pending || e.fresh_until > now);
+        if self.cache.len() >= MAX_NAMES {
+            let excess = self.cache.len() + 1 - MAX_NAMES;
+            let drop: Vec<NameQuery> = self
+                .cache
+                .iter()
+                .filter(|(_, e)| !e.pending)
+                .map(|(k, _)| k.clone())
+                .take(excess)
+                .collect();
+            for k in drop {
+                self.cache.remove(&k);
+            }
+        }
+        self.cache.len() < MAX_NAMES
+    }
+
+    /// The next lookup for the runtime.
+    pub fn poll_query(&mut self) -> Option<NameQuery> {
+        self.queries.pop_front()
+    }
+
+    /// Records the answer for `q` (addresses best first, or the lookup
+    /// failed) and returns the requests parked for it.
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        q: &NameQuery,
+        found: Result<Vec<SocketAddr>, String>,
+        out: &mut Vec<Parked>,
+    ) {
+        self.outstanding = self.outstanding.saturating_sub(1);
+        let failed = found.is_err();
+        match self.cache.get_mut(q) {
+            Some(e) => {
+                e.pending = false;
+                match found {
+                    Ok(mut addrs) => {
+                        addrs.truncate(MAX_ADDRS);
+                        e.addrs = addrs;
+                        e.answered = true;
+                        e.fresh_until = now + FRESH;
+                    }
+                    // A failed refresh keeps a name's last addresses (a
+                    // DNS outage does not cut calls off); a name never
+                    // answered fails for a while.
+                    Err(_) if !e.addrs.is_empty() => e.fresh_until = now + NEGATIVE,
+                    Err(_) => {
+                        e.answered = true;
+                        e.fresh_until = now + NEGATIVE;
+                    }
+                }
+            }
+            None => return,
+        }
+        if failed {
+            tracing::debug!(name = %q.name, port = ?q.port, "next hop did not resolve");
+        }
+        let mut i = 0;
+        while i < self.parked.len() {
+            if self.parked[i].query == *q {
+                out.push(self.parked.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Removes and returns the request parked with server transaction
+    /// `server` (it was cancelled).
+    pub fn unpark(&mut self, server: TxId) -> Option<Parked> {
+        let i = self.parked.iter().position(|p| p.server == Some(server))?;
+        Some(self.parked.swap_remove(i))
+    }
+
+    /// Requests that waited past their deadline, into `out`.
+    pub fn expired(&mut self, now: Instant, out: &mut Vec<Parked>) {
+        let mut i = 0;
+        while i < self.parked.len() {
+            if self.parked[i].deadline <= now {
+                out.push(self.parked.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// The earliest parked deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.parked.iter().map(|p| p.deadline).min()
+    }
+
+    /// Requests parked now.
+    pub fn parked(&self) -> usize {
+        self.parked.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(name: &str) -> NameQuery {
+        NameQuery::new(name.as_bytes(), None).unwrap()
+    }
+
+    fn parked(query: NameQuery, deadline: Instant) -> Parked {
+        Parked {
+            query,
+            bytes: Vec::new(),
+            src: "192.0.2.1:5060".parse().unwrap(),
+            local: 0,
+            server: None,
+            deadline,
+        }
+    }
+
+    #[test]
+    fn one_lookup_per_name_then_cached_then_refreshed_while_serving() {
+        let now = Instant::now();
+        let mut n = Names::default();
+        let name = q("SBC.Example.NET");
+        assert_eq!(name.name, "sbc.example.net");
+        assert_eq!(n.lookup(now, &name), Lookup::Unknown);
+        n.park(now, parked(name.clone(), now + PARK_TIMEOUT))
+            .unwrap();
+        n.park(now, parked(name.clone(), now + PARK_TIMEOUT))
+            .unwrap();
+        assert_eq!(n.poll_query(), Some(name.clone()));
+        assert_eq!(n.poll_query(), None, "one lookup for both");
+        let a: SocketAddr = "198.51.100.7:5060".parse().unwrap();
+        let mut out = Vec::new();
+        n.answer(now, &name, Ok(vec![a]), &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(n.lookup(now, &name), Lookup::Found(&[a]));
+        assert_eq!(n.poll_query(), None);
+        // Stale: still served, looked up again once.
+        let later = now + FRESH;
+        assert_eq!(n.lookup(later, &name), Lookup::Found(&[a]));
+        assert_eq!(n.lookup(later, &name), Lookup::Found(&[a]));
+        assert_eq!(n.poll_query(), Some(name.clone()));
+        assert_eq!(n.poll_query(), None);
+        // A failed refresh keeps the addresses.
+        n.answer(later, &name, Err("timeout".into()), &mut out);
+        assert_eq!(n.lookup(later, &name), Lookup::Found(&[a]));
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_fails_for_a_while() {
+        let now = Instant::now();
+        let mut n = Names::default();
+        let name = q("nx.example");
+        n.park(now, parked(name.clone(), now + PARK_TIMEOUT))
+            .unwrap();
+        n.poll_query();
+        let mut out = Vec::new();
+        n.answer(now, &name, Err("NXDOMAIN".into()), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(n.lookup(now, &name), Lookup::Failed);
+        assert_eq!(n.poll_query(), None);
+        // Then it is tried again.
+        assert_eq!(n.lookup(now + NEGATIVE, &name), Lookup::Unknown);
+        assert_eq!(n.poll_query(), Some(name));
+    }
+
+    #[test]
+    fn bounds_hold_against_a_flood_of_names() {
+        let now = Instant::now();
+        let mut n = Names::default();
+        let mut refused = 0;
+        for i in 0..MAX_PARKED + 10 {
+            let r = n.park(now, parked(q(&format!("h{i}.example")), now + PARK_TIMEOUT));
+            refused += usize::from(r.is_err());
+        }
+        assert_eq!(
+            n.parked(),
+            MAX_QUERIES,
+            "one lookup each, at most MAX_QUERIES"
+        );
+        assert_eq!(refused, MAX_PARKED + 10 - MAX_QUERIES);
+        let mut queued = 0;
+        while n.poll_query().is_some() {
+            queued += 1;
+        }
+        assert_eq!(queued, MAX_QUERIES);
+        let mut out = Vec::new();
+        n.expired(now + PARK_TIMEOUT, &mut out);
+        assert_eq!(out.len(), MAX_QUERIES);
+        assert_eq!(n.next_deadline(), None);
+        assert!(NameQuery::new(b"bad name", None).is_none());
+    }
+}
