@@ -78,7 +78,7 @@ fn gen_build_inspect_verify() {
     let snap = gen_and_build(dir.path(), "a", "1");
     let out = ok(&["snap", "inspect", s(&snap)]);
     for want in [
-        "format version: 4",
+        "format version: 5",
         "rules: 5000",
         "gateways: 40",
         "carriers: 10",

@@ -11,8 +11,9 @@
 //! does not cover the number (about one lookup in nine on generated decks)
 //! or none of its rules' windows is open, walks the entry's parent chain
 //! (its enclosing prefixes, at most 18). Entries whose first rule has no
-//! window are flagged, so the common case reads no rule and does no time
-//! arithmetic. A rule with a window compares its days and minutes with the
+//! window are flagged and carry that rule's target list, so the common
+//! case reads no rule (no third cache miss, also when the call's gateways
+//! are expanded) and does no time arithmetic. A rule with a window compares its days and minutes with the
 //! call's minute of the week on the window's clock: UTC, or its zone's
 //! local time, whose offset at the call's instant is a binary search in the
 //! zone's transitions (`zone.rs`).
@@ -52,6 +53,9 @@ pub struct RuleRef<'a> {
     pub(crate) entry: u32,
     /// Rule index.
     pub(crate) rule: u32,
+    /// The rule's target list (from the entry when it is the always-open
+    /// first rule: the rule itself is not read to route a call).
+    pub(crate) targets: u32,
 }
 
 impl ArchivedRoutingTable {
@@ -119,12 +123,13 @@ impl ArchivedRoutingTable {
             let entry = self.entries.get(i)?;
             let k = entry.key.to_native();
             if key < k + key::span(usize::from(entry.len)) {
-                if let Some(rule) = self.open_rule(entry, at) {
+                if let Some((rule, targets)) = self.open_rule(entry, at) {
                     return Some(RuleRef {
                         table: self,
                         ns: ns_id,
                         entry: i as u32,
                         rule,
+                        targets,
                     });
                 }
             }
@@ -136,17 +141,18 @@ impl ArchivedRoutingTable {
         }
     }
 
+    /// The first rule of `entry` open at `at`, and its target list.
     #[inline]
-    fn open_rule(&self, entry: &ArchivedEntry, at: At) -> Option<u32> {
+    fn open_rule(&self, entry: &ArchivedEntry, at: At) -> Option<(u32, u32)> {
         let start = entry.rules_start.to_native();
         if entry.flags & ALWAYS_OPEN != 0 {
-            return Some(start);
+            return Some((start, entry.first_targets.to_native()));
         }
         let len = u32::from(entry.rules_len.to_native());
-        (start..start + len).find(|&r| {
-            self.rules
-                .get(r as usize)
-                .is_some_and(|rule| self.rule_open(rule, at))
+        (start..start + len).find_map(|r| {
+            let rule = self.rules.get(r as usize)?;
+            self.rule_open(rule, at)
+                .then(|| (r, rule.targets.to_native()))
         })
     }
 
@@ -184,7 +190,7 @@ impl ArchivedRoutingTable {
     pub fn gateways_for(&self, rule: &RuleRef<'_>, seed: u64, out: &mut Vec<GatewayId>) {
         out.clear();
         let mut rng = SplitMix(seed);
-        let list = rule.rule_record().targets.to_native() as usize;
+        let list = rule.targets as usize;
         let (Some(a), Some(b)) = (
             self.target_offsets.get(list),
             self.target_offsets.get(list + 1),

@@ -213,6 +213,7 @@ pub fn rules(t: &ArchivedRoutingTable) -> impl Iterator<Item = RuleRef<'_>> {
                 ns: ns as u32,
                 entry: e,
                 rule,
+                targets: t.rules[rule as usize].targets.to_native(),
             })
         })
     })

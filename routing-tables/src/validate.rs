@@ -160,6 +160,9 @@ pub(crate) fn check(t: &ArchivedRoutingTable) -> Result<(), Broken> {
             if rl == 0 || rs + rl > t.rules.len() {
                 return Err(broken(e, "entry rule range empty or out of bounds"));
             }
+            if e.first_targets != t.rules[rs].targets {
+                return Err(broken(e, "entry first_targets is not its first rule's"));
+            }
             if e.flags & ALWAYS_OPEN != 0 && t.rules[rs].win_days != 0 {
                 return Err(broken(
                     e,

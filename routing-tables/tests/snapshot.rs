@@ -237,16 +237,23 @@ fn damaged_zone_data_is_refused() {
         &|b| b.table.zone_transitions[2].offset = i32::MIN,
         "time zone offset out of range",
     );
+    // Not zone data, but the same kind of damage: an entry that routes by
+    // another target list than its first rule's.
+    refused(
+        &|b| b.table.entries[0].first_targets ^= 1,
+        "entry first_targets is not its first rule's",
+    );
     // And the intact one opens.
     exercise(&Snapshot::from_bytes("mem", &built().to_bytes(1)).unwrap());
 }
 
 /// Files in the previous formats (version 2, no zones; version 3, no
-/// `port_given`; each built by the code of its time and kept in
+/// `port_given`; version 4, no `first_targets` (a `snap gen --rules 5
+/// --gateways 4` deck); each built by the code of its time and kept in
 /// tests/data) are refused with a message that says to rebuild them.
 #[test]
 fn old_format_is_refused_with_the_rebuild_message() {
-    for old in [2u32, 3] {
+    for old in [2u32, 3, 4] {
         let path = format!(
             "{}/tests/data/format-v{old}.snap",
             env!("CARGO_MANIFEST_DIR")
@@ -262,7 +269,7 @@ fn old_format_is_refused_with_the_rebuild_message() {
         assert!(
             text.contains(&format!(
                 "format-v{old}.snap: byte 8: snapshot format version {old}"
-            )) && text.contains("reads only version 4")
+            )) && text.contains("reads only version 5")
                 && text.contains("rebuild the snapshot from its CSV files")
                 && text.contains("snap build"),
             "{text}"

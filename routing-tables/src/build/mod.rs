@@ -239,6 +239,7 @@ fn index_rules(
                 rules_start,
                 rules_len,
                 len: first.len,
+                first_targets: t.rules[rules_start as usize].targets,
             });
         }
         let end = t.entries.len() as u32;
