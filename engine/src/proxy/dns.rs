@@ -17,10 +17,11 @@
 //! [`MAX_QUERIES`] lookups outstanding; past a bound the request gets 503
 //! at once. A parked request waits at most [`PARK_TIMEOUT`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use hashbrown::{Equivalent, HashMap};
 use trunkline_shards::tx::TxId;
 
 /// How long an answer is used before it is looked up again (the
@@ -40,6 +41,8 @@ pub const MAX_QUERIES: usize = 256;
 pub const PARK_TIMEOUT: Duration = Duration::from_secs(12);
 /// Addresses kept per name.
 pub const MAX_ADDRS: usize = 8;
+/// The longest host name (RFC 1035 §2.3.4: 255 octets).
+pub const MAX_NAME: usize = 255;
 
 /// A name to look up: a host name as the URI gave it, and the port when
 /// the URI had one (then A/AAAA only; without, SRV first).
@@ -53,13 +56,52 @@ pub struct NameQuery {
 
 impl NameQuery {
     /// The query for `name` (ASCII, any case) and `port`; `None` when the
-    /// name is not printable ASCII.
+    /// name is empty, longer than [`MAX_NAME`] or not printable ASCII.
     pub fn new(name: &[u8], port: Option<u16>) -> Option<NameQuery> {
-        if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
+        let mut buf = [0; MAX_NAME];
+        let key = NameRef::new(name, port, &mut buf)?;
+        Some(NameQuery {
+            name: key.name.to_string(),
+            port,
+        })
+    }
+}
+
+/// A [`NameQuery`] borrowed from a lower-casing buffer on the stack, to
+/// look names up without allocating. Hashes as the owned query does
+/// (`str`, then the port).
+#[derive(Debug, Hash)]
+pub struct NameRef<'b> {
+    name: &'b str,
+    port: Option<u16>,
+}
+
+impl<'b> NameRef<'b> {
+    /// `name` lower-cased into `buf`; `None` when it is empty, longer than
+    /// [`MAX_NAME`] or not printable ASCII.
+    pub fn new(name: &[u8], port: Option<u16>, buf: &'b mut [u8; MAX_NAME]) -> Option<Self> {
+        if name.is_empty() || name.len() > MAX_NAME || !name.iter().all(u8::is_ascii_graphic) {
             return None;
         }
-        let name = String::from_utf8(name.to_ascii_lowercase()).ok()?;
-        Some(NameQuery { name, port })
+        let out = &mut buf[..name.len()];
+        for (o, b) in out.iter_mut().zip(name) {
+            *o = b.to_ascii_lowercase();
+        }
+        let name = core::str::from_utf8(out).ok()?;
+        Some(NameRef { name, port })
+    }
+
+    fn to_query(&self) -> NameQuery {
+        NameQuery {
+            name: self.name.to_string(),
+            port: self.port,
+        }
+    }
+}
+
+impl Equivalent<NameQuery> for NameRef<'_> {
+    fn equivalent(&self, q: &NameQuery) -> bool {
+        self.name == q.name && self.port == q.port
     }
 }
 
@@ -114,15 +156,15 @@ pub enum ParkError {
 }
 
 impl Names {
-    /// What is known of `q` at `now`; queues a lookup for an unknown or
-    /// stale name (once).
-    pub fn lookup(&mut self, now: Instant, q: &NameQuery) -> Lookup<'_> {
+    /// What is known of `q` at `now`; queues a lookup for a stale name
+    /// (once). Allocation-free unless it queues one.
+    pub fn lookup(&mut self, now: Instant, q: &NameRef<'_>) -> Lookup<'_> {
         let (stale, pending, answered) = match self.cache.get(q) {
             Some(e) => (now >= e.fresh_until, e.pending, e.answered),
             None => return Lookup::Unknown,
         };
         if stale && !pending && self.outstanding < MAX_QUERIES {
-            self.queries.push_back(q.clone());
+            self.queries.push_back(q.to_query());
             self.outstanding += 1;
             if let Some(e) = self.cache.get_mut(q) {
                 e.pending = true;
@@ -275,6 +317,15 @@ mod tests {
         NameQuery::new(name.as_bytes(), None).unwrap()
     }
 
+    /// `Names::lookup` of `q`.
+    fn look<'n>(n: &'n mut Names, now: Instant, q: &NameQuery) -> Lookup<'n> {
+        let mut buf = [0; MAX_NAME];
+        n.lookup(
+            now,
+            &NameRef::new(q.name.as_bytes(), q.port, &mut buf).unwrap(),
+        )
+    }
+
     fn parked(query: NameQuery, deadline: Instant) -> Parked {
         Parked {
             query,
@@ -292,7 +343,7 @@ mod tests {
         let mut n = Names::default();
         let name = q("SBC.Example.NET");
         assert_eq!(name.name, "sbc.example.net");
-        assert_eq!(n.lookup(now, &name), Lookup::Unknown);
+        assert_eq!(look(&mut n, now, &name), Lookup::Unknown);
         n.park(now, parked(name.clone(), now + PARK_TIMEOUT))
             .unwrap();
         n.park(now, parked(name.clone(), now + PARK_TIMEOUT))
@@ -303,17 +354,17 @@ mod tests {
         let mut out = Vec::new();
         n.answer(now, &name, Ok(vec![a]), &mut out);
         assert_eq!(out.len(), 2);
-        assert_eq!(n.lookup(now, &name), Lookup::Found(&[a]));
+        assert_eq!(look(&mut n, now, &name), Lookup::Found(&[a]));
         assert_eq!(n.poll_query(), None);
         // Stale: still served, looked up again once.
         let later = now + FRESH;
-        assert_eq!(n.lookup(later, &name), Lookup::Found(&[a]));
-        assert_eq!(n.lookup(later, &name), Lookup::Found(&[a]));
+        assert_eq!(look(&mut n, later, &name), Lookup::Found(&[a]));
+        assert_eq!(look(&mut n, later, &name), Lookup::Found(&[a]));
         assert_eq!(n.poll_query(), Some(name.clone()));
         assert_eq!(n.poll_query(), None);
         // A failed refresh keeps the addresses.
         n.answer(later, &name, Err("timeout".into()), &mut out);
-        assert_eq!(n.lookup(later, &name), Lookup::Found(&[a]));
+        assert_eq!(look(&mut n, later, &name), Lookup::Found(&[a]));
     }
 
     #[test]
@@ -327,10 +378,10 @@ mod tests {
         let mut out = Vec::new();
         n.answer(now, &name, Err("NXDOMAIN".into()), &mut out);
         assert_eq!(out.len(), 1);
-        assert_eq!(n.lookup(now, &name), Lookup::Failed);
+        assert_eq!(look(&mut n, now, &name), Lookup::Failed);
         assert_eq!(n.poll_query(), None);
         // Then it is tried again.
-        assert_eq!(n.lookup(now + NEGATIVE, &name), Lookup::Unknown);
+        assert_eq!(look(&mut n, now + NEGATIVE, &name), Lookup::Unknown);
         assert_eq!(n.poll_query(), Some(name));
     }
 
@@ -359,5 +410,7 @@ mod tests {
         assert_eq!(out.len(), MAX_QUERIES);
         assert_eq!(n.next_deadline(), None);
         assert!(NameQuery::new(b"bad name", None).is_none());
+        assert!(NameQuery::new(&[b'a'; MAX_NAME + 1], None).is_none());
+        assert!(NameQuery::new(&[b'a'; MAX_NAME], None).is_some());
     }
 }

@@ -784,13 +784,16 @@ impl State {
         server: Option<TxId>,
         plan: &RoutePlan,
     ) -> Option<Result<SocketAddr, RouteError>> {
-        let query = plan
-            .name
-            .and_then(|(span, port)| NameQuery::new(inp.msg.slice(span), port));
-        let Some(query) = query else {
-            return Some(Err(RouteError::UnsupportedScheme));
+        let Some((span, port)) = plan.name else {
+            return Some(Err(RouteError::NeedsDns));
         };
-        match self.names.lookup(now, &query) {
+        let name = inp.msg.slice(span);
+        let mut buf = [0; dns::MAX_NAME];
+        let Some(key) = dns::NameRef::new(name, port, &mut buf) else {
+            self.counters.names_failed += 1;
+            return Some(Err(RouteError::NeedsDns));
+        };
+        match self.names.lookup(now, &key) {
             dns::Lookup::Found(addrs) => {
                 let locals = &self.cfg.locals;
                 let reachable = addrs
@@ -805,6 +808,9 @@ impl State {
             }
             dns::Lookup::Unknown => {}
         }
+        let Some(query) = NameQuery::new(name, port) else {
+            return Some(Err(RouteError::NeedsDns));
+        };
         let mut bytes = self.tx.take_buf();
         bytes.extend_from_slice(inp.msg.as_bytes());
         let parked = dns::Parked {
