@@ -2,8 +2,9 @@
 //! (`fuzz/src/lib.rs`, included below), so CI exercises it on stable,
 //! without cargo-fuzz: the seed scripts built here (whole calls through
 //! least-cost routing across address families, a next hop by host name,
-//! CANCEL, garbage) and every file in `tests/fuzz_corpus/` (inputs the
-//! fuzzer found, minimised).
+//! CANCEL, garbage) and every file in `tests/fuzz_corpus/` (`corpus-*`:
+//! a sample of a 10-minute fuzzing run's corpus; `crash-*`: minimised
+//! inputs that once failed a check).
 //!
 //! `TRUNKLINE_WRITE_SEEDS=DIR cargo test -p trunkline-engine --test
 //! fuzz_corpus` also writes the seeds to DIR, to start a fuzzing run from.
@@ -199,6 +200,7 @@ fn seeds_and_corpus_replay_clean() {
         .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
         .collect();
     files.sort();
+    assert!(files.len() >= 20, "only {} corpus files", files.len());
     for path in &files {
         let data = fs::read(path).unwrap();
         let _ = std::panic::catch_unwind(|| driver::run(&data))
