@@ -92,7 +92,7 @@ impl std::fmt::Display for ShardReport {
             "shard {}: received={} sent={} parse_errors={} invalid={} keepalives={} \
 requests_forwarded={} responses_forwarded={} local_replies={} dropped={} overloaded={} \
 lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={} lcr_family_skipped={} \
-names_parked={} names_failed={} probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
+names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
             self.shard,
             c.received,
             c.sent,
@@ -112,6 +112,7 @@ names_parked={} names_failed={} probes_sent={} probe_failures={} gateways_probed
             c.lcr_family_skipped,
             c.names_parked,
             c.names_failed,
+            c.names_failovers,
             c.probes_sent,
             c.probe_failures,
             self.gateways_probed,

@@ -119,6 +119,20 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     op_answer(&mut s, 0);
     out.push(("seed-next-hop-by-name", s));
 
+    // An INVITE to a name with two addresses: the first answers 503.
+    let mut s = vec![0];
+    // (Routed past us: an initial INVITE by Request-URI would go to the
+    // table.)
+    let inv = invite("sip:bob@example.com", "dns3").replace(
+        "Max-Forwards: 70\r\n",
+        "Route: <sip:192.0.2.1:5060;lr>, <sip:sbc.example.net;lr>\r\nMax-Forwards: 70\r\n",
+    );
+    op_datagram(&mut s, CALLER, inv.as_bytes());
+    op_answer(&mut s, 2);
+    op_respond(&mut s, 13, true); // 503
+    op_respond(&mut s, 3, true); // 200 from the second
+    out.push(("seed-invite-to-a-names-addresses", s));
+
     // A routed INVITE, cancelled after a provisional.
     let mut s = vec![0];
     let inv = invite("sip:+33@192.0.2.1", "can1");
@@ -188,6 +202,9 @@ fn seeds_and_corpus_replay_clean() {
                 c.lcr_routed == 1 && c.local_replies >= 2 && c.responses_forwarded == 1
             }
             "seed-stateless" => c.requests_forwarded == 2 && c.responses_forwarded == 1,
+            "seed-invite-to-a-names-addresses" => {
+                c.names_failovers == 1 && c.responses_forwarded == 1
+            }
             "seed-garbage" => c.parse_errors + c.invalid >= 1,
             _ => true,
         };

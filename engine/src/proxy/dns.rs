@@ -8,7 +8,9 @@
 //! which looks it up off the shard (RFC 3263 §4.2: SRV `_sip._udp.NAME`
 //! then A/AAAA for a name without port, A/AAAA for one with) and hands the
 //! answer back ([`super::ProxyCore::handle_name_answer`]); the parked
-//! requests then go on, or get 503 when the name does not resolve.
+//! requests then go on, or get 503 when the name does not resolve. An
+//! INVITE to a name with several addresses tries them in turn on 503 or a
+//! timeout (§4.3), through the serial search least-cost routing uses.
 //!
 //! Answers are kept [`FRESH`] (failures [`NEGATIVE`]); an expired answer
 //! still serves while it is looked up again, so a busy name never parks

@@ -50,6 +50,9 @@ pub struct Target {
     pub concurrent_limit: u32,
     user: [u8; MAX_TARGET_USER],
     user_len: u8,
+    /// Send the Request-URI as it is (an address of a next hop given by
+    /// name), not rewritten to `user@dest`.
+    keep_uri: bool,
 }
 
 impl Target {
@@ -67,9 +70,24 @@ impl Target {
             concurrent_limit: 0,
             user: [0; MAX_TARGET_USER],
             user_len: user.len() as u8,
+            keep_uri: false,
         };
         t.user[..user.len()].copy_from_slice(user);
         Some(t)
+    }
+
+    /// A target that sends the request to `dest` with its Request-URI
+    /// unchanged: one of the addresses of a next hop given by host name
+    /// (RFC 3263 §4.3: tried in turn).
+    pub fn address(dest: SocketAddr) -> Target {
+        let mut t = Target::new(dest, u32::MAX, b"").expect("empty user fits");
+        t.keep_uri = true;
+        t
+    }
+
+    /// Whether the Request-URI goes out unchanged ([`Target::address`]).
+    pub fn keeps_request_uri(&self) -> bool {
+        self.keep_uri
     }
 
     /// The Request-URI user part for this target.
@@ -408,6 +426,57 @@ impl State {
         }
     }
 
+    /// Forwards an INVITE whose next hop is a host name with several
+    /// addresses: to the first, then, on 503 or a timeout, to the next
+    /// (RFC 3263 §4.3), through the same serial search as least-cost
+    /// routing (its counters apart).
+    pub(super) fn forward_to_addresses(
+        &mut self,
+        now: Instant,
+        inp: &In<'_, '_>,
+        server: TxId,
+        addrs: &[SocketAddr],
+    ) {
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
+        targets.extend(addrs.iter().take(MAX_TARGETS).map(|&a| Target::address(a)));
+        let (slot, generation) = self.new_ctx(server, inp.msg);
+        let user = UserRef {
+            slot,
+            generation,
+            branch: 0,
+            cancel: false,
+        };
+        self.tx.set_user(server, user.pack());
+        let ctx = &mut self.ctxs[slot as usize];
+        std::mem::swap(&mut ctx.targets, &mut targets);
+        ctx.src = Some(inp.src);
+        ctx.local = inp.local;
+        self.targets = targets;
+        if !self.next_target(now, slot, generation, Some(inp)) {
+            let ctx = self.ctx_mut(slot, generation).expect("live");
+            ctx.final_sent = true;
+            let (code, reason) = route::RouteError::NoListener.response();
+            self.local_final(now, slot, generation, server, code, reason);
+        }
+    }
+
+    /// Whether a branch's final `code` (408: it timed out) moves the
+    /// context to its next target: the configured failover codes for
+    /// least-cost routing, 503 and timeouts for a name's addresses (RFC
+    /// 3263 §4.3).
+    pub(super) fn fails_over_on(&self, slot: u32, code: u16) -> bool {
+        let by_name = self.ctxs[slot as usize]
+            .targets
+            .first()
+            .is_some_and(|t| t.keep_uri);
+        if by_name {
+            code == 503 || code == 408
+        } else {
+            self.cfg.failover.contains(code)
+        }
+    }
+
     /// After a branch failed with a failover code or timed out: tries the
     /// context's next target if the search may go on. Returns whether a
     /// new branch started.
@@ -506,7 +575,11 @@ impl State {
                     }
                 }
                 if b > 0 {
-                    self.counters.lcr_failovers += 1;
+                    if target.keep_uri {
+                        self.counters.names_failovers += 1;
+                    } else {
+                        self.counters.lcr_failovers += 1;
+                    }
                 }
                 return true;
             }

@@ -155,6 +155,8 @@ pub struct Counters {
     /// Requests answered 503 because their next hop's name did not
     /// resolve in time, or a bound on lookups was reached.
     pub names_failed: u64,
+    /// INVITE copies sent to a name's next address after 503 or a timeout.
+    pub names_failovers: u64,
     /// OPTIONS probes sent.
     pub probes_sent: u64,
     /// Probes unanswered within their round, or answered 408 / 5xx.
@@ -667,7 +669,7 @@ impl State {
                 }
                 Some(Err(e)) => Err(e),
                 None => {
-                    // Parked until the name is answered.
+                    // Parked until the name is answered, or forwarded.
                     self.plan = plan;
                     return;
                 }
@@ -776,7 +778,8 @@ impl State {
     /// The address of the next hop `plan.name` names: `Some(Ok)` from
     /// the shard's answers (the first address a listener reaches),
     /// `Some(Err)` when it does not resolve (or cannot be waited for),
-    /// `None` when the request was parked until it is looked up.
+    /// `None` when the request was parked until it is looked up, or (an
+    /// INVITE to a name with several addresses) forwarded to them in turn.
     fn next_hop_by_name(
         &mut self,
         now: Instant,
@@ -795,12 +798,33 @@ impl State {
         };
         match self.names.lookup(now, &key) {
             dns::Lookup::Found(addrs) => {
+                // The addresses a listener reaches, ours left out.
                 let locals = &self.cfg.locals;
-                let reachable = addrs
-                    .iter()
-                    .copied()
-                    .find(|&a| locals.egress(inp.local, a).is_some());
-                return Some(reachable.ok_or(RouteError::NoListener));
+                let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+                let mut reach = [unspecified; dns::MAX_ADDRS];
+                let (mut n, mut ours) = (0, false);
+                for &a in addrs.iter().take(dns::MAX_ADDRS) {
+                    if locals
+                        .addrs
+                        .iter()
+                        .any(|l| l.ip == Some(a.ip()) && l.port == a.port())
+                    {
+                        ours = true;
+                    } else if locals.egress(inp.local, a).is_some() {
+                        reach[n] = a;
+                        n += 1;
+                    }
+                }
+                return match (n, server) {
+                    (0, _) if ours => Some(Err(RouteError::Loop)),
+                    (0, _) => Some(Err(RouteError::NoListener)),
+                    // An INVITE tries each in turn (RFC 3263 §4.3).
+                    (2.., Some(server)) if inp.msg.method() == Some(Method::Invite) => {
+                        self.forward_to_addresses(now, inp, server, &reach[..n]);
+                        None
+                    }
+                    _ => Some(Ok(reach[0])),
+                };
             }
             dns::Lookup::Failed => {
                 self.counters.names_failed += 1;
@@ -914,7 +938,7 @@ impl State {
         let (msg, src, local) = (inp.msg, inp.src, inp.local);
         let e = &mut self.edits;
         e.clear();
-        if let Some(t) = target {
+        if let Some(t) = target.filter(|t| !t.keeps_request_uri()) {
             lcr::rewrite_request_uri(msg, t, e, &mut self.tag);
         }
         // Step 2: the Request-URI (strict routing only; we are not the
@@ -1295,7 +1319,7 @@ impl State {
         }
         if code >= 600 {
             self.cancel_context(now, u.slot, u.generation);
-        } else if self.cfg.failover.contains(code) && self.fail_over(now, u.slot, u.generation) {
+        } else if self.fails_over_on(u.slot, code) && self.fail_over(now, u.slot, u.generation) {
             return;
         }
         self.maybe_send_best(now, u.slot, u.generation);
@@ -1537,7 +1561,7 @@ impl State {
             return;
         }
         ctx.timed_out = true;
-        if self.cfg.failover.contains(408) && self.fail_over(now, u.slot, u.generation) {
+        if self.fails_over_on(u.slot, 408) && self.fail_over(now, u.slot, u.generation) {
             return;
         }
         let ctx = self.ctx_mut(u.slot, u.generation).expect("live");

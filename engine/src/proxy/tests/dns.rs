@@ -140,3 +140,73 @@ fn cancelling_a_parked_invite_answers_487() {
     n.drain();
     assert!(n.take().iter().all(|(d, _)| *d == addr(UAC)));
 }
+
+#[test]
+fn an_invite_tries_a_names_addresses_in_turn_on_503_not_on_486() {
+    const SBC2: &str = "198.51.100.8:5070";
+    let mut n = Net::new(Mode::Stateful, None);
+    let inv = invite("z9hG4bKaddr1").replacen(
+        &format!("INVITE sip:bob@{UAS}"),
+        "INVITE sip:bob@sbc.example.net:5070",
+        1,
+    );
+    n.from(UAC, &inv);
+    assert_eq!(n.take().len(), 1, "100 Trying; the INVITE waits");
+    let q = n.core.poll_name_query().unwrap();
+    n.core
+        .handle_name_answer(n.now, &q, Ok(vec![addr(SBC), addr(SBC2)]));
+    n.drain();
+    let out = n.take();
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].0, addr(SBC));
+    assert!(
+        out[0]
+            .1
+            .starts_with("INVITE sip:bob@sbc.example.net:5070 SIP/2.0")
+    );
+    n.from(
+        SBC,
+        &respond(&out[0].1, 503, "Service Unavailable", Some("s1")),
+    );
+    let out = n.take();
+    let next = out
+        .iter()
+        .find(|(d, m)| *d == addr(SBC2) && m.starts_with("INVITE "))
+        .unwrap_or_else(|| panic!("the next address: {out:#?}"));
+    assert!(
+        next.1
+            .starts_with("INVITE sip:bob@sbc.example.net:5070 SIP/2.0"),
+        "Request-URI kept"
+    );
+    assert_eq!(n.core.counters().names_failovers, 1);
+    assert_eq!(n.core.counters().lcr_failovers, 0);
+    n.from(SBC2, &respond(&next.1, 200, "OK", Some("s2")));
+    let out = n.take();
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == addr(UAC) && m.starts_with("SIP/2.0 200")),
+        "{out:#?}"
+    );
+
+    // A 486 is the callee's answer, not the server's failure: no failover.
+    let inv = invite("z9hG4bKaddr2")
+        .replace("call-1@", "call-2@")
+        .replacen(
+            &format!("INVITE sip:bob@{UAS}"),
+            "INVITE sip:bob@sbc.example.net:5070",
+            1,
+        );
+    n.from(UAC, &inv);
+    let out = n.take();
+    let sent = out
+        .iter()
+        .find(|(d, _)| *d == addr(SBC))
+        .expect("cached: sent at once");
+    n.from(SBC, &respond(&sent.1, 486, "Busy Here", Some("s3")));
+    let out = n.take();
+    assert!(out.iter().all(|(d, _)| *d != addr(SBC2)), "{out:#?}");
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == addr(UAC) && m.starts_with("SIP/2.0 486"))
+    );
+}
