@@ -679,13 +679,7 @@ impl State {
         target: &Target,
         b: usize,
     ) -> bool {
-        let ours = self
-            .cfg
-            .locals
-            .addrs
-            .iter()
-            .any(|a| a.ip == Some(target.dest.ip()) && a.port == target.dest.port());
-        if ours || b >= MAX_TARGETS {
+        if self.cfg.locals.has(target.dest) || b >= MAX_TARGETS {
             return false;
         }
         self.make_branch(inp);

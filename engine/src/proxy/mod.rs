@@ -678,13 +678,7 @@ impl State {
         };
         let routed = planned.and_then(|()| {
             let dest = plan.dest.expect("planned");
-            if self
-                .cfg
-                .locals
-                .addrs
-                .iter()
-                .any(|a| a.ip == Some(dest.ip()) && a.port == dest.port())
-            {
+            if self.cfg.locals.has(dest) {
                 Err(RouteError::Loop)
             } else {
                 Ok(dest)
@@ -804,11 +798,7 @@ impl State {
                 let mut reach = [unspecified; dns::MAX_ADDRS];
                 let (mut n, mut ours) = (0, false);
                 for &a in addrs.iter().take(dns::MAX_ADDRS) {
-                    if locals
-                        .addrs
-                        .iter()
-                        .any(|l| l.ip == Some(a.ip()) && l.port == a.port())
-                    {
+                    if locals.has(a) {
                         ours = true;
                     } else if locals.egress(inp.local, a).is_some() {
                         reach[n] = a;

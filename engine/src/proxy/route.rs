@@ -86,6 +86,14 @@ impl Locals {
         self.addrs.iter().any(|a| a.matches(&target, uri.port))
     }
 
+    /// Whether `addr` is one of our listeners' (a copy sent there would
+    /// come back to us: a loop).
+    pub fn has(&self, addr: SocketAddr) -> bool {
+        self.addrs
+            .iter()
+            .any(|a| a.ip == Some(addr.ip()) && a.port == addr.port())
+    }
+
     /// The listener a copy for `dest` leaves by: `ingress` (the one the
     /// request came in on) when it [reaches](LocalAddr::reaches) `dest`,
     /// else the first of `dest`'s address family, one on `ingress`'s port
