@@ -2,7 +2,8 @@
 //! the TOML file of `trunkline run --config FILE`.
 //!
 //! ```toml
-//! listen = ["127.0.0.1:5060"]   # one or more UDP addresses
+//! listen = ["127.0.0.1:5060"]   # one or more UDP addresses; an IPv4 and an IPv6 one
+//!                                # bridge the families (double Record-Route, RFC 5658)
 //! advertise = "sip.example.net"  # host put in Via / Record-Route (default: the bound address)
 //! shards = 2                     # default: one per available core
 //! cpus = [0, 1]                  # pin shard i to cpus[i % len]; default: unpinned
