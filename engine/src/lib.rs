@@ -7,4 +7,5 @@ pub mod control;
 pub mod proxy;
 pub mod router;
 pub mod routing;
+pub mod srv;
 pub mod transport;

@@ -30,7 +30,7 @@ const NAME_LOOKUP_THREADS: usize = 2;
 const NAME_QUEUE: usize = 1024;
 
 /// A looked-up name on its way back to the shard that asked.
-type NameAnswer = (NameQuery, Result<Vec<SocketAddr>, String>);
+type NameAnswer = (NameQuery, Result<crate::srv::Resolved, String>);
 
 /// How often each shard runs its transaction timers. SIP timers are
 /// counted in hundreds of milliseconds; a 10 ms tick costs nothing.
@@ -279,7 +279,7 @@ fn spawn_name_lookups(
             .spawn(move || {
                 let resolve = resolver.unwrap_or_else(crate::routing::system_resolver);
                 for (shard, q) in queries.iter() {
-                    let found = resolve(&q.name, q.port).map(|r| r.best_first());
+                    let found = resolve(&q.name, q.port);
                     if let Err(e) = &found {
                         tracing::debug!(name = %q.name, "next hop lookup failed: {e}");
                     }

@@ -252,7 +252,13 @@ fn seeds_reach_the_paths_they_seed() {
     let caller: SocketAddr = driver::PEERS[0].parse().unwrap();
     core.handle_datagram(now, bye.as_bytes(), caller, 0);
     let q = core.poll_name_query().expect("looked up");
-    core.handle_name_answer(now, &q, Ok(vec!["[2001:db8::7]:5070".parse().unwrap()]));
+    core.handle_name_answer(
+        now,
+        &q,
+        Ok(trunkline_engine::srv::Resolved::of(["[2001:db8::7]:5070"
+            .parse()
+            .unwrap()])),
+    );
     let mut buf = Vec::new();
     let t = core.poll_transmit(&mut buf).expect("forwarded");
     assert_eq!(

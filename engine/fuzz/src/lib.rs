@@ -23,6 +23,7 @@ use trunkline_engine::proxy::{
     Counters, LcrRequest, LocalAddr, Locals, Mode, NameQuery, NoRoute, ProxyConfig, ProxyCore,
     Target, TargetSource,
 };
+use trunkline_engine::srv::{Hop, Resolved};
 use trunkline_parser::{HeaderName, Parser};
 
 /// The peers datagrams come from: caller, IPv4 gateway, IPv6 gateway, us.
@@ -214,17 +215,34 @@ impl Harness {
         self.datagram(&out, dest, local);
     }
 
-    /// Answers the core's next name lookup: fails, or an IPv4, IPv6 or
-    /// our own address.
+    /// Answers the core's next name lookup: fails, an IPv4 address, SRV
+    /// records (IPv6 and IPv4 targets), or our own address.
     fn answer_name(&mut self, which: u8) {
         let Some(q): Option<NameQuery> = self.core.poll_name_query() else {
             return;
         };
         let found = match which % 4 {
             0 => Err("NXDOMAIN".to_string()),
-            1 => Ok(vec![addr("198.51.100.7:5070")]),
-            2 => Ok(vec![addr("[2001:db8::7]:5070"), addr("198.51.100.8:5060")]),
-            _ => Ok(vec![addr(LISTENERS[0])]),
+            1 => Ok(Resolved::of([addr("198.51.100.7:5070")])),
+            // SRV: two records of one priority (an IPv6 and an IPv4
+            // target), one of a lower priority.
+            2 => Ok(Resolved {
+                srv: true,
+                hops: [
+                    ("[2001:db8::7]:5070", 10, 60, 0),
+                    ("198.51.100.8:5060", 10, 40, 1),
+                    ("198.51.100.9:5060", 20, 0, 2),
+                ]
+                .iter()
+                .map(|&(a, priority, weight, record)| Hop {
+                    addr: addr(a),
+                    priority,
+                    weight,
+                    record,
+                })
+                .collect(),
+            }),
+            _ => Ok(Resolved::of([addr(LISTENERS[0])])),
         };
         self.core.handle_name_answer(self.now, &q, found);
         self.drain();

@@ -10,7 +10,9 @@
 //! answer back ([`super::ProxyCore::handle_name_answer`]); the parked
 //! requests then go on, or get 503 when the name does not resolve. An
 //! INVITE to a name with several addresses tries them in turn on 503 or a
-//! timeout (§4.3), through the serial search least-cost routing uses.
+//! timeout (§4.3), through the serial search least-cost routing uses; the
+//! order is drawn per request (RFC 2782 for SRV records, a rotating first
+//! address for A/AAAA; [`crate::srv`]).
 //!
 //! Answers are kept [`FRESH`] (failures [`NEGATIVE`]); an expired answer
 //! still serves while it is looked up again, so a busy name never parks
@@ -25,6 +27,8 @@ use std::time::{Duration, Instant};
 
 use hashbrown::{Equivalent, HashMap};
 use trunkline_shards::tx::TxId;
+
+use crate::srv::Resolved;
 
 /// How long an answer is used before it is looked up again (the
 /// resolver's own cache keeps records for their TTL, so asking again is
@@ -41,8 +45,6 @@ pub const MAX_QUERIES: usize = 256;
 /// The longest a request waits for its name (past the resolver's own
 /// timeouts: 5 s, two attempts).
 pub const PARK_TIMEOUT: Duration = Duration::from_secs(12);
-/// Addresses kept per name.
-pub const MAX_ADDRS: usize = 8;
 /// The longest host name (RFC 1035 §2.3.4: 255 octets).
 pub const MAX_NAME: usize = 255;
 
@@ -110,8 +112,8 @@ impl Equivalent<NameQuery> for NameRef<'_> {
 /// What the cache says about a name.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Lookup<'a> {
-    /// Its addresses, best first.
-    Found(&'a [SocketAddr]),
+    /// Its hops (SRV or A/AAAA, normalised; never empty).
+    Found(&'a Resolved),
     /// It did not resolve (recently).
     Failed,
     /// Not known yet: park the request.
@@ -120,8 +122,8 @@ pub enum Lookup<'a> {
 
 #[derive(Debug)]
 struct Entry {
-    /// Addresses, best first; empty: the lookup failed.
-    addrs: Vec<SocketAddr>,
+    /// Its hops; none: the lookup failed (or every SRV target was `.`).
+    found: Resolved,
     /// When the answer goes stale (it is looked up again at first use).
     fresh_until: Instant,
     /// A lookup is outstanding.
@@ -173,7 +175,7 @@ impl Names {
             }
         }
         match self.cache.get(q) {
-            Some(e) if answered && !e.addrs.is_empty() => Lookup::Found(&e.addrs),
+            Some(e) if answered && !e.found.hops.is_empty() => Lookup::Found(&e.found),
             Some(_) if answered && !stale => Lookup::Failed,
             _ => Lookup::Unknown,
         }
@@ -194,7 +196,7 @@ impl Names {
                 return Err(ParkError::Full);
             }
             let e = self.cache.entry(p.query.clone()).or_insert(Entry {
-                addrs: Vec::new(),
+                found: Resolved::default(),
                 fresh_until: p.deadline,
                 pending: false,
                 answered: false,
@@ -235,13 +237,13 @@ impl Names {
         self.queries.pop_front()
     }
 
-    /// Records the answer for `q` (addresses best first, or the lookup
-    /// failed) and returns the requests parked for it.
+    /// Records the answer for `q` (its hops, or why the lookup failed)
+    /// and returns the requests parked for it.
     pub fn answer(
         &mut self,
         now: Instant,
         q: &NameQuery,
-        found: Result<Vec<SocketAddr>, String>,
+        found: Result<Resolved, String>,
         out: &mut Vec<Parked>,
     ) {
         self.outstanding = self.outstanding.saturating_sub(1);
@@ -250,16 +252,16 @@ impl Names {
             Some(e) => {
                 e.pending = false;
                 match found {
-                    Ok(mut addrs) => {
-                        addrs.truncate(MAX_ADDRS);
-                        e.addrs = addrs;
+                    Ok(mut found) => {
+                        found.normalise();
+                        e.found = found;
                         e.answered = true;
                         e.fresh_until = now + FRESH;
                     }
                     // A failed refresh keeps a name's last addresses (a
                     // DNS outage does not cut calls off); a name never
                     // answered fails for a while.
-                    Err(_) if !e.addrs.is_empty() => e.fresh_until = now + NEGATIVE,
+                    Err(_) if !e.found.hops.is_empty() => e.fresh_until = now + NEGATIVE,
                     Err(_) => {
                         e.answered = true;
                         e.fresh_until = now + NEGATIVE;
@@ -352,21 +354,21 @@ mod tests {
             .unwrap();
         assert_eq!(n.poll_query(), Some(name.clone()));
         assert_eq!(n.poll_query(), None, "one lookup for both");
-        let a: SocketAddr = "198.51.100.7:5060".parse().unwrap();
+        let a = Resolved::of(["198.51.100.7:5060".parse().unwrap()]);
         let mut out = Vec::new();
-        n.answer(now, &name, Ok(vec![a]), &mut out);
+        n.answer(now, &name, Ok(a.clone()), &mut out);
         assert_eq!(out.len(), 2);
-        assert_eq!(look(&mut n, now, &name), Lookup::Found(&[a]));
+        assert_eq!(look(&mut n, now, &name), Lookup::Found(&a));
         assert_eq!(n.poll_query(), None);
         // Stale: still served, looked up again once.
         let later = now + FRESH;
-        assert_eq!(look(&mut n, later, &name), Lookup::Found(&[a]));
-        assert_eq!(look(&mut n, later, &name), Lookup::Found(&[a]));
+        assert_eq!(look(&mut n, later, &name), Lookup::Found(&a));
+        assert_eq!(look(&mut n, later, &name), Lookup::Found(&a));
         assert_eq!(n.poll_query(), Some(name.clone()));
         assert_eq!(n.poll_query(), None);
         // A failed refresh keeps the addresses.
         n.answer(later, &name, Err("timeout".into()), &mut out);
-        assert_eq!(look(&mut n, later, &name), Lookup::Found(&[a]));
+        assert_eq!(look(&mut n, later, &name), Lookup::Found(&a));
     }
 
     #[test]

@@ -31,12 +31,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::srv::MAX_ADDRESSES;
 use core::hash::{BuildHasher, Hasher};
 use trunkline_parser::{
     Edits, ErrorKind, HeaderName, Limits, LocalCtx, LocalPart, Message, Method, ParseError, Parser,
     Piece, ResponseSpec, Summary, Uri, ValidateOptions, Via, validate_with, write_cancel,
     write_response,
 };
+use trunkline_routing_tables::SplitMix;
 use trunkline_shards::tx::{
     ClientRequest, RequestOutcome, ResponseOutcome, Timers, TxEvent, TxId, TxLayer,
 };
@@ -458,14 +460,14 @@ impl ProxyCore {
         self.st.names.poll_query()
     }
 
-    /// The answer to a [`NameQuery`]: its addresses, best first (SRV
-    /// order, then A/AAAA), or why the lookup failed. The requests parked
-    /// for it go on, or get 503.
+    /// The answer to a [`NameQuery`]: its hops (SRV targets with their
+    /// priorities and weights, or A/AAAA addresses), or why the lookup
+    /// failed. The requests parked for it go on, or get 503.
     pub fn handle_name_answer(
         &mut self,
         now: Instant,
         query: &NameQuery,
-        found: Result<Vec<SocketAddr>, String>,
+        found: Result<crate::srv::Resolved, String>,
     ) {
         let mut ready = std::mem::take(&mut self.st.unparked);
         self.st.names.answer(now, query, found, &mut ready);
@@ -791,13 +793,30 @@ impl State {
             return Some(Err(RouteError::NeedsDns));
         };
         match self.names.lookup(now, &key) {
-            dns::Lookup::Found(addrs) => {
-                // The addresses a listener reaches, ours left out.
+            dns::Lookup::Found(found) => {
+                // This request's order (RFC 2782 for SRV hops, a rotating
+                // first address for A/AAAA), then the addresses a
+                // listener reaches, ours left out.
+                let seed = self.branch_hash.hash_one(inp.sum.call_id) ^ u64::from(inp.sum.cseq.seq);
+                let mut order = [0u8; MAX_ADDRESSES];
+                let tries = if found.srv {
+                    crate::srv::srv_order(&found.hops, &mut SplitMix(seed), &mut order)
+                } else {
+                    let n = found.hops.len().min(MAX_ADDRESSES);
+                    let first = (seed % n.max(1) as u64) as usize;
+                    for (i, o) in order.iter_mut().take(n).enumerate() {
+                        *o = ((first + i) % n) as u8;
+                    }
+                    n
+                };
                 let locals = &self.cfg.locals;
                 let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-                let mut reach = [unspecified; dns::MAX_ADDRS];
+                let mut reach = [unspecified; MAX_ADDRESSES];
                 let (mut n, mut ours) = (0, false);
-                for &a in addrs.iter().take(dns::MAX_ADDRS) {
+                for a in order[..tries]
+                    .iter()
+                    .map(|&i| found.hops[usize::from(i)].addr)
+                {
                     if locals.has(a) {
                         ours = true;
                     } else if locals.egress(inp.local, a).is_some() {

@@ -2,6 +2,7 @@
 //! up, then forwarded or answered 503, on the virtual network.
 
 use super::*;
+use crate::srv::Resolved;
 
 const SBC: &str = "198.51.100.7:5070";
 
@@ -46,7 +47,7 @@ fn a_request_waits_for_its_next_hops_name_then_the_name_is_cached() {
     assert!(n.take().is_empty());
 
     n.core
-        .handle_name_answer(n.now, &sbc_query(), Ok(vec![addr(SBC)]));
+        .handle_name_answer(n.now, &sbc_query(), Ok(Resolved::of([addr(SBC)])));
     n.drain();
     let out = n.take();
     assert_eq!(out.len(), 2, "{out:#?}");
@@ -106,7 +107,7 @@ fn a_lookup_that_never_answers_gives_503_in_time() {
     assert_eq!(n.core.counters().names_failed, 1);
     // A late answer finds nothing parked.
     n.core
-        .handle_name_answer(n.now, &sbc_query(), Ok(vec![addr(SBC)]));
+        .handle_name_answer(n.now, &sbc_query(), Ok(Resolved::of([addr(SBC)])));
     n.drain();
     assert!(n.take().is_empty());
 }
@@ -136,7 +137,8 @@ fn cancelling_a_parked_invite_answers_487() {
     );
     // The answer comes later: nothing left to forward.
     let q = n.core.poll_name_query().unwrap();
-    n.core.handle_name_answer(n.now, &q, Ok(vec![addr(SBC)]));
+    n.core
+        .handle_name_answer(n.now, &q, Ok(Resolved::of([addr(SBC)])));
     n.drain();
     assert!(n.take().iter().all(|(d, _)| *d == addr(UAC)));
 }
@@ -144,69 +146,83 @@ fn cancelling_a_parked_invite_answers_487() {
 #[test]
 fn an_invite_tries_a_names_addresses_in_turn_on_503_not_on_486() {
     const SBC2: &str = "198.51.100.8:5070";
+    let to_name = |branch: &str, call: &str| {
+        invite(branch).replace("call-1@", call).replacen(
+            &format!("INVITE sip:bob@{UAS}"),
+            "INVITE sip:bob@sbc.example.net:5070",
+            1,
+        )
+    };
     let mut n = Net::new(Mode::Stateful, None);
-    let inv = invite("z9hG4bKaddr1").replacen(
-        &format!("INVITE sip:bob@{UAS}"),
-        "INVITE sip:bob@sbc.example.net:5070",
-        1,
-    );
-    n.from(UAC, &inv);
+    n.from(UAC, &to_name("z9hG4bKaddr1", "call-1@"));
     assert_eq!(n.take().len(), 1, "100 Trying; the INVITE waits");
     let q = n.core.poll_name_query().unwrap();
-    n.core
-        .handle_name_answer(n.now, &q, Ok(vec![addr(SBC), addr(SBC2)]));
+    let both = Resolved::of([addr(SBC), addr(SBC2)]);
+    n.core.handle_name_answer(n.now, &q, Ok(both));
     n.drain();
     let out = n.take();
     assert_eq!(out.len(), 1, "{out:#?}");
-    assert_eq!(out[0].0, addr(SBC));
-    assert!(
-        out[0]
-            .1
-            .starts_with("INVITE sip:bob@sbc.example.net:5070 SIP/2.0")
-    );
+    // The first address rotates per request (A records share the load).
+    let (first, second) = match out[0].0 == addr(SBC) {
+        true => (SBC, SBC2),
+        false => (SBC2, SBC),
+    };
+    assert_eq!(out[0].0, addr(first));
+    let kept = "INVITE sip:bob@sbc.example.net:5070 SIP/2.0";
+    assert!(out[0].1.starts_with(kept));
     n.from(
-        SBC,
+        first,
         &respond(&out[0].1, 503, "Service Unavailable", Some("s1")),
     );
     let out = n.take();
     let next = out
         .iter()
-        .find(|(d, m)| *d == addr(SBC2) && m.starts_with("INVITE "))
+        .find(|(d, m)| *d == addr(second) && m.starts_with("INVITE "))
         .unwrap_or_else(|| panic!("the next address: {out:#?}"));
-    assert!(
-        next.1
-            .starts_with("INVITE sip:bob@sbc.example.net:5070 SIP/2.0"),
-        "Request-URI kept"
-    );
+    assert!(next.1.starts_with(kept), "Request-URI kept");
     assert_eq!(n.core.counters().names_failovers, 1);
     assert_eq!(n.core.counters().lcr_failovers, 0);
-    n.from(SBC2, &respond(&next.1, 200, "OK", Some("s2")));
+    n.from(second, &respond(&next.1, 200, "OK", Some("s2")));
     let out = n.take();
-    assert!(
+    let relayed = |out: &[(SocketAddr, String)], code: &str| {
         out.iter()
-            .any(|(d, m)| *d == addr(UAC) && m.starts_with("SIP/2.0 200")),
-        "{out:#?}"
-    );
+            .any(|(d, m)| *d == addr(UAC) && m.starts_with(code))
+    };
+    assert!(relayed(&out, "SIP/2.0 200"), "{out:#?}");
+
+    // Both addresses lead calls: over 40 calls each is tried first.
+    let mut firsts = std::collections::HashSet::new();
+    for i in 0..40 {
+        n.from(
+            UAC,
+            &to_name(&format!("z9hG4bKspread{i}"), &format!("spread-{i}@")),
+        );
+        let out = n.take();
+        let sent = out
+            .iter()
+            .find(|(d, _)| *d != addr(UAC))
+            .expect("sent at once");
+        firsts.insert(sent.0);
+    }
+    assert_eq!(firsts.len(), 2, "{firsts:?}");
 
     // A 486 is the callee's answer, not the server's failure: no failover.
-    let inv = invite("z9hG4bKaddr2")
-        .replace("call-1@", "call-2@")
-        .replacen(
-            &format!("INVITE sip:bob@{UAS}"),
-            "INVITE sip:bob@sbc.example.net:5070",
-            1,
-        );
-    n.from(UAC, &inv);
+    n.from(UAC, &to_name("z9hG4bKaddr2", "call-2@"));
     let out = n.take();
     let sent = out
         .iter()
-        .find(|(d, _)| *d == addr(SBC))
-        .expect("cached: sent at once");
-    n.from(SBC, &respond(&sent.1, 486, "Busy Here", Some("s3")));
-    let out = n.take();
-    assert!(out.iter().all(|(d, _)| *d != addr(SBC2)), "{out:#?}");
-    assert!(
-        out.iter()
-            .any(|(d, m)| *d == addr(UAC) && m.starts_with("SIP/2.0 486"))
+        .find(|(d, _)| *d != addr(UAC))
+        .expect("sent")
+        .clone();
+    n.from(
+        &sent.0.to_string(),
+        &respond(&sent.1, 486, "Busy Here", Some("s3")),
     );
+    let out = n.take();
+    // (The ACK for the 486 goes back hop by hop; no INVITE goes on.)
+    assert!(
+        out.iter().all(|(_, m)| !m.starts_with("INVITE ")),
+        "{out:#?}"
+    );
+    assert!(relayed(&out, "SIP/2.0 486"));
 }
