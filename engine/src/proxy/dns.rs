@@ -28,7 +28,13 @@ use std::time::{Duration, Instant};
 use hashbrown::{Equivalent, HashMap};
 use trunkline_shards::tx::TxId;
 
-use crate::srv::Resolved;
+use core::hash::BuildHasher;
+use trunkline_parser::{Method, ValidateOptions, validate_with};
+use trunkline_routing_tables::SplitMix;
+
+use super::route::{RouteError, RoutePlan};
+use super::{In, State};
+use crate::srv::{MAX_ADDRESSES, Resolved};
 
 /// How long an answer is used before it is looked up again (the
 /// resolver's own cache keeps records for their TTL, so asking again is
@@ -310,6 +316,149 @@ impl Names {
     /// Requests parked now.
     pub fn parked(&self) -> usize {
         self.parked.len()
+    }
+}
+
+/// The proxy core's side: parking a request, and letting it go on.
+impl State {
+    /// The address of the next hop `plan.name` names: `Some(Ok)` from
+    /// the shard's answers (the first address a listener reaches),
+    /// `Some(Err)` when it does not resolve (or cannot be waited for),
+    /// `None` when the request was parked until it is looked up, or (an
+    /// INVITE to a name with several addresses) forwarded to them in turn.
+    pub(super) fn next_hop_by_name(
+        &mut self,
+        now: Instant,
+        inp: &In<'_, '_>,
+        server: Option<TxId>,
+        plan: &RoutePlan,
+    ) -> Option<Result<SocketAddr, RouteError>> {
+        let Some((span, port)) = plan.name else {
+            return Some(Err(RouteError::NeedsDns));
+        };
+        let name = inp.msg.slice(span);
+        let mut buf = [0; MAX_NAME];
+        let Some(key) = NameRef::new(name, port, &mut buf) else {
+            self.counters.names_failed += 1;
+            return Some(Err(RouteError::NeedsDns));
+        };
+        match self.names.lookup(now, &key) {
+            Lookup::Found(found) => {
+                // This request's order (RFC 2782 for SRV hops, a rotating
+                // first address for A/AAAA), then the addresses a
+                // listener reaches, ours left out.
+                let seed = self.branch_hash.hash_one(inp.sum.call_id) ^ u64::from(inp.sum.cseq.seq);
+                let mut order = [0u8; MAX_ADDRESSES];
+                let tries = if found.srv {
+                    crate::srv::srv_order(&found.hops, &mut SplitMix(seed), &mut order)
+                } else {
+                    let n = found.hops.len().min(MAX_ADDRESSES);
+                    let first = (seed % n.max(1) as u64) as usize;
+                    for (i, o) in order.iter_mut().take(n).enumerate() {
+                        *o = ((first + i) % n) as u8;
+                    }
+                    n
+                };
+                let locals = &self.cfg.locals;
+                let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+                let mut reach = [unspecified; MAX_ADDRESSES];
+                let (mut n, mut ours) = (0, false);
+                for a in order[..tries]
+                    .iter()
+                    .map(|&i| found.hops[usize::from(i)].addr)
+                {
+                    if locals.has(a) {
+                        ours = true;
+                    } else if locals.egress(inp.local, a).is_some() {
+                        reach[n] = a;
+                        n += 1;
+                    }
+                }
+                return match (n, server) {
+                    (0, _) if ours => Some(Err(RouteError::Loop)),
+                    (0, _) => Some(Err(RouteError::NoListener)),
+                    // An INVITE tries each in turn (RFC 3263 §4.3).
+                    (2.., Some(server)) if inp.msg.method() == Some(Method::Invite) => {
+                        self.forward_to_addresses(now, inp, server, &reach[..n]);
+                        None
+                    }
+                    _ => Some(Ok(reach[0])),
+                };
+            }
+            Lookup::Failed => {
+                self.counters.names_failed += 1;
+                return Some(Err(RouteError::NeedsDns));
+            }
+            Lookup::Unknown => {}
+        }
+        let Some(query) = NameQuery::new(name, port) else {
+            return Some(Err(RouteError::NeedsDns));
+        };
+        let mut bytes = self.tx.take_buf();
+        bytes.extend_from_slice(inp.msg.as_bytes());
+        let parked = Parked {
+            query,
+            bytes,
+            src: inp.src,
+            local: inp.local,
+            server,
+            deadline: now + PARK_TIMEOUT,
+        };
+        match self.names.park(now, parked) {
+            Ok(()) => {
+                self.counters.names_parked += 1;
+                None
+            }
+            Err(_) => {
+                self.counters.names_failed += 1;
+                Some(Err(RouteError::NeedsDns))
+            }
+        }
+    }
+
+    /// A parked request whose name was answered goes on (`answered`), or
+    /// one that waited too long gets 503.
+    pub(super) fn unpark(&mut self, now: Instant, p: Parked, answered: bool) {
+        if answered {
+            let mut parser = std::mem::take(&mut self.names_parser);
+            if let Ok(msg) = parser.parse(&p.bytes) {
+                if let Ok(sum) = validate_with(&msg, &ValidateOptions::PROXY) {
+                    let inp = In {
+                        msg: &msg,
+                        sum: &sum,
+                        src: p.src,
+                        local: p.local,
+                    };
+                    self.forward_request(now, &inp, p.server);
+                }
+            }
+            self.names_parser = parser;
+            self.tx.give_buf(p.bytes);
+        } else {
+            self.counters.names_failed += 1;
+            let (code, reason) = RouteError::NeedsDns.response();
+            self.answer_parked(now, p, code, reason);
+        }
+    }
+
+    /// Answers a parked request with `code` (an ACK is dropped).
+    pub(super) fn answer_parked(&mut self, now: Instant, p: Parked, code: u16, reason: &[u8]) {
+        let mut parser = std::mem::take(&mut self.names_parser);
+        if let Ok(msg) = parser.parse(&p.bytes) {
+            if let Ok(sum) = validate_with(&msg, &ValidateOptions::PROXY) {
+                if msg.method() != Some(Method::Ack) {
+                    let inp = In {
+                        msg: &msg,
+                        sum: &sum,
+                        src: p.src,
+                        local: p.local,
+                    };
+                    self.reply(now, &inp, p.server, code, reason, &[]);
+                }
+            }
+        }
+        self.names_parser = parser;
+        self.tx.give_buf(p.bytes);
     }
 }
 
