@@ -405,6 +405,22 @@ impl State {
             self.reply(now, inp, Some(server), 404, b"No Route", &[]);
             return;
         }
+        // No target could be sent to (all loops or unwritable): 503.
+        self.start_serial(now, inp, server, targets, b"No Gateway Available");
+    }
+
+    /// Starts the serial search of `targets` for `inp` (a new response
+    /// context for `server`, the targets moved into it, the first that
+    /// can be sent to tried); when none can, answers 503 `reason`.
+    /// `targets` goes back to the scratch it came from.
+    fn start_serial(
+        &mut self,
+        now: Instant,
+        inp: &In<'_, '_>,
+        server: TxId,
+        mut targets: Vec<Target>,
+        reason: &[u8],
+    ) {
         let (slot, generation) = self.new_ctx(server, inp.msg);
         let user = UserRef {
             slot,
@@ -419,10 +435,9 @@ impl State {
         ctx.local = inp.local;
         self.targets = targets;
         if !self.next_target(now, slot, generation, Some(inp)) {
-            // No target could be sent to (all loops or unwritable).
             let ctx = self.ctx_mut(slot, generation).expect("live");
             ctx.final_sent = true;
-            self.local_final(now, slot, generation, server, 503, b"No Gateway Available");
+            self.local_final(now, slot, generation, server, 503, reason);
         }
     }
 
@@ -440,25 +455,8 @@ impl State {
         let mut targets = std::mem::take(&mut self.targets);
         targets.clear();
         targets.extend(addrs.iter().take(MAX_TARGETS).map(|&a| Target::address(a)));
-        let (slot, generation) = self.new_ctx(server, inp.msg);
-        let user = UserRef {
-            slot,
-            generation,
-            branch: 0,
-            cancel: false,
-        };
-        self.tx.set_user(server, user.pack());
-        let ctx = &mut self.ctxs[slot as usize];
-        std::mem::swap(&mut ctx.targets, &mut targets);
-        ctx.src = Some(inp.src);
-        ctx.local = inp.local;
-        self.targets = targets;
-        if !self.next_target(now, slot, generation, Some(inp)) {
-            let ctx = self.ctx_mut(slot, generation).expect("live");
-            ctx.final_sent = true;
-            let (code, reason) = route::RouteError::NoListener.response();
-            self.local_final(now, slot, generation, server, code, reason);
-        }
+        let (_, reason) = route::RouteError::NoListener.response();
+        self.start_serial(now, inp, server, targets, reason);
     }
 
     /// Whether a branch's final `code` (408: it timed out) moves the
