@@ -24,7 +24,7 @@ use trunkline_engine::proxy::{
     Target, TargetSource,
 };
 use trunkline_engine::srv::{Hop, Resolved};
-use trunkline_parser::{HeaderName, Parser};
+use trunkline_parser::{Edits, HeaderName, Parser, ResponseSpec, write_response};
 
 /// The peers datagrams come from: caller, IPv4 gateway, IPv6 gateway, us.
 pub const PEERS: [&str; 4] = [
@@ -186,33 +186,28 @@ impl Harness {
         };
         let mut p = Parser::default();
         let Ok(m) = p.parse(&req) else { return };
-        let mut out = format!("SIP/2.0 {code} Whatever\r\n").into_bytes();
-        for h in m.headers() {
-            let keep = matches!(
-                h.kind,
-                HeaderName::Via
-                    | HeaderName::From
-                    | HeaderName::CallId
-                    | HeaderName::CSeq
-                    | HeaderName::RecordRoute
-            );
-            if keep {
-                out.extend_from_slice(m.slice(h.line()));
-            }
-            if h.kind == HeaderName::To {
-                out.extend_from_slice(b"To: ");
-                out.extend_from_slice(m.slice(h.value));
-                if to_tag && code > 100 {
-                    out.extend_from_slice(b";tag=gw1");
-                }
-                out.extend_from_slice(b"\r\n");
-            }
-        }
+        // The parser's response builder, as the proxy's own replies use,
+        // with what a UAS adds: the Record-Route echoed, a Contact on 2xx.
+        let contact = format!("Contact: <sip:gw@{dest}>");
+        let mut extra: Vec<&[u8]> = m
+            .headers()
+            .iter()
+            .filter(|h| h.kind == HeaderName::RecordRoute)
+            .map(|h| m.slice(h.line()).trim_ascii_end())
+            .collect();
         if (200..300).contains(&code) {
-            out.extend_from_slice(format!("Contact: <sip:gw@{dest}>\r\n").as_bytes());
+            extra.push(contact.as_bytes());
         }
-        out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-        self.datagram(&out, dest, local);
+        let spec = ResponseSpec {
+            code,
+            reason: b"Whatever",
+            to_tag: to_tag.then_some(b"gw1".as_slice()),
+            extra_headers: &extra,
+        };
+        let mut out = Vec::new();
+        if write_response(&m, &spec, &mut Edits::new(), &mut out).is_ok() {
+            self.datagram(&out, dest, local);
+        }
     }
 
     /// Answers the core's next name lookup: fails, an IPv4 address, SRV
