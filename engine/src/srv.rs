@@ -8,13 +8,13 @@ use std::net::{IpAddr, SocketAddr};
 
 use trunkline_routing_tables::SplitMix;
 
-/// The most hops of one gateway host name kept (A/AAAA: in resolver
+/// The most hops of one host name kept (A/AAAA: in resolver
 /// order, IPv4 first; SRV: the lowest priorities): each is a try of the
 /// call's, and a call tries at most
 /// [`MAX_TARGETS`](crate::proxy::MAX_TARGETS) in all.
 pub const MAX_ADDRESSES: usize = 8;
 
-/// One place a gateway is reached.
+/// One place a host name (a gateway, or a next hop) leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Hop {
     /// Address and port.
@@ -29,7 +29,7 @@ pub struct Hop {
     pub record: u16,
 }
 
-/// What a lookup of a gateway host name found.
+/// What a lookup of a host name found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolved {
     /// The hops come from SRV records: ordered per call by priority and
@@ -101,7 +101,7 @@ impl Resolved {
     }
 }
 
-/// The order a call tries a gateway's SRV hops in, as indexes of `hops`
+/// The order a call (or request) tries a name's SRV hops in, as indexes of `hops`
 /// written to `order` (RFC 2782): priorities lowest first; within one,
 /// records drawn one after another, each with a chance proportional to
 /// its weight among those left, a weight-0 record (placed first by
