@@ -421,14 +421,9 @@ impl State {
         mut targets: Vec<Target>,
         reason: &[u8],
     ) {
-        let (slot, generation) = self.new_ctx(server, inp.msg);
-        let user = UserRef {
-            slot,
-            generation,
-            branch: 0,
-            cancel: false,
-        };
-        self.tx.set_user(server, user.pack());
+        let UserRef {
+            slot, generation, ..
+        } = self.new_ctx(server, inp.msg);
         let ctx = &mut self.ctxs[slot as usize];
         std::mem::swap(&mut ctx.targets, &mut targets);
         ctx.src = Some(inp.src);

@@ -725,14 +725,7 @@ impl State {
             return;
         };
         let method = msg.method().unwrap_or(Method::Extension);
-        let (slot, generation) = self.new_ctx(server, msg);
-        let user = UserRef {
-            slot,
-            generation,
-            branch: 0,
-            cancel: false,
-        };
-        self.tx.set_user(server, user.pack());
+        let user = self.new_ctx(server, msg);
         self.start_branch(now, user, method, buf, dest, out);
     }
 

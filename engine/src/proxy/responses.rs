@@ -83,7 +83,10 @@ impl State {
             .filter(|c| c.live && (c.generation & 0xff_ffff) == generation)
     }
 
-    pub(super) fn new_ctx(&mut self, server: TxId, msg: &Message<'_>) -> (u32, u32) {
+    /// A new response context for server transaction `server`, keeping a
+    /// copy of its request `msg`, tied to the transaction; returns the
+    /// handle of its first branch.
+    pub(super) fn new_ctx(&mut self, server: TxId, msg: &Message<'_>) -> UserRef {
         let slot = match self.free_ctxs.pop() {
             Some(s) => s,
             None => {
@@ -111,7 +114,14 @@ impl State {
         c.timed_out = false;
         c.src = None;
         c.local = 0;
-        (slot, c.generation)
+        let user = UserRef {
+            slot,
+            generation: c.generation,
+            branch: 0,
+            cancel: false,
+        };
+        self.tx.set_user(server, user.pack());
+        user
     }
 
     pub(super) fn release(&mut self, slot: u32, generation: u32) {
