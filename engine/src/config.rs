@@ -15,7 +15,7 @@
 //! [route]
 //! default = "127.0.0.1:5070"     # where requests without a Route past us go
 //!
-//! [routing]                      # least-cost routing of initial INVITEs (issue 5)
+//! [routing]                      # least-cost routing of initial INVITEs
 //! table = "/var/lib/trunkline/table.snap"  # built by `trunkline snap build`
 //! failover = ["408", "5xx"]      # final responses that try the next gateway
 //! no_route = 404                 # answer when no rule matches the number
@@ -139,8 +139,10 @@ struct LimitsSection {
     max_transactions: Option<Spanned<usize>>,
 }
 
-/// The router's configuration, resolved and checked.
-#[derive(Clone, Debug)]
+/// The router's configuration, resolved and checked: plain data. The
+/// services the router uses (DNS resolver, a routing source of one's own)
+/// are given to the runtime's `RouterBuilder`, not put here.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// UDP addresses to listen on (port 0: any free port, for tests).
     pub listen: Vec<SocketAddr>,
@@ -158,20 +160,6 @@ pub struct Config {
     pub routing: Option<RoutingConfig>,
     /// The local control socket, if any (relative to the config file).
     pub control: Option<PathBuf>,
-    /// Looks up next hops given by host name (a Route or Request-URI);
-    /// `None`: the system's (`/etc/resolv.conf`, `/etc/hosts`). Not set
-    /// from the file: for embedding and tests.
-    pub resolver: Option<NextHopResolver>,
-}
-
-/// A [`Resolver`](crate::routing::Resolver) for next hops given by name.
-#[derive(Clone)]
-pub struct NextHopResolver(pub crate::routing::Resolver);
-
-impl std::fmt::Debug for NextHopResolver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NextHopResolver")
-    }
 }
 
 /// The `[routing]` section: which snapshot routes initial INVITEs.
@@ -218,7 +206,6 @@ impl Default for Config {
             proxy: ProxyConfig::new(listen, None),
             routing: None,
             control: None,
-            resolver: None,
         }
     }
 }
@@ -325,7 +312,7 @@ impl Config {
         let r = &file.routing;
         if let Some(f) = &r.failover {
             cfg.proxy.failover =
-                crate::proxy::FailoverCodes::parse(f.get_ref().iter().map(String::as_str))
+                crate::lcr::FailoverCodes::parse(f.get_ref().iter().map(String::as_str))
                     .map_err(|e| err(Some(f.span()), Some("routing.failover"), e.to_string()))?;
         }
         if let Some(i) = &r.probe_interval_ms {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, SRV};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use trunkline_engine::routing::{DnsResolver, Hop, Resolved};
+use trunkline_engine::dns::{DnsResolver, Hop, Resolved};
 
 /// The zone the fake server serves: (name, record data).
 fn zone() -> Vec<(&'static str, RData)> {
@@ -267,7 +267,7 @@ fn the_system_resolver_reads_the_hosts_file() {
 #[test]
 fn a_changed_hosts_file_reaches_the_next_lookup() {
     use std::time::{Duration, SystemTime};
-    use trunkline_engine::routing::reloading_resolver;
+    use trunkline_engine::dns::reloading_resolver;
 
     let dir = std::env::temp_dir().join(format!("tl-dns-reload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -283,7 +283,7 @@ fn a_changed_hosts_file_reaches_the_next_lookup() {
     let resolve = reloading_resolver(vec![resolv.clone(), hosts.clone()], move || {
         DnsResolver::from_files(&r, &h)
     });
-    let first = |resolve: &trunkline_engine::routing::Resolver| {
+    let first = |resolve: &trunkline_engine::dns::Resolver| {
         resolve("moved.example.test", Some(5080)).map(|r| r.hops[0].addr)
     };
     assert_eq!(first(&resolve), Ok("192.0.2.5:5080".parse().unwrap()));

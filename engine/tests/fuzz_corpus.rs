@@ -230,17 +230,15 @@ fn seeds_and_corpus_replay_clean() {
 /// (A driver that silently did nothing would replay "clean".)
 #[test]
 fn seeds_reach_the_paths_they_seed() {
-    use std::net::SocketAddr;
-    use std::sync::Arc;
-    use std::time::Instant;
-    use trunkline_engine::proxy::{LocalAddr, ProxyConfig, ProxyCore};
+    use trunkline_engine::dns::Resolved;
+    use trunkline_engine::proxy::{LocalAddr, ProxyConfig};
+    use trunkline_engine::testkit::{VirtualNet, addr};
 
-    let mut cfg = ProxyConfig::new(driver::LISTENERS[0].parse().unwrap(), None);
-    cfg.locals.addrs.push(LocalAddr::from_socket(
-        driver::LISTENERS[1].parse().unwrap(),
-    ));
-    let mut core = ProxyCore::new(Arc::new(cfg), 7);
-    let now = Instant::now();
+    let mut cfg = ProxyConfig::new(addr(driver::LISTENERS[0]), None);
+    cfg.locals
+        .addrs
+        .push(LocalAddr::from_socket(addr(driver::LISTENERS[1])));
+    let mut net = VirtualNet::new(cfg);
     let bye = in_dialog(
         "BYE",
         5,
@@ -249,21 +247,13 @@ fn seeds_reach_the_paths_they_seed() {
         "dns1",
         "192.0.2.10:5060",
     );
-    let caller: SocketAddr = driver::PEERS[0].parse().unwrap();
-    core.handle_datagram(now, bye.as_bytes(), caller, 0);
-    let q = core.poll_name_query().expect("looked up");
-    core.handle_name_answer(
-        now,
-        &q,
-        Ok(trunkline_engine::srv::Resolved::of(["[2001:db8::7]:5070"
-            .parse()
-            .unwrap()])),
-    );
-    let mut buf = Vec::new();
-    let t = core.poll_transmit(&mut buf).expect("forwarded");
-    assert_eq!(
-        (t.dest, t.local),
-        ("[2001:db8::7]:5070".parse().unwrap(), 1)
-    );
-    assert!(buf.starts_with(b"BYE sip:bob@sbc.example.net:5070 "));
+    net.from(driver::PEERS[0], &bye);
+    let q = net.core.poll_name_query().expect("looked up");
+    net.answer_name(&q, Ok(Resolved::of([addr("[2001:db8::7]:5070")])));
+    let sent = net.take_sent();
+    let [s] = sent.as_slice() else {
+        panic!("one BYE forwarded: {sent:?}");
+    };
+    assert_eq!((s.dest, s.local), (addr("[2001:db8::7]:5070"), 1));
+    assert!(s.bytes.starts_with(b"BYE sip:bob@sbc.example.net:5070 "));
 }

@@ -50,6 +50,7 @@ mod method;
 pub mod name_addr;
 mod params;
 pub mod response;
+mod salvage;
 mod scan;
 mod span;
 pub mod uri;
@@ -65,7 +66,8 @@ pub use message::{HeaderEntry, HeaderTable, Limits, Message, Parser, StartLine, 
 pub use method::{Method, MethodSet};
 pub use name_addr::{Contact, NameAddr};
 pub use params::{Fault, Param, Params, unquote};
-pub use response::{ResponseSpec, write_ack, write_cancel, write_response};
+pub use response::{ResponseSpec, stamp_via, write_ack, write_cancel, write_response};
+pub use salvage::salvage_request;
 pub use span::Span;
 pub use uri::{Host, HostKind, SipUri, Uri};
 pub use validate::{Summary, ValidateOptions, validate, validate_with};

@@ -8,10 +8,13 @@
 //! request is the "original", the start line is replaced, the headers a
 //! response does not carry are deleted, and the new ones are inserted.
 
+use std::net::SocketAddr;
+
 use crate::edit::{EditError, Edits, LocalCtx, Piece};
 use crate::header::HeaderName;
 use crate::message::Message;
 use crate::span::Span;
+use crate::via::Via;
 
 /// A response to build from a request.
 #[derive(Clone, Debug)]
@@ -24,6 +27,36 @@ pub struct ResponseSpec<'r> {
     pub to_tag: Option<&'r [u8]>,
     /// Extra header lines, each `Name: value` without the CRLF.
     pub extra_headers: &'r [&'r [u8]],
+    /// Where the request came from: when given, the top Via gets its
+    /// `received` and `rport` as a server fills them on receipt
+    /// ([`stamp_via`]), so the response names the address it goes to.
+    pub via_source: Option<SocketAddr>,
+}
+
+/// Fills the top Via `via` of `msg` as a server does on receipt, through
+/// `edits`: `received=IP` when the sent-by host is not the source address
+/// `src` (§18.2.1), or always when the Via asks for `rport`, whose value
+/// is then set to the source port (RFC 3581 §4), whatever the sent-by
+/// port says.
+pub fn stamp_via(edits: &mut Edits, msg: &Message<'_>, via: &Via<'_>, src: SocketAddr) {
+    let asked = via.rport == Some(None);
+    // The rport value first: when `rport` is the last parameter both
+    // insertions land at the Via's end, and they are written in order.
+    if asked {
+        if let Some(p) = via
+            .param_iter()
+            .find(|p| p.name.eq_ignore_ascii_case(b"rport"))
+        {
+            let at = msg.span_of(p.name).end as usize;
+            let v = edits.scratch_decimal(b"=", u32::from(src.port()), b"");
+            edits.insert(at, v);
+        }
+    }
+    if asked || via.host.ip() != Some(src.ip()) {
+        let end = msg.span_of(via.raw).end as usize;
+        let v = edits.scratch_fmt(format_args!(";received={}", src.ip()));
+        edits.insert(end, v);
+    }
 }
 
 /// Writes the response `spec` to `request` into `out` (appending) and
@@ -67,6 +100,11 @@ pub fn write_response(
             }
         } else if !keep {
             edits.remove_header(request, i);
+        }
+    }
+    if let Some(src) = spec.via_source {
+        if let Ok(via) = request.top_via() {
+            stamp_via(edits, request, &via, src);
         }
     }
     let at = request.headers_end();

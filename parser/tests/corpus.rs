@@ -170,6 +170,7 @@ fn responses_built_from_corpus_requests() {
                     reason,
                     to_tag: Some(b"tl-1"),
                     extra_headers: &[b"Server: trunkline"],
+                    via_source: None,
                 },
                 &mut edits,
                 &mut out,

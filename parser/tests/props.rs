@@ -727,6 +727,7 @@ proptest! {
             reason: reason.as_bytes(),
             to_tag: Some(tag.as_bytes()),
             extra_headers: &extra,
+            via_source: None,
         };
         let mut edits = Edits::new();
         let mut out = Vec::new();

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use trunkline_engine::config::NextHopResolver;
+use trunkline_engine::dns::Resolved;
 use trunkline_engine::proxy::Mode;
-use trunkline_engine::routing::Resolved;
+use trunkline_engine::runtime::RouterBuilder;
 use trunkline_tests::{Peer, header, in_dialog, invite, respond, short_timers, start_router};
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -138,6 +138,7 @@ fn lost_200_retransmitted_by_the_uas_reaches_the_uac() {
     let router = start_router(Some(uas.addr), |_| {});
     let proxy = router.local_addrs()[0];
     uac.send(proxy, &invite(&uac, uas.addr, "lost-1", "z9hG4bKl1"));
+    uac.expect("SIP/2.0 100 Trying");
     let inv = uas.expect("INVITE ");
     let ok = respond(&inv, 200, "OK", uas.addr);
     uas.send(proxy, &ok);
@@ -182,7 +183,7 @@ fn malformed_request_gets_400_and_garbage_is_dropped_and_counted() {
     uas.expect("INVITE ");
     let reports = router.shutdown();
     let sum =
-        |f: fn(&trunkline_engine::router::ShardReport) -> u64| reports.iter().map(f).sum::<u64>();
+        |f: fn(&trunkline_engine::runtime::ShardReport) -> u64| reports.iter().map(f).sum::<u64>();
     assert_eq!(sum(|r| r.counters.invalid), 1);
     assert_eq!(sum(|r| r.counters.parse_errors), 2);
     assert_eq!(sum(|r| r.counters.keepalives), 1);
@@ -225,6 +226,7 @@ fn restart_between_200_and_bye_still_routes_the_bye() {
     let proxy = router.local_addrs()[0];
     let rr = format!("<sip:{proxy};lr>");
     uac.send(proxy, &invite(&uac, uas.addr, "restart-1", "z9hG4bKrs1"));
+    uac.expect("SIP/2.0 100 Trying");
     let inv = uas.expect("INVITE ");
     uas.send(proxy, &respond(&inv, 200, "OK", uas.addr));
     uac.expect("SIP/2.0 200 OK");
@@ -400,10 +402,12 @@ fn next_hop_by_host_name() {
             _ => Err(format!("{host}: NXDOMAIN")),
         }
     };
-    let router = start_router(None, |c| {
-        c.shards = 1;
-        c.resolver = Some(NextHopResolver(Arc::new(resolve)));
-    });
+    let mut cfg = trunkline_tests::config(None);
+    cfg.shards = 1;
+    let router = RouterBuilder::new(cfg)
+        .resolver(Arc::new(resolve))
+        .start()
+        .expect("router starts");
     let proxy = router.local_addrs()[0];
     let port = uas.addr.port();
     let by_name = |m: String| m.replace(&uas.addr.to_string(), &format!("UAS.test:{port}"));

@@ -1,4 +1,4 @@
-//! Least-cost routing over real sockets (issue 5): a snapshot built from
+//! Least-cost routing over real sockets: a snapshot built from
 //! CSV, three gateways on loopback, serial failover, and a table swapped
 //! while calls are being routed on every shard.
 
@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use trunkline_engine::config::{Config, RoutingConfig};
-use trunkline_engine::proxy::{LcrRequest, NoRoute, Target, TargetSource};
-use trunkline_engine::routing::{Hop, Resolved, TableRouter};
-use trunkline_routing_tables::{BuildInputs, Source, build};
-use trunkline_tests::{Peer, header, respond, short_timers, start_router};
+use trunkline_engine::dns::{Hop, Resolved};
+use trunkline_engine::lcr::{LcrRequest, LcrTable, NoRoute, Target, TargetSource};
+use trunkline_engine::runtime::{Router, RouterBuilder};
+use trunkline_routing_tables::{At, BuildInputs, Source, build};
+use trunkline_tests::{Peer, config, header, respond, short_timers};
 
 /// A fresh directory for this test's files.
 fn scratch_dir(name: &str) -> PathBuf {
@@ -45,29 +46,22 @@ fn write_table(dir: &Path, file: &str, gateways: &str, rules: &str) -> PathBuf {
 
 /// The targets `router` gives a call to +14155550123 from 127.0.0.1 (the
 /// tables of the resolver tests route `+1` in group `customers`).
-fn route_us_call(router: &TableRouter) -> Result<Vec<Target>, NoRoute> {
+fn route_us_call(router: &LcrTable) -> Result<Vec<Target>, NoRoute> {
     let req = LcrRequest {
         number: b"+14155550123",
         source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        at: At::now(),
     };
     let mut out = Vec::new();
     router.targets(&req, &mut out).map(|()| out)
 }
 
-fn lcr_router(
-    table: &Path,
-    tweak: impl FnOnce(&mut Config),
-) -> (trunkline_engine::router::RouterHandle, Arc<TableRouter>) {
-    let router = Arc::new(TableRouter::open(table, 404).unwrap());
-    let source = Arc::clone(&router) as Arc<dyn TargetSource>;
-    let handle = start_router(None, |cfg| {
-        cfg.routing = Some(RoutingConfig::new(table.to_path_buf()));
-        cfg.proxy.lcr = Some(source);
-        tweak(cfg);
-    });
-    (handle, router)
+fn lcr_router(table: &Path, tweak: impl FnOnce(&mut Config)) -> Router {
+    let mut cfg = config(None);
+    cfg.routing = Some(RoutingConfig::new(table.to_path_buf()));
+    tweak(&mut cfg);
+    RouterBuilder::new(cfg).start().expect("router starts")
 }
-
 /// An INVITE dialling `number` at the router.
 fn call(uac: &Peer, proxy: SocketAddr, number: &str, call_id: &str) -> String {
     trunkline_tests::invite(uac, proxy, call_id, &format!("z9hG4bK-{call_id}")).replacen(
@@ -91,7 +85,7 @@ fn failover_through_three_gateways_timeout_then_503_then_answer() {
         &gateways,
         "group,prefix,targets\ncustomers,+1,gw1;gw2;gw3\n",
     );
-    let (router, _) = lcr_router(&table, short_timers);
+    let router = lcr_router(&table, short_timers);
     let proxy = router.local_addrs()[0];
     let uac = Peer::new();
     // Dialled as 001..., normalised by the dialplan to +1...
@@ -130,7 +124,7 @@ fn unknown_numbers_and_sources_get_their_answers() {
         &format!("id,address\ngw1,{}\n", gw.addr),
         "group,prefix,targets\ncustomers,+1,gw1\n",
     );
-    let (router, _) = lcr_router(&table, |_| {});
+    let router = lcr_router(&table, |_| {});
     let proxy = router.local_addrs()[0];
     let uac = Peer::new();
     uac.send(proxy, &call(&uac, proxy, "+4930123456", "lcr-2"));
@@ -157,7 +151,8 @@ fn a_table_swapped_under_load_routes_new_calls_by_the_new_table() {
         &gateways,
         "group,prefix,targets\ncustomers,+1,gb\n",
     );
-    let (router, table) = lcr_router(&to_a, short_timers);
+    let router = lcr_router(&to_a, short_timers);
+    let table = Arc::clone(router.table().expect("a table"));
     let proxy = router.local_addrs()[0];
     // A publisher swaps the table back and forth while calls go through;
     // every call must reach one of the two gateways, on every shard.
@@ -245,7 +240,7 @@ fn a_concurrent_call_cap_holds_across_shards_until_byes() {
         ),
         "group,prefix,targets\ncustomers,+1,gw1;gw2\n",
     );
-    let (router, _) = lcr_router(&table, |_| {});
+    let router = lcr_router(&table, |_| {});
     let proxy = router.local_addrs()[0];
     let uac = Peer::new();
     let mut at_gw1 = Vec::new();
@@ -316,7 +311,7 @@ fn gateways_given_by_host_name_are_resolved_at_load() {
         ),
         "group,prefix,targets\ncustomers,+1,nowhere;named\n",
     );
-    let (router, _) = lcr_router(&table, |_| {});
+    let router = lcr_router(&table, |_| {});
     let proxy = router.local_addrs()[0];
     let uac = Peer::new();
     uac.send(proxy, &call(&uac, proxy, "+14155550123", "lcr-names"));
@@ -333,12 +328,13 @@ fn gateways_given_by_host_name_are_resolved_at_load() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A gateway's host name is resolved again by the refresher: a new address
-/// is used by the next call without a table push; a lookup that fails
-/// keeps the address the name had.
+/// A gateway's host name is resolved again by the router's refresher
+/// thread: a new address is used by the next call without a table push; a
+/// lookup that fails keeps the address the name had.
 #[test]
 fn gateway_names_are_re_resolved_while_the_table_stays() {
     use std::sync::Mutex;
+    use std::sync::mpsc::channel;
 
     let dir = scratch_dir("reresolve");
     let table = write_table(
@@ -350,43 +346,52 @@ fn gateway_names_are_re_resolved_while_the_table_stays() {
     let answer: Arc<Mutex<Option<IpAddr>>> =
         Arc::new(Mutex::new(Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))));
     let seen = Arc::clone(&answer);
-    let router = Arc::new(
-        TableRouter::open_with_resolver(
-            &table,
-            404,
-            Arc::new(move |host, port| {
-                assert_eq!((host, port), ("gw.example.test", Some(5080)));
-                match *seen.lock().unwrap() {
-                    Some(ip) => Ok(Resolved::addresses([ip], 5080)),
-                    None => Err("timed out".to_string()),
-                }
-            }),
-        )
-        .unwrap(),
-    );
-    let dest = || route_us_call(&router).map(|out| out[0].dest);
+    // Each lookup says so: the test waits for lookups, not for time.
+    let (asked, lookups) = channel::<()>();
+    let asked = Mutex::new(asked);
+    let resolver: trunkline_engine::dns::Resolver = Arc::new(move |host, port| {
+        let _ = asked.lock().unwrap().send(());
+        if host != "gw.example.test" {
+            return Err(format!("{host}: not in this test's DNS"));
+        }
+        assert_eq!(port, Some(5080));
+        match *seen.lock().unwrap() {
+            Some(ip) => Ok(Resolved::addresses([ip], 5080)),
+            None => Err("timed out".to_string()),
+        }
+    });
+    let mut cfg = config(None);
+    cfg.routing = Some(RoutingConfig {
+        resolve_every: Duration::from_millis(20),
+        ..RoutingConfig::new(table.clone())
+    });
+    let router = RouterBuilder::new(cfg)
+        .resolver(resolver)
+        .start()
+        .expect("router starts");
+    let lcr = Arc::clone(router.table().expect("a table"));
+    let dest = || route_us_call(&lcr).map(|out| out[0].dest);
     assert_eq!(dest(), Ok("192.0.2.1:5080".parse().unwrap()));
 
     // Nothing changed: nothing published.
-    assert_eq!(router.refresh_names(), None);
-    // The name moves: the refresher thread picks it up.
+    assert_eq!(lcr.refresh_names(), None);
+    // The name moves: the refresher thread picks it up. A lookup that
+    // starts after one that saw the new address has finished means that
+    // one's result is published.
     *answer.lock().unwrap() = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
-    let refresher = router.spawn_refresher(Duration::from_millis(20)).unwrap();
-    let moved: SocketAddr = "192.0.2.2:5080".parse().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while dest() != Ok(moved) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still routed to {:?}",
-            dest()
-        );
-        std::thread::sleep(Duration::from_millis(10));
+    while lookups.try_recv().is_ok() {}
+    for _ in 0..2 {
+        lookups
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the refresher looks the name up");
     }
-    drop(refresher);
+    let moved: SocketAddr = "192.0.2.2:5080".parse().unwrap();
+    assert_eq!(dest(), Ok(moved));
     // DNS fails: the last address stays in service.
     *answer.lock().unwrap() = None;
-    assert_eq!(router.refresh_names(), None);
+    assert_eq!(lcr.refresh_names(), None);
     assert_eq!(dest(), Ok(moved));
+    router.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -408,7 +413,7 @@ fn a_gateway_name_with_several_addresses_is_tried_at_each() {
         .map(|i| IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)))
         .collect();
     let answer = hosts.clone();
-    let router = TableRouter::open_with_resolver(
+    let router = LcrTable::open(
         &table,
         404,
         Arc::new(move |host, port| {
@@ -471,7 +476,7 @@ fn srv_hops_are_tried_by_priority_then_weight() {
         hop("192.0.2.2:5071", 10, 10, 2),
         hop("192.0.2.3:5072", 10, 0, 3),
     ];
-    let router = TableRouter::open_with_resolver(
+    let router = LcrTable::open(
         &table,
         404,
         Arc::new(move |host, port| {
@@ -542,7 +547,7 @@ fn srv_records_of_weight_zero_share_the_calls() {
             record: u16::from(i),
         })
         .collect();
-    let router = TableRouter::open_with_resolver(
+    let router = LcrTable::open(
         &table,
         404,
         Arc::new(move |_, _| {
@@ -587,7 +592,7 @@ fn only_a_name_without_a_port_is_asked_for_srv() {
     let asked: Arc<Mutex<Asked>> = Arc::default();
     let failing = Arc::new(AtomicBool::new(false));
     let (log, fail) = (Arc::clone(&asked), Arc::clone(&failing));
-    let router = TableRouter::open_with_resolver(
+    let router = LcrTable::open(
         &table,
         404,
         Arc::new(move |host, port| {
@@ -623,7 +628,7 @@ fn only_a_name_without_a_port_is_asked_for_srv() {
             ("gw.example.test".to_string(), Some(5080)),
         ]
     );
-    let dests = |router: &TableRouter| {
+    let dests = |router: &LcrTable| {
         let out = route_us_call(router).unwrap();
         out.iter().map(|t| t.dest).collect::<Vec<SocketAddr>>()
     };

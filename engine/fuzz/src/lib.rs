@@ -11,20 +11,20 @@
 //! time. The core routes `+` numbers by a static least-cost table (both
 //! gateways, capped) and everything else by Route / Request-URI.
 //!
-//! After every operation, everything the proxy sent must frame as a SIP
-//! message and must leave by a listener of its destination's address
-//! family; the core must not panic, and time must move its timers on.
+//! The core runs on the test kit's virtual network
+//! ([`trunkline_engine::testkit::VirtualNet`]), which checks after every
+//! operation that everything the proxy sent frames as a SIP message and
+//! leaves by a listener of its destination's address family; the core
+//! must not panic, and time must move its timers on.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use trunkline_engine::proxy::{
-    Counters, LcrRequest, LocalAddr, Locals, Mode, NameQuery, NoRoute, ProxyConfig, ProxyCore,
-    Target, TargetSource,
-};
-use trunkline_engine::srv::{Hop, Resolved};
-use trunkline_parser::{Edits, HeaderName, Parser, ResponseSpec, write_response};
+use trunkline_engine::dns::{Hop, NameQuery, Resolved};
+use trunkline_engine::lcr::{LcrRequest, NoRoute, Target, TargetSource};
+use trunkline_engine::proxy::{Counters, LocalAddr, Mode, ProxyConfig, Services};
+use trunkline_engine::testkit::{Check, VirtualNet, sip};
 
 /// The peers datagrams come from: caller, IPv4 gateway, IPv6 gateway, us.
 pub const PEERS: [&str; 4] = [
@@ -92,14 +92,11 @@ impl Script<'_> {
 
 /// The proxy under test and what it did.
 struct Harness {
-    core: ProxyCore,
-    now: Instant,
-    locals: Locals,
+    net: VirtualNet,
     /// The last request it sent, where to, and by which listener.
     last_request: Option<(Vec<u8>, SocketAddr, u16)>,
     /// The last datagram it was given, from where, on which listener.
     last_input: Option<(Vec<u8>, SocketAddr, u16)>,
-    buf: Vec<u8>,
 }
 
 impl Harness {
@@ -111,101 +108,46 @@ impl Harness {
             .addrs
             .push(LocalAddr::from_socket(addr(LISTENERS[1])));
         cfg.max_transactions = 64;
-        if mode == Mode::Stateful {
-            cfg.lcr = Some(Arc::new(Table));
-        }
-        let locals = cfg.locals.clone();
+        let services = Services {
+            targets: (mode == Mode::Stateful).then(|| Arc::new(Table) as Arc<dyn TargetSource>),
+        };
         Harness {
-            core: ProxyCore::new(Arc::new(cfg), 7),
-            now: Instant::now(),
-            locals,
+            net: VirtualNet::with_services(cfg, services).checking(Check::Frames),
             last_request: None,
             last_input: None,
-            buf: Vec::new(),
         }
     }
 
     fn datagram(&mut self, bytes: &[u8], src: SocketAddr, local: u16) {
         self.last_input = Some((bytes.to_vec(), src, local));
-        self.core.handle_datagram(self.now, bytes, src, local);
-        self.drain();
+        self.net.datagram(src, local, bytes);
+        self.note_sent();
     }
 
-    /// Takes what the core sent and checks it.
-    fn drain(&mut self) {
-        let mut parser = Parser::default();
-        let mut n = 0;
-        while let Some(t) = self.core.poll_transmit(&mut self.buf) {
-            n += 1;
-            assert!(n < 10_000, "the core keeps producing datagrams");
-            let listener = self
-                .locals
-                .addrs
-                .get(usize::from(t.local))
-                .unwrap_or_else(|| panic!("no listener {}", t.local));
-            assert!(
-                listener.reaches(t.dest),
-                "{} sent by {}",
-                t.dest,
-                listener.host_port
-            );
-            let msg = match parser.parse(&self.buf) {
-                Ok(m) => m,
-                Err(e) => panic!(
-                    "the proxy sent what does not frame ({e}):\n{}",
-                    String::from_utf8_lossy(&self.buf)
-                ),
-            };
-            if msg.is_request() {
-                self.last_request = Some((self.buf.clone(), t.dest, t.local));
+    /// Keeps the last request the core sent (the kit checked it frames).
+    fn note_sent(&mut self) {
+        for s in self.net.take_sent() {
+            if !s.bytes.starts_with(b"SIP/2.0 ") {
+                self.last_request = Some((s.bytes, s.dest, s.local));
             }
         }
     }
 
     /// Runs every timer due until `d` from now.
     fn advance(&mut self, d: Duration) {
-        let end = self.now + d;
-        let mut rounds = 0;
-        while let Some(t) = self.core.poll_timeout() {
-            if t > end {
-                break;
-            }
-            rounds += 1;
-            assert!(rounds < 100_000, "timers do not move on");
-            self.now = self.now.max(t);
-            self.core.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = end;
+        self.net.advance(d);
+        self.note_sent();
     }
 
-    /// The response `code` to the last request sent, from where it went.
+    /// The response `code` to the last request sent, from where it went:
+    /// the kit's UAS response (the Record-Route echoed, a Contact on 2xx).
     fn respond(&mut self, code: u16, to_tag: bool) {
         let Some((req, dest, local)) = self.last_request.clone() else {
             return;
         };
-        let mut p = Parser::default();
-        let Ok(m) = p.parse(&req) else { return };
-        // The parser's response builder, as the proxy's own replies use,
-        // with what a UAS adds: the Record-Route echoed, a Contact on 2xx.
-        let contact = format!("Contact: <sip:gw@{dest}>");
-        let mut extra: Vec<&[u8]> = m
-            .headers()
-            .iter()
-            .filter(|h| h.kind == HeaderName::RecordRoute)
-            .map(|h| m.slice(h.line()).trim_ascii_end())
-            .collect();
-        if (200..300).contains(&code) {
-            extra.push(contact.as_bytes());
-        }
-        let spec = ResponseSpec {
-            code,
-            reason: b"Whatever",
-            to_tag: to_tag.then_some(b"gw1".as_slice()),
-            extra_headers: &extra,
-        };
-        let mut out = Vec::new();
-        if write_response(&m, &spec, &mut Edits::new(), &mut out).is_ok() {
+        let contact = (200..300).contains(&code).then_some(dest);
+        let tag = to_tag.then_some("gw1");
+        if let Some(out) = sip::respond_bytes(&req, code, "Whatever", tag, contact) {
             self.datagram(&out, dest, local);
         }
     }
@@ -213,7 +155,7 @@ impl Harness {
     /// Answers the core's next name lookup: fails, an IPv4 address, SRV
     /// records (IPv6 and IPv4 targets), or our own address.
     fn answer_name(&mut self, which: u8) {
-        let Some(q): Option<NameQuery> = self.core.poll_name_query() else {
+        let Some(q): Option<NameQuery> = self.net.core.poll_name_query() else {
             return;
         };
         let found = match which % 4 {
@@ -239,8 +181,8 @@ impl Harness {
             }),
             _ => Ok(Resolved::of([addr(LISTENERS[0])])),
         };
-        self.core.handle_name_answer(self.now, &q, found);
-        self.drain();
+        self.net.answer_name(&q, found);
+        self.note_sent();
     }
 }
 
@@ -303,7 +245,7 @@ pub fn run(data: &[u8]) -> Counters {
     }
     // Whatever was left in flight ends within the RFC's longest wait.
     h.advance(Duration::from_secs(40));
-    h.core.counters()
+    h.net.core.counters()
 }
 
 /// Encodes a script: a datagram from peer `peer` (`PEERS`).

@@ -2,18 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU32, Ordering};
-
-use std::sync::Arc;
-
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
-use signal_hook::iterator::Signals;
 
 use crate::config::{self, Config};
-use crate::control::ControlServer;
 use crate::proxy::Mode;
-use crate::router::{self, ShardReport};
-use crate::routing::TableRouter;
+use crate::runtime::{RouterBuilder, ShardReport};
 
 /// Arguments of `trunkline run`; they override the config file.
 #[derive(Debug, clap::Args)]
@@ -116,110 +108,21 @@ fn init_logging() {
 /// `trunkline run`: runs until SIGINT/SIGTERM, then drains and exits 0.
 pub fn run(args: &RunArgs) -> ExitCode {
     init_logging();
-    let mut cfg = match build_config(args) {
+    let cfg = match build_config(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("trunkline: {e}");
             return ExitCode::from(2);
         }
     };
-    // The routing table: a bad one stops the start.
-    let table = match &cfg.routing {
-        Some(r) => match TableRouter::open(&r.table, r.no_route) {
-            Ok(t) => {
-                tracing::info!("routing table in service: {}", t.status());
-                Some(Arc::new(t))
-            }
-            Err(e) => {
-                eprintln!("trunkline: routing table refused: {e}");
-                return ExitCode::from(1);
-            }
-        },
-        None => None,
-    };
-    if let Some(t) = &table {
-        cfg.proxy.lcr = Some(Arc::clone(t) as Arc<dyn crate::proxy::TargetSource>);
-    }
-    // Gateway host names followed in DNS (stopped when this drops).
-    let _refresher = match (&table, &cfg.routing) {
-        (Some(t), Some(r)) if !r.resolve_every.is_zero() => {
-            match t.spawn_refresher(r.resolve_every) {
-                Ok(h) => Some(h),
-                Err(e) => {
-                    eprintln!("trunkline: cannot start the name refresher: {e}");
-                    return ExitCode::from(1);
-                }
-            }
-        }
-        _ => None,
-    };
-    let _control = match &cfg.control {
-        Some(path) => {
-            let handler: crate::control::Handler = match &table {
-                Some(t) => {
-                    let t = Arc::clone(t);
-                    Box::new(move |line| t.command(line))
-                }
-                None => Box::new(|line| {
-                    Err(format!(
-                        "`{line}`: no routing table is configured ([routing] table)"
-                    ))
-                }),
-            };
-            match ControlServer::start(path, handler) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    eprintln!("trunkline: control socket: {e}");
-                    return ExitCode::from(1);
-                }
-            }
-        }
-        None => None,
-    };
-    let mut signals = match Signals::new([SIGINT, SIGTERM, SIGUSR1, SIGHUP]) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("trunkline: cannot install signal handlers: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let router = match router::start(&cfg) {
+    let router = match RouterBuilder::new(cfg).handle_signals().start() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("trunkline: {e}");
             return ExitCode::from(1);
         }
     };
-    let stopper = router.stopper();
-    let handle = signals.handle();
-    let signal_thread = std::thread::spawn(move || {
-        static STOPS: AtomicU32 = AtomicU32::new(0);
-        for sig in signals.forever() {
-            match sig {
-                SIGUSR1 => stopper.dump_counters(),
-                SIGHUP => match &table {
-                    // Re-read the table file (rename a new one over it first).
-                    Some(t) => match t.reload() {
-                        Ok(s) => tracing::info!("SIGHUP: {s}"),
-                        Err(e) => tracing::error!("SIGHUP: table refused, the old one stays: {e}"),
-                    },
-                    None => tracing::warn!("SIGHUP: no routing table configured"),
-                },
-                _ => {
-                    if STOPS.fetch_add(1, Ordering::Relaxed) > 0 {
-                        eprintln!("trunkline: second signal, exiting now");
-                        std::process::exit(130);
-                    }
-                    tracing::info!("stopping: finishing live transactions");
-                    stopper.stop();
-                }
-            }
-        }
-    });
-    let reports = router.wait();
-    handle.close();
-    let _ = signal_thread.join();
-    print_reports(&reports);
+    print_reports(&router.wait());
     ExitCode::SUCCESS
 }
 

@@ -168,7 +168,7 @@ fn push(snapshot: &std::path::Path, control: &std::path::Path) -> Result<(), Str
     let path = path
         .to_str()
         .ok_or_else(|| format!("{}: the path is not UTF-8", path.display()))?;
-    let answer = crate::control::request(control, &format!("push {path}"))?;
+    let answer = crate::runtime::control::request(control, &format!("push {path}"))?;
     print(&format!("in service: {answer}"))
 }
 

@@ -1,7 +1,7 @@
-//! Gateway probing with OPTIONS (issue 5): a gateway that stops answering
-//! is taken out of least-cost routing until it answers again.
+//! Gateway probing with OPTIONS: a gateway that stops answering is taken
+//! out of least-cost routing until it answers again.
 //!
-//! Every shard probes the gateways its [`TargetSource`] lists, on its own:
+//! Every shard probes the gateways its [`ShardTargets`] lists, on its own:
 //! no state is shared between shards (the cost is one OPTIONS per gateway
 //! per shard per interval). A probe is a single datagram, not a client
 //! transaction: its "timeout" is the next round, so a gateway goes down
@@ -12,16 +12,17 @@
 //! (so the answers come back to it) and the branch carries the probe
 //! number (so an answer is matched without a transaction).
 //!
-//! [`TargetSource`]: super::TargetSource
+//! [`ShardTargets`]: crate::lcr::ShardTargets
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use trunkline_parser::Message;
+use trunkline_shards::CallIdMinter;
 
-use super::State;
+use super::next_hop::Locals;
 
 /// The branch prefix of our probes: `z9hG4bK` + `tlp` + the probe number.
 const PROBE_BRANCH: &str = "z9hG4bKtlp";
@@ -49,7 +50,7 @@ impl Default for ProbeConfig {
 
 /// One probed gateway on this shard.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Health {
+struct Health {
     up: bool,
     /// Consecutive unanswered (when up) or answered (when down) rounds.
     streak: u8,
@@ -59,77 +60,105 @@ pub(super) struct Health {
     seen: u64,
 }
 
+/// Probing's counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ProbeCounters {
+    /// OPTIONS probes sent.
+    pub sent: u64,
+    /// Probes unanswered within their round, or answered 408 / 5xx.
+    pub failures: u64,
+}
+
 /// This shard's probing state.
-#[derive(Debug, Default)]
-pub(super) struct Prober {
+#[derive(Debug)]
+pub(crate) struct Prober {
+    cfg: ProbeConfig,
     next_round: Option<Instant>,
     round: u64,
     seq: u64,
     gateways: HashMap<SocketAddr, Health, foldhash::fast::FixedState>,
     /// Pending probe number → gateway.
     pending: HashMap<u64, SocketAddr, foldhash::fast::FixedState>,
-    scratch: Vec<SocketAddr>,
-    sends: Vec<(SocketAddr, u64)>,
+    /// The gateways of the round being started.
+    list: Vec<SocketAddr>,
+    /// Probes of this round not written yet.
+    sends: VecDeque<(SocketAddr, u64)>,
+    /// Call-IDs for our probes, owned by this shard (answers come back here).
+    minter: CallIdMinter,
     call_id: Vec<u8>,
+    pub counters: ProbeCounters,
 }
 
 impl Prober {
+    /// A prober minting its Call-IDs with `minter`.
+    pub fn new(cfg: ProbeConfig, minter: CallIdMinter) -> Prober {
+        Prober {
+            cfg,
+            next_round: None,
+            round: 0,
+            seq: 0,
+            gateways: HashMap::default(),
+            pending: HashMap::default(),
+            list: Vec::new(),
+            sends: VecDeque::new(),
+            minter,
+            call_id: Vec::new(),
+            counters: ProbeCounters::default(),
+        }
+    }
+
     /// Whether `dest` is a probed gateway that is down.
-    pub(super) fn is_down(&self, dest: &SocketAddr) -> bool {
+    pub fn is_down(&self, dest: &SocketAddr) -> bool {
         self.gateways.get(dest).is_some_and(|h| !h.up)
     }
 
-    /// When the next round is due.
-    pub(super) fn next_round(&self) -> Option<Instant> {
+    /// When the next round is due (`None` before the first).
+    pub fn next_round(&self) -> Option<Instant> {
         self.next_round
     }
 
     /// Every probed gateway and whether it is up.
-    pub(super) fn states(&self) -> impl Iterator<Item = (SocketAddr, bool)> + '_ {
+    pub fn states(&self) -> impl Iterator<Item = (SocketAddr, bool)> + '_ {
         self.gateways.iter().map(|(a, h)| (*a, h.up))
     }
-}
 
-impl State {
-    /// Runs a probing round when one is due.
-    pub(super) fn probe_round(&mut self, now: Instant) {
-        let Some(source) = self.cfg.lcr.clone() else {
-            return;
-        };
-        let interval = self.cfg.probe.interval;
-        match self.prober.next_round {
+    /// Starts a probing round when one is due: `gateways` lists the
+    /// gateways to probe; their probes are then taken with
+    /// [`Prober::write_next`].
+    pub fn round(
+        &mut self,
+        now: Instant,
+        locals: &Locals,
+        gateways: impl FnOnce(&mut Vec<SocketAddr>),
+    ) {
+        match self.next_round {
             Some(t) if t > now => return,
-            _ => self.prober.next_round = Some(now + interval),
+            _ => self.next_round = Some(now + self.cfg.interval),
         }
-        let mut list = std::mem::take(&mut self.prober.scratch);
-        let mut sends = std::mem::take(&mut self.prober.sends);
-        list.clear();
-        sends.clear();
-        source.probed(&mut list);
-        let p = &mut self.prober;
-        p.round += 1;
-        let locals = &self.cfg.locals;
-        for &dest in &list {
+        self.list.clear();
+        gateways(&mut self.list);
+        self.round += 1;
+        for &dest in &self.list {
             if probe_local(locals, dest).is_none() {
                 continue; // no listener of its address family: not probed
             }
-            let h = p.gateways.entry(dest).or_insert(Health {
+            let h = self.gateways.entry(dest).or_insert(Health {
                 up: true,
                 streak: 0,
                 pending: None,
                 seen: 0,
             });
-            if h.seen == p.round {
+            if h.seen == self.round {
                 continue; // listed twice
             }
-            h.seen = p.round;
+            h.seen = self.round;
             if let Some(seq) = h.pending.take() {
                 // Last round's probe went unanswered.
-                p.pending.remove(&seq);
-                self.counters.probe_failures += 1;
+                self.pending.remove(&seq);
+                self.counters.failures += 1;
                 if h.up {
                     h.streak += 1;
-                    if h.streak >= self.cfg.probe.down_after {
+                    if h.streak >= self.cfg.down_after {
                         h.up = false;
                         h.streak = 0;
                         tracing::warn!(gateway = %dest, "gateway down: no answer to OPTIONS");
@@ -138,35 +167,32 @@ impl State {
                     h.streak = 0;
                 }
             }
-            p.seq += 1;
-            h.pending = Some(p.seq);
-            p.pending.insert(p.seq, dest);
-            sends.push((dest, p.seq));
+            self.seq += 1;
+            h.pending = Some(self.seq);
+            self.pending.insert(self.seq, dest);
+            self.sends.push_back((dest, self.seq));
         }
         // Gateways no longer listed (a new table) stop being tracked.
-        let round = p.round;
-        p.gateways.retain(|_, h| h.seen == round);
-        let gateways = &p.gateways;
-        p.pending.retain(|_, a| gateways.contains_key(a));
-        for &(dest, seq) in &sends {
-            self.send_probe(dest, seq);
-        }
-        self.prober.scratch = list;
-        self.prober.sends = sends;
+        let round = self.round;
+        self.gateways.retain(|_, h| h.seen == round);
+        let gateways = &self.gateways;
+        self.pending.retain(|_, a| gateways.contains_key(a));
     }
 
-    fn send_probe(&mut self, dest: SocketAddr, seq: u64) {
-        let Some(local) = probe_local(&self.cfg.locals, dest) else {
-            return;
-        };
-        let a = &self.cfg.locals.addrs[local];
-        let mut call_id = std::mem::take(&mut self.prober.call_id);
-        call_id.clear();
-        self.minter.mint(a.host.as_bytes(), &mut call_id);
-        let mut buf = self.tx.take_buf();
-        let _ = write!(
-            buf,
-            "OPTIONS sip:{dest} SIP/2.0\r\n\
+    /// Writes the next probe of the round into `buf`: where it goes and
+    /// the listener it leaves by; `None` when the round's probes are out.
+    pub fn write_next(&mut self, locals: &Locals, buf: &mut Vec<u8>) -> Option<(SocketAddr, u16)> {
+        loop {
+            let (dest, seq) = self.sends.pop_front()?;
+            let Some(local) = probe_local(locals, dest) else {
+                continue;
+            };
+            let a = &locals.addrs[local];
+            self.call_id.clear();
+            self.minter.mint(a.host.as_bytes(), &mut self.call_id);
+            let _ = write!(
+                buf,
+                "OPTIONS sip:{dest} SIP/2.0\r\n\
 Via: SIP/2.0/UDP {hp};branch={branch}{seq:x}\r\n\
 Max-Forwards: 70\r\n\
 From: <sip:ping@{hp}>;tag=tlp{seq:x}\r\n\
@@ -175,17 +201,17 @@ Call-ID: {cid}\r\n\
 CSeq: 1 OPTIONS\r\n\
 User-Agent: trunkline\r\n\
 Content-Length: 0\r\n\r\n",
-            hp = a.host_port,
-            branch = PROBE_BRANCH,
-            cid = String::from_utf8_lossy(&call_id),
-        );
-        self.prober.call_id = call_id;
-        self.counters.probes_sent += 1;
-        self.queue(dest, local as u16, buf);
+                hp = a.host_port,
+                branch = PROBE_BRANCH,
+                cid = String::from_utf8_lossy(&self.call_id),
+            );
+            self.counters.sent += 1;
+            return Some((dest, local as u16));
+        }
     }
 
     /// Takes a response to one of our probes; returns whether it was one.
-    pub(super) fn probe_response(&mut self, msg: &Message<'_>, code: u16) -> bool {
+    pub fn on_response(&mut self, msg: &Message<'_>, code: u16) -> bool {
         let Ok(via) = msg.top_via() else {
             return false;
         };
@@ -200,22 +226,22 @@ Content-Length: 0\r\n\r\n",
         if code < 200 {
             return true;
         }
-        let Some(dest) = self.prober.pending.remove(&seq) else {
+        let Some(dest) = self.pending.remove(&seq) else {
             return true; // late or duplicate: the round already counted it
         };
-        let Some(h) = self.prober.gateways.get_mut(&dest) else {
+        let Some(h) = self.gateways.get_mut(&dest) else {
             return true;
         };
         h.pending = None;
         let answered = code < 500 && code != 408;
         if !answered {
-            self.counters.probe_failures += 1;
+            self.counters.failures += 1;
         }
         match (h.up, answered) {
             (true, true) | (false, false) => h.streak = 0,
             (true, false) => {
                 h.streak += 1;
-                if h.streak >= self.cfg.probe.down_after {
+                if h.streak >= self.cfg.down_after {
                     h.up = false;
                     h.streak = 0;
                     tracing::warn!(gateway = %dest, code, "gateway down: OPTIONS answered {code}");
@@ -223,7 +249,7 @@ Content-Length: 0\r\n\r\n",
             }
             (false, true) => {
                 h.streak += 1;
-                if h.streak >= self.cfg.probe.up_after {
+                if h.streak >= self.cfg.up_after {
                     h.up = true;
                     h.streak = 0;
                     tracing::info!(gateway = %dest, "gateway up again");
@@ -235,7 +261,7 @@ Content-Length: 0\r\n\r\n",
 }
 
 /// The listener a probe to `dest` leaves by: the first that
-/// [reaches](super::route::LocalAddr::reaches) it; `None` when none does.
-fn probe_local(locals: &super::route::Locals, dest: SocketAddr) -> Option<usize> {
+/// [reaches](super::next_hop::LocalAddr::reaches) it; `None` when none does.
+fn probe_local(locals: &Locals, dest: SocketAddr) -> Option<usize> {
     locals.addrs.iter().position(|l| l.reaches(dest))
 }

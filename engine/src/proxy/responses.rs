@@ -1,30 +1,33 @@
-//! Responses to what the proxy forwarded (RFC 3261 §16.7): the response
-//! context of each server transaction and its branches, best-response
-//! selection, CANCEL (§16.10), branch failures and timeouts (Timer C,
-//! §16.8), least-cost failover, and responses relayed statelessly.
+//! The response path (RFC 3261 §16.7 - §16.10): responses matched to
+//! their client transactions flow back through the response context that
+//! forwarded the request (best-response selection, CANCEL of the other
+//! branches, a serial search's failover); branch failures and timeouts
+//! (Timer B/F, Timer C, §16.8) count as 408; responses that match no
+//! transaction are relayed statelessly (§16.11) or are our probes'.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use trunkline_parser::{LocalCtx, Message, Method, ResponseSpec, write_cancel, write_response};
+use trunkline_parser::{Message, Method};
 use trunkline_shards::tx::{ClientRequest, ResponseOutcome, TxEvent, TxId};
 
-use super::{Ctx, In, Mode, State, UserRef, local_tag, sendable};
+use super::contexts::{CtxId, Followers, UserRef};
+use super::{Mode, Pipeline, Request, Stored, sendable};
 
-impl State {
-    pub(super) fn on_response(&mut self, now: Instant, inp: &In<'_, '_>) {
-        let msg = inp.msg;
+impl Pipeline {
+    pub(super) fn on_response(&mut self, now: Instant, rsp: &Request<'_, '_>, stored: &mut Stored) {
+        let msg = rsp.msg;
         if self.cfg.mode == Mode::Stateful {
-            match self.tx.handle_response(now, msg, inp.sum) {
+            match self.tx.handle_response(now, msg, rsp.sum) {
                 ResponseOutcome::Deliver { user, code, .. } => {
-                    self.on_branch_response(now, msg, user, code);
+                    self.on_branch_response(now, msg, user, code, stored);
                     return;
                 }
                 ResponseOutcome::Absorbed => return,
                 ResponseOutcome::Unmatched => {}
             }
         }
-        if self.cfg.lcr.is_some() && self.probe_response(msg, msg.status_code().unwrap_or(0)) {
+        if self.route.has_lcr() && self.prober.on_response(msg, msg.status_code().unwrap_or(0)) {
             return;
         }
         self.forward_response_stateless(msg);
@@ -32,7 +35,7 @@ impl State {
 
     /// §16.7 step 1 (no transaction) and §16.11: pop our Via and send to
     /// the next one.
-    pub(super) fn forward_response_stateless(&mut self, msg: &Message<'_>) {
+    fn forward_response_stateless(&mut self, msg: &Message<'_>) {
         let mut vias = msg.vias();
         let ours = match vias.next() {
             Some(Ok(v)) => self.cfg.locals.addrs.iter().position(|a| {
@@ -71,90 +74,42 @@ impl State {
             self.counters.dropped += 1;
             return;
         };
-        if let Some(buf) = self.without_top_via(msg) {
+        let mut buf = self.tx.take_buf();
+        if self.wire.without_top_via(msg, &mut buf) {
             self.counters.responses_forwarded += 1;
-            self.queue(dest, out, buf);
+            self.wire.queue(dest, out, buf);
+        } else {
+            self.tx.give_buf(buf);
         }
     }
 
-    pub(super) fn ctx_mut(&mut self, slot: u32, generation: u32) -> Option<&mut Ctx> {
-        self.ctxs
-            .get_mut(slot as usize)
-            .filter(|c| c.live && (c.generation & 0xff_ffff) == generation)
-    }
-
-    /// A new response context for server transaction `server`, keeping a
-    /// copy of its request `msg`, tied to the transaction; returns the
-    /// handle of its first branch.
-    pub(super) fn new_ctx(&mut self, server: TxId, msg: &Message<'_>) -> UserRef {
-        let slot = match self.free_ctxs.pop() {
-            Some(s) => s,
-            None => {
-                self.ctxs.push(Ctx::default());
-                (self.ctxs.len() - 1) as u32
+    /// A transaction referring to context `ctx` ended; the last one
+    /// closes it: its buffers go back to the pool, and a call slot still
+    /// held by an attempt that never got a final response through us is
+    /// given back.
+    fn release(&mut self, ctx: CtxId) {
+        let Some(c) = self.ctxs.release(ctx) else {
+            return;
+        };
+        for b in &mut c.branches {
+            if let Some(key) = b.holds.take() {
+                self.caps.put_back(key);
             }
-        };
-        let mut request = self.tx.take_buf();
-        request.extend_from_slice(msg.as_bytes());
-        let c = &mut self.ctxs[slot as usize];
-        c.generation = (c.generation + 1) & 0xff_ffff;
-        if c.generation == 0 {
-            c.generation = 1; // user data 0 means "no context"
         }
-        c.live = true;
-        c.server = Some(server);
-        c.request = request;
-        c.branches.clear();
-        c.best = None;
-        c.final_sent = false;
-        c.cancelled = false;
-        c.refs = 1; // the server transaction
-        c.targets.clear();
-        c.next_target = 0;
-        c.timed_out = false;
-        c.src = None;
-        c.local = 0;
-        let user = UserRef {
-            slot,
-            generation: c.generation,
-            branch: 0,
-            cancel: false,
-        };
-        self.tx.set_user(server, user.pack());
-        user
-    }
-
-    pub(super) fn release(&mut self, slot: u32, generation: u32) {
-        let Some(c) = self.ctx_mut(slot, generation) else {
-            return;
-        };
-        c.refs = c.refs.saturating_sub(1);
-        if c.refs > 0 {
-            return;
-        }
-        c.live = false;
-        // A slot still held here belongs to an attempt that never got a
-        // final response through us: give it back.
-        for b in 0..self.ctxs[slot as usize].branches.len() {
-            self.release_slot(slot, b);
-        }
-        let c = &mut self.ctxs[slot as usize];
-        let request = std::mem::take(&mut c.request);
-        let best = c.best.take();
-        self.tx.give_buf(request);
-        if let Some((_, b)) = best {
+        self.tx.give_buf(std::mem::take(&mut c.request));
+        if let Some((_, b)) = c.best.take() {
             self.tx.give_buf(b);
         }
-        self.free_ctxs.push(slot);
     }
 
     /// A response on branch `user` (§16.7 steps 2-10).
-    pub(super) fn on_branch_response(
+    fn on_branch_response(
         &mut self,
         now: Instant,
         msg: &Message<'_>,
         user: u64,
         code: u16,
+        stored: &mut Stored,
     ) {
         let Some(u) = UserRef::unpack(user) else {
             return;
@@ -162,7 +117,7 @@ impl State {
         if u.cancel {
             return; // the response to our own CANCEL
         }
-        let Some(ctx) = self.ctx_mut(u.slot, u.generation) else {
+        let Some(ctx) = self.ctxs.get_mut(u.ctx) else {
             self.counters.dropped += 1;
             return;
         };
@@ -174,7 +129,7 @@ impl State {
                 .get(b)
                 .is_some_and(|br| br.cancel_pending && !br.cancel_sent);
             if pending {
-                self.send_cancel(now, u.slot, u.generation, b);
+                self.send_cancel(now, u.ctx, b);
             }
             if code == 100 {
                 return; // §16.7 step 5: 100 is not forwarded
@@ -186,18 +141,20 @@ impl State {
             br.done = true;
         }
         if code < 300 {
-            if let Some(call_id) = msg.call_id() {
-                self.slot_to_dialog(now, u.slot, b, call_id);
-            }
-            let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
             // §16.7 step 5: 2xx forwarded at once (retransmissions too).
             ctx.final_sent = true;
+            // The attempt's call slot now belongs to the call.
+            if let Some(call_id) = msg.call_id() {
+                if let Some(key) = ctx.branches.get_mut(b).and_then(|br| br.holds.take()) {
+                    self.caps.to_dialog(now, key, call_id);
+                }
+            }
             self.relay_response(now, msg, server, code);
-            self.drop_request(u.slot, u.generation);
+            self.drop_request(u.ctx);
             return;
         }
-        self.release_slot(u.slot, b);
-        let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
+        self.release_slot(u.ctx, b);
+        let ctx = self.ctxs.get_mut(u.ctx).expect("live");
         if ctx.final_sent {
             self.counters.dropped += 1;
             return;
@@ -205,53 +162,52 @@ impl State {
         // Step 4/6: keep the best final response.
         let better = ctx.best.as_ref().is_none_or(|(c, _)| rank(code) < rank(*c));
         if better {
-            if let Some(buf) = self.without_top_via(msg) {
-                let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
+            let mut buf = self.tx.take_buf();
+            if self.wire.without_top_via(msg, &mut buf) {
+                let ctx = self.ctxs.get_mut(u.ctx).expect("live");
                 if let Some((_, old)) = ctx.best.replace((code, buf)) {
                     self.tx.give_buf(old);
                 }
+            } else {
+                self.tx.give_buf(buf);
             }
         }
         if code >= 600 {
-            self.cancel_context(now, u.slot, u.generation);
-        } else if self.fails_over_on(u.slot, code) && self.fail_over(now, u.slot, u.generation) {
+            self.cancel_context(now, u.ctx);
+        } else if self.fails_over_on(u.ctx, code) && self.fail_over(now, u.ctx, stored) {
             return;
         }
-        self.maybe_send_best(now, u.slot, u.generation);
+        self.maybe_send_best(now, u.ctx);
+    }
+
+    /// Gives back the call slot branch `b` of `ctx` holds (its attempt
+    /// failed), once.
+    fn release_slot(&mut self, ctx: CtxId, b: usize) {
+        let held = self
+            .ctxs
+            .get_mut(ctx)
+            .and_then(|c| c.branches.get_mut(b))
+            .and_then(|br| br.holds.take());
+        if let Some(key) = held {
+            self.caps.put_back(key);
+        }
     }
 
     /// Sends a response upstream through the server transaction, our Via
     /// removed (§16.7 step 3, 9).
-    pub(super) fn relay_response(
-        &mut self,
-        now: Instant,
-        msg: &Message<'_>,
-        server: TxId,
-        code: u16,
-    ) {
-        if let Some(buf) = self.without_top_via(msg) {
+    fn relay_response(&mut self, now: Instant, msg: &Message<'_>, server: TxId, code: u16) {
+        let mut buf = self.tx.take_buf();
+        if self.wire.without_top_via(msg, &mut buf) {
             self.counters.responses_forwarded += 1;
             self.tx.respond(now, server, buf, code);
-        }
-    }
-
-    /// `msg` with its top Via (ours) removed, in a pooled buffer.
-    pub(super) fn without_top_via(&mut self, msg: &Message<'_>) -> Option<Vec<u8>> {
-        let mut buf = self.tx.take_buf();
-        self.edits.clear();
-        self.edits.remove_top_via(msg);
-        match self.edits.write(msg, &LocalCtx::default(), &mut buf) {
-            Ok(_) => Some(buf),
-            Err(_) => {
-                self.tx.give_buf(buf);
-                None
-            }
+        } else {
+            self.tx.give_buf(buf);
         }
     }
 
     /// When every branch has a final response, forward the best (§16.7).
-    pub(super) fn maybe_send_best(&mut self, now: Instant, slot: u32, generation: u32) {
-        let Some(ctx) = self.ctx_mut(slot, generation) else {
+    pub(super) fn maybe_send_best(&mut self, now: Instant, id: CtxId) {
+        let Some(ctx) = self.ctxs.get_mut(id) else {
             return;
         };
         if ctx.final_sent || ctx.branches.iter().any(|b| !b.done) {
@@ -259,12 +215,13 @@ impl State {
         }
         let Some(server) = ctx.server else { return };
         if ctx.timed_out && ctx.best.as_ref().is_none_or(|(c, _)| rank(*c) > rank(408)) {
-            // An LCR branch timed out earlier: that 408 is the best (§16.7).
+            // A branch of a serial search timed out earlier: that 408 is
+            // the best (§16.7).
             ctx.final_sent = true;
             if let Some((_, b)) = ctx.best.take() {
                 self.tx.give_buf(b);
             }
-            self.local_final(now, slot, generation, server, 408, b"Request Timeout");
+            self.local_final(now, id, server, 408, b"Request Timeout");
             return;
         }
         let Some((code, bytes)) = ctx.best.take() else {
@@ -274,65 +231,42 @@ impl State {
         if code == 503 {
             // §16.7 step 6: a 503 downstream is not forwarded as such.
             self.tx.give_buf(bytes);
-            self.local_final(now, slot, generation, server, 500, b"Server Error");
+            self.local_final(now, id, server, 500, b"Server Error");
             return;
         }
         self.counters.responses_forwarded += 1;
         self.tx.respond(now, server, bytes, code);
-        self.drop_request(slot, generation);
+        self.drop_request(id);
     }
 
     /// The final response is out: the request copy kept for local
     /// responses is no longer needed (the context itself lives on until
     /// its transactions end).
-    pub(super) fn drop_request(&mut self, slot: u32, generation: u32) {
-        if let Some(ctx) = self.ctx_mut(slot, generation) {
+    fn drop_request(&mut self, id: CtxId) {
+        if let Some(ctx) = self.ctxs.get_mut(id) {
             let request = std::mem::take(&mut ctx.request);
             self.tx.give_buf(request);
         }
     }
 
-    /// Sends a response generated here (408, 487, 500) from the stored request.
+    /// Sends a final response generated here (408, 487, 500, 503) to the
+    /// request kept in context `id`, which is then no longer needed.
     pub(super) fn local_final(
         &mut self,
         now: Instant,
-        slot: u32,
-        generation: u32,
+        id: CtxId,
         server: TxId,
         code: u16,
         reason: &[u8],
     ) {
-        let Some(ctx) = self.ctx_mut(slot, generation) else {
+        let Some(ctx) = self.ctxs.get_mut(id) else {
             return;
         };
         let request = std::mem::take(&mut ctx.request);
         let mut buf = self.tx.take_buf();
-        let ok = match self.scratch_parser.parse(&request) {
-            Ok(msg) => {
-                let branch = msg
-                    .top_via()
-                    .ok()
-                    .and_then(|v| v.branch)
-                    .unwrap_or_default();
-                local_tag(
-                    &self.branch_hash,
-                    msg.call_id().unwrap_or_default(),
-                    branch,
-                    &mut self.tag,
-                );
-                let spec = ResponseSpec {
-                    code,
-                    reason,
-                    to_tag: Some(&self.tag),
-                    extra_headers: &[b"Server: trunkline"],
-                };
-                write_response(&msg, &spec, &mut self.edits, &mut buf).is_ok()
-            }
-            Err(_) => false,
-        };
-        // A final response went out: the copy is no longer needed.
+        let written = self.wire.local_final(&request, code, reason, &mut buf);
         self.tx.give_buf(request);
-        if ok {
+        if written {
             self.counters.local_replies += 1;
             self.tx.respond(now, server, buf, code);
         } else {
@@ -341,76 +275,74 @@ impl State {
     }
 
     /// §16.10: cancel every branch without a final response.
-    pub(super) fn cancel_context(&mut self, now: Instant, slot: u32, generation: u32) {
-        let Some(ctx) = self.ctx_mut(slot, generation) else {
+    pub(super) fn cancel_context(&mut self, now: Instant, id: CtxId) {
+        let Some(ctx) = self.ctxs.get_mut(id) else {
             return;
         };
         ctx.cancelled = true;
         for b in 0..ctx.branches.len() {
-            let ctx = self.ctx_mut(slot, generation).expect("live");
+            let Some(ctx) = self.ctxs.get_mut(id) else {
+                return;
+            };
             let br = &mut ctx.branches[b];
             if br.done || br.cancel_sent {
                 continue;
             }
             let Some(tx) = br.tx else { continue };
             if self.tx.got_provisional(tx) {
-                self.send_cancel(now, slot, generation, b);
+                self.send_cancel(now, id, b);
             } else {
                 // §9.1: no CANCEL before a provisional response.
-                self.ctx_mut(slot, generation).expect("live").branches[b].cancel_pending = true;
+                br.cancel_pending = true;
             }
         }
     }
 
-    pub(super) fn send_cancel(&mut self, now: Instant, slot: u32, generation: u32, b: usize) {
-        let Some(ctx) = self.ctx_mut(slot, generation) else {
-            return;
-        };
-        let Some(br) = ctx.branches.get_mut(b) else {
+    /// Sends the CANCEL of branch `b` of context `id` (§9.1), through a
+    /// client transaction of its own, with the branch of the INVITE.
+    fn send_cancel(&mut self, now: Instant, id: CtxId, b: usize) {
+        let Some(br) = self.ctxs.get_mut(id).and_then(|c| c.branches.get_mut(b)) else {
             return;
         };
         let Some(invite_tx) = br.tx else { return };
         br.cancel_sent = true;
         let branch = br.branch;
         let mut buf = self.tx.take_buf();
-        let ok = match self.tx.request_bytes(invite_tx) {
-            Some(req) => match self.scratch_parser.parse(req) {
-                Ok(inv) => write_cancel(&inv, &mut self.edits, &mut buf).is_ok(),
-                Err(_) => false,
-            },
+        let written = match self.tx.request_bytes(invite_tx) {
+            Some(invite) => self.wire.cancel(invite, &mut buf),
             None => false,
         };
-        if ok {
-            let dest = self.tx.dest(invite_tx).expect("live client transaction");
-            let local = self.tx.local(invite_tx).unwrap_or(0);
-            let user = UserRef {
-                slot,
-                generation,
-                branch: b as u8,
-                cancel: true,
-            };
-            self.tx.start_client(
-                now,
-                ClientRequest {
-                    method: Method::Cancel,
-                    branch: branch.as_bytes(),
-                    bytes: buf,
-                    dest,
-                    local,
-                    user: user.pack(),
-                    timer_c: false,
-                },
-            );
-            if let Some(ctx) = self.ctx_mut(slot, generation) {
-                ctx.refs += 1;
-            }
-            self.tx.cancel_sent(now, invite_tx);
-        } else {
+        if !written {
             self.tx.give_buf(buf);
+            return;
         }
+        let dest = self.tx.dest(invite_tx).expect("live client transaction");
+        let local = self.tx.local(invite_tx).unwrap_or(0);
+        let user = UserRef {
+            ctx: id,
+            branch: b as u8,
+            cancel: true,
+        };
+        self.tx.start_client(
+            now,
+            ClientRequest {
+                method: Method::Cancel,
+                branch: branch.as_bytes(),
+                bytes: buf,
+                dest,
+                local,
+                user: user.pack(),
+                timer_c: false,
+            },
+        );
+        self.ctxs.add_ref(id);
+        self.tx.cancel_sent(now, invite_tx);
     }
 
-    pub(super) fn drain_tx_events(&mut self, now: Instant) {
+    /// Takes the transaction layer's events: a client transaction's
+    /// timeout (Timer B or F, or 64·T1 after our CANCEL), Timer C on a
+    /// proxied INVITE (§16.8), a transaction's end.
+    pub(super) fn drain_tx_events(&mut self, now: Instant, stored: &mut Stored) {
         while let Some(ev) = self.tx.poll_event() {
             match ev {
                 TxEvent::Timeout { user, .. } => {
@@ -418,7 +350,7 @@ impl State {
                         continue;
                     };
                     if !u.cancel {
-                        self.branch_failed(now, u);
+                        self.branch_failed(now, u, stored);
                     }
                 }
                 TxEvent::TimerC {
@@ -430,18 +362,18 @@ impl State {
                         continue;
                     };
                     if provisional {
-                        self.send_cancel(now, u.slot, u.generation, u.branch as usize);
+                        self.send_cancel(now, u.ctx, u.branch as usize);
                     } else {
                         // §16.8: as if a 408 arrived.
                         self.tx.terminate(tx);
-                        self.branch_failed(now, u);
+                        self.branch_failed(now, u, stored);
                     }
                 }
                 TxEvent::Terminated { user, .. } => {
                     let Some(u) = UserRef::unpack(user) else {
                         continue;
                     };
-                    self.release(u.slot, u.generation);
+                    self.release(u.ctx);
                 }
             }
         }
@@ -449,38 +381,53 @@ impl State {
 
     /// A branch ended without a final response: a 408, or a 487 if the
     /// caller cancelled (§16.7 step 2, §16.8, §16.10).
-    pub(super) fn branch_failed(&mut self, now: Instant, u: UserRef) {
-        let Some(ctx) = self.ctx_mut(u.slot, u.generation) else {
+    fn branch_failed(&mut self, now: Instant, u: UserRef, stored: &mut Stored) {
+        let Some(ctx) = self.ctxs.get_mut(u.ctx) else {
             return;
         };
         if let Some(b) = ctx.branches.get_mut(u.branch as usize) {
             b.done = true;
         }
-        self.release_slot(u.slot, u.branch as usize);
-        let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
+        self.release_slot(u.ctx, u.branch as usize);
+        let ctx = self.ctxs.get_mut(u.ctx).expect("live");
         if ctx.final_sent || ctx.branches.iter().any(|b| !b.done) {
             return;
         }
         ctx.timed_out = true;
-        if self.fails_over_on(u.slot, 408) && self.fail_over(now, u.slot, u.generation) {
+        if self.fails_over_on(u.ctx, 408) && self.fail_over(now, u.ctx, stored) {
             return;
         }
-        let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
+        let ctx = self.ctxs.get_mut(u.ctx).expect("live");
         let Some(server) = ctx.server else { return };
-        let cancelled = ctx.cancelled;
         let best = ctx.best.as_ref().map(|(c, _)| *c);
-        let (code, reason): (u16, &[u8]) = if cancelled {
+        let (code, reason): (u16, &[u8]) = if ctx.cancelled {
             (487, b"Request Terminated")
         } else {
             (408, b"Request Timeout")
         };
         if best.is_some_and(|c| rank(c) < rank(code)) {
-            self.maybe_send_best(now, u.slot, u.generation);
+            self.maybe_send_best(now, u.ctx);
             return;
         }
-        let ctx = self.ctx_mut(u.slot, u.generation).expect("live");
         ctx.final_sent = true;
-        self.local_final(now, u.slot, u.generation, server, code, reason);
+        self.local_final(now, u.ctx, server, code, reason);
+    }
+
+    /// Whether a branch's final `code` (408: it timed out) moves context
+    /// `id` to its next target: only for a serial search, and then the
+    /// configured failover codes for least-cost routing, 503 and timeouts
+    /// for a name's addresses (RFC 3263 §4.3).
+    fn fails_over_on(&self, id: CtxId, code: u16) -> bool {
+        let Some(ctx) = self.ctxs.get(id) else {
+            return false;
+        };
+        if !ctx.followers.contains(Followers::SERIAL) {
+            return false;
+        }
+        match ctx.targets.first() {
+            Some(t) if t.keeps_request_uri() => code == 503 || code == 408,
+            _ => self.cfg.failover.contains(code),
+        }
     }
 }
 

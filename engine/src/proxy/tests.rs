@@ -3,166 +3,45 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use trunkline_parser::{HeaderName, Parser, validate};
+use std::time::Duration;
 
 use super::*;
+use crate::testkit::sip::{UacCall, header};
+use crate::testkit::{VirtualNet as Net, addr};
 
 const UAC: &str = "192.0.2.10:5060";
 const PROXY: &str = "192.0.2.1:5060";
 const UAS: &str = "192.0.2.20:5070";
 
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
+/// A virtual network whose proxy (stateful or stateless) forwards to `to`.
+fn net(mode: Mode, to: Option<&str>) -> Net {
+    let mut cfg = ProxyConfig::new(addr(PROXY), to.map(addr));
+    cfg.mode = mode;
+    Net::new(cfg)
 }
 
-struct Net {
-    core: ProxyCore,
-    now: Instant,
-    /// Datagrams the proxy sent: (destination, bytes).
-    sent: Vec<(SocketAddr, String)>,
-    /// The listener each of `sent` left by.
-    sent_by: Vec<u16>,
-}
-
-impl Net {
-    fn new(mode: Mode, to: Option<&str>) -> Net {
-        let mut cfg = ProxyConfig::new(addr(PROXY), to.map(addr));
-        cfg.mode = mode;
-        Net::with_config(cfg)
-    }
-
-    fn with_config(cfg: ProxyConfig) -> Net {
-        Net {
-            core: ProxyCore::new(Arc::new(cfg), 1),
-            now: Instant::now(),
-            sent: Vec::new(),
-            sent_by: Vec::new(),
-        }
-    }
-
-    fn from(&mut self, src: &str, msg: &str) {
-        self.recv_on(src, msg, 0);
-    }
-
-    /// `msg` from `src`, received on listener `local`.
-    fn recv_on(&mut self, src: &str, msg: &str, local: u16) {
-        self.core
-            .handle_datagram(self.now, msg.as_bytes(), addr(src), local);
-        self.drain();
-    }
-
-    fn drain(&mut self) {
-        let mut buf = Vec::new();
-        while let Some(t) = self.core.poll_transmit(&mut buf) {
-            // Every copy leaves by a listener that can send to its
-            // destination's address family.
-            let listener = &self.core.st.cfg.locals.addrs[usize::from(t.local)];
-            assert!(listener.reaches(t.dest), "{t:?} from {listener:?}");
-            self.sent_by.push(t.local);
-            let text = String::from_utf8(buf.clone()).unwrap();
-            // Everything the proxy sends parses, and validates unless it
-            // is a 400 echoing the bad header it complains about.
-            let mut p = Parser::default();
-            let m = p
-                .parse(text.as_bytes())
-                .unwrap_or_else(|e| panic!("{e}\n{text}"));
-            if m.status_code() != Some(400) {
-                validate(&m).unwrap_or_else(|e| panic!("{e}\n{text}"));
-            }
-            self.sent.push((t.dest, text));
-        }
-    }
-
-    fn advance(&mut self, d: Duration) {
-        let end = self.now + d;
-        while let Some(t) = self.core.poll_timeout() {
-            if t > end {
-                break;
-            }
-            self.now = self.now.max(t);
-            self.core.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = end;
-    }
-
-    fn take(&mut self) -> Vec<(SocketAddr, String)> {
-        self.sent_by.clear();
-        std::mem::take(&mut self.sent)
-    }
-
-    /// Like [`Net::take`], with the listener each datagram left by.
-    fn take_by(&mut self) -> Vec<(u16, SocketAddr, String)> {
-        let by = std::mem::take(&mut self.sent_by);
-        by.into_iter()
-            .zip(self.take())
-            .map(|(l, (d, m))| (l, d, m))
-            .collect()
+/// The test call: from the UAC to bob at the UAS.
+fn call() -> UacCall {
+    UacCall {
+        from_tag: "a1".into(),
+        ..UacCall::new(addr(UAC), &format!("sip:bob@{UAS}"), "call-1@192.0.2.10")
     }
 }
 
 fn invite(branch: &str) -> String {
-    format!(
-        "INVITE sip:bob@{UAS} SIP/2.0\r\n\
-Via: SIP/2.0/UDP {UAC};branch={branch};rport\r\n\
-Max-Forwards: 70\r\n\
-From: Alice <sip:alice@192.0.2.10>;tag=a1\r\n\
-To: Bob <sip:bob@192.0.2.20>\r\n\
-Call-ID: call-1@192.0.2.10\r\n\
-CSeq: 1 INVITE\r\n\
-Contact: <sip:alice@{UAC}>\r\n\
-Content-Type: application/sdp\r\n\
-Content-Length: 4\r\n\r\nv=0\n"
-    )
+    call().invite(branch)
 }
 
-/// The UAS's response to a request it received (Vias and Record-Route echoed).
+/// The UAS's response to a request it received (Vias and Record-Route
+/// echoed, its Contact on a 2xx).
 fn respond(req: &str, code: u16, reason: &str, to_tag: Option<&str>) -> String {
-    let mut p = Parser::default();
-    let m = p.parse(req.as_bytes()).unwrap();
-    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
-    for h in m.headers() {
-        let keep = matches!(
-            h.kind,
-            HeaderName::Via
-                | HeaderName::From
-                | HeaderName::CallId
-                | HeaderName::CSeq
-                | HeaderName::RecordRoute
-        );
-        if keep {
-            out.push_str(std::str::from_utf8(&req.as_bytes()[h.line().range()]).unwrap());
-        }
-        if h.kind == HeaderName::To {
-            let v = std::str::from_utf8(m.slice(h.value)).unwrap();
-            match to_tag {
-                Some(t) => out.push_str(&format!("To: {v};tag={t}\r\n")),
-                None => out.push_str(&format!("To: {v}\r\n")),
-            }
-        }
-    }
-    if (200..300).contains(&code) {
-        out.push_str(&format!("Contact: <sip:bob@{UAS}>\r\n"));
-    }
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out
-}
-
-fn header<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
-    msg.split("\r\n")
-        .filter_map(|l| {
-            l.split_once(':')
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim())
-        })
-        .collect()
+    let contact = (200..300).contains(&code).then(|| addr(UAS));
+    crate::testkit::sip::respond(req, code, reason, to_tag, contact)
 }
 
 #[test]
 fn full_call_through_a_stateful_proxy() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(UAC, &invite("z9hG4bKc1"));
     let out = n.take();
     assert_eq!(out.len(), 2, "{out:#?}");
@@ -170,8 +49,14 @@ fn full_call_through_a_stateful_proxy() {
     assert_eq!(out[0].0, addr(UAC));
     assert!(out[0].1.starts_with("SIP/2.0 100 Trying\r\n"));
     assert!(
-        header(&out[0].1, "To")[0].ends_with("<sip:bob@192.0.2.20>"),
+        header(&out[0].1, "To")[0].ends_with("<sip:bob@192.0.2.20:5070>"),
         "no To tag on 100"
+    );
+    // RFC 3581 §4: the Via of our own response says where the request
+    // came from, the port too, though it equals the sent-by port.
+    assert_eq!(
+        header(&out[0].1, "Via"),
+        ["SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKc1;rport=5060;received=192.0.2.10"]
     );
     let (dest, fwd) = &out[1];
     assert_eq!(*dest, addr(UAS));
@@ -181,9 +66,11 @@ fn full_call_through_a_stateful_proxy() {
         vias[0].starts_with("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKtl"),
         "{fwd}"
     );
+    // RFC 3581 §4: `received` too when `rport` is asked for, even when
+    // it equals the sent-by host.
     assert_eq!(
         vias[1],
-        "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKc1;rport=5060"
+        "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKc1;rport=5060;received=192.0.2.10"
     );
     assert_eq!(header(fwd, "Record-Route"), ["<sip:192.0.2.1:5060;lr>"]);
     assert_eq!(header(fwd, "Max-Forwards"), ["69"]);
@@ -251,7 +138,7 @@ Content-Length: 0\r\n\r\n"
 
 #[test]
 fn cancel_before_answer() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(UAC, &invite("z9hG4bKc2"));
     let fwd = n.take().pop().unwrap().1;
     n.from(UAS, &respond(&fwd, 180, "Ringing", Some("b2")));
@@ -310,7 +197,7 @@ Call-ID: call-1@192.0.2.10\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
 
 #[test]
 fn cancel_before_any_provisional_waits_for_one() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(UAC, &invite("z9hG4bKc3"));
     let fwd = n.take().pop().unwrap().1;
     let cancel = format!(
@@ -329,7 +216,7 @@ Call-ID: call-1@192.0.2.10\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
 
 #[test]
 fn downstream_silence_gives_408_after_timer_b() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(UAC, &invite("z9hG4bKc4"));
     n.take();
     n.advance(Duration::from_millis(31_900));
@@ -353,7 +240,7 @@ fn downstream_silence_gives_408_after_timer_b() {
 
 #[test]
 fn retransmitted_invite_is_absorbed() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(UAC, &invite("z9hG4bKc5"));
     assert_eq!(n.take().len(), 2);
     n.from(UAC, &invite("z9hG4bKc5"));
@@ -364,7 +251,7 @@ fn retransmitted_invite_is_absorbed() {
 
 #[test]
 fn lost_200_retransmitted_by_the_uas_reaches_the_uac() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(UAC, &invite("z9hG4bKc6"));
     let fwd = n.take().pop().unwrap().1;
     let ok = respond(&fwd, 200, "OK", Some("b2"));
@@ -380,7 +267,7 @@ fn lost_200_retransmitted_by_the_uas_reaches_the_uac() {
 
 #[test]
 fn max_forwards_zero_gets_483() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(
         UAC,
         &invite("z9hG4bKc7").replace("Max-Forwards: 70", "Max-Forwards: 0"),
@@ -392,7 +279,7 @@ fn max_forwards_zero_gets_483() {
 
 #[test]
 fn malformed_request_gets_400_and_is_not_forwarded() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(
         UAC,
         &invite("z9hG4bKc8").replace("CSeq: 1 INVITE", "CSeq: 99999999999 INVITE"),
@@ -411,7 +298,7 @@ fn malformed_request_gets_400_and_is_not_forwarded() {
 
 #[test]
 fn proxy_require_gets_420_with_unsupported() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(
         UAC,
         &invite("z9hG4bKc9").replace(
@@ -426,7 +313,7 @@ fn proxy_require_gets_420_with_unsupported() {
 
 #[test]
 fn stateless_mode_forwards_without_state() {
-    let mut n = Net::new(Mode::Stateless, Some(UAS));
+    let mut n = net(Mode::Stateless, Some(UAS));
     n.from(UAC, &invite("z9hG4bKs1"));
     let out = n.take();
     assert_eq!(out.len(), 1, "no 100 Trying when stateless");
@@ -453,7 +340,7 @@ fn stateless_mode_forwards_without_state() {
 #[test]
 fn in_dialog_bye_routes_after_a_restart() {
     // A fresh core (as after a restart) routes a BYE by its Route set.
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     let bye = format!(
         "BYE sip:bob@{UAS} SIP/2.0\r\nVia: SIP/2.0/UDP {UAC};branch=z9hG4bKb9\r\n\
 Route: <sip:192.0.2.1:5060;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:alice@x>;tag=a1\r\n\
@@ -465,7 +352,7 @@ To: <sip:bob@x>;tag=b2\r\nCall-ID: old-call\r\nCSeq: 5 BYE\r\nContent-Length: 0\
     assert_eq!(out[0].0, addr(UAS));
     // And a 200 for a transaction it never saw is relayed statelessly.
     let stray = respond(&out[0].1, 200, "OK", None);
-    let mut fresh = Net::new(Mode::Stateful, None);
+    let mut fresh = net(Mode::Stateful, None);
     fresh.from(UAS, &stray);
     let out = fresh.take();
     assert_eq!(out.len(), 1);
@@ -474,7 +361,7 @@ To: <sip:bob@x>;tag=b2\r\nCall-ID: old-call\r\nCSeq: 5 BYE\r\nContent-Length: 0\
 
 #[test]
 fn default_route_takes_requests_without_route() {
-    let mut n = Net::new(Mode::Stateful, Some("192.0.2.99:5080"));
+    let mut n = net(Mode::Stateful, Some("192.0.2.99:5080"));
     // SIPp's uac sends the INVITE to the proxy's own address...
     n.from(
         UAC,
@@ -493,7 +380,7 @@ From: <sip:alice@x>;tag=a1\r\nTo: <sip:bob@x>;tag=b2\r\nCall-ID: c9\r\nCSeq: 2 B
 
 #[test]
 fn keepalive_options_to_us_is_answered() {
-    let mut n = Net::new(Mode::Stateful, Some(UAS));
+    let mut n = net(Mode::Stateful, Some(UAS));
     let opt = format!(
         "OPTIONS sip:{PROXY} SIP/2.0\r\nVia: SIP/2.0/UDP {UAC};branch=z9hG4bKo1\r\nMax-Forwards: 70\r\n\
 From: <sip:mon@x>;tag=m1\r\nTo: <sip:{PROXY}>\r\nCall-ID: ping1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
@@ -506,7 +393,7 @@ From: <sip:mon@x>;tag=m1\r\nTo: <sip:{PROXY}>\r\nCall-ID: ping1\r\nCSeq: 1 OPTIO
 
 #[test]
 fn unroutable_requests_get_their_status() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(
         UAC,
         &invite("z9hG4bKe1").replace(
@@ -546,7 +433,7 @@ fn unroutable_requests_get_their_status() {
 
 #[test]
 fn busy_here_is_relayed_and_acked() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(UAC, &invite("z9hG4bKf1"));
     let fwd = n.take().pop().unwrap().1;
     n.from(UAS, &respond(&fwd, 486, "Busy Here", Some("b2")));
@@ -573,7 +460,7 @@ fn busy_here_is_relayed_and_acked() {
 
 #[test]
 fn preloaded_route_to_us_still_record_routes() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     let inv = invite("z9hG4bKp1").replace(
         "Max-Forwards: 70\r\n",
         "Route: <sip:192.0.2.1:5060;lr>\r\nMax-Forwards: 70\r\n",
@@ -588,7 +475,7 @@ fn preloaded_route_to_us_still_record_routes() {
 fn the_transaction_cap_answers_503_without_state() {
     let mut cfg = ProxyConfig::new(addr(PROXY), None);
     cfg.max_transactions = 1;
-    let mut n = Net::with_config(cfg);
+    let mut n = Net::new(cfg);
     n.from(UAC, &invite("z9hG4bKo1"));
     assert_eq!(n.take().len(), 2); // 100 + INVITE
     n.from(UAC, &invite("z9hG4bKo2").replace("call-1@", "call-2@"));
@@ -600,19 +487,3 @@ fn the_transaction_cap_answers_503_without_state() {
 
 mod dns;
 mod lcr;
-
-#[test]
-fn push_hex_prints_what_format_prints() {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for _ in 0..10_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let mut out = Vec::new();
-        super::push_hex(&mut out, x, 16);
-        assert_eq!(out, format!("{x:016x}").into_bytes());
-        out.clear();
-        super::push_hex(&mut out, x & 0xffff_ffff, 8);
-        assert_eq!(out, format!("{:08x}", x as u32).into_bytes());
-    }
-}

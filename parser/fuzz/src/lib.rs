@@ -491,6 +491,7 @@ pub fn check_edits_any(msg: &Message<'_>) {
             reason: b"Temporarily Unavailable",
             to_tag: Some(b"t1"),
             extra_headers: &[b"Retry-After: 30"],
+            via_source: None,
         };
         write_response(msg, &spec, &mut edits, &mut out).expect("write_response");
         let m = reparse(&mut p, &out, "write_response to a parsed request");
@@ -715,6 +716,8 @@ pub fn check_responses(req: &Message<'_>) {
             reason: b"Some Reason",
             to_tag: Some(b"as83kd9"),
             extra_headers,
+            // The top Via stamped as received from another address.
+            via_source: (code == 486).then(|| ([192, 0, 2, 77], 5099).into()),
         };
         write_response(req, &spec, &mut edits, &mut out).expect("write_response");
         let m = reparse(&mut p, &out, "write_response");
@@ -730,7 +733,15 @@ pub fn check_responses(req: &Message<'_>) {
         let from = m.from().unwrap();
         assert_eq!(from.uri, req_from.uri);
         assert_eq!(from.tag(), req_from.tag());
-        assert_eq!(via_raws(&m), vias);
+        let got = via_raws(&m);
+        if code == 486 {
+            // Stamped: the top Via carries what the server saw (RFC 3581 §4).
+            let top = m.top_via().unwrap();
+            assert_eq!(top.received, Some(&b"192.0.2.77"[..]), "{got:?}");
+            assert_eq!(&got[1..], &vias[1..]);
+        } else {
+            assert_eq!(got, vias);
+        }
         let to = m.to().unwrap();
         assert_eq!(to.uri, req_to.uri);
         let want_tag = match (req_to.tag(), code) {

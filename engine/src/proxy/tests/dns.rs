@@ -2,7 +2,7 @@
 //! up, then forwarded or answered 503, on the virtual network.
 
 use super::*;
-use crate::srv::Resolved;
+use crate::dns::{NameQuery, Resolved};
 
 const SBC: &str = "198.51.100.7:5070";
 
@@ -35,7 +35,7 @@ fn sbc_query() -> NameQuery {
 
 #[test]
 fn a_request_waits_for_its_next_hops_name_then_the_name_is_cached() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(UAC, &bye_to_name("dns-1", "z9hG4bKd1"));
     n.from(UAC, &bye_to_name("dns-2", "z9hG4bKd2"));
     assert!(n.take().is_empty(), "both parked");
@@ -67,7 +67,7 @@ fn a_request_waits_for_its_next_hops_name_then_the_name_is_cached() {
 
 #[test]
 fn a_name_that_does_not_resolve_gets_503_and_an_ack_is_dropped() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(UAC, &bye_to_name("nx-1", "z9hG4bKn1"));
     let ack = bye_to_name("nx-2", "z9hG4bKn2")
         .replacen("BYE sip:", "ACK sip:", 1)
@@ -95,10 +95,10 @@ fn a_name_that_does_not_resolve_gets_503_and_an_ack_is_dropped() {
 
 #[test]
 fn a_lookup_that_never_answers_gives_503_in_time() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(UAC, &bye_to_name("slow-1", "z9hG4bKs1"));
     assert!(n.core.poll_name_query().is_some());
-    n.advance(crate::proxy::dns::PARK_TIMEOUT - Duration::from_millis(1));
+    n.advance(crate::dns::cache::PARK_TIMEOUT - Duration::from_millis(1));
     assert!(n.take().is_empty());
     n.advance(Duration::from_millis(1));
     let out = n.take();
@@ -114,7 +114,7 @@ fn a_lookup_that_never_answers_gives_503_in_time() {
 
 #[test]
 fn cancelling_a_parked_invite_answers_487() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     let inv = invite("z9hG4bKpc1").replacen(
         &format!("INVITE sip:bob@{UAS}"),
         "INVITE sip:bob@sbc.example.net:5070",
@@ -153,7 +153,7 @@ fn an_invite_tries_a_names_addresses_in_turn_on_503_not_on_486() {
             1,
         )
     };
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     n.from(UAC, &to_name("z9hG4bKaddr1", "call-1@"));
     assert_eq!(n.take().len(), 1, "100 Trying; the INVITE waits");
     let q = n.core.poll_name_query().unwrap();
@@ -214,10 +214,7 @@ fn an_invite_tries_a_names_addresses_in_turn_on_503_not_on_486() {
         .find(|(d, _)| *d != addr(UAC))
         .expect("sent")
         .clone();
-    n.from(
-        &sent.0.to_string(),
-        &respond(&sent.1, 486, "Busy Here", Some("s3")),
-    );
+    n.from(sent.0, &respond(&sent.1, 486, "Busy Here", Some("s3")));
     let out = n.take();
     // (The ACK for the 486 goes back hop by hop; no INVITE goes on.)
     assert!(

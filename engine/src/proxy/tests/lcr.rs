@@ -2,6 +2,7 @@
 //! targets of a static table, on the virtual network.
 
 use super::*;
+use crate::lcr::{FailoverCodes, LcrRequest, NoRoute, Target, TargetSource};
 
 const GW1: &str = "198.51.100.1:5060";
 const GW2: &str = "198.51.100.2:5060";
@@ -36,9 +37,15 @@ fn lcr_net() -> Net {
 
 /// A network whose proxy takes its targets from `source`.
 fn net_routing_by(source: impl TargetSource + 'static) -> Net {
-    let mut cfg = ProxyConfig::new(addr(PROXY), None);
-    cfg.lcr = Some(Arc::new(source));
-    Net::with_config(cfg)
+    net_with(ProxyConfig::new(addr(PROXY), None), source)
+}
+
+/// A network with settings `cfg` whose proxy takes its targets from `source`.
+fn net_with(cfg: ProxyConfig, source: impl TargetSource + 'static) -> Net {
+    let services = Services {
+        targets: Some(Arc::new(source)),
+    };
+    Net::with_services(cfg, services)
 }
 
 /// Call `i` from the UAC (Call-ID `TAG-i@`, branch `z9hG4bKTAGi`): where
@@ -243,9 +250,8 @@ fn in_dialog_requests_and_routed_requests_skip_the_table() {
     // A BYE with a To tag follows its Route set / the default route, and
     // an INVITE with a Route past us goes there: the table is for initial
     // INVITEs addressed by their Request-URI.
-    let mut cfg = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
-    cfg.lcr = Some(Arc::new(Table));
-    let mut n = Net::with_config(cfg);
+    let cfg = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
+    let mut n = net_with(cfg, Table);
     let routed = call("+14155550123", "z9hG4bKf6").replacen(
         "Max-Forwards: 70\r\n",
         &format!("Route: <sip:{UAS};lr>\r\nMax-Forwards: 70\r\n"),
@@ -274,9 +280,8 @@ fn a_timeout_counts_as_408_when_the_rest_answer_503() {
 #[test]
 fn failover_codes_are_configurable() {
     let mut cfg = ProxyConfig::new(addr(PROXY), None);
-    cfg.lcr = Some(Arc::new(Table));
     cfg.failover = FailoverCodes::parse(["486"]).unwrap();
-    let mut n = Net::with_config(cfg);
+    let mut n = net_with(cfg, Table);
     n.from(UAC, &call("+14155550123", "z9hG4bKf8"));
     let inv1 = sent_to(&n.take(), GW1).unwrap();
     n.from(GW1, &respond(&inv1, 486, "Busy Here", Some("g1")));
@@ -461,7 +466,7 @@ To: <sip:bob@x>;tag=g0\r\nCall-ID: cc-0@192.0.2.10\r\nCSeq: 2 BYE\r\nContent-Len
     n.advance(Duration::from_secs(3600));
     n.take();
     assert_eq!(place(&mut n, "cc", 6).0, addr(GW2));
-    n.advance(crate::proxy::lcr::DIALOG_MAX);
+    n.advance(crate::lcr::caps::DIALOG_MAX);
     n.take();
     assert_eq!(place(&mut n, "cc", 7).0, addr(GW1));
 }
@@ -554,8 +559,7 @@ const GW6: &str = "[2001:db8::1]:5060";
 fn net_dual_stack() -> Net {
     let mut cfg = ProxyConfig::new(addr(PROXY), None);
     cfg.locals.addrs.push(LocalAddr::from_socket(addr(PROXY6)));
-    cfg.lcr = Some(Arc::new(DualStack));
-    Net::with_config(cfg)
+    net_with(cfg, DualStack)
 }
 
 #[test]
@@ -644,7 +648,7 @@ Content-Length: 0\r\n\r\n"
 
 #[test]
 fn a_request_for_a_family_we_do_not_listen_on_gets_503() {
-    let mut n = Net::new(Mode::Stateful, None);
+    let mut n = net(Mode::Stateful, None);
     let inv = invite("z9hG4bKv6only").replacen(
         &format!("INVITE sip:bob@{UAS} SIP/2.0"),
         &format!("INVITE sip:bob@{GW6} SIP/2.0"),

@@ -1,6 +1,9 @@
-//! Where a request goes: Route preprocessing (RFC 3261 §16.4), target
-//! determination (§16.5) and next-hop postprocessing (§16.6 steps 6-7),
-//! as pure functions of the request, our addresses and the default route.
+//! The next hop of a request: Route preprocessing (RFC 3261 §16.4),
+//! target determination (§16.5) and next-hop postprocessing (§16.6 steps
+//! 6-7), as pure functions of the request, our addresses ([`Locals`]) and
+//! the default route, written into a reusable [`NextHopPlan`]. The route
+//! stage (`stages::route`) decides with it; the writer (`wire`) applies
+//! its Route and Request-URI edits to the copy.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -68,7 +71,7 @@ impl LocalAddr {
 }
 
 /// Our addresses: what "this proxy" means in §16.4.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Locals {
     /// Every address we listen on, in listener order.
     pub addrs: Vec<LocalAddr>,
@@ -128,7 +131,7 @@ impl Locals {
 
 /// Why a request cannot be routed; each maps to a response (§16.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RouteError {
+pub enum NextHopError {
     /// The next hop's URI is not a SIP URI we can reach (416).
     UnsupportedScheme,
     /// The next hop is a host name: the proxy core looks it up (RFC 3263)
@@ -145,16 +148,16 @@ pub enum RouteError {
     NoListener,
 }
 
-impl RouteError {
+impl NextHopError {
     /// The response status and reason phrase.
     pub fn response(self) -> (u16, &'static [u8]) {
         match self {
-            RouteError::UnsupportedScheme => (416, b"Unsupported URI Scheme"),
-            RouteError::NeedsDns => (503, b"Next Hop Not Resolved"),
-            RouteError::NotFound => (404, b"Not Found"),
-            RouteError::Loop => (482, b"Loop Detected"),
-            RouteError::BadRoute => (400, b"Bad Route"),
-            RouteError::NoListener => (503, b"No Listener For Address Family"),
+            NextHopError::UnsupportedScheme => (416, b"Unsupported URI Scheme"),
+            NextHopError::NeedsDns => (503, b"Next Hop Not Resolved"),
+            NextHopError::NotFound => (404, b"Not Found"),
+            NextHopError::Loop => (482, b"Loop Detected"),
+            NextHopError::BadRoute => (400, b"Bad Route"),
+            NextHopError::NoListener => (503, b"No Listener For Address Family"),
         }
     }
 }
@@ -162,7 +165,7 @@ impl RouteError {
 /// The routing decision for one request: where it goes and which edits
 /// the Route set and Request-URI need.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RoutePlan {
+pub struct NextHopPlan {
     /// The next hop.
     pub dest: Option<SocketAddr>,
     /// Route values to remove, as (header index, value index) in
@@ -178,7 +181,7 @@ pub struct RoutePlan {
     /// Whether the next hop comes from a Route value (not the
     /// Request-URI or the default route).
     pub by_route: bool,
-    /// With [`RouteError::NeedsDns`]: the next hop's host name (a span of
+    /// With [`NextHopError::NeedsDns`]: the next hop's host name (a span of
     /// the message) and its URI's port.
     pub name: Option<(Span, Option<u16>)>,
     /// Scratch: every Route value as (header index, value index, URI span).
@@ -191,8 +194,8 @@ pub fn plan(
     msg: &Message<'_>,
     locals: &Locals,
     default_route: Option<SocketAddr>,
-    plan: &mut RoutePlan,
-) -> Result<(), RouteError> {
+    plan: &mut NextHopPlan,
+) -> Result<(), NextHopError> {
     plan.dest = None;
     plan.remove.clear();
     plan.new_ruri = None;
@@ -211,9 +214,9 @@ fn plan_with(
     msg: &Message<'_>,
     locals: &Locals,
     default_route: Option<SocketAddr>,
-    plan: &mut RoutePlan,
+    plan: &mut NextHopPlan,
     routes: &[(usize, usize, Span)],
-) -> Result<(), RouteError> {
+) -> Result<(), NextHopError> {
     let uri = |i: usize| msg.slice(routes[i].2);
     let mut first = 0; // index into `routes` of the first value still in effect
     let mut last = routes.len();
@@ -251,7 +254,7 @@ fn plan_with(
         let (header, index, span) = routes[first];
         let top = match top {
             Some(Ok(Uri::Sip(u))) => u,
-            _ => return Err(RouteError::UnsupportedScheme),
+            _ => return Err(NextHopError::UnsupportedScheme),
         };
         if !top.lr() {
             // Strict router next: it gets the Request-URI it expects.
@@ -274,29 +277,33 @@ fn plan_with(
     match Uri::parse(target) {
         Ok(Uri::Sip(u)) => {
             if locals.is_me(&u) {
-                return Err(RouteError::NotFound);
+                return Err(NextHopError::NotFound);
             }
             next_hop(msg, &u, plan)
         }
-        _ => Err(RouteError::UnsupportedScheme),
+        _ => Err(NextHopError::UnsupportedScheme),
     }
 }
 
 /// Sets `plan.dest` to the address `uri` designates; for a host name,
-/// records the name in `plan.name` and fails with [`RouteError::NeedsDns`].
-fn next_hop(msg: &Message<'_>, uri: &SipUri<'_>, plan: &mut RoutePlan) -> Result<(), RouteError> {
+/// records the name in `plan.name` and fails with [`NextHopError::NeedsDns`].
+fn next_hop(
+    msg: &Message<'_>,
+    uri: &SipUri<'_>,
+    plan: &mut NextHopPlan,
+) -> Result<(), NextHopError> {
     match resolve(uri) {
         Ok(dest) => {
             plan.dest = Some(dest);
             Ok(())
         }
-        Err(RouteError::NeedsDns) => {
+        Err(NextHopError::NeedsDns) => {
             let host = match uri.maddr().map(Host::parse) {
                 Some(Ok(h)) => h,
                 _ => uri.host,
             };
             plan.name = Some((msg.span_of(host.text), uri.port));
-            Err(RouteError::NeedsDns)
+            Err(NextHopError::NeedsDns)
         }
         Err(e) => Err(e),
     }
@@ -306,7 +313,7 @@ fn next_hop(msg: &Message<'_>, uri: &SipUri<'_>, plan: &mut RoutePlan) -> Result
 fn collect_routes(
     msg: &Message<'_>,
     out: &mut Vec<(usize, usize, Span)>,
-) -> Result<(), RouteError> {
+) -> Result<(), NextHopError> {
     out.clear();
     let Some(first) = msg.first_index(trunkline_parser::HeaderName::Route) else {
         return Ok(());
@@ -317,7 +324,7 @@ fn collect_routes(
         }
         let values = trunkline_parser::name_addr::NameAddrList::new(msg.slice(e.value));
         for (index, na) in values.enumerate() {
-            let na = na.map_err(|_| RouteError::BadRoute)?;
+            let na = na.map_err(|_| NextHopError::BadRoute)?;
             out.push((header, index, msg.span_of(na.uri)));
         }
     }
@@ -326,19 +333,19 @@ fn collect_routes(
 
 /// The socket address a SIP URI designates: `maddr` or host, and port
 /// (default 5060). Host names other than `localhost` need DNS.
-pub fn resolve(uri: &SipUri<'_>) -> Result<SocketAddr, RouteError> {
+pub fn resolve(uri: &SipUri<'_>) -> Result<SocketAddr, NextHopError> {
     if uri.secure {
-        return Err(RouteError::UnsupportedScheme); // SIPS needs TLS
+        return Err(NextHopError::UnsupportedScheme); // SIPS needs TLS
     }
     let host = match uri.maddr().map(Host::parse) {
         Some(Ok(h)) => h,
-        Some(Err(_)) => return Err(RouteError::UnsupportedScheme),
+        Some(Err(_)) => return Err(NextHopError::UnsupportedScheme),
         None => uri.host,
     };
     let ip = match host.ip() {
         Some(ip) => ip,
         None if host.text.eq_ignore_ascii_case(b"localhost") => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        None => return Err(RouteError::NeedsDns),
+        None => return Err(NextHopError::NeedsDns),
     };
     Ok(SocketAddr::new(ip, uri.port.unwrap_or(5060)))
 }
@@ -362,10 +369,10 @@ To: <sip:b@x>;tag=2\r\nFrom: <sip:a@x>;tag=1\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n\r\
         .into_bytes()
     }
 
-    fn run(raw: &[u8], default: Option<&str>) -> Result<RoutePlan, RouteError> {
+    fn run(raw: &[u8], default: Option<&str>) -> Result<NextHopPlan, NextHopError> {
         let mut p = Parser::default();
         let m = p.parse(raw).unwrap();
-        let mut out = RoutePlan::default();
+        let mut out = NextHopPlan::default();
         plan(&m, &locals(), default.map(|d| d.parse().unwrap()), &mut out).map(|()| out)
     }
 
@@ -451,15 +458,15 @@ To: <sip:b@x>;tag=2\r\nFrom: <sip:a@x>;tag=1\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n\r\
         );
         assert_eq!(
             run(&req("sip:bob@example.com", ""), None),
-            Err(RouteError::NeedsDns)
+            Err(NextHopError::NeedsDns)
         );
         assert_eq!(
             run(&req("tel:+15551234", ""), None),
-            Err(RouteError::UnsupportedScheme)
+            Err(NextHopError::UnsupportedScheme)
         );
         assert_eq!(
             run(&req("sip:bob@192.0.2.1", ""), None),
-            Err(RouteError::NotFound)
+            Err(NextHopError::NotFound)
         );
         assert_eq!(
             run(&req("sip:bob@192.0.2.1", ""), Some("192.0.2.99:5060"))
@@ -475,11 +482,11 @@ To: <sip:b@x>;tag=2\r\nFrom: <sip:a@x>;tag=1\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n\r\
         );
         assert_eq!(
             run(&req("sip:a@b", "Route: <http://x>\r\n"), None),
-            Err(RouteError::UnsupportedScheme)
+            Err(NextHopError::UnsupportedScheme)
         );
         assert_eq!(
             run(&req("sip:a@b", "Route: <sip:x;lr>,,\r\n"), None),
-            Err(RouteError::BadRoute)
+            Err(NextHopError::BadRoute)
         );
     }
 

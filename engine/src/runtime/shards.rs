@@ -1,7 +1,7 @@
-//! The running router: one shard per core (glommio), each with its own
+//! The running shards: one per core (glommio), each with its own
 //! SO_REUSEPORT socket per listen address, its own [`ProxyCore`], and the
 //! cross-shard mesh that hands every datagram to the shard owning its
-//! Call-ID.
+//! Call-ID. Started by [`super::RouterBuilder`].
 //!
 //! Every shard binds the same address:port, so a reply leaves from the
 //! advertised address whichever shard sends it.
@@ -14,23 +14,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use trunkline_parser::find_call_id;
+use trunkline_routing_tables::At;
 use trunkline_shards::runtime::{HandoffPool, Runtime, RuntimeBuilder, ShardCtx};
 use trunkline_shards::tx::TxStats;
+use trunkline_shards::udp::{Datagram, RecvBatch, SendScratch, UdpTransport};
 
 use crate::config::Config;
-use crate::proxy::{Counters, NameQuery, ProxyConfig, ProxyCore};
-use crate::routing::Resolver;
-use crate::transport::udp::{Datagram, RecvBatch, SendScratch, UdpTransport};
-
-/// Threads that look up next hops given by host name (each blocks on one
-/// lookup at a time; two keep a slow name from holding up the others).
-const NAME_LOOKUP_THREADS: usize = 2;
-
-/// Lookups queued for those threads, from every shard.
-const NAME_QUEUE: usize = 1024;
-
-/// A looked-up name on its way back to the shard that asked.
-type NameAnswer = (NameQuery, Result<crate::srv::Resolved, String>);
+use crate::dns::lookups::{NameAnswer, NameLookups};
+use crate::dns::{NameQuery, Resolver};
+use crate::proxy::{Counters, ProxyConfig, ProxyCore, Services};
 
 /// How often each shard runs its transaction timers. SIP timers are
 /// counted in hundreds of milliseconds; a 10 ms tick costs nothing.
@@ -41,25 +33,7 @@ const TICK: Duration = Duration::from_millis(10);
 /// a batch is not held back long (a batch is processed before it is sent).
 const RECV_BATCH: usize = 32;
 
-/// Why the router could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StartError {
-    /// A listen address is taken or not ours.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The shards could not start.
-    #[error(transparent)]
-    Runtime(#[from] trunkline_shards::runtime::RuntimeError),
-    /// The name lookup threads could not start.
-    #[error("cannot start the name lookup threads: {0}")]
-    Lookups(std::io::Error),
-}
+use super::StartError;
 
 /// One shard's counters at exit (or on request).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -134,15 +108,15 @@ struct Control {
     dump: AtomicU64,
 }
 
-/// A running router.
+/// The running shards.
 #[derive(Debug)]
-pub struct RouterHandle {
+pub(crate) struct RunningShards {
     local_addrs: Vec<SocketAddr>,
     control: Arc<Control>,
     runtime: Runtime<ShardReport>,
 }
 
-impl RouterHandle {
+impl RunningShards {
     /// The addresses listened on (port 0 resolved).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
@@ -164,13 +138,7 @@ impl RouterHandle {
         Stopper(self.control.clone())
     }
 
-    /// Stops and waits for every shard; returns their final counters.
-    pub fn shutdown(self) -> Vec<ShardReport> {
-        self.stop();
-        self.wait()
-    }
-
-    /// Waits for the shards to finish (after [`RouterHandle::stop`]).
+    /// Waits for the shards to finish (after [`RunningShards::stop`]).
     pub fn wait(self) -> Vec<ShardReport> {
         self.runtime
             .join()
@@ -223,7 +191,7 @@ fn reserve(listen: &[SocketAddr]) -> Result<(Vec<SocketAddr>, Vec<socket2::Socke
     for &addr in listen {
         if addr.port() == 0 {
             let err = |source| StartError::Bind { addr, source };
-            let t = crate::transport::udp::reuseport_socket(addr).map_err(err)?;
+            let t = trunkline_shards::udp::reuseport_socket(addr).map_err(err)?;
             let local = t.local_addr().map_err(err)?.as_socket().ok_or_else(|| {
                 err(std::io::Error::other(
                     "bound address is not an IP socket address",
@@ -253,47 +221,14 @@ fn reserve(listen: &[SocketAddr]) -> Result<(Vec<SocketAddr>, Vec<socket2::Socke
     Ok((bound, holders))
 }
 
-/// Starts the threads that look up next hops given by host name (RFC
-/// 3263 §4.2 through [`Resolver`]: `resolver`, else the system's, one per
-/// thread): the shards queue lookups, each answer goes back to the shard
-/// that asked, which picks it up at its next tick. The threads end when
-/// the shards are gone (the query channel closes).
-#[allow(clippy::type_complexity)]
-fn spawn_name_lookups(
-    shards: u16,
-    resolver: Option<Resolver>,
-) -> std::io::Result<(
-    crossbeam_channel::Sender<(u16, NameQuery)>,
-    Vec<crossbeam_channel::Receiver<NameAnswer>>,
-)> {
-    let (query_tx, query_rx) = crossbeam_channel::bounded::<(u16, NameQuery)>(NAME_QUEUE);
-    let (answer_txs, answer_rxs): (Vec<_>, Vec<_>) = (0..shards)
-        .map(|_| crossbeam_channel::unbounded::<NameAnswer>())
-        .unzip();
-    for i in 0..NAME_LOOKUP_THREADS {
-        let queries = query_rx.clone();
-        let answers = answer_txs.clone();
-        let resolver = resolver.clone();
-        std::thread::Builder::new()
-            .name(format!("trunkline-dns-{i}"))
-            .spawn(move || {
-                let resolve = resolver.unwrap_or_else(crate::routing::system_resolver);
-                for (shard, q) in queries.iter() {
-                    let found = resolve(&q.name, q.port);
-                    if let Err(e) = &found {
-                        tracing::debug!(name = %q.name, "next hop lookup failed: {e}");
-                    }
-                    if let Some(a) = answers.get(usize::from(shard)) {
-                        let _ = a.send((q, found));
-                    }
-                }
-            })?;
-    }
-    Ok((query_tx, answer_rxs))
-}
-
-/// Starts the router.
-pub fn start(cfg: &Config) -> Result<RouterHandle, StartError> {
+/// Starts the shards of `cfg`, their cores asking `services`, their next
+/// hops given by name looked up by resolvers `resolver` makes (one per
+/// lookup thread).
+pub(crate) fn start(
+    cfg: &Config,
+    services: Services,
+    resolver: impl Fn() -> Resolver,
+) -> Result<RunningShards, StartError> {
     let (bound, holders) = reserve(&cfg.listen)?;
     let proxy = cfg.proxy_for(&bound);
     let control = Arc::new(Control::default());
@@ -302,18 +237,17 @@ pub fn start(cfg: &Config) -> Result<RouterHandle, StartError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let (name_queries, name_answers) =
-        spawn_name_lookups(cfg.shards, cfg.resolver.as_ref().map(|r| r.0.clone()))
-            .map_err(StartError::Lookups)?;
+    let lookups = NameLookups::spawn(cfg.shards, resolver).map_err(StartError::Lookups)?;
     let shard_cfg = Arc::new(ShardSetup {
         bound: bound.clone(),
         proxy,
+        services,
         control: control.clone(),
         grace,
         seed,
         ready: std::sync::Mutex::new(ready_tx),
-        name_queries,
-        name_answers,
+        name_queries: lookups.queries,
+        name_answers: lookups.answers,
     });
     let runtime = RuntimeBuilder::new()
         .shards(cfg.shards)
@@ -354,7 +288,7 @@ pub fn start(cfg: &Config) -> Result<RouterHandle, StartError> {
         default_route = ?cfg.proxy.default_route,
         "trunkline running"
     );
-    Ok(RouterHandle {
+    Ok(RunningShards {
         local_addrs: bound,
         control,
         runtime,
@@ -365,6 +299,7 @@ pub fn start(cfg: &Config) -> Result<RouterHandle, StartError> {
 struct ShardSetup {
     bound: Vec<SocketAddr>,
     proxy: Arc<ProxyConfig>,
+    services: Services,
     control: Arc<Control>,
     grace: Duration,
     seed: u64,
@@ -530,7 +465,13 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         }
     }
     let streams = ctx.receivers.streams();
-    let core = ProxyCore::for_shard(setup.proxy.clone(), setup.seed ^ id as u64, id);
+    let mut core = ProxyCore::for_shard(
+        setup.proxy.clone(),
+        &setup.services,
+        id,
+        setup.seed ^ id as u64,
+    );
+    core.set_wall_clock(Instant::now(), At::now());
     let shard = Rc::new(Shard {
         id,
         core: RefCell::new(core),
@@ -613,7 +554,13 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         while let Ok((q, found)) = name_answers.try_recv() {
             shard.core.borrow_mut().handle_name_answer(now, &q, found);
         }
-        shard.core.borrow_mut().handle_timeout(now);
+        {
+            let mut core = shard.core.borrow_mut();
+            // Routing rules' time windows read the wall clock through the
+            // core: set once per tick.
+            core.set_wall_clock(now, At::now());
+            core.handle_timeout(now);
+        }
         shard.flush().await;
         let d = setup.control.dump.load(Ordering::Relaxed);
         if d != dumped {

@@ -1,8 +1,30 @@
-//! Where a host name leads (RFC 3263 §4.2): its hops (SRV records' targets
-//! or A/AAAA addresses) and the order one call or request tries them in
-//! (RFC 2782). Shared by least-cost routing's gateway names
-//! ([`crate::routing`]) and the proxy core's next hops given by name
-//! ([`crate::proxy::dns`]).
+//! Host names (RFC 3263 §4): everything about DNS in one module.
+//!
+//! - here: what a lookup found ([`Resolved`]: SRV records' targets or
+//!   A/AAAA addresses, as [`Hop`]s), the order one call or request tries
+//!   them in ([`srv_order`], RFC 2782), and the question asked
+//!   ([`NameQuery`]); a [`Resolver`] answers it.
+//! - [`cache`]: a shard's cache of looked-up next-hop names and the
+//!   requests parked while a name is looked up (sans-IO, driven with `now`).
+//! - `resolver` (feature `runtime`): [`DnsResolver`], hickory-resolver
+//!   on a small tokio runtime of its own, and the system resolver that is
+//!   made again when `/etc/resolv.conf` or `/etc/hosts` changes.
+//! - `lookups` (feature `runtime`): the threads that look next-hop names
+//!   up off the shards.
+//!
+//! Users: least-cost routing's gateway names ([`crate::lcr::table`]) and
+//! the proxy core's next hops given by name ([`crate::proxy`]).
+
+pub mod cache;
+#[cfg(feature = "runtime")]
+pub(crate) mod lookups;
+#[cfg(feature = "runtime")]
+mod resolver;
+
+#[cfg(feature = "runtime")]
+pub use resolver::{DnsResolver, reloading_resolver, system_resolver};
+
+use std::sync::Arc;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -11,7 +33,7 @@ use trunkline_routing_tables::SplitMix;
 /// The most hops of one host name kept (A/AAAA: in resolver
 /// order, IPv4 first; SRV: the lowest priorities): each is a try of the
 /// call's, and a call tries at most
-/// [`MAX_TARGETS`](crate::proxy::MAX_TARGETS) in all.
+/// [`MAX_TARGETS`](crate::lcr::MAX_TARGETS) in all.
 pub const MAX_ADDRESSES: usize = 8;
 
 /// One place a host name (a gateway, or a next hop) leads to.
@@ -170,4 +192,75 @@ pub(crate) fn srv_order(
         from = to;
     }
     written
+}
+
+/// Looks a host name up: `Some(port)` when it was written with a port
+/// (A/AAAA only), `None` when not (SRV first, RFC 3263 §4.2). `Err` is a
+/// failed lookup, saying what failed. Blocking: called off the shards
+/// only (table loading and refresh threads, the lookup threads).
+pub type Resolver = Arc<ResolveFn>;
+
+/// What a [`Resolver`] calls.
+pub type ResolveFn = dyn Fn(&str, Option<u16>) -> Result<Resolved, String> + Send + Sync;
+
+/// The longest host name (RFC 1035 §2.3.4: 255 octets).
+pub const MAX_NAME: usize = 255;
+
+/// A name to look up: a host name as the URI gave it, and the port when
+/// the URI had one (then A/AAAA only; without, SRV first).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NameQuery {
+    /// The host name, lower-cased.
+    pub name: String,
+    /// The URI's port, if it had one.
+    pub port: Option<u16>,
+}
+
+impl NameQuery {
+    /// The query for `name` (ASCII, any case) and `port`; `None` when the
+    /// name is empty, longer than [`MAX_NAME`] or not printable ASCII.
+    pub fn new(name: &[u8], port: Option<u16>) -> Option<NameQuery> {
+        let mut buf = [0; MAX_NAME];
+        let key = NameRef::new(name, port, &mut buf)?;
+        Some(key.to_query())
+    }
+}
+
+/// A [`NameQuery`] borrowed from a lower-casing buffer on the stack, to
+/// look names up without allocating. Hashes as the owned query does
+/// (`str`, then the port).
+#[derive(Debug, Hash)]
+pub struct NameRef<'b> {
+    name: &'b str,
+    port: Option<u16>,
+}
+
+impl<'b> NameRef<'b> {
+    /// `name` lower-cased into `buf`; `None` when it is empty, longer than
+    /// [`MAX_NAME`] or not printable ASCII.
+    pub fn new(name: &[u8], port: Option<u16>, buf: &'b mut [u8; MAX_NAME]) -> Option<Self> {
+        if name.is_empty() || name.len() > MAX_NAME || !name.iter().all(u8::is_ascii_graphic) {
+            return None;
+        }
+        let out = &mut buf[..name.len()];
+        for (o, b) in out.iter_mut().zip(name) {
+            *o = b.to_ascii_lowercase();
+        }
+        let name = core::str::from_utf8(out).ok()?;
+        Some(NameRef { name, port })
+    }
+
+    /// The owned query.
+    pub fn to_query(&self) -> NameQuery {
+        NameQuery {
+            name: self.name.to_string(),
+            port: self.port,
+        }
+    }
+}
+
+impl hashbrown::Equivalent<NameQuery> for NameRef<'_> {
+    fn equivalent(&self, q: &NameQuery) -> bool {
+        self.name == q.name && self.port == q.port
+    }
 }

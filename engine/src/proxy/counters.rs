@@ -1,0 +1,85 @@
+//! What a shard's proxy core counts: each part keeps its own counters
+//! and [`super::ProxyCore::counters`] puts them together.
+
+/// Per-shard counters (the SIGUSR1 report's fields).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Datagrams handed to this core.
+    pub received: u64,
+    /// Datagrams produced.
+    pub sent: u64,
+    /// Datagrams that could not be framed (answered when a request's
+    /// response could be addressed, else dropped).
+    pub parse_errors: u64,
+    /// Messages that failed validation (answered 4xx/5xx, or dropped if
+    /// a response or an ACK).
+    pub invalid: u64,
+    /// CRLF keep-alives (ignored).
+    pub keepalives: u64,
+    /// Requests forwarded.
+    pub requests_forwarded: u64,
+    /// Responses forwarded.
+    pub responses_forwarded: u64,
+    /// Responses generated here (100 Trying, errors, 200 to CANCEL, ...).
+    pub local_replies: u64,
+    /// Messages dropped for other reasons (foreign or broadcast Via, ...).
+    pub dropped: u64,
+    /// New requests refused with 503 at the transaction cap.
+    pub overloaded: u64,
+    /// Initial INVITEs routed by the routing table.
+    pub lcr_routed: u64,
+    /// Initial INVITEs the table had no route for (answered 404 or the
+    /// configured code).
+    pub lcr_no_route: u64,
+    /// Copies sent to a next gateway after a failure.
+    pub lcr_failovers: u64,
+    /// Gateways skipped because they were at their CPS or call cap.
+    pub lcr_capped: u64,
+    /// Gateways skipped because probing found them down.
+    pub lcr_down_skipped: u64,
+    /// Gateway addresses skipped because no listener has their address
+    /// family (an IPv6 hop of a dual-stack name when we listen on IPv4
+    /// only, or the reverse).
+    pub lcr_family_skipped: u64,
+    /// Requests parked while their next hop's host name was looked up.
+    pub names_parked: u64,
+    /// Requests answered 503 because their next hop's name did not
+    /// resolve in time, or a bound on lookups was reached.
+    pub names_failed: u64,
+    /// INVITE copies sent to a name's next address after 503 or a timeout.
+    pub names_failovers: u64,
+    /// OPTIONS probes sent.
+    pub probes_sent: u64,
+    /// Probes unanswered within their round, or answered 408 / 5xx.
+    pub probe_failures: u64,
+}
+
+/// The counters of the core's own work: framing, validation, forwarding
+/// and local replies.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CoreCounters {
+    pub received: u64,
+    pub sent: u64,
+    pub parse_errors: u64,
+    pub invalid: u64,
+    pub keepalives: u64,
+    pub requests_forwarded: u64,
+    pub responses_forwarded: u64,
+    pub local_replies: u64,
+    pub dropped: u64,
+    pub overloaded: u64,
+}
+
+/// Least-cost routing's and the serial search's counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RouteCounters {
+    pub lcr_routed: u64,
+    pub lcr_no_route: u64,
+    pub lcr_failovers: u64,
+    pub lcr_capped: u64,
+    pub lcr_down_skipped: u64,
+    pub lcr_family_skipped: u64,
+    pub names_parked: u64,
+    pub names_failed: u64,
+    pub names_failovers: u64,
+}

@@ -1,0 +1,215 @@
+//! Forwarding through client transactions, and the serial search: a
+//! request with several targets (least-cost routing's gateways, a name's
+//! addresses, RFC 3263 §4.3) is forwarded to one at a time (RFC 3261
+//! §16.6, serial forking); when a branch fails with a failover code or
+//! times out, the next target gets a new copy (its own branch, §16.6 step
+//! 8) built from the request kept in the response context.
+//!
+//! Targets are skipped, and counted, when probing found them down, when
+//! no listener has their address family, and when their gateway is at its
+//! CPS or concurrent-call cap ([`crate::lcr::caps`]).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use trunkline_parser::{Method, ValidateOptions, validate_with};
+use trunkline_shards::tx::{ClientRequest, TxId};
+
+use super::contexts::{Branch, BranchId, CtxId, Followers, UserRef};
+use super::{Pipeline, Request, Stored, next_hop};
+use crate::lcr::{MAX_TARGETS, Target};
+
+impl Pipeline {
+    /// Starts the client transaction of branch `user` of its context
+    /// (§16.6 step 10: `bytes` to `dest` from listener `local`, Timer C
+    /// for an INVITE) with the branch the writer just built, and records
+    /// the branch in the context.
+    pub(super) fn start_branch(
+        &mut self,
+        now: Instant,
+        user: UserRef,
+        method: Method,
+        bytes: Vec<u8>,
+        dest: SocketAddr,
+        local: u16,
+    ) {
+        let branch = self.wire.branch();
+        let client = self.tx.start_client(
+            now,
+            ClientRequest {
+                method,
+                branch,
+                bytes,
+                dest,
+                local,
+                user: user.pack(),
+                timer_c: method == Method::Invite,
+            },
+        );
+        let branch = BranchId::new(branch);
+        self.ctxs.add_ref(user.ctx);
+        if let Some(ctx) = self.ctxs.get_mut(user.ctx) {
+            ctx.branches.push(Branch {
+                tx: Some(client),
+                branch,
+                ..Branch::default()
+            });
+        }
+    }
+
+    /// Starts the serial search of the route stage's targets for `req`:
+    /// a new response context for `server` that follows the responses,
+    /// the targets moved into it, the first that can be sent to tried;
+    /// when none can, answers 503 `reason`.
+    pub(super) fn start_serial(
+        &mut self,
+        now: Instant,
+        req: &Request<'_, '_>,
+        server: TxId,
+        reason: &[u8],
+    ) {
+        let id = self.open_ctx(server, req.msg);
+        let ctx = self.ctxs.get_mut(id).expect("just opened");
+        // The context's old (empty) list becomes the stage's scratch.
+        std::mem::swap(&mut ctx.targets, &mut self.route.targets);
+        ctx.src = Some(req.src);
+        ctx.local = req.local;
+        ctx.followers.insert(Followers::SERIAL);
+        if !self.start_targets(now, id, req) {
+            if let Some(ctx) = self.ctxs.get_mut(id) {
+                ctx.final_sent = true;
+            }
+            self.local_final(now, id, server, 503, reason);
+        }
+    }
+
+    /// After a branch of context `id` failed with a failover code or
+    /// timed out: tries its next target if the search may go on, with a
+    /// copy built from the request the context kept. Returns whether a
+    /// new branch started.
+    pub(super) fn fail_over(&mut self, now: Instant, id: CtxId, stored: &mut Stored) -> bool {
+        let Some(ctx) = self.ctxs.get(id) else {
+            return false;
+        };
+        let go_on = !ctx.final_sent
+            && !ctx.cancelled
+            && ctx.next_target < ctx.targets.len()
+            && ctx.branches.iter().all(|b| b.done);
+        let (true, Some(src)) = (go_on, ctx.src) else {
+            return false;
+        };
+        let (local, server) = (ctx.local, ctx.server);
+        let Stored { parser, bytes } = stored;
+        bytes.clear();
+        bytes.extend_from_slice(&ctx.request);
+        let Ok(msg) = parser.parse(bytes) else {
+            return false;
+        };
+        let Ok(sum) = validate_with(&msg, &ValidateOptions::PROXY) else {
+            return false;
+        };
+        let req = Request {
+            msg: &msg,
+            sum: &sum,
+            src,
+            local,
+            server,
+        };
+        self.start_targets(now, id, &req)
+    }
+
+    /// Tries context `id`'s remaining targets in order until one branch
+    /// starts.
+    fn start_targets(&mut self, now: Instant, id: CtxId, req: &Request<'_, '_>) -> bool {
+        loop {
+            let Some(ctx) = self.ctxs.get_mut(id) else {
+                return false;
+            };
+            let Some(&target) = ctx.targets.get(ctx.next_target) else {
+                return false;
+            };
+            ctx.next_target += 1;
+            let b = ctx.branches.len();
+            let counters = &mut self.route.counters;
+            if self.prober.is_down(&target.dest) {
+                counters.lcr_down_skipped += 1;
+                continue;
+            }
+            // A gateway of an address family we have no listener for
+            // could not be sent to: the attempt would only time out.
+            if self.cfg.locals.egress(req.local, target.dest).is_none() {
+                counters.lcr_family_skipped += 1;
+                continue;
+            }
+            if !self.caps.admits(now, &target) {
+                counters.lcr_capped += 1;
+                continue;
+            }
+            if !self.start_target_branch(now, id, req, &target, b) {
+                continue;
+            }
+            // This attempt holds one of the gateway's call slots until it
+            // fails, or, answered, until its call ends.
+            let held = self.caps.take(&target);
+            if let Some(br) = self.ctxs.get_mut(id).and_then(|c| c.branches.get_mut(b)) {
+                br.holds = held;
+            }
+            if b > 0 {
+                let counters = &mut self.route.counters;
+                if target.keeps_request_uri() {
+                    counters.names_failovers += 1;
+                } else {
+                    counters.lcr_failovers += 1;
+                }
+            }
+            return true;
+        }
+    }
+
+    /// Forwards `req` to `target` as branch `b` of context `id`.
+    fn start_target_branch(
+        &mut self,
+        now: Instant,
+        id: CtxId,
+        req: &Request<'_, '_>,
+        target: &Target,
+        b: usize,
+    ) -> bool {
+        let locals = &self.cfg.locals;
+        if locals.has(target.dest) || b >= MAX_TARGETS {
+            return false;
+        }
+        let Some(out) = locals.egress(req.local, target.dest) else {
+            return false;
+        };
+        self.wire.make_branch(req, b);
+        // Only for our Route values to remove: the next hop is the target,
+        // so "no route" outcomes do not apply (requests with a bad Route
+        // never reach a serial search).
+        let plan = &mut self.route.plan;
+        let _ = next_hop::plan(req.msg, locals, None, plan);
+        let mut buf = self.tx.take_buf();
+        if !self.wire.forward(
+            &self.cfg,
+            &self.header_edits,
+            req,
+            plan,
+            Some(target),
+            out,
+            &mut buf,
+        ) {
+            self.tx.give_buf(buf);
+            return false;
+        }
+        self.counters.requests_forwarded += 1;
+        self.start_branch(
+            now,
+            UserRef::branch(id, b),
+            Method::Invite,
+            buf,
+            target.dest,
+            out,
+        );
+        true
+    }
+}

@@ -1,0 +1,240 @@
+//! The route stage (RFC 3261 §16.4 - §16.5): where a request goes.
+//!
+//! In order: a Route set past us is followed (loose or strict routing,
+//! [`crate::proxy::next_hop`]); an initial INVITE without one is routed
+//! by least-cost routing when a table is configured (stateful mode:
+//! failover is per transaction); else the default route (`--to`), else
+//! the Request-URI. A next hop given by host name is looked up in the
+//! shard's name cache ([`crate::dns::cache`]): answered, it gives the
+//! addresses (an INVITE tries each in turn, RFC 3263 §4.3); unknown, the
+//! request is parked until the name is looked up. Later: a dispatcher
+//! set, a registrar's bindings.
+//!
+//! A next hop that is one of our addresses would loop (482); one of an
+//! address family we have no listener for cannot be reached (503).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use trunkline_parser::Method;
+use trunkline_routing_tables::{At, SplitMix};
+
+use super::Request;
+use crate::dns::cache::{Lookup, Names};
+use crate::dns::{MAX_ADDRESSES, MAX_NAME, NameQuery, NameRef, srv_order};
+use crate::lcr::{LcrRequest, MAX_TARGETS, ShardTargets, Target, dialled_number};
+use crate::proxy::counters::RouteCounters;
+use crate::proxy::next_hop::{self, Locals, NextHopError, NextHopPlan};
+
+/// What the route stage decided.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// One next hop, leaving by listener `out`; [`Route::plan`] holds the
+    /// Route and Request-URI edits.
+    Hop { dest: SocketAddr, out: u16 },
+    /// Several targets tried one after another ([`Route::targets`]):
+    /// least-cost routing's gateways, or a name's addresses. `reason` is
+    /// the 503's when none can be sent to.
+    Serial { reason: &'static [u8] },
+    /// The next hop is a host name not known yet: park the request until
+    /// `query` is looked up.
+    Park(NameQuery),
+    /// It cannot be routed: answer this (an ACK is dropped).
+    Refuse { code: u16, reason: &'static [u8] },
+}
+
+impl From<NextHopError> for Decision {
+    fn from(e: NextHopError) -> Decision {
+        let (code, reason) = e.response();
+        Decision::Refuse { code, reason }
+    }
+}
+
+/// The route stage of one shard.
+#[derive(Debug)]
+pub struct Route {
+    default_route: Option<SocketAddr>,
+    /// Least-cost routing: this shard's router over the table.
+    lcr: Option<Box<dyn ShardTargets>>,
+    /// The plan of the request being routed (reused).
+    pub(crate) plan: NextHopPlan,
+    /// The targets of a serial search being started (swapped into its
+    /// response context: no allocation per call).
+    pub(crate) targets: Vec<Target>,
+    /// Next hops given by host name: answers and parked requests.
+    pub(crate) names: Names,
+    pub(crate) counters: RouteCounters,
+}
+
+impl Route {
+    /// The route stage: `default_route` for requests without a Route past
+    /// us, `lcr` for initial INVITEs when a table is configured.
+    pub fn new(default_route: Option<SocketAddr>, lcr: Option<Box<dyn ShardTargets>>) -> Route {
+        Route {
+            default_route,
+            lcr,
+            plan: NextHopPlan::default(),
+            targets: Vec::new(),
+            names: Names::default(),
+            counters: RouteCounters::default(),
+        }
+    }
+
+    /// Whether least-cost routing is configured.
+    pub fn has_lcr(&self) -> bool {
+        self.lcr.is_some()
+    }
+
+    /// The gateways least-cost routing wants probed, into `out`.
+    pub fn probed(&self, out: &mut Vec<SocketAddr>) {
+        if let Some(l) = &self.lcr {
+            l.probed(out);
+        }
+    }
+
+    /// Decides where `req` goes at `now` (wall clock `at`, for the
+    /// routing table's time windows). `seed` orders a name's addresses
+    /// for this request.
+    pub(crate) fn decide(
+        &mut self,
+        now: Instant,
+        at: At,
+        req: &Request<'_, '_>,
+        locals: &Locals,
+        seed: u64,
+    ) -> Decision {
+        let msg = req.msg;
+        let planned = next_hop::plan(msg, locals, self.default_route, &mut self.plan);
+        let by_uri = !self.plan.by_route && self.plan.new_ruri.is_none();
+        let lcr_call = req.server.is_some()
+            && req.method() == Method::Invite
+            && req.initial()
+            && by_uri
+            && planned != Err(NextHopError::BadRoute);
+        if let (true, Some(lcr)) = (lcr_call, &mut self.lcr) {
+            return lcr_targets(lcr.as_mut(), &mut self.targets, &mut self.counters, at, req);
+        }
+        let dest = match planned {
+            Ok(()) => self.plan.dest.expect("planned"),
+            Err(NextHopError::NeedsDns) => match self.by_name(now, req, locals, seed) {
+                Ok(dest) => dest,
+                Err(d) => return d,
+            },
+            Err(e) => return e.into(),
+        };
+        if locals.has(dest) {
+            return NextHopError::Loop.into();
+        }
+        match locals.egress(req.local, dest) {
+            Some(out) => Decision::Hop { dest, out },
+            None => NextHopError::NoListener.into(),
+        }
+    }
+
+    /// The next hop `plan.name` names, from the shard's answers (the
+    /// first address a listener reaches); or a serial search over its
+    /// addresses (an INVITE, statefully, with more than one); or a park.
+    fn by_name(
+        &mut self,
+        now: Instant,
+        req: &Request<'_, '_>,
+        locals: &Locals,
+        seed: u64,
+    ) -> Result<SocketAddr, Decision> {
+        let Some((span, port)) = self.plan.name else {
+            return Err(NextHopError::NeedsDns.into());
+        };
+        let name = req.msg.slice(span);
+        let mut buf = [0; MAX_NAME];
+        let Some(key) = NameRef::new(name, port, &mut buf) else {
+            self.counters.names_failed += 1;
+            return Err(NextHopError::NeedsDns.into());
+        };
+        let found = match self.names.lookup(now, &key) {
+            Lookup::Found(found) => found,
+            Lookup::Failed => {
+                self.counters.names_failed += 1;
+                return Err(NextHopError::NeedsDns.into());
+            }
+            Lookup::Unknown => return Err(Decision::Park(key.to_query())),
+        };
+        // This request's order (RFC 2782 for SRV hops, a rotating first
+        // address for A/AAAA), then the addresses a listener reaches,
+        // ours left out.
+        let mut order = [0u8; MAX_ADDRESSES];
+        let tries = if found.srv {
+            srv_order(&found.hops, &mut SplitMix(seed), &mut order)
+        } else {
+            let n = found.hops.len().min(MAX_ADDRESSES);
+            let first = (seed % n.max(1) as u64) as usize;
+            for (i, o) in order.iter_mut().take(n).enumerate() {
+                *o = ((first + i) % n) as u8;
+            }
+            n
+        };
+        self.targets.clear();
+        let mut ours = false;
+        for a in order[..tries]
+            .iter()
+            .map(|&i| found.hops[usize::from(i)].addr)
+        {
+            if locals.has(a) {
+                ours = true;
+            } else if locals.egress(req.local, a).is_some() {
+                self.targets.push(Target::address(a));
+            }
+        }
+        match self.targets.as_slice() {
+            [] if ours => Err(NextHopError::Loop.into()),
+            [] => Err(NextHopError::NoListener.into()),
+            // An INVITE tries each in turn (RFC 3263 §4.3).
+            [_, _, ..] if req.server.is_some() && req.method() == Method::Invite => {
+                let (_, reason) = NextHopError::NoListener.response();
+                Err(Decision::Serial { reason })
+            }
+            [first, ..] => Ok(first.dest),
+        }
+    }
+}
+
+/// Least-cost routing of an initial INVITE: its targets into `targets`.
+fn lcr_targets(
+    lcr: &mut dyn ShardTargets,
+    targets: &mut Vec<Target>,
+    counters: &mut RouteCounters,
+    at: At,
+    req: &Request<'_, '_>,
+) -> Decision {
+    let Some(number) = dialled_number(req.msg) else {
+        counters.lcr_no_route += 1;
+        return Decision::Refuse {
+            code: 404,
+            reason: b"No Number To Route",
+        };
+    };
+    targets.clear();
+    let lcr_req = LcrRequest {
+        number,
+        source: req.src.ip(),
+        at,
+    };
+    if let Err(no) = lcr.targets(&lcr_req, targets) {
+        counters.lcr_no_route += 1;
+        return Decision::Refuse {
+            code: no.code,
+            reason: no.reason,
+        };
+    }
+    targets.truncate(MAX_TARGETS);
+    counters.lcr_routed += 1;
+    if targets.is_empty() {
+        return Decision::Refuse {
+            code: 404,
+            reason: b"No Route",
+        };
+    }
+    // No target could be sent to (all loops or unwritable): 503.
+    Decision::Serial {
+        reason: b"No Gateway Available",
+    }
+}

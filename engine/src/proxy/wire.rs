@@ -1,0 +1,358 @@
+//! What the core writes: forwarded copies (RFC 3261 §16.6), responses
+//! generated here (§8.2.6, §16.7), our Via branches (§16.11), and the
+//! queue of datagrams waiting for [`super::ProxyCore::poll_transmit`].
+//!
+//! Everything is written in one pass over the received bytes with the
+//! parser's [`Edits`], into pooled buffers; nothing here allocates per
+//! message once the buffers are warm.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use core::hash::{BuildHasher, Hasher};
+use trunkline_parser::{
+    Edits, HeaderName, LocalCtx, LocalPart, Message, Parser, Piece, ResponseSpec, stamp_via,
+    write_response,
+};
+
+use super::config::ProxyConfig;
+use super::next_hop::NextHopPlan;
+use super::stages::{Request, edits::HeaderEdits};
+use super::{Transmit, can_create_dialog};
+use crate::lcr::{self, Target};
+
+/// The core's writer and outbox.
+#[derive(Debug)]
+pub(crate) struct Wire {
+    edits: Edits,
+    /// Scratch: a local reply's To tag, a rewritten Request-URI.
+    tag: Vec<u8>,
+    /// Our branch for the copy being built.
+    branch: Vec<u8>,
+    /// The branch hash: fixed-seeded, so a stateless CANCEL or ACK gets
+    /// the branch of its INVITE, across restarts too.
+    hash: foldhash::fast::FixedState,
+    out: VecDeque<(Transmit, Vec<u8>)>,
+    /// Parses kept requests to write what answers or cancels them.
+    parser: Parser,
+}
+
+impl Wire {
+    pub fn new(branch_seed: u64) -> Wire {
+        Wire {
+            edits: Edits::new(),
+            tag: Vec::with_capacity(32),
+            branch: Vec::with_capacity(40),
+            hash: foldhash::fast::FixedState::with_seed(branch_seed),
+            out: VecDeque::new(),
+            parser: Parser::default(),
+        }
+    }
+
+    /// Queues `bytes` for `dest`, leaving by listener `local`.
+    pub fn queue(&mut self, dest: SocketAddr, local: u16, bytes: Vec<u8>) {
+        self.out.push_back((Transmit { dest, local }, bytes));
+    }
+
+    /// The next queued datagram.
+    pub fn pop(&mut self) -> Option<(Transmit, Vec<u8>)> {
+        self.out.pop_front()
+    }
+
+    /// A per-request draw seed, stable for the request (its Call-ID and
+    /// CSeq number): orders a name's addresses.
+    pub fn seed_of(&self, call_id: &[u8], cseq: u32) -> u64 {
+        self.hash.hash_one(call_id) ^ u64::from(cseq)
+    }
+
+    /// The branch [`Wire::make_branch`] built last.
+    pub fn branch(&self) -> &[u8] {
+        &self.branch
+    }
+
+    /// Our branch for forwarding `req`: `z9hG4bK` + a hash of what
+    /// identifies the incoming transaction (§16.11), so a stateless CANCEL
+    /// or non-2xx ACK gets the branch of its INVITE. ACK for 2xx and every
+    /// other request hash their own top Via. Copy `k` > 0 of a serial
+    /// search gets `.k` appended (each copy is its own client transaction,
+    /// §16.6 step 8).
+    pub fn make_branch(&mut self, req: &Request<'_, '_>, copy: usize) {
+        let v = &req.sum.top_via;
+        let mut h = self.hash.build_hasher();
+        if v.is_rfc3261_branch() {
+            h.write(v.branch.unwrap_or_default());
+            h.write(v.sent_by);
+        } else {
+            // RFC 2543: what identifies the transaction (§16.11).
+            h.write(v.raw);
+            h.write(req.sum.call_id);
+            h.write(req.msg.request_uri_bytes().unwrap_or_default());
+            h.write(req.sum.from.tag().unwrap_or_default());
+            h.write_u32(req.sum.cseq.seq);
+        }
+        self.branch.clear();
+        self.branch.extend_from_slice(b"z9hG4bKtl");
+        push_hex(&mut self.branch, h.finish(), 16);
+        if copy > 0 {
+            self.branch.push(b'.');
+            push_decimal(&mut self.branch, copy);
+        }
+    }
+
+    /// Writes the copy of `req` to forward (§16.6) into `buf`, with the
+    /// branch [`Wire::make_branch`] built, to leave by listener `out`:
+    /// the Request-URI for `target` (least-cost routing) or the plan, the
+    /// Route set, Max-Forwards, the previous hop's Via (§18.2.1, RFC
+    /// 3581), Record-Route, our Via, and the header rules (`edits`).
+    #[allow(clippy::too_many_arguments)] // one copy's every input
+    pub fn forward(
+        &mut self,
+        cfg: &ProxyConfig,
+        header_edits: &HeaderEdits,
+        req: &Request<'_, '_>,
+        plan: &NextHopPlan,
+        target: Option<&Target>,
+        out: u16,
+        buf: &mut Vec<u8>,
+    ) -> bool {
+        let (msg, src, local) = (req.msg, req.src, req.local);
+        let e = &mut self.edits;
+        e.clear();
+        if let Some(t) = target.filter(|t| !t.keeps_request_uri()) {
+            lcr::rewrite_request_uri(msg, t, e, &mut self.tag);
+        }
+        // Step 2: the Request-URI (strict routing only; we are not the
+        // authority for any domain).
+        if let (Some(new), Some(old)) = (plan.new_ruri, msg.request_uri_span()) {
+            e.replace(old, Piece::Original(new));
+        }
+        // §16.4 / step 6: Route values that were ours, or moved.
+        let mut i = 0;
+        while i < plan.remove.len() {
+            let h = plan.remove[i].0;
+            let mut idx = [0usize; 8];
+            let mut n = 0;
+            while i < plan.remove.len() && plan.remove[i].0 == h {
+                if n < idx.len() {
+                    idx[n] = plan.remove[i].1;
+                    n += 1;
+                }
+                i += 1;
+            }
+            e.remove_values(msg, h, &idx[..n]);
+        }
+        if let Some(after) = plan.append_ruri_after {
+            if let Some(ruri) = msg.request_uri_span() {
+                e.insert_header_after(
+                    msg,
+                    after,
+                    b"Route",
+                    &[
+                        Piece::Static(b"<"),
+                        Piece::Original(ruri),
+                        Piece::Static(b">"),
+                    ],
+                );
+            }
+        }
+        // Step 3: Max-Forwards.
+        match msg.first(HeaderName::MaxForwards) {
+            Some(h) => {
+                let mf = req.sum.max_forwards.unwrap_or(70);
+                let v = e.scratch_decimal(b"", u32::from(mf.saturating_sub(1)), b"");
+                e.replace(h.value, v);
+            }
+            None => e.append_header(msg, b"Max-Forwards", &[Piece::Static(b"70")]),
+        }
+        // §18.2.1 / RFC 3581 §4 on the previous hop's Via.
+        stamp_via(e, msg, &req.sum.top_via, src);
+        // Step 4: Record-Route on requests that can create a dialog.
+        let addrs = &cfg.locals.addrs;
+        let a = &addrs[usize::from(out) % addrs.len()];
+        // Also when the UA preloaded a Route to us (we are its outbound
+        // proxy): the dialog must still come back through us.
+        if cfg.record_route && req.initial() && can_create_dialog(msg.method()) {
+            let ingress = &addrs[usize::from(local) % addrs.len()];
+            if out == local || ingress.host_port == a.host_port {
+                e.add_record_route(
+                    msg,
+                    &[
+                        Piece::Static(b"<sip:"),
+                        Piece::Local(LocalPart::HostPort),
+                        Piece::Static(b";lr>"),
+                    ],
+                );
+            } else {
+                // RFC 5658 double Record-Route: the copy leaves by another
+                // listener (the other address family). The callee's route
+                // set starts with the address it can reach, the caller's
+                // (reversed) with the one it can; both are ours and both
+                // are taken off when a request comes back (§16.4).
+                let back = e.scratch(ingress.host_port.as_bytes());
+                e.add_record_route(
+                    msg,
+                    &[
+                        Piece::Static(b"<sip:"),
+                        Piece::Local(LocalPart::HostPort),
+                        Piece::Static(b";lr;r2=on>, <sip:"),
+                        back,
+                        Piece::Static(b";lr;r2=on>"),
+                    ],
+                );
+            }
+        }
+        // The header rules' slot (none yet).
+        header_edits.apply(req, e);
+        // Step 8: our Via.
+        let branch = e.scratch(&self.branch);
+        e.add_top_via(
+            msg,
+            &[
+                Piece::Static(b"SIP/2.0/UDP "),
+                Piece::Local(LocalPart::HostPort),
+                Piece::Static(b";branch="),
+                branch,
+            ],
+        );
+        let ctx = LocalCtx {
+            host_port: a.host_port.as_bytes(),
+            transport: b"UDP",
+        };
+        e.write(msg, &ctx, buf).is_ok()
+    }
+
+    /// Writes a response generated here to `msg` into `buf`: the To tag
+    /// stable for the transaction (a retransmission answered statelessly
+    /// gets the same tag, §8.2.6.2), `Server: trunkline`, up to three
+    /// `extra` header lines, and, when `src` is given, the top Via's
+    /// `received` and `rport` filled as the request arrived (§18.2.1, RFC
+    /// 3581 §4).
+    #[allow(clippy::too_many_arguments)]
+    pub fn local_response(
+        &mut self,
+        msg: &Message<'_>,
+        call_id: &[u8],
+        branch: &[u8],
+        code: u16,
+        reason: &[u8],
+        extra: &[&[u8]],
+        src: Option<SocketAddr>,
+        buf: &mut Vec<u8>,
+    ) -> bool {
+        local_tag(&self.hash, call_id, branch, &mut self.tag);
+        let mut lines: [&[u8]; 4] = [b"Server: trunkline", b"", b"", b""];
+        let n = 1 + extra.len().min(3);
+        lines[1..n].copy_from_slice(&extra[..n - 1]);
+        let spec = ResponseSpec {
+            code,
+            reason,
+            to_tag: Some(&self.tag),
+            extra_headers: &lines[..n],
+            via_source: src,
+        };
+        write_response(msg, &spec, &mut self.edits, buf).is_ok()
+    }
+
+    /// Writes `msg` with its top Via (ours) removed into `buf`.
+    pub fn without_top_via(&mut self, msg: &Message<'_>, buf: &mut Vec<u8>) -> bool {
+        self.edits.clear();
+        self.edits.remove_top_via(msg);
+        self.edits.write(msg, &LocalCtx::default(), buf).is_ok()
+    }
+
+    /// Writes the CANCEL for the INVITE whose bytes we sent, `invite`
+    /// (§9.1), into `buf`.
+    pub fn cancel(&mut self, invite: &[u8], buf: &mut Vec<u8>) -> bool {
+        match self.parser.parse(invite) {
+            Ok(inv) => trunkline_parser::write_cancel(&inv, &mut self.edits, buf).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Writes a final response generated here (408, 487, 500, 503) to the
+    /// request a context kept, `request`, into `buf`.
+    pub fn local_final(
+        &mut self,
+        request: &[u8],
+        code: u16,
+        reason: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> bool {
+        let Ok(msg) = self.parser.parse(request) else {
+            return false;
+        };
+        let branch = msg
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch)
+            .unwrap_or_default();
+        local_tag(
+            &self.hash,
+            msg.call_id().unwrap_or_default(),
+            branch,
+            &mut self.tag,
+        );
+        let spec = ResponseSpec {
+            code,
+            reason,
+            to_tag: Some(&self.tag),
+            extra_headers: &[b"Server: trunkline"],
+            via_source: None,
+        };
+        write_response(&msg, &spec, &mut self.edits, buf).is_ok()
+    }
+}
+
+/// A To tag for a response generated here, stable for the transaction so
+/// that a retransmitted request answered statelessly gets the same tag
+/// (§8.2.6.2).
+fn local_tag(
+    hasher: &foldhash::fast::FixedState,
+    call_id: &[u8],
+    branch: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let mut h = hasher.build_hasher();
+    h.write(call_id);
+    h.write(branch);
+    out.clear();
+    out.extend_from_slice(b"tl");
+    push_hex(out, h.finish() & 0xffff_ffff, 8);
+}
+
+/// The low `digits` nibbles of `v` in lowercase hex, most significant
+/// first (what `{:0digits$x}` prints for a value that fits; no `core::fmt`
+/// on the hot path).
+pub(crate) fn push_hex(out: &mut Vec<u8>, v: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
+    }
+}
+
+/// `v` in decimal.
+fn push_decimal(out: &mut Vec<u8>, v: usize) {
+    let mut b = itoa::Buffer::new();
+    out.extend_from_slice(b.format(v).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_hex_prints_what_format_prints() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut out = Vec::new();
+            push_hex(&mut out, x, 16);
+            assert_eq!(out, format!("{x:016x}").into_bytes());
+            out.clear();
+            push_hex(&mut out, x & 0xffff_ffff, 8);
+            assert_eq!(out, format!("{:08x}", x as u32).into_bytes());
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! The composition root: [`RouterBuilder`] takes the plain-data
+//! [`Config`] and the services to inject (a DNS resolver, a routing
+//! source of one's own), and owns everything the running router needs:
+//! the routing table in service and the thread that follows its gateway
+//! names in DNS, the reload path, the control socket, the signal
+//! handlers and the shards.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::time::Duration;
+
+use super::control::ControlServer;
+use super::reload::Reloader;
+use super::shards::{self, RunningShards, ShardReport, Stopper};
+use super::signals::SignalThread;
+use crate::config::Config;
+use crate::dns::{Resolver, system_resolver};
+use crate::lcr::{LcrTable, TargetSource};
+use crate::proxy::{Mode, Services};
+
+/// Why the router could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A listen address is taken or not ours.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The shards could not start.
+    #[error(transparent)]
+    Runtime(#[from] trunkline_shards::runtime::RuntimeError),
+    /// The name lookup threads could not start.
+    #[error("cannot start the name lookup threads: {0}")]
+    Lookups(std::io::Error),
+    /// The routing table could not be opened or verified.
+    #[error("routing table refused: {0}")]
+    Table(trunkline_routing_tables::SnapError),
+    /// A routing table with stateless mode.
+    #[error("a routing table needs stateful mode (failover is per transaction)")]
+    StatelessRouting,
+    /// The control socket could not be bound.
+    #[error("control socket: {0}")]
+    Control(std::io::Error),
+    /// A management thread (signals, the name refresher) could not start.
+    #[error("cannot start {what}: {source}")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// Builds and starts the router. See the module docs.
+pub struct RouterBuilder {
+    config: Config,
+    resolver: Option<Resolver>,
+    targets: Option<Arc<dyn TargetSource>>,
+    signals: bool,
+}
+
+impl std::fmt::Debug for RouterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterBuilder")
+            .field("config", &self.config)
+            .field("resolver", &self.resolver.is_some())
+            .field("targets", &self.targets)
+            .field("signals", &self.signals)
+            .finish()
+    }
+}
+
+impl RouterBuilder {
+    /// A router for `config`, with the system's DNS resolver and the
+    /// routing table `[routing]` names (if any).
+    pub fn new(config: Config) -> RouterBuilder {
+        RouterBuilder {
+            config,
+            resolver: None,
+            targets: None,
+            signals: false,
+        }
+    }
+
+    /// Looks host names up with `resolver` (next hops given by name, and
+    /// the routing table's gateway names) instead of the system's
+    /// `/etc/resolv.conf` and `/etc/hosts`.
+    pub fn resolver(mut self, resolver: Resolver) -> RouterBuilder {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// Routes initial INVITEs by `targets` instead of a `[routing]` table
+    /// (embedding, tests).
+    pub fn target_source(mut self, targets: Arc<dyn TargetSource>) -> RouterBuilder {
+        self.targets = Some(targets);
+        self
+    }
+
+    /// Acts on signals as `trunkline run` does: SIGINT/SIGTERM stop
+    /// gracefully, SIGUSR1 prints the counters, SIGHUP reloads.
+    pub fn handle_signals(mut self) -> RouterBuilder {
+        self.signals = true;
+        self
+    }
+
+    /// Starts everything; returns once every shard listens (a datagram
+    /// sent after this returns is never lost).
+    pub fn start(self) -> Result<Router, StartError> {
+        let RouterBuilder {
+            config,
+            resolver,
+            targets,
+            signals,
+        } = self;
+        let resolver_for = |r: &Option<Resolver>| r.clone().unwrap_or_else(system_resolver);
+        let table = match &config.routing {
+            Some(r) => {
+                if config.proxy.mode == Mode::Stateless {
+                    return Err(StartError::StatelessRouting);
+                }
+                let t = LcrTable::open(&r.table, r.no_route, resolver_for(&resolver))
+                    .map_err(StartError::Table)?;
+                tracing::info!("routing table in service: {}", t.status());
+                Some(Arc::new(t))
+            }
+            None => None,
+        };
+        let reloader = Arc::new(Reloader::new(table.clone()));
+        let control = match &config.control {
+            Some(path) => {
+                let r = Arc::clone(&reloader);
+                let handler: super::control::Handler = Box::new(move |line| r.command(line));
+                Some(ControlServer::start(path, handler).map_err(StartError::Control)?)
+            }
+            None => None,
+        };
+        let services = Services {
+            targets: targets.or_else(|| table.clone().map(|t| t as Arc<dyn TargetSource>)),
+        };
+        let running = shards::start(&config, services, || resolver_for(&resolver))?;
+        // Gateway host names followed in DNS (stopped when this drops).
+        let refresher = match (&table, &config.routing) {
+            (Some(t), Some(r)) if !r.resolve_every.is_zero() => Some(
+                Refresher::start(Arc::clone(t), r.resolve_every).map_err(|source| {
+                    StartError::Thread {
+                        what: "the gateway name refresher",
+                        source,
+                    }
+                })?,
+            ),
+            _ => None,
+        };
+        let signals = match signals {
+            true => Some(
+                SignalThread::start(running.stopper(), Arc::clone(&reloader)).map_err(
+                    |source| StartError::Thread {
+                        what: "the signal handlers",
+                        source,
+                    },
+                )?,
+            ),
+            false => None,
+        };
+        Ok(Router {
+            shards: running,
+            table,
+            reloader,
+            _refresher: refresher,
+            _control: control,
+            signals,
+        })
+    }
+}
+
+/// A running router: its shards and what serves them. Dropping it without
+/// [`Router::shutdown`] or [`Router::wait`] leaves the shards running.
+#[derive(Debug)]
+pub struct Router {
+    shards: RunningShards,
+    table: Option<Arc<LcrTable>>,
+    reloader: Arc<Reloader>,
+    _refresher: Option<Refresher>,
+    _control: Option<ControlServer>,
+    signals: Option<SignalThread>,
+}
+
+impl Router {
+    /// The addresses listened on (port 0 resolved).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        self.shards.local_addrs()
+    }
+
+    /// The routing table in service, when `[routing]` configured one.
+    pub fn table(&self) -> Option<&Arc<LcrTable>> {
+        self.table.as_ref()
+    }
+
+    /// The reload path (what SIGHUP and the control socket use).
+    pub fn reloader(&self) -> &Reloader {
+        &self.reloader
+    }
+
+    /// Asks every shard to print its counters (what SIGUSR1 does).
+    pub fn dump_counters(&self) {
+        self.shards.dump_counters();
+    }
+
+    /// Starts a graceful shutdown: new requests get 503, live transactions
+    /// finish within the grace period.
+    pub fn stop(&self) {
+        self.shards.stop();
+    }
+
+    /// A handle that can stop the router from another thread.
+    pub fn stopper(&self) -> Stopper {
+        self.shards.stopper()
+    }
+
+    /// Stops and waits for every shard; returns their final counters.
+    pub fn shutdown(self) -> Vec<ShardReport> {
+        self.stop();
+        self.wait()
+    }
+
+    /// Waits for the shards to finish (after [`Router::stop`], or a
+    /// signal); returns their final counters.
+    pub fn wait(mut self) -> Vec<ShardReport> {
+        let reports = self.shards.wait();
+        if let Some(s) = &mut self.signals {
+            s.close();
+        }
+        reports
+    }
+}
+
+/// The thread that looks the routing table's gateway names up again every
+/// `[routing] resolve_every_ms`; stopped when dropped.
+#[derive(Debug)]
+struct Refresher {
+    stop: Option<Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Refresher {
+    fn start(table: Arc<LcrTable>, every: Duration) -> std::io::Result<Refresher> {
+        let (stop, stopped) = channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("tl-resolve".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    if let Some(changes) = table.refresh_names() {
+                        tracing::info!("gateway addresses changed: {changes}");
+                    }
+                }
+            })?;
+        Ok(Refresher {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
