@@ -31,6 +31,9 @@ pub struct ResponseSpec<'r> {
     /// `received` and `rport` as a server fills them on receipt
     /// ([`stamp_via`]), so the response names the address it goes to.
     pub via_source: Option<SocketAddr>,
+    /// The request's top Via, when the caller has it parsed already
+    /// (it is then not parsed again for `via_source`).
+    pub top_via: Option<&'r Via<'r>>,
 }
 
 /// Fills the top Via `via` of `msg` as a server does on receipt, through
@@ -103,8 +106,13 @@ pub fn write_response(
         }
     }
     if let Some(src) = spec.via_source {
-        if let Ok(via) = request.top_via() {
-            stamp_via(edits, request, &via, src);
+        match spec.top_via {
+            Some(via) => stamp_via(edits, request, via, src),
+            None => {
+                if let Ok(via) = request.top_via() {
+                    stamp_via(edits, request, &via, src);
+                }
+            }
         }
     }
     let at = request.headers_end();

@@ -88,7 +88,14 @@ pub struct Host<'a> {
     pub text: &'a [u8],
     /// Which form it takes.
     pub kind: HostKind,
+    /// An IPv4 address's value, kept from its validation (in the
+    /// struct's padding): [`Host::ip`] does not parse it again.
+    v4: u32,
 }
+
+// The cached address costs no space: a host stays three words.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(core::mem::size_of::<Host<'static>>() == 24);
 
 impl<'a> Host<'a> {
     /// Parses and validates a host: `hostname / IPv4address / IPv6reference`.
@@ -102,7 +109,7 @@ impl<'a> Host<'a> {
     pub fn ip(&self) -> Option<IpAddr> {
         match self.kind {
             HostKind::Name => None,
-            HostKind::V4 => parse_ipv4(self.text).map(IpAddr::V4),
+            HostKind::V4 => Some(IpAddr::V4(Ipv4Addr::from(self.v4))),
             HostKind::V6 => parse_ipv6(&self.text[1..self.text.len() - 1]).map(IpAddr::V6),
         }
     }
@@ -176,14 +183,16 @@ pub(crate) fn parse_host(s: &[u8]) -> Result<Host<'_>, Fault> {
             Ok(Host {
                 text: s,
                 kind: HostKind::V6,
+                v4: 0,
             })
         }
         Some(first) => {
             if first.is_ascii_digit() {
-                if parse_ipv4(s).is_some() {
+                if let Some(a) = parse_ipv4(s) {
                     return Ok(Host {
                         text: s,
                         kind: HostKind::V4,
+                        v4: u32::from(a),
                     });
                 }
                 if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
@@ -211,6 +220,7 @@ pub(crate) fn parse_host(s: &[u8]) -> Result<Host<'_>, Fault> {
                     return Ok(Host {
                         text: s,
                         kind: HostKind::Name,
+                        v4: 0,
                     });
                 }
             }
@@ -238,6 +248,7 @@ pub(crate) fn parse_host(s: &[u8]) -> Result<Host<'_>, Fault> {
             Ok(Host {
                 text: s,
                 kind: HostKind::Name,
+                v4: 0,
             })
         }
     }
@@ -940,6 +951,7 @@ mod tests {
                 .map(|()| Host {
                     text: s,
                     kind: HostKind::Name,
+                    v4: 0,
                 })
                 .map_err(|i| Fault::at(ErrorKind::BadHost, s, i));
             assert_eq!(parse_host(s), want, "{text:?}");

@@ -171,6 +171,7 @@ fn responses_built_from_corpus_requests() {
                     to_tag: Some(b"tl-1"),
                     extra_headers: &[b"Server: trunkline"],
                     via_source: None,
+                    top_via: None,
                 },
                 &mut edits,
                 &mut out,

@@ -728,6 +728,7 @@ proptest! {
             to_tag: Some(tag.as_bytes()),
             extra_headers: &extra,
             via_source: None,
+            top_via: None,
         };
         let mut edits = Edits::new();
         let mut out = Vec::new();

@@ -199,6 +199,14 @@ impl Contexts {
             .filter(|c| c.live && (c.generation & 0xff_ffff) == id.generation)
     }
 
+    /// A new branch of `id`, its client transaction referring to it.
+    pub fn push_branch(&mut self, id: CtxId, branch: Branch) {
+        if let Some(c) = self.get_mut(id) {
+            c.refs += 1;
+            c.branches.push(branch);
+        }
+    }
+
     /// One more transaction refers to `id`.
     pub fn add_ref(&mut self, id: CtxId) {
         if let Some(c) = self.get_mut(id) {

@@ -80,7 +80,7 @@ use stages::limits::Limits;
 use stages::policy::Policy;
 use stages::route::{Decision, Route};
 use stages::validate::Validate;
-use wire::Wire;
+use wire::{Answering, Wire};
 
 /// The services a shard's core asks, besides its settings: shared by the
 /// shards, injected by the composition root (the runtime's builder, or a
@@ -561,9 +561,14 @@ impl Pipeline {
     /// The route stage, then forwarding: through a new response context
     /// and client transaction when `req` has a server transaction.
     fn forward(&mut self, now: Instant, req: &Request<'_, '_>) {
-        let seed = self.wire.seed_of(req.sum.call_id, req.sum.cseq.seq);
-        let at = self.clock.at(now);
-        let decision = self.route.decide(now, at, req, &self.cfg.locals, seed);
+        let (wire, clock) = (&self.wire, &self.clock);
+        let decision = self.route.decide(
+            now,
+            req,
+            &self.cfg.locals,
+            || clock.at(now),
+            || wire.seed_of(req.sum.call_id, req.sum.cseq.seq),
+        );
         let (dest, out) = match decision {
             Decision::Hop { dest, out } => (dest, out),
             Decision::Serial { reason } => {
@@ -636,18 +641,14 @@ impl Pipeline {
         header: &[u8],
     ) {
         let mut buf = self.tx.take_buf();
-        let branch = req.sum.top_via.branch.unwrap_or_default();
         let extra: &[&[u8]] = if header.is_empty() { &[] } else { &[header] };
-        let written = self.wire.local_response(
-            req.msg,
-            req.sum.call_id,
-            branch,
-            code,
-            reason,
-            extra,
-            Some(req.src),
-            &mut buf,
-        );
+        let to = Answering {
+            msg: req.msg,
+            via: &req.sum.top_via,
+            call_id: req.sum.call_id,
+            src: req.src,
+        };
+        let written = self.wire.local_response(&to, code, reason, extra, &mut buf);
         if !written {
             self.tx.give_buf(buf);
             return;
@@ -666,19 +667,16 @@ impl Pipeline {
     fn reply_invalid(&mut self, msg: &Message<'_>, src: SocketAddr, local: u16, e: &ParseError) {
         let Ok(via) = msg.top_via() else { return };
         let mut buf = self.tx.take_buf();
-        let call_id = msg.call_id().unwrap_or_default();
-        let branch = via.branch.unwrap_or_default();
-        let reason = e.reason().as_bytes();
-        let written = self.wire.local_response(
+        let to = Answering {
             msg,
-            call_id,
-            branch,
-            e.status(),
-            reason,
-            &[],
-            Some(src),
-            &mut buf,
-        );
+            via: &via,
+            call_id: msg.call_id().unwrap_or_default(),
+            src,
+        };
+        let reason = e.reason().as_bytes();
+        let written = self
+            .wire
+            .local_response(&to, e.status(), reason, &[], &mut buf);
         if written {
             self.counters.local_replies += 1;
             self.wire

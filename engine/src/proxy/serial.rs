@@ -46,15 +46,12 @@ impl Pipeline {
                 timer_c: method == Method::Invite,
             },
         );
-        let branch = BranchId::new(branch);
-        self.ctxs.add_ref(user.ctx);
-        if let Some(ctx) = self.ctxs.get_mut(user.ctx) {
-            ctx.branches.push(Branch {
-                tx: Some(client),
-                branch,
-                ..Branch::default()
-            });
-        }
+        let branch = Branch {
+            tx: Some(client),
+            branch: BranchId::new(branch),
+            ..Branch::default()
+        };
+        self.ctxs.push_branch(user.ctx, branch);
     }
 
     /// Starts the serial search of the route stage's targets for `req`:

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use core::hash::{BuildHasher, Hasher};
 use trunkline_parser::{
-    Edits, HeaderName, LocalCtx, LocalPart, Message, Parser, Piece, ResponseSpec, stamp_via,
+    Edits, HeaderName, LocalCtx, LocalPart, Message, Parser, Piece, ResponseSpec, Via, stamp_via,
     write_response,
 };
 
@@ -20,6 +20,16 @@ use super::next_hop::NextHopPlan;
 use super::stages::{Request, edits::HeaderEdits};
 use super::{Transmit, can_create_dialog};
 use crate::lcr::{self, Target};
+
+/// A request being answered here: the message, its parsed top Via and
+/// Call-ID, and where it came from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Answering<'m, 'a> {
+    pub msg: &'m Message<'a>,
+    pub via: &'m Via<'a>,
+    pub call_id: &'a [u8],
+    pub src: SocketAddr,
+}
 
 /// The core's writer and outbox.
 #[derive(Debug)]
@@ -221,25 +231,21 @@ impl Wire {
         e.write(msg, &ctx, buf).is_ok()
     }
 
-    /// Writes a response generated here to `msg` into `buf`: the To tag
-    /// stable for the transaction (a retransmission answered statelessly
-    /// gets the same tag, §8.2.6.2), `Server: trunkline`, up to three
-    /// `extra` header lines, and, when `src` is given, the top Via's
-    /// `received` and `rport` filled as the request arrived (§18.2.1, RFC
-    /// 3581 §4).
-    #[allow(clippy::too_many_arguments)]
+    /// Writes a response generated here to `to`'s request into `buf`: the
+    /// To tag stable for the transaction (a retransmission answered
+    /// statelessly gets the same tag, §8.2.6.2), `Server: trunkline`, up
+    /// to three `extra` header lines, and the top Via's `received` and
+    /// `rport` filled as the request arrived (§18.2.1, RFC 3581 §4).
     pub fn local_response(
         &mut self,
-        msg: &Message<'_>,
-        call_id: &[u8],
-        branch: &[u8],
+        to: &Answering<'_, '_>,
         code: u16,
         reason: &[u8],
         extra: &[&[u8]],
-        src: Option<SocketAddr>,
         buf: &mut Vec<u8>,
     ) -> bool {
-        local_tag(&self.hash, call_id, branch, &mut self.tag);
+        let branch = to.via.branch.unwrap_or_default();
+        local_tag(&self.hash, to.call_id, branch, &mut self.tag);
         let mut lines: [&[u8]; 4] = [b"Server: trunkline", b"", b"", b""];
         let n = 1 + extra.len().min(3);
         lines[1..n].copy_from_slice(&extra[..n - 1]);
@@ -248,9 +254,10 @@ impl Wire {
             reason,
             to_tag: Some(&self.tag),
             extra_headers: &lines[..n],
-            via_source: src,
+            via_source: Some(to.src),
+            top_via: Some(to.via),
         };
-        write_response(msg, &spec, &mut self.edits, buf).is_ok()
+        write_response(to.msg, &spec, &mut self.edits, buf).is_ok()
     }
 
     /// Writes `msg` with its top Via (ours) removed into `buf`.
@@ -298,6 +305,7 @@ impl Wire {
             to_tag: Some(&self.tag),
             extra_headers: &[b"Server: trunkline"],
             via_source: None,
+            top_via: None,
         };
         write_response(&msg, &spec, &mut self.edits, buf).is_ok()
     }

@@ -144,6 +144,7 @@ pub fn respond_bytes(
         to_tag: to_tag.map(str::as_bytes),
         extra_headers: &extra,
         via_source: None,
+        top_via: None,
     };
     let mut out = Vec::new();
     write_response(&m, &spec, &mut Edits::new(), &mut out).ok()?;

@@ -492,6 +492,7 @@ pub fn check_edits_any(msg: &Message<'_>) {
             to_tag: Some(b"t1"),
             extra_headers: &[b"Retry-After: 30"],
             via_source: None,
+            top_via: None,
         };
         write_response(msg, &spec, &mut edits, &mut out).expect("write_response");
         let m = reparse(&mut p, &out, "write_response to a parsed request");
@@ -718,6 +719,7 @@ pub fn check_responses(req: &Message<'_>) {
             extra_headers,
             // The top Via stamped as received from another address.
             via_source: (code == 486).then(|| ([192, 0, 2, 77], 5099).into()),
+            top_via: None,
         };
         write_response(req, &spec, &mut edits, &mut out).expect("write_response");
         let m = reparse(&mut p, &out, "write_response");

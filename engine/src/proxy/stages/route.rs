@@ -92,16 +92,16 @@ impl Route {
         }
     }
 
-    /// Decides where `req` goes at `now` (wall clock `at`, for the
-    /// routing table's time windows). `seed` orders a name's addresses
-    /// for this request.
+    /// Decides where `req` goes at `now`. `at` gives the wall-clock time
+    /// (the routing table's time windows), `seed` the draw that orders a
+    /// name's addresses for this request: each asked only when needed.
     pub(crate) fn decide(
         &mut self,
         now: Instant,
-        at: At,
         req: &Request<'_, '_>,
         locals: &Locals,
-        seed: u64,
+        at: impl FnOnce() -> At,
+        seed: impl FnOnce() -> u64,
     ) -> Decision {
         let msg = req.msg;
         let planned = next_hop::plan(msg, locals, self.default_route, &mut self.plan);
@@ -112,7 +112,13 @@ impl Route {
             && by_uri
             && planned != Err(NextHopError::BadRoute);
         if let (true, Some(lcr)) = (lcr_call, &mut self.lcr) {
-            return lcr_targets(lcr.as_mut(), &mut self.targets, &mut self.counters, at, req);
+            return lcr_targets(
+                lcr.as_mut(),
+                &mut self.targets,
+                &mut self.counters,
+                at(),
+                req,
+            );
         }
         let dest = match planned {
             Ok(()) => self.plan.dest.expect("planned"),
@@ -139,7 +145,7 @@ impl Route {
         now: Instant,
         req: &Request<'_, '_>,
         locals: &Locals,
-        seed: u64,
+        seed: impl FnOnce() -> u64,
     ) -> Result<SocketAddr, Decision> {
         let Some((span, port)) = self.plan.name else {
             return Err(NextHopError::NeedsDns.into());
@@ -161,6 +167,7 @@ impl Route {
         // This request's order (RFC 2782 for SRV hops, a rotating first
         // address for A/AAAA), then the addresses a listener reaches,
         // ours left out.
+        let seed = seed();
         let mut order = [0u8; MAX_ADDRESSES];
         let tries = if found.srv {
             srv_order(&found.hops, &mut SplitMix(seed), &mut order)
