@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use trunkline_engine::proxy::{Mode, ProxyConfig, ProxyCore};
-use trunkline_parser::{HeaderName, Parser};
+use trunkline_engine::testkit::sip;
 
 const UAC: &str = "127.0.0.1:5061";
 const PROXY: &str = "127.0.0.1:5060";
@@ -125,7 +125,8 @@ pub fn record_calls(n: usize, mode: Mode) -> Vec<Call> {
         .collect()
 }
 
-/// SIPp `uac`'s INVITE for call `i` (about 600 bytes with SDP).
+/// SIPp `uac`'s INVITE for call `i` (about 600 bytes with SDP), byte for
+/// byte as SIPp 3.6.1 sends it (the test kit's UAC writes other headers).
 fn invite(i: usize) -> Vec<u8> {
     let sdp = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
     format!(
@@ -163,32 +164,10 @@ Content-Length: 0\r\n\r\n",
     .into_bytes()
 }
 
-/// The UAS's response to a forwarded request: Vias, From, Call-ID, CSeq
-/// and Record-Route copied, a To tag added.
+/// The UAS's response to a forwarded request, by the test kit's UAS
+/// (the parser's response writer: Via, From, To, Call-ID, CSeq copied, a
+/// To tag, the Record-Route echoed, a Contact).
 fn respond(req: &[u8], code: u16, reason: &str) -> Vec<u8> {
-    let mut p = Parser::default();
-    let m = p.parse(req).expect("forwarded request parses");
-    let mut out = format!("SIP/2.0 {code} {reason}\r\n").into_bytes();
-    for h in m.headers() {
-        match h.kind {
-            HeaderName::Via
-            | HeaderName::From
-            | HeaderName::CallId
-            | HeaderName::CSeq
-            | HeaderName::RecordRoute => out.extend_from_slice(m.slice(h.line())),
-            HeaderName::To => {
-                out.extend_from_slice(b"To: ");
-                out.extend_from_slice(m.slice(h.value));
-                if !m.slice(h.value).windows(5).any(|w| w == b";tag=") {
-                    out.extend_from_slice(b";tag=uas-1");
-                }
-                out.extend_from_slice(b"\r\n");
-            }
-            _ => {}
-        }
-    }
-    out.extend_from_slice(
-        format!("Contact: <sip:service@{UAS}>\r\nContent-Length: 0\r\n\r\n").as_bytes(),
-    );
-    out
+    sip::respond_bytes(req, code, reason, Some("uas-1"), Some(addr(UAS)))
+        .expect("a response to the forwarded request")
 }
