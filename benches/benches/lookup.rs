@@ -1,4 +1,4 @@
-//! Routing-table lookup (issue 5): longest-prefix match on a mapped
+//! Routing-table lookup: longest-prefix match on a mapped
 //! snapshot of a generated deck, numbers drawn from its prefixes (random
 //! order, so the large tables miss the CPU caches as live traffic would).
 //!

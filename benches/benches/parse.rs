@@ -1,4 +1,4 @@
-//! Parser micro-benches (issue 2): trunkline vs rsip 0.4 on four wire
+//! Parser micro-benches: trunkline vs rsip 0.4 on four wire
 //! messages (`benches/messages/`). Each measures "parse + read Call-ID,
 //! CSeq (number and method), top Via branch, From tag, To tag, R-URI
 //! (requests)"; see `shared/mod.rs`.

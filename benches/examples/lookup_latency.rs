@@ -1,5 +1,5 @@
 //! Per-lookup latency percentiles and callgrind instruction counts for
-//! routing-table lookups on an existing snapshot (issue 5):
+//! routing-table lookups on an existing snapshot:
 //!
 //! ```text
 //! trunkline snap gen --rules 10000000 --gateways 2000 --seed 7 -o /tmp/d

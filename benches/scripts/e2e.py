@@ -63,7 +63,7 @@ PEERS = ("trunkline", "kamailio", "relay")
 
 # --------------------------------------------------------------------------
 # Scenarios: SIPp 3.6.1's built-in uac/uas with two RFC 3261 fixes (as in
-# the peer measurements, shared/bench/METHOD.md): the UAS echoes
+# the peer measurements, docs/bench/METHOD.md): the UAS echoes
 # Record-Route in 180/200 and the UAC sends ACK and BYE along the learned
 # route set, so in-dialog requests exercise loose routing. `--scenario
 # builtin` uses `-sn uac` / `-sn uas` instead (no route set: ACK and BYE

@@ -1,4 +1,4 @@
-//! Bench support (the end-to-end harness comes with the load generator, issue 4).
+//! Bench support: the proxy driver (whole calls through the sans-IO core), routing-table fixtures, the messages (the end-to-end harness is `scripts/e2e.py`).
 //!
 //! [`messages`] holds the wire messages of the parser micro-benches
 //! (`benches/parse.rs`) and the values they must yield; [`proxy_call`]

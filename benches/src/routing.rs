@@ -1,4 +1,4 @@
-//! Routing-table bench fixtures (issue 5): a generated deck of N rules
+//! Routing-table bench fixtures: a generated deck of N rules
 //! built into a snapshot in a temporary directory, opened (mapped) like
 //! the router opens it, and a set of dialled numbers that hit its prefixes.
 

@@ -1,4 +1,4 @@
-//! Routing tables as memory-mapped snapshots (issue 5, phase 1).
+//! Routing tables as memory-mapped snapshots.
 //!
 //! Wholesale routing picks gateways by the longest matching prefix of the
 //! dialled number, and rate decks of millions of prefixes are replaced

@@ -1,5 +1,5 @@
-//! `trunkline snap …`: build, check and query routing-table snapshots
-//! (issue 5). The table itself lives in `trunkline-routing-tables`; this is
+//! `trunkline snap …`: build, check and query routing-table snapshots.
+//! The table itself lives in `trunkline-routing-tables`; this is
 //! the operator's view of it. Every command exits 1 on any error, with the
 //! file and line (CSV) or byte offset (snapshot) in the message.
 
