@@ -1,5 +1,6 @@
-//! What a shard's proxy core counts: each part keeps its own counters
-//! and [`super::ProxyCore::counters`] puts them together.
+//! What a shard's proxy core counts: the pipeline counts its own work in
+//! [`Counters`]; the route stage and the prober keep their own counters,
+//! which [`super::ProxyCore::counters`] adds in.
 
 /// Per-shard counters (the SIGUSR1 report's fields).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,22 +53,6 @@ pub struct Counters {
     pub probes_sent: u64,
     /// Probes unanswered within their round, or answered 408 / 5xx.
     pub probe_failures: u64,
-}
-
-/// The counters of the core's own work: framing, validation, forwarding
-/// and local replies.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct CoreCounters {
-    pub received: u64,
-    pub sent: u64,
-    pub parse_errors: u64,
-    pub invalid: u64,
-    pub keepalives: u64,
-    pub requests_forwarded: u64,
-    pub responses_forwarded: u64,
-    pub local_replies: u64,
-    pub dropped: u64,
-    pub overloaded: u64,
 }
 
 /// Least-cost routing's and the serial search's counters.

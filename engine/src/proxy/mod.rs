@@ -71,7 +71,6 @@ pub use probe::ProbeConfig;
 pub use stages::{Request, RequestStage, Verdict};
 
 use contexts::{Contexts, CtxId, UserRef};
-use counters::CoreCounters;
 use ingress::{Framed, Ingress};
 use probe::Prober;
 use stages::auth::Auth;
@@ -137,7 +136,9 @@ struct Pipeline {
     caps: GatewayCaps,
     prober: Prober,
     clock: WallClock,
-    counters: CoreCounters,
+    /// The pipeline's own counts (the route stage's and the prober's
+    /// fields are theirs: see [`ProxyCore::counters`]).
+    counters: Counters,
     draining: bool,
 }
 
@@ -203,7 +204,7 @@ impl ProxyCore {
                 caps: GatewayCaps::new(shard, cfg.shards, seed ^ 0x5bd1_e995),
                 prober: Prober::new(cfg.probe, CallIdMinter::new(ShardId(shard), seed)),
                 clock: WallClock::default(),
-                counters: CoreCounters::default(),
+                counters: Counters::default(),
                 draining: false,
                 cfg,
             },
@@ -219,18 +220,8 @@ impl ProxyCore {
     /// Counters so far.
     pub fn counters(&self) -> Counters {
         let p = &self.pipe;
-        let (c, r, pr) = (&p.counters, &p.route.counters, &p.prober.counters);
+        let (r, pr) = (&p.route.counters, &p.prober.counters);
         Counters {
-            received: c.received,
-            sent: c.sent,
-            parse_errors: c.parse_errors,
-            invalid: c.invalid,
-            keepalives: c.keepalives,
-            requests_forwarded: c.requests_forwarded,
-            responses_forwarded: c.responses_forwarded,
-            local_replies: c.local_replies,
-            dropped: c.dropped,
-            overloaded: c.overloaded,
             lcr_routed: r.lcr_routed,
             lcr_no_route: r.lcr_no_route,
             lcr_failovers: r.lcr_failovers,
@@ -242,6 +233,7 @@ impl ProxyCore {
             names_failovers: r.names_failovers,
             probes_sent: pr.sent,
             probe_failures: pr.failures,
+            ..p.counters
         }
     }
 
@@ -646,7 +638,7 @@ impl Pipeline {
             msg: req.msg,
             via: &req.sum.top_via,
             call_id: req.sum.call_id,
-            src: req.src,
+            src: Some(req.src),
         };
         let written = self.wire.local_response(&to, code, reason, extra, &mut buf);
         if !written {
@@ -671,7 +663,7 @@ impl Pipeline {
             msg,
             via: &via,
             call_id: msg.call_id().unwrap_or_default(),
-            src,
+            src: Some(src),
         };
         let reason = e.reason().as_bytes();
         let written = self

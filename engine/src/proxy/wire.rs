@@ -28,32 +28,74 @@ pub(crate) struct Answering<'m, 'a> {
     pub msg: &'m Message<'a>,
     pub via: &'m Via<'a>,
     pub call_id: &'a [u8],
-    pub src: SocketAddr,
+    /// Where it came from: the top Via is stamped with it (none for a
+    /// request kept in a context: its copy is stamped already).
+    pub src: Option<SocketAddr>,
 }
 
 /// The core's writer and outbox.
 #[derive(Debug)]
 pub(crate) struct Wire {
-    edits: Edits,
-    /// Scratch: a local reply's To tag, a rewritten Request-URI.
-    tag: Vec<u8>,
+    responder: Responder,
     /// Our branch for the copy being built.
     branch: Vec<u8>,
-    /// The branch hash: fixed-seeded, so a stateless CANCEL or ACK gets
-    /// the branch of its INVITE, across restarts too.
-    hash: foldhash::fast::FixedState,
     out: VecDeque<(Transmit, Vec<u8>)>,
     /// Parses kept requests to write what answers or cancels them.
     parser: Parser,
 }
 
+/// What writes every message: the edits, scratch, and the hash behind
+/// our branches and local To tags.
+#[derive(Debug)]
+struct Responder {
+    edits: Edits,
+    /// Scratch: a local reply's To tag, a rewritten Request-URI.
+    tag: Vec<u8>,
+    /// The branch hash: fixed-seeded, so a stateless CANCEL or ACK gets
+    /// the branch of its INVITE, across restarts too.
+    hash: foldhash::fast::FixedState,
+}
+
+impl Responder {
+    /// Writes a response generated here to `to`'s request into `buf`: the
+    /// To tag stable for the transaction (a retransmission answered
+    /// statelessly gets the same tag, §8.2.6.2), `Server: trunkline`, up
+    /// to three `extra` header lines, and the top Via's `received` and
+    /// `rport` filled as the request arrived (§18.2.1, RFC 3581 §4).
+    fn local_response(
+        &mut self,
+        to: &Answering<'_, '_>,
+        code: u16,
+        reason: &[u8],
+        extra: &[&[u8]],
+        buf: &mut Vec<u8>,
+    ) -> bool {
+        let branch = to.via.branch.unwrap_or_default();
+        local_tag(&self.hash, to.call_id, branch, &mut self.tag);
+        let mut lines: [&[u8]; 4] = [b"Server: trunkline", b"", b"", b""];
+        let n = 1 + extra.len().min(3);
+        lines[1..n].copy_from_slice(&extra[..n - 1]);
+        let spec = ResponseSpec {
+            code,
+            reason,
+            to_tag: Some(&self.tag),
+            extra_headers: &lines[..n],
+            via_source: to.src,
+            top_via: Some(to.via),
+        };
+        write_response(to.msg, &spec, &mut self.edits, buf).is_ok()
+    }
+}
+
 impl Wire {
     pub fn new(branch_seed: u64) -> Wire {
         Wire {
-            edits: Edits::new(),
-            tag: Vec::with_capacity(32),
+            responder: Responder {
+                edits: Edits::new(),
+                tag: Vec::with_capacity(32),
+                hash: foldhash::fast::FixedState::with_seed(branch_seed),
+            },
             branch: Vec::with_capacity(40),
-            hash: foldhash::fast::FixedState::with_seed(branch_seed),
             out: VecDeque::new(),
             parser: Parser::default(),
         }
@@ -72,7 +114,7 @@ impl Wire {
     /// A per-request draw seed, stable for the request (its Call-ID and
     /// CSeq number): orders a name's addresses.
     pub fn seed_of(&self, call_id: &[u8], cseq: u32) -> u64 {
-        self.hash.hash_one(call_id) ^ u64::from(cseq)
+        self.responder.hash.hash_one(call_id) ^ u64::from(cseq)
     }
 
     /// The branch [`Wire::make_branch`] built last.
@@ -88,7 +130,7 @@ impl Wire {
     /// §16.6 step 8).
     pub fn make_branch(&mut self, req: &Request<'_, '_>, copy: usize) {
         let v = &req.sum.top_via;
-        let mut h = self.hash.build_hasher();
+        let mut h = self.responder.hash.build_hasher();
         if v.is_rfc3261_branch() {
             h.write(v.branch.unwrap_or_default());
             h.write(v.sent_by);
@@ -126,10 +168,10 @@ impl Wire {
         buf: &mut Vec<u8>,
     ) -> bool {
         let (msg, src, local) = (req.msg, req.src, req.local);
-        let e = &mut self.edits;
+        let e = &mut self.responder.edits;
         e.clear();
         if let Some(t) = target.filter(|t| !t.keeps_request_uri()) {
-            lcr::rewrite_request_uri(msg, t, e, &mut self.tag);
+            lcr::rewrite_request_uri(msg, t, e, &mut self.responder.tag);
         }
         // Step 2: the Request-URI (strict routing only; we are not the
         // authority for any domain).
@@ -231,11 +273,8 @@ impl Wire {
         e.write(msg, &ctx, buf).is_ok()
     }
 
-    /// Writes a response generated here to `to`'s request into `buf`: the
-    /// To tag stable for the transaction (a retransmission answered
-    /// statelessly gets the same tag, §8.2.6.2), `Server: trunkline`, up
-    /// to three `extra` header lines, and the top Via's `received` and
-    /// `rport` filled as the request arrived (§18.2.1, RFC 3581 §4).
+    /// Writes a response generated here to `to`'s request into `buf`
+    /// ([`Responder::local_response`]).
     pub fn local_response(
         &mut self,
         to: &Answering<'_, '_>,
@@ -244,34 +283,22 @@ impl Wire {
         extra: &[&[u8]],
         buf: &mut Vec<u8>,
     ) -> bool {
-        let branch = to.via.branch.unwrap_or_default();
-        local_tag(&self.hash, to.call_id, branch, &mut self.tag);
-        let mut lines: [&[u8]; 4] = [b"Server: trunkline", b"", b"", b""];
-        let n = 1 + extra.len().min(3);
-        lines[1..n].copy_from_slice(&extra[..n - 1]);
-        let spec = ResponseSpec {
-            code,
-            reason,
-            to_tag: Some(&self.tag),
-            extra_headers: &lines[..n],
-            via_source: Some(to.src),
-            top_via: Some(to.via),
-        };
-        write_response(to.msg, &spec, &mut self.edits, buf).is_ok()
+        self.responder.local_response(to, code, reason, extra, buf)
     }
 
     /// Writes `msg` with its top Via (ours) removed into `buf`.
     pub fn without_top_via(&mut self, msg: &Message<'_>, buf: &mut Vec<u8>) -> bool {
-        self.edits.clear();
-        self.edits.remove_top_via(msg);
-        self.edits.write(msg, &LocalCtx::default(), buf).is_ok()
+        let e = &mut self.responder.edits;
+        e.clear();
+        e.remove_top_via(msg);
+        e.write(msg, &LocalCtx::default(), buf).is_ok()
     }
 
     /// Writes the CANCEL for the INVITE whose bytes we sent, `invite`
     /// (§9.1), into `buf`.
     pub fn cancel(&mut self, invite: &[u8], buf: &mut Vec<u8>) -> bool {
         match self.parser.parse(invite) {
-            Ok(inv) => trunkline_parser::write_cancel(&inv, &mut self.edits, buf).is_ok(),
+            Ok(inv) => trunkline_parser::write_cancel(&inv, &mut self.responder.edits, buf).is_ok(),
             Err(_) => false,
         }
     }
@@ -288,26 +315,16 @@ impl Wire {
         let Ok(msg) = self.parser.parse(request) else {
             return false;
         };
-        let branch = msg
-            .top_via()
-            .ok()
-            .and_then(|v| v.branch)
-            .unwrap_or_default();
-        local_tag(
-            &self.hash,
-            msg.call_id().unwrap_or_default(),
-            branch,
-            &mut self.tag,
-        );
-        let spec = ResponseSpec {
-            code,
-            reason,
-            to_tag: Some(&self.tag),
-            extra_headers: &[b"Server: trunkline"],
-            via_source: None,
-            top_via: None,
+        let Ok(via) = msg.top_via() else {
+            return false;
         };
-        write_response(&msg, &spec, &mut self.edits, buf).is_ok()
+        let to = Answering {
+            msg: &msg,
+            via: &via,
+            call_id: msg.call_id().unwrap_or_default(),
+            src: None,
+        };
+        self.responder.local_response(&to, code, reason, &[], buf)
     }
 }
 

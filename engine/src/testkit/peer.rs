@@ -71,17 +71,7 @@ impl Peer {
 
     /// [`Peer::expect`] with a chosen timeout.
     pub fn expect_within(&self, start: &str, timeout: Duration) -> String {
-        match self.recv(timeout) {
-            Some((m, _)) if m.starts_with(start) => m,
-            Some((m, from)) => panic!(
-                "peer {} expected `{start}`, got from {from}:\n{m}",
-                self.addr
-            ),
-            None => panic!(
-                "peer {} expected `{start}`, got nothing within {timeout:?}",
-                self.addr
-            ),
-        }
+        self.expect_skipping(start, &[], timeout)
     }
 
     /// The next message whose first line starts with `start`, within
