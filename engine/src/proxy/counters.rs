@@ -1,6 +1,6 @@
-//! What a shard's proxy core counts: the pipeline counts its own work in
-//! [`Counters`]; the route stage and the prober keep their own counters,
-//! which [`super::ProxyCore::counters`] adds in.
+//! What a shard's proxy core counts: the pipeline and its stages count in
+//! one [`Counters`]; the prober keeps its own, which
+//! [`super::ProxyCore::counters`] adds in.
 
 /// Per-shard counters (the SIGUSR1 report's fields).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -53,18 +53,4 @@ pub struct Counters {
     pub probes_sent: u64,
     /// Probes unanswered within their round, or answered 408 / 5xx.
     pub probe_failures: u64,
-}
-
-/// Least-cost routing's and the serial search's counters.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct RouteCounters {
-    pub lcr_routed: u64,
-    pub lcr_no_route: u64,
-    pub lcr_failovers: u64,
-    pub lcr_capped: u64,
-    pub lcr_down_skipped: u64,
-    pub lcr_family_skipped: u64,
-    pub names_parked: u64,
-    pub names_failed: u64,
-    pub names_failovers: u64,
 }

@@ -136,8 +136,8 @@ struct Pipeline {
     caps: GatewayCaps,
     prober: Prober,
     clock: WallClock,
-    /// The pipeline's own counts (the route stage's and the prober's
-    /// fields are theirs: see [`ProxyCore::counters`]).
+    /// The counts of the pipeline and its stages (the prober's are its
+    /// own: see [`ProxyCore::counters`]).
     counters: Counters,
     draining: bool,
 }
@@ -220,19 +220,9 @@ impl ProxyCore {
     /// Counters so far.
     pub fn counters(&self) -> Counters {
         let p = &self.pipe;
-        let (r, pr) = (&p.route.counters, &p.prober.counters);
         Counters {
-            lcr_routed: r.lcr_routed,
-            lcr_no_route: r.lcr_no_route,
-            lcr_failovers: r.lcr_failovers,
-            lcr_capped: r.lcr_capped,
-            lcr_down_skipped: r.lcr_down_skipped,
-            lcr_family_skipped: r.lcr_family_skipped,
-            names_parked: r.names_parked,
-            names_failed: r.names_failed,
-            names_failovers: r.names_failovers,
-            probes_sent: pr.sent,
-            probe_failures: pr.failures,
+            probes_sent: p.prober.counters.sent,
+            probe_failures: p.prober.counters.failures,
             ..p.counters
         }
     }
@@ -386,7 +376,7 @@ impl ProxyCore {
                 }
                 p.tx.give_buf(parked.bytes);
             } else {
-                p.route.counters.names_failed += 1;
+                p.counters.names_failed += 1;
                 let (code, reason) = NextHopError::NeedsDns.response();
                 p.answer_parked(now, parked, code, reason, &mut stored.parser);
             }
@@ -558,6 +548,7 @@ impl Pipeline {
             now,
             req,
             &self.cfg.locals,
+            &mut self.counters,
             || clock.at(now),
             || wire.seed_of(req.sum.call_id, req.sum.cseq.seq),
         );
@@ -640,7 +631,10 @@ impl Pipeline {
             call_id: req.sum.call_id,
             src: Some(req.src),
         };
-        let written = self.wire.local_response(&to, code, reason, extra, &mut buf);
+        let written = self
+            .wire
+            .responder
+            .local_response(&to, code, reason, extra, &mut buf);
         if !written {
             self.tx.give_buf(buf);
             return;
@@ -668,6 +662,7 @@ impl Pipeline {
         let reason = e.reason().as_bytes();
         let written = self
             .wire
+            .responder
             .local_response(&to, e.status(), reason, &[], &mut buf);
         if written {
             self.counters.local_replies += 1;
@@ -712,9 +707,9 @@ impl Pipeline {
             deadline: now + crate::dns::cache::PARK_TIMEOUT,
         };
         match self.route.names.park(now, parked) {
-            Ok(()) => self.route.counters.names_parked += 1,
+            Ok(()) => self.counters.names_parked += 1,
             Err(_) => {
-                self.route.counters.names_failed += 1;
+                self.counters.names_failed += 1;
                 if req.method() != Method::Ack {
                     let (code, reason) = NextHopError::NeedsDns.response();
                     self.reply(now, req, code, reason, b"");

@@ -127,7 +127,7 @@ impl Pipeline {
             };
             ctx.next_target += 1;
             let b = ctx.branches.len();
-            let counters = &mut self.route.counters;
+            let counters = &mut self.counters;
             if self.prober.is_down(&target.dest) {
                 counters.lcr_down_skipped += 1;
                 continue;
@@ -152,7 +152,7 @@ impl Pipeline {
                 br.holds = held;
             }
             if b > 0 {
-                let counters = &mut self.route.counters;
+                let counters = &mut self.counters;
                 if target.keeps_request_uri() {
                     counters.names_failovers += 1;
                 } else {

@@ -36,7 +36,8 @@ pub(crate) struct Answering<'m, 'a> {
 /// The core's writer and outbox.
 #[derive(Debug)]
 pub(crate) struct Wire {
-    responder: Responder,
+    /// Writes responses generated here.
+    pub responder: Responder,
     /// Our branch for the copy being built.
     branch: Vec<u8>,
     out: VecDeque<(Transmit, Vec<u8>)>,
@@ -47,7 +48,7 @@ pub(crate) struct Wire {
 /// What writes every message: the edits, scratch, and the hash behind
 /// our branches and local To tags.
 #[derive(Debug)]
-struct Responder {
+pub(crate) struct Responder {
     edits: Edits,
     /// Scratch: a local reply's To tag, a rewritten Request-URI.
     tag: Vec<u8>,
@@ -62,7 +63,7 @@ impl Responder {
     /// statelessly gets the same tag, §8.2.6.2), `Server: trunkline`, up
     /// to three `extra` header lines, and the top Via's `received` and
     /// `rport` filled as the request arrived (§18.2.1, RFC 3581 §4).
-    fn local_response(
+    pub fn local_response(
         &mut self,
         to: &Answering<'_, '_>,
         code: u16,
@@ -271,19 +272,6 @@ impl Wire {
             transport: b"UDP",
         };
         e.write(msg, &ctx, buf).is_ok()
-    }
-
-    /// Writes a response generated here to `to`'s request into `buf`
-    /// ([`Responder::local_response`]).
-    pub fn local_response(
-        &mut self,
-        to: &Answering<'_, '_>,
-        code: u16,
-        reason: &[u8],
-        extra: &[&[u8]],
-        buf: &mut Vec<u8>,
-    ) -> bool {
-        self.responder.local_response(to, code, reason, extra, buf)
     }
 
     /// Writes `msg` with its top Via (ours) removed into `buf`.

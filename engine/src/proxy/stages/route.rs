@@ -23,7 +23,7 @@ use super::Request;
 use crate::dns::cache::{Lookup, Names};
 use crate::dns::{MAX_ADDRESSES, MAX_NAME, NameQuery, NameRef, srv_order};
 use crate::lcr::{LcrRequest, MAX_TARGETS, ShardTargets, Target, dialled_number};
-use crate::proxy::counters::RouteCounters;
+use crate::proxy::Counters;
 use crate::proxy::next_hop::{self, Locals, NextHopError, NextHopPlan};
 
 /// What the route stage decided.
@@ -63,7 +63,6 @@ pub struct Route {
     pub(crate) targets: Vec<Target>,
     /// Next hops given by host name: answers and parked requests.
     pub(crate) names: Names,
-    pub(crate) counters: RouteCounters,
 }
 
 impl Route {
@@ -76,7 +75,6 @@ impl Route {
             plan: NextHopPlan::default(),
             targets: Vec::new(),
             names: Names::default(),
-            counters: RouteCounters::default(),
         }
     }
 
@@ -92,14 +90,16 @@ impl Route {
         }
     }
 
-    /// Decides where `req` goes at `now`. `at` gives the wall-clock time
-    /// (the routing table's time windows), `seed` the draw that orders a
-    /// name's addresses for this request: each asked only when needed.
+    /// Decides where `req` goes at `now`, counting in `counters`. `at`
+    /// gives the wall-clock time (the routing table's time windows), `seed`
+    /// the draw that orders a name's addresses for this request: each
+    /// asked only when needed.
     pub(crate) fn decide(
         &mut self,
         now: Instant,
         req: &Request<'_, '_>,
         locals: &Locals,
+        counters: &mut Counters,
         at: impl FnOnce() -> At,
         seed: impl FnOnce() -> u64,
     ) -> Decision {
@@ -112,17 +112,11 @@ impl Route {
             && by_uri
             && planned != Err(NextHopError::BadRoute);
         if let (true, Some(lcr)) = (lcr_call, &mut self.lcr) {
-            return lcr_targets(
-                lcr.as_mut(),
-                &mut self.targets,
-                &mut self.counters,
-                at(),
-                req,
-            );
+            return lcr_targets(lcr.as_mut(), &mut self.targets, counters, at(), req);
         }
         let dest = match planned {
             Ok(()) => self.plan.dest.expect("planned"),
-            Err(NextHopError::NeedsDns) => match self.by_name(now, req, locals, seed) {
+            Err(NextHopError::NeedsDns) => match self.by_name(now, req, locals, counters, seed) {
                 Ok(dest) => dest,
                 Err(d) => return d,
             },
@@ -145,6 +139,7 @@ impl Route {
         now: Instant,
         req: &Request<'_, '_>,
         locals: &Locals,
+        counters: &mut Counters,
         seed: impl FnOnce() -> u64,
     ) -> Result<SocketAddr, Decision> {
         let Some((span, port)) = self.plan.name else {
@@ -153,13 +148,13 @@ impl Route {
         let name = req.msg.slice(span);
         let mut buf = [0; MAX_NAME];
         let Some(key) = NameRef::new(name, port, &mut buf) else {
-            self.counters.names_failed += 1;
+            counters.names_failed += 1;
             return Err(NextHopError::NeedsDns.into());
         };
         let found = match self.names.lookup(now, &key) {
             Lookup::Found(found) => found,
             Lookup::Failed => {
-                self.counters.names_failed += 1;
+                counters.names_failed += 1;
                 return Err(NextHopError::NeedsDns.into());
             }
             Lookup::Unknown => return Err(Decision::Park(key.to_query())),
@@ -208,7 +203,7 @@ impl Route {
 fn lcr_targets(
     lcr: &mut dyn ShardTargets,
     targets: &mut Vec<Target>,
-    counters: &mut RouteCounters,
+    counters: &mut Counters,
     at: At,
     req: &Request<'_, '_>,
 ) -> Decision {
