@@ -276,13 +276,24 @@ fn push_swaps_the_table_of_a_running_router() {
         .args(["run", "--listen", "127.0.0.1:0", "--shards", "1"])
         .args(["--table", s(&a), "--control", s(&sock)])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !sock.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    // Ready when it says so (its control socket is bound before its
+    // shards start): a line, not a sleep.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = router.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("trunkline running") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the router says it is running");
+    assert!(sock.exists());
     let out = ok(&["snap", "push", s(&b), "--control", s(&sock)]);
     assert!(
         out.starts_with("in service: ") && out.contains("b.snap"),
