@@ -17,37 +17,33 @@ use std::path::Path;
 mod driver;
 
 use driver::{op_advance, op_answer, op_datagram, op_respond};
+use trunkline_engine::testkit::addr;
+use trunkline_engine::testkit::sip::UacCall;
 
 const CALLER: u8 = 0;
 const GW6: u8 = 2;
 
-fn invite(ruri: &str, call_id: &str) -> String {
-    format!(
-        "INVITE {ruri} SIP/2.0\r\n\
-Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK{call_id};rport\r\n\
-Max-Forwards: 70\r\n\
-From: Alice <sip:alice@192.0.2.10>;tag=a1\r\n\
-To: <{ruri}>\r\n\
-Call-ID: {call_id}\r\n\
-CSeq: 1 INVITE\r\n\
-Contact: <sip:alice@192.0.2.10:5060>\r\n\
-Content-Type: application/sdp\r\n\
-Content-Length: 4\r\n\r\nv=0\n"
-    )
+/// The caller's call `call_id` to `ruri` (the test kit's UAC).
+fn call(ruri: &str, call_id: &str) -> UacCall {
+    UacCall {
+        from_tag: "a1".into(),
+        ..UacCall::new(addr("192.0.2.10:5060"), ruri, call_id)
+    }
 }
 
+fn invite(ruri: &str, call_id: &str) -> String {
+    call(ruri, call_id).invite(&format!("z9hG4bK{call_id}"))
+}
+
+/// A request in the dialog of `call_id` from `via`, through `route`.
 fn in_dialog(method: &str, cseq: u32, ruri: &str, route: &str, call_id: &str, via: &str) -> String {
-    format!(
-        "{method} {ruri} SIP/2.0\r\n\
-Via: SIP/2.0/UDP {via};branch=z9hG4bK{call_id}{method}\r\n\
-Route: {route}\r\n\
-Max-Forwards: 70\r\n\
-From: Alice <sip:alice@192.0.2.10>;tag=a1\r\n\
-To: <sip:b@x>;tag=gw1\r\n\
-Call-ID: {call_id}\r\n\
-CSeq: {cseq} {method}\r\n\
-Content-Length: 0\r\n\r\n"
-    )
+    let c = UacCall {
+        uac: addr(via),
+        rport: false,
+        ..call(ruri, call_id)
+    };
+    let branch = format!("z9hG4bK{call_id}{method}");
+    c.request(method, cseq, &branch, Some("gw1"), Some(route))
 }
 
 /// The seed scripts, by name.
@@ -232,7 +228,7 @@ fn seeds_and_corpus_replay_clean() {
 fn seeds_reach_the_paths_they_seed() {
     use trunkline_engine::dns::Resolved;
     use trunkline_engine::proxy::{LocalAddr, ProxyConfig};
-    use trunkline_engine::testkit::{VirtualNet, addr};
+    use trunkline_engine::testkit::VirtualNet;
 
     let mut cfg = ProxyConfig::new(addr(driver::LISTENERS[0]), None);
     cfg.locals

@@ -285,7 +285,10 @@ fn push_swaps_the_table_of_a_running_router() {
     let stderr = router.stderr.take().unwrap();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if line.contains("trunkline running") {
                 let _ = tx.send(());
             }
