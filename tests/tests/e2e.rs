@@ -454,10 +454,12 @@ fn next_hop_by_host_name() {
 
 /// A datagram over `limits.max_message` is cut at the receive buffer
 /// (one byte over the cap), refused by the parser and counted, never
-/// forwarded; a request sent right after it (often read in the same
-/// batch) still is.
+/// forwarded, and answered 513 (RFC 3261 §21.5.14: its headers arrived,
+/// so the answer can be addressed; the client does not retransmit for
+/// 32 s); a request sent right after it (often read in the same batch)
+/// still goes through.
 #[test]
-fn an_oversized_datagram_is_dropped_and_counted() {
+fn an_oversized_request_is_answered_513_and_counted() {
     let (uac, uas) = (Peer::new(), Peer::new());
     let router = start_router(Some(uas.addr), |cfg| {
         cfg.shards = 1;
@@ -471,6 +473,9 @@ fn an_oversized_datagram_is_dropped_and_counted() {
     assert!(big.len() > 3000);
     uac.send(proxy, &big);
     uac.send(proxy, &invite(&uac, uas.addr, "small-1", "z9hG4bKsmall1"));
+    let refused = uac.expect("SIP/2.0 513 Message Too Large");
+    assert_eq!(header(&refused, "Call-ID"), ["big-1"]);
+    uac.expect("SIP/2.0 100 Trying");
     let fwd = uas.expect("INVITE ");
     assert_eq!(header(&fwd, "Call-ID"), ["small-1"]);
     uas.expect_nothing(QUIET, &[]);

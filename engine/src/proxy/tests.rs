@@ -296,6 +296,74 @@ fn malformed_request_gets_400_and_is_not_forwarded() {
     assert_eq!((c.parse_errors, c.keepalives), (1, 1));
 }
 
+/// A request that does not frame gets the RFC's answer where its
+/// response can be addressed (§18.3, §8.2.2, §21.5.14), instead of the
+/// client retransmitting for 32 s; a response or an ACK is dropped.
+#[test]
+fn requests_that_do_not_frame_get_400_505_or_513() {
+    let mut cfg = ProxyConfig::new(addr(PROXY), None);
+    cfg.limits.max_message = 2048;
+    let mut n = Net::new(cfg);
+    let answer = |n: &mut Net, msg: &str| -> String {
+        n.from(UAC, msg);
+        let out = n.take();
+        assert_eq!(out.len(), 1, "{msg}\n{out:#?}");
+        assert_eq!(out[0].0, addr(UAC), "to the top Via's rport address");
+        let m = &out[0].1;
+        assert_eq!(header(m, "Call-ID"), ["call-1@192.0.2.10"], "{m}");
+        assert_eq!(header(m, "CSeq"), ["1 INVITE"], "{m}");
+        m.clone()
+    };
+    // A body shorter than its Content-Length.
+    let short = invite("z9hG4bKf1").replace("Content-Length: 4", "Content-Length: 400");
+    let m = answer(&mut n, &short);
+    assert!(
+        m.starts_with("SIP/2.0 400 Body Shorter Than Content-Length\r\n"),
+        "{m}"
+    );
+    assert!(
+        header(&m, "To")[0].contains(";tag="),
+        "a final response has a To tag"
+    );
+    // A header block cut short by the end of the datagram.
+    let inv = invite("z9hG4bKf2");
+    let cut = &inv[..inv.find("Contact:").unwrap() + 12];
+    let m = answer(&mut n, cut);
+    assert!(m.starts_with("SIP/2.0 400 Unterminated Line\r\n"), "{m}");
+    // Another SIP version.
+    let m = answer(
+        &mut n,
+        &invite("z9hG4bKf3").replacen("SIP/2.0\r\n", "SIP/3.0\r\n", 1),
+    );
+    assert!(
+        m.starts_with("SIP/2.0 505 Version Not Supported\r\n"),
+        "{m}"
+    );
+    // Over the size limit (the kernel truncates a datagram to the
+    // receive buffer: what arrives is cut, here in a long last header).
+    let big = invite("z9hG4bKf4").replacen(
+        "Content-Type:",
+        &format!("X-Pad: {}\r\nContent-Type:", "p".repeat(3000)),
+        1,
+    );
+    let m = answer(&mut n, &big[..2049]);
+    assert!(m.starts_with("SIP/2.0 513 Message Too Large\r\n"), "{m}");
+    assert!(!m.contains("X-Pad"));
+    // An ACK, a response, and a request missing what a response needs
+    // are dropped.
+    let ack = call().request("ACK", 1, "z9hG4bKf5", Some("b1"), None);
+    n.from(UAC, &ack.replace("Content-Length: 0", "Content-Length: 9"));
+    n.from(
+        UAS,
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nContent-Length: 9\r\n\r\n",
+    );
+    n.from(UAC, &short.replace("Call-ID: call-1@192.0.2.10\r\n", ""));
+    assert!(n.take().is_empty());
+    let c = n.core.counters();
+    assert_eq!((c.parse_errors, c.local_replies), (7, 4));
+    assert_eq!(n.core.live_transactions(), 0, "answered without state");
+}
+
 #[test]
 fn proxy_require_gets_420_with_unsupported() {
     let mut n = net(Mode::Stateful, None);
