@@ -152,6 +152,9 @@ pub enum TxEvent {
         tx: TxId,
         /// Its user data.
         user: u64,
+        /// Which timer fired: [`Timer::B`], [`Timer::F`] or
+        /// [`Timer::AfterCancel`].
+        timer: Timer,
     },
     /// Timer C fired on a proxied INVITE (§16.8). With a provisional
     /// response the transaction user sends a CANCEL; without one it acts
@@ -235,12 +238,61 @@ impl Kind {
     }
 }
 
-/// Timer slots per transaction: each holds at most one armed timer.
+/// The transaction timers, by their RFC 3261 names (§17, Table 4; C is
+/// §16.8's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// INVITE client: retransmit the request (T1, doubling).
+    A,
+    /// INVITE client: no final response within 64·T1.
+    B,
+    /// Proxy INVITE: no final response within Timer C (§16.8).
+    C,
+    /// INVITE client: absorb response retransmissions after a non-2xx.
+    D,
+    /// Non-INVITE client: retransmit the request (T1, doubling to T2).
+    E,
+    /// Non-INVITE client: no final response within 64·T1.
+    F,
+    /// INVITE server: retransmit the final response (doubling to T2).
+    G,
+    /// INVITE server: no ACK for the final response within 64·T1.
+    H,
+    /// INVITE server: absorb ACK retransmissions (T4).
+    I,
+    /// Non-INVITE server: absorb request retransmissions (64·T1).
+    J,
+    /// Non-INVITE client: absorb response retransmissions (T4).
+    K,
+    /// INVITE server: absorb INVITE retransmissions after a 2xx (RFC
+    /// 6026, 64·T1).
+    L,
+    /// INVITE client: forward 2xx retransmissions (RFC 6026, 64·T1).
+    M,
+    /// INVITE client: no final response within 64·T1 of our CANCEL (§9.1;
+    /// the RFC gives it no letter).
+    AfterCancel,
+}
+
+impl Timer {
+    /// The slot the timer takes in its transaction: one retransmission
+    /// timer, one that ends the state, and Timer C, each armed at most
+    /// once at a time.
+    fn slot(self) -> Slot {
+        match self {
+            Timer::A | Timer::E | Timer::G => Slot::Resend,
+            Timer::C => Slot::C,
+            _ => Slot::End,
+        }
+    }
+}
+
+/// Timer slots per transaction: each holds at most one armed [`Timer`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
     /// A, E, G: retransmission.
     Resend = 0,
-    /// B, D, F, H, I, J, K, L, M, or the post-CANCEL wait: the end.
+    /// B, D, F, H, I, J, K, L, M, or the wait after a CANCEL.
     End = 1,
     /// C: the proxy INVITE timeout.
     C = 2,
@@ -249,7 +301,7 @@ enum Slot {
 #[derive(Clone, Copy, Debug)]
 struct TimerRef {
     id: TxId,
-    slot: Slot,
+    timer: Timer,
     epoch: u32,
 }
 
@@ -560,11 +612,13 @@ impl TxLayer {
         id
     }
 
-    fn arm(&mut self, now: Instant, id: TxId, slot: Slot, after: Duration) {
+    fn arm(&mut self, now: Instant, id: TxId, timer: Timer, after: Duration) {
+        let slot = timer.slot() as usize;
         let t = &mut self.slab[id.slot as usize];
-        t.epochs[slot as usize] = t.epochs[slot as usize].wrapping_add(1);
-        let epoch = t.epochs[slot as usize];
-        self.timers.insert(now, after, TimerRef { id, slot, epoch });
+        t.epochs[slot] = t.epochs[slot].wrapping_add(1);
+        let epoch = t.epochs[slot];
+        self.timers
+            .insert(now, after, TimerRef { id, timer, epoch });
     }
 
     fn disarm(&mut self, id: TxId, slot: Slot) {
@@ -629,7 +683,7 @@ impl TxLayer {
                     } else {
                         self.timers_cfg.t4
                     };
-                    self.arm(now, id, Slot::End, t4); // Timer I
+                    self.arm(now, id, Timer::I, t4);
                     RequestOutcome::AckAbsorbed
                 }
                 (Kind::InviteServer, State::Confirmed) => {
@@ -693,7 +747,7 @@ impl TxLayer {
                 self.slab[id.slot as usize].state = State::Accepted;
                 self.set_last(id, Vec::new());
                 self.pending.push_back(Pending::Once { bytes, dest, local });
-                self.arm(now, id, Slot::End, 64 * timers.t1); // Timer L
+                self.arm(now, id, Timer::L, 64 * timers.t1);
             }
             (Kind::InviteServer, State::Proceeding) => {
                 self.slab[id.slot as usize].state = State::Completed;
@@ -701,9 +755,9 @@ impl TxLayer {
                 self.pending.push_back(Pending::Last(id));
                 if !reliable {
                     self.slab[id.slot as usize].interval = timers.t1;
-                    self.arm(now, id, Slot::Resend, timers.t1); // Timer G
+                    self.arm(now, id, Timer::G, timers.t1);
                 }
-                self.arm(now, id, Slot::End, 64 * timers.t1); // Timer H
+                self.arm(now, id, Timer::H, 64 * timers.t1);
             }
             (Kind::InviteServer, State::Accepted) if (200..300).contains(&code) => {
                 self.pending.push_back(Pending::Once { bytes, dest, local });
@@ -720,7 +774,7 @@ impl TxLayer {
                     } else {
                         64 * timers.t1
                     };
-                    self.arm(now, id, Slot::End, j); // Timer J
+                    self.arm(now, id, Timer::J, j);
                 }
             }
             _ => {
@@ -770,12 +824,13 @@ impl TxLayer {
         self.set_last(id, req.bytes);
         self.slab[id.slot as usize].timer_c = req.timer_c && kind == Kind::InviteClient;
         self.pending.push_back(Pending::Last(id));
+        let invite = kind == Kind::InviteClient;
         if !reliable {
-            self.arm(now, id, Slot::Resend, t1); // Timer A or E
+            self.arm(now, id, if invite { Timer::A } else { Timer::E }, t1);
         }
-        self.arm(now, id, Slot::End, 64 * t1); // Timer B or F
-        if req.timer_c && kind == Kind::InviteClient {
-            self.arm(now, id, Slot::C, self.timers_cfg.c);
+        self.arm(now, id, if invite { Timer::B } else { Timer::F }, 64 * t1);
+        if req.timer_c && invite {
+            self.arm(now, id, Timer::C, self.timers_cfg.c);
         }
         id
     }
@@ -790,7 +845,7 @@ impl TxLayer {
             .is_some_and(|t| t.kind == Kind::InviteClient && t.state != State::Completed)
         {
             self.disarm(id, Slot::C);
-            self.arm(now, id, Slot::End, 64 * t1);
+            self.arm(now, id, Timer::AfterCancel, 64 * t1);
         }
     }
 
@@ -836,14 +891,14 @@ impl TxLayer {
                         self.disarm(id, Slot::End);
                     }
                     if code > 100 && timer_c {
-                        self.arm(now, id, Slot::C, timers.c);
+                        self.arm(now, id, Timer::C, timers.c);
                     }
                 } else if code < 300 {
                     self.slab[slot].state = State::Accepted;
                     self.set_last(id, Vec::new()); // the INVITE is not resent again
                     self.disarm(id, Slot::Resend);
                     self.disarm(id, Slot::C);
-                    self.arm(now, id, Slot::End, 64 * timers.t1); // Timer M
+                    self.arm(now, id, Timer::M, 64 * timers.t1);
                 } else {
                     self.slab[slot].state = State::Completed;
                     self.disarm(id, Slot::Resend);
@@ -851,7 +906,7 @@ impl TxLayer {
                     self.build_ack(id, msg);
                     self.pending.push_back(Pending::Last(id));
                     let d = if reliable { Duration::ZERO } else { timers.d };
-                    self.arm(now, id, Slot::End, d); // Timer D
+                    self.arm(now, id, Timer::D, d);
                 }
                 deliver
             }
@@ -876,7 +931,7 @@ impl TxLayer {
                     self.set_last(id, Vec::new()); // only absorbs copies now
                     self.disarm(id, Slot::Resend);
                     let k = if reliable { Duration::ZERO } else { timers.t4 };
-                    self.arm(now, id, Slot::End, k); // Timer K
+                    self.arm(now, id, Timer::K, k);
                 }
                 deliver
             }
@@ -910,20 +965,21 @@ impl TxLayer {
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((_, r)) = self.timers.pop_expired(now) {
             let Some(t) = self.get(r.id) else { continue };
-            if t.epochs[r.slot as usize] != r.epoch {
+            if t.epochs[r.timer.slot() as usize] != r.epoch {
                 continue; // disarmed or re-armed since
             }
-            self.fire(now, r.id, r.slot);
+            self.fire(now, r.id, r.timer);
         }
     }
 
-    fn fire(&mut self, now: Instant, id: TxId, slot: Slot) {
+    /// Timer `timer` of transaction `id` fired.
+    fn fire(&mut self, now: Instant, id: TxId, timer: Timer) {
         let timers = self.timers_cfg;
         let t = &self.slab[id.slot as usize];
         let (kind, state, user, interval, provisional) =
             (t.kind, t.state, t.user, t.interval, t.provisional);
-        match slot {
-            Slot::Resend => {
+        match timer {
+            Timer::A | Timer::E | Timer::G => {
                 // A (INVITE client, doubling), E (non-INVITE client, to T2;
                 // T2 once Proceeding), G (INVITE server final, to T2).
                 let next = match (kind, state) {
@@ -936,24 +992,33 @@ impl TxLayer {
                 self.slab[id.slot as usize].interval = next;
                 self.stats.retransmissions += 1;
                 self.pending.push_back(Pending::Last(id));
-                self.arm(now, id, Slot::Resend, next);
+                self.arm(now, id, timer, next);
             }
-            Slot::End => {
+            Timer::B | Timer::F | Timer::AfterCancel => {
+                // No final response: the transaction user acts as if a 408
+                // came (B and the wait after a CANCEL end the INVITE's
+                // Calling or Proceeding, F the non-INVITE's Trying or
+                // Proceeding; the states check a race with a response).
                 let timed_out = matches!(
                     (kind, state),
-                    // B, or 64·T1 after a CANCEL
                     (Kind::InviteClient, State::Calling | State::Proceeding)
-                    // F
-                    | (Kind::NonInviteClient, State::Trying | State::Proceeding)
+                        | (Kind::NonInviteClient, State::Trying | State::Proceeding)
                 );
                 if timed_out {
                     self.stats.timeouts += 1;
-                    self.events.push_back(TxEvent::Timeout { tx: id, user });
+                    self.events.push_back(TxEvent::Timeout {
+                        tx: id,
+                        user,
+                        timer,
+                    });
                 }
-                // D, H, I, J, K, L, M: the transaction simply ends.
                 self.terminate(id);
             }
-            Slot::C => {
+            Timer::D | Timer::H | Timer::I | Timer::J | Timer::K | Timer::L | Timer::M => {
+                // The state's wait is over: the transaction simply ends.
+                self.terminate(id);
+            }
+            Timer::C => {
                 if kind == Kind::InviteClient && matches!(state, State::Calling | State::Proceeding)
                 {
                     self.events.push_back(TxEvent::TimerC {

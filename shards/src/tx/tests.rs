@@ -172,7 +172,11 @@ fn unanswered_invite_is_resent_by_timer_a_then_times_out_by_timer_b() {
     assert_eq!(
         h.events,
         [
-            TxEvent::Timeout { tx: id, user: 77 },
+            TxEvent::Timeout {
+                tx: id,
+                user: 77,
+                timer: Timer::B
+            },
             TxEvent::Terminated {
                 tx: id,
                 user: 77,
@@ -304,7 +308,14 @@ fn non_invite_client_timer_e_doubles_to_t2_then_timer_f() {
             0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500
         ]
     );
-    assert_eq!(h.events[0], TxEvent::Timeout { tx: id, user: 77 });
+    assert_eq!(
+        h.events[0],
+        TxEvent::Timeout {
+            tx: id,
+            user: 77,
+            timer: Timer::F
+        }
+    );
 }
 
 #[test]
@@ -528,7 +539,14 @@ fn timer_c_fires_for_a_proxied_invite_and_cancel_waits_64_t1() {
     );
     h.tx.cancel_sent(h.now, id);
     h.run_until(Duration::from_secs(179 + 181 + 33));
-    assert_eq!(h.events[1], TxEvent::Timeout { tx: id, user: 77 });
+    assert_eq!(
+        h.events[1],
+        TxEvent::Timeout {
+            tx: id,
+            user: 77,
+            timer: Timer::AfterCancel
+        }
+    );
     assert_eq!(
         h.events[2],
         TxEvent::Terminated {
