@@ -93,28 +93,24 @@ const GROUPS: &[(&str, bool, u32)] = &[
     ("premium", true, 2),
 ];
 
-/// A small seeded PRNG (splitmix64).
+/// The deck's draws, from the workspace's one seeded RNG.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(fastrand::Rng);
 
 impl Rng {
-    /// Seeded.
+    /// Seeded: the same seed, the same deck.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5eed_0f7a_61e5)
+        Rng(fastrand::Rng::with_seed(seed ^ 0x5eed_0f7a_61e5))
     }
 
     /// Next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.u64(..)
     }
 
     /// Uniform in `0..n` (`n > 0`).
     pub fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+        self.0.u64(0..n)
     }
 
     fn digit(&mut self) -> char {

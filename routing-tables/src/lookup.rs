@@ -189,7 +189,7 @@ impl ArchivedRoutingTable {
     /// to the longest list.
     pub fn gateways_for(&self, rule: &RuleRef<'_>, seed: u64, out: &mut Vec<GatewayId>) {
         out.clear();
-        let mut rng = SplitMix(seed);
+        let mut rng = fastrand::Rng::with_seed(seed);
         let list = rule.targets as usize;
         let (Some(a), Some(b)) = (
             self.target_offsets.get(list),
@@ -235,7 +235,7 @@ impl ArchivedRoutingTable {
         &self,
         slice: &mut [GatewayId],
         members: &[crate::format::ArchivedMember],
-        rng: &mut SplitMix,
+        rng: &mut fastrand::Rng,
     ) {
         let weight = |g: GatewayId| {
             members
@@ -248,7 +248,7 @@ impl ArchivedRoutingTable {
             if total == 0 {
                 break; // the rest have weight 0: keep them in listed order
             }
-            let mut pick = rng.draw() % total;
+            let mut pick = rng.u64(0..total);
             for j in i..slice.len() {
                 let w = weight(slice[j]);
                 if pick < w {
@@ -274,22 +274,6 @@ fn window(rule: &ArchivedRule) -> Window {
         days: rule.win_days,
         start: rule.win_start.to_native(),
         end: rule.win_end.to_native(),
-    }
-}
-
-/// splitmix64: tiny, seedable, good enough for weighted shuffles (the
-/// carriers' here, the router's per-call SRV orders).
-#[derive(Debug, Clone)]
-pub struct SplitMix(pub u64);
-
-impl SplitMix {
-    /// The next draw.
-    pub fn draw(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
     }
 }
 

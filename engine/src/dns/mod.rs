@@ -28,8 +28,6 @@ use std::sync::Arc;
 
 use std::net::{IpAddr, SocketAddr};
 
-use trunkline_routing_tables::SplitMix;
-
 /// The most hops of one host name kept (A/AAAA: in resolver
 /// order, IPv4 first; SRV: the lowest priorities): each is a try of the
 /// call's, and a call tries at most
@@ -133,7 +131,7 @@ impl Resolved {
 /// [`MAX_ADDRESSES`]. Returns how many indexes were written. No allocation.
 pub(crate) fn srv_order(
     hops: &[Hop],
-    rng: &mut SplitMix,
+    rng: &mut fastrand::Rng,
     order: &mut [u8; MAX_ADDRESSES],
 ) -> usize {
     let hops = &hops[..hops.len().min(MAX_ADDRESSES)];
@@ -167,10 +165,10 @@ pub(crate) fn srv_order(
                 .iter()
                 .take_while(|&&r| weight(r) == 0)
                 .count();
-            let pick = rng.draw() % (total + 1);
+            let pick = rng.u64(0..=total);
             let mut j = to - 1;
             if pick == 0 && zeros > 0 {
-                j = i + (rng.draw() % zeros as u64) as usize;
+                j = i + rng.usize(0..zeros);
             } else {
                 let mut running = 0;
                 for (k, &r) in records.iter().enumerate().take(to).skip(i) {

@@ -73,7 +73,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use arc_swap::ArcSwap;
 
 use trunkline_routing_tables::{
-    DialplanScratch, GatewayId, SnapError, Snapshot, SnapshotHandle, SplitMix, format::Transport,
+    DialplanScratch, GatewayId, SnapError, Snapshot, SnapshotHandle, format::Transport,
 };
 
 use super::{LcrRequest, MAX_TARGETS, NoRoute, ShardTargets, Target, TargetSource};
@@ -491,7 +491,11 @@ impl LcrTable {
             let n = if srv {
                 // Not the carriers' stream (gateways_for draws from the seed).
                 let stream = (u64::from(id.0) + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-                srv_order(here, &mut SplitMix(*seed ^ stream), &mut order)
+                srv_order(
+                    here,
+                    &mut fastrand::Rng::with_seed(*seed ^ stream),
+                    &mut order,
+                )
             } else {
                 let n = here.len().min(MAX_ADDRESSES);
                 let first = (*seed >> 32) as usize % n;

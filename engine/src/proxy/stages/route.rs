@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use trunkline_parser::Method;
-use trunkline_routing_tables::{At, SplitMix};
+use trunkline_routing_tables::At;
 
 use super::Request;
 use crate::dns::cache::{Lookup, Names};
@@ -165,7 +165,7 @@ impl Route {
         let seed = seed();
         let mut order = [0u8; MAX_ADDRESSES];
         let tries = if found.srv {
-            srv_order(&found.hops, &mut SplitMix(seed), &mut order)
+            srv_order(&found.hops, &mut fastrand::Rng::with_seed(seed), &mut order)
         } else {
             let n = found.hops.len().min(MAX_ADDRESSES);
             let first = (seed % n.max(1) as u64) as usize;
