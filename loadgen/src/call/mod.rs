@@ -27,34 +27,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::inject::InjectionFile;
+use crate::options::Behaviors;
 use crate::scenario::{
     Action, ArithOp, Compare, Element, ElementKind, IntCmd, Operand, Optional, Pause, RecvMatch,
     Scenario, SearchIn, SendWhat, StrOperand, Template, VarId,
 };
 use crate::stats::{FailReason, Stats};
 use render::Index;
-
-/// Which of SIPp's default behaviours are on (`-default_behaviors`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Behaviors {
-    /// `bye`: aborted calls send BYE/CANCEL/ACK; unexpected BYE/CANCEL
-    /// are answered 200.
-    pub bye: bool,
-    /// `abortunexp`: an unexpected message aborts the call.
-    pub abort_unexp: bool,
-    /// `pingreply`: an unexpected PING is answered 200.
-    pub ping_reply: bool,
-}
-
-impl Default for Behaviors {
-    fn default() -> Self {
-        Behaviors {
-            bye: true,
-            abort_unexp: true,
-            ping_reply: true,
-        }
-    }
-}
 
 /// What every call of a run shares: the scenario and the values behind
 /// the keywords and timers (from the command line).

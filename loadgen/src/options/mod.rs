@@ -14,7 +14,6 @@
 
 use std::path::PathBuf;
 
-use crate::call::Behaviors;
 use crate::scenario::{ElementKind, Pause, Scenario};
 
 mod table;
@@ -44,6 +43,29 @@ pub mod exit {
     pub const FATAL: i32 = 255;
     /// The SIP socket could not be bound (`EXIT_BIND_ERROR`, -2).
     pub const BIND_ERROR: i32 = 254;
+}
+
+/// Which of SIPp's default behaviours are on (`-default_behaviors`;
+/// every call follows them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Behaviors {
+    /// `bye`: aborted calls send BYE/CANCEL/ACK; unexpected BYE/CANCEL
+    /// are answered 200.
+    pub bye: bool,
+    /// `abortunexp`: an unexpected message aborts the call.
+    pub abort_unexp: bool,
+    /// `pingreply`: an unexpected PING is answered 200.
+    pub ping_reply: bool,
+}
+
+impl Default for Behaviors {
+    fn default() -> Self {
+        Behaviors {
+            bye: true,
+            abort_unexp: true,
+            ping_reply: true,
+        }
+    }
 }
 
 /// What the command line asks for.
