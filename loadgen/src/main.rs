@@ -58,6 +58,24 @@ struct Outputs {
     trace_shortmsg: bool,
 }
 
+impl Outputs {
+    /// The final files, and the final screen (or `--json` report) on
+    /// stdout.
+    fn finish(&mut self, stats: &Stats) {
+        let now = SystemTime::now();
+        match self.reporter.finish(stats, now) {
+            Ok(screen) => {
+                if self.json {
+                    println!("{}", self.reporter.json(stats, now));
+                } else {
+                    print!("{screen}");
+                }
+            }
+            Err(e) => eprintln!("trunkload: cannot write the output files: {e}"),
+        }
+    }
+}
+
 impl Sink for Outputs {
     fn tick(&mut self, merged: &Stats, now: SystemTime) {
         if let Ok(Some(_screen)) = self.reporter.tick(merged, now) {
@@ -269,8 +287,10 @@ fn check_supported(opts: &Options) -> Result<(), Fail> {
     Ok(())
 }
 
+/// A run, phase by phase: the checks, the addresses, the injection
+/// files, the shards, the outputs, then the main thread's side until the
+/// end; the exit code.
 fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
-    let fatal = |m: String| (exit::FATAL, m);
     check_supported(opts)?;
     if opts.background {
         return background();
@@ -279,46 +299,105 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         std::thread::sleep(Duration::from_millis(opts.sleep_ms));
     }
     if matches!(opts.transport, options::Transport::UdpPerIp) {
-        return Err(fatal(
+        return Err((
+            exit::FATAL,
             "-t ui (a socket per IP address of the injection file) is not supported by trunkload; use -t u1 or -t un".into(),
         ));
     }
-    // The remote end (compat §2.2).
-    let remote: Option<SocketAddr> = match &opts.remote_host {
-        Some(h) => {
-            eprint!("Resolving remote host '{h}'... ");
-            let a = (h.as_str(), opts.remote_port)
+    let addrs = Addresses::resolve(opts, sc.mode)?;
+    let injection = injection_files(opts, &sc)?;
+    let params = run_params(opts, &sc, &addrs, &injection)?;
+    let limit = params.limit;
+    let running = runtime::start(params).map_err(|e| match e {
+        runtime::RunError::Bind { .. } => (exit::BIND_ERROR, e.to_string()),
+        other => (exit::FATAL, other.to_string()),
+    })?;
+    let mut out = match outputs(opts, &sc, &running, limit) {
+        Ok(out) => out,
+        Err(e) => {
+            running.control.quit(runtime::quit::ABORT);
+            let _ = running.join();
+            return Err(e);
+        }
+    };
+    let dp = drive_params(opts, &sc)?;
+    let (stats, outcome) = runtime::drive(running, &sc, &dp, &mut out);
+    out.finish(&stats);
+    Ok(match outcome {
+        Outcome::StoppedNow => exit::INTERNAL,
+        Outcome::Fatal(_) => exit::FATAL,
+        Outcome::Timeout if stats.successful() == 0 => exit::INTERNAL,
+        _ if stats.failed() > 0 => exit::CALLS_FAILED,
+        _ => exit::OK,
+    })
+}
+
+/// Where a run sends to and from (compat §2.2).
+struct Addresses {
+    /// The positional remote host (`[remote_ip]`, `[remote_port]`).
+    remote: Option<SocketAddr>,
+    /// Where client calls send: `-rsa`, else the remote host.
+    send_to: Option<SocketAddr>,
+    /// `[local_ip]`: `-i`, else the address routing to the remote, else
+    /// the host name's (SIPp's `open_connections`).
+    local_ip: IpAddr,
+    /// What the sockets bind: `-i`, else the wildcard.
+    bind_ip: IpAddr,
+    /// `[media_ip]`: `-mi`, else the local IP (IPv6 in brackets).
+    media_ip: String,
+}
+
+impl Addresses {
+    fn resolve(opts: &Options, mode: Mode) -> Result<Addresses, Fail> {
+        let fatal = |m: String| (exit::FATAL, m);
+        let remote: Option<SocketAddr> = match &opts.remote_host {
+            Some(h) => {
+                eprint!("Resolving remote host '{h}'... ");
+                let a = (h.as_str(), opts.remote_port)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut i| i.next())
+                    .ok_or_else(|| {
+                        fatal(format!(
+                            "Unknown remote host '{h}'.\nUse 'trunkload -h' for details"
+                        ))
+                    })?;
+                eprintln!("Done.");
+                Some(a)
+            }
+            None if mode == Mode::Client => {
+                return Err(fatal(
+                    "Missing remote host parameter. This scenario requires it".into(),
+                ));
+            }
+            None => None,
+        };
+        let send_to = match &opts.rsa {
+            Some((h, p)) => (h.as_str(), *p)
                 .to_socket_addrs()
                 .ok()
                 .and_then(|mut i| i.next())
-                .ok_or_else(|| {
-                    fatal(format!(
-                        "Unknown remote host '{h}'.\nUse 'trunkload -h' for details"
-                    ))
-                })?;
-            eprintln!("Done.");
-            Some(a)
-        }
-        None if sc.mode == Mode::Client => {
-            return Err(fatal(
-                "Missing remote host parameter. This scenario requires it".into(),
-            ));
-        }
-        None => None,
-    };
-    let send_to = match &opts.rsa {
-        Some((h, p)) => (h.as_str(), *p)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut i| i.next())
-            .ok_or_else(|| fatal(format!("Unknown remote host '{h}' (-rsa)")))?
-            .into(),
-        None => remote,
-    };
-    // Our address: -i, else the one routing to the remote, else the host
-    // name's (SIPp's `open_connections`).
-    let (local_ip, bind_ip): (IpAddr, IpAddr) = match &opts.local_ip {
-        Some(ip) => {
+                .ok_or_else(|| fatal(format!("Unknown remote host '{h}' (-rsa)")))?
+                .into(),
+            None => remote,
+        };
+        let (local_ip, bind_ip) = Addresses::local(opts, remote)?;
+        let media_ip = match &opts.media_ip {
+            Some(m) => m.clone(),
+            None => bracket(local_ip),
+        };
+        Ok(Addresses {
+            remote,
+            send_to,
+            local_ip,
+            bind_ip,
+            media_ip,
+        })
+    }
+
+    /// `[local_ip]` and the address to bind.
+    fn local(opts: &Options, remote: Option<SocketAddr>) -> Result<(IpAddr, IpAddr), Fail> {
+        if let Some(ip) = &opts.local_ip {
             let a: IpAddr = ip
                 .trim_matches(|c| c == '[' || c == ']')
                 .parse()
@@ -330,34 +409,42 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
                         .map(|s| s.ip())
                         .ok_or(())
                 })
-                .map_err(|_| fatal(format!("Can't get local IP address, local_ip='{ip}'")))?;
-            (a, a)
+                .map_err(|_| {
+                    (
+                        exit::FATAL,
+                        format!("Can't get local IP address, local_ip='{ip}'"),
+                    )
+                })?;
+            return Ok((a, a));
         }
-        None => {
-            let ip = match remote {
-                Some(r) => route_to(r).unwrap_or(if r.is_ipv6() {
-                    IpAddr::V6(Ipv6Addr::LOCALHOST)
-                } else {
-                    IpAddr::V4(Ipv4Addr::LOCALHOST)
-                }),
-                None => host_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-            };
-            let any = if ip.is_ipv6() {
-                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        let ip = match remote {
+            Some(r) => route_to(r).unwrap_or(if r.is_ipv6() {
+                IpAddr::V6(Ipv6Addr::LOCALHOST)
             } else {
-                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-            };
-            (ip, any)
-        }
-    };
-    let bracket = |ip: IpAddr| match ip {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            }),
+            None => host_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        };
+        let any = if ip.is_ipv6() {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        Ok((ip, any))
+    }
+}
+
+/// An address as SIPp's keywords print it: IPv6 in brackets.
+fn bracket(ip: IpAddr) -> String {
+    match ip {
         IpAddr::V6(v6) => format!("[{v6}]"),
         IpAddr::V4(v4) => v4.to_string(),
-    };
-    let media_ip = match &opts.media_ip {
-        Some(m) => m.clone(),
-        None => bracket(local_ip),
-    };
+    }
+}
+
+/// Injection files by name (`-inf`, each indexed by its `-infindex`
+/// fields), checked against the files the scenario names.
+fn injection_files(opts: &Options, sc: &Scenario) -> Result<Injection, Fail> {
     let mut injection = Vec::new();
     for path in &opts.inf {
         let mut f = InjectionFile::load(path).map_err(|e| (exit::BAD_ARGS, e.to_string()))?;
@@ -378,101 +465,120 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         ScenarioSource::Builtin(n) => n.clone(),
     };
     let names: Vec<String> = injection.iter().map(|(n, _)| n.clone()).collect();
-    scenario::check_injection_files(&sc, &source, &names)
+    scenario::check_injection_files(sc, &source, &names)
         .map_err(|e| (exit::BAD_ARGS, e.to_string()))?;
-    let make_cfg = |sc: Arc<Scenario>| {
-        let mut c = CallConfig::new(sc);
-        c.service = opts.service.clone();
-        if let Some(r) = remote {
-            c.remote_ip = bracket(r.ip());
-            c.remote_port = r.port();
-        }
-        c.remote_host = opts.remote_host.clone().unwrap_or_default();
-        c.remote_addr = send_to;
-        c.local_ip = bracket(local_ip);
-        c.local_ipv6 = local_ip.is_ipv6();
-        c.server_ip = bracket(bind_ip);
-        c.media_ip = media_ip.trim_matches(|c| c == '[' || c == ']').to_string();
-        c.media_ipv6 = media_ip.contains(':');
-        c.media_port = opts.media_port.unwrap_or(6000);
-        c.cid_str = opts.cid_str.clone();
-        c.base_cseq = opts.base_cseq;
-        c.default_pause = Duration::from_millis(opts.duration_ms);
-        c.recv_timeout =
-            (opts.recv_timeout_ms > 0).then(|| Duration::from_millis(opts.recv_timeout_ms));
-        c.send_timeout =
-            (opts.send_timeout_ms > 0).then(|| Duration::from_millis(opts.send_timeout_ms));
-        c.retrans_enabled = opts.retrans_enabled;
-        c.default_lost = opts.lost;
-        c.rtcheck_loose = opts.rtcheck == options::RtCheck::Loose;
-        c.auth_username = opts.auth_username.clone();
-        c.auth_password = opts.auth_password.clone();
-        c.auth_uri = opts.auth_uri.clone();
-        (c.max_invite_retrans, c.max_non_invite_retrans) = opts.retrans_caps();
-        c.behaviors = opts.default_behaviors;
-        c.auto_answer = opts.auto_answer;
-        c.pause_msg_ign = opts.pause_msg_ign;
-        c.users = opts.users.map_or(0, u64::from);
-        c.injection = injection.clone();
-        // -buff_size sizes socket buffers in SIPp; ours are 4 MiB already,
-        // and a message is at most a UDP datagram (SIPp: 64 KiB).
-        c.max_message = 65_536;
-        c.derive_tables();
-        Arc::new(c)
-    };
-    let cfg = make_cfg(sc.clone());
+    Ok(injection)
+}
+
+/// `-inf` files by name.
+type Injection = Vec<(String, Arc<InjectionFile>)>;
+
+/// What every call of scenario `sc` shares, from the command line.
+fn call_config(
+    opts: &Options,
+    sc: Arc<Scenario>,
+    addrs: &Addresses,
+    injection: &Injection,
+) -> Arc<CallConfig> {
+    let mut c = CallConfig::new(sc);
+    c.service = opts.service.clone();
+    if let Some(r) = addrs.remote {
+        c.remote_ip = bracket(r.ip());
+        c.remote_port = r.port();
+    }
+    c.remote_host = opts.remote_host.clone().unwrap_or_default();
+    c.remote_addr = addrs.send_to;
+    c.local_ip = bracket(addrs.local_ip);
+    c.local_ipv6 = addrs.local_ip.is_ipv6();
+    c.server_ip = bracket(addrs.bind_ip);
+    c.media_ip = addrs
+        .media_ip
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_string();
+    c.media_ipv6 = addrs.media_ip.contains(':');
+    c.media_port = opts.media_port.unwrap_or(6000);
+    c.cid_str = opts.cid_str.clone();
+    c.base_cseq = opts.base_cseq;
+    c.default_pause = Duration::from_millis(opts.duration_ms);
+    c.recv_timeout =
+        (opts.recv_timeout_ms > 0).then(|| Duration::from_millis(opts.recv_timeout_ms));
+    c.send_timeout =
+        (opts.send_timeout_ms > 0).then(|| Duration::from_millis(opts.send_timeout_ms));
+    c.retrans_enabled = opts.retrans_enabled;
+    c.default_lost = opts.lost;
+    c.rtcheck_loose = opts.rtcheck == options::RtCheck::Loose;
+    c.auth_username = opts.auth_username.clone();
+    c.auth_password = opts.auth_password.clone();
+    c.auth_uri = opts.auth_uri.clone();
+    (c.max_invite_retrans, c.max_non_invite_retrans) = opts.retrans_caps();
+    c.behaviors = opts.default_behaviors;
+    c.auto_answer = opts.auto_answer;
+    c.pause_msg_ign = opts.pause_msg_ign;
+    c.users = opts.users.map_or(0, u64::from);
+    c.injection = injection.clone();
+    // -buff_size sizes socket buffers in SIPp; ours are 4 MiB already,
+    // and a message is at most a UDP datagram (SIPp: 64 KiB).
+    c.max_message = 65_536;
+    c.derive_tables();
+    Arc::new(c)
+}
+
+/// `-set NAME VALUE`: the initial values of the global variables.
+fn global_values(opts: &Options, sc: &Scenario) -> Result<Vec<Value>, Fail> {
+    let mut globals = vec![Value::Unset; sc.variables.len()];
+    for (name, value) in &opts.set_vars {
+        let Some(id) = scenario::find_global(sc, name) else {
+            return Err((
+                exit::BAD_ARGS,
+                format!("Can not set the global variable {name}, because it does not exist."),
+            ));
+        };
+        globals[id] = match value.parse::<f64>() {
+            Ok(d) => Value::Double(d),
+            Err(_) => Value::Str(value.as_bytes().to_vec()),
+        };
+    }
+    Ok(globals)
+}
+
+/// The shards' parameters: the scenario's call configuration and those
+/// of `<init>` and (client runs) the out-of-call scenario, the rate, the
+/// limits and the sockets.
+fn run_params(
+    opts: &Options,
+    sc: &Arc<Scenario>,
+    addrs: &Addresses,
+    injection: &Injection,
+) -> Result<RunParams, Fail> {
+    let cfg = call_config(opts, sc.clone(), addrs, injection);
     // <init>: run once per shard before the first call, as SIPp's
     // `runInit` (a call whose elements are the init stanza's).
     let init = (!sc.init.is_empty()).then(|| {
-        let mut i = (*sc).clone();
+        let mut i = (**sc).clone();
         i.elements = std::mem::take(&mut i.init);
-        make_cfg(Arc::new(i))
+        call_config(opts, Arc::new(i), addrs, injection)
     });
     let ooc = if sc.mode == Mode::Client {
         let o = scenario::load_builtin("ooc_default", &LoadOptions::default())
-            .map_err(|e| fatal(format!("ooc_default: {e}")))?;
-        Some(make_cfg(Arc::new(o)))
+            .map_err(|e| (exit::FATAL, format!("ooc_default: {e}")))?;
+        Some(call_config(opts, Arc::new(o), addrs, injection))
     } else {
         None
     };
     let shards = opts
         .shards
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let rate_cps = opts.rate * 1000.0 / opts.rate_period_ms.max(1) as f64;
-    // SIPp's default -l: 3 x the calls opened over the longer of the
-    // scenario's length, -d and one second.
-    let limit = if opts.users.is_some() {
-        None
-    } else {
-        Some(opts.open_calls_allowed(&sc))
-    };
-    // -set NAME VALUE: initial values of global variables.
-    let mut globals = vec![Value::Unset; sc.variables.len()];
-    for (name, value) in &opts.set_vars {
-        match scenario::find_global(&sc, name) {
-            Some(id) => {
-                globals[id] = match value.parse::<f64>() {
-                    Ok(d) => Value::Double(d),
-                    Err(_) => Value::Str(value.as_bytes().to_vec()),
-                }
-            }
-            None => {
-                return Err((
-                    exit::BAD_ARGS,
-                    format!("Can not set the global variable {name}, because it does not exist."),
-                ));
-            }
-        }
-    }
-    let params = RunParams {
+    Ok(RunParams {
         cfg,
         ooc,
         shards: shards.clamp(1, u16::MAX as usize) as u16,
         cpus: opts.cpus.clone(),
-        bind_ip,
+        bind_ip: addrs.bind_ip,
         port: opts.local_port,
-        rate_cps,
-        limit,
+        rate_cps: opts.rate * 1000.0 / opts.rate_period_ms.max(1) as f64,
+        // SIPp's default -l: 3 x the calls opened over the longer of the
+        // scenario's length, -d and one second.
+        limit: opts.users.is_none().then(|| opts.open_calls_allowed(sc)),
         max_calls: opts.max_calls,
         users: opts.users.map(u64::from),
         deadcall_wait: Duration::from_millis(opts.deadcall_wait_ms),
@@ -482,27 +588,38 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         socket_per_call: opts.transport == options::Transport::UdpMulti,
         init,
         max_socket: opts.max_socket,
-        globals,
-    };
-    let running = runtime::start(params).map_err(|e| match e {
-        runtime::RunError::Bind { .. } => (exit::BIND_ERROR, e.to_string()),
-        other => fatal(other.to_string()),
-    })?;
-    // The statistics start with the shards, so the first period's rate is
-    // not diluted by the start-up.
-    let mut reporter = match Reporter::new(opts, &sc, std::process::id(), SystemTime::now()) {
-        Ok(r) => r,
-        Err(e) => {
-            running.control.quit(runtime::quit::ABORT);
-            let _ = running.join();
-            return Err(fatal(format!("cannot open the output files: {e}")));
-        }
-    };
+        globals: global_values(opts, sc)?,
+    })
+}
+
+/// SIPp's output files and screens for a started run (the statistics
+/// start with the shards, so the first period's rate is not diluted by
+/// the start-up).
+fn outputs(
+    opts: &Options,
+    sc: &Scenario,
+    running: &runtime::Running,
+    limit: Option<u64>,
+) -> Result<Outputs, Fail> {
+    let mut reporter = Reporter::new(opts, sc, std::process::id(), SystemTime::now())
+        .map_err(|e| (exit::FATAL, format!("cannot open the output files: {e}")))?;
     let mut info = reporter.screen_info().clone();
     info.local_port = running.local_addrs.first().map_or(0, |a| a.port());
     info.call_limit = limit.unwrap_or(0);
     reporter.set_screen_info(info);
-    let dp = DriveParams {
+    Ok(Outputs {
+        reporter,
+        json: opts.json,
+        trace_msg: opts.trace_msg,
+        trace_shortmsg: opts.trace_shortmsg,
+    })
+}
+
+/// The main thread's steering: `-timeout`, `-m` of a server,
+/// `-rate_increase`, signals and the remote control.
+fn drive_params(opts: &Options, sc: &Scenario) -> Result<DriveParams, Fail> {
+    let per_second = |n: f64| n * 1000.0 / opts.rate_period_ms.max(1) as f64;
+    Ok(DriveParams {
         timeout: (opts.global_timeout_ms > 0)
             .then(|| Duration::from_millis(opts.global_timeout_ms)),
         timeout_is_error: opts.timeout_error,
@@ -512,39 +629,13 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
             None
         },
         rate_increase: (opts.rate_increase != 0).then(|| RateIncrease {
-            step: opts.rate_increase as f64 * 1000.0 / opts.rate_period_ms.max(1) as f64,
+            step: per_second(opts.rate_increase as f64),
             every: Duration::from_millis(opts.rate_interval()),
-            max: (opts.rate_max > 0)
-                .then(|| opts.rate_max as f64 * 1000.0 / opts.rate_period_ms.max(1) as f64),
+            max: (opts.rate_max > 0).then(|| per_second(opts.rate_max as f64)),
             quit_at_max: opts.rate_quit,
         }),
         signals: true,
         remote: remote_control(opts)?.map(Arc::new),
-    };
-    let mut out = Outputs {
-        reporter,
-        json: opts.json,
-        trace_msg: opts.trace_msg,
-        trace_shortmsg: opts.trace_shortmsg,
-    };
-    let (stats, outcome) = runtime::drive(running, &sc, &dp, &mut out);
-    let now = SystemTime::now();
-    match out.reporter.finish(&stats, now) {
-        Ok(screen) => {
-            if out.json {
-                println!("{}", out.reporter.json(&stats, now));
-            } else {
-                print!("{screen}");
-            }
-        }
-        Err(e) => eprintln!("trunkload: cannot write the output files: {e}"),
-    }
-    Ok(match outcome {
-        Outcome::StoppedNow => exit::INTERNAL,
-        Outcome::Fatal(_) => exit::FATAL,
-        Outcome::Timeout if stats.successful() == 0 => exit::INTERNAL,
-        _ if stats.failed() > 0 => exit::CALLS_FAILED,
-        _ => exit::OK,
     })
 }
 
