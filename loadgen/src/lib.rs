@@ -1,7 +1,7 @@
-//! trunkload, a SIPp-compatible load generator (issue 4).
+//! trunkload, a SIPp-compatible load generator.
 //!
 //! It runs SIPp's XML scenarios with SIPp's command line, on every core:
-//! `shared/sipp/compat.md` is the compatibility spec.
+//! `docs/sipp/compat.md` is the compatibility spec.
 //!
 //! - [`scenario`]: loading scenario XML (elements, attributes, actions,
 //!   CDATA clean-up, keywords) and the built-in scenarios.

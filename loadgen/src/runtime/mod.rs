@@ -1,4 +1,4 @@
-//! Running a scenario on every core (issue 4, "Beyond SIPp").
+//! Running a scenario on every core: what trunkload adds to SIPp.
 //!
 //! One glommio executor per shard (the runtime in `trunkline-shards`,
 //! shared with the router). Each shard owns its calls, its timers and its
