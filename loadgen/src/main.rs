@@ -10,7 +10,7 @@ use trunkline_loadgen::call::Value;
 use trunkline_loadgen::inject::InjectionFile;
 use trunkline_loadgen::options::{self, Command, Options, ScenarioSource, exit};
 use trunkline_loadgen::runtime::{
-    self, DriveParams, Outcome, RateIncrease, Report, RunParams, Sink,
+    self, DriveParams, OutOfCall, Outcome, RateIncrease, Report, RunParams, Sink,
 };
 use trunkline_loadgen::scenario::{self, LoadOptions, Mode, Scenario};
 use trunkline_loadgen::stats::{Reporter, Stats, format_msg_log, format_short_msg_log};
@@ -120,11 +120,12 @@ fn run(opts: Options) -> i32 {
         keys: opts.keys.clone(),
         ..LoadOptions::default()
     };
-    let loaded = match &opts.scenario {
+    let load_from = |source: &ScenarioSource| match source {
         ScenarioSource::File(p) => scenario::load_file(p, &load),
         ScenarioSource::Builtin(n) => scenario::load_builtin(n, &load),
     };
-    let sc = match loaded {
+    // Load errors exit 1, as SIPp's (compat §2.9).
+    let sc = match load_from(&opts.scenario) {
         Ok(mut s) => {
             s.lose_packets |= opts.lost != 0.0;
             Arc::new(s)
@@ -134,7 +135,14 @@ fn run(opts: Options) -> i32 {
             return exit::BAD_ARGS;
         }
     };
-    match setup(&opts, sc) {
+    let ooc = match opts.ooc_scenario.as_ref().map(load_from).transpose() {
+        Ok(ooc) => ooc.map(Arc::new),
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::BAD_ARGS;
+        }
+    };
+    match setup(&opts, sc, ooc) {
         Ok(code) => code,
         Err((code, msg)) => {
             eprintln!("{msg}");
@@ -290,7 +298,7 @@ fn check_supported(opts: &Options) -> Result<(), Fail> {
 /// A run, phase by phase: the checks, the addresses, the injection
 /// files, the shards, the outputs, then the main thread's side until the
 /// end; the exit code.
-fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
+fn setup(opts: &Options, sc: Arc<Scenario>, ooc: Option<Arc<Scenario>>) -> Result<i32, Fail> {
     check_supported(opts)?;
     if opts.background {
         return background();
@@ -306,7 +314,8 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
     }
     let addrs = Addresses::resolve(opts, sc.mode)?;
     let injection = injection_files(opts, &sc)?;
-    let params = run_params(opts, &sc, &addrs, &injection)?;
+    let ooc = out_of_call(opts, &sc, ooc, &addrs, &injection)?;
+    let params = run_params(opts, &sc, ooc, &addrs, &injection)?;
     let limit = params.limit;
     let running = runtime::start(params).map_err(|e| match e {
         runtime::RunError::Bind { .. } => (exit::BIND_ERROR, e.to_string()),
@@ -523,6 +532,37 @@ fn call_config(
     Arc::new(c)
 }
 
+/// How a client answers requests with unknown Call-IDs (SIPp's
+/// `process_message`): with the `-oocsf`/`-oocsn` scenario `ooc` (which a
+/// server scenario cannot have), else with `-aa` by calls of SIPp's
+/// `ooc_dummy` whose automatic response answers INFO, NOTIFY, OPTIONS and
+/// UPDATE, else not at all.
+fn out_of_call(
+    opts: &Options,
+    sc: &Scenario,
+    ooc: Option<Arc<Scenario>>,
+    addrs: &Addresses,
+    injection: &Injection,
+) -> Result<Option<OutOfCall>, Fail> {
+    if let Some(ooc) = ooc {
+        if sc.mode == Mode::Server {
+            return Err((
+                exit::FATAL,
+                "SIPp cannot use out-of-call scenarios when running in server mode".into(),
+            ));
+        }
+        let cfg = call_config(opts, ooc, addrs, injection);
+        return Ok(Some(OutOfCall::Scenario(cfg)));
+    }
+    if !opts.auto_answer || sc.mode == Mode::Server {
+        return Ok(None);
+    }
+    let dummy = scenario::load_builtin("ooc_dummy", &LoadOptions::default())
+        .map_err(|e| (exit::FATAL, format!("ooc_dummy: {e}")))?;
+    let cfg = call_config(opts, Arc::new(dummy), addrs, injection);
+    Ok(Some(OutOfCall::AutoAnswer(cfg)))
+}
+
 /// `-set NAME VALUE`: the initial values of the global variables.
 fn global_values(opts: &Options, sc: &Scenario) -> Result<Vec<Value>, Fail> {
     let mut globals = vec![Value::Unset; sc.variables.len()];
@@ -541,12 +581,13 @@ fn global_values(opts: &Options, sc: &Scenario) -> Result<Vec<Value>, Fail> {
     Ok(globals)
 }
 
-/// The shards' parameters: the scenario's call configuration and those
-/// of `<init>` and (client runs) the out-of-call scenario, the rate, the
-/// limits and the sockets.
+/// The shards' parameters: the scenario's call configuration and that
+/// of `<init>`, the out-of-call answers `ooc`, the rate, the limits and
+/// the sockets.
 fn run_params(
     opts: &Options,
     sc: &Arc<Scenario>,
+    ooc: Option<OutOfCall>,
     addrs: &Addresses,
     injection: &Injection,
 ) -> Result<RunParams, Fail> {
@@ -558,13 +599,6 @@ fn run_params(
         i.elements = std::mem::take(&mut i.init);
         call_config(opts, Arc::new(i), addrs, injection)
     });
-    let ooc = if sc.mode == Mode::Client {
-        let o = scenario::load_builtin("ooc_default", &LoadOptions::default())
-            .map_err(|e| (exit::FATAL, format!("ooc_default: {e}")))?;
-        Some(call_config(opts, Arc::new(o), addrs, injection))
-    } else {
-        None
-    };
     let shards = opts
         .shards
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

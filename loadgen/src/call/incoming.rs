@@ -418,6 +418,13 @@ impl Call {
                 Step::Blocked
             }
             b"INFO" | b"NOTIFY" | b"OPTIONS" | b"UPDATE" if self.cfg.auto_answer => {
+                self.warn(
+                    env,
+                    format!(
+                        "Automatic response mode for an unexpected INFO, NOTIFY, OPTIONS or UPDATE for call: {}",
+                        String::from_utf8_lossy(&self.call_id)
+                    ),
+                );
                 let saved = std::mem::replace(&mut self.last_recv, msg.to_vec());
                 self.send_default("200", Index::Default, env);
                 self.last_recv = saved;

@@ -201,6 +201,9 @@ pub struct Options {
     // --- scenario ---
     /// `-sn` / `-sf` (default `-sn uac`).
     pub scenario: ScenarioSource,
+    /// `-oocsn` / `-oocsf`: the out-of-call scenario of a client (none by
+    /// default: requests with an unknown Call-ID are discarded).
+    pub ooc_scenario: Option<ScenarioSource>,
     // --- addressing ---
     /// Positional `remote_host[:port]`: the host (IPv6 without brackets).
     pub remote_host: Option<String>,
@@ -392,6 +395,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             scenario: ScenarioSource::Builtin("uac".to_string()),
+            ooc_scenario: None,
             remote_host: None,
             remote_port: 5060,
             transport: Transport::UdpMono,

@@ -23,8 +23,11 @@
 //! SIPp's receive path (`socket.cpp::process_message`) is followed: a
 //! message without `SIP/2.0` or without a Call-ID is dropped with a
 //! warning; a known Call-ID goes to its call; a recently ended one is a
-//! dead-call message; an unknown one creates a call (server), runs the
-//! out-of-call scenario (client, requests) or is counted out of call.
+//! dead-call message; an unknown one creates a call (server); in a client
+//! a request with an unknown Call-ID runs the out-of-call scenario
+//! (`-oocsf`/`-oocsn`), or with `-aa` an INFO, NOTIFY, OPTIONS or UPDATE
+//! is answered 200, and anything else is discarded and counted out of
+//! call ([`OutOfCall`]).
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -56,8 +59,9 @@ pub use remote::RemoteControl;
 pub struct RunParams {
     /// The main scenario's call configuration.
     pub cfg: Arc<CallConfig>,
-    /// The out-of-call scenario (`ooc_default`) for client runs.
-    pub ooc: Option<Arc<CallConfig>>,
+    /// What a client does with a request whose Call-ID it does not know
+    /// (`None`: discard it, counted in `OutOfCallMsgs`).
+    pub ooc: Option<OutOfCall>,
     /// The `<init>` stanza as a scenario of its own, run once per shard
     /// before anything else (it sets `<Global>` variables).
     pub init: Option<Arc<CallConfig>>,
@@ -93,6 +97,29 @@ pub struct RunParams {
     pub max_socket: u32,
     /// `-set NAME VALUE`: initial values of `<Global>` variables.
     pub globals: Vec<Value>,
+}
+
+/// How a client answers a request whose Call-ID it does not know (SIPp's
+/// `process_message`); without either, it is discarded and counted in
+/// `OutOfCallMsgs`.
+#[derive(Debug, Clone)]
+pub enum OutOfCall {
+    /// `-oocsf` / `-oocsn`: every such request starts a call of this
+    /// scenario (a response is still counted out of call).
+    Scenario(Arc<CallConfig>),
+    /// `-aa` (and no out-of-call scenario): an INFO, NOTIFY, OPTIONS or
+    /// UPDATE starts a call of `ooc_dummy`, whose automatic response
+    /// answers it 200 OK; anything else is discarded.
+    AutoAnswer(Arc<CallConfig>),
+}
+
+impl OutOfCall {
+    /// The configuration of the calls it starts.
+    pub fn cfg(&self) -> &Arc<CallConfig> {
+        match self {
+            OutOfCall::Scenario(c) | OutOfCall::AutoAnswer(c) => c,
+        }
+    }
 }
 
 /// What a shard reports to the main thread.
@@ -399,10 +426,6 @@ struct State {
 }
 
 impl State {
-    fn live(&self) -> usize {
-        self.by_id.len()
-    }
-
     fn report(&self, r: Report) {
         let _ = self.reports.send(r);
     }
@@ -519,7 +542,11 @@ impl State {
             };
             f(&mut slot.call, &mut env)
         };
+        let ooc = slot.ooc;
         self.slots[idx as usize] = Some(slot);
+        if ooc {
+            self.stats.take_global_counters(&mut self.ooc_stats);
+        }
         self.settle(idx, status, now);
         self.drain_events();
     }
@@ -621,43 +648,68 @@ impl State {
                 let idx = self.insert(call, key.to_vec(), None, false);
                 self.run_call(idx, now, wall, |c, env| c.on_message(bytes, src, env));
             }
-            Mode::Client => {
-                let is_request = sipmsg::reply_code(bytes) == 0;
-                match (&setup.params.ooc, is_request) {
-                    (Some(ooc), true) => {
-                        let first = bytes
-                            .iter()
-                            .position(|b| b.is_ascii_whitespace())
-                            .map_or(bytes, |n| &bytes[..n]);
-                        let text = format!(
-                            "Received out-of-call {} message, using the out-of-call scenario",
-                            String::from_utf8_lossy(first)
-                        );
-                        self.warn(text);
-                        self.stats.auto_answered();
-                        let call = Call::incoming(
-                            ooc.clone(),
-                            0,
-                            sipmsg::call_id(bytes).unwrap_or(key).to_vec(),
-                            0,
-                            self.local_port,
-                            now,
-                            &mut self.ooc_stats,
-                        );
-                        let idx = self.insert(call, key.to_vec(), None, true);
-                        self.run_call(idx, now, wall, |c, env| c.on_message(bytes, src, env));
-                    }
-                    (_, true) => {
-                        self.stats.out_of_call();
-                        self.warn(format!(
-                            "Discarding message which can't be mapped to a known SIPp call:\n{}",
-                            String::from_utf8_lossy(bytes)
-                        ));
-                    }
-                    (_, false) => self.stats.out_of_call(),
-                }
-            }
+            Mode::Client => self.out_of_call(bytes, key, src, now, wall),
         }
+    }
+
+    /// A message with an unknown Call-ID in a client run (SIPp's
+    /// `process_message`): see [`OutOfCall`]. The automatic and
+    /// out-of-call calls count in `AutoAnswered`, not in the run's calls.
+    fn out_of_call(
+        &mut self,
+        bytes: &[u8],
+        key: &[u8],
+        src: SocketAddr,
+        now: Instant,
+        wall: SystemTime,
+    ) {
+        let is_request = sipmsg::reply_code(bytes) == 0;
+        let cfg = match &self.setup.params.ooc {
+            Some(OutOfCall::Scenario(cfg)) if is_request => {
+                let first = bytes
+                    .iter()
+                    .position(|b| b.is_ascii_whitespace())
+                    .map_or(bytes, |n| &bytes[..n]);
+                let text = format!(
+                    "Received out-of-call {} message, using the out-of-call scenario",
+                    String::from_utf8_lossy(first)
+                );
+                let cfg = cfg.clone();
+                self.warn(text);
+                cfg
+            }
+            // A response: counted, nothing else (even with -aa).
+            Some(OutOfCall::Scenario(_)) => return self.stats.out_of_call(),
+            // SIPp compares the start of the message only.
+            Some(OutOfCall::AutoAnswer(cfg))
+                if is_request
+                    && [&b"INFO"[..], b"NOTIFY", b"OPTIONS", b"UPDATE"]
+                        .iter()
+                        .any(|m| bytes.starts_with(m)) =>
+            {
+                cfg.clone()
+            }
+            _ => {
+                self.stats.out_of_call();
+                self.warn(format!(
+                    "Discarding message which can't be mapped to a known SIPp call:\n{}",
+                    String::from_utf8_lossy(bytes)
+                ));
+                return;
+            }
+        };
+        self.stats.auto_answered();
+        let call = Call::incoming(
+            cfg,
+            0,
+            sipmsg::call_id(bytes).unwrap_or(key).to_vec(),
+            0,
+            self.local_port,
+            now,
+            &mut self.ooc_stats,
+        );
+        let idx = self.insert(call, key.to_vec(), None, true);
+        self.run_call(idx, now, wall, |c, env| c.on_message(bytes, src, env));
     }
 
     /// Timers, pacing, dead-call expiry, statistics and quitting. Returns
@@ -722,7 +774,10 @@ impl State {
             Mode::Client => quit_level >= quit::GRACEFUL || self.budget == Some(0),
             Mode::Server => quit_level >= quit::GRACEFUL,
         };
-        if placing_done && self.live() == 0 {
+        if placing_done && self.open_main_calls() == 0 {
+            // As SIPp's `abort_all_tasks` at the end: out-of-call calls
+            // (an automatic one waits forever) do not keep the run going.
+            self.abort_out_of_call(now, wall);
             return None;
         }
         let mut next = now + MAX_SLEEP;
@@ -733,6 +788,31 @@ impl State {
             next = next.min(t);
         }
         Some(next)
+    }
+
+    /// Aborts the out-of-call calls still open, each with SIPp's
+    /// warning (`call::abort`).
+    fn abort_out_of_call(&mut self, now: Instant, wall: SystemTime) {
+        let open: Vec<(u32, String)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+            .filter(|(_, s)| s.ooc)
+            .map(|(i, s)| {
+                (
+                    i as u32,
+                    String::from_utf8_lossy(&s.call.call_id).into_owned(),
+                )
+            })
+            .collect();
+        for (idx, call_id) in open {
+            self.warn(format!("Aborted call with Call-ID '{call_id}'"));
+            self.run_call(idx, now, wall, |c, env| {
+                c.end_on_shutdown(env);
+                Status::Ended
+            });
+        }
     }
 
     /// When the pacer places the next call.
@@ -1124,7 +1204,13 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
             s.set_rtt_trace(setup.params.trace_rtt);
             s
         },
-        ooc_stats: Stats::new(setup.params.ooc.as_ref().map_or(&scenario, |c| &c.scenario)),
+        ooc_stats: Stats::new(
+            setup
+                .params
+                .ooc
+                .as_ref()
+                .map_or(&scenario, |o| &o.cfg().scenario),
+        ),
         out: Vec::new(),
         pool: Vec::new(),
         events: Vec::new(),

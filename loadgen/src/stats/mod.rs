@@ -682,6 +682,26 @@ impl Stats {
         self.counters.udp_recv_errors += 1;
     }
 
+    /// Moves `other`'s global counters into these: SIPp keeps
+    /// `OutOfCallMsgs`, `DeadCallMsgs`, `AutoAnswered`, `Warnings`,
+    /// `FatalErrors` and the watchdog counts once for the process
+    /// (`CPT_G_*`), whichever scenario's call counted them, so those of
+    /// the out-of-call calls show in the main scenario's.
+    pub fn take_global_counters(&mut self, other: &mut Stats) {
+        let (c, o) = (&mut self.counters, &mut other.counters);
+        for (to, from) in [
+            (&mut c.out_of_call, &mut o.out_of_call),
+            (&mut c.dead_call, &mut o.dead_call),
+            (&mut c.auto_answered, &mut o.auto_answered),
+            (&mut c.warnings, &mut o.warnings),
+            (&mut c.fatal_errors, &mut o.fatal_errors),
+            (&mut c.watchdog_major, &mut o.watchdog_major),
+            (&mut c.watchdog_minor, &mut o.watchdog_minor),
+        ] {
+            *to += std::mem::take(from);
+        }
+    }
+
     /// Adds another shard's statistics (and its buffered RTT samples).
     pub fn merge(&mut self, other: &Stats) {
         self.counters.merge(&other.counters);

@@ -1,0 +1,270 @@
+//! Where trunkload used to differ from SIPp 3.6.1, each checked against
+//! what SIPp was seen to do (the expected values below were recorded from
+//! `sipp` runs on loopback), and, for the `#[ignore = "needs sipp"]`
+//! tests, side by side with the real `sipp` binary (those fail, never
+//! skip, when `sipp` is missing).
+
+mod common;
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{free_port, scratch, spawn, text, trunkload, wait};
+
+/// `sipp`, in `dir`, with no stdin.
+fn sipp(dir: &Path) -> Command {
+    let mut c = Command::new("sipp");
+    c.current_dir(dir).stdin(Stdio::null());
+    c
+}
+
+/// `sipp` or `trunkload`, in `dir`.
+fn driver(name: &str, dir: &Path) -> Command {
+    if name == "sipp" {
+        sipp(dir)
+    } else {
+        trunkload(dir)
+    }
+}
+
+/// The last row of a `-trace_stat` file, by column name.
+fn last_stats(path: &Path) -> Vec<(String, String)> {
+    let csv = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(';').collect();
+    let last: Vec<&str> = lines.last().unwrap_or_default().split(';').collect();
+    header
+        .iter()
+        .zip(last)
+        .map(|(h, v)| (h.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Column `name` of a [`last_stats`] row, as a number.
+fn column(row: &[(String, String)], name: &str) -> u64 {
+    row.iter()
+        .find(|(h, _)| h == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("no column {name} in {row:?}"))
+}
+
+/// Sends `first_line` (a request line or a status line) with a Call-ID
+/// nobody knows to `port` and returns the first line of the answer, if
+/// one comes within a second.
+fn stray(port: u16, first_line: &str) -> Option<String> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let me = s.local_addr().unwrap().port();
+    let method = if first_line.starts_with("SIP/2.0") {
+        "INVITE"
+    } else {
+        first_line.split(' ').next().unwrap_or_default()
+    };
+    let msg = format!(
+        "{first_line}\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-stray\r\n\
+         From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>\r\n\
+         Call-ID: stray-{me}@127.0.0.1\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    s.send_to(msg.as_bytes(), ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.recv(&mut buf).ok()?;
+    let reply = String::from_utf8_lossy(&buf[..n]).into_owned();
+    reply.lines().next().map(str::to_string)
+}
+
+/// What a client did with a stray message.
+#[derive(Debug, PartialEq, Eq)]
+struct StrayOutcome {
+    /// The first line of its answer.
+    reply: Option<String>,
+    out_of_call: u64,
+    auto_answered: u64,
+    warnings: u64,
+    successful: u64,
+    exit: Option<i32>,
+}
+
+/// One built-in uac call (1 s long) by `client` against a uas run by
+/// `server`, with `extra` arguments; 0.4 s in, `first_line` arrives with
+/// an unknown Call-ID on the uac's port.
+fn stray_during_a_call(
+    client: &str,
+    server: &str,
+    dir: &Path,
+    first_line: &str,
+    extra: &[&str],
+) -> StrayOutcome {
+    let uas_port = free_port();
+    let uac_port = free_port();
+    let mut uas = driver(server, dir);
+    uas.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-m", "1", "-timeout", "20s", "-nostdin"]);
+    let mut uas = spawn(uas);
+    std::thread::sleep(Duration::from_millis(300));
+    let stf = dir.join(format!("{client}-{uac_port}.csv"));
+    let mut uac = driver(client, dir);
+    uac.arg(format!("127.0.0.1:{uas_port}"))
+        .args(["-sn", "uac", "-i", "127.0.0.1", "-p", &uac_port.to_string()])
+        .args(["-m", "1", "-d", "1000", "-timeout", "20s", "-nostdin"])
+        .args(["-trace_stat", "-fd", "1", "-stf"])
+        .arg(&stf)
+        .args(extra);
+    let uac = spawn(uac);
+    std::thread::sleep(Duration::from_millis(400));
+    let reply = stray(uac_port, first_line);
+    let uac = wait(uac, Duration::from_secs(30));
+    // The uas's part is done; its timewait is not of interest here.
+    let _ = uas.kill();
+    let _ = uas.wait();
+    let row = last_stats(&stf);
+    StrayOutcome {
+        reply,
+        out_of_call: column(&row, "OutOfCallMsgs(C)"),
+        auto_answered: column(&row, "AutoAnswered(C)"),
+        warnings: column(&row, "Warnings(C)"),
+        successful: column(&row, "SuccessfulCall(C)"),
+        exit: uac.status.code(),
+    }
+}
+
+/// A stray message, the client's options, and what SIPp 3.6.1 does.
+struct StrayCase {
+    /// Request line or status line.
+    line: &'static str,
+    options: &'static [&'static str],
+    /// The first line of SIPp's answer.
+    reply: Option<&'static str>,
+    out_of_call: u64,
+    auto_answered: u64,
+    warnings: u64,
+}
+
+const OPTIONS: &str = "OPTIONS sip:x@127.0.0.1 SIP/2.0";
+const BYE: &str = "BYE sip:x@127.0.0.1 SIP/2.0";
+const OK: &str = "SIP/2.0 200 OK";
+
+/// Discarded, counted, with a warning.
+const fn discarded(line: &'static str, options: &'static [&'static str]) -> StrayCase {
+    StrayCase {
+        line,
+        options,
+        reply: None,
+        out_of_call: 1,
+        auto_answered: 0,
+        warnings: 1,
+    }
+}
+
+/// The out-of-call cases: without `-oocsn`/`-aa` everything is discarded
+/// with a warning; `-aa` answers INFO/NOTIFY/OPTIONS/UPDATE (AutoAnswered
+/// counts the automatic call and its response; the warnings are the
+/// automatic response's and the abort of the automatic call at the end);
+/// `-oocsn` answers every request through its scenario (a warning when
+/// it starts, one when it is aborted at the end) and counts responses,
+/// silently.
+const STRAYS: &[StrayCase] = &[
+    discarded(OPTIONS, &[]),
+    discarded(BYE, &[]),
+    discarded(OK, &[]),
+    StrayCase {
+        line: OPTIONS,
+        options: &["-aa"],
+        reply: Some(OK),
+        out_of_call: 0,
+        auto_answered: 2,
+        warnings: 2,
+    },
+    discarded(BYE, &["-aa"]),
+    discarded(OK, &["-aa"]),
+    StrayCase {
+        line: OPTIONS,
+        options: &["-oocsn", "ooc_default"],
+        reply: Some(OK),
+        out_of_call: 0,
+        auto_answered: 1,
+        warnings: 2,
+    },
+    StrayCase {
+        line: BYE,
+        options: &["-oocsn", "ooc_default"],
+        reply: Some(OK),
+        out_of_call: 0,
+        auto_answered: 1,
+        warnings: 2,
+    },
+    StrayCase {
+        warnings: 0,
+        ..discarded(OK, &["-oocsn", "ooc_default"])
+    },
+];
+
+/// Runs every [`STRAYS`] case with `client` against `server`, one after
+/// the other (processes started in parallel could take each other's
+/// ports); returns the outcomes in order.
+fn all_strays(client: &str, server: &str, dir: &Path) -> Vec<StrayOutcome> {
+    STRAYS
+        .iter()
+        .map(|c| stray_during_a_call(client, server, dir, c.line, c.options))
+        .collect()
+}
+
+/// The outcomes SIPp 3.6.1 gives for [`STRAYS`].
+fn sipps_strays() -> Vec<StrayOutcome> {
+    STRAYS
+        .iter()
+        .map(|c| StrayOutcome {
+            reply: c.reply.map(str::to_string),
+            out_of_call: c.out_of_call,
+            auto_answered: c.auto_answered,
+            warnings: c.warnings,
+            successful: 1,
+            exit: Some(0),
+        })
+        .collect()
+}
+
+#[test]
+fn stray_messages_to_a_client_are_discarded_unless_oocsn_or_aa() {
+    let dir = scratch("parity-stray");
+    let ours = all_strays("trunkload", "trunkload", &dir);
+    for ((case, want), got) in STRAYS.iter().zip(sipps_strays()).zip(ours) {
+        assert_eq!(got, want, "{} {:?}", case.line, case.options);
+    }
+}
+
+#[test]
+#[ignore = "needs sipp"]
+fn stray_messages_to_a_client_as_sipp() {
+    let dir = scratch("parity-stray-sipp");
+    let theirs = all_strays("sipp", "sipp", &dir);
+    assert_eq!(theirs, sipps_strays(), "the recorded behaviour is SIPp's");
+    let ours = all_strays("trunkload", "sipp", &dir);
+    for ((case, want), got) in STRAYS.iter().zip(theirs).zip(ours) {
+        assert_eq!(got, want, "{} {:?}", case.line, case.options);
+    }
+}
+
+#[test]
+fn out_of_call_scenarios_are_for_clients_only() {
+    let dir = scratch("parity-ooc-server");
+    let mut c = trunkload(&dir);
+    c.args(["-sn", "uas", "-oocsn", "ooc_default", "-i", "127.0.0.1"])
+        .args(["-p", &free_port().to_string(), "-m", "1", "-nostdin"]);
+    let o: Output = wait(spawn(c), Duration::from_secs(10));
+    // SIPp: ERROR once the scenario is loaded, exit 255.
+    assert_eq!(o.status.code(), Some(255), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("cannot use out-of-call scenarios when running in server mode"),
+        "{}",
+        text(&o)
+    );
+    // An unknown built-in: a load error, exit 1 as SIPp's.
+    let mut c = trunkload(&dir);
+    c.args(["127.0.0.1:9", "-sn", "uac", "-oocsn", "nosuch", "-m", "1"]);
+    let o = wait(spawn(c), Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
