@@ -332,12 +332,14 @@ fn setup(opts: &Options, sc: Arc<Scenario>, ooc: Option<Arc<Scenario>>) -> Resul
     let dp = drive_params(opts, &sc)?;
     let (stats, outcome) = runtime::drive(running, &sc, &dp, &mut out);
     out.finish(&stats);
+    // SIPp's `sipp_exit`: an internal stop or a fatal error has its own
+    // code; a normal end (the `-timeout` included) exits 1 with failed
+    // calls, else 97 if the `-timeout` came with no successful call, else 0.
     Ok(match outcome {
         Outcome::StoppedNow => exit::INTERNAL,
         Outcome::Fatal(_) => exit::FATAL,
-        Outcome::Timeout if stats.successful() == 0 => exit::INTERNAL,
-        _ if stats.failed() > 0 => exit::CALLS_FAILED,
-        _ => exit::OK,
+        Outcome::Timeout => stats.exit_code(true),
+        Outcome::Normal => stats.exit_code(false),
     })
 }
 

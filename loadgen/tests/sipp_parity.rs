@@ -268,3 +268,60 @@ fn out_of_call_scenarios_are_for_clients_only() {
     let o = wait(spawn(c), Duration::from_secs(10));
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
+
+/// A uac whose calls all fail (nobody answers, no retransmission, 0.5 s
+/// receive timeout) stopped by `-timeout 2`, and an idle uas stopped by
+/// `-timeout 1`: their exit codes by `driver`.
+fn timeout_exit_codes(driver_name: &str, dir: &Path) -> (Option<i32>, Option<i32>) {
+    let mut c = driver(driver_name, dir);
+    c.arg(format!("127.0.0.1:{}", free_port()))
+        .args([
+            "-sn",
+            "uac",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+        ])
+        .args(["-r", "5", "-m", "100", "-nr", "-recv_timeout", "500"])
+        .args(["-timeout", "2", "-nostdin"]);
+    let failing = wait(spawn(c), Duration::from_secs(20));
+    assert!(
+        common::summary_count(&failing, "Failed call").is_some_and(|n| n > 0),
+        "{driver_name}: {}",
+        text(&failing)
+    );
+    let mut c = driver(driver_name, dir);
+    c.args([
+        "-sn",
+        "uas",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &free_port().to_string(),
+    ])
+    .args(["-timeout", "1", "-nostdin"]);
+    let idle = wait(spawn(c), Duration::from_secs(20));
+    (failing.status.code(), idle.status.code())
+}
+
+/// SIPp's `sipp_exit`: after `-timeout`, failed calls exit 1; 97 is for
+/// a timeout with no call succeeded and none failed.
+#[test]
+fn timeout_with_failed_calls_exits_1() {
+    let dir = scratch("parity-timeout");
+    assert_eq!(timeout_exit_codes("trunkload", &dir), (Some(1), Some(97)));
+}
+
+#[test]
+#[ignore = "needs sipp"]
+fn timeout_exit_codes_as_sipp() {
+    let dir = scratch("parity-timeout-sipp");
+    let theirs = timeout_exit_codes("sipp", &dir);
+    assert_eq!(
+        theirs,
+        (Some(1), Some(97)),
+        "the recorded behaviour is SIPp's"
+    );
+    assert_eq!(timeout_exit_codes("trunkload", &dir), theirs);
+}

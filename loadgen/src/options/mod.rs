@@ -34,7 +34,8 @@ pub mod exit {
     /// errors.
     pub const BAD_ARGS: i32 = 1;
     /// `exec int_cmd="stop_now"`, or `-timeout` reached with no successful
-    /// call (`EXIT_TEST_RES_INTERNAL`).
+    /// call and no failed one (`EXIT_TEST_RES_INTERNAL`; failed calls make
+    /// it [`CALLS_FAILED`]).
     pub const INTERNAL: i32 = 97;
     /// Exit without running calls: `-sd`, `-v`, `-h`, no arguments
     /// (`EXIT_OTHER`).

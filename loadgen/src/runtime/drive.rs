@@ -57,7 +57,8 @@ pub struct RateIncrease {
 pub enum Outcome {
     /// The calls ran out, or a graceful stop.
     Normal,
-    /// `-timeout` expired (exit 97 when no call succeeded).
+    /// `-timeout` expired (exit 1 with failed calls, else 97 when no call
+    /// succeeded).
     Timeout,
     /// `stop_now` (SIPp exits 97).
     StoppedNow,
