@@ -4,7 +4,8 @@
 //! shared with the router). Each shard owns its calls, its timers and its
 //! statistics; nothing mutable is shared but a few atomics the main thread
 //! uses to steer the run (quit, rate) and count calls (`-m` in server
-//! mode).
+//! mode, and the calls in progress for `-l`, which holds for the whole
+//! run).
 //!
 //! - **Client scenarios** (the first element is a `<send>`): every shard
 //!   has a socket of its own (shard 0 on `-p`, the others on ephemeral
@@ -175,8 +176,10 @@ pub struct Control {
     /// Traffic paused (remote control `p`): no new calls until resumed.
     pub paused: std::sync::atomic::AtomicBool,
     /// The open-call limit set by the remote control's `cset limit N`
-    /// (0: none set; `-l` stays in force); each shard takes its share.
+    /// (0: none set; `-l` stays in force), for the whole run.
     pub limit: AtomicU64,
+    /// Calls of the main scenario in progress on every shard (`-l`).
+    pub calls: OpenCalls,
     /// Calls ended (all shards).
     pub ended: AtomicU64,
     /// Server calls created (all shards): `-m` in server mode.
@@ -185,6 +188,49 @@ pub struct Control {
     pub numbered: AtomicU64,
     /// Shards that have finished.
     pub done: AtomicUsize,
+}
+
+/// The calls of the main scenario in progress on every shard (SIPp's
+/// `CurrentCall`), counted where they start and end so that `-l` holds
+/// for the whole run: one atomic read-modify-write per call start and
+/// end, no lock, no syscall. (Splitting `-l` between the shards could
+/// not: a share of 0 or 1 per shard either breaks a limit below the
+/// shard count or idles a shard while another has room.)
+#[derive(Debug, Default)]
+pub struct OpenCalls {
+    open: AtomicU64,
+}
+
+impl OpenCalls {
+    /// A call starts if fewer than `limit` are in progress (`None`: no
+    /// limit); `false`: it may not (the due call is skipped, as SIPp's
+    /// call generation does over `-l`).
+    pub fn try_open(&self, limit: Option<u64>) -> bool {
+        match limit {
+            None => {
+                self.open.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Some(limit) => self
+                .open
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < limit).then_some(n + 1)
+                })
+                .is_ok(),
+        }
+    }
+
+    /// A call ended.
+    pub fn close(&self) {
+        let _ = self
+            .open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Calls in progress now.
+    pub fn open(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
+    }
 }
 
 impl Control {
@@ -409,7 +455,6 @@ struct State {
     placed: u64,
     created: u64,
     budget: Option<u64>,
-    limit: Option<u64>,
     free_users: VecDeque<u64>,
     /// Pacing epoch: (instant, calls placed then, per-shard rate).
     epoch: (Instant, u64, f64),
@@ -494,6 +539,7 @@ impl State {
         self.by_id.remove(&slot.key);
         if !slot.ooc {
             self.open_main = self.open_main.saturating_sub(1);
+            self.setup.control.calls.close();
             self.setup.control.ended.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(u) = slot.user {
@@ -636,6 +682,7 @@ impl State {
                 // Numbered across shards in arrival order, as SIPp's
                 // single counter ([call_number] is in the uas's To tag).
                 let number = self.setup.control.numbered.fetch_add(1, Ordering::Relaxed) + 1;
+                self.setup.control.calls.try_open(None);
                 let call = Call::incoming(
                     cfg.clone(),
                     number,
@@ -863,8 +910,9 @@ impl State {
     }
 
     /// SIPp's `CallGenerationTask::run`, open loop: the calls due by now
-    /// are placed, each with its intended instant. Over `-l`, a due call
-    /// is skipped, not queued (SIPp counts it as opened); with `-users`,
+    /// are placed, each with its intended instant. Over `-l` (calls in
+    /// progress on every shard, [`OpenCalls`]), a due call is skipped, not
+    /// queued (SIPp counts it as opened); with `-users`,
     /// every free user starts a call at once (closed loop).
     fn place_calls(&mut self, now: Instant, wall: SystemTime) {
         let rate = self.setup.control.rate() / self.nshards as f64;
@@ -877,7 +925,10 @@ impl State {
         while room > 0 && self.budget != Some(0) {
             let (intended, user) = if self.setup.params.users.is_some() {
                 match self.free_users.pop_front() {
-                    Some(u) => (now, Some(u)),
+                    Some(u) => {
+                        self.setup.control.calls.try_open(None);
+                        (now, Some(u))
+                    }
                     None => return,
                 }
             } else {
@@ -888,14 +939,11 @@ impl State {
                     return;
                 }
                 self.placed += 1;
-                let set = self.setup.control.limit.load(Ordering::Relaxed);
-                let limit = match set {
-                    0 => self.limit,
-                    l => Some(share(l, self.id, self.nshards).max(1)),
+                let limit = match self.setup.control.limit.load(Ordering::Relaxed) {
+                    0 => self.setup.params.limit,
+                    set => Some(set),
                 };
-                if let Some(limit) = limit
-                    && self.open_main_calls() >= limit
-                {
+                if !self.setup.control.calls.try_open(limit) {
                     continue;
                 }
                 (intended, None)
@@ -1177,7 +1225,6 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
     let local_addr = setup.local_addrs[id as usize];
     let p = &setup.params;
     let budget = p.max_calls.map(|m| share(m, id, nshards));
-    let limit = p.limit.map(|l| share(l, id, nshards).max(1));
     let free_users: VecDeque<u64> = match p.users {
         Some(u) => (0..share(u, id, nshards))
             .map(|k| k * nshards as u64 + id as u64 + 1)
@@ -1219,7 +1266,6 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         placed: 0,
         created: 0,
         budget,
-        limit,
         free_users,
         epoch: (setup.start, 0, setup.control.rate() / nshards as f64),
         open_main: 0,
@@ -1275,4 +1321,39 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         .reports
         .send(Report::Stats(id, Box::new(st.stats.clone())));
     st.stats.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Threads racing to open calls under a limit never have more open
+    /// than the limit, and the count returns to zero.
+    #[test]
+    fn open_calls_never_pass_the_limit() {
+        let calls = Arc::new(OpenCalls::default());
+        let most = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (calls, most) = (calls.clone(), most.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..20_000 {
+                        if calls.try_open(Some(3)) {
+                            most.fetch_max(calls.open(), Ordering::Relaxed);
+                            calls.close();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(most.load(Ordering::Relaxed) <= 3);
+        assert_eq!(calls.open(), 0);
+        assert!(calls.try_open(Some(1)));
+        assert!(!calls.try_open(Some(1)));
+        assert!(calls.try_open(None));
+        assert_eq!(calls.open(), 2);
+    }
 }
