@@ -312,7 +312,10 @@ fn setup(opts: &Options, sc: Arc<Scenario>, ooc: Option<Arc<Scenario>>) -> Resul
             "-t ui (a socket per IP address of the injection file) is not supported by trunkload; use -t u1 or -t un".into(),
         ));
     }
-    let addrs = Addresses::resolve(opts, sc.mode)?;
+    let mut addrs = Addresses::resolve(opts, sc.mode)?;
+    // Held until the run ends, as SIPp holds its RTP echo sockets.
+    let media = MediaSockets::bind(opts, &addrs.media_ip)?;
+    addrs.media_port = media.port;
     let injection = injection_files(opts, &sc)?;
     let ooc = out_of_call(opts, &sc, ooc, &addrs, &injection)?;
     let params = run_params(opts, &sc, ooc, &addrs, &injection)?;
@@ -356,6 +359,8 @@ struct Addresses {
     bind_ip: IpAddr,
     /// `[media_ip]`: `-mi`, else the local IP (IPv6 in brackets).
     media_ip: String,
+    /// `[media_port]`: where [`MediaSockets`] bound.
+    media_port: u16,
 }
 
 impl Addresses {
@@ -403,6 +408,7 @@ impl Addresses {
             local_ip,
             bind_ip,
             media_ip,
+            media_port: 0,
         })
     }
 
@@ -442,6 +448,90 @@ impl Addresses {
             IpAddr::V4(Ipv4Addr::UNSPECIFIED)
         };
         Ok((ip, any))
+    }
+}
+
+/// SIPp's RTP echo sockets (`setup_media_sockets`): audio on
+/// `[media_port]`, video two ports above, on the media IP. trunkload echoes
+/// no RTP, but binds them as SIPp does, always: so `[media_port]` is a
+/// port that is ours (runs side by side get distinct ones) and nothing
+/// answers with ICMP errors there.
+#[derive(Debug)]
+struct MediaSockets {
+    /// `[media_port]`.
+    port: u16,
+    _audio: UdpSocket,
+    _video: UdpSocket,
+}
+
+impl MediaSockets {
+    /// Binds at `-mp`, else at the first even port from 6000 where both
+    /// sockets bind (100 tries), as SIPp. Failing is fatal: 254 when the
+    /// port is in use (SIPp's exit for `EADDRINUSE`), else 255.
+    fn bind(opts: &Options, media_ip: &str) -> Result<MediaSockets, Fail> {
+        let host = media_ip.trim_matches(|c| c == '[' || c == ']');
+        let ip: IpAddr = host
+            .parse()
+            .ok()
+            .or_else(|| {
+                (host, 0)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .map(|a| a.ip())
+            })
+            .ok_or_else(|| {
+                (
+                    exit::FATAL,
+                    format!(
+                        "Unknown RTP address '{media_ip}'.
+Use 'trunkload -h' for details"
+                    ),
+                )
+            })?;
+        // `-mp 0` is no -mp, as in SIPp.
+        let (first, tries) = match opts.media_port.filter(|&p| p != 0) {
+            Some(p) => (p, 1),
+            None => (6000, 100),
+        };
+        let mut last = None;
+        for k in 0..tries {
+            let Some(port) = first.checked_add(2 * k) else {
+                break;
+            };
+            let audio = match UdpSocket::bind((ip, port)) {
+                Ok(s) => s,
+                Err(e) => {
+                    last = Some((port, "audio", e));
+                    continue;
+                }
+            };
+            let Some(video_port) = port.checked_add(2) else {
+                break;
+            };
+            match UdpSocket::bind((ip, video_port)) {
+                Ok(video) => {
+                    return Ok(MediaSockets {
+                        port,
+                        _audio: audio,
+                        _video: video,
+                    });
+                }
+                Err(e) => last = Some((video_port, "video", e)),
+            }
+        }
+        // Past the last port counts as in use.
+        let (port, which, e) =
+            last.unwrap_or((first, "audio", std::io::ErrorKind::AddrInUse.into()));
+        let code = if e.kind() == std::io::ErrorKind::AddrInUse {
+            exit::BIND_ERROR
+        } else {
+            exit::FATAL
+        };
+        Err((
+            code,
+            format!("Unable to bind {which} RTP socket (IP={host}, port={port}): {e}"),
+        ))
     }
 }
 
@@ -507,7 +597,7 @@ fn call_config(
         .trim_matches(|c| c == '[' || c == ']')
         .to_string();
     c.media_ipv6 = addrs.media_ip.contains(':');
-    c.media_port = opts.media_port.unwrap_or(6000);
+    c.media_port = addrs.media_port;
     c.cid_str = opts.cid_str.clone();
     c.base_cseq = opts.base_cseq;
     c.default_pause = Duration::from_millis(opts.duration_ms);

@@ -427,3 +427,83 @@ fn call_limit_as_sipp() {
         assert_eq!(ours, theirs, "-l {limit}: {}", text(&t));
     }
 }
+
+/// One built-in uac call by `client`, with `-mi media_ip` and `extra`,
+/// against a uas run by `server`; the port of the INVITE's `m=audio`
+/// line (None: no INVITE was sent) and the uac's output.
+fn media_port_of_a_call(
+    client: &str,
+    server: &str,
+    dir: &Path,
+    media_ip: &str,
+    extra: &[&str],
+) -> (Option<u16>, Output) {
+    let uas_port = free_port();
+    let mut uas = driver(server, dir);
+    uas.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-m", "1", "-timeout", "20s", "-nostdin", "-mp", "7000"]);
+    let mut uas = spawn(uas);
+    std::thread::sleep(Duration::from_millis(300));
+    let log = dir.join(format!("{client}-media-{uas_port}.log"));
+    let mut uac = driver(client, dir);
+    uac.arg(format!("127.0.0.1:{uas_port}"))
+        .args(["-sn", "uac", "-i", "127.0.0.1", "-mi", media_ip])
+        .args(["-p", &free_port().to_string(), "-m", "1", "-timeout", "20s"])
+        .args(["-nostdin", "-trace_msg", "-message_file"])
+        .arg(&log)
+        .args(extra);
+    let uac = wait(spawn(uac), Duration::from_secs(30));
+    let _ = uas.kill();
+    let _ = uas.wait();
+    let port = std::fs::read_to_string(&log).ok().and_then(|l| {
+        l.lines()
+            .find_map(|l| l.strip_prefix("m=audio "))
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|p| p.parse().ok())
+    });
+    (port, uac)
+}
+
+/// With 6000 and 6004 taken on `media_ip`: the first even port from 6000
+/// whose port and port + 2 are free is 6006; `-mp 6000` cannot bind,
+/// which SIPp ends with 254 (`EADDRINUSE`). Each test has a loopback
+/// media address of its own, so that tests binding media ports on
+/// 127.0.0.1 at the same time do not take the ports expected here.
+fn media_ports_with_6000_and_6004_taken(client: &str, server: &str, dir: &Path, media_ip: &str) {
+    let _taken: Vec<UdpSocket> = [6000, 6004]
+        .iter()
+        .map(|p| UdpSocket::bind((media_ip, *p)).expect("binds on a loopback address"))
+        .collect();
+    let (port, uac) = media_port_of_a_call(client, server, dir, media_ip, &[]);
+    assert_eq!(uac.status.code(), Some(0), "{client}: {}", text(&uac));
+    assert_eq!(port, Some(6006), "{client}: {}", text(&uac));
+    let (port, uac) = media_port_of_a_call(client, server, dir, media_ip, &["-mp", "6010"]);
+    assert_eq!(port, Some(6010), "{client} -mp 6010: {}", text(&uac));
+    let (port, uac) = media_port_of_a_call(client, server, dir, media_ip, &["-mp", "6000"]);
+    assert_eq!(
+        uac.status.code(),
+        Some(254),
+        "{client} -mp 6000: {}",
+        text(&uac)
+    );
+    assert_eq!(port, None, "{client} -mp 6000: {}", text(&uac));
+    assert!(
+        String::from_utf8_lossy(&uac.stderr).contains("Unable to bind audio RTP socket"),
+        "{client} -mp 6000: {}",
+        text(&uac)
+    );
+}
+
+#[test]
+fn media_port_is_the_first_free_even_port() {
+    let dir = scratch("parity-media");
+    media_ports_with_6000_and_6004_taken("trunkload", "trunkload", &dir, "127.0.0.77");
+}
+
+#[test]
+#[ignore = "needs sipp"]
+fn media_port_as_sipp() {
+    let dir = scratch("parity-media-sipp");
+    media_ports_with_6000_and_6004_taken("sipp", "sipp", &dir, "127.0.0.78");
+    media_ports_with_6000_and_6004_taken("trunkload", "sipp", &dir, "127.0.0.78");
+}
