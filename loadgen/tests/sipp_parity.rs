@@ -507,3 +507,72 @@ fn media_port_as_sipp() {
     media_ports_with_6000_and_6004_taken("sipp", "sipp", &dir, "127.0.0.78");
     media_ports_with_6000_and_6004_taken("trunkload", "sipp", &dir, "127.0.0.78");
 }
+
+/// The `Date_ms` column of the `-trace_rtt` file of 400 built-in uac
+/// calls at 200 calls/s by `client` (trunkload on two shards, every
+/// sample written at once: `-rtt_freq 1`) against a uas run by `server`.
+fn rtt_dates(client: &str, server: &str, dir: &Path) -> Vec<f64> {
+    let dir = dir.join(format!("{client}-{server}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let uas_port = free_port();
+    let mut uas = driver(server, &dir);
+    uas.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-timeout", "30s", "-nostdin"]);
+    let mut uas = spawn(uas);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut uac = driver(client, &dir);
+    uac.arg(format!("127.0.0.1:{uas_port}"))
+        .args([
+            "-sn",
+            "uac",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+        ])
+        .args(["-r", "200", "-m", "400", "-timeout", "30s", "-nostdin"])
+        .args(["-trace_rtt", "-rtt_freq", "1"]);
+    if client == "trunkload" {
+        uac.args(["--shards", "2"]);
+    }
+    let uac = wait(spawn(uac), Duration::from_secs(40));
+    let _ = uas.kill();
+    let _ = uas.wait();
+    assert_eq!(uac.status.code(), Some(0), "{client}: {}", text(&uac));
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("_rtt.csv"))
+        .unwrap_or_else(|| panic!("{client}: no _rtt.csv in {}", dir.display()));
+    let csv = std::fs::read_to_string(&file).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("Date_ms;response_time_ms;rtd_no"));
+    lines
+        .map(|l| l.split(';').next().unwrap_or_default().parse().unwrap())
+        .collect()
+}
+
+/// The rows of `-trace_rtt`, all of them, in time order.
+fn assert_in_time_order(client: &str, dates: &[f64]) {
+    assert_eq!(dates.len(), 400, "{client}: a row per call");
+    let late: Vec<_> = dates.windows(2).filter(|w| w[1] < w[0]).collect();
+    assert!(
+        late.is_empty(),
+        "{client}: rows out of time order: {late:?}"
+    );
+}
+
+#[test]
+fn rtt_rows_are_in_time_order() {
+    let dir = scratch("parity-rtt");
+    assert_in_time_order("trunkload", &rtt_dates("trunkload", "trunkload", &dir));
+}
+
+#[test]
+#[ignore = "needs sipp"]
+fn rtt_rows_in_time_order_as_sipp() {
+    let dir = scratch("parity-rtt-sipp");
+    assert_in_time_order("sipp", &rtt_dates("sipp", "sipp", &dir));
+    assert_in_time_order("trunkload", &rtt_dates("trunkload", "sipp", &dir));
+}

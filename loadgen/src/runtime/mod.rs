@@ -126,8 +126,19 @@ impl OutOfCall {
 /// What a shard reports to the main thread.
 #[derive(Debug)]
 pub enum Report {
-    /// A snapshot of a shard's statistics (cumulative).
-    Stats(u16, Box<Stats>),
+    /// A snapshot of a shard's statistics (cumulative), with the
+    /// `-trace_rtt` samples taken since the previous one.
+    Stats {
+        /// The shard.
+        shard: u16,
+        /// The snapshot.
+        stats: Box<Stats>,
+        /// When it was taken: every sample of the shard taken before is
+        /// in this snapshot or an earlier one.
+        taken: SystemTime,
+        /// The shard's last report.
+        last: bool,
+    },
     /// A message sent or received, for `-trace_msg` / `-trace_shortmsg`.
     Message {
         /// Sent (true) or received.
@@ -815,7 +826,12 @@ impl State {
         if now.duration_since(self.last_stats) >= STATS_EVERY {
             self.last_stats = now;
             let snap = self.stats.snapshot();
-            self.report(Report::Stats(self.id, Box::new(snap)));
+            self.report(Report::Stats {
+                shard: self.id,
+                stats: Box::new(snap),
+                taken: SystemTime::now(),
+                last: false,
+            });
         }
         let placing_done = match self.setup.params.cfg.scenario.mode {
             Mode::Client => quit_level >= quit::GRACEFUL || self.budget == Some(0),
@@ -1317,9 +1333,12 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
     drop(call_tasks);
     drop(tasks);
     let st = shard.state.borrow();
-    let _ = st
-        .reports
-        .send(Report::Stats(id, Box::new(st.stats.clone())));
+    let _ = st.reports.send(Report::Stats {
+        shard: id,
+        stats: Box::new(st.stats.clone()),
+        taken: SystemTime::now(),
+        last: true,
+    });
     st.stats.clone()
 }
 

@@ -15,7 +15,8 @@
 //! Flow, about once a second:
 //! 1. each shard calls [`Stats::snapshot`] (a clone that also *moves out*
 //!    the response-time samples buffered for `-trace_rtt` since the last
-//!    snapshot, so each sample is reported once);
+//!    snapshot, so each sample is reported once; the runtime hands them on
+//!    in time order across shards, as SIPp writes them);
 //! 2. the runtime merges them into a fresh `Stats::new(&scenario)` with
 //!    [`Stats::merge`];
 //! 3. and calls [`Reporter::tick`] with the total (and at the end
