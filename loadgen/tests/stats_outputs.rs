@@ -16,8 +16,8 @@ use trunkline_loadgen::scenario::{
 };
 use trunkline_loadgen::stats::format::{format_time, format_time_short};
 use trunkline_loadgen::stats::{
-    FailReason, Reporter, ScreenInfo, Stats, counts_header, format_msg_log, format_short_msg_log,
-    stat_header,
+    FailReason, Peak, Reporter, ScreenInfo, Stats, counts_header, format_msg_log,
+    format_short_msg_log, stat_header,
 };
 
 fn send(what: SendWhat, retrans: Option<u32>) -> ElementKind {
@@ -364,13 +364,17 @@ fn uac_screen_log_matches_sipp() {
     info.paused = 12;
     info.woken = 30;
     rep.set_screen_info(info);
-    // Two calls up at 0.5 s: the peak.
     let mut early = Stats::new(&sc);
     early.call_created(false);
     early.call_created(false);
     assert!(rep.tick(&early, start + ms(500)).unwrap().is_none());
     let mut st = Stats::new(&sc);
     uac_calls(&mut st, &[16, 8, 4, 8, 8, 0, 0, 4, 0, 0], &[210; 10]);
+    // The runtime's peak: two calls up in the first second.
+    st.counters.peak = Peak {
+        calls: 2,
+        after_s: 0,
+    };
     let out = rep.finish(&st, end).unwrap();
     let written = std::fs::read_to_string(&log).unwrap();
     // The sample's times are SIPp's; ours reset and read the clock once.
@@ -434,6 +438,11 @@ fn uas_scenario_screen_matches_sipp() {
     }
     assert!(rep.tick(&early, start + ms(3500)).unwrap().is_some());
     let mut st = Stats::new(&sc);
+    // The runtime's peak: the ten calls up at 3.5 s.
+    st.counters.peak = Peak {
+        calls: 10,
+        after_s: 3,
+    };
     for _ in 0..10 {
         st.call_created(true);
         st.msg_recv(0);
@@ -672,6 +681,11 @@ fn running_scenario_screen_matches_sipp() {
         "{first}"
     );
     st.call_created(false);
+    // The runtime's peak: the second call, at 2 s.
+    st.counters.peak = Peak {
+        calls: 2,
+        after_s: 2,
+    };
     for _ in 0..2 {
         st.msg_sent(0);
         st.msg_recv(2);

@@ -47,7 +47,7 @@ use trunkline_shards::udp::{RecvBatch, SendScratch, UdpTransport, udp_socket};
 use crate::call::{Call, CallConfig, Env, Event, Outgoing, Status, Value, sipmsg};
 use crate::inject::InjectMode;
 use crate::scenario::Mode;
-use crate::stats::Stats;
+use crate::stats::{Peak, Stats};
 
 mod drive;
 mod remote;
@@ -203,13 +203,32 @@ pub struct Control {
 
 /// The calls of the main scenario in progress on every shard (SIPp's
 /// `CurrentCall`), counted where they start and end so that `-l` holds
-/// for the whole run: one atomic read-modify-write per call start and
-/// end, no lock, no syscall. (Splitting `-l` between the shards could
-/// not: a share of 0 or 1 per shard either breaks a limit below the
-/// shard count or idles a shard while another has room.)
-#[derive(Debug, Default)]
+/// for the whole run, and their true peak: one atomic read-modify-write
+/// per call start and end (and one more when the peak rises), no lock,
+/// no syscall. (Splitting `-l` between the shards could not: a share of
+/// 0 or 1 per shard either breaks a limit below the shard count or
+/// idles a shard while another has room.)
+#[derive(Debug)]
 pub struct OpenCalls {
     open: AtomicU64,
+    /// The peak: calls << [`PEAK_SECS_BITS`] | seconds since `start`, in
+    /// one word so that the two always go together.
+    peak: AtomicU64,
+    start: Instant,
+}
+
+/// Bits of [`OpenCalls`]'s peak word for the seconds (194 days; later
+/// peaks keep the largest time).
+const PEAK_SECS_BITS: u32 = 24;
+
+impl Default for OpenCalls {
+    fn default() -> Self {
+        OpenCalls {
+            open: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            start: Instant::now(),
+        }
+    }
 }
 
 impl OpenCalls {
@@ -217,17 +236,46 @@ impl OpenCalls {
     /// limit); `false`: it may not (the due call is skipped, as SIPp's
     /// call generation does over `-l`).
     pub fn try_open(&self, limit: Option<u64>) -> bool {
-        match limit {
-            None => {
-                self.open.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Some(limit) => self
+        let before = match limit {
+            None => self.open.fetch_add(1, Ordering::Relaxed),
+            Some(limit) => match self
                 .open
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                     (n < limit).then_some(n + 1)
-                })
-                .is_ok(),
+                }) {
+                Ok(n) => n,
+                Err(_) => return false,
+            },
+        };
+        self.raise_peak(before + 1);
+        true
+    }
+
+    /// Records `open` calls in progress as the peak if it is one (SIPp's
+    /// `computeStat` on a call's creation).
+    fn raise_peak(&self, open: u64) {
+        if open <= self.peak.load(Ordering::Relaxed) >> PEAK_SECS_BITS {
+            return;
+        }
+        let secs = self
+            .start
+            .elapsed()
+            .as_secs()
+            .min((1 << PEAK_SECS_BITS) - 1);
+        let word = open << PEAK_SECS_BITS | secs;
+        let _ = self
+            .peak
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                (open > p >> PEAK_SECS_BITS).then_some(word)
+            });
+    }
+
+    /// The peak so far.
+    pub fn peak(&self) -> Peak {
+        let p = self.peak.load(Ordering::Relaxed);
+        Peak {
+            calls: p >> PEAK_SECS_BITS,
+            after_s: p & ((1 << PEAK_SECS_BITS) - 1),
         }
     }
 
@@ -825,6 +873,7 @@ impl State {
         }
         if now.duration_since(self.last_stats) >= STATS_EVERY {
             self.last_stats = now;
+            self.stats.counters.peak = self.setup.control.calls.peak();
             let snap = self.stats.snapshot();
             self.report(Report::Stats {
                 shard: self.id,
@@ -1332,7 +1381,8 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
     }
     drop(call_tasks);
     drop(tasks);
-    let st = shard.state.borrow();
+    let mut st = shard.state.borrow_mut();
+    st.stats.counters.peak = st.setup.control.calls.peak();
     let _ = st.reports.send(Report::Stats {
         shard: id,
         stats: Box::new(st.stats.clone()),
@@ -1374,5 +1424,28 @@ mod tests {
         assert!(!calls.try_open(Some(1)));
         assert!(calls.try_open(None));
         assert_eq!(calls.open(), 2);
+    }
+
+    /// The peak is the most calls ever open at once, not the latest
+    /// count, with the second it was first reached.
+    #[test]
+    fn open_calls_keep_their_peak() {
+        let calls = OpenCalls::default();
+        assert_eq!(calls.peak(), Peak::default());
+        for _ in 0..5 {
+            assert!(calls.try_open(None));
+        }
+        for _ in 0..4 {
+            calls.close();
+        }
+        assert!(calls.try_open(Some(10)));
+        assert_eq!(calls.open(), 2);
+        assert_eq!(
+            calls.peak(),
+            Peak {
+                calls: 5,
+                after_s: 0
+            }
+        );
     }
 }

@@ -191,6 +191,19 @@ impl Moments {
     }
 }
 
+/// The most calls in progress at once (SIPp's `CurrentCallPeak`) and
+/// when, in whole seconds since the start (`CurrentCallPeakTime`). The
+/// runtime tracks it for every shard together as calls start; it cannot
+/// be derived from the shards' counts, which are taken at different
+/// times.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Peak {
+    /// Calls in progress at the peak.
+    pub calls: u64,
+    /// When it was first reached, seconds since the start.
+    pub after_s: u64,
+}
+
 /// The scalar counters (everything but histograms and per-message
 /// counts): cheap to clone, so the reporter keeps copies as its periodic
 /// baselines.
@@ -235,6 +248,8 @@ pub struct Counters {
     pub call_length: Moments,
     /// Generic counters (scenario order).
     pub generic: Vec<u64>,
+    /// The peak of calls in progress (cumulative only).
+    pub peak: Peak,
 }
 
 impl Counters {
@@ -291,6 +306,7 @@ impl Counters {
                 .enumerate()
                 .map(|(i, v)| d(*v, earlier.generic.get(i).copied().unwrap_or(0)))
                 .collect(),
+            peak: self.peak,
         }
     }
 
@@ -313,6 +329,11 @@ impl Counters {
         self.watchdog_minor += o.watchdog_minor;
         self.udp_send_errors += o.udp_send_errors;
         self.udp_recv_errors += o.udp_recv_errors;
+        // Every shard reports the same run-wide peak, some later than
+        // others: the highest is the latest.
+        if o.peak.calls > self.peak.calls {
+            self.peak = o.peak;
+        }
         if self.rtds.len() < o.rtds.len() {
             self.rtds.resize(o.rtds.len(), Moments::default());
         }
