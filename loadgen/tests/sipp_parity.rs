@@ -441,7 +441,7 @@ fn media_port_of_a_call(
     let uas_port = free_port();
     let mut uas = driver(server, dir);
     uas.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
-        .args(["-m", "1", "-timeout", "20s", "-nostdin", "-mp", "7000"]);
+        .args(["-m", "1", "-timeout", "20s", "-nostdin"]);
     let mut uas = spawn(uas);
     std::thread::sleep(Duration::from_millis(300));
     let log = dir.join(format!("{client}-media-{uas_port}.log"));
