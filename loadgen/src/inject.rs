@@ -1,4 +1,4 @@
-//! `-inf` injection files (`shared/sipp/compat.md` §2.6), read as SIPp
+//! `-inf` injection files (`docs/sipp/compat.md` §2.6), read as SIPp
 //! 3.6.1's `FileContents` (`src/infile.cpp`) reads them.
 //!
 //! The rules, all from `FileContents::FileContents` and `getField`:

@@ -10,7 +10,7 @@ use trunkline_loadgen::call::Value;
 use trunkline_loadgen::inject::InjectionFile;
 use trunkline_loadgen::options::{self, Command, Options, ScenarioSource, exit};
 use trunkline_loadgen::runtime::{
-    self, DriveParams, Outcome, RateIncrease, Report, RunParams, Sink,
+    self, DriveParams, OutOfCall, Outcome, RateIncrease, Report, RunParams, Sink,
 };
 use trunkline_loadgen::scenario::{self, LoadOptions, Mode, Scenario};
 use trunkline_loadgen::stats::{Reporter, Stats, format_msg_log, format_short_msg_log};
@@ -58,6 +58,24 @@ struct Outputs {
     trace_shortmsg: bool,
 }
 
+impl Outputs {
+    /// The final files, and the final screen (or `--json` report) on
+    /// stdout.
+    fn finish(&mut self, stats: &Stats) {
+        let now = SystemTime::now();
+        match self.reporter.finish(stats, now) {
+            Ok(screen) => {
+                if self.json {
+                    println!("{}", self.reporter.json(stats, now));
+                } else {
+                    print!("{screen}");
+                }
+            }
+            Err(e) => eprintln!("trunkload: cannot write the output files: {e}"),
+        }
+    }
+}
+
 impl Sink for Outputs {
     fn tick(&mut self, merged: &Stats, now: SystemTime) {
         if let Ok(Some(_screen)) = self.reporter.tick(merged, now) {
@@ -102,11 +120,12 @@ fn run(opts: Options) -> i32 {
         keys: opts.keys.clone(),
         ..LoadOptions::default()
     };
-    let loaded = match &opts.scenario {
+    let load_from = |source: &ScenarioSource| match source {
         ScenarioSource::File(p) => scenario::load_file(p, &load),
         ScenarioSource::Builtin(n) => scenario::load_builtin(n, &load),
     };
-    let sc = match loaded {
+    // Load errors exit 1, as SIPp's (compat §2.9).
+    let sc = match load_from(&opts.scenario) {
         Ok(mut s) => {
             s.lose_packets |= opts.lost != 0.0;
             Arc::new(s)
@@ -116,7 +135,14 @@ fn run(opts: Options) -> i32 {
             return exit::BAD_ARGS;
         }
     };
-    match setup(&opts, sc) {
+    let ooc = match opts.ooc_scenario.as_ref().map(load_from).transpose() {
+        Ok(ooc) => ooc.map(Arc::new),
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::BAD_ARGS;
+        }
+    };
+    match setup(&opts, sc, ooc) {
         Ok(code) => code,
         Err((code, msg)) => {
             eprintln!("{msg}");
@@ -269,8 +295,10 @@ fn check_supported(opts: &Options) -> Result<(), Fail> {
     Ok(())
 }
 
-fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
-    let fatal = |m: String| (exit::FATAL, m);
+/// A run, phase by phase: the checks, the addresses, the injection
+/// files, the shards, the outputs, then the main thread's side until the
+/// end; the exit code.
+fn setup(opts: &Options, sc: Arc<Scenario>, ooc: Option<Arc<Scenario>>) -> Result<i32, Fail> {
     check_supported(opts)?;
     if opts.background {
         return background();
@@ -279,46 +307,114 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         std::thread::sleep(Duration::from_millis(opts.sleep_ms));
     }
     if matches!(opts.transport, options::Transport::UdpPerIp) {
-        return Err(fatal(
+        return Err((
+            exit::FATAL,
             "-t ui (a socket per IP address of the injection file) is not supported by trunkload; use -t u1 or -t un".into(),
         ));
     }
-    // The remote end (compat §2.2).
-    let remote: Option<SocketAddr> = match &opts.remote_host {
-        Some(h) => {
-            eprint!("Resolving remote host '{h}'... ");
-            let a = (h.as_str(), opts.remote_port)
+    let mut addrs = Addresses::resolve(opts, sc.mode)?;
+    // Held until the run ends, as SIPp holds its RTP echo sockets.
+    let media = MediaSockets::bind(opts, &addrs.media_ip)?;
+    addrs.media_port = media.port;
+    let injection = injection_files(opts, &sc)?;
+    let ooc = out_of_call(opts, &sc, ooc, &addrs, &injection)?;
+    let params = run_params(opts, &sc, ooc, &addrs, &injection)?;
+    let limit = params.limit;
+    let running = runtime::start(params).map_err(|e| match e {
+        runtime::RunError::Bind { .. } => (exit::BIND_ERROR, e.to_string()),
+        other => (exit::FATAL, other.to_string()),
+    })?;
+    let mut out = match outputs(opts, &sc, &running, limit) {
+        Ok(out) => out,
+        Err(e) => {
+            running.control.quit(runtime::quit::ABORT);
+            let _ = running.join();
+            return Err(e);
+        }
+    };
+    let dp = drive_params(opts, &sc)?;
+    let (stats, outcome) = runtime::drive(running, &sc, &dp, &mut out);
+    out.finish(&stats);
+    // SIPp's `sipp_exit`: an internal stop or a fatal error has its own
+    // code; a normal end (the `-timeout` included) exits 1 with failed
+    // calls, else 97 if the `-timeout` came with no successful call, else 0.
+    Ok(match outcome {
+        Outcome::StoppedNow => exit::INTERNAL,
+        Outcome::Fatal(_) => exit::FATAL,
+        Outcome::Timeout => stats.exit_code(true),
+        Outcome::Normal => stats.exit_code(false),
+    })
+}
+
+/// Where a run sends to and from (compat §2.2).
+struct Addresses {
+    /// The positional remote host (`[remote_ip]`, `[remote_port]`).
+    remote: Option<SocketAddr>,
+    /// Where client calls send: `-rsa`, else the remote host.
+    send_to: Option<SocketAddr>,
+    /// `[local_ip]`: `-i`, else the address routing to the remote, else
+    /// the host name's (SIPp's `open_connections`).
+    local_ip: IpAddr,
+    /// What the sockets bind: `-i`, else the wildcard.
+    bind_ip: IpAddr,
+    /// `[media_ip]`: `-mi`, else the local IP (IPv6 in brackets).
+    media_ip: String,
+    /// `[media_port]`: where [`MediaSockets`] bound.
+    media_port: u16,
+}
+
+impl Addresses {
+    fn resolve(opts: &Options, mode: Mode) -> Result<Addresses, Fail> {
+        let fatal = |m: String| (exit::FATAL, m);
+        let remote: Option<SocketAddr> = match &opts.remote_host {
+            Some(h) => {
+                eprint!("Resolving remote host '{h}'... ");
+                let a = (h.as_str(), opts.remote_port)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut i| i.next())
+                    .ok_or_else(|| {
+                        fatal(format!(
+                            "Unknown remote host '{h}'.\nUse 'trunkload -h' for details"
+                        ))
+                    })?;
+                eprintln!("Done.");
+                Some(a)
+            }
+            None if mode == Mode::Client => {
+                return Err(fatal(
+                    "Missing remote host parameter. This scenario requires it".into(),
+                ));
+            }
+            None => None,
+        };
+        let send_to = match &opts.rsa {
+            Some((h, p)) => (h.as_str(), *p)
                 .to_socket_addrs()
                 .ok()
                 .and_then(|mut i| i.next())
-                .ok_or_else(|| {
-                    fatal(format!(
-                        "Unknown remote host '{h}'.\nUse 'trunkload -h' for details"
-                    ))
-                })?;
-            eprintln!("Done.");
-            Some(a)
-        }
-        None if sc.mode == Mode::Client => {
-            return Err(fatal(
-                "Missing remote host parameter. This scenario requires it".into(),
-            ));
-        }
-        None => None,
-    };
-    let send_to = match &opts.rsa {
-        Some((h, p)) => (h.as_str(), *p)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut i| i.next())
-            .ok_or_else(|| fatal(format!("Unknown remote host '{h}' (-rsa)")))?
-            .into(),
-        None => remote,
-    };
-    // Our address: -i, else the one routing to the remote, else the host
-    // name's (SIPp's `open_connections`).
-    let (local_ip, bind_ip): (IpAddr, IpAddr) = match &opts.local_ip {
-        Some(ip) => {
+                .ok_or_else(|| fatal(format!("Unknown remote host '{h}' (-rsa)")))?
+                .into(),
+            None => remote,
+        };
+        let (local_ip, bind_ip) = Addresses::local(opts, remote)?;
+        let media_ip = match &opts.media_ip {
+            Some(m) => m.clone(),
+            None => bracket(local_ip),
+        };
+        Ok(Addresses {
+            remote,
+            send_to,
+            local_ip,
+            bind_ip,
+            media_ip,
+            media_port: 0,
+        })
+    }
+
+    /// `[local_ip]` and the address to bind.
+    fn local(opts: &Options, remote: Option<SocketAddr>) -> Result<(IpAddr, IpAddr), Fail> {
+        if let Some(ip) = &opts.local_ip {
             let a: IpAddr = ip
                 .trim_matches(|c| c == '[' || c == ']')
                 .parse()
@@ -330,34 +426,126 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
                         .map(|s| s.ip())
                         .ok_or(())
                 })
-                .map_err(|_| fatal(format!("Can't get local IP address, local_ip='{ip}'")))?;
-            (a, a)
+                .map_err(|_| {
+                    (
+                        exit::FATAL,
+                        format!("Can't get local IP address, local_ip='{ip}'"),
+                    )
+                })?;
+            return Ok((a, a));
         }
-        None => {
-            let ip = match remote {
-                Some(r) => route_to(r).unwrap_or(if r.is_ipv6() {
-                    IpAddr::V6(Ipv6Addr::LOCALHOST)
-                } else {
-                    IpAddr::V4(Ipv4Addr::LOCALHOST)
-                }),
-                None => host_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-            };
-            let any = if ip.is_ipv6() {
-                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        let ip = match remote {
+            Some(r) => route_to(r).unwrap_or(if r.is_ipv6() {
+                IpAddr::V6(Ipv6Addr::LOCALHOST)
             } else {
-                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            }),
+            None => host_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        };
+        let any = if ip.is_ipv6() {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        Ok((ip, any))
+    }
+}
+
+/// SIPp's RTP echo sockets (`setup_media_sockets`): audio on
+/// `[media_port]`, video two ports above, on the media IP. trunkload echoes
+/// no RTP, but binds them as SIPp does, always: so `[media_port]` is a
+/// port that is ours (runs side by side get distinct ones) and nothing
+/// answers with ICMP errors there.
+#[derive(Debug)]
+struct MediaSockets {
+    /// `[media_port]`.
+    port: u16,
+    _audio: UdpSocket,
+    _video: UdpSocket,
+}
+
+impl MediaSockets {
+    /// Binds at `-mp`, else at the first even port from 6000 where both
+    /// sockets bind (100 tries), as SIPp. Failing is fatal: 254 when the
+    /// port is in use (SIPp's exit for `EADDRINUSE`), else 255.
+    fn bind(opts: &Options, media_ip: &str) -> Result<MediaSockets, Fail> {
+        let host = media_ip.trim_matches(|c| c == '[' || c == ']');
+        let ip: IpAddr = host
+            .parse()
+            .ok()
+            .or_else(|| {
+                (host, 0)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .map(|a| a.ip())
+            })
+            .ok_or_else(|| {
+                (
+                    exit::FATAL,
+                    format!(
+                        "Unknown RTP address '{media_ip}'.
+Use 'trunkload -h' for details"
+                    ),
+                )
+            })?;
+        // `-mp 0` is no -mp, as in SIPp.
+        let (first, tries) = match opts.media_port.filter(|&p| p != 0) {
+            Some(p) => (p, 1),
+            None => (6000, 100),
+        };
+        let mut last = None;
+        for k in 0..tries {
+            let Some(port) = first.checked_add(2 * k) else {
+                break;
             };
-            (ip, any)
+            let audio = match UdpSocket::bind((ip, port)) {
+                Ok(s) => s,
+                Err(e) => {
+                    last = Some((port, "audio", e));
+                    continue;
+                }
+            };
+            let Some(video_port) = port.checked_add(2) else {
+                break;
+            };
+            match UdpSocket::bind((ip, video_port)) {
+                Ok(video) => {
+                    return Ok(MediaSockets {
+                        port,
+                        _audio: audio,
+                        _video: video,
+                    });
+                }
+                Err(e) => last = Some((video_port, "video", e)),
+            }
         }
-    };
-    let bracket = |ip: IpAddr| match ip {
+        // Past the last port counts as in use.
+        let (port, which, e) =
+            last.unwrap_or((first, "audio", std::io::ErrorKind::AddrInUse.into()));
+        let code = if e.kind() == std::io::ErrorKind::AddrInUse {
+            exit::BIND_ERROR
+        } else {
+            exit::FATAL
+        };
+        Err((
+            code,
+            format!("Unable to bind {which} RTP socket (IP={host}, port={port}): {e}"),
+        ))
+    }
+}
+
+/// An address as SIPp's keywords print it: IPv6 in brackets.
+fn bracket(ip: IpAddr) -> String {
+    match ip {
         IpAddr::V6(v6) => format!("[{v6}]"),
         IpAddr::V4(v4) => v4.to_string(),
-    };
-    let media_ip = match &opts.media_ip {
-        Some(m) => m.clone(),
-        None => bracket(local_ip),
-    };
+    }
+}
+
+/// Injection files by name (`-inf`, each indexed by its `-infindex`
+/// fields), checked against the files the scenario names.
+fn injection_files(opts: &Options, sc: &Scenario) -> Result<Injection, Fail> {
     let mut injection = Vec::new();
     for path in &opts.inf {
         let mut f = InjectionFile::load(path).map_err(|e| (exit::BAD_ARGS, e.to_string()))?;
@@ -378,101 +566,145 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         ScenarioSource::Builtin(n) => n.clone(),
     };
     let names: Vec<String> = injection.iter().map(|(n, _)| n.clone()).collect();
-    scenario::check_injection_files(&sc, &source, &names)
+    scenario::check_injection_files(sc, &source, &names)
         .map_err(|e| (exit::BAD_ARGS, e.to_string()))?;
-    let make_cfg = |sc: Arc<Scenario>| {
-        let mut c = CallConfig::new(sc);
-        c.service = opts.service.clone();
-        if let Some(r) = remote {
-            c.remote_ip = bracket(r.ip());
-            c.remote_port = r.port();
+    Ok(injection)
+}
+
+/// `-inf` files by name.
+type Injection = Vec<(String, Arc<InjectionFile>)>;
+
+/// What every call of scenario `sc` shares, from the command line.
+fn call_config(
+    opts: &Options,
+    sc: Arc<Scenario>,
+    addrs: &Addresses,
+    injection: &Injection,
+) -> Arc<CallConfig> {
+    let mut c = CallConfig::new(sc);
+    c.service = opts.service.clone();
+    if let Some(r) = addrs.remote {
+        c.remote_ip = bracket(r.ip());
+        c.remote_port = r.port();
+    }
+    c.remote_host = opts.remote_host.clone().unwrap_or_default();
+    c.remote_addr = addrs.send_to;
+    c.local_ip = bracket(addrs.local_ip);
+    c.local_ipv6 = addrs.local_ip.is_ipv6();
+    c.server_ip = bracket(addrs.bind_ip);
+    c.media_ip = addrs
+        .media_ip
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_string();
+    c.media_ipv6 = addrs.media_ip.contains(':');
+    c.media_port = addrs.media_port;
+    c.cid_str = opts.cid_str.clone();
+    c.base_cseq = opts.base_cseq;
+    c.default_pause = Duration::from_millis(opts.duration_ms);
+    c.recv_timeout =
+        (opts.recv_timeout_ms > 0).then(|| Duration::from_millis(opts.recv_timeout_ms));
+    c.send_timeout =
+        (opts.send_timeout_ms > 0).then(|| Duration::from_millis(opts.send_timeout_ms));
+    c.retrans_enabled = opts.retrans_enabled;
+    c.default_lost = opts.lost;
+    c.rtcheck_loose = opts.rtcheck == options::RtCheck::Loose;
+    c.auth_username = opts.auth_username.clone();
+    c.auth_password = opts.auth_password.clone();
+    c.auth_uri = opts.auth_uri.clone();
+    (c.max_invite_retrans, c.max_non_invite_retrans) = opts.retrans_caps();
+    c.behaviors = opts.default_behaviors;
+    c.auto_answer = opts.auto_answer;
+    c.pause_msg_ign = opts.pause_msg_ign;
+    c.users = opts.users.map_or(0, u64::from);
+    c.injection = injection.clone();
+    // -buff_size sizes socket buffers in SIPp; ours are 4 MiB already,
+    // and a message is at most a UDP datagram (SIPp: 64 KiB).
+    c.max_message = 65_536;
+    c.derive_tables();
+    Arc::new(c)
+}
+
+/// How a client answers requests with unknown Call-IDs (SIPp's
+/// `process_message`): with the `-oocsf`/`-oocsn` scenario `ooc` (which a
+/// server scenario cannot have), else with `-aa` by calls of SIPp's
+/// `ooc_dummy` whose automatic response answers INFO, NOTIFY, OPTIONS and
+/// UPDATE, else not at all.
+fn out_of_call(
+    opts: &Options,
+    sc: &Scenario,
+    ooc: Option<Arc<Scenario>>,
+    addrs: &Addresses,
+    injection: &Injection,
+) -> Result<Option<OutOfCall>, Fail> {
+    if let Some(ooc) = ooc {
+        if sc.mode == Mode::Server {
+            return Err((
+                exit::FATAL,
+                "SIPp cannot use out-of-call scenarios when running in server mode".into(),
+            ));
         }
-        c.remote_host = opts.remote_host.clone().unwrap_or_default();
-        c.remote_addr = send_to;
-        c.local_ip = bracket(local_ip);
-        c.local_ipv6 = local_ip.is_ipv6();
-        c.server_ip = bracket(bind_ip);
-        c.media_ip = media_ip.trim_matches(|c| c == '[' || c == ']').to_string();
-        c.media_ipv6 = media_ip.contains(':');
-        c.media_port = opts.media_port.unwrap_or(6000);
-        c.cid_str = opts.cid_str.clone();
-        c.base_cseq = opts.base_cseq;
-        c.default_pause = Duration::from_millis(opts.duration_ms);
-        c.recv_timeout =
-            (opts.recv_timeout_ms > 0).then(|| Duration::from_millis(opts.recv_timeout_ms));
-        c.send_timeout =
-            (opts.send_timeout_ms > 0).then(|| Duration::from_millis(opts.send_timeout_ms));
-        c.retrans_enabled = opts.retrans_enabled;
-        c.default_lost = opts.lost;
-        c.rtcheck_loose = opts.rtcheck == options::RtCheck::Loose;
-        c.auth_username = opts.auth_username.clone();
-        c.auth_password = opts.auth_password.clone();
-        c.auth_uri = opts.auth_uri.clone();
-        (c.max_invite_retrans, c.max_non_invite_retrans) = opts.retrans_caps();
-        c.behaviors = opts.default_behaviors;
-        c.auto_answer = opts.auto_answer;
-        c.pause_msg_ign = opts.pause_msg_ign;
-        c.users = opts.users.map_or(0, u64::from);
-        c.injection = injection.clone();
-        // -buff_size sizes socket buffers in SIPp; ours are 4 MiB already,
-        // and a message is at most a UDP datagram (SIPp: 64 KiB).
-        c.max_message = 65_536;
-        c.derive_tables();
-        Arc::new(c)
-    };
-    let cfg = make_cfg(sc.clone());
+        let cfg = call_config(opts, ooc, addrs, injection);
+        return Ok(Some(OutOfCall::Scenario(cfg)));
+    }
+    if !opts.auto_answer || sc.mode == Mode::Server {
+        return Ok(None);
+    }
+    let dummy = scenario::load_builtin("ooc_dummy", &LoadOptions::default())
+        .map_err(|e| (exit::FATAL, format!("ooc_dummy: {e}")))?;
+    let cfg = call_config(opts, Arc::new(dummy), addrs, injection);
+    Ok(Some(OutOfCall::AutoAnswer(cfg)))
+}
+
+/// `-set NAME VALUE`: the initial values of the global variables.
+fn global_values(opts: &Options, sc: &Scenario) -> Result<Vec<Value>, Fail> {
+    let mut globals = vec![Value::Unset; sc.variables.len()];
+    for (name, value) in &opts.set_vars {
+        let Some(id) = scenario::find_global(sc, name) else {
+            return Err((
+                exit::BAD_ARGS,
+                format!("Can not set the global variable {name}, because it does not exist."),
+            ));
+        };
+        globals[id] = match value.parse::<f64>() {
+            Ok(d) => Value::Double(d),
+            Err(_) => Value::Str(value.as_bytes().to_vec()),
+        };
+    }
+    Ok(globals)
+}
+
+/// The shards' parameters: the scenario's call configuration and that
+/// of `<init>`, the out-of-call answers `ooc`, the rate, the limits and
+/// the sockets.
+fn run_params(
+    opts: &Options,
+    sc: &Arc<Scenario>,
+    ooc: Option<OutOfCall>,
+    addrs: &Addresses,
+    injection: &Injection,
+) -> Result<RunParams, Fail> {
+    let cfg = call_config(opts, sc.clone(), addrs, injection);
     // <init>: run once per shard before the first call, as SIPp's
     // `runInit` (a call whose elements are the init stanza's).
     let init = (!sc.init.is_empty()).then(|| {
-        let mut i = (*sc).clone();
+        let mut i = (**sc).clone();
         i.elements = std::mem::take(&mut i.init);
-        make_cfg(Arc::new(i))
+        call_config(opts, Arc::new(i), addrs, injection)
     });
-    let ooc = if sc.mode == Mode::Client {
-        let o = scenario::load_builtin("ooc_default", &LoadOptions::default())
-            .map_err(|e| fatal(format!("ooc_default: {e}")))?;
-        Some(make_cfg(Arc::new(o)))
-    } else {
-        None
-    };
     let shards = opts
         .shards
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let rate_cps = opts.rate * 1000.0 / opts.rate_period_ms.max(1) as f64;
-    // SIPp's default -l: 3 x the calls opened over the longer of the
-    // scenario's length, -d and one second.
-    let limit = if opts.users.is_some() {
-        None
-    } else {
-        Some(opts.open_calls_allowed(&sc))
-    };
-    // -set NAME VALUE: initial values of global variables.
-    let mut globals = vec![Value::Unset; sc.variables.len()];
-    for (name, value) in &opts.set_vars {
-        match scenario::find_global(&sc, name) {
-            Some(id) => {
-                globals[id] = match value.parse::<f64>() {
-                    Ok(d) => Value::Double(d),
-                    Err(_) => Value::Str(value.as_bytes().to_vec()),
-                }
-            }
-            None => {
-                return Err((
-                    exit::BAD_ARGS,
-                    format!("Can not set the global variable {name}, because it does not exist."),
-                ));
-            }
-        }
-    }
-    let params = RunParams {
+    Ok(RunParams {
         cfg,
         ooc,
         shards: shards.clamp(1, u16::MAX as usize) as u16,
         cpus: opts.cpus.clone(),
-        bind_ip,
+        bind_ip: addrs.bind_ip,
         port: opts.local_port,
-        rate_cps,
-        limit,
+        rate_cps: opts.rate * 1000.0 / opts.rate_period_ms.max(1) as f64,
+        // SIPp's default -l: 3 x the calls opened over the longer of the
+        // scenario's length, -d and one second.
+        limit: opts.users.is_none().then(|| opts.open_calls_allowed(sc)),
         max_calls: opts.max_calls,
         users: opts.users.map(u64::from),
         deadcall_wait: Duration::from_millis(opts.deadcall_wait_ms),
@@ -482,27 +714,38 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
         socket_per_call: opts.transport == options::Transport::UdpMulti,
         init,
         max_socket: opts.max_socket,
-        globals,
-    };
-    let running = runtime::start(params).map_err(|e| match e {
-        runtime::RunError::Bind { .. } => (exit::BIND_ERROR, e.to_string()),
-        other => fatal(other.to_string()),
-    })?;
-    // The statistics start with the shards, so the first period's rate is
-    // not diluted by the start-up.
-    let mut reporter = match Reporter::new(opts, &sc, std::process::id(), SystemTime::now()) {
-        Ok(r) => r,
-        Err(e) => {
-            running.control.quit(runtime::quit::ABORT);
-            let _ = running.join();
-            return Err(fatal(format!("cannot open the output files: {e}")));
-        }
-    };
+        globals: global_values(opts, sc)?,
+    })
+}
+
+/// SIPp's output files and screens for a started run (the statistics
+/// start with the shards, so the first period's rate is not diluted by
+/// the start-up).
+fn outputs(
+    opts: &Options,
+    sc: &Scenario,
+    running: &runtime::Running,
+    limit: Option<u64>,
+) -> Result<Outputs, Fail> {
+    let mut reporter = Reporter::new(opts, sc, std::process::id(), SystemTime::now())
+        .map_err(|e| (exit::FATAL, format!("cannot open the output files: {e}")))?;
     let mut info = reporter.screen_info().clone();
     info.local_port = running.local_addrs.first().map_or(0, |a| a.port());
     info.call_limit = limit.unwrap_or(0);
     reporter.set_screen_info(info);
-    let dp = DriveParams {
+    Ok(Outputs {
+        reporter,
+        json: opts.json,
+        trace_msg: opts.trace_msg,
+        trace_shortmsg: opts.trace_shortmsg,
+    })
+}
+
+/// The main thread's steering: `-timeout`, `-m` of a server,
+/// `-rate_increase`, signals and the remote control.
+fn drive_params(opts: &Options, sc: &Scenario) -> Result<DriveParams, Fail> {
+    let per_second = |n: f64| n * 1000.0 / opts.rate_period_ms.max(1) as f64;
+    Ok(DriveParams {
         timeout: (opts.global_timeout_ms > 0)
             .then(|| Duration::from_millis(opts.global_timeout_ms)),
         timeout_is_error: opts.timeout_error,
@@ -512,39 +755,13 @@ fn setup(opts: &Options, sc: Arc<Scenario>) -> Result<i32, Fail> {
             None
         },
         rate_increase: (opts.rate_increase != 0).then(|| RateIncrease {
-            step: opts.rate_increase as f64 * 1000.0 / opts.rate_period_ms.max(1) as f64,
+            step: per_second(opts.rate_increase as f64),
             every: Duration::from_millis(opts.rate_interval()),
-            max: (opts.rate_max > 0)
-                .then(|| opts.rate_max as f64 * 1000.0 / opts.rate_period_ms.max(1) as f64),
+            max: (opts.rate_max > 0).then(|| per_second(opts.rate_max as f64)),
             quit_at_max: opts.rate_quit,
         }),
         signals: true,
         remote: remote_control(opts)?.map(Arc::new),
-    };
-    let mut out = Outputs {
-        reporter,
-        json: opts.json,
-        trace_msg: opts.trace_msg,
-        trace_shortmsg: opts.trace_shortmsg,
-    };
-    let (stats, outcome) = runtime::drive(running, &sc, &dp, &mut out);
-    let now = SystemTime::now();
-    match out.reporter.finish(&stats, now) {
-        Ok(screen) => {
-            if out.json {
-                println!("{}", out.reporter.json(&stats, now));
-            } else {
-                print!("{screen}");
-            }
-        }
-        Err(e) => eprintln!("trunkload: cannot write the output files: {e}"),
-    }
-    Ok(match outcome {
-        Outcome::StoppedNow => exit::INTERNAL,
-        Outcome::Fatal(_) => exit::FATAL,
-        Outcome::Timeout if stats.successful() == 0 => exit::INTERNAL,
-        _ if stats.failed() > 0 => exit::CALLS_FAILED,
-        _ => exit::OK,
     })
 }
 

@@ -251,7 +251,6 @@ fn unsupported_are_rejected_clearly() {
         ("-rtp_echo h", "-rtp_echo"),
         ("-3pcc 1.2.3.4:5 h", "-3pcc"),
         ("-tls_cert x h", "-tls_cert"),
-        ("-oocsn ooc_default h", "-oocsn"),
         ("-trace_calldebug h", "-trace_calldebug"),
     ] {
         match err(cmd) {

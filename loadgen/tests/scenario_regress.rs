@@ -1,5 +1,5 @@
 //! SIPp's own regression vectors for the end of a `<send>`
-//! (`regress/github-#0034` at v3.6.1: the packet must end in exactly these
+//! (SIPp's test directory `regress/github-#0034` at v3.6.1: the packet must end in exactly these
 //! bytes), loaded through the public API.
 
 use trunkline_loadgen::scenario::{ElementKind, LoadOptions, Segment, load_str};

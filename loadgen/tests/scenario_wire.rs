@@ -1,6 +1,6 @@
 //! The built-in `uac` and `uas` compiled by the loader produce, with a
 //! minimal keyword substitution, exactly the bytes real SIPp 3.6.1 put on
-//! the wire (`shared/sipp/samples/*_messages.call1.log`, pid 23194/23196,
+//! the wire (`docs/sipp/samples/*_messages.call1.log`, pid 23194/23196,
 //! uac on 127.0.0.1:15171, uas on 127.0.0.1:15170). This checks the CDATA
 //! clean-up, CRLF conversion, keyword splitting and `[len]` end to end.
 

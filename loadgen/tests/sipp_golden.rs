@@ -1,7 +1,8 @@
 //! Golden tests against the real SIPp (Debian package `sip-tester`; CI
 //! installs it): trunkload and SIPp place and answer each other's calls,
 //! send the same bytes for the built-in scenarios, write the same CSV
-//! header and exit with the same codes (issue 4, compat §0).
+//! header and exit with the same codes (the minimal compatibility of
+//! `docs/sipp/compat.md` §0).
 //!
 //! Each test needs `sipp` on the PATH and fails (never skips) without it.
 

@@ -1,4 +1,4 @@
-//! SIPp's outputs against real SIPp 3.6.1 files (`shared/sipp/samples/`,
+//! SIPp's outputs against real SIPp 3.6.1 files (`docs/sipp/samples/`,
 //! embedded below): CSV headers and rows, counts, screens, message logs,
 //! error log, RTT file; and merging and percentiles.
 //!
@@ -16,8 +16,8 @@ use trunkline_loadgen::scenario::{
 };
 use trunkline_loadgen::stats::format::{format_time, format_time_short};
 use trunkline_loadgen::stats::{
-    FailReason, Reporter, ScreenInfo, Stats, counts_header, format_msg_log, format_short_msg_log,
-    stat_header,
+    FailReason, Peak, Reporter, ScreenInfo, Stats, counts_header, format_msg_log,
+    format_short_msg_log, stat_header,
 };
 
 fn send(what: SendWhat, retrans: Option<u32>) -> ElementKind {
@@ -364,13 +364,17 @@ fn uac_screen_log_matches_sipp() {
     info.paused = 12;
     info.woken = 30;
     rep.set_screen_info(info);
-    // Two calls up at 0.5 s: the peak.
     let mut early = Stats::new(&sc);
     early.call_created(false);
     early.call_created(false);
     assert!(rep.tick(&early, start + ms(500)).unwrap().is_none());
     let mut st = Stats::new(&sc);
     uac_calls(&mut st, &[16, 8, 4, 8, 8, 0, 0, 4, 0, 0], &[210; 10]);
+    // The runtime's peak: two calls up in the first second.
+    st.counters.peak = Peak {
+        calls: 2,
+        after_s: 0,
+    };
     let out = rep.finish(&st, end).unwrap();
     let written = std::fs::read_to_string(&log).unwrap();
     // The sample's times are SIPp's; ours reset and read the clock once.
@@ -434,6 +438,11 @@ fn uas_scenario_screen_matches_sipp() {
     }
     assert!(rep.tick(&early, start + ms(3500)).unwrap().is_some());
     let mut st = Stats::new(&sc);
+    // The runtime's peak: the ten calls up at 3.5 s.
+    st.counters.peak = Peak {
+        calls: 10,
+        after_s: 3,
+    };
     for _ in 0..10 {
         st.call_created(true);
         st.msg_recv(0);
@@ -672,6 +681,11 @@ fn running_scenario_screen_matches_sipp() {
         "{first}"
     );
     st.call_created(false);
+    // The runtime's peak: the second call, at 2 s.
+    st.counters.peak = Peak {
+        calls: 2,
+        after_s: 2,
+    };
     for _ in 0..2 {
         st.msg_sent(0);
         st.msg_recv(2);
@@ -818,7 +832,7 @@ fn periodic_rtd_resets_repartitions_per_dump() {
 /// value="100, 10"` (captured from SIPp 3.6.1).
 const GEN_HEADER: &str = "StartTime;LastResetTime;CurrentTime;ElapsedTime(P);ElapsedTime(C);TargetRate;CallRate(P);CallRate(C);IncomingCall(P);IncomingCall(C);OutgoingCall(P);OutgoingCall(C);TotalCallCreated;CurrentCall;SuccessfulCall(P);SuccessfulCall(C);FailedCall(P);FailedCall(C);FailedCannotSendMessage(P);FailedCannotSendMessage(C);FailedMaxUDPRetrans(P);FailedMaxUDPRetrans(C);FailedTcpConnect(P);FailedTcpConnect(C);FailedTcpClosed(P);FailedTcpClosed(C);FailedUnexpectedMessage(P);FailedUnexpectedMessage(C);FailedCallRejected(P);FailedCallRejected(C);FailedCmdNotSent(P);FailedCmdNotSent(C);FailedRegexpDoesntMatch(P);FailedRegexpDoesntMatch(C);FailedRegexpShouldntMatch(P);FailedRegexpShouldntMatch(C);FailedRegexpHdrNotFound(P);FailedRegexpHdrNotFound(C);FailedOutboundCongestion(P);FailedOutboundCongestion(C);FailedTimeoutOnRecv(P);FailedTimeoutOnRecv(C);FailedTimeoutOnSend(P);FailedTimeoutOnSend(C);FailedTestDoesntMatch(P);FailedTestDoesntMatch(C);FailedTestShouldntMatch(P);FailedTestShouldntMatch(C);FailedStrcmpDoesntMatch(P);FailedStrcmpDoesntMatch(C);FailedStrcmpShouldntMatch(P);FailedStrcmpShouldntMatch(C);OutOfCallMsgs(P);OutOfCallMsgs(C);DeadCallMsgs(P);DeadCallMsgs(C);Retransmissions(P);Retransmissions(C);AutoAnswered(P);AutoAnswered(C);Warnings(P);Warnings(C);FatalErrors(P);FatalErrors(C);WatchdogMajor(P);WatchdogMajor(C);WatchdogMinor(P);WatchdogMinor(C);ResponseTimereg(P);ResponseTimereg(C);ResponseTimeregStDev(P);ResponseTimeregStDev(C);ResponseTime1(P);ResponseTime1(C);ResponseTime1StDev(P);ResponseTime1StDev(C);CallLength(P);CallLength(C);CallLengthStDev(P);CallLengthStDev(C);GenericCounter7(P);GenericCounter7(C);hits(P);hits(C);CallLengthRepartition;CallLengthRepartition_<10;CallLengthRepartition_<100;CallLengthRepartition_>=100;";
 
-/// `shared/sipp/samples/uac_PID_.csv` (real SIPp 3.6.1 output).
+/// `docs/sipp/samples/uac_PID_.csv` (real SIPp 3.6.1 output).
 const UAC_CSV: &str = "StartTime;LastResetTime;CurrentTime;ElapsedTime(P);ElapsedTime(C);TargetRate;CallRate(P);CallRate(C);IncomingCall(P);IncomingCall(C);OutgoingCall(P);OutgoingCall(C);TotalCallCreated;CurrentCall;SuccessfulCall(P);SuccessfulCall(C);FailedCall(P);FailedCall(C);FailedCannotSendMessage(P);FailedCannotSendMessage(C);FailedMaxUDPRetrans(P);FailedMaxUDPRetrans(C);FailedTcpConnect(P);FailedTcpConnect(C);FailedTcpClosed(P);FailedTcpClosed(C);FailedUnexpectedMessage(P);FailedUnexpectedMessage(C);FailedCallRejected(P);FailedCallRejected(C);FailedCmdNotSent(P);FailedCmdNotSent(C);FailedRegexpDoesntMatch(P);FailedRegexpDoesntMatch(C);FailedRegexpShouldntMatch(P);FailedRegexpShouldntMatch(C);FailedRegexpHdrNotFound(P);FailedRegexpHdrNotFound(C);FailedOutboundCongestion(P);FailedOutboundCongestion(C);FailedTimeoutOnRecv(P);FailedTimeoutOnRecv(C);FailedTimeoutOnSend(P);FailedTimeoutOnSend(C);FailedTestDoesntMatch(P);FailedTestDoesntMatch(C);FailedTestShouldntMatch(P);FailedTestShouldntMatch(C);FailedStrcmpDoesntMatch(P);FailedStrcmpDoesntMatch(C);FailedStrcmpShouldntMatch(P);FailedStrcmpShouldntMatch(C);OutOfCallMsgs(P);OutOfCallMsgs(C);DeadCallMsgs(P);DeadCallMsgs(C);Retransmissions(P);Retransmissions(C);AutoAnswered(P);AutoAnswered(C);Warnings(P);Warnings(C);FatalErrors(P);FatalErrors(C);WatchdogMajor(P);WatchdogMajor(C);WatchdogMinor(P);WatchdogMinor(C);ResponseTime1(P);ResponseTime1(C);ResponseTime1StDev(P);ResponseTime1StDev(C);CallLength(P);CallLength(C);CallLengthStDev(P);CallLengthStDev(C);ResponseTimeRepartition1;ResponseTimeRepartition1_<10;ResponseTimeRepartition1_<20;ResponseTimeRepartition1_<30;ResponseTimeRepartition1_<40;ResponseTimeRepartition1_<50;ResponseTimeRepartition1_<100;ResponseTimeRepartition1_<150;ResponseTimeRepartition1_<200;ResponseTimeRepartition1_>=200;CallLengthRepartition;CallLengthRepartition_<10;CallLengthRepartition_<50;CallLengthRepartition_<100;CallLengthRepartition_<500;CallLengthRepartition_<1000;CallLengthRepartition_<5000;CallLengthRepartition_<10000;CallLengthRepartition_>=10000;
 2026-11-22\t11:25:16.143164\t1795346716.143164;2026-11-22\t11:25:16.143164\t1795346716.143164;2026-11-22\t11:25:16.153868\t1795346716.153868;00:00:00;00:00:00;5;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;;0;0;0;0;0;0;0;0;0;;0;0;0;0;0;0;0;0;
 2026-11-22\t11:25:16.143164\t1795346716.143164;2026-11-22\t11:25:16.154156\t1795346716.154156;2026-11-22\t11:25:17.152257\t1795346717.152257;00:00:00;00:00:01;5;4.00802;3.96432;0;0;4;4;4;1;3;3;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;00:00:00:009000;00:00:00:009000;00:00:00:005000;00:00:00:005000;00:00:00:214000;00:00:00:214000;00:00:00:004000;00:00:00:004000;;3;1;0;0;0;0;0;0;0;;0;0;0;3;0;0;0;0;
@@ -827,7 +841,7 @@ const UAC_CSV: &str = "StartTime;LastResetTime;CurrentTime;ElapsedTime(P);Elapse
 2026-11-22\t11:25:16.143164\t1795346716.143164;2026-11-22\t11:25:18.362281\t1795346718.362281;2026-11-22\t11:25:18.362475\t1795346718.362475;00:00:00;00:00:02;5;0;4.50653;0;0;0;10;10;0;0;10;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;00:00:00:000000;00:00:00:004000;00:00:00:000000;00:00:00:005000;00:00:00:000000;00:00:00:210000;00:00:00:000000;00:00:00:004000;;9;1;0;0;0;0;0;0;0;;0;0;0;10;0;0;0;0;
 ";
 
-/// `shared/sipp/samples/uac_PID_counts.csv` (real SIPp 3.6.1 output).
+/// `docs/sipp/samples/uac_PID_counts.csv` (real SIPp 3.6.1 output).
 const UAC_COUNTS: &str = "CurrentTime;ElapsedTime;0_INVITE_Sent;0_INVITE_Retrans;0_INVITE_Timeout;1_100_Recv;1_100_Retrans;1_100_Timeout;1_100_Unexp;2_180_Recv;2_180_Retrans;2_180_Timeout;2_180_Unexp;3_183_Recv;3_183_Retrans;3_183_Timeout;3_183_Unexp;4_200_Recv;4_200_Retrans;4_200_Timeout;4_200_Unexp;5_ACK_Sent;5_ACK_Retrans;6_Pause_Sessions;6_Pause_Unexp;7_BYE_Sent;7_BYE_Retrans;7_BYE_Timeout;8_200_Recv;8_200_Retrans;8_200_Timeout;8_200_Unexp;
 2026-11-22\t11:25:16.154139\t1795346716.154139;00:00:00:010000;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;
 2026-11-22\t11:25:17.152368\t1795346717.152368;00:00:01:009000;4;0;0;0;0;0;0;4;0;0;0;0;0;0;0;4;0;0;0;4;0;4;0;3;0;0;3;0;0;0;
@@ -836,7 +850,7 @@ const UAC_COUNTS: &str = "CurrentTime;ElapsedTime;0_INVITE_Sent;0_INVITE_Retrans
 2026-11-22\t11:25:18.362533\t1795346718.362533;00:00:02:219000;10;0;0;0;0;0;0;10;0;0;0;0;0;0;0;10;0;0;0;10;0;10;0;10;0;0;10;0;0;0;
 ";
 
-/// `shared/sipp/samples/uac_PID_screen.log` (real SIPp 3.6.1 output).
+/// `docs/sipp/samples/uac_PID_screen.log` (real SIPp 3.6.1 output).
 const UAC_SCREEN: &str =
     "------------------------------ Scenario Screen -------- [1-9]: Change Screen --
   Call rate (length)   Port   Total-time  Total-calls  Remote-host
@@ -905,7 +919,7 @@ const UAC_SCREEN: &str =
 ------- Waiting for active calls to end. Press [q] again to force exit. -------
 ";
 
-/// `shared/sipp/samples/uas_PID_screen.log` (real SIPp 3.6.1 output).
+/// `docs/sipp/samples/uas_PID_screen.log` (real SIPp 3.6.1 output).
 const UAS_SCREEN: &str =
     "------------------------------ Scenario Screen -------- [1-9]: Change Screen --
   Port   Total-time  Total-calls  Transport
@@ -973,7 +987,7 @@ const UAS_SCREEN: &str =
 ------- Waiting for active calls to end. Press [q] again to force exit. -------
 ";
 
-/// `shared/sipp/samples/uac_PID_messages.call1.log` (real SIPp 3.6.1 output).
+/// `docs/sipp/samples/uac_PID_messages.call1.log` (real SIPp 3.6.1 output).
 const UAC_MESSAGES: &str =
     "----------------------------------------------- 2026-11-22 11:25:16.361098
 UDP message sent (514 bytes):
@@ -1077,7 +1091,7 @@ Content-Length: 0\r
 
 ";
 
-/// `shared/sipp/samples/uac_PID_shortmessages.head.log` (real SIPp 3.6.1 output).
+/// `docs/sipp/samples/uac_PID_shortmessages.head.log` (real SIPp 3.6.1 output).
 const UAC_SHORT: &str = "2026-11-22\t11:25:16.361098\t1795346716.361098\tS\t1-23196@127.0.0.1\tCSeq:1 INVITE\tINVITE sip:service@127.0.0.1:15170 SIP/2.0
 2026-11-22\t11:25:16.371971\t1795346716.371971\tR\t1-23196@127.0.0.1\tCSeq:1 INVITE\tSIP/2.0 180 Ringing
 2026-11-22\t11:25:16.372085\t1795346716.372085\tR\t1-23196@127.0.0.1\tCSeq:1 INVITE\tSIP/2.0 200 OK
@@ -1120,11 +1134,11 @@ const UAC_SHORT: &str = "2026-11-22\t11:25:16.361098\t1795346716.361098\tS\t1-23
 2026-11-22\t11:25:17.558104\t1795346717.558104\tR\t6-23196@127.0.0.1\tCSeq:2 BYE\tSIP/2.0 200 OK
 ";
 
-/// `shared/sipp/samples/uac_fail_PID_errors.log` (real SIPp 3.6.1 output).
+/// `docs/sipp/samples/uac_fail_PID_errors.log` (real SIPp 3.6.1 output).
 const UAC_ERRORS: &str = "The following events occurred:
 2026-11-22\t11:25:21.492917\t1795346721.492917: Call-Id: 1-23201@127.0.0.1, receive timeout on message Basic Sipstone UAC:1 without label to jump to (ontimeout attribute): aborting call";
 
-/// `shared/sipp/samples/uac_PID_rtt.csv` (real SIPp 3.6.1 output).
+/// `docs/sipp/samples/uac_PID_rtt.csv` (real SIPp 3.6.1 output).
 const UAC_RTT: &str = "Date_ms;response_time_ms;rtd_no
 224.001;16;1
 412.001;8;1
@@ -1138,7 +1152,7 @@ const UAC_RTT: &str = "Date_ms;response_time_ms;rtd_no
 2004;0;1
 ";
 
-/// `shared/sipp/samples/uas_PID_.csv` (real SIPp 3.6.1 output).
+/// `docs/sipp/samples/uas_PID_.csv` (real SIPp 3.6.1 output).
 const UAS_CSV: &str = "StartTime;LastResetTime;CurrentTime;ElapsedTime(P);ElapsedTime(C);TargetRate;CallRate(P);CallRate(C);IncomingCall(P);IncomingCall(C);OutgoingCall(P);OutgoingCall(C);TotalCallCreated;CurrentCall;SuccessfulCall(P);SuccessfulCall(C);FailedCall(P);FailedCall(C);FailedCannotSendMessage(P);FailedCannotSendMessage(C);FailedMaxUDPRetrans(P);FailedMaxUDPRetrans(C);FailedTcpConnect(P);FailedTcpConnect(C);FailedTcpClosed(P);FailedTcpClosed(C);FailedUnexpectedMessage(P);FailedUnexpectedMessage(C);FailedCallRejected(P);FailedCallRejected(C);FailedCmdNotSent(P);FailedCmdNotSent(C);FailedRegexpDoesntMatch(P);FailedRegexpDoesntMatch(C);FailedRegexpShouldntMatch(P);FailedRegexpShouldntMatch(C);FailedRegexpHdrNotFound(P);FailedRegexpHdrNotFound(C);FailedOutboundCongestion(P);FailedOutboundCongestion(C);FailedTimeoutOnRecv(P);FailedTimeoutOnRecv(C);FailedTimeoutOnSend(P);FailedTimeoutOnSend(C);FailedTestDoesntMatch(P);FailedTestDoesntMatch(C);FailedTestShouldntMatch(P);FailedTestShouldntMatch(C);FailedStrcmpDoesntMatch(P);FailedStrcmpDoesntMatch(C);FailedStrcmpShouldntMatch(P);FailedStrcmpShouldntMatch(C);OutOfCallMsgs(P);OutOfCallMsgs(C);DeadCallMsgs(P);DeadCallMsgs(C);Retransmissions(P);Retransmissions(C);AutoAnswered(P);AutoAnswered(C);Warnings(P);Warnings(C);FatalErrors(P);FatalErrors(C);WatchdogMajor(P);WatchdogMajor(C);WatchdogMinor(P);WatchdogMinor(C);ResponseTime1(P);ResponseTime1(C);ResponseTime1StDev(P);ResponseTime1StDev(C);CallLength(P);CallLength(C);CallLengthStDev(P);CallLengthStDev(C);ResponseTimeRepartition1;ResponseTimeRepartition1_<10;ResponseTimeRepartition1_<20;ResponseTimeRepartition1_<30;ResponseTimeRepartition1_<40;ResponseTimeRepartition1_<50;ResponseTimeRepartition1_<100;ResponseTimeRepartition1_<150;ResponseTimeRepartition1_<200;ResponseTimeRepartition1_>=200;CallLengthRepartition;CallLengthRepartition_<10;CallLengthRepartition_<50;CallLengthRepartition_<100;CallLengthRepartition_<500;CallLengthRepartition_<1000;CallLengthRepartition_<5000;CallLengthRepartition_<10000;CallLengthRepartition_>=10000;
 2026-11-22\t11:25:15.128746\t1795346715.128746;2026-11-22\t11:25:15.128746\t1795346715.128746;2026-11-22\t11:25:15.133473\t1795346715.133473;00:00:00;00:00:00;10;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;;0;0;0;0;0;0;0;0;0;;0;0;0;0;0;0;0;0;
 2026-11-22\t11:25:15.128746\t1795346715.128746;2026-11-22\t11:25:15.133716\t1795346715.133716;2026-11-22\t11:25:16.135943\t1795346716.135943;00:00:01;00:00:01;10;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;;0;0;0;0;0;0;0;0;0;;0;0;0;0;0;0;0;0;

@@ -111,45 +111,36 @@ pub(super) fn default_message(which: &str) -> Template {
         .unwrap_or_default()
 }
 
-/// `[date]`: `Mon, 23 Nov 2026 08:00:00 GMT`.
+/// `[date]`: `Mon, 23 Nov 2026 08:00:00 GMT`, RFC 9110's HTTP date (SIPp:
+/// `strftime("%a, %d %b %Y %T %Z")` of `gmtime`); empty for a time jiff
+/// cannot represent.
 pub(crate) fn http_date(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
+    jiff::Timestamp::try_from(t)
+        .ok()
+        .and_then(|ts| {
+            jiff::fmt::rfc2822::DateTimePrinter::new()
+                .timestamp_to_rfc9110_string(&ts)
+                .ok()
+        })
         .unwrap_or_default()
-        .as_secs();
-    let (y, mo, da, h, mi, s) = civil(secs);
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let wd = DAYS[((secs / 86_400) % 7) as usize];
-    format!(
-        "{wd}, {da:02} {} {y} {h:02}:{mi:02}:{s:02} GMT",
-        MONTHS[(mo - 1) as usize]
-    )
 }
 
-/// Seconds since the epoch → (year, month, day, hour, minute, second), UTC
-/// (Howard Hinnant's `civil_from_days`).
-fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = if m <= 2 { y + 1 } else { y };
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        ((rem / 60) % 60) as u32,
-        (rem % 60) as u32,
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_keyword_is_sipps_gmt_format() {
+        for secs in [0u64, 951_782_400, 1_795_346_716] {
+            // glibc's `gmtime` names its zone GMT; `date -u` would say UTC.
+            let o = std::process::Command::new("date")
+                .env("LC_ALL", "C")
+                .args(["-u", "-d", &format!("@{secs}"), "+%a, %d %b %Y %T GMT"])
+                .output()
+                .expect("runs date (coreutils)");
+            let want = String::from_utf8(o.stdout).unwrap();
+            let t = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+            assert_eq!(http_date(t), want.trim_end(), "{secs}");
+        }
+    }
 }

@@ -14,7 +14,6 @@
 
 use std::path::PathBuf;
 
-use crate::call::Behaviors;
 use crate::scenario::{ElementKind, Pause, Scenario};
 
 mod table;
@@ -35,7 +34,8 @@ pub mod exit {
     /// errors.
     pub const BAD_ARGS: i32 = 1;
     /// `exec int_cmd="stop_now"`, or `-timeout` reached with no successful
-    /// call (`EXIT_TEST_RES_INTERNAL`).
+    /// call and no failed one (`EXIT_TEST_RES_INTERNAL`; failed calls make
+    /// it [`CALLS_FAILED`]).
     pub const INTERNAL: i32 = 97;
     /// Exit without running calls: `-sd`, `-v`, `-h`, no arguments
     /// (`EXIT_OTHER`).
@@ -44,6 +44,29 @@ pub mod exit {
     pub const FATAL: i32 = 255;
     /// The SIP socket could not be bound (`EXIT_BIND_ERROR`, -2).
     pub const BIND_ERROR: i32 = 254;
+}
+
+/// Which of SIPp's default behaviours are on (`-default_behaviors`;
+/// every call follows them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Behaviors {
+    /// `bye`: aborted calls send BYE/CANCEL/ACK; unexpected BYE/CANCEL
+    /// are answered 200.
+    pub bye: bool,
+    /// `abortunexp`: an unexpected message aborts the call.
+    pub abort_unexp: bool,
+    /// `pingreply`: an unexpected PING is answered 200.
+    pub ping_reply: bool,
+}
+
+impl Default for Behaviors {
+    fn default() -> Self {
+        Behaviors {
+            bye: true,
+            abort_unexp: true,
+            ping_reply: true,
+        }
+    }
 }
 
 /// What the command line asks for.
@@ -179,6 +202,9 @@ pub struct Options {
     // --- scenario ---
     /// `-sn` / `-sf` (default `-sn uac`).
     pub scenario: ScenarioSource,
+    /// `-oocsn` / `-oocsf`: the out-of-call scenario of a client (none by
+    /// default: requests with an unknown Call-ID are discarded).
+    pub ooc_scenario: Option<ScenarioSource>,
     // --- addressing ---
     /// Positional `remote_host[:port]`: the host (IPv6 without brackets).
     pub remote_host: Option<String>,
@@ -370,6 +396,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             scenario: ScenarioSource::Builtin("uac".to_string()),
+            ooc_scenario: None,
             remote_host: None,
             remote_port: 5060,
             transport: Transport::UdpMono,

@@ -94,15 +94,17 @@ static TABLE: &[Spec] = &[
     one!("sf", "FILE", "Load an XML scenario file.", |o, _f, v| o
         .scenario =
         ScenarioSource::File(PathBuf::from(v))),
-    unsupported!(
+    one!(
         "oocsf",
         "FILE",
-        "out-of-call scenarios are not implemented (unknown Call-IDs are counted as out-of-call messages; -aa answers INFO/NOTIFY/OPTIONS/UPDATE)"
+        "Load an out-of-call scenario file: a client answers requests with unknown Call-IDs with it.",
+        |o, _f, v| o.ooc_scenario = Some(ScenarioSource::File(PathBuf::from(v)))
     ),
-    unsupported!(
+    one!(
         "oocsn",
         "NAME",
-        "out-of-call scenarios are not implemented (unknown Call-IDs are counted as out-of-call messages; -aa answers INFO/NOTIFY/OPTIONS/UPDATE)"
+        "Use a built-in out-of-call scenario (ooc_default): a client answers requests with unknown Call-IDs with it.",
+        |o, _f, v| o.ooc_scenario = Some(ScenarioSource::Builtin(v.to_string()))
     ),
     one!(
         "sn",

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{RemoteControl, Report, Running, quit};
-use crate::stats::Stats;
+use crate::stats::{RttSample, Stats};
 
 /// Where the main thread sends what the shards report (the files and
 /// screens of [`crate::stats`], or a test's collector).
@@ -57,7 +57,8 @@ pub struct RateIncrease {
 pub enum Outcome {
     /// The calls ran out, or a graceful stop.
     Normal,
-    /// `-timeout` expired (exit 97 when no call succeeded).
+    /// `-timeout` expired (exit 1 with failed calls, else 97 when no call
+    /// succeeded).
     Timeout,
     /// `stop_now` (SIPp exits 97).
     StoppedNow,
@@ -88,8 +89,8 @@ pub fn drive(
         None
     };
     let mut latest: Vec<Option<Stats>> = Vec::new();
-    // Response-time samples, given to the sink once each.
-    let mut samples = Vec::new();
+    // Response-time samples, given to the sink once each, in time order.
+    let mut samples = RttOrder::new(running.shards);
     let mut outcome = Outcome::Normal;
     let mut last_tick = Instant::now();
     let mut last_increase = Instant::now();
@@ -105,13 +106,18 @@ pub fn drive(
         let finished = running.finished();
         while let Ok(r) = running.reports.try_recv() {
             match r {
-                Report::Stats(id, s) => {
-                    let id = id as usize;
+                Report::Stats {
+                    shard,
+                    stats,
+                    taken,
+                    last,
+                } => {
+                    let id = shard as usize;
                     if latest.len() <= id {
                         latest.resize_with(id + 1, || None);
                     }
-                    let mut s = *s;
-                    samples.append(&mut s.rtt_samples);
+                    let mut s = *stats;
+                    samples.add(id, std::mem::take(&mut s.rtt_samples), taken, last);
                     latest[id] = Some(s);
                 }
                 Report::Exec(cmd) => {
@@ -190,7 +196,7 @@ pub fn drive(
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
             let mut m = merge(&latest);
-            m.rtt_samples = std::mem::take(&mut samples);
+            m.rtt_samples = samples.release();
             sink.tick(&m, SystemTime::now());
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -200,6 +206,122 @@ pub fn drive(
     for s in &finals {
         merged.merge(s);
     }
-    merged.rtt_samples = samples;
+    merged.rtt_samples = samples.finish();
     (merged, outcome)
+}
+
+/// The `-trace_rtt` samples of every shard, given out in time order, as
+/// SIPp (one thread) writes them. Shards report their samples in
+/// batches; a sample is released once every shard has reported a
+/// snapshot taken after it, so no sample can come later with an earlier
+/// time.
+#[derive(Debug)]
+struct RttOrder {
+    /// Received, not released yet.
+    pending: Vec<RttSample>,
+    /// Per shard: how far its samples have been reported.
+    reported: Vec<Reported>,
+}
+
+/// How far a shard's samples have been reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reported {
+    /// Nothing yet.
+    Nothing,
+    /// Every sample taken before this instant.
+    Until(SystemTime),
+    /// All of them: the shard has ended.
+    Done,
+}
+
+impl RttOrder {
+    fn new(shards: usize) -> RttOrder {
+        RttOrder {
+            pending: Vec::new(),
+            reported: vec![Reported::Nothing; shards],
+        }
+    }
+
+    /// Shard `shard`'s samples of a snapshot taken at `taken` (`last`: its
+    /// final one).
+    fn add(&mut self, shard: usize, mut samples: Vec<RttSample>, taken: SystemTime, last: bool) {
+        self.pending.append(&mut samples);
+        if self.reported.len() <= shard {
+            self.reported.resize(shard + 1, Reported::Nothing);
+        }
+        self.reported[shard] = if last {
+            Reported::Done
+        } else {
+            Reported::Until(taken)
+        };
+    }
+
+    /// The samples no shard can precede any more, in time order.
+    fn release(&mut self) -> Vec<RttSample> {
+        let mut until = None;
+        for r in &self.reported {
+            match r {
+                Reported::Nothing => return Vec::new(),
+                Reported::Until(t) => until = Some(until.map_or(*t, |u: SystemTime| u.min(*t))),
+                Reported::Done => {}
+            }
+        }
+        // Stable: samples of one instant keep their arrival order.
+        self.pending.sort_by_key(|s| s.at);
+        let n = match until {
+            Some(t) => self.pending.partition_point(|s| s.at <= t),
+            None => self.pending.len(),
+        };
+        self.pending.drain(..n).collect()
+    }
+
+    /// Every sample left, in time order (the run is over).
+    fn finish(mut self) -> Vec<RttSample> {
+        self.pending.sort_by_key(|s| s.at);
+        self.pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(ms: u64) -> RttSample {
+        RttSample {
+            at: SystemTime::UNIX_EPOCH + Duration::from_millis(ms),
+            rtt: Duration::from_millis(1),
+            rtd: 0,
+        }
+    }
+
+    fn times(v: &[RttSample]) -> Vec<u64> {
+        v.iter()
+            .map(|s| {
+                s.at.duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis() as u64
+            })
+            .collect()
+    }
+
+    /// Batches of two shards, each in its own order, come out merged in
+    /// time order, a sample only once no shard can still report an
+    /// earlier one.
+    #[test]
+    fn samples_are_released_in_time_order() {
+        let at = |ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+        let mut o = RttOrder::new(2);
+        o.add(0, vec![sample(10), sample(30)], at(40), false);
+        assert!(o.release().is_empty(), "shard 1 has not reported yet");
+        o.add(1, vec![sample(20)], at(25), false);
+        assert_eq!(times(&o.release()), [10, 20]);
+        o.add(1, vec![sample(35), sample(50)], at(60), false);
+        assert_eq!(times(&o.release()), [30, 35]);
+        o.add(0, vec![sample(45)], at(70), true);
+        assert_eq!(times(&o.release()), [45, 50]);
+        o.add(1, vec![sample(65)], at(80), false);
+        assert_eq!(times(&o.release()), [65]);
+        o.add(1, vec![sample(75)], at(90), true);
+        assert_eq!(times(&o.finish()), [75]);
+    }
 }

@@ -1,10 +1,11 @@
-//! Running a scenario on every core (issue 4, "Beyond SIPp").
+//! Running a scenario on every core: what trunkload adds to SIPp.
 //!
 //! One glommio executor per shard (the runtime in `trunkline-shards`,
 //! shared with the router). Each shard owns its calls, its timers and its
 //! statistics; nothing mutable is shared but a few atomics the main thread
 //! uses to steer the run (quit, rate) and count calls (`-m` in server
-//! mode).
+//! mode, and the calls in progress for `-l`, which holds for the whole
+//! run).
 //!
 //! - **Client scenarios** (the first element is a `<send>`): every shard
 //!   has a socket of its own (shard 0 on `-p`, the others on ephemeral
@@ -23,8 +24,11 @@
 //! SIPp's receive path (`socket.cpp::process_message`) is followed: a
 //! message without `SIP/2.0` or without a Call-ID is dropped with a
 //! warning; a known Call-ID goes to its call; a recently ended one is a
-//! dead-call message; an unknown one creates a call (server), runs the
-//! out-of-call scenario (client, requests) or is counted out of call.
+//! dead-call message; an unknown one creates a call (server); in a client
+//! a request with an unknown Call-ID runs the out-of-call scenario
+//! (`-oocsf`/`-oocsn`), or with `-aa` an INFO, NOTIFY, OPTIONS or UPDATE
+//! is answered 200, and anything else is discarded and counted out of
+//! call ([`OutOfCall`]).
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -43,7 +47,7 @@ use trunkline_shards::udp::{RecvBatch, SendScratch, UdpTransport, udp_socket};
 use crate::call::{Call, CallConfig, Env, Event, Outgoing, Status, Value, sipmsg};
 use crate::inject::InjectMode;
 use crate::scenario::Mode;
-use crate::stats::Stats;
+use crate::stats::{Peak, Stats};
 
 mod drive;
 mod remote;
@@ -56,8 +60,9 @@ pub use remote::RemoteControl;
 pub struct RunParams {
     /// The main scenario's call configuration.
     pub cfg: Arc<CallConfig>,
-    /// The out-of-call scenario (`ooc_default`) for client runs.
-    pub ooc: Option<Arc<CallConfig>>,
+    /// What a client does with a request whose Call-ID it does not know
+    /// (`None`: discard it, counted in `OutOfCallMsgs`).
+    pub ooc: Option<OutOfCall>,
     /// The `<init>` stanza as a scenario of its own, run once per shard
     /// before anything else (it sets `<Global>` variables).
     pub init: Option<Arc<CallConfig>>,
@@ -95,11 +100,45 @@ pub struct RunParams {
     pub globals: Vec<Value>,
 }
 
+/// How a client answers a request whose Call-ID it does not know (SIPp's
+/// `process_message`); without either, it is discarded and counted in
+/// `OutOfCallMsgs`.
+#[derive(Debug, Clone)]
+pub enum OutOfCall {
+    /// `-oocsf` / `-oocsn`: every such request starts a call of this
+    /// scenario (a response is still counted out of call).
+    Scenario(Arc<CallConfig>),
+    /// `-aa` (and no out-of-call scenario): an INFO, NOTIFY, OPTIONS or
+    /// UPDATE starts a call of `ooc_dummy`, whose automatic response
+    /// answers it 200 OK; anything else is discarded.
+    AutoAnswer(Arc<CallConfig>),
+}
+
+impl OutOfCall {
+    /// The configuration of the calls it starts.
+    pub fn cfg(&self) -> &Arc<CallConfig> {
+        match self {
+            OutOfCall::Scenario(c) | OutOfCall::AutoAnswer(c) => c,
+        }
+    }
+}
+
 /// What a shard reports to the main thread.
 #[derive(Debug)]
 pub enum Report {
-    /// A snapshot of a shard's statistics (cumulative).
-    Stats(u16, Box<Stats>),
+    /// A snapshot of a shard's statistics (cumulative), with the
+    /// `-trace_rtt` samples taken since the previous one.
+    Stats {
+        /// The shard.
+        shard: u16,
+        /// The snapshot.
+        stats: Box<Stats>,
+        /// When it was taken: every sample of the shard taken before is
+        /// in this snapshot or an earlier one.
+        taken: SystemTime,
+        /// The shard's last report.
+        last: bool,
+    },
     /// A message sent or received, for `-trace_msg` / `-trace_shortmsg`.
     Message {
         /// Sent (true) or received.
@@ -148,8 +187,10 @@ pub struct Control {
     /// Traffic paused (remote control `p`): no new calls until resumed.
     pub paused: std::sync::atomic::AtomicBool,
     /// The open-call limit set by the remote control's `cset limit N`
-    /// (0: none set; `-l` stays in force); each shard takes its share.
+    /// (0: none set; `-l` stays in force), for the whole run.
     pub limit: AtomicU64,
+    /// Calls of the main scenario in progress on every shard (`-l`).
+    pub calls: OpenCalls,
     /// Calls ended (all shards).
     pub ended: AtomicU64,
     /// Server calls created (all shards): `-m` in server mode.
@@ -158,6 +199,97 @@ pub struct Control {
     pub numbered: AtomicU64,
     /// Shards that have finished.
     pub done: AtomicUsize,
+}
+
+/// The calls of the main scenario in progress on every shard (SIPp's
+/// `CurrentCall`), counted where they start and end so that `-l` holds
+/// for the whole run, and their true peak: one atomic read-modify-write
+/// per call start and end (and one more when the peak rises), no lock,
+/// no syscall. (Splitting `-l` between the shards could not: a share of
+/// 0 or 1 per shard either breaks a limit below the shard count or
+/// idles a shard while another has room.)
+#[derive(Debug)]
+pub struct OpenCalls {
+    open: AtomicU64,
+    /// The peak: calls << [`PEAK_SECS_BITS`] | seconds since `start`, in
+    /// one word so that the two always go together.
+    peak: AtomicU64,
+    start: Instant,
+}
+
+/// Bits of [`OpenCalls`]'s peak word for the seconds (194 days; later
+/// peaks keep the largest time).
+const PEAK_SECS_BITS: u32 = 24;
+
+impl Default for OpenCalls {
+    fn default() -> Self {
+        OpenCalls {
+            open: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            start: Instant::now(),
+        }
+    }
+}
+
+impl OpenCalls {
+    /// A call starts if fewer than `limit` are in progress (`None`: no
+    /// limit); `false`: it may not (the due call is skipped, as SIPp's
+    /// call generation does over `-l`).
+    pub fn try_open(&self, limit: Option<u64>) -> bool {
+        let before = match limit {
+            None => self.open.fetch_add(1, Ordering::Relaxed),
+            Some(limit) => match self
+                .open
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < limit).then_some(n + 1)
+                }) {
+                Ok(n) => n,
+                Err(_) => return false,
+            },
+        };
+        self.raise_peak(before + 1);
+        true
+    }
+
+    /// Records `open` calls in progress as the peak if it is one (SIPp's
+    /// `computeStat` on a call's creation).
+    fn raise_peak(&self, open: u64) {
+        if open <= self.peak.load(Ordering::Relaxed) >> PEAK_SECS_BITS {
+            return;
+        }
+        let secs = self
+            .start
+            .elapsed()
+            .as_secs()
+            .min((1 << PEAK_SECS_BITS) - 1);
+        let word = open << PEAK_SECS_BITS | secs;
+        let _ = self
+            .peak
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                (open > p >> PEAK_SECS_BITS).then_some(word)
+            });
+    }
+
+    /// The peak so far.
+    pub fn peak(&self) -> Peak {
+        let p = self.peak.load(Ordering::Relaxed);
+        Peak {
+            calls: p >> PEAK_SECS_BITS,
+            after_s: p & ((1 << PEAK_SECS_BITS) - 1),
+        }
+    }
+
+    /// A call ended.
+    pub fn close(&self) {
+        let _ = self
+            .open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Calls in progress now.
+    pub fn open(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
+    }
 }
 
 impl Control {
@@ -382,7 +514,6 @@ struct State {
     placed: u64,
     created: u64,
     budget: Option<u64>,
-    limit: Option<u64>,
     free_users: VecDeque<u64>,
     /// Pacing epoch: (instant, calls placed then, per-shard rate).
     epoch: (Instant, u64, f64),
@@ -399,10 +530,6 @@ struct State {
 }
 
 impl State {
-    fn live(&self) -> usize {
-        self.by_id.len()
-    }
-
     fn report(&self, r: Report) {
         let _ = self.reports.send(r);
     }
@@ -471,6 +598,7 @@ impl State {
         self.by_id.remove(&slot.key);
         if !slot.ooc {
             self.open_main = self.open_main.saturating_sub(1);
+            self.setup.control.calls.close();
             self.setup.control.ended.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(u) = slot.user {
@@ -519,7 +647,11 @@ impl State {
             };
             f(&mut slot.call, &mut env)
         };
+        let ooc = slot.ooc;
         self.slots[idx as usize] = Some(slot);
+        if ooc {
+            self.stats.take_global_counters(&mut self.ooc_stats);
+        }
         self.settle(idx, status, now);
         self.drain_events();
     }
@@ -609,6 +741,7 @@ impl State {
                 // Numbered across shards in arrival order, as SIPp's
                 // single counter ([call_number] is in the uas's To tag).
                 let number = self.setup.control.numbered.fetch_add(1, Ordering::Relaxed) + 1;
+                self.setup.control.calls.try_open(None);
                 let call = Call::incoming(
                     cfg.clone(),
                     number,
@@ -621,43 +754,68 @@ impl State {
                 let idx = self.insert(call, key.to_vec(), None, false);
                 self.run_call(idx, now, wall, |c, env| c.on_message(bytes, src, env));
             }
-            Mode::Client => {
-                let is_request = sipmsg::reply_code(bytes) == 0;
-                match (&setup.params.ooc, is_request) {
-                    (Some(ooc), true) => {
-                        let first = bytes
-                            .iter()
-                            .position(|b| b.is_ascii_whitespace())
-                            .map_or(bytes, |n| &bytes[..n]);
-                        let text = format!(
-                            "Received out-of-call {} message, using the out-of-call scenario",
-                            String::from_utf8_lossy(first)
-                        );
-                        self.warn(text);
-                        self.stats.auto_answered();
-                        let call = Call::incoming(
-                            ooc.clone(),
-                            0,
-                            sipmsg::call_id(bytes).unwrap_or(key).to_vec(),
-                            0,
-                            self.local_port,
-                            now,
-                            &mut self.ooc_stats,
-                        );
-                        let idx = self.insert(call, key.to_vec(), None, true);
-                        self.run_call(idx, now, wall, |c, env| c.on_message(bytes, src, env));
-                    }
-                    (_, true) => {
-                        self.stats.out_of_call();
-                        self.warn(format!(
-                            "Discarding message which can't be mapped to a known SIPp call:\n{}",
-                            String::from_utf8_lossy(bytes)
-                        ));
-                    }
-                    (_, false) => self.stats.out_of_call(),
-                }
-            }
+            Mode::Client => self.out_of_call(bytes, key, src, now, wall),
         }
+    }
+
+    /// A message with an unknown Call-ID in a client run (SIPp's
+    /// `process_message`): see [`OutOfCall`]. The automatic and
+    /// out-of-call calls count in `AutoAnswered`, not in the run's calls.
+    fn out_of_call(
+        &mut self,
+        bytes: &[u8],
+        key: &[u8],
+        src: SocketAddr,
+        now: Instant,
+        wall: SystemTime,
+    ) {
+        let is_request = sipmsg::reply_code(bytes) == 0;
+        let cfg = match &self.setup.params.ooc {
+            Some(OutOfCall::Scenario(cfg)) if is_request => {
+                let first = bytes
+                    .iter()
+                    .position(|b| b.is_ascii_whitespace())
+                    .map_or(bytes, |n| &bytes[..n]);
+                let text = format!(
+                    "Received out-of-call {} message, using the out-of-call scenario",
+                    String::from_utf8_lossy(first)
+                );
+                let cfg = cfg.clone();
+                self.warn(text);
+                cfg
+            }
+            // A response: counted, nothing else (even with -aa).
+            Some(OutOfCall::Scenario(_)) => return self.stats.out_of_call(),
+            // SIPp compares the start of the message only.
+            Some(OutOfCall::AutoAnswer(cfg))
+                if is_request
+                    && [&b"INFO"[..], b"NOTIFY", b"OPTIONS", b"UPDATE"]
+                        .iter()
+                        .any(|m| bytes.starts_with(m)) =>
+            {
+                cfg.clone()
+            }
+            _ => {
+                self.stats.out_of_call();
+                self.warn(format!(
+                    "Discarding message which can't be mapped to a known SIPp call:\n{}",
+                    String::from_utf8_lossy(bytes)
+                ));
+                return;
+            }
+        };
+        self.stats.auto_answered();
+        let call = Call::incoming(
+            cfg,
+            0,
+            sipmsg::call_id(bytes).unwrap_or(key).to_vec(),
+            0,
+            self.local_port,
+            now,
+            &mut self.ooc_stats,
+        );
+        let idx = self.insert(call, key.to_vec(), None, true);
+        self.run_call(idx, now, wall, |c, env| c.on_message(bytes, src, env));
     }
 
     /// Timers, pacing, dead-call expiry, statistics and quitting. Returns
@@ -715,14 +873,23 @@ impl State {
         }
         if now.duration_since(self.last_stats) >= STATS_EVERY {
             self.last_stats = now;
+            self.stats.counters.peak = self.setup.control.calls.peak();
             let snap = self.stats.snapshot();
-            self.report(Report::Stats(self.id, Box::new(snap)));
+            self.report(Report::Stats {
+                shard: self.id,
+                stats: Box::new(snap),
+                taken: SystemTime::now(),
+                last: false,
+            });
         }
         let placing_done = match self.setup.params.cfg.scenario.mode {
             Mode::Client => quit_level >= quit::GRACEFUL || self.budget == Some(0),
             Mode::Server => quit_level >= quit::GRACEFUL,
         };
-        if placing_done && self.live() == 0 {
+        if placing_done && self.open_main_calls() == 0 {
+            // As SIPp's `abort_all_tasks` at the end: out-of-call calls
+            // (an automatic one waits forever) do not keep the run going.
+            self.abort_out_of_call(now, wall);
             return None;
         }
         let mut next = now + MAX_SLEEP;
@@ -733,6 +900,31 @@ impl State {
             next = next.min(t);
         }
         Some(next)
+    }
+
+    /// Aborts the out-of-call calls still open, each with SIPp's
+    /// warning (`call::abort`).
+    fn abort_out_of_call(&mut self, now: Instant, wall: SystemTime) {
+        let open: Vec<(u32, String)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+            .filter(|(_, s)| s.ooc)
+            .map(|(i, s)| {
+                (
+                    i as u32,
+                    String::from_utf8_lossy(&s.call.call_id).into_owned(),
+                )
+            })
+            .collect();
+        for (idx, call_id) in open {
+            self.warn(format!("Aborted call with Call-ID '{call_id}'"));
+            self.run_call(idx, now, wall, |c, env| {
+                c.end_on_shutdown(env);
+                Status::Ended
+            });
+        }
     }
 
     /// When the pacer places the next call.
@@ -783,8 +975,9 @@ impl State {
     }
 
     /// SIPp's `CallGenerationTask::run`, open loop: the calls due by now
-    /// are placed, each with its intended instant. Over `-l`, a due call
-    /// is skipped, not queued (SIPp counts it as opened); with `-users`,
+    /// are placed, each with its intended instant. Over `-l` (calls in
+    /// progress on every shard, [`OpenCalls`]), a due call is skipped, not
+    /// queued (SIPp counts it as opened); with `-users`,
     /// every free user starts a call at once (closed loop).
     fn place_calls(&mut self, now: Instant, wall: SystemTime) {
         let rate = self.setup.control.rate() / self.nshards as f64;
@@ -797,7 +990,10 @@ impl State {
         while room > 0 && self.budget != Some(0) {
             let (intended, user) = if self.setup.params.users.is_some() {
                 match self.free_users.pop_front() {
-                    Some(u) => (now, Some(u)),
+                    Some(u) => {
+                        self.setup.control.calls.try_open(None);
+                        (now, Some(u))
+                    }
                     None => return,
                 }
             } else {
@@ -808,14 +1004,11 @@ impl State {
                     return;
                 }
                 self.placed += 1;
-                let set = self.setup.control.limit.load(Ordering::Relaxed);
-                let limit = match set {
-                    0 => self.limit,
-                    l => Some(share(l, self.id, self.nshards).max(1)),
+                let limit = match self.setup.control.limit.load(Ordering::Relaxed) {
+                    0 => self.setup.params.limit,
+                    set => Some(set),
                 };
-                if let Some(limit) = limit
-                    && self.open_main_calls() >= limit
-                {
+                if !self.setup.control.calls.try_open(limit) {
                     continue;
                 }
                 (intended, None)
@@ -1097,7 +1290,6 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
     let local_addr = setup.local_addrs[id as usize];
     let p = &setup.params;
     let budget = p.max_calls.map(|m| share(m, id, nshards));
-    let limit = p.limit.map(|l| share(l, id, nshards).max(1));
     let free_users: VecDeque<u64> = match p.users {
         Some(u) => (0..share(u, id, nshards))
             .map(|k| k * nshards as u64 + id as u64 + 1)
@@ -1124,7 +1316,13 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
             s.set_rtt_trace(setup.params.trace_rtt);
             s
         },
-        ooc_stats: Stats::new(setup.params.ooc.as_ref().map_or(&scenario, |c| &c.scenario)),
+        ooc_stats: Stats::new(
+            setup
+                .params
+                .ooc
+                .as_ref()
+                .map_or(&scenario, |o| &o.cfg().scenario),
+        ),
         out: Vec::new(),
         pool: Vec::new(),
         events: Vec::new(),
@@ -1133,7 +1331,6 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         placed: 0,
         created: 0,
         budget,
-        limit,
         free_users,
         epoch: (setup.start, 0, setup.control.rate() / nshards as f64),
         open_main: 0,
@@ -1184,9 +1381,71 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
     }
     drop(call_tasks);
     drop(tasks);
-    let st = shard.state.borrow();
-    let _ = st
-        .reports
-        .send(Report::Stats(id, Box::new(st.stats.clone())));
+    let mut st = shard.state.borrow_mut();
+    st.stats.counters.peak = st.setup.control.calls.peak();
+    let _ = st.reports.send(Report::Stats {
+        shard: id,
+        stats: Box::new(st.stats.clone()),
+        taken: SystemTime::now(),
+        last: true,
+    });
     st.stats.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Threads racing to open calls under a limit never have more open
+    /// than the limit, and the count returns to zero.
+    #[test]
+    fn open_calls_never_pass_the_limit() {
+        let calls = Arc::new(OpenCalls::default());
+        let most = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (calls, most) = (calls.clone(), most.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..20_000 {
+                        if calls.try_open(Some(3)) {
+                            most.fetch_max(calls.open(), Ordering::Relaxed);
+                            calls.close();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(most.load(Ordering::Relaxed) <= 3);
+        assert_eq!(calls.open(), 0);
+        assert!(calls.try_open(Some(1)));
+        assert!(!calls.try_open(Some(1)));
+        assert!(calls.try_open(None));
+        assert_eq!(calls.open(), 2);
+    }
+
+    /// The peak is the most calls ever open at once, not the latest
+    /// count, with the second it was first reached.
+    #[test]
+    fn open_calls_keep_their_peak() {
+        let calls = OpenCalls::default();
+        assert_eq!(calls.peak(), Peak::default());
+        for _ in 0..5 {
+            assert!(calls.try_open(None));
+        }
+        for _ in 0..4 {
+            calls.close();
+        }
+        assert!(calls.try_open(Some(10)));
+        assert_eq!(calls.open(), 2);
+        assert_eq!(
+            calls.peak(),
+            Peak {
+                calls: 5,
+                after_s: 0
+            }
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! SIPp 3.6.1's built-in scenarios (`shared/sipp/compat.md` §6), as
+//! SIPp 3.6.1's built-in scenarios (`docs/sipp/compat.md` §6), as
 //! `sipp -sd NAME` prints them: the files in `builtin/` are that output,
 //! byte for byte (the ignored test `builtin_text_equals_sipp_sd` checks it
 //! against the installed binary).

@@ -1,4 +1,4 @@
-//! SIPp scenarios (`shared/sipp/compat.md` §3): the loaded model and its
+//! SIPp scenarios (`docs/sipp/compat.md` §3): the loaded model and its
 //! loader.
 //!
 //! - [`model`]: what a loaded scenario is (the executor's contract).

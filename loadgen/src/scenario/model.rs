@@ -1,4 +1,4 @@
-//! The loaded form of a SIPp scenario (`shared/sipp/compat.md` §3): what
+//! The loaded form of a SIPp scenario (`docs/sipp/compat.md` §3): what
 //! the call executor runs and what the outputs name.
 //!
 //! Loading (XML, CDATA clean-up, keyword compilation, label resolution,

@@ -4,16 +4,16 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Local broken-down time of `t` (SIPp uses `localtime`).
-fn local_tm(secs: i64) -> Option<libc::tm> {
-    let t: libc::time_t = secs as libc::time_t;
-    // SAFETY: `tm` is plain old data for which all-zero bytes are a valid
-    // value; it is only read after `localtime_r` has filled it.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the duration of the call and
-    // `localtime_r` is the re-entrant variant (no shared static buffer).
-    let r = unsafe { libc::localtime_r(&t, &mut tm) };
-    if r.is_null() { None } else { Some(tm) }
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+
+/// The local civil time of second `secs` since the epoch, as SIPp's
+/// `localtime` gives it: in the system's time zone (`TZ`, else
+/// `/etc/localtime`; jiff caches it). `None` outside jiff's years
+/// -9999..=9999.
+fn local_time(secs: i64, tz: &TimeZone) -> Option<DateTime> {
+    Some(tz.to_datetime(Timestamp::from_second(secs).ok()?))
 }
 
 fn split(t: SystemTime) -> (i64, u32) {
@@ -36,16 +36,21 @@ fn split(t: SystemTime) -> (i64, u32) {
 /// `CStat::formatTime(tv)`: `YYYY-MM-DD\tHH:MM:SS.uuuuuu\tEPOCH.uuuuuu`,
 /// local time (the stat CSV, counts file, short-message and error logs).
 pub fn format_time(t: SystemTime) -> String {
+    format_time_in(t, &TimeZone::system())
+}
+
+/// [`format_time`] in the time zone `tz`.
+pub fn format_time_in(t: SystemTime, tz: &TimeZone) -> String {
     let (s, us) = split(t);
-    match local_tm(s) {
-        Some(tm) => format!(
+    match local_time(s, tz) {
+        Some(dt) => format!(
             "{:04}-{:02}-{:02}\t{:02}:{:02}:{:02}.{:06}\t{:010}.{:06}",
-            tm.tm_year + 1900,
-            tm.tm_mon + 1,
-            tm.tm_mday,
-            tm.tm_hour,
-            tm.tm_min,
-            tm.tm_sec,
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second(),
             us,
             s,
             us
@@ -57,16 +62,21 @@ pub fn format_time(t: SystemTime) -> String {
 /// `CStat::formatTime(tv, true)`: `YYYY-MM-DD HH:MM:SS.uuuuuu`, local time
 /// (the `-trace_msg` separators).
 pub fn format_time_short(t: SystemTime) -> String {
+    format_time_short_in(t, &TimeZone::system())
+}
+
+/// [`format_time_short`] in the time zone `tz`.
+pub fn format_time_short_in(t: SystemTime, tz: &TimeZone) -> String {
     let (s, us) = split(t);
-    match local_tm(s) {
-        Some(tm) => format!(
+    match local_time(s, tz) {
+        Some(dt) => format!(
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
-            tm.tm_year + 1900,
-            tm.tm_mon + 1,
-            tm.tm_mday,
-            tm.tm_hour,
-            tm.tm_min,
-            tm.tm_sec,
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second(),
             us
         ),
         None => String::new(),
@@ -219,6 +229,65 @@ mod tests {
         assert_eq!(time_string(12500.0), "12.5s");
         assert_eq!(time_string(125_000.0), "2:05");
         assert_eq!(time_string(3_723_000.0), "1:02:03");
+    }
+
+    /// What `date` (libc's `localtime`, as SIPp uses) prints for second
+    /// `secs`, with `TZ` set to `tz` (`None`: inherited).
+    fn date(secs: i64, tz: Option<&str>) -> String {
+        let mut c = std::process::Command::new("date");
+        c.arg("-d")
+            .arg(format!("@{secs}"))
+            .arg("+%Y-%m-%d %H:%M:%S");
+        if let Some(tz) = tz {
+            c.env("TZ", tz);
+        }
+        let o = c.output().expect("runs date (coreutils)");
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8(o.stdout).unwrap().trim_end().to_string()
+    }
+
+    /// Instants around daylight-saving changes (Europe, the US, the
+    /// southern hemisphere), the epoch and now.
+    fn instants() -> Vec<i64> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let mut v = vec![0, 1_774_746_000, 1_793_512_800, 1_775_404_800, now];
+        v.extend([1_774_745_999, 1_793_512_799, 1_775_404_799]);
+        v
+    }
+
+    #[test]
+    fn local_time_is_the_systems_as_libc_gives_it() {
+        for secs in instants() {
+            let t = UNIX_EPOCH + Duration::new(secs as u64, 250_000_000);
+            assert_eq!(
+                format_time_short(t),
+                format!("{}.250000", date(secs, None)),
+                "{secs}"
+            );
+        }
+    }
+
+    #[test]
+    fn local_time_follows_the_zone_as_libc_does() {
+        for zone in [
+            "America/New_York",
+            "Europe/Paris",
+            "Australia/Sydney",
+            "UTC",
+        ] {
+            let tz = TimeZone::get(zone).unwrap();
+            for secs in instants() {
+                let t = UNIX_EPOCH + Duration::from_secs(secs as u64);
+                assert_eq!(
+                    format_time_short_in(t, &tz),
+                    format!("{}.000000", date(secs, Some(zone))),
+                    "{zone} {secs}"
+                );
+            }
+        }
     }
 
     #[test]

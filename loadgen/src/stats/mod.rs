@@ -15,7 +15,8 @@
 //! Flow, about once a second:
 //! 1. each shard calls [`Stats::snapshot`] (a clone that also *moves out*
 //!    the response-time samples buffered for `-trace_rtt` since the last
-//!    snapshot, so each sample is reported once);
+//!    snapshot, so each sample is reported once; the runtime hands them on
+//!    in time order across shards, as SIPp writes them);
 //! 2. the runtime merges them into a fresh `Stats::new(&scenario)` with
 //!    [`Stats::merge`];
 //! 3. and calls [`Reporter::tick`] with the total (and at the end
@@ -190,6 +191,19 @@ impl Moments {
     }
 }
 
+/// The most calls in progress at once (SIPp's `CurrentCallPeak`) and
+/// when, in whole seconds since the start (`CurrentCallPeakTime`). The
+/// runtime tracks it for every shard together as calls start; it cannot
+/// be derived from the shards' counts, which are taken at different
+/// times.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Peak {
+    /// Calls in progress at the peak.
+    pub calls: u64,
+    /// When it was first reached, seconds since the start.
+    pub after_s: u64,
+}
+
 /// The scalar counters (everything but histograms and per-message
 /// counts): cheap to clone, so the reporter keeps copies as its periodic
 /// baselines.
@@ -234,6 +248,8 @@ pub struct Counters {
     pub call_length: Moments,
     /// Generic counters (scenario order).
     pub generic: Vec<u64>,
+    /// The peak of calls in progress (cumulative only).
+    pub peak: Peak,
 }
 
 impl Counters {
@@ -290,6 +306,7 @@ impl Counters {
                 .enumerate()
                 .map(|(i, v)| d(*v, earlier.generic.get(i).copied().unwrap_or(0)))
                 .collect(),
+            peak: self.peak,
         }
     }
 
@@ -312,6 +329,11 @@ impl Counters {
         self.watchdog_minor += o.watchdog_minor;
         self.udp_send_errors += o.udp_send_errors;
         self.udp_recv_errors += o.udp_recv_errors;
+        // Every shard reports the same run-wide peak, some later than
+        // others: the highest is the latest.
+        if o.peak.calls > self.peak.calls {
+            self.peak = o.peak;
+        }
         if self.rtds.len() < o.rtds.len() {
             self.rtds.resize(o.rtds.len(), Moments::default());
         }
@@ -680,6 +702,26 @@ impl Stats {
     /// A UDP receive failed.
     pub fn udp_recv_error(&mut self) {
         self.counters.udp_recv_errors += 1;
+    }
+
+    /// Moves `other`'s global counters into these: SIPp keeps
+    /// `OutOfCallMsgs`, `DeadCallMsgs`, `AutoAnswered`, `Warnings`,
+    /// `FatalErrors` and the watchdog counts once for the process
+    /// (`CPT_G_*`), whichever scenario's call counted them, so those of
+    /// the out-of-call calls show in the main scenario's.
+    pub fn take_global_counters(&mut self, other: &mut Stats) {
+        let (c, o) = (&mut self.counters, &mut other.counters);
+        for (to, from) in [
+            (&mut c.out_of_call, &mut o.out_of_call),
+            (&mut c.dead_call, &mut o.dead_call),
+            (&mut c.auto_answered, &mut o.auto_answered),
+            (&mut c.warnings, &mut o.warnings),
+            (&mut c.fatal_errors, &mut o.fatal_errors),
+            (&mut c.watchdog_major, &mut o.watchdog_major),
+            (&mut c.watchdog_minor, &mut o.watchdog_minor),
+        ] {
+            *to += std::mem::take(from);
+        }
     }
 
     /// Adds another shard's statistics (and its buffered RTT samples).

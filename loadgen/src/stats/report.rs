@@ -166,6 +166,7 @@ pub struct Reporter {
     /// Repartition bins at the last dump (`-periodic_rtd`).
     pl_rtd_bins: Vec<Vec<u64>>,
     pl_cl_bins: Vec<u64>,
+    /// The peak of calls in progress and when (s), from the statistics.
     peak: (u64, u64),
     last_error: Option<String>,
     finished: bool,
@@ -321,11 +322,10 @@ impl Reporter {
         stats.counters.since(base)
     }
 
-    fn observe_peak(&mut self, stats: &Stats, now: SystemTime) {
-        let cur = stats.current_calls();
-        if cur > self.peak.0 {
-            self.peak = (cur, diff_ms(now, self.start) / 1000);
-        }
+    /// The peak of calls in progress, as the runtime tracked it.
+    fn observe_peak(&mut self, stats: &Stats) {
+        let p = stats.counters.peak;
+        self.peak = (p.calls, p.after_s);
     }
 
     /// One stat row and one counts row, then the PL reset (SIPp's
@@ -513,7 +513,7 @@ impl Reporter {
     /// give each snapshot's samples to the reporter once.
     pub fn tick(&mut self, stats: &Stats, now: SystemTime) -> io::Result<Option<String>> {
         self.flush_logs()?;
-        self.observe_peak(stats, now);
+        self.observe_peak(stats);
         self.take_rtt(stats);
         self.flush_rtt(false)?;
         if due(diff_ms(now, self.pl_start), self.dump_freq_ms) {
@@ -535,7 +535,7 @@ impl Reporter {
     /// scenario and statistics screens ("Test Terminated") followed by
     /// trunkload's latency percentiles.
     pub fn finish(&mut self, stats: &Stats, now: SystemTime) -> io::Result<String> {
-        self.observe_peak(stats, now);
+        self.observe_peak(stats);
         self.take_rtt(stats);
         self.flush_rtt(true)?;
         // screentask::report(true): refresh, PD reset.
