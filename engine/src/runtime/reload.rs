@@ -146,3 +146,74 @@ impl Staged for StagedTable<'_> {
         StagedTable::commit(*self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trunkline_routing_tables::{BuildInputs, Source, build};
+
+    /// A table routing `+1` to one gateway, written at `path`.
+    fn write_table(path: &Path, gateway: &str) {
+        let built = build(BuildInputs {
+            gateways: Source::bytes("gateways.csv", format!("id,address\ngw,{gateway}\n")),
+            rules: Source::bytes("rules.csv", "group,prefix,targets\ndefault,+1,gw\n"),
+            carriers: None,
+            dialplan: None,
+            acl: None,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        built.write(path, 1_700_000_000).unwrap();
+    }
+
+    #[test]
+    fn a_reload_checks_first_and_keeps_what_is_in_service_on_a_bad_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("table.snap");
+        write_table(&path, "192.0.2.1:5060");
+        let no_dns: crate::dns::Resolver = Arc::new(|h, _| Err(format!("{h}: no DNS here")));
+        let table = Arc::new(LcrTable::open(&path, 404, no_dns).unwrap());
+        let r = Reloader::new(Some(Arc::clone(&table)));
+
+        // A new file renamed over the old one: checked, then in service.
+        let next = dir.path().join("next.snap");
+        write_table(&next, "192.0.2.2:5060");
+        std::fs::rename(&next, &path).unwrap();
+        let done = r.reload().unwrap();
+        assert!(done.contains("table.snap: "), "{done}");
+        let in_service = r.status();
+        assert_eq!(done, in_service);
+
+        // A damaged file (renamed over the path, as files in service are
+        // only ever replaced): refused, saying which part and why; the
+        // table in service stays and still answers.
+        let bad = dir.path().join("bad.snap");
+        std::fs::write(&bad, b"not a snapshot").unwrap();
+        std::fs::rename(&bad, &path).unwrap();
+        let e = r.reload().unwrap_err();
+        assert!(
+            e.starts_with("routing table refused, nothing changed: "),
+            "{e}"
+        );
+        assert!(e.contains("table.snap"), "{e}");
+        assert_eq!(r.status(), in_service);
+
+        // The control socket's commands go through the same path.
+        assert!(r.command("reload").unwrap_err().contains("nothing changed"));
+        assert_eq!(r.command("status").unwrap(), in_service);
+        let e = r.command("push relative.snap").unwrap_err();
+        assert!(e.contains("absolute path"), "{e}");
+        assert!(
+            r.command("frobnicate")
+                .unwrap_err()
+                .contains("unknown command")
+        );
+    }
+
+    #[test]
+    fn without_a_table_there_is_nothing_to_reload() {
+        let r = Reloader::new(None);
+        assert!(r.reload().unwrap_err().contains("nothing to reload"));
+        assert!(r.push_table(Path::new("/x.snap")).is_err());
+        assert_eq!(r.status(), "no routing table is configured");
+    }
+}
