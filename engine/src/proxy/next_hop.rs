@@ -203,11 +203,8 @@ pub fn plan(
     plan.routed_to_us = false;
     plan.by_route = false;
     plan.name = None;
-    let mut routes = std::mem::take(&mut plan.routes);
-    let r = collect_routes(msg, &mut routes)
-        .and_then(|()| plan_with(msg, locals, default_route, plan, &routes));
-    plan.routes = routes;
-    r
+    collect_routes(msg, &mut plan.routes)?;
+    plan_with(msg, locals, default_route, plan)
 }
 
 fn plan_with(
@@ -215,8 +212,17 @@ fn plan_with(
     locals: &Locals,
     default_route: Option<SocketAddr>,
     plan: &mut NextHopPlan,
-    routes: &[(usize, usize, Span)],
 ) -> Result<(), NextHopError> {
+    let NextHopPlan {
+        dest,
+        remove,
+        new_ruri,
+        append_ruri_after,
+        routed_to_us,
+        by_route,
+        name,
+        routes,
+    } = plan;
     let uri = |i: usize| msg.slice(routes[i].2);
     let mut first = 0; // index into `routes` of the first value still in effect
     let mut last = routes.len();
@@ -226,8 +232,8 @@ fn plan_with(
     let ruri = msg.request_uri_bytes().unwrap_or_default();
     if !routes.is_empty() && locals.is_our_record_route(ruri) {
         let (header, index, span) = routes[last - 1];
-        plan.new_ruri = Some(span);
-        plan.remove.push((header, index));
+        *new_ruri = Some(span);
+        remove.push((header, index));
         last -= 1;
     }
     // §16.4: remove the top Route if it is us (twice if we record-routed
@@ -236,8 +242,8 @@ fn plan_with(
     while first < last {
         match Uri::parse(uri(first)) {
             Ok(Uri::Sip(u)) if locals.is_me(&u) => {
-                plan.remove.push((routes[first].0, routes[first].1));
-                plan.routed_to_us = true;
+                remove.push((routes[first].0, routes[first].1));
+                *routed_to_us = true;
                 first += 1;
             }
             parsed => {
@@ -246,10 +252,10 @@ fn plan_with(
             }
         }
     }
-    plan.remove.sort_unstable();
+    remove.sort_unstable();
 
     if first < last {
-        plan.by_route = true;
+        *by_route = true;
         // §16.6 step 6-7: the next hop is the top Route.
         let (header, index, span) = routes[first];
         let top = match top {
@@ -258,20 +264,20 @@ fn plan_with(
         };
         if !top.lr() {
             // Strict router next: it gets the Request-URI it expects.
-            plan.new_ruri = Some(span);
-            plan.remove.push((header, index));
-            plan.remove.sort_unstable();
-            plan.append_ruri_after = Some(routes[last - 1].0);
+            *new_ruri = Some(span);
+            remove.push((header, index));
+            remove.sort_unstable();
+            *append_ruri_after = Some(routes[last - 1].0);
         }
-        return next_hop(msg, &top, plan);
+        return next_hop(msg, &top, dest, name);
     }
     if let Some(d) = default_route {
-        plan.dest = Some(d);
+        *dest = Some(d);
         return Ok(());
     }
     // §16.5: the Request-URI is the target.
-    let target = match plan.new_ruri {
-        Some(span) => msg.slice(span),
+    let target = match new_ruri {
+        Some(span) => msg.slice(*span),
         None => ruri,
     };
     match Uri::parse(target) {
@@ -279,22 +285,23 @@ fn plan_with(
             if locals.is_me(&u) {
                 return Err(NextHopError::NotFound);
             }
-            next_hop(msg, &u, plan)
+            next_hop(msg, &u, dest, name)
         }
         _ => Err(NextHopError::UnsupportedScheme),
     }
 }
 
-/// Sets `plan.dest` to the address `uri` designates; for a host name,
-/// records the name in `plan.name` and fails with [`NextHopError::NeedsDns`].
+/// Sets `dest` to the address `uri` designates; for a host name, records
+/// the name in `name` and fails with [`NextHopError::NeedsDns`].
 fn next_hop(
     msg: &Message<'_>,
     uri: &SipUri<'_>,
-    plan: &mut NextHopPlan,
+    dest: &mut Option<SocketAddr>,
+    name: &mut Option<(Span, Option<u16>)>,
 ) -> Result<(), NextHopError> {
     match resolve(uri) {
-        Ok(dest) => {
-            plan.dest = Some(dest);
+        Ok(addr) => {
+            *dest = Some(addr);
             Ok(())
         }
         Err(NextHopError::NeedsDns) => {
@@ -302,7 +309,7 @@ fn next_hop(
                 Some(Ok(h)) => h,
                 _ => uri.host,
             };
-            plan.name = Some((msg.span_of(host.text), uri.port));
+            *name = Some((msg.span_of(host.text), uri.port));
             Err(NextHopError::NeedsDns)
         }
         Err(e) => Err(e),
