@@ -407,6 +407,52 @@ impl ProxyCore {
     }
 }
 
+/// The parts that answer a request here: its server transaction (or the
+/// outbox), the writer, the counters.
+struct Answerer<'p> {
+    tx: &'p mut TxLayer,
+    wire: &'p mut Wire,
+    counters: &'p mut Counters,
+}
+
+impl Answerer<'_> {
+    /// A response generated here for `req`: through its server
+    /// transaction when it has one, else straight to the requester.
+    /// `header`: one extra header line, or empty.
+    fn reply(
+        &mut self,
+        now: Instant,
+        req: &Request<'_, '_>,
+        code: u16,
+        reason: &[u8],
+        header: &[u8],
+    ) {
+        let mut buf = self.tx.take_buf();
+        let extra: &[&[u8]] = if header.is_empty() { &[] } else { &[header] };
+        let to = Answering {
+            msg: req.msg,
+            via: &req.sum.top_via,
+            call_id: req.sum.call_id,
+            src: Some(req.src),
+        };
+        let written = self
+            .wire
+            .responder
+            .local_response(&to, code, reason, extra, &mut buf);
+        if !written {
+            self.tx.give_buf(buf);
+            return;
+        }
+        self.counters.local_replies += 1;
+        match req.server {
+            Some(server) => {
+                self.tx.respond(now, server, buf, code);
+            }
+            None => self.wire.queue(req.response_dest(), req.local, buf),
+        }
+    }
+}
+
 /// Whether an address may receive a forwarded response (RFC 4475 §3.3.10:
 /// never broadcast; nor multicast or unspecified).
 fn sendable(addr: &SocketAddr) -> bool {
@@ -491,12 +537,14 @@ impl Pipeline {
                 reason,
                 header,
             } => {
-                // The stage's header line borrows its state: copied out
-                // (it is short) so the reply can borrow the rest.
-                let mut line = [0u8; 256];
-                let n = header.len().min(line.len());
-                line[..n].copy_from_slice(&header[..n]);
-                self.reply(now, &req, code, reason, &line[..n]);
+                // The stage's header line borrows the stage: answered by
+                // the parts the stages do not own.
+                let mut answerer = Answerer {
+                    tx: &mut self.tx,
+                    wire: &mut self.wire,
+                    counters: &mut self.counters,
+                };
+                answerer.reply(now, &req, code, reason, header);
                 return;
             }
             Verdict::Drop => {
@@ -612,9 +660,7 @@ impl Pipeline {
         ctx
     }
 
-    /// A response generated here for `req`: through its server
-    /// transaction when it has one, else straight to the requester.
-    /// `header`: one extra header line, or empty.
+    /// A response generated here for `req` ([`Answerer::reply`]).
     fn reply(
         &mut self,
         now: Instant,
@@ -623,28 +669,16 @@ impl Pipeline {
         reason: &[u8],
         header: &[u8],
     ) {
-        let mut buf = self.tx.take_buf();
-        let extra: &[&[u8]] = if header.is_empty() { &[] } else { &[header] };
-        let to = Answering {
-            msg: req.msg,
-            via: &req.sum.top_via,
-            call_id: req.sum.call_id,
-            src: Some(req.src),
-        };
-        let written = self
-            .wire
-            .responder
-            .local_response(&to, code, reason, extra, &mut buf);
-        if !written {
-            self.tx.give_buf(buf);
-            return;
-        }
-        self.counters.local_replies += 1;
-        match req.server {
-            Some(server) => {
-                self.tx.respond(now, server, buf, code);
-            }
-            None => self.wire.queue(req.response_dest(), req.local, buf),
+        self.answerer().reply(now, req, code, reason, header);
+    }
+
+    /// What answers requests here, borrowed apart from the stages (a
+    /// stage's answer may borrow the stage).
+    fn answerer(&mut self) -> Answerer<'_> {
+        Answerer {
+            tx: &mut self.tx,
+            wire: &mut self.wire,
+            counters: &mut self.counters,
         }
     }
 

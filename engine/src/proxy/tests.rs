@@ -377,6 +377,18 @@ fn proxy_require_gets_420_with_unsupported() {
     let out = n.take();
     assert!(out[0].1.starts_with("SIP/2.0 420 Bad Extension"));
     assert_eq!(header(&out[0].1, "Unsupported"), ["foo, bar"]);
+    // A long list is echoed whole.
+    let tags: Vec<String> = (0..100).map(|i| format!("ext{i}")).collect();
+    let tags = tags.join(", ");
+    n.from(
+        UAC,
+        &invite("z9hG4bKc10").replace(
+            "Max-Forwards: 70\r\n",
+            &format!("Max-Forwards: 70\r\nProxy-Require: {tags}\r\n"),
+        ),
+    );
+    let out = n.take();
+    assert_eq!(header(&out[0].1, "Unsupported"), [tags.as_str()]);
 }
 
 #[test]
