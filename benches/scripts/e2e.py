@@ -506,10 +506,16 @@ def busy_share(a, b, cpus, wall):
 def ctx_switches(pids):
     """(voluntary, involuntary) context switches of every thread of these
     processes (/proc/PID/task/*/status; the process's own status counts
-    only its main thread). Threads that exit in between are lost, so
-    compare samples of long-lived threads (a router's shards)."""
-    vol = inv = 0
+    only its main thread), and their minor page faults (/proc/PID/stat,
+    all threads). Threads that exit in between are lost, so compare
+    samples of long-lived threads (a router's shards)."""
+    vol = inv = faults = 0
     for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                faults += int(f.read().rsplit(")", 1)[1].split()[7])
+        except (OSError, ValueError, IndexError):
+            pass
         for path in glob.glob(f"/proc/{pid}/task/*/status"):
             try:
                 with open(path) as f:
@@ -520,7 +526,7 @@ def ctx_switches(pids):
                             inv += int(line.split()[1])
             except (OSError, ValueError):
                 pass
-    return vol, inv
+    return vol, inv, faults
 
 
 # Syscalls counted by --count-syscalls: every one, and the ones a router's
@@ -1154,7 +1160,8 @@ def run_step(args, bins, peer, rate, label):
     per = (lambda x: x / win_calls * 1e6) if win_calls > 0 else (lambda x: None)
     per_call = (lambda x: round(x / win_calls, 3)) if win_calls > 0 else (lambda x: None)
     switches = {"voluntary_per_call": per_call(sw2[0] - sw1[0]),
-                "involuntary_per_call": per_call(sw2[1] - sw1[1])}
+                "involuntary_per_call": per_call(sw2[1] - sw1[1]),
+                "minor_faults_per_call": per_call(sw2[2] - sw1[2])}
     # perf stat's window starts a little after w1 and ends at w2: per call
     # over the calls completed in the same span, by the stat CSV.
     syscalls_per_call = ({k: per_call(v) for k, v in syscalls.items()} if syscalls else None)
@@ -1223,7 +1230,8 @@ def run_step(args, bins, peer, rate, label):
         + (f"  ({', '.join(reasons)})" if reasons else "")
         + (f"  [{swaps} table swaps]" if args.swap_every else "")
         + (f"  [per call: {f1(switches['voluntary_per_call'])} voluntary + "
-           f"{f1(switches['involuntary_per_call'])} involuntary context switches]"
+           f"{f1(switches['involuntary_per_call'])} involuntary context switches, "
+           f"{f1(switches['minor_faults_per_call'])} minor page faults]"
            if args.count_switches and switches["voluntary_per_call"] is not None else "")
         + (f"  [syscalls per call: " + ", ".join(f"{k} {v:.2f}" for k, v in syscalls_per_call.items() if v)
            + "]" if syscalls_per_call else "")
@@ -1409,8 +1417,8 @@ def parse_args(argv):
     ap.add_argument("--perf", metavar="DIR", default=None,
                     help="perf record (cpu-clock, call graphs) the router over each step's window into DIR")
     ap.add_argument("--count-switches", action="store_true",
-                    help="print the router's context switches per call over each step's window "
-                         "(every thread's /proc/PID/task/*/status; always in --json)")
+                    help="print the router's context switches and minor page faults per call over each "
+                         "step's window (every thread's /proc/PID/task/*/status; always in --json)")
     ap.add_argument("--count-syscalls", action="store_true",
                     help="count the router's syscalls per call over each step's window (perf stat on "
                          "syscall tracepoints; adds a little to the router's CPU; not with --perf)")
@@ -1511,7 +1519,8 @@ def report(args, meta, summaries):
                 continue
             cs, sc = s.get("context_switches") or {}, s.get("syscalls_per_call")
             say(f"{s['peer']}: per call, context switches {fmt(cs.get('voluntary_per_call'), '.2f')} voluntary + "
-                f"{fmt(cs.get('involuntary_per_call'), '.2f')} involuntary"
+                f"{fmt(cs.get('involuntary_per_call'), '.2f')} involuntary, "
+                f"{fmt(cs.get('minor_faults_per_call'), '.2f')} minor page faults"
                 + (f"; syscalls {', '.join(f'{k} {v:.2f}' for k, v in sc.items() if v)}" if sc else ""))
     ref = next((s for s in summaries if s["peer"] == "kamailio" and s["sustained"]), None)
     if ref:
