@@ -533,7 +533,7 @@ def ctx_switches(pids):
 # receive/send/wait loop makes (how it waits is what differs between peers).
 SYSCALLS = ("recvfrom", "sendto", "recvmsg", "sendmsg", "recvmmsg", "sendmmsg", "io_uring_enter",
             "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "read", "write", "futex",
-            "membarrier", "clock_nanosleep", "sched_yield")
+            "membarrier", "clock_nanosleep", "sched_yield", "brk", "mmap", "munmap", "madvise")
 
 
 def count_syscalls(pids, seconds):

@@ -386,7 +386,7 @@ pub fn serve<S: Service>(ctx: &ShardCtx, io: &mut Io, svc: &mut S) -> ServeStats
                         };
                         if many {
                             let owner = svc.owner(&ctx.map, bytes);
-                            if owner != me {
+                            if owner != me && owner.index() < to_wake.len() {
                                 hand_off(
                                     ctx,
                                     &pool,

@@ -65,29 +65,22 @@ impl UdpTransport {
     pub fn try_recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
         batch.got.clear();
         let slots = batch.hdrs.len();
-        let base = batch.data.as_mut_ptr();
-        for i in 0..slots {
-            batch.iovs[i] = libc::iovec {
-                // In bounds: `data` holds `slots * slot_len` bytes.
-                iov_base: base.wrapping_add(i * batch.slot_len).cast(),
-                iov_len: batch.slot_len,
-            };
+        // Only the headers the last read filled need resetting (the kernel
+        // writes the lengths and flags of those it fills): an idle shard
+        // that wakes for one datagram touches two headers, not all of them.
+        for h in &mut batch.hdrs[..batch.dirty] {
+            h.msg_hdr.msg_namelen =
+                std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_hdr.msg_controllen = 0;
+            h.msg_hdr.msg_flags = 0;
+            h.msg_len = 0;
         }
-        for i in 0..slots {
-            let h = &mut batch.hdrs[i].msg_hdr;
-            h.msg_name = std::ptr::from_mut(&mut batch.addrs[i]).cast();
-            h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_iov = &mut batch.iovs[i];
-            h.msg_iovlen = 1;
-            h.msg_control = std::ptr::null_mut();
-            h.msg_controllen = 0;
-            h.msg_flags = 0;
-            batch.hdrs[i].msg_len = 0;
-        }
+        batch.dirty = 0;
         let fd = self.std.as_raw_fd();
         // SAFETY: every header points at this batch's own address, iovec
-        // and buffer slots, set just above; they live until the call returns
-        // and nothing else borrows them meanwhile.
+        // and buffer slots (set by `RecvBatch::new`; those vectors are never
+        // resized, so their heap buffers stay put); they live until the
+        // call returns and nothing else borrows them meanwhile.
         let r = unsafe {
             libc::recvmmsg(
                 fd,
@@ -104,6 +97,9 @@ impl UdpTransport {
                 _ => Err(e),
             };
         }
+        // The kernel may also have written the header after the last one
+        // filled (the read that found the socket empty).
+        batch.dirty = (r as usize + 1).min(slots);
         for (i, h) in batch.hdrs[..r as usize].iter().enumerate() {
             // SAFETY: the kernel wrote a socket address of `msg_namelen`
             // bytes (at most the storage's size) into `addrs[i]`.
@@ -178,6 +174,8 @@ pub struct RecvBatch {
     addrs: Vec<libc::sockaddr_storage>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
+    /// Headers the last read may have written (reset before the next).
+    dirty: usize,
     /// Length and source of each datagram read.
     got: Vec<(usize, SocketAddr)>,
 }
@@ -206,14 +204,34 @@ impl RecvBatch {
                 std::mem::zeroed::<libc::mmsghdr>(),
             )
         };
-        RecvBatch {
+        let mut b = RecvBatch {
             data: vec![0; capacity * slot_len],
             slot_len,
             addrs: vec![addr; capacity],
             iovs: vec![iov; capacity],
             hdrs: vec![hdr; capacity],
+            dirty: 0,
             got: Vec::with_capacity(capacity),
+        };
+        // Each header points at its address and iovec, each iovec at its
+        // slot, once: none of these vectors is resized afterwards, so the
+        // pointers stay valid when the batch moves.
+        let base = b.data.as_mut_ptr();
+        for i in 0..capacity {
+            b.iovs[i] = libc::iovec {
+                // In bounds: `data` holds `capacity * slot_len` bytes.
+                iov_base: base.wrapping_add(i * slot_len).cast(),
+                iov_len: slot_len,
+            };
         }
+        for i in 0..capacity {
+            let h = &mut b.hdrs[i].msg_hdr;
+            h.msg_name = std::ptr::from_mut(&mut b.addrs[i]).cast();
+            h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut b.iovs[i];
+            h.msg_iovlen = 1;
+        }
+        b
     }
 
     /// How many datagrams one read can return.
@@ -371,10 +389,13 @@ mod tests {
         a.send_batch(&out, &mut scratch, |_, _| errors += 1);
         assert_eq!(errors, 0);
 
-        let mut batch = RecvBatch::new(16, 64);
+        // Moved after it was made (the headers' pointers are set once, to
+        // heap buffers that do not move with it).
+        let mut moved = Box::new(RecvBatch::new(16, 64));
+        let batch = &mut *moved;
         let mut got = Vec::new();
         while got.len() < out.len() {
-            let n = b.try_recv_batch(&mut batch).unwrap();
+            let n = b.try_recv_batch(batch).unwrap();
             assert!(n <= batch.capacity());
             assert_eq!(n, batch.len());
             if n == 0 {
@@ -395,10 +416,10 @@ mod tests {
         });
         assert_eq!(errors, 0);
         assert!(b.wait_readable(5000).unwrap());
-        assert_eq!(b.try_recv_batch(&mut batch).unwrap(), 1);
+        assert_eq!(b.try_recv_batch(batch).unwrap(), 1);
         assert_eq!(batch.get(0).unwrap().0, &[7u8; 64][..]);
 
-        assert_eq!(b.try_recv_batch(&mut batch).unwrap(), 0);
+        assert_eq!(b.try_recv_batch(batch).unwrap(), 0);
         assert!(batch.is_empty());
     }
 
