@@ -557,6 +557,11 @@ impl Outbound for Out {
 
 fn run_shard(ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
     let id = ctx.id.0;
+    // `start` records the wakers right after the threads start: wait for
+    // it, so a name answer or a stop can never find them missing.
+    while setup.control.wakers.get().is_none() {
+        std::thread::yield_now();
+    }
     let ready = setup.ready.lock().map(|t| t.clone());
     let failed = |e: std::io::Error| {
         if let Ok(r) = &ready {
