@@ -503,6 +503,63 @@ def busy_share(a, b, cpus, wall):
     return min(1.0, max(0.0, 1.0 - idle))
 
 
+def ctx_switches(pids):
+    """(voluntary, involuntary) context switches of every thread of these
+    processes (/proc/PID/task/*/status; the process's own status counts
+    only its main thread), and their minor page faults (/proc/PID/stat,
+    all threads). Threads that exit in between are lost, so compare
+    samples of long-lived threads (a router's shards)."""
+    vol = inv = faults = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                faults += int(f.read().rsplit(")", 1)[1].split()[7])
+        except (OSError, ValueError, IndexError):
+            pass
+        for path in glob.glob(f"/proc/{pid}/task/*/status"):
+            try:
+                with open(path) as f:
+                    for line in f:
+                        if line.startswith("voluntary_ctxt_switches:"):
+                            vol += int(line.split()[1])
+                        elif line.startswith("nonvoluntary_ctxt_switches:"):
+                            inv += int(line.split()[1])
+            except (OSError, ValueError):
+                pass
+    return vol, inv, faults
+
+
+# Syscalls counted by --count-syscalls: every one, and the ones a router's
+# receive/send/wait loop makes (how it waits is what differs between peers).
+SYSCALLS = ("recvfrom", "sendto", "recvmsg", "sendmsg", "recvmmsg", "sendmmsg", "io_uring_enter",
+            "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "read", "write", "futex",
+            "membarrier", "clock_nanosleep", "sched_yield", "brk", "mmap", "munmap", "madvise")
+
+
+def count_syscalls(pids, seconds):
+    """{syscall: count} made by every thread of these processes over the
+    next `seconds` (perf stat on tracepoints: counting only, no ptrace
+    stops; "all" is raw_syscalls:sys_enter), or None without perf."""
+    if not shutil.which("perf") or not pids:
+        return None
+    events = ["raw_syscalls:sys_enter"] + [f"syscalls:sys_enter_{c}" for c in SYSCALLS]
+    try:
+        r = subprocess.run(["perf", "stat", "-x", ",", "--no-big-num", "-e", ",".join(events),
+                            "-p", ",".join(map(str, pids)), "--", "sleep", f"{max(0.1, seconds):.3f}"],
+                           capture_output=True, text=True, timeout=seconds + 30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out = {}
+    for ln in r.stderr.splitlines():
+        cols = ln.split(",")
+        if len(cols) < 3 or not cols[0].strip().isdigit():
+            continue
+        name = cols[2].strip()
+        name = "all" if name == "raw_syscalls:sys_enter" else name.replace("syscalls:sys_enter_", "")
+        out[name] = int(cols[0])
+    return out or None
+
+
 def udp_errors():
     """UDP receive-buffer and send-buffer errors of the host (/proc/net/snmp,
     and snmp6), summed: datagrams the kernel dropped."""
@@ -1044,13 +1101,18 @@ def run_step(args, bins, peer, rate, label):
         dpids = tree(uac.pid) + tree(uas.pid)
         swapper = Swapper(args, router.pid) if args.swap_every else None
         r1, dr1, c1, w1 = cpu_sample(rpids), cpu_sample(dpids), cpu_times(), time.time()
+        sw1 = ctx_switches(rpids)
+        syscalls = None
         if args.perf:  # profile the router over the window (perf's own CPU is not the router's)
             out = os.path.join(args.perf, f"{peer}-{args.mode}-{rate}.data")
             subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g", "-o", out,
                             "-p", ",".join(map(str, rpids)), "--", "sleep", f"{max(0.1, t0 + w_to - time.time()):.3f}"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        elif args.count_syscalls:  # counted over the window (perf stat -p: every thread)
+            syscalls = count_syscalls(rpids, t0 + w_to - time.time())
         time.sleep(max(0.0, t0 + w_to - time.time()))
         rpids = tree(router.pid)
+        sw2 = ctx_switches(rpids)
         r2, dr2, c2, w2 = cpu_sample(rpids), cpu_sample(dpids), cpu_times(), time.time()
         sdrops = socket_drops([args.router_port, args.uac_port, args.uas_port])
         try:
@@ -1096,6 +1158,13 @@ def run_step(args, bins, peer, rate, label):
         except OSError:
             pass
     per = (lambda x: x / win_calls * 1e6) if win_calls > 0 else (lambda x: None)
+    per_call = (lambda x: round(x / win_calls, 3)) if win_calls > 0 else (lambda x: None)
+    switches = {"voluntary_per_call": per_call(sw2[0] - sw1[0]),
+                "involuntary_per_call": per_call(sw2[1] - sw1[1]),
+                "minor_faults_per_call": per_call(sw2[2] - sw1[2])}
+    # perf stat's window starts a little after w1 and ends at w2: per call
+    # over the calls completed in the same span, by the stat CSV.
+    syscalls_per_call = ({k: per_call(v) for k, v in syscalls.items()} if syscalls else None)
 
     samples = rtt_samples(udir)
     lat = None
@@ -1150,6 +1219,7 @@ def run_step(args, bins, peer, rate, label):
         "utime_us_per_call": per(ru), "stime_us_per_call": per(rs), "cpu_us_per_call": per(ru + rs),
         "latency": lat, "pass": not reasons, "reasons": reasons, "dir": d,
         "table_swaps": swaps, "latency_per_second": per_second,
+        "context_switches": switches, "syscalls_per_call": syscalls_per_call,
     }
     f1 = lambda v: "-" if v is None else f"{v:.1f}"
     say(f"  {label:<12} rate {rate:>6}  {'PASS' if res['pass'] else 'FAIL'}  cps {achieved:7.0f}  "
@@ -1159,6 +1229,12 @@ def run_step(args, bins, peer, rate, label):
         f"INVITE->200 p50 {ms_str(lat['p50_ms'], lat['source'])} p99 {ms_str(lat['p99_ms'], lat['source'])} ms"
         + (f"  ({', '.join(reasons)})" if reasons else "")
         + (f"  [{swaps} table swaps]" if args.swap_every else "")
+        + (f"  [per call: {f1(switches['voluntary_per_call'])} voluntary + "
+           f"{f1(switches['involuntary_per_call'])} involuntary context switches, "
+           f"{f1(switches['minor_faults_per_call'])} minor page faults]"
+           if args.count_switches and switches["voluntary_per_call"] is not None else "")
+        + (f"  [syscalls per call: " + ", ".join(f"{k} {v:.2f}" for k, v in syscalls_per_call.items() if v)
+           + "]" if syscalls_per_call else "")
         + (f"  [p99 per second: median {statistics.median(s['p99_ms'] for s in per_second):.2f}, "
            f"max {max(s['p99_ms'] for s in per_second):.2f} ms over {len(per_second)} s]"
            if per_second and (args.swap_every or args.per_second) else "")
@@ -1262,6 +1338,7 @@ def summarize(args, peer, runs):
         "router_cpus_busy": med["router_cpus_busy"], "driver_cpus_busy": med["driver_cpus_busy"],
         "utime_us_per_call": med["utime_us_per_call"], "stime_us_per_call": med["stime_us_per_call"],
         "cpu_us_per_call": med["cpu_us_per_call"],
+        "context_switches": med["context_switches"], "syscalls_per_call": med["syscalls_per_call"],
         "p50_ms": med["latency"]["p50_ms"], "p99_ms": med["latency"]["p99_ms"],
         "latency_source": med["latency"]["source"], "failed": med["calls"] - med["successful"],
         "calls": med["calls"], "limit": limit_of(args, run["first_fail"]),
@@ -1339,6 +1416,12 @@ def parse_args(argv):
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in target/release")
     ap.add_argument("--perf", metavar="DIR", default=None,
                     help="perf record (cpu-clock, call graphs) the router over each step's window into DIR")
+    ap.add_argument("--count-switches", action="store_true",
+                    help="print the router's context switches and minor page faults per call over each "
+                         "step's window (every thread's /proc/PID/task/*/status; always in --json)")
+    ap.add_argument("--count-syscalls", action="store_true",
+                    help="count the router's syscalls per call over each step's window (perf stat on "
+                         "syscall tracepoints; adds a little to the router's CPU; not with --perf)")
     ap.add_argument("--per-second", action="store_true",
                     help="print each step's INVITE->200 p99 per second (median and max; always in --json)")
     ap.add_argument("--json", action="store_true", help="print the report as JSON on stdout (progress to stderr)")
@@ -1367,6 +1450,10 @@ def parse_args(argv):
         args.uas_cpus = cpu_list(args.uas_cpus or "0", "--uas-cpus")
     except SetupError as e:
         ap.error(str(e))
+    if args.count_syscalls and args.perf:
+        ap.error("--count-syscalls and --perf both attach perf to the router: use one")
+    if args.count_syscalls and not shutil.which("perf"):
+        ap.error("--count-syscalls: perf not found (apt-get install linux-perf)")
     if args.perf:
         if not shutil.which("perf"):
             ap.error("--perf: perf not found (apt-get install linux-perf)")
@@ -1426,6 +1513,15 @@ def report(args, meta, summaries):
         if s.get("noisy_steps"):
             say(f"note: {s['noisy_steps']} of {s['steps']} {s['peer']} steps had other load >= {args.noise:g} cores "
                 f"on the CPUs under test ([noisy] above): the machine was not quiet")
+    if args.count_switches or args.count_syscalls:
+        for s in summaries:
+            if not s["sustained"]:
+                continue
+            cs, sc = s.get("context_switches") or {}, s.get("syscalls_per_call")
+            say(f"{s['peer']}: per call, context switches {fmt(cs.get('voluntary_per_call'), '.2f')} voluntary + "
+                f"{fmt(cs.get('involuntary_per_call'), '.2f')} involuntary, "
+                f"{fmt(cs.get('minor_faults_per_call'), '.2f')} minor page faults"
+                + (f"; syscalls {', '.join(f'{k} {v:.2f}' for k, v in sc.items() if v)}" if sc else ""))
     ref = next((s for s in summaries if s["peer"] == "kamailio" and s["sustained"]), None)
     if ref:
         for s in summaries:

@@ -17,7 +17,8 @@
 //! - [`config`]: the configuration, plain data, from TOML or the built-in
 //!   default.
 //!
-//! Runtime (feature `runtime`: glommio, tokio, hickory, clap, signals):
+//! Runtime (feature `runtime`: the shard threads, tokio, hickory, clap,
+//! signals):
 //! - `runtime`: [`runtime::RouterBuilder`], the one composition root
 //!   (`trunkline run` and the tests build the router with it), the
 //!   running shards, the reload path, the control socket, signals.

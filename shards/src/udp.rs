@@ -2,14 +2,12 @@
 //! SO_REUSEPORT, so replies leave from the advertised address whichever
 //! shard sends them.
 //!
-//! Datagrams are read in batches with non-blocking `recvmmsg(2)` until the
-//! socket is empty, and only then does the shard wait for readability
-//! through glommio (an io_uring `MSG_PEEK` of one byte). Under load one
-//! wakeup drains many datagrams with a few syscalls; idle, no large receive
-//! buffer is allocated per wait (glommio's own `recv_from` allocates one
-//! of the full buffer size for every io_uring receive). What a batch
-//! produces is sent with one `sendmmsg(2)`, falling back to glommio for a
-//! datagram the socket buffer has no room for.
+//! Datagrams are read in batches with non-blocking `recvmmsg(2)`; the
+//! shard's loop ([`crate::serve`]) waits for readability with
+//! `epoll_wait` only once a read came back short. Under load one wakeup
+//! drains many datagrams with a few syscalls. What a batch produces is
+//! sent with one `sendmmsg(2)`; a datagram the socket buffer has no room
+//! for waits for room (`poll` for `POLLOUT`): backpressure, not a drop.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
@@ -17,16 +15,18 @@ use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+/// How long a send waits for room in the socket buffer before the
+/// datagram counts as failed.
+const SEND_WAIT_MS: i32 = 1000;
+
 /// One shard's socket on one listen address.
 #[derive(Debug)]
 pub struct UdpTransport {
     std: StdUdpSocket,
-    ring: glommio::net::UdpSocket,
 }
 
 impl UdpTransport {
-    /// Binds `addr` with SO_REUSEPORT (other shards bind it too). Must be
-    /// called on a glommio executor.
+    /// Binds `addr` with SO_REUSEPORT (other shards bind it too).
     pub fn bind(addr: SocketAddr) -> io::Result<UdpTransport> {
         Self::bind_with(addr, true)
     }
@@ -36,33 +36,26 @@ impl UdpTransport {
     /// everything sent to it.
     pub fn bind_with(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpTransport> {
         let sock = udp_socket(addr, reuse_port)?;
-        let ring = glommio::net::UdpSocket::from(sock.try_clone()?);
-        Ok(UdpTransport {
-            std: sock.into(),
-            ring,
-        })
+        Ok(UdpTransport { std: sock.into() })
     }
 
     /// Wraps a socket bound beforehand (e.g. by the main thread, so bind
-    /// errors come before the shards start). Must be called on a glommio
-    /// executor.
+    /// errors come before the shards start).
     pub fn from_socket(sock: Socket) -> io::Result<UdpTransport> {
         sock.set_nonblocking(true)?;
-        let ring = glommio::net::UdpSocket::from(sock.try_clone()?);
-        Ok(UdpTransport {
-            std: sock.into(),
-            ring,
-        })
+        Ok(UdpTransport { std: sock.into() })
     }
 
-    /// Waits until a datagram is queued.
-    pub async fn readable(&self) -> io::Result<()> {
-        let mut one = [0u8; 1];
-        self.ring
-            .peek_from(&mut one)
-            .await
-            .map(|_| ())
-            .map_err(io::Error::from)
+    /// The socket's descriptor (for the shard's `epoll`).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.std.as_raw_fd()
+    }
+
+    /// Waits up to `timeout_ms` (-1: forever) until a datagram is queued
+    /// (`poll(2)`); whether one is. The shard loop waits with `epoll`
+    /// instead; this is for simple users and tests.
+    pub fn wait_readable(&self, timeout_ms: i32) -> io::Result<bool> {
+        wait_for(self.std.as_raw_fd(), libc::POLLIN, timeout_ms)
     }
 
     /// Reads the datagrams queued, up to `batch`'s capacity, with one
@@ -72,29 +65,22 @@ impl UdpTransport {
     pub fn try_recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
         batch.got.clear();
         let slots = batch.hdrs.len();
-        let base = batch.data.as_mut_ptr();
-        for i in 0..slots {
-            batch.iovs[i] = libc::iovec {
-                // In bounds: `data` holds `slots * slot_len` bytes.
-                iov_base: base.wrapping_add(i * batch.slot_len).cast(),
-                iov_len: batch.slot_len,
-            };
+        // Only the headers the last read filled need resetting (the kernel
+        // writes the lengths and flags of those it fills): an idle shard
+        // that wakes for one datagram touches two headers, not all of them.
+        for h in &mut batch.hdrs[..batch.dirty] {
+            h.msg_hdr.msg_namelen =
+                std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_hdr.msg_controllen = 0;
+            h.msg_hdr.msg_flags = 0;
+            h.msg_len = 0;
         }
-        for i in 0..slots {
-            let h = &mut batch.hdrs[i].msg_hdr;
-            h.msg_name = std::ptr::from_mut(&mut batch.addrs[i]).cast();
-            h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_iov = &mut batch.iovs[i];
-            h.msg_iovlen = 1;
-            h.msg_control = std::ptr::null_mut();
-            h.msg_controllen = 0;
-            h.msg_flags = 0;
-            batch.hdrs[i].msg_len = 0;
-        }
+        batch.dirty = 0;
         let fd = self.std.as_raw_fd();
         // SAFETY: every header points at this batch's own address, iovec
-        // and buffer slots, set just above; they live until the call returns
-        // and nothing else borrows them meanwhile.
+        // and buffer slots (set by `RecvBatch::new`; those vectors are never
+        // resized, so their heap buffers stay put); they live until the
+        // call returns and nothing else borrows them meanwhile.
         let r = unsafe {
             libc::recvmmsg(
                 fd,
@@ -111,6 +97,9 @@ impl UdpTransport {
                 _ => Err(e),
             };
         }
+        // The kernel may also have written the header after the last one
+        // filled (the read that found the socket empty).
+        batch.dirty = (r as usize + 1).min(slots);
         for (i, h) in batch.hdrs[..r as usize].iter().enumerate() {
             // SAFETY: the kernel wrote a socket address of `msg_namelen`
             // bytes (at most the storage's size) into `addrs[i]`.
@@ -126,10 +115,10 @@ impl UdpTransport {
     }
 
     /// Sends every datagram of `out` in order, with as few `sendmmsg(2)`
-    /// calls as the socket buffer allows; a datagram it has no room for
-    /// waits for room through glommio. `failed` hears of each datagram
-    /// that could not be sent.
-    pub async fn send_batch<D: Datagram>(
+    /// calls as the socket buffer allows; when the buffer is full, waits
+    /// for room (up to a second, then the datagram counts as failed).
+    /// `failed` hears of each datagram that could not be sent.
+    pub fn send_batch<D: Datagram>(
         &self,
         out: &[D],
         scratch: &mut SendScratch,
@@ -156,14 +145,15 @@ impl UdpTransport {
                 continue;
             }
             let e = io::Error::last_os_error();
-            let (bytes, dest) = (out[i].bytes(), out[i].dest());
+            let dest = out[i].dest();
             match e.kind() {
                 io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => {
-                    if let Err(e) = self.ring.send_to(bytes, dest).await {
-                        failed(dest, e.into());
-                    }
-                }
+                io::ErrorKind::WouldBlock => match wait_for(fd, libc::POLLOUT, SEND_WAIT_MS) {
+                    // Room now: try the same datagram again.
+                    Ok(true) => continue,
+                    Ok(false) => failed(dest, e),
+                    Err(e) => failed(dest, e),
+                },
                 _ => failed(dest, e),
             }
             i += 1;
@@ -184,6 +174,8 @@ pub struct RecvBatch {
     addrs: Vec<libc::sockaddr_storage>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
+    /// Headers the last read may have written (reset before the next).
+    dirty: usize,
     /// Length and source of each datagram read.
     got: Vec<(usize, SocketAddr)>,
 }
@@ -212,14 +204,34 @@ impl RecvBatch {
                 std::mem::zeroed::<libc::mmsghdr>(),
             )
         };
-        RecvBatch {
+        let mut b = RecvBatch {
             data: vec![0; capacity * slot_len],
             slot_len,
             addrs: vec![addr; capacity],
             iovs: vec![iov; capacity],
             hdrs: vec![hdr; capacity],
+            dirty: 0,
             got: Vec::with_capacity(capacity),
+        };
+        // Each header points at its address and iovec, each iovec at its
+        // slot, once: none of these vectors is resized afterwards, so the
+        // pointers stay valid when the batch moves.
+        let base = b.data.as_mut_ptr();
+        for i in 0..capacity {
+            b.iovs[i] = libc::iovec {
+                // In bounds: `data` holds `capacity * slot_len` bytes.
+                iov_base: base.wrapping_add(i * slot_len).cast(),
+                iov_len: slot_len,
+            };
         }
+        for i in 0..capacity {
+            let h = &mut b.hdrs[i].msg_hdr;
+            h.msg_name = std::ptr::from_mut(&mut b.addrs[i]).cast();
+            h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut b.iovs[i];
+            h.msg_iovlen = 1;
+        }
+        b
     }
 
     /// How many datagrams one read can return.
@@ -309,6 +321,26 @@ impl SendScratch {
     }
 }
 
+/// Waits up to `timeout_ms` for `events` on `fd`; whether they came.
+fn wait_for(fd: std::os::fd::RawFd, events: libc::c_short, timeout_ms: i32) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one live pollfd for the duration of the call.
+        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if r >= 0 {
+            return Ok(r > 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 /// A non-blocking UDP socket bound to `addr` with SO_REUSEPORT.
 pub fn reuseport_socket(addr: SocketAddr) -> io::Result<Socket> {
     udp_socket(addr, true)
@@ -345,7 +377,7 @@ mod tests {
     /// `to`: more datagrams than one receive batch holds, in order, with
     /// their lengths and source; a datagram longer than a slot is cut to
     /// the slot; an empty socket reads as 0.
-    async fn round_trip(from: SocketAddr, to: SocketAddr) {
+    fn round_trip(from: SocketAddr, to: SocketAddr) {
         let a = UdpTransport::bind_with(from, false).unwrap();
         let b = UdpTransport::bind_with(to, false).unwrap();
         let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
@@ -354,17 +386,20 @@ mod tests {
             .collect();
         let mut scratch = SendScratch::default();
         let mut errors = 0;
-        a.send_batch(&out, &mut scratch, |_, _| errors += 1).await;
+        a.send_batch(&out, &mut scratch, |_, _| errors += 1);
         assert_eq!(errors, 0);
 
-        let mut batch = RecvBatch::new(16, 64);
+        // Moved after it was made (the headers' pointers are set once, to
+        // heap buffers that do not move with it).
+        let mut moved = Box::new(RecvBatch::new(16, 64));
+        let batch = &mut *moved;
         let mut got = Vec::new();
         while got.len() < out.len() {
-            let n = b.try_recv_batch(&mut batch).unwrap();
+            let n = b.try_recv_batch(batch).unwrap();
             assert!(n <= batch.capacity());
             assert_eq!(n, batch.len());
             if n == 0 {
-                b.readable().await.unwrap();
+                assert!(b.wait_readable(5000).unwrap());
             }
             for i in 0..n {
                 let (bytes, src) = batch.get(i).unwrap();
@@ -378,30 +413,53 @@ mod tests {
 
         a.send_batch(&[(vec![7u8; 100], b_addr)], &mut scratch, |_, _| {
             errors += 1
-        })
-        .await;
+        });
         assert_eq!(errors, 0);
-        b.readable().await.unwrap();
-        assert_eq!(b.try_recv_batch(&mut batch).unwrap(), 1);
+        assert!(b.wait_readable(5000).unwrap());
+        assert_eq!(b.try_recv_batch(batch).unwrap(), 1);
         assert_eq!(batch.get(0).unwrap().0, &[7u8; 64][..]);
 
-        assert_eq!(b.try_recv_batch(&mut batch).unwrap(), 0);
+        assert_eq!(b.try_recv_batch(batch).unwrap(), 0);
         assert!(batch.is_empty());
     }
 
     #[test]
     fn batches_round_trip_over_loopback() {
-        glommio::LocalExecutorBuilder::default()
-            .spawn(|| async {
-                round_trip(
-                    "127.0.0.1:0".parse().unwrap(),
-                    "127.0.0.1:0".parse().unwrap(),
-                )
-                .await;
-                round_trip("[::1]:0".parse().unwrap(), "[::1]:0".parse().unwrap()).await;
-            })
-            .unwrap()
-            .join()
+        round_trip(
+            "127.0.0.1:0".parse().unwrap(),
+            "127.0.0.1:0".parse().unwrap(),
+        );
+        round_trip("[::1]:0".parse().unwrap(), "[::1]:0".parse().unwrap());
+    }
+
+    /// A sender with a send buffer smaller than what it sends at once
+    /// reports no error and the receiver gets every datagram (over
+    /// loopback the kernel moves datagrams to the receiver at once, so
+    /// this rarely reaches the wait for room; it checks the loop around it).
+    #[test]
+    fn a_small_send_buffer_loses_nothing() {
+        let a = UdpTransport::bind_with("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let b = UdpTransport::bind_with("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let b_addr = b.local_addr().unwrap();
+        socket2::SockRef::from(&a.std)
+            .set_send_buffer_size(4096)
             .unwrap();
+        let out: Vec<(Vec<u8>, SocketAddr)> =
+            (0..64u32).map(|i| (vec![i as u8; 1400], b_addr)).collect();
+        let reader = std::thread::spawn(move || {
+            let mut batch = RecvBatch::new(16, 1500);
+            let mut n = 0;
+            while n < 64 {
+                if !b.wait_readable(5000).unwrap() {
+                    break;
+                }
+                n += b.try_recv_batch(&mut batch).unwrap();
+            }
+            n
+        });
+        let mut errors = 0;
+        a.send_batch(&out, &mut SendScratch::default(), |_, _| errors += 1);
+        assert_eq!(errors, 0);
+        assert_eq!(reader.join().unwrap(), 64);
     }
 }

@@ -1,7 +1,7 @@
 //! The threads that look up next hops given by host name, off the shards
 //! (feature `runtime`): the shards queue [`NameQuery`]s (never blocking:
 //! a full queue fails the lookup at once), each answer goes back to the
-//! shard that asked, which takes it at its next tick.
+//! shard that asked, which is woken to take it.
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -30,9 +30,14 @@ impl NameLookups {
     /// Starts the lookup threads for `shards` shards, each looking names
     /// up with a resolver `resolver` makes (RFC 3263 §4.2; one each, so a
     /// resolver that serialises its lookups does not serialise the
-    /// threads). The threads end when the shards are gone (the query
+    /// threads), calling `wake(shard)` when an answer for `shard` is
+    /// queued. The threads end when the shards are gone (the query
     /// channel closes).
-    pub fn spawn(shards: u16, resolver: impl Fn() -> Resolver) -> std::io::Result<NameLookups> {
+    pub fn spawn(
+        shards: u16,
+        resolver: impl Fn() -> Resolver,
+        wake: impl Fn(u16) + Clone + Send + 'static,
+    ) -> std::io::Result<NameLookups> {
         let (queries, query_rx) = crossbeam_channel::bounded::<(u16, NameQuery)>(QUEUE);
         let (answer_txs, answers): (Vec<_>, Vec<_>) = (0..shards)
             .map(|_| crossbeam_channel::unbounded::<NameAnswer>())
@@ -41,6 +46,7 @@ impl NameLookups {
             let queries = query_rx.clone();
             let answers = answer_txs.clone();
             let resolve = resolver();
+            let wake = wake.clone();
             std::thread::Builder::new()
                 .name(format!("trunkline-dns-{i}"))
                 .spawn(move || {
@@ -51,6 +57,7 @@ impl NameLookups {
                         }
                         if let Some(a) = answers.get(usize::from(shard)) {
                             let _ = a.send((q, found));
+                            wake(shard);
                         }
                     }
                 })?;

@@ -1,6 +1,6 @@
 //! The running router (feature `runtime`): the composition root that
 //! builds it from a [`Config`](crate::config::Config) and injected
-//! services ([`RouterBuilder`]), the running shards (glommio, one per
+//! services ([`RouterBuilder`]), the running shards (a pinned thread per
 //! core), the one reload path for everything reloadable ([`Reloader`]),
 //! the local control socket ([`control`]) and signal handling.
 //!

@@ -1,31 +1,39 @@
-//! The running shards: one per core (glommio), each with its own
+//! The running shards: one per core, each a pinned thread with its own
 //! SO_REUSEPORT socket per listen address, its own [`ProxyCore`], and the
 //! cross-shard mesh that hands every datagram to the shard owning its
 //! Call-ID. Started by [`super::RouterBuilder`].
 //!
 //! Every shard binds the same address:port, so a reply leaves from the
-//! advertised address whichever shard sends it.
+//! advertised address whichever shard sends it. Each shard runs the loop
+//! of [`trunkline_shards::serve`] (read a batch, hand off or process,
+//! flush, wait) with its proxy core as the [`Service`]: it sleeps in the
+//! kernel until a datagram arrives or a transaction timer is due, and
+//! other threads (a stop, a counter dump, a name lookup's answer) wake it
+//! through its [`Waker`].
 
-use std::cell::{Cell, RefCell};
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
-use std::rc::Rc;
-use std::sync::Arc;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use trunkline_parser::find_call_id;
 use trunkline_routing_tables::At;
-use trunkline_shards::runtime::{HandoffPool, Runtime, RuntimeBuilder, ShardCtx};
+use trunkline_shards::runtime::{Runtime, RuntimeBuilder, ShardCtx, Waker};
+use trunkline_shards::serve::{Io, Outbound, ServeOptions, ServeStats, Service, serve};
 use trunkline_shards::tx::TxStats;
-use trunkline_shards::udp::{Datagram, RecvBatch, SendScratch, UdpTransport};
+use trunkline_shards::udp::{Datagram, UdpTransport};
+use trunkline_shards::{ShardId, ShardMap};
 
 use crate::config::Config;
 use crate::dns::lookups::{NameAnswer, NameLookups};
 use crate::dns::{NameQuery, Resolver};
 use crate::proxy::{Counters, ProxyConfig, ProxyCore, Services};
 
-/// How often each shard runs its transaction timers. SIP timers are
-/// counted in hundreds of milliseconds; a 10 ms tick costs nothing.
+/// Least time between two runs of a shard's transaction timers (they run
+/// only when one is due). SIP timers are counted in hundreds of
+/// milliseconds; at 2,000 calls/s a deadline falls every 0.5 ms, and
+/// running them at most every 10 ms keeps that from costing wakeups.
 const TICK: Duration = Duration::from_millis(10);
 
 /// Datagrams read per `recvmmsg`: enough that a busy shard makes one
@@ -106,6 +114,25 @@ names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures
 struct Control {
     stop: AtomicBool,
     dump: AtomicU64,
+    /// The shards' wakers, once they run: a shard sleeps until a datagram
+    /// or a timer, so a stop or a dump must wake it.
+    wakers: OnceLock<Vec<Arc<Waker>>>,
+}
+
+impl Control {
+    /// Has every shard look at the flags now.
+    fn wake_all(&self) {
+        for w in self.wakers.get().into_iter().flatten() {
+            w.notify();
+        }
+    }
+
+    /// Has shard `shard` look at its answers now.
+    fn wake(&self, shard: u16) {
+        if let Some(w) = self.wakers.get().and_then(|w| w.get(usize::from(shard))) {
+            w.notify();
+        }
+    }
 }
 
 /// The running shards.
@@ -125,12 +152,14 @@ impl RunningShards {
     /// Asks every shard to print its counters (what SIGUSR1 does).
     pub fn dump_counters(&self) {
         self.control.dump.fetch_add(1, Ordering::Relaxed);
+        self.control.wake_all();
     }
 
     /// Starts a graceful shutdown: new requests get 503, live transactions
     /// finish within the grace period.
     pub fn stop(&self) {
         self.control.stop.store(true, Ordering::Relaxed);
+        self.control.wake_all();
     }
 
     /// A handle that can stop the router from another thread.
@@ -165,11 +194,13 @@ impl Stopper {
     /// Starts a graceful shutdown.
     pub fn stop(&self) {
         self.0.stop.store(true, Ordering::Relaxed);
+        self.0.wake_all();
     }
 
     /// Asks every shard to print its counters.
     pub fn dump_counters(&self) {
         self.0.dump.fetch_add(1, Ordering::Relaxed);
+        self.0.wake_all();
     }
 }
 
@@ -237,7 +268,11 @@ pub(crate) fn start(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let lookups = NameLookups::spawn(cfg.shards, resolver).map_err(StartError::Lookups)?;
+    let wake = {
+        let control = control.clone();
+        move |shard: u16| control.wake(shard)
+    };
+    let lookups = NameLookups::spawn(cfg.shards, resolver, wake).map_err(StartError::Lookups)?;
     let shard_cfg = Arc::new(ShardSetup {
         bound: bound.clone(),
         proxy,
@@ -254,10 +289,8 @@ pub(crate) fn start(
         .cpus(cfg.cpus.clone())
         .seed(seed)
         .name("trunkline")
-        .spawn(move |ctx| {
-            let setup = shard_cfg.clone();
-            async move { run_shard(ctx, setup).await }
-        })?;
+        .spawn(move |ctx| run_shard(ctx, shard_cfg.clone()))?;
+    let _ = control.wakers.set(runtime.wakers());
     // Return once every shard has bound its sockets: a datagram sent after
     // `start` returns is never lost.
     for _ in 0..cfg.shards {
@@ -265,6 +298,7 @@ pub(crate) fn start(
             Ok(Ok(())) => {}
             Ok(Err(source)) => {
                 control.stop.store(true, Ordering::Relaxed);
+                control.wake_all();
                 let _ = runtime.join();
                 return Err(StartError::Bind {
                     addr: bound[0],
@@ -273,6 +307,7 @@ pub(crate) fn start(
             }
             Err(_) => {
                 control.stop.store(true, Ordering::Relaxed);
+                control.wake_all();
                 return Err(StartError::Bind {
                     addr: bound[0],
                     source: std::io::Error::other("shards did not start within 10 s"),
@@ -310,30 +345,26 @@ struct ShardSetup {
     name_answers: Vec<crossbeam_channel::Receiver<NameAnswer>>,
 }
 
-/// One shard's state, shared by its tasks (single-threaded: Rc/RefCell).
-struct Shard {
+/// One shard: its proxy core, run by the shared shard loop.
+struct RouterShard {
     id: u16,
-    core: RefCell<ProxyCore>,
-    sockets: Vec<UdpTransport>,
-    ctx: ShardCtx,
-    bufs: RefCell<Vec<Vec<u8>>>,
-    /// Batches of outgoing datagrams (taken while a flush sends one, so
-    /// two tasks flushing at once each have their own).
-    out: RefCell<Vec<OutBatch>>,
-    /// Buffers of handoffs received, reused for handoffs sent: SIP traffic
-    /// flows both ways between shards, so buffers circulate instead of
-    /// being allocated per datagram.
-    handoff_pool: HandoffPool,
-    handoffs_out: Cell<u64>,
-    handoffs_in: Cell<u64>,
-    send_errors: Cell<u64>,
-    /// Where this shard's name lookups go.
+    core: ProxyCore,
+    /// Spare buffers for the datagrams the core writes.
+    bufs: Vec<Vec<u8>>,
+    /// Where this shard's name lookups go, and where their answers come.
     name_queries: crossbeam_channel::Sender<(u16, NameQuery)>,
+    name_answers: crossbeam_channel::Receiver<NameAnswer>,
+    control: Arc<Control>,
+    grace: Duration,
+    /// The dump requests already answered.
+    dumped: u64,
+    /// Since when the shard drains (after a stop).
+    stopping: Option<Instant>,
 }
 
-impl Shard {
-    fn report(&self) -> ShardReport {
-        let core = self.core.borrow();
+impl RouterShard {
+    fn report(&self, io: &ServeStats) -> ShardReport {
+        let core = &self.core;
         let gateways = core.gateway_states();
         ShardReport {
             gateways_probed: gateways.len() as u32,
@@ -342,91 +373,100 @@ impl Shard {
             counters: core.counters(),
             tx: core.tx_stats(),
             live_transactions: core.live_transactions(),
-            handoffs_out: self.handoffs_out.get(),
-            handoffs_in: self.handoffs_in.get(),
-            send_errors: self.send_errors.get(),
+            handoffs_out: io.handoffs_out,
+            handoffs_in: io.handoffs_in,
+            send_errors: io.send_errors,
         }
-    }
-
-    /// Processes a datagram this shard owns, then sends what it produced.
-    async fn process(&self, bytes: &[u8], src: SocketAddr, local: u16) {
-        self.core
-            .borrow_mut()
-            .handle_datagram(Instant::now(), bytes, src, local);
-        self.flush().await;
-    }
-
-    /// A datagram from the network: process it here (what it produces is
-    /// sent by the next [`Shard::flush`]), or hand it to its owner shard,
-    /// found from the Call-ID without parsing the message.
-    async fn on_datagram(&self, now: Instant, bytes: &[u8], src: SocketAddr, local: u16) {
-        let map = &self.ctx.map;
-        if map.shards() > 1 {
-            let owner = find_call_id(bytes).map_or(self.id, |s| map.owner(s.of(bytes)).0);
-            if owner != self.id {
-                // The batch's clock reading: when it was received.
-                let h = self.handoff_pool.handoff(bytes, src, local, now);
-                self.handoffs_out.set(self.handoffs_out.get() + 1);
-                if let Err(e) = self.ctx.hand_off(owner, h).await {
-                    tracing::debug!(owner, "handoff failed: {e}");
-                }
-                return;
-            }
-        }
-        self.core
-            .borrow_mut()
-            .handle_datagram(now, bytes, src, local);
-    }
-
-    /// Sends everything the core has produced: one `sendmmsg` per run of
-    /// datagrams leaving from the same socket.
-    async fn flush(&self) {
-        let mut batch = self.out.borrow_mut().pop().unwrap_or_default();
-        {
-            let mut core = self.core.borrow_mut();
-            // Names to look up go to the lookup threads (never blocking
-            // here); a full queue fails the lookup at once.
-            while let Some(q) = core.poll_name_query() {
-                if let Err(e) = self.name_queries.try_send((self.id, q)) {
-                    let (_, q) = e.into_inner();
-                    core.handle_name_answer(Instant::now(), &q, Err("lookup queue full".into()));
-                }
-            }
-            let mut bufs = self.bufs.borrow_mut();
-            loop {
-                let mut buf = bufs.pop().unwrap_or_default();
-                let Some(t) = core.poll_transmit(&mut buf) else {
-                    bufs.push(buf);
-                    break;
-                };
-                batch.msgs.push(Out {
-                    bytes: buf,
-                    dest: t.dest,
-                    local: t.local,
-                });
-            }
-        }
-        let errors = &self.send_errors;
-        for run in batch.msgs.chunk_by(|a, b| a.local == b.local) {
-            let sock = &self.sockets[run[0].local as usize % self.sockets.len()];
-            sock.send_batch(run, &mut batch.scratch, |dest, e| {
-                errors.set(errors.get() + 1);
-                tracing::debug!(%dest, "send failed: {e}");
-            })
-            .await;
-        }
-        self.bufs
-            .borrow_mut()
-            .extend(batch.msgs.drain(..).map(|o| o.bytes));
-        self.out.borrow_mut().push(batch);
     }
 }
 
-/// Datagrams produced by the core, sent together by [`Shard::flush`].
-#[derive(Default)]
-struct OutBatch {
-    msgs: Vec<Out>,
-    scratch: SendScratch,
+impl Service for RouterShard {
+    type Out = Out;
+
+    /// The Call-ID's shard, found without parsing the message.
+    fn owner(&self, map: &ShardMap, bytes: &[u8]) -> ShardId {
+        find_call_id(bytes).map_or(ShardId(self.id), |s| map.owner(s.of(bytes)))
+    }
+
+    fn on_datagram(&mut self, now: Instant, bytes: &[u8], src: SocketAddr, socket: u32) {
+        self.core.handle_datagram(now, bytes, src, socket as u16);
+    }
+
+    /// Transaction timers, name answers, counter dumps and the stop.
+    fn on_timeout(&mut self, now: Instant, io: &mut Io) -> ControlFlow<()> {
+        while let Ok((q, found)) = self.name_answers.try_recv() {
+            self.core.handle_name_answer(now, &q, found);
+        }
+        // Routing rules' time windows read the wall clock through the
+        // core: set whenever its timers run.
+        self.core.set_wall_clock(now, At::now());
+        self.core.handle_timeout(now);
+        let d = self.control.dump.load(Ordering::Relaxed);
+        if d != self.dumped {
+            self.dumped = d;
+            tracing::info!("{}", self.report(&io.stats()));
+            for (gateway, up) in self.core.gateway_states() {
+                tracing::info!(shard = self.id, %gateway, up, "gateway");
+            }
+        }
+        if self.stopping.is_none() && self.control.stop.load(Ordering::Relaxed) {
+            self.stopping = Some(now);
+            self.core.set_draining(true);
+        }
+        if let Some(since) = self.stopping {
+            let pending = self.core.pending_requests();
+            if pending == 0 || now.duration_since(since) >= self.grace {
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Option<Instant> {
+        let due = self.core.poll_timeout();
+        if self.stopping.is_some() {
+            // Draining: look at the pending requests every tick.
+            return Some(due.map_or(now + TICK, |d| d.min(now + TICK)));
+        }
+        due
+    }
+
+    /// Everything the core has produced; names to look up go to the
+    /// lookup threads (never blocking here; a full queue fails the lookup
+    /// at once).
+    fn poll_transmit(&mut self, out: &mut Vec<Out>) {
+        while let Some(q) = self.core.poll_name_query() {
+            if let Err(e) = self.name_queries.try_send((self.id, q)) {
+                let (_, q) = e.into_inner();
+                self.core
+                    .handle_name_answer(Instant::now(), &q, Err("lookup queue full".into()));
+            }
+        }
+        loop {
+            let mut buf = self.bufs.pop().unwrap_or_default();
+            let Some(t) = self.core.poll_transmit(&mut buf) else {
+                self.bufs.push(buf);
+                break;
+            };
+            out.push(Out {
+                bytes: buf,
+                dest: t.dest,
+                local: t.local,
+            });
+        }
+    }
+
+    fn sent(&mut self, out: &mut Vec<Out>) {
+        self.bufs.extend(out.drain(..).map(|o| o.bytes));
+    }
+
+    fn send_failed(&mut self, dest: SocketAddr, err: std::io::Error) {
+        tracing::debug!(%dest, "send failed: {err}");
+    }
+
+    fn recv_failed(&mut self, _socket: u32, err: std::io::Error) {
+        tracing::debug!("recv failed: {err}");
+    }
 }
 
 /// One datagram to send, and the local socket it leaves from.
@@ -445,26 +485,48 @@ impl Datagram for Out {
     }
 }
 
-async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
+impl Outbound for Out {
+    fn socket(&self) -> u32 {
+        u32::from(self.local)
+    }
+}
+
+fn run_shard(ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
     let id = ctx.id.0;
-    let mut sockets = Vec::new();
+    // `start` records the wakers right after the threads start: wait for
+    // it, so a name answer or a stop can never find them missing.
+    while setup.control.wakers.get().is_none() {
+        std::thread::yield_now();
+    }
     let ready = setup.ready.lock().map(|t| t.clone());
-    for addr in &setup.bound {
-        match UdpTransport::bind(*addr) {
-            Ok(s) => sockets.push(s),
-            Err(e) => {
-                tracing::error!(shard = id, %addr, "cannot bind: {e}");
-                if let Ok(r) = &ready {
-                    let _ = r.send(Err(std::io::Error::other(e.to_string())));
-                }
-                return ShardReport {
-                    shard: id,
-                    ..ShardReport::default()
-                };
-            }
+    let failed = |e: std::io::Error| {
+        if let Ok(r) = &ready {
+            let _ = r.send(Err(std::io::Error::other(e.to_string())));
+        }
+        ShardReport {
+            shard: id,
+            ..ShardReport::default()
+        }
+    };
+    let opts = ServeOptions {
+        batch: RECV_BATCH,
+        slot_len: setup.proxy.limits.max_message + 1,
+        timer_granularity: TICK,
+        ..ServeOptions::default()
+    };
+    let mut io = match Io::new(&ctx.waker, &opts) {
+        Ok(io) => io,
+        Err(e) => {
+            tracing::error!(shard = id, "cannot wait for events: {e}");
+            return failed(e);
+        }
+    };
+    for (local, addr) in setup.bound.iter().enumerate() {
+        if let Err(e) = UdpTransport::bind(*addr).and_then(|s| io.add_socket(local as u32, s)) {
+            tracing::error!(shard = id, %addr, "cannot bind: {e}");
+            return failed(e);
         }
     }
-    let streams = ctx.receivers.streams();
     let mut core = ProxyCore::for_shard(
         setup.proxy.clone(),
         &setup.services,
@@ -472,116 +534,22 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         setup.seed ^ id as u64,
     );
     core.set_wall_clock(Instant::now(), At::now());
-    let shard = Rc::new(Shard {
+    let mut shard = RouterShard {
         id,
-        core: RefCell::new(core),
-        sockets,
-        ctx,
-        bufs: RefCell::new(Vec::new()),
-        out: RefCell::new(Vec::new()),
-        handoff_pool: HandoffPool::default(),
-        handoffs_out: Cell::new(0),
-        handoffs_in: Cell::new(0),
-        send_errors: Cell::new(0),
+        core,
+        bufs: Vec::new(),
         name_queries: setup.name_queries.clone(),
-    });
-    let name_answers = setup.name_answers[usize::from(id)].clone();
-    let max = setup.proxy.limits.max_message + 1;
-    // Task handles: dropping them at the end cancels the tasks, which
-    // releases the sockets before the shard reports back.
-    let mut tasks = Vec::new();
-    for local in 0..shard.sockets.len() {
-        let shard = shard.clone();
-        tasks.push(glommio::spawn_local(async move {
-            let mut batch = RecvBatch::new(RECV_BATCH, max);
-            let sock = &shard.sockets[local];
-            loop {
-                // Drain what is queued, a batch per syscall, sending what
-                // each batch produced before reading the next; then wait.
-                loop {
-                    match sock.try_recv_batch(&mut batch) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            let now = Instant::now();
-                            for i in 0..n {
-                                if let Some((bytes, src)) = batch.get(i) {
-                                    shard.on_datagram(now, bytes, src, local as u16).await;
-                                }
-                            }
-                            shard.flush().await;
-                            if n < batch.capacity() {
-                                // Most likely empty: the wait's own
-                                // non-blocking peek tells.
-                                break;
-                            }
-                            // Let the handoff and timer tasks run.
-                            glommio::yield_if_needed().await;
-                        }
-                        Err(e) => {
-                            tracing::debug!("recv failed: {e}");
-                            break;
-                        }
-                    }
-                }
-                if let Err(e) = sock.readable().await {
-                    tracing::debug!("wait failed: {e}");
-                    glommio::timer::sleep(Duration::from_millis(1)).await;
-                }
-            }
-        }));
-    }
-    for (_, stream) in streams {
-        let shard = shard.clone();
-        tasks.push(glommio::spawn_local(async move {
-            while let Some(h) = stream.recv().await {
-                shard.handoffs_in.set(shard.handoffs_in.get() + 1);
-                shard.process(&h.bytes, h.src, h.local).await;
-                shard.handoff_pool.give_back(h.bytes);
-            }
-        }));
-    }
-
+        name_answers: setup.name_answers[usize::from(id)].clone(),
+        control: setup.control.clone(),
+        grace: setup.grace,
+        dumped: setup.control.dump.load(Ordering::Relaxed),
+        stopping: None,
+    };
     if let Ok(r) = ready {
         let _ = r.send(Ok(()));
     }
-
-    // Timers, signals and shutdown.
-    let mut dumped = setup.control.dump.load(Ordering::Relaxed);
-    let mut stopping: Option<Instant> = None;
-    loop {
-        glommio::timer::sleep(TICK).await;
-        let now = Instant::now();
-        while let Ok((q, found)) = name_answers.try_recv() {
-            shard.core.borrow_mut().handle_name_answer(now, &q, found);
-        }
-        {
-            let mut core = shard.core.borrow_mut();
-            // Routing rules' time windows read the wall clock through the
-            // core: set once per tick.
-            core.set_wall_clock(now, At::now());
-            core.handle_timeout(now);
-        }
-        shard.flush().await;
-        let d = setup.control.dump.load(Ordering::Relaxed);
-        if d != dumped {
-            dumped = d;
-            tracing::info!("{}", shard.report());
-            for (gateway, up) in shard.core.borrow().gateway_states() {
-                tracing::info!(shard = shard.id, %gateway, up, "gateway");
-            }
-        }
-        if stopping.is_none() && setup.control.stop.load(Ordering::Relaxed) {
-            stopping = Some(now);
-            shard.core.borrow_mut().set_draining(true);
-        }
-        if let Some(since) = stopping {
-            let pending = shard.core.borrow().pending_requests();
-            if pending == 0 || now.duration_since(since) >= setup.grace {
-                break;
-            }
-        }
-    }
-    let report = shard.report();
-    drop(tasks);
-    report
+    let stats = serve(&ctx, &mut io, &mut shard);
+    // The sockets close before the shard reports back.
+    drop(io);
+    shard.report(&stats)
 }

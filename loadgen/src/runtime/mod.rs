@@ -1,11 +1,12 @@
 //! Running a scenario on every core: what trunkload adds to SIPp.
 //!
-//! One glommio executor per shard (the runtime in `trunkline-shards`,
-//! shared with the router). Each shard owns its calls, its timers and its
-//! statistics; nothing mutable is shared but a few atomics the main thread
-//! uses to steer the run (quit, rate) and count calls (`-m` in server
-//! mode, and the calls in progress for `-l`, which holds for the whole
-//! run).
+//! One pinned thread per shard running the shard loop of
+//! `trunkline-shards` (`serve`: read a batch, hand off or process, flush,
+//! wait), shared with the router; a shard's calls are its `Service`.
+//! Each shard owns its calls, its timers and its statistics; nothing
+//! mutable is shared but a few atomics the main thread uses to steer the
+//! run (quit, rate) and count calls (`-m` in server mode, and the calls
+//! in progress for `-l`, which holds for the whole run).
 //!
 //! - **Client scenarios** (the first element is a `<send>`): every shard
 //!   has a socket of its own (shard 0 on `-p`, the others on ephemeral
@@ -30,19 +31,20 @@
 //! is answered 200, and anything else is discarded and counted out of
 //! call ([`OutOfCall`]).
 
-use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::rc::Rc;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use hashbrown::HashMap;
-use trunkline_shards::runtime::{HandoffPool, RuntimeBuilder, ShardCtx};
-use trunkline_shards::udp::{RecvBatch, SendScratch, UdpTransport, udp_socket};
+use trunkline_shards::runtime::{RuntimeBuilder, ShardCtx};
+use trunkline_shards::serve::{Io, Outbound, ServeOptions, Service, serve};
+use trunkline_shards::udp::{UdpTransport, udp_socket};
+use trunkline_shards::{ShardId, ShardMap};
 
 use crate::call::{Call, CallConfig, Env, Event, Outgoing, Status, Value, sipmsg};
 use crate::inject::InjectMode;
@@ -390,12 +392,9 @@ pub fn start(params: RunParams) -> Result<Running, RunError> {
         .seed(seed)
         .name("trunkload")
         .spawn(move |ctx| {
-            let setup = setup.clone();
-            async move {
-                let stats = run_shard(ctx, setup.clone(), seed).await;
-                setup.control.done.fetch_add(1, Ordering::Release);
-                stats
-            }
+            let stats = run_shard(ctx, setup.clone(), seed);
+            setup.control.done.fetch_add(1, Ordering::Release);
+            stats
         })?;
     Ok(Running {
         control,
@@ -479,10 +478,11 @@ struct Slot {
 
 /// How often a shard sends its statistics to the main thread.
 const STATS_EVERY: Duration = Duration::from_millis(250);
-/// Longest sleep of the timer task (how quickly it sees the quit flag).
+/// Longest time between two ticks (how quickly a shard sees the quit
+/// flag and rate changes from the main thread).
 const MAX_SLEEP: Duration = Duration::from_millis(10);
-/// Shortest sleep of the timer task: due timers and calls are handled
-/// in batches this far apart at most.
+/// Least time between two ticks: due timers and calls are handled in
+/// batches this far apart at least.
 const TIMER_GRANULARITY: Duration = Duration::from_micros(500);
 /// Most dead-call entries kept per shard.
 const MAX_DEAD: usize = 1 << 20;
@@ -519,11 +519,12 @@ struct State {
     epoch: (Instant, u64, f64),
     /// Calls of the main scenario open on this shard (`-l`).
     open_main: u64,
-    /// `-t un`: the calls' own sockets by socket number (0 is the
-    /// shard's), those still needing a reader task, and those to close.
-    call_sockets: HashMap<u32, Rc<UdpTransport>>,
+    /// `-t un`: the calls' own sockets (number → port; 0 is the
+    /// shard's), those opened but not yet read by the shard loop, and
+    /// those to close.
+    call_sockets: HashMap<u32, u16>,
     next_socket: u32,
-    sockets_opened: Vec<u32>,
+    sockets_opened: Vec<(u32, socket2::Socket)>,
     sockets_closed: Vec<u32>,
     max_call_sockets: usize,
     last_stats: Instant,
@@ -1056,14 +1057,14 @@ impl State {
         let addr = SocketAddr::new(self.local_addr.ip(), 0);
         let opened = udp_socket(addr, false).and_then(|s| {
             let port = s.local_addr()?.as_socket().map_or(0, |a| a.port());
-            Ok((UdpTransport::from_socket(s)?, port))
+            Ok((s, port))
         });
         match opened {
-            Ok((t, port)) => {
+            Ok((s, port)) => {
                 let id = self.next_socket;
                 self.next_socket = self.next_socket.wrapping_add(1).max(1);
-                self.call_sockets.insert(id, Rc::new(t));
-                self.sockets_opened.push(id);
+                self.call_sockets.insert(id, port);
+                self.sockets_opened.push((id, s));
                 (id, port)
             }
             Err(e) => {
@@ -1100,116 +1101,116 @@ fn share(total: u64, id: u16, n: u16) -> u64 {
     total / n as u64 + u64::from((id as u64) < total % n as u64)
 }
 
+/// One shard: its calls, run by the shared shard loop.
 struct Shard {
-    state: RefCell<State>,
-    /// Spare buffers for handing datagrams to other shards.
-    handoff_pool: HandoffPool,
+    state: State,
+    id: ShardId,
+    /// Server scenarios share a port and hand datagrams to their owner.
     server: bool,
-    socket: UdpTransport,
-    /// Headers reused by every flush's sendmmsg.
-    scratch: RefCell<SendScratch>,
-    ctx: ShardCtx,
+    /// When the last tick asked to run again (`None` before the first).
+    next_tick: Option<Instant>,
 }
 
-impl Shard {
-    /// Sends what the calls queued.
-    async fn flush(&self) {
-        loop {
-            let batch = {
-                let mut st = self.state.borrow_mut();
-                if st.out.is_empty() {
-                    return;
-                }
-                std::mem::take(&mut st.out)
-            };
-            let failed = |dest: SocketAddr, e: std::io::Error| {
-                let mut st = self.state.borrow_mut();
-                st.stats.udp_send_error();
-                st.report(Report::Error(format!(
-                    "Unable to send UDP message to {dest}: {e}"
-                )));
-            };
-            // Runs on the shard's socket go out with one sendmmsg each;
-            // a call's own socket (-t un) sends its datagrams one by one.
-            let mut scratch = std::mem::take(&mut *self.scratch.borrow_mut());
-            for run in batch.chunk_by(|a, b| a.socket == b.socket) {
-                let socket = run[0].socket;
-                let own = if socket == 0 {
-                    None
-                } else {
-                    self.state.borrow().call_sockets.get(&socket).cloned()
-                };
-                let sock = own.as_deref().unwrap_or(&self.socket);
-                sock.send_batch(run, &mut scratch, failed).await;
+impl Service for Shard {
+    type Out = Outgoing;
+
+    /// Client calls live where they were placed (their port says so);
+    /// only server shards share a port and need the Call-ID's owner.
+    fn owner(&self, map: &ShardMap, bytes: &[u8]) -> ShardId {
+        if !self.server {
+            return self.id;
+        }
+        sipmsg::call_id(bytes)
+            .map(sipmsg::call_id_key)
+            .map_or(self.id, |k| map.owner(k))
+    }
+
+    fn on_datagram(&mut self, _now: Instant, bytes: &[u8], src: SocketAddr, _socket: u32) {
+        self.state.on_datagram(bytes, src);
+    }
+
+    /// Timers, pacing, dead calls, statistics and quitting.
+    fn on_timeout(&mut self, _now: Instant, _io: &mut Io) -> ControlFlow<()> {
+        self.next_tick = self.state.tick();
+        match self.next_tick {
+            Some(_) => ControlFlow::Continue(()),
+            None => ControlFlow::Break(()),
+        }
+    }
+
+    /// The last tick's answer, or earlier when a datagram armed an
+    /// earlier timer or freed a user (`-users`). Timers and pacing work
+    /// in batches at least TIMER_GRANULARITY apart (SIPp's own clock ticks
+    /// in ms): at 30k calls/s a wakeup per due call would cost a wait
+    /// each; response times still count from each call's intended instant.
+    fn poll_timeout(&self, _now: Instant) -> Option<Instant> {
+        let mut next = self.next_tick?;
+        if let Some(Reverse((t, _, _))) = self.state.timers.peek() {
+            next = next.min(*t);
+        }
+        if self.state.setup.params.users.is_some()
+            && let Some(t) = self.state.next_placement()
+        {
+            next = next.min(t);
+        }
+        Some(next)
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<Outgoing>) {
+        out.append(&mut self.state.out);
+    }
+
+    /// Reports what was sent (`-trace_msg`) and keeps the buffers.
+    fn sent(&mut self, out: &mut Vec<Outgoing>) {
+        let st = &mut self.state;
+        if st.setup.params.trace_messages {
+            let local = st.local_addr;
+            let wall = SystemTime::now();
+            for o in out.iter() {
+                st.report(Report::Message {
+                    sent: true,
+                    peer: o.dest,
+                    local,
+                    wall,
+                    bytes: o.bytes.clone(),
+                });
             }
-            *self.scratch.borrow_mut() = scratch;
-            let mut st = self.state.borrow_mut();
-            if st.setup.params.trace_messages {
-                let local = st.local_addr;
-                let wall = SystemTime::now();
-                for o in &batch {
-                    st.report(Report::Message {
-                        sent: true,
-                        peer: o.dest,
-                        local,
-                        wall,
-                        bytes: o.bytes.clone(),
-                    });
-                }
-            }
-            for o in batch {
-                if st.pool.len() < 1024 {
-                    let mut b = o.bytes;
-                    b.clear();
-                    st.pool.push(b);
-                }
+        }
+        for o in out.drain(..) {
+            if st.pool.len() < 1024 {
+                let mut b = o.bytes;
+                b.clear();
+                st.pool.push(b);
             }
         }
     }
 
-    /// Starts readers for the calls' new sockets and stops those of ended
-    /// calls (dropping a task cancels it; the socket closes with its last
-    /// reference).
-    fn sockets_changed(self: &Rc<Self>, tasks: &mut HashMap<u32, glommio::Task<()>>, max: usize) {
-        let (opened, closed) = {
-            let mut st = self.state.borrow_mut();
-            if st.sockets_opened.is_empty() && st.sockets_closed.is_empty() {
-                return;
-            }
-            (
-                std::mem::take(&mut st.sockets_opened),
-                std::mem::take(&mut st.sockets_closed),
-            )
-        };
-        for id in closed {
-            tasks.remove(&id);
-        }
-        for id in opened {
-            let own = self.state.borrow().call_sockets.get(&id).cloned();
-            if let Some(own) = own {
-                tasks.insert(
-                    id,
-                    glommio::spawn_local(read_loop(self.clone(), Some(own), max)),
-                );
-            }
-        }
+    fn send_failed(&mut self, dest: SocketAddr, e: std::io::Error) {
+        self.state.stats.udp_send_error();
+        self.state.report(Report::Error(format!(
+            "Unable to send UDP message to {dest}: {e}"
+        )));
     }
 
-    async fn on_datagram(&self, bytes: &[u8], src: SocketAddr) {
-        let map = &self.ctx.map;
-        // Client calls live where they were placed (their port says so);
-        // only server shards share a port and need the Call-ID's owner.
-        if map.shards() > 1 && self.server {
-            let owner = sipmsg::call_id(bytes)
-                .map(sipmsg::call_id_key)
-                .map_or(self.ctx.id.0, |k| map.owner(k).0);
-            if owner != self.ctx.id.0 {
-                let h = self.handoff_pool.handoff(bytes, src, 0, Instant::now());
-                let _ = self.ctx.hand_off(owner, h).await;
-                return;
+    fn recv_failed(&mut self, _socket: u32, _e: std::io::Error) {
+        self.state.stats.udp_recv_error();
+    }
+
+    /// Reads the calls' new sockets (`-t un`) and closes those of ended
+    /// calls.
+    fn update_sockets(&mut self, io: &mut Io) {
+        let st = &mut self.state;
+        if st.sockets_opened.is_empty() && st.sockets_closed.is_empty() {
+            return;
+        }
+        for (id, sock) in std::mem::take(&mut st.sockets_opened) {
+            if let Err(e) = UdpTransport::from_socket(sock).and_then(|t| io.add_socket(id, t)) {
+                st.warn(format!("cannot read a call's socket (-t un): {e}"));
             }
         }
-        self.state.borrow_mut().on_datagram(bytes, src);
+        for id in std::mem::take(&mut st.sockets_closed) {
+            io.remove_socket(id);
+        }
     }
 }
 
@@ -1222,48 +1223,17 @@ impl trunkline_shards::udp::Datagram for Outgoing {
     }
 }
 
-/// Datagrams read per `recvmmsg` by the shard's socket (a call's own
-/// socket, with `-t un`, carries one call: one datagram at a time, as
-/// much memory as before batching).
-const RECV_BATCH: usize = 32;
-
-/// Reads one socket (the shard's, or a call's own with `-t un`): drains
-/// what is queued, a batch per syscall, sending what each batch produced
-/// before reading the next; then waits for more.
-async fn read_loop(shard: Rc<Shard>, own: Option<Rc<UdpTransport>>, max: usize) {
-    let mut batch = RecvBatch::new(if own.is_some() { 1 } else { RECV_BATCH }, max);
-    loop {
-        let sock = own.as_deref().unwrap_or(&shard.socket);
-        loop {
-            match sock.try_recv_batch(&mut batch) {
-                Ok(0) => break,
-                Ok(n) => {
-                    for i in 0..n {
-                        if let Some((bytes, src)) = batch.get(i) {
-                            shard.on_datagram(bytes, src).await;
-                        }
-                    }
-                    shard.flush().await;
-                    if n < batch.capacity() {
-                        // Most likely empty: the wait's own non-blocking
-                        // peek tells.
-                        break;
-                    }
-                    glommio::yield_if_needed().await;
-                }
-                Err(_) => {
-                    shard.state.borrow_mut().stats.udp_recv_error();
-                    break;
-                }
-            }
-        }
-        if sock.readable().await.is_err() {
-            glommio::timer::sleep(Duration::from_millis(1)).await;
-        }
+impl Outbound for Outgoing {
+    fn socket(&self) -> u32 {
+        self.socket
     }
 }
 
-async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
+/// Datagrams read per `recvmmsg` (one buffer for all of a shard's
+/// sockets, a call's own ones with `-t un` included).
+const RECV_BATCH: usize = 32;
+
+fn run_shard(ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
     let id = ctx.id.0;
     let nshards = setup.params.shards.max(1);
     let scenario = setup.params.cfg.scenario.clone();
@@ -1341,47 +1311,37 @@ async fn run_shard(mut ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         max_call_sockets: (p.max_socket as usize / nshards as usize).max(1),
         last_stats: now,
     };
-    let max = setup.params.max_message.max(1500) + 1;
-    let streams = ctx.receivers.streams();
-    let shard = Rc::new(Shard {
-        state: RefCell::new(state),
-        handoff_pool: HandoffPool::default(),
+    let opts = ServeOptions {
+        batch: RECV_BATCH,
+        slot_len: setup.params.max_message.max(1500) + 1,
+        timer_granularity: TIMER_GRANULARITY,
+        ..ServeOptions::default()
+    };
+    let mut io = match Io::new(&ctx.waker, &opts).and_then(|mut io| {
+        io.add_socket(0, socket)?;
+        Ok(io)
+    }) {
+        Ok(io) => io,
+        Err(e) => {
+            let _ = state
+                .reports
+                .send(Report::Fatal(format!("shard {id}: {e}")));
+            return Stats::new(&scenario);
+        }
+    };
+    let mut shard = Shard {
+        state,
+        id: ctx.id,
         server: scenario.mode == Mode::Server,
-        socket,
-        scratch: RefCell::new(SendScratch::default()),
-        ctx,
-    });
+        next_tick: None,
+    };
     if let Some(init) = &setup.params.init {
-        shard.state.borrow_mut().run_init(init.clone());
+        shard.state.run_init(init.clone());
     }
-    let mut tasks = vec![glommio::spawn_local(read_loop(shard.clone(), None, max))];
-    let mut call_tasks: HashMap<u32, glommio::Task<()>> = HashMap::new();
-    for (_, stream) in streams {
-        let shard = shard.clone();
-        tasks.push(glommio::spawn_local(async move {
-            while let Some(h) = stream.recv().await {
-                shard.state.borrow_mut().on_datagram(&h.bytes, h.src);
-                shard.flush().await;
-                shard.handoff_pool.give_back(h.bytes);
-            }
-        }));
-    }
-    loop {
-        let next = shard.state.borrow_mut().tick();
-        shard.flush().await;
-        shard.sockets_changed(&mut call_tasks, max);
-        let Some(next) = next else { break };
-        // Timers and pacing work in batches of at least TIMER_GRANULARITY
-        // (SIPp's own clock ticks in ms): at 30k calls/s a wakeup per due
-        // call would cost a timer syscall each; response times still count
-        // from each call's intended instant.
-        let now = Instant::now();
-        let wait = next.saturating_duration_since(now).max(TIMER_GRANULARITY);
-        glommio::timer::sleep(wait).await;
-    }
-    drop(call_tasks);
-    drop(tasks);
-    let mut st = shard.state.borrow_mut();
+    serve(&ctx, &mut io, &mut shard);
+    // The sockets close before the final report.
+    drop(io);
+    let st = &mut shard.state;
     st.stats.counters.peak = st.setup.control.calls.peak();
     let _ = st.reports.send(Report::Stats {
         shard: id,
