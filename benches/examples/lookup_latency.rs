@@ -118,9 +118,10 @@ fn main() {
 }
 
 /// `n` indexes below `k`, drawn with Zipf exponent `exp` (index `i` has
-/// weight `1 / (i + 1)^exp`) by inverse CDF, from a xorshift stream: the
-/// same draws for the same arguments.
-fn zipf_draws(k: usize, exp: f64, n: usize, mut x: u64) -> Vec<usize> {
+/// weight `1 / (i + 1)^exp`) by inverse CDF, from the seeded stream `x`:
+/// the same draws for the same arguments.
+fn zipf_draws(k: usize, exp: f64, n: usize, x: u64) -> Vec<usize> {
+    let mut rng = fastrand::Rng::with_seed(x);
     let mut cdf = Vec::with_capacity(k);
     let mut sum = 0.0;
     for i in 0..k {
@@ -129,10 +130,7 @@ fn zipf_draws(k: usize, exp: f64, n: usize, mut x: u64) -> Vec<usize> {
     }
     (0..n)
         .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64 * sum;
+            let u = rng.f64() * sum;
             cdf.partition_point(|&c| c < u).min(k - 1)
         })
         .collect()

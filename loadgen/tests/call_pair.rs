@@ -23,7 +23,7 @@ struct Side {
     out: Vec<Outgoing>,
     pool: Vec<Vec<u8>>,
     events: Vec<trunkline_loadgen::call::Event>,
-    rng: u64,
+    rng: fastrand::Rng,
     globals: Vec<Value>,
     addr: SocketAddr,
 }
@@ -51,7 +51,7 @@ impl Side {
             out: Vec::new(),
             pool: Vec::new(),
             events: Vec::new(),
-            rng: 7,
+            rng: fastrand::Rng::with_seed(7),
             globals: Vec::new(),
             addr: addr.parse().unwrap(),
         }

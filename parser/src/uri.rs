@@ -796,15 +796,10 @@ mod tests {
         assert_eq!(u.params().count(), 2);
     }
 
-    /// A small deterministic generator (xorshift64*) for the randomized tests.
+    /// Seeded draws for the randomized tests: `next(n)` is in `0..n`.
     fn rng(seed: u64) -> impl FnMut(usize) -> usize {
-        let mut x = seed;
-        move |n| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-        }
+        let mut rng = fastrand::Rng::with_seed(seed);
+        move |n| rng.usize(0..n)
     }
 
     #[test]

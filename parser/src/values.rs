@@ -368,16 +368,10 @@ impl<'a> Iterator for AuthParams<'a> {
 mod tests {
     use super::*;
 
-    /// A small deterministic generator (xorshift64) for the randomized
-    /// tests: `next(n)` is in `0..n`.
-    fn xorshift(seed: u64) -> impl FnMut(usize) -> usize {
-        let mut x = seed;
-        move |n| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        }
+    /// Seeded draws for the randomized tests: `next(n)` is in `0..n`.
+    fn draws(seed: u64) -> impl FnMut(usize) -> usize {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        move |n| rng.usize(0..n)
     }
 
     #[test]
@@ -494,7 +488,7 @@ mod tests {
             b"\\",
             b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-1",
         ];
-        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = draws(0x9e37_79b9_7f4a_7c15u64);
         for _ in 0..50_000 {
             let mut s = Vec::new();
             for _ in 0..next(10) {
@@ -513,7 +507,7 @@ mod tests {
             b"100rel", b"timer", b",", b",", b" ", b"\t", b"\r\n ", b"\"a,b\"", b"<x,y>", b"@",
             b"a b", b"", b";", b"\"", b"<", b">",
         ];
-        let mut next = xorshift(0x0123_4567_89ab_cdefu64);
+        let mut next = draws(0x0123_4567_89ab_cdefu64);
         for _ in 0..50_000 {
             let mut s = Vec::new();
             for _ in 0..next(8) {
@@ -579,7 +573,7 @@ mod tests {
             ",",
             "",
         ];
-        let mut next = xorshift(0x0f0f_1234_abcd_5678u64);
+        let mut next = draws(0x0f0f_1234_abcd_5678u64);
         let mut text = String::new();
         for _ in 0..100_000 {
             text.clear();

@@ -355,11 +355,9 @@ mod tests {
 
     #[test]
     fn push_hex_prints_what_format_prints() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
         for _ in 0..10_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.u64(..);
             let mut out = Vec::new();
             push_hex(&mut out, x, 16);
             assert_eq!(out, format!("{x:016x}").into_bytes());

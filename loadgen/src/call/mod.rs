@@ -321,25 +321,16 @@ pub struct Env<'a> {
     pub pool: &'a mut Vec<Vec<u8>>,
     /// Events for the shard.
     pub events: &'a mut Vec<Event>,
-    /// The shard's random state (xorshift64*; never 0).
-    pub rng: &'a mut u64,
+    /// The shard's random draws (`chance`, the `sample` distributions).
+    pub rng: &'a mut fastrand::Rng,
     /// `<Global>` variables of the shard.
     pub globals: &'a mut Vec<Value>,
 }
 
 impl Env<'_> {
-    fn random(&mut self) -> u64 {
-        let mut x = *self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        *self.rng = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
     /// A uniform double in [0, 1).
     fn unit(&mut self) -> f64 {
-        (self.random() >> 11) as f64 / (1u64 << 53) as f64
+        self.rng.f64()
     }
 }
 

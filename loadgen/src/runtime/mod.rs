@@ -507,7 +507,7 @@ struct State {
     out: Vec<Outgoing>,
     pool: Vec<Vec<u8>>,
     events: Vec<Event>,
-    rng: u64,
+    rng: fastrand::Rng,
     globals: Vec<Value>,
     /// Client pacing: rate slots used by this shard (a slot skipped for
     /// `-l` counts), calls created, and what is left of `-m`.
@@ -1031,8 +1031,7 @@ impl State {
             if let Some((_, f)) = cfg.injection.first() {
                 match f.mode() {
                     InjectMode::Random if f.lines() > 0 => {
-                        let r = next_random(&mut self.rng);
-                        call.set_injection_line((r % f.lines() as u64) as usize);
+                        call.set_injection_line(self.rng.usize(0..f.lines()));
                     }
                     InjectMode::User => {
                         if let Some(u) = user {
@@ -1079,20 +1078,13 @@ impl State {
     }
 }
 
-fn next_random(x: &mut u64) -> u64 {
-    *x ^= *x >> 12;
-    *x ^= *x << 25;
-    *x ^= *x >> 27;
-    x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-}
-
 struct EnvParts<'a> {
     stats: &'a mut Stats,
     ooc_stats: &'a mut Stats,
     out: &'a mut Vec<Outgoing>,
     pool: &'a mut Vec<Vec<u8>>,
     events: &'a mut Vec<Event>,
-    rng: &'a mut u64,
+    rng: &'a mut fastrand::Rng,
     globals: &'a mut Vec<Value>,
 }
 
@@ -1296,7 +1288,7 @@ fn run_shard(ctx: ShardCtx, setup: Arc<Setup>, seed: u64) -> Stats {
         out: Vec::new(),
         pool: Vec::new(),
         events: Vec::new(),
-        rng: (seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(id as u64 + 1))) | 1,
+        rng: fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(id as u64 + 1)),
         globals: setup.params.globals.clone(),
         placed: 0,
         created: 0,
