@@ -451,13 +451,8 @@ mod tests {
             "x",
             "",
         ];
-        let mut x = 0x1357_9bdf_2468_ace0u64;
-        let mut next = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rng = fastrand::Rng::with_seed(0x1357_9bdf_2468_ace0);
+        let mut next = |n: usize| rng.usize(0..n);
         let mut fast = 0;
         let mut text = String::new();
         for round in 0..300_000 {
