@@ -153,6 +153,18 @@ fn run(opts: Options) -> i32 {
 
 type Fail = (i32, String);
 
+/// The address of `host`, an IP literal or a name (resolved now, first
+/// address), as SIPp's `-ci` and `-mi` take it.
+fn lookup_ip(host: &str) -> Option<IpAddr> {
+    host.parse().ok().or_else(|| {
+        (host, 0)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .map(|a| a.ip())
+    })
+}
+
 /// SIPp's remote-control socket: UDP `-cp` (default 8888, then the next
 /// of 60 ports while one is taken), on `-ci`, else 127.0.0.1 (SIPp listens
 /// on every address; a load generator's control should not be reachable
@@ -160,17 +172,12 @@ type Fail = (i32, String);
 /// bound is fatal; the default one only warns, as in SIPp.
 fn remote_control(opts: &Options) -> Result<Option<runtime::RemoteControl>, Fail> {
     let ip: IpAddr = match &opts.control_ip {
-        Some(h) => (h.as_str(), 0)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .map(|a| a.ip())
-            .ok_or_else(|| {
-                (
-                    exit::FATAL,
-                    format!("Unknown control address '{h}'.\nUse 'trunkload -h' for details"),
-                )
-            })?,
+        Some(h) => lookup_ip(h).ok_or_else(|| {
+            (
+                exit::FATAL,
+                format!("Unknown control address '{h}'.\nUse 'trunkload -h' for details"),
+            )
+        })?,
         None => IpAddr::V4(Ipv4Addr::LOCALHOST),
     };
     let (first, tries) = match opts.control_port {
@@ -470,25 +477,15 @@ impl MediaSockets {
     /// port is in use (SIPp's exit for `EADDRINUSE`), else 255.
     fn bind(opts: &Options, media_ip: &str) -> Result<MediaSockets, Fail> {
         let host = media_ip.trim_matches(|c| c == '[' || c == ']');
-        let ip: IpAddr = host
-            .parse()
-            .ok()
-            .or_else(|| {
-                (host, 0)
-                    .to_socket_addrs()
-                    .ok()
-                    .and_then(|mut a| a.next())
-                    .map(|a| a.ip())
-            })
-            .ok_or_else(|| {
-                (
-                    exit::FATAL,
-                    format!(
-                        "Unknown RTP address '{media_ip}'.
+        let ip: IpAddr = lookup_ip(host).ok_or_else(|| {
+            (
+                exit::FATAL,
+                format!(
+                    "Unknown RTP address '{media_ip}'.
 Use 'trunkload -h' for details"
-                    ),
-                )
-            })?;
+                ),
+            )
+        })?;
         // `-mp 0` is no -mp, as in SIPp.
         let (first, tries) = match opts.media_port.filter(|&p| p != 0) {
             Some(p) => (p, 1),

@@ -502,7 +502,8 @@ impl Pipeline {
         }
         if self.draining && req.initial() {
             // Shutting down: new dialogs and transactions go elsewhere.
-            self.reply(now, &req, 503, b"Shutting Down", b"Retry-After: 5");
+            self.answerer()
+                .reply(now, &req, 503, b"Shutting Down", b"Retry-After: 5");
             return;
         }
         if stateful {
@@ -513,7 +514,8 @@ impl Pipeline {
                 RequestOutcome::New(id) => req.server = Some(id),
                 RequestOutcome::Overloaded => {
                     self.counters.overloaded += 1;
-                    self.reply(now, &req, 503, b"Overloaded", b"Retry-After: 5");
+                    self.answerer()
+                        .reply(now, &req, 503, b"Overloaded", b"Retry-After: 5");
                     return;
                 }
                 _ => return, // retransmission, absorbed
@@ -554,7 +556,7 @@ impl Pipeline {
         }
         if stateful && method == Method::Invite {
             // §16.2: a stateful proxy answers INVITE with 100 at once.
-            self.reply(now, &req, 100, b"Trying", b"");
+            self.answerer().reply(now, &req, 100, b"Trying", b"");
         }
         self.forward(now, &req);
     }
@@ -578,7 +580,7 @@ impl Pipeline {
                 _ => return,
             };
         let answer = Request { server, ..*req };
-        self.reply(now, &answer, 200, b"OK", b"");
+        self.answerer().reply(now, &answer, 200, b"OK", b"");
         if let Some(u) = self.tx.user(invite).and_then(UserRef::unpack) {
             self.cancel_context(now, u.ctx);
         } else if let Some(p) = self.route.names.unpark(invite) {
@@ -615,7 +617,7 @@ impl Pipeline {
                 if req.method() == Method::Ack {
                     self.counters.dropped += 1;
                 } else {
-                    self.reply(now, req, code, reason, b"");
+                    self.answerer().reply(now, req, code, reason, b"");
                 }
                 return;
             }
@@ -658,18 +660,6 @@ impl Pipeline {
         let ctx = self.ctxs.open(server, request);
         self.tx.set_user(server, UserRef::branch(ctx, 0).pack());
         ctx
-    }
-
-    /// A response generated here for `req` ([`Answerer::reply`]).
-    fn reply(
-        &mut self,
-        now: Instant,
-        req: &Request<'_, '_>,
-        code: u16,
-        reason: &[u8],
-        header: &[u8],
-    ) {
-        self.answerer().reply(now, req, code, reason, header);
     }
 
     /// What answers requests here, borrowed apart from the stages (a
@@ -746,7 +736,7 @@ impl Pipeline {
                 self.counters.names_failed += 1;
                 if req.method() != Method::Ack {
                     let (code, reason) = NextHopError::NeedsDns.response();
-                    self.reply(now, req, code, reason, b"");
+                    self.answerer().reply(now, req, code, reason, b"");
                 }
             }
         }
@@ -771,7 +761,7 @@ impl Pipeline {
                         local: p.local,
                         server: p.server,
                     };
-                    self.reply(now, &req, code, reason, b"");
+                    self.answerer().reply(now, &req, code, reason, b"");
                 }
             }
         }

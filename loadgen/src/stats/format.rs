@@ -42,21 +42,26 @@ pub fn format_time(t: SystemTime) -> String {
 /// [`format_time`] in the time zone `tz`.
 pub fn format_time_in(t: SystemTime, tz: &TimeZone) -> String {
     let (s, us) = split(t);
-    match local_time(s, tz) {
-        Some(dt) => format!(
-            "{:04}-{:02}-{:02}\t{:02}:{:02}:{:02}.{:06}\t{:010}.{:06}",
-            dt.year(),
-            dt.month(),
-            dt.day(),
-            dt.hour(),
-            dt.minute(),
-            dt.second(),
-            us,
-            s,
-            us
-        ),
+    match local_date_time(s, us, tz, '\t') {
+        Some(dt) => format!("{dt}\t{s:010}.{us:06}"),
         None => String::new(),
     }
+}
+
+/// `YYYY-MM-DD{sep}HH:MM:SS.uuuuuu` at `s` seconds and `us` microseconds
+/// after the epoch, on the wall clock of `tz`.
+fn local_date_time(s: i64, us: u32, tz: &TimeZone, sep: char) -> Option<String> {
+    let dt = local_time(s, tz)?;
+    Some(format!(
+        "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}.{:06}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        us
+    ))
 }
 
 /// `CStat::formatTime(tv, true)`: `YYYY-MM-DD HH:MM:SS.uuuuuu`, local time
@@ -68,19 +73,7 @@ pub fn format_time_short(t: SystemTime) -> String {
 /// [`format_time_short`] in the time zone `tz`.
 pub fn format_time_short_in(t: SystemTime, tz: &TimeZone) -> String {
     let (s, us) = split(t);
-    match local_time(s, tz) {
-        Some(dt) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
-            dt.year(),
-            dt.month(),
-            dt.day(),
-            dt.hour(),
-            dt.minute(),
-            dt.second(),
-            us
-        ),
-        None => String::new(),
-    }
+    local_date_time(s, us, tz, ' ').unwrap_or_default()
 }
 
 /// `CStat::msToHHMMSS`: `HH:MM:SS` (hours not capped at 2 digits).
