@@ -605,8 +605,11 @@ impl Pipeline {
         let (dest, out) = match decision {
             Decision::Hop { dest, out } => (dest, out),
             Decision::Serial { reason } => {
-                let server = req.server.expect("a serial search is stateful");
-                self.start_serial(now, req, server, reason);
+                // The route stage decides a serial search only for a
+                // request with a server transaction.
+                if let Some(server) = req.server {
+                    self.start_serial(now, req, server, reason);
+                }
                 return;
             }
             Decision::Park(query) => {
