@@ -77,10 +77,10 @@ impl UdpTransport {
         }
         batch.dirty = 0;
         let fd = self.std.as_raw_fd();
-        // SAFETY: every header points at this batch's own address, iovec
-        // and buffer slots (set by `RecvBatch::new`; those vectors are never
-        // resized, so their heap buffers stay put); they live until the
-        // call returns and nothing else borrows them meanwhile.
+        // Every header points at this batch's own address, iovec and
+        // buffer slots (set by `RecvBatch::new`; those vectors are never
+        // resized, so their heap buffers stay put).
+        // SAFETY: those slots live until the call returns and nothing else borrows them meanwhile.
         let r = unsafe {
             libc::recvmmsg(
                 fd,
