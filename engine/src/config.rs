@@ -35,7 +35,29 @@
 //! max_message = 65535            # larger datagrams are refused (513)
 //! max_headers = 256
 //! max_transactions = 1000000     # per shard; beyond it new requests get 503
+//!
+//! [[policy]]                     # the request policy: rules in order, for
+//!                                # every initial request (in-dialog ones
+//!                                # through our Record-Route skip it)
+//! name = "scanners"              # in counters and logs (default policy[N])
+//! user_agent = "(?i)sipvicious"  # conditions, all must hold (regexes on bytes):
+//!                                # methods / not_methods = ["INVITE", ...],
+//!                                # source = ["192.0.2.0/24", "2001:db8::/32"],
+//!                                # group = ["retail"] (set_group, else the
+//!                                # routing table's ACL group of the source),
+//!                                # user_agent, from_user, from_host, to_user,
+//!                                # ruri_user, ruri_host,
+//!                                # header = { name = "X-Foo", regex = "..." },
+//!                                # has_route = true (a Route past us)
+//! drop = true                    # one action: reply = 403 (+ reason = "..."),
+//!                                # drop = true, accept = true (stop, go on),
+//!                                # authenticate = "digest", set_group = "NAME",
+//!                                # rate_limit = "NAME"
 //! ```
+//!
+//! SIGHUP and the control socket's `reload` read the file again and put
+//! its `[[policy]]` rules in service (checked first: a bad file is refused
+//! and the rules in service stay); the other settings take a restart.
 //!
 //! Every error names the file, line, column and key.
 
@@ -101,6 +123,8 @@ struct FileConfig {
     timers: TimersSection,
     #[serde(default)]
     limits: LimitsSection,
+    #[serde(default)]
+    policy: Vec<Spanned<crate::policy::spec::FileRule>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,6 +184,11 @@ pub struct Config {
     pub routing: Option<RoutingConfig>,
     /// The local control socket, if any (relative to the config file).
     pub control: Option<PathBuf>,
+    /// The request policy: `[[policy]]` rules, in order.
+    pub policy: Vec<crate::policy::RuleSpec>,
+    /// The file this configuration was read from (what a reload reads
+    /// again); `None` for the built-in default.
+    pub file: Option<PathBuf>,
 }
 
 /// The `[routing]` section: which snapshot routes initial INVITEs.
@@ -206,6 +235,8 @@ impl Default for Config {
             proxy: ProxyConfig::new(listen, None),
             routing: None,
             control: None,
+            policy: Vec::new(),
+            file: None,
         }
     }
 }
@@ -220,7 +251,9 @@ impl Config {
             key: None,
             message: format!("cannot read: {e}"),
         })?;
-        Config::parse(&text, path)
+        let mut cfg = Config::parse(&text, path)?;
+        cfg.file = Some(path.to_path_buf());
+        Ok(cfg)
     }
 
     /// Parses and checks TOML text; `path` names it in errors.
@@ -466,6 +499,9 @@ impl Config {
             }
             cfg.proxy.limits.max_headers = *m.get_ref();
         }
+        let policy_err =
+            |span: Option<Range<usize>>, key: &str, message: String| err(span, Some(key), message);
+        cfg.policy = crate::policy::spec::check(&file.policy, &policy_err)?;
         Ok(cfg)
     }
 

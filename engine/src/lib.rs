@@ -58,6 +58,7 @@
 pub mod config;
 pub mod dns;
 pub mod lcr;
+pub mod policy;
 pub mod proxy;
 
 #[cfg(feature = "runtime")]

@@ -66,7 +66,9 @@ pub use message::{HeaderEntry, HeaderTable, Limits, Message, Parser, StartLine, 
 pub use method::{Method, MethodSet};
 pub use name_addr::{Contact, NameAddr};
 pub use params::{Fault, Param, Params, unquote};
-pub use response::{ResponseSpec, stamp_via, write_ack, write_cancel, write_response};
+pub use response::{
+    ResponseSpec, reason_phrase, stamp_via, write_ack, write_cancel, write_response,
+};
 pub use salvage::salvage_request;
 pub use span::Span;
 pub use uri::{Host, HostKind, SipUri, Uri};

@@ -51,6 +51,7 @@ fn route_us_call(router: &LcrTable) -> Result<Vec<Target>, NoRoute> {
         number: b"+14155550123",
         source: IpAddr::V4(Ipv4Addr::LOCALHOST),
         at: At::now(),
+        group: None,
     };
     let mut out = Vec::new();
     router.targets(&req, &mut out).map(|()| out)

@@ -110,6 +110,7 @@ impl Harness {
         cfg.max_transactions = 64;
         let services = Services {
             targets: (mode == Mode::Stateful).then(|| Arc::new(Table) as Arc<dyn TargetSource>),
+            ..Services::default()
         };
         Harness {
             net: VirtualNet::with_services(cfg, services).checking(Check::Frames),

@@ -143,6 +143,44 @@ impl fmt::Debug for Target {
     }
 }
 
+/// A routing group's name, held inline (no allocation per call): what a
+/// policy's `set_group` gives a call, and the ACL group of a source.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct GroupName {
+    buf: [u8; GroupName::MAX],
+    len: u8,
+}
+
+impl GroupName {
+    /// The longest name, in bytes.
+    pub const MAX: usize = 63;
+
+    /// `name`, if it fits.
+    pub fn new(name: &str) -> Option<GroupName> {
+        let b = name.as_bytes();
+        (b.len() <= GroupName::MAX).then(|| {
+            let mut buf = [0; GroupName::MAX];
+            buf[..b.len()].copy_from_slice(b);
+            GroupName {
+                buf,
+                len: b.len() as u8,
+            }
+        })
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        // Built from a `&str` cut at its own length: valid UTF-8.
+        core::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for GroupName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a routing decision is made on.
 #[derive(Clone, Copy, Debug)]
 pub struct LcrRequest<'a> {
@@ -150,6 +188,9 @@ pub struct LcrRequest<'a> {
     pub number: &'a [u8],
     /// Where the INVITE came from (source ACL → routing group).
     pub source: IpAddr,
+    /// The routing group a policy gave the call (`set_group`), instead of
+    /// the source's ACL group.
+    pub group: Option<&'a str>,
     /// The wall-clock time of the call (rules' time windows): given by
     /// the caller, never read from the system clock by a lookup.
     pub at: At,
@@ -197,6 +238,13 @@ pub trait ShardTargets: fmt::Debug + Send {
 
     /// Appends the gateways to probe with OPTIONS; once per round.
     fn probed(&self, out: &mut Vec<SocketAddr>);
+
+    /// The routing group of a call from `source` (the table's ACL), for
+    /// the policy's `group` condition; `None` without one.
+    fn source_group(&self, source: IpAddr) -> Option<GroupName> {
+        let _ = source;
+        None
+    }
 }
 
 /// A [`TargetSource`] that needs no per-shard state, used as it is.

@@ -76,7 +76,7 @@ use trunkline_routing_tables::{
     DialplanScratch, GatewayId, SnapError, Snapshot, SnapshotHandle, format::Transport,
 };
 
-use super::{LcrRequest, MAX_TARGETS, NoRoute, ShardTargets, Target, TargetSource};
+use super::{GroupName, LcrRequest, MAX_TARGETS, NoRoute, ShardTargets, Target, TargetSource};
 use crate::dns::{Hop, MAX_ADDRESSES, ResolveFn, Resolved, Resolver, srv_order};
 
 /// Least-cost routing over the snapshot in service.
@@ -438,9 +438,13 @@ impl LcrTable {
         };
         let snap = self.handle.load();
         let table = snap.table();
-        let group = match table.group_for_source(req.source) {
-            Some(g) => g,
-            None => table.group_id("default").ok_or(NOT_ALLOWED)?,
+        let group = match req.group {
+            // A policy's `set_group`: a group the table lacks routes nothing.
+            Some(name) => table.group_id(name).ok_or(NOT_ALLOWED)?,
+            None => match table.group_for_source(req.source) {
+                Some(g) => g,
+                None => table.group_id("default").ok_or(NOT_ALLOWED)?,
+            },
         };
         let Scratch {
             dialplan,
@@ -533,6 +537,16 @@ impl ShardTargets for LcrTableShard {
 
     fn probed(&self, out: &mut Vec<SocketAddr>) {
         self.table.probed(out);
+    }
+
+    /// The ACL's group of `source`, else `default` when the table has one.
+    fn source_group(&self, source: IpAddr) -> Option<GroupName> {
+        let snap = self.table.handle.load();
+        let table = snap.table();
+        let g = table
+            .group_for_source(source)
+            .or_else(|| table.group_id("default"))?;
+        GroupName::new(table.group_name(g)?)
     }
 }
 

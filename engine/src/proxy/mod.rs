@@ -68,7 +68,7 @@ pub use config::{Mode, ProxyConfig};
 pub use counters::Counters;
 pub use next_hop::{LocalAddr, Locals, NextHopError, NextHopPlan};
 pub use probe::ProbeConfig;
-pub use stages::{Request, RequestStage, Verdict};
+pub use stages::{Attributes, Request, RequestStage, StageCx, Verdict};
 
 use contexts::{Contexts, CtxId, UserRef};
 use ingress::{Framed, Ingress};
@@ -77,7 +77,7 @@ use stages::auth::Auth;
 use stages::edits::HeaderEdits;
 use stages::limits::Limits;
 use stages::policy::Policy;
-use stages::route::{Decision, Route};
+use stages::route::{Asks, Decision, Route};
 use stages::validate::Validate;
 use wire::{Answering, Wire};
 
@@ -89,6 +89,8 @@ pub struct Services {
     /// Least-cost routing for initial INVITEs without a Route past us
     /// (stateful mode only); `None`: the default route or the Request-URI.
     pub targets: Option<Arc<dyn TargetSource>>,
+    /// The request policy in service (`[[policy]]`); `None`: none.
+    pub policy: Option<Arc<crate::policy::PolicyTable>>,
 }
 
 /// Where to send the bytes [`ProxyCore::poll_transmit`] wrote.
@@ -196,7 +198,7 @@ impl ProxyCore {
                 ctxs: Contexts::default(),
                 wire: Wire::new(cfg.branch_seed),
                 validate: Validate::new(cfg.locals.clone()),
-                policy: Policy,
+                policy: Policy::new(services.policy.clone()),
                 auth: Auth,
                 limits: Limits,
                 route: Route::new(cfg.default_route, lcr),
@@ -384,6 +386,11 @@ impl ProxyCore {
         }
     }
 
+    /// The policy's hits on this shard: (rule, action, hits).
+    pub fn policy_hits(&self) -> Vec<(String, &'static str, u64)> {
+        self.pipe.policy.hits()
+    }
+
     /// Probed gateways on this shard and whether each is up.
     pub fn gateway_states(&self) -> Vec<(SocketAddr, bool)> {
         self.pipe.prober.states().collect()
@@ -522,10 +529,17 @@ impl Pipeline {
             }
         }
         // The stages before routing, in order (see `stages`).
-        let verdict = match self.validate.on_request(now, &req) {
-            Verdict::Continue => match self.policy.on_request(now, &req) {
-                Verdict::Continue => match self.auth.on_request(now, &req) {
-                    Verdict::Continue => self.limits.on_request(now, &req),
+        let mut attrs = Attributes::default();
+        let route = &self.route;
+        let mut cx = StageCx {
+            attrs: &mut attrs,
+            locals: &self.cfg.locals,
+            source_group: &|ip| route.source_group(ip),
+        };
+        let verdict = match self.validate.on_request(now, &req, &mut cx) {
+            Verdict::Continue => match self.policy.on_request(now, &req, &mut cx) {
+                Verdict::Continue => match self.auth.on_request(now, &req, &mut cx) {
+                    Verdict::Continue => self.limits.on_request(now, &req, &mut cx),
                     v => v,
                 },
                 v => v,
@@ -550,7 +564,12 @@ impl Pipeline {
                 return;
             }
             Verdict::Drop => {
+                // No answer, and no state kept: a retransmission is
+                // judged again.
                 self.counters.dropped += 1;
+                if let Some(server) = req.server {
+                    self.tx.terminate(server);
+                }
                 return;
             }
         }
@@ -558,7 +577,7 @@ impl Pipeline {
             // §16.2: a stateful proxy answers INVITE with 100 at once.
             self.answerer().reply(now, &req, 100, b"Trying", b"");
         }
-        self.forward(now, &req);
+        self.forward_with(now, &req, &attrs);
     }
 
     /// A CANCEL (stateful mode): answered and its INVITE's branches
@@ -590,17 +609,26 @@ impl Pipeline {
         }
     }
 
+    /// [`Pipeline::forward_with`] a request no stage marked.
+    fn forward(&mut self, now: Instant, req: &Request<'_, '_>) {
+        self.forward_with(now, req, &Attributes::default());
+    }
+
     /// The route stage, then forwarding: through a new response context
     /// and client transaction when `req` has a server transaction.
-    fn forward(&mut self, now: Instant, req: &Request<'_, '_>) {
+    /// `attrs`: what the stages before marked the request with.
+    fn forward_with(&mut self, now: Instant, req: &Request<'_, '_>, attrs: &Attributes) {
         let (wire, clock) = (&self.wire, &self.clock);
         let decision = self.route.decide(
             now,
             req,
+            attrs,
             &self.cfg.locals,
             &mut self.counters,
-            || clock.at(now),
-            || wire.seed_of(req.sum.call_id, req.sum.cseq.seq),
+            Asks {
+                at: || clock.at(now),
+                seed: || wire.seed_of(req.sum.call_id, req.sum.cseq.seq),
+            },
         );
         let (dest, out) = match decision {
             Decision::Hop { dest, out } => (dest, out),

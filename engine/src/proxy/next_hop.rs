@@ -316,6 +316,47 @@ fn next_hop(
     }
 }
 
+/// What a request's Route set says about us (§16.4), without planning:
+/// whether it starts with us (it follows our Record-Route), and whether a
+/// value other than ours follows (a Route past us: preloaded, or the rest
+/// of a dialog's route set). A value that does not parse counts as past us.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RouteSet {
+    /// The top Route is one of our addresses.
+    pub starts_with_us: bool,
+    /// A Route value that is not ours is present.
+    pub past_us: bool,
+}
+
+/// Reads `msg`'s Route set against our addresses (see [`RouteSet`]);
+/// parses values only until the first that is not ours.
+pub fn route_set(msg: &Message<'_>, locals: &Locals) -> RouteSet {
+    let mut out = RouteSet::default();
+    let Some(first) = msg.first_index(trunkline_parser::HeaderName::Route) else {
+        return out;
+    };
+    let mut top = true;
+    for e in msg.headers()[first..]
+        .iter()
+        .filter(|e| e.kind == trunkline_parser::HeaderName::Route)
+    {
+        for na in trunkline_parser::name_addr::NameAddrList::new(msg.slice(e.value)) {
+            let ours = matches!(
+                na.map(|na| Uri::parse(na.uri)),
+                Ok(Ok(Uri::Sip(u))) if locals.is_me(&u)
+            );
+            if ours {
+                out.starts_with_us |= top;
+            } else {
+                out.past_us = true;
+                return out;
+            }
+            top = false;
+        }
+    }
+    out
+}
+
 /// Every Route value as (header index, value index, URI span), into `out`.
 fn collect_routes(
     msg: &Message<'_>,

@@ -17,6 +17,7 @@ use super::signals::SignalThread;
 use crate::config::Config;
 use crate::dns::{Resolver, system_resolver};
 use crate::lcr::{LcrTable, TargetSource};
+use crate::policy::{Policy, PolicyTable};
 use crate::proxy::{Mode, Services};
 
 /// Why the router could not start.
@@ -43,6 +44,9 @@ pub enum StartError {
     /// A routing table with stateless mode.
     #[error("a routing table needs stateful mode (failover is per transaction)")]
     StatelessRouting,
+    /// The request policy does not compile.
+    #[error("policy refused: {0}")]
+    Policy(String),
     /// The control socket could not be bound.
     #[error("control socket: {0}")]
     Control(std::io::Error),
@@ -131,7 +135,16 @@ impl RouterBuilder {
             }
             None => None,
         };
-        let reloader = Arc::new(Reloader::new(table.clone()));
+        // The policy: reloadable from the file it came from (even when it
+        // has no rules yet, so a reload can add some).
+        let policy = match &config.file {
+            Some(file) => {
+                let compiled = Policy::compile(&config.policy).map_err(StartError::Policy)?;
+                Some((Arc::new(PolicyTable::new(compiled)), file.clone()))
+            }
+            None => None,
+        };
+        let reloader = Arc::new(Reloader::new(table.clone(), policy.clone()));
         let control = match &config.control {
             Some(path) => {
                 let r = Arc::clone(&reloader);
@@ -142,6 +155,7 @@ impl RouterBuilder {
         };
         let services = Services {
             targets: targets.or_else(|| table.clone().map(|t| t as Arc<dyn TargetSource>)),
+            policy: policy.map(|(p, _)| p),
         };
         let running = shards::start(&config, services, || resolver_for(&resolver))?;
         // Gateway host names followed in DNS (stopped when this drops).

@@ -5,11 +5,13 @@
 //! and the answer says which part and why. SIGHUP and the control
 //! socket's `reload` both call [`Reloader::reload`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::config::Config;
 use crate::lcr::LcrTable;
 use crate::lcr::table::StagedTable;
+use crate::policy::{Policy, PolicyTable};
 
 /// A part of the router that can be reloaded: re-read and checked
 /// ([`Reloadable::stage`]), then put in service ([`Staged::commit`]).
@@ -51,11 +53,19 @@ impl std::fmt::Debug for Reloader {
 }
 
 impl Reloader {
-    /// A reloader of the routing table in service, if there is one.
-    pub fn new(table: Option<Arc<LcrTable>>) -> Reloader {
+    /// A reloader of the routing table in service, if there is one, and
+    /// of the request policy in service with the configuration file it is
+    /// read from, if there is one.
+    pub fn new(
+        table: Option<Arc<LcrTable>>,
+        policy: Option<(Arc<PolicyTable>, PathBuf)>,
+    ) -> Reloader {
         let mut parts: Vec<Box<dyn Reloadable>> = Vec::new();
         if let Some(t) = &table {
             parts.push(Box::new(TableFile(Arc::clone(t))));
+        }
+        if let Some((policy, file)) = policy {
+            parts.push(Box::new(PolicyFile { policy, file }));
         }
         Reloader { parts, table }
     }
@@ -66,7 +76,8 @@ impl Reloader {
     pub fn reload(&self) -> Result<String, String> {
         if self.parts.is_empty() {
             return Err(
-                "nothing to reload: no routing table is configured ([routing] table)".into(),
+                "nothing to reload: no routing table ([routing] table) and no configuration file"
+                    .into(),
             );
         }
         let mut staged = Vec::with_capacity(self.parts.len());
@@ -92,7 +103,7 @@ impl Reloader {
     /// What is in service, one line per part.
     pub fn status(&self) -> String {
         match self.parts.as_slice() {
-            [] => "no routing table is configured".into(),
+            [] => "nothing reloadable: no routing table and no configuration file".into(),
             parts => parts
                 .iter()
                 .map(|p| p.status())
@@ -141,6 +152,59 @@ impl Reloadable for TableFile {
     }
 }
 
+/// The request policy, reloaded from the configuration file: the whole
+/// file is read and checked again (a bad one is refused naming
+/// file:line:key), and only its `[[policy]]` rules are put in service.
+struct PolicyFile {
+    policy: Arc<PolicyTable>,
+    file: PathBuf,
+}
+
+impl Reloadable for PolicyFile {
+    fn name(&self) -> &'static str {
+        "policy"
+    }
+
+    fn stage(&self) -> Result<Box<dyn Staged + '_>, String> {
+        let cfg = Config::load(&self.file).map_err(|e| e.to_string())?;
+        let policy = Policy::compile(&cfg.policy)?;
+        Ok(Box::new(StagedPolicy {
+            table: &self.policy,
+            policy,
+            file: &self.file,
+        }))
+    }
+
+    fn status(&self) -> String {
+        policy_summary(&self.file, &self.policy.load())
+    }
+}
+
+/// A checked policy, ready to go into service.
+struct StagedPolicy<'t> {
+    table: &'t PolicyTable,
+    policy: Policy,
+    file: &'t Path,
+}
+
+impl Staged for StagedPolicy<'_> {
+    fn commit(self: Box<Self>) -> String {
+        let summary = policy_summary(self.file, &self.policy);
+        self.table.replace(self.policy);
+        tracing::info!("policy in service: {summary}");
+        summary
+    }
+}
+
+/// `FILE: N policy rules`.
+fn policy_summary(file: &Path, p: &Policy) -> String {
+    format!(
+        "{}: {} policy rules",
+        file.display(),
+        p.rule_names().count()
+    )
+}
+
 impl Staged for StagedTable<'_> {
     fn commit(self: Box<Self>) -> String {
         StagedTable::commit(*self)
@@ -172,7 +236,7 @@ mod tests {
         write_table(&path, "192.0.2.1:5060");
         let no_dns: crate::dns::Resolver = Arc::new(|h, _| Err(format!("{h}: no DNS here")));
         let table = Arc::new(LcrTable::open(&path, 404, no_dns).unwrap());
-        let r = Reloader::new(Some(Arc::clone(&table)));
+        let r = Reloader::new(Some(Arc::clone(&table)), None);
 
         // A new file renamed over the old one: checked, then in service.
         let next = dir.path().join("next.snap");
@@ -211,9 +275,9 @@ mod tests {
 
     #[test]
     fn without_a_table_there_is_nothing_to_reload() {
-        let r = Reloader::new(None);
+        let r = Reloader::new(None, None);
         assert!(r.reload().unwrap_err().contains("nothing to reload"));
         assert!(r.push_table(Path::new("/x.snap")).is_err());
-        assert_eq!(r.status(), "no routing table is configured");
+        assert!(r.status().starts_with("nothing reloadable"));
     }
 }

@@ -408,6 +408,9 @@ impl Service for RouterShard {
             for (gateway, up) in self.core.gateway_states() {
                 tracing::info!(shard = self.id, %gateway, up, "gateway");
             }
+            for (rule, action, hits) in self.core.policy_hits() {
+                tracing::info!(shard = self.id, rule, action, hits, "policy rule");
+            }
         }
         if self.stopping.is_none() && self.control.stop.load(Ordering::Relaxed) {
             self.stopping = Some(now);

@@ -17,6 +17,10 @@ pub struct UacCall {
     pub call_id: String,
     /// The From tag.
     pub from_tag: String,
+    /// The From URI's user part.
+    pub from_user: String,
+    /// The From URI's host part (default: the UAC's address).
+    pub from_host: String,
     /// Whether the Via asks for `rport` (RFC 3581).
     pub rport: bool,
     /// The INVITE's body (`application/sdp`); empty: none.
@@ -32,9 +36,17 @@ impl UacCall {
             target: target.to_string(),
             call_id: call_id.to_string(),
             from_tag: format!("a-{call_id}"),
+            from_user: "alice".to_string(),
+            from_host: uac.to_string(),
             rport: true,
             body: "v=0\n".to_string(),
         }
+    }
+
+    /// The same call with `host` as its From URI's host.
+    pub fn with_from_host(mut self, host: &str) -> UacCall {
+        self.from_host = host.to_string();
+        self
     }
 
     fn via(&self, branch: &str) -> String {
@@ -51,7 +63,7 @@ impl UacCall {
         format!(
             "INVITE {target} SIP/2.0\r\n\
 {via}Max-Forwards: 70\r\n\
-From: Alice <sip:alice@{uac}>;tag={tag}\r\n\
+From: Alice <sip:{fuser}@{fhost}>;tag={tag}\r\n\
 To: Bob <{target}>\r\n\
 Call-ID: {cid}\r\n\
 CSeq: 1 INVITE\r\n\
@@ -60,6 +72,8 @@ Contact: <sip:alice@{uac}>\r\n\
             target = self.target,
             via = self.via(branch),
             uac = self.uac,
+            fuser = self.from_user,
+            fhost = self.from_host,
             tag = self.from_tag,
             cid = self.call_id,
             len = body.len(),
@@ -87,14 +101,15 @@ Contact: <sip:alice@{uac}>\r\n\
         format!(
             "{method} {target} SIP/2.0\r\n\
 {via}{route}Max-Forwards: 70\r\n\
-From: Alice <sip:alice@{uac}>;tag={ftag}\r\n\
+From: Alice <sip:{fuser}@{fhost}>;tag={ftag}\r\n\
 To: Bob <{target}>{tag}\r\n\
 Call-ID: {cid}\r\n\
 CSeq: {cseq} {method}\r\n\
 Content-Length: 0\r\n\r\n",
             target = self.target,
             via = self.via(branch),
-            uac = self.uac,
+            fuser = self.from_user,
+            fhost = self.from_host,
             ftag = self.from_tag,
             cid = self.call_id,
         )

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::{Request, RequestStage, Verdict};
+use super::{Request, RequestStage, StageCx, Verdict};
 
 /// The authentication stage: asks nobody for credentials for now.
 #[derive(Debug, Default)]
@@ -13,7 +13,12 @@ pub struct Auth;
 
 impl RequestStage for Auth {
     #[inline]
-    fn on_request<'s>(&'s mut self, _now: Instant, _req: &Request<'_, '_>) -> Verdict<'s> {
+    fn on_request<'s>(
+        &'s mut self,
+        _now: Instant,
+        _req: &Request<'_, '_>,
+        _cx: &mut StageCx<'_>,
+    ) -> Verdict<'s> {
         Verdict::Continue
     }
 }

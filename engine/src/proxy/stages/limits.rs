@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::{Request, RequestStage, Verdict};
+use super::{Request, RequestStage, StageCx, Verdict};
 
 /// The limits stage: admits every call for now.
 #[derive(Debug, Default)]
@@ -14,7 +14,12 @@ pub struct Limits;
 
 impl RequestStage for Limits {
     #[inline]
-    fn on_request<'s>(&'s mut self, _now: Instant, _req: &Request<'_, '_>) -> Verdict<'s> {
+    fn on_request<'s>(
+        &'s mut self,
+        _now: Instant,
+        _req: &Request<'_, '_>,
+        _cx: &mut StageCx<'_>,
+    ) -> Verdict<'s> {
         Verdict::Continue
     }
 }

@@ -38,11 +38,14 @@ pub mod policy;
 pub mod route;
 pub mod validate;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use trunkline_parser::{Message, Method, Summary, Via};
 use trunkline_shards::tx::TxId;
+
+use crate::lcr::GroupName;
+use crate::proxy::next_hop::Locals;
 
 /// A request on its way through the pipeline: parsed and validated once,
 /// never parsed again by a stage.
@@ -99,7 +102,7 @@ pub enum Verdict<'x> {
         /// The status code.
         code: u16,
         /// The reason phrase.
-        reason: &'static [u8],
+        reason: &'x [u8],
         /// One header line to add (`Name: value`), or empty.
         header: &'x [u8],
     },
@@ -118,8 +121,64 @@ impl Verdict<'_> {
     }
 }
 
+/// What the stages learn about a request and tell the stages after them;
+/// cleared for every request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attributes {
+    /// The routing group a policy rule gave the call (`set_group`):
+    /// least-cost routing routes it there instead of the source's group.
+    pub group: Option<GroupName>,
+    /// A policy rule asked for digest authentication.
+    pub authenticate: bool,
+    /// The policy rules whose `rate_limit` the request counts against
+    /// (their indexes; at most [`Attributes::MAX_LIMITS`], later ones
+    /// are not counted).
+    pub rate_limits: [u16; Attributes::MAX_LIMITS],
+    /// How many of `rate_limits` are set.
+    pub rate_limit_count: u8,
+}
+
+impl Attributes {
+    /// The most rate limits one request counts against.
+    pub const MAX_LIMITS: usize = 4;
+
+    /// Counts the request against the rate limit of policy rule `rule`.
+    pub fn add_rate_limit(&mut self, rule: usize) {
+        let n = usize::from(self.rate_limit_count);
+        if let (Some(slot), Ok(rule)) = (self.rate_limits.get_mut(n), u16::try_from(rule)) {
+            *slot = rule;
+            self.rate_limit_count += 1;
+        }
+    }
+}
+
+/// What a stage is given besides the request: the attributes the stages
+/// before it set, our addresses, and what the routing table knows of a
+/// source.
+pub struct StageCx<'c> {
+    /// The request's attributes (cleared for each request).
+    pub attrs: &'c mut Attributes,
+    /// Our addresses.
+    pub locals: &'c Locals,
+    /// The routing table's ACL group of a source, when there is a table.
+    pub source_group: &'c dyn Fn(IpAddr) -> Option<GroupName>,
+}
+
+impl std::fmt::Debug for StageCx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StageCx")
+            .field("attrs", &self.attrs)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A stage of the request path.
 pub trait RequestStage {
     /// Looks at a request that reached this stage and decides.
-    fn on_request<'s>(&'s mut self, now: Instant, req: &Request<'_, '_>) -> Verdict<'s>;
+    fn on_request<'s>(
+        &'s mut self,
+        now: Instant,
+        req: &Request<'_, '_>,
+        cx: &mut StageCx<'_>,
+    ) -> Verdict<'s>;
 }

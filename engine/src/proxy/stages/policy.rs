@@ -1,21 +1,93 @@
-//! The request policy's slot (empty): where the SBC edge's declarative
-//! `[[policy]]` rules plug in (methods, sources, User-Agent and URI
-//! patterns; actions reply, drop, authenticate, set a group, rate-limit),
-//! compiled once per load into a per-shard read-only form and swapped on
-//! reload. It sees initial requests after validation; in-dialog requests
-//! that follow our Record-Route skip it.
+//! The request policy stage: the `[[policy]]` rules ([`crate::policy`])
+//! evaluated in order for every initial request, on the parsed message,
+//! without allocating. A terminal action answers (`reply`), drops
+//! (`drop`) or ends the evaluation (`accept`); the others mark the
+//! request for the stages after it (`authenticate`, `set_group`,
+//! `rate_limit`) and the evaluation goes on.
+//!
+//! In-dialog requests that follow our Record-Route (a To tag, and our
+//! address as the top Route) skip it: the dialog was let in by its
+//! initial request. Any other request is evaluated, a forged To tag
+//! included.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Request, RequestStage, Verdict};
+use super::{Request, RequestStage, StageCx, Verdict};
+use crate::policy::{Action, Facts, PolicyShard, PolicyTable};
+use crate::proxy::next_hop;
 
-/// The policy stage: lets everything through for now.
+/// The policy stage of one shard.
 #[derive(Debug, Default)]
-pub struct Policy;
+pub struct Policy {
+    rules: Option<PolicyShard>,
+}
+
+impl Policy {
+    /// The stage evaluating the policy `table` holds (none: every request
+    /// goes on).
+    pub fn new(table: Option<Arc<PolicyTable>>) -> Policy {
+        Policy {
+            rules: table.map(PolicyShard::new),
+        }
+    }
+
+    /// Hits per rule so far: (rule, action, hits).
+    pub fn hits(&self) -> Vec<(String, &'static str, u64)> {
+        self.rules
+            .iter()
+            .flat_map(|r| r.hits().map(|(n, a, h)| (n.to_string(), a, h)))
+            .collect()
+    }
+}
 
 impl RequestStage for Policy {
-    #[inline]
-    fn on_request<'s>(&'s mut self, _now: Instant, _req: &Request<'_, '_>) -> Verdict<'s> {
-        Verdict::Continue
+    fn on_request<'s>(
+        &'s mut self,
+        _now: Instant,
+        req: &Request<'_, '_>,
+        cx: &mut StageCx<'_>,
+    ) -> Verdict<'s> {
+        let Some(rules) = self.rules.as_mut() else {
+            return Verdict::Continue;
+        };
+        if !rules.is_active() {
+            return Verdict::Continue;
+        }
+        let locals = cx.locals;
+        let routes = std::cell::OnceCell::new();
+        let route_set = || *routes.get_or_init(|| next_hop::route_set(req.msg, locals));
+        if !req.initial() && route_set().starts_with_us {
+            return Verdict::Continue; // follows our Record-Route
+        }
+        rules.begin();
+        let reply = loop {
+            let group = cx.attrs.group;
+            let facts = Facts {
+                source: req.src.ip(),
+                group: group.as_ref(),
+                source_group: cx.source_group,
+                has_route: &|| route_set().past_us,
+            };
+            let Some(rule) = rules.next_applied(req.msg, req.sum, &facts) else {
+                return Verdict::Continue;
+            };
+            match rules.action(rule) {
+                Action::Reply { .. } => break rule,
+                Action::Drop => return Verdict::Drop,
+                Action::Accept => return Verdict::Continue,
+                Action::Authenticate => cx.attrs.authenticate = true,
+                Action::SetGroup(g) => cx.attrs.group = Some(*g),
+                Action::RateLimit(_) => cx.attrs.add_rate_limit(rule),
+            }
+        };
+        match rules.action(reply) {
+            Action::Reply { code, reason } => Verdict::Reply {
+                code: *code,
+                reason,
+                header: b"",
+            },
+            _ => Verdict::Continue,
+        }
     }
 }

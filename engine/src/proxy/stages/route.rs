@@ -19,10 +19,10 @@ use std::time::Instant;
 use trunkline_parser::Method;
 use trunkline_routing_tables::At;
 
-use super::Request;
+use super::{Attributes, Request};
 use crate::dns::cache::{Lookup, Names};
 use crate::dns::{MAX_ADDRESSES, MAX_NAME, NameQuery, NameRef, srv_order};
-use crate::lcr::{LcrRequest, MAX_TARGETS, ShardTargets, Target, dialled_number};
+use crate::lcr::{GroupName, LcrRequest, MAX_TARGETS, ShardTargets, Target, dialled_number};
 use crate::proxy::Counters;
 use crate::proxy::next_hop::{self, Locals, NextHopError, NextHopPlan};
 
@@ -65,6 +65,14 @@ pub struct Route {
     pub(crate) names: Names,
 }
 
+/// What [`Route::decide`] asks for only when it needs it: `at` the
+/// wall-clock time (the routing table's time windows), `seed` the draw that
+/// orders a name's addresses for this request.
+pub(crate) struct Asks<A, S> {
+    pub at: A,
+    pub seed: S,
+}
+
 impl Route {
     /// The route stage: `default_route` for requests without a Route past
     /// us, `lcr` for initial INVITEs when a table is configured.
@@ -83,6 +91,11 @@ impl Route {
         self.lcr.is_some()
     }
 
+    /// The routing table's ACL group of `source` (none without a table).
+    pub fn source_group(&self, source: std::net::IpAddr) -> Option<crate::lcr::GroupName> {
+        self.lcr.as_ref().and_then(|l| l.source_group(source))
+    }
+
     /// The gateways least-cost routing wants probed, into `out`.
     pub fn probed(&self, out: &mut Vec<SocketAddr>) {
         if let Some(l) = &self.lcr {
@@ -90,19 +103,18 @@ impl Route {
         }
     }
 
-    /// Decides where `req` goes at `now`, counting in `counters`. `at`
-    /// gives the wall-clock time (the routing table's time windows), `seed`
-    /// the draw that orders a name's addresses for this request: each
-    /// asked only when needed.
-    pub(crate) fn decide(
+    /// Decides where `req` goes at `now`, counting in `counters`; `asks`
+    /// gives what is computed only when needed.
+    pub(crate) fn decide<A: FnOnce() -> At, S: FnOnce() -> u64>(
         &mut self,
         now: Instant,
         req: &Request<'_, '_>,
+        attrs: &Attributes,
         locals: &Locals,
         counters: &mut Counters,
-        at: impl FnOnce() -> At,
-        seed: impl FnOnce() -> u64,
+        asks: Asks<A, S>,
     ) -> Decision {
+        let Asks { at, seed } = asks;
         let msg = req.msg;
         let planned = next_hop::plan(msg, locals, self.default_route, &mut self.plan);
         let by_uri = !self.plan.by_route && self.plan.new_ruri.is_none();
@@ -112,7 +124,8 @@ impl Route {
             && by_uri
             && planned != Err(NextHopError::BadRoute);
         if let (true, Some(lcr)) = (lcr_call, &mut self.lcr) {
-            return lcr_targets(lcr.as_mut(), &mut self.targets, counters, at(), req);
+            let group = attrs.group.as_ref().map(GroupName::as_str);
+            return lcr_targets(lcr.as_mut(), &mut self.targets, counters, at(), group, req);
         }
         let dest = match planned {
             Ok(()) => self.plan.dest.expect("planned"),
@@ -205,6 +218,7 @@ fn lcr_targets(
     targets: &mut Vec<Target>,
     counters: &mut Counters,
     at: At,
+    group: Option<&str>,
     req: &Request<'_, '_>,
 ) -> Decision {
     let Some(number) = dialled_number(req.msg) else {
@@ -218,6 +232,7 @@ fn lcr_targets(
     let lcr_req = LcrRequest {
         number,
         source: req.src.ip(),
+        group,
         at,
     };
     if let Err(no) = lcr.targets(&lcr_req, targets) {

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use trunkline_parser::{HeaderName, Method, Uri};
 
-use super::{Request, RequestStage, Verdict};
+use super::{Request, RequestStage, StageCx, Verdict};
 use crate::proxy::next_hop::Locals;
 
 /// The validate stage.
@@ -34,7 +34,12 @@ impl Validate {
 }
 
 impl RequestStage for Validate {
-    fn on_request<'s>(&'s mut self, _now: Instant, req: &Request<'_, '_>) -> Verdict<'s> {
+    fn on_request<'s>(
+        &'s mut self,
+        _now: Instant,
+        req: &Request<'_, '_>,
+        _cx: &mut StageCx<'_>,
+    ) -> Verdict<'s> {
         let msg = req.msg;
         // §16.3 step 3: Max-Forwards.
         if req.sum.max_forwards == Some(0) {

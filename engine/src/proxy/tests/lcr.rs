@@ -44,6 +44,7 @@ fn net_routing_by(source: impl TargetSource + 'static) -> Net {
 fn net_with(cfg: ProxyConfig, source: impl TargetSource + 'static) -> Net {
     let services = Services {
         targets: Some(Arc::new(source)),
+        ..Services::default()
     };
     Net::with_services(cfg, services)
 }
