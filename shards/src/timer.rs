@@ -77,6 +77,13 @@ impl<T> TimerLists<T> {
     }
 
     /// Number of armed timers (stale ones included until they pop).
+    /// Gives back the lists' memory beyond what their entries need.
+    pub fn shrink(&mut self) {
+        for (_, l) in &mut self.lists {
+            l.shrink_to(l.len() + l.len() / 4);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

@@ -219,6 +219,19 @@ impl ProxyCore {
         self.pipe.clock.anchor = Some((now, wall));
     }
 
+    /// Gives back the memory a burst of transactions left behind (see
+    /// `TxLayer::shrink`): for the driver to call now and then, not per
+    /// message. Returns the transaction slots given back.
+    pub fn shrink(&mut self) -> usize {
+        self.pipe.tx.shrink()
+    }
+
+    /// The most live transactions this shard holds (`[limits]
+    /// max_transactions`).
+    pub fn max_transactions(&self) -> usize {
+        self.pipe.cfg.max_transactions
+    }
+
     /// Counters so far.
     pub fn counters(&self) -> Counters {
         let p = &self.pipe;

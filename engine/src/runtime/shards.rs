@@ -41,6 +41,15 @@ const TICK: Duration = Duration::from_millis(10);
 /// a batch is not held back long (a batch is processed before it is sent).
 const RECV_BATCH: usize = 32;
 
+/// How often a shard looks after itself: logs an overload (once per
+/// period, not per refused request) and gives back the memory a burst
+/// left behind.
+const HOUSEKEEPING: Duration = Duration::from_secs(10);
+
+/// Transaction slots given back at once above which the allocator is
+/// asked to return free memory to the system too.
+const TRIM_AFTER: usize = 10_000;
+
 use super::StartError;
 
 /// One shard's counters at exit (or on request).
@@ -360,6 +369,10 @@ struct RouterShard {
     dumped: u64,
     /// Since when the shard drains (after a stop).
     stopping: Option<Instant>,
+    /// When the shard next looks after itself.
+    housekeeping: Instant,
+    /// Requests refused for the transaction cap at the last housekeeping.
+    overloaded: u64,
 }
 
 impl RouterShard {
@@ -377,6 +390,41 @@ impl RouterShard {
             handoffs_in: io.handoffs_in,
             send_errors: io.send_errors,
         }
+    }
+}
+
+impl RouterShard {
+    /// Every [`HOUSEKEEPING`]: an overload since the last time is logged
+    /// once, and memory left by a burst is given back.
+    fn look_after(&mut self, _now: Instant) {
+        let refused = self.core.counters().overloaded;
+        if refused > self.overloaded {
+            tracing::warn!(
+                shard = self.id,
+                refused = refused - self.overloaded,
+                live = self.core.live_transactions(),
+                max = self.core.max_transactions(),
+                "overload: new requests refused with 503 (the transaction table is full, or \
+                 their source holds its share of it) in the last {} s",
+                HOUSEKEEPING.as_secs()
+            );
+            self.overloaded = refused;
+        }
+        if self.core.shrink() >= TRIM_AFTER {
+            trim_heap();
+        }
+    }
+}
+
+/// Asks the allocator to return its free memory to the system (glibc
+/// keeps freed memory in its arenas: after a flood, the RSS would stay at
+/// its peak).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it
+    // takes the arena locks itself and is safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -412,6 +460,10 @@ impl Service for RouterShard {
                 tracing::info!(shard = self.id, rule, action, hits, "policy rule");
             }
         }
+        if now >= self.housekeeping {
+            self.housekeeping = now + HOUSEKEEPING;
+            self.look_after(now);
+        }
         if self.stopping.is_none() && self.control.stop.load(Ordering::Relaxed) {
             self.stopping = Some(now);
             self.core.set_draining(true);
@@ -426,10 +478,14 @@ impl Service for RouterShard {
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Instant> {
-        let due = self.core.poll_timeout();
+        let due = Some(
+            self.core
+                .poll_timeout()
+                .map_or(self.housekeeping, |d| d.min(self.housekeeping)),
+        );
         if self.stopping.is_some() {
             // Draining: look at the pending requests every tick.
-            return Some(due.map_or(now + TICK, |d| d.min(now + TICK)));
+            return due.map(|d| d.min(now + TICK));
         }
         due
     }
@@ -547,6 +603,8 @@ fn run_shard(ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         grace: setup.grace,
         dumped: setup.control.dump.load(Ordering::Relaxed),
         stopping: None,
+        housekeeping: Instant::now() + HOUSEKEEPING,
+        overloaded: 0,
     };
     if let Ok(r) = ready {
         let _ = r.send(Ok(()));

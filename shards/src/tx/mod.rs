@@ -31,6 +31,9 @@
 //! itself (§17.1.1.3) and resends it when that response is retransmitted.
 
 mod key;
+mod shares;
+
+pub use shares::MIN_SHARE;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -371,13 +374,20 @@ struct Pool {
 }
 
 impl Pool {
-    const MAX: usize = 16_384;
+    /// Free buffers kept: what a burst leaves beyond that is freed.
+    const MAX: usize = 4096;
 
     fn new(size: usize) -> Pool {
         Pool {
             free: Vec::new(),
             size,
         }
+    }
+
+    /// Keeps at most `keep` free buffers, and no spare room for more.
+    fn shrink(&mut self, keep: usize) {
+        self.free.truncate(keep);
+        self.free.shrink_to_fit();
     }
 
     fn take(&mut self) -> Vec<u8> {
@@ -387,7 +397,9 @@ impl Pool {
     }
 
     fn give(&mut self, mut v: Vec<u8>) {
-        if v.capacity() > 0 && self.free.len() < Self::MAX && v.capacity() <= 64 * 1024 {
+        // A buffer grown for a large message is not kept: a flood of
+        // 64 KB datagrams must not leave the pool holding 64 KB each.
+        if v.capacity() > 0 && self.free.len() < Self::MAX && v.capacity() <= 4 * self.size {
             v.clear();
             self.free.push(v);
         }
@@ -426,6 +438,11 @@ pub struct TxLayer {
     edits: Edits,
     live: usize,
     max_live: usize,
+    /// The generation a new slot starts at: above every generation of the
+    /// slots [`TxLayer::shrink`] gave back, so no stale id matches.
+    generation_base: u32,
+    /// Live server transactions per source: the cap's fair shares.
+    shares: shares::Shares,
     stats: TxStats,
 }
 
@@ -448,6 +465,8 @@ impl TxLayer {
             edits: Edits::new(),
             live: 0,
             max_live: usize::MAX,
+            generation_base: 0,
+            shares: shares::Shares::new(seed),
             stats: TxStats::default(),
         }
     }
@@ -464,10 +483,42 @@ impl TxLayer {
 
     /// Caps the live transactions: a peer cannot make the layer grow
     /// without bound. New server transactions beyond the cap are refused
-    /// ([`RequestOutcome::Overloaded`]); client transactions are not
-    /// capped (each belongs to a server transaction, or to a CANCEL).
+    /// ([`RequestOutcome::Overloaded`]), and from half the cap on, those
+    /// of a source holding more than its fair share of the table (see
+    /// `shares.rs`); client transactions are not capped (each belongs to
+    /// a server transaction, or to a CANCEL).
     pub fn set_max_live(&mut self, max: usize) {
         self.max_live = max;
+    }
+
+    /// Gives back the memory a burst of transactions left behind: the
+    /// free slots at the end of the slot table, spare room in the index,
+    /// the timer lists and the buffer pools. For the driver to call now
+    /// and then (it walks the free slots: not per message); returns the
+    /// slots given back. Free slots are reused lowest first from here on,
+    /// so the end of the table drains for the next call.
+    pub fn shrink(&mut self) -> usize {
+        let before = self.slab.len();
+        while self.slab.last().is_some_and(|t| !t.live) {
+            if let Some(t) = self.slab.pop() {
+                self.generation_base = self.generation_base.max(t.generation.wrapping_add(1));
+            }
+        }
+        let len = self.slab.len();
+        self.free_slots.retain(|&s| (s as usize) < len);
+        self.free_slots.sort_unstable_by(|a, b| b.cmp(a));
+        self.slab.shrink_to(len + len / 4);
+        self.free_slots.shrink_to(self.free_slots.len() + len / 4);
+        let slab = &self.slab;
+        self.index
+            .shrink_to(self.live, |i| slab[i.slot as usize].key_hash);
+        self.shares.shrink();
+        self.timers.shrink();
+        self.pending.shrink_to(64);
+        self.events.shrink_to(64);
+        self.pool.shrink(Pool::MAX / 4);
+        self.keys.shrink(Pool::MAX / 16);
+        before - len
     }
 
     /// Work counters.
@@ -569,7 +620,7 @@ impl TxLayer {
             Some(s) => s,
             None => {
                 self.slab.push(Tx {
-                    generation: 0,
+                    generation: self.generation_base,
                     kind,
                     state,
                     key: Key::default(),
@@ -635,6 +686,7 @@ impl TxLayer {
         let key_hash = t.key_hash;
         let user = t.user;
         let role = t.kind.role();
+        let source = t.dest.ip();
         let key = std::mem::take(&mut t.key);
         let last = std::mem::take(&mut t.last);
         if let Ok(entry) = self.index.find_entry(key_hash, |i| *i == id) {
@@ -646,6 +698,9 @@ impl TxLayer {
         self.pool.give(last);
         self.free_slots.push(id.slot);
         self.live -= 1;
+        if role == Role::Server {
+            self.shares.remove(source);
+        }
         self.events
             .push_back(TxEvent::Terminated { tx: id, user, role });
     }
@@ -709,9 +764,13 @@ impl TxLayer {
         } else {
             (Kind::NonInviteServer, State::Trying)
         };
-        if self.live >= self.max_live {
+        if !self
+            .shares
+            .admits(response_dest.ip(), self.live, self.max_live)
+        {
             return RequestOutcome::Overloaded;
         }
+        self.shares.add(response_dest.ip());
         self.stats.server_created += 1;
         RequestOutcome::New(self.create(kind, state, response_dest, local, 0))
     }

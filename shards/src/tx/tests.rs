@@ -628,3 +628,58 @@ fn the_live_transaction_cap_refuses_new_requests() {
     ));
     assert_eq!(h.tx.live(), 2);
 }
+
+#[test]
+fn a_flooding_source_cannot_take_the_whole_table() {
+    let mut h = Harness::new();
+    h.tx.set_max_live(1000);
+    let flooder = addr("203.0.113.66:5060");
+    let mut p = Parser::default();
+    let mut admitted = 0;
+    for i in 0..2000 {
+        let bytes = request("INVITE", &format!("z9hG4bKflood{i}"), "INVITE");
+        let m = p.parse(&bytes).unwrap();
+        let sum = validate(&m).unwrap();
+        if let RequestOutcome::New(_) = h.tx.handle_request(h.now, &m, &sum, flooder, 0) {
+            admitted += 1;
+        }
+    }
+    // Alone, it gets half the table and no more.
+    assert_eq!(admitted, 500);
+    // Every other caller still gets a transaction.
+    for i in 0..100 {
+        let r = h.request(&request("INVITE", &format!("z9hG4bKcaller{i}"), "INVITE"));
+        assert!(matches!(r, RequestOutcome::New(_)), "caller {i}: {r:?}");
+    }
+    assert_eq!(h.tx.live(), 600);
+}
+
+#[test]
+fn shrinking_after_a_burst_gives_the_slots_back_and_old_ids_stay_dead() {
+    let mut h = Harness::new();
+    let mut first = None;
+    for i in 0..10_000 {
+        let b = format!("z9hG4bKburst{i}");
+        let RequestOutcome::New(id) = h.request(&request("OPTIONS", &b, "OPTIONS")) else {
+            panic!()
+        };
+        first.get_or_insert(id);
+        h.respond(id, b"SIP/2.0 200 OK\r\n\r\n", 200);
+        h.sent.clear();
+    }
+    h.run_until(Duration::from_secs(33));
+    assert_eq!(h.tx.live(), 0);
+    assert_eq!(h.tx.shrink(), 10_000);
+    // A new transaction in slot 0 is not the old one of slot 0.
+    let RequestOutcome::New(new) = h.request(&request("OPTIONS", "z9hG4bKafter", "OPTIONS")) else {
+        panic!()
+    };
+    let old = first.unwrap();
+    assert_eq!(new.slot, old.slot);
+    assert_ne!(new, old);
+    assert!(
+        !h.tx
+            .respond(h.now, old, b"SIP/2.0 200 OK\r\n\r\n".to_vec(), 200)
+    );
+    assert!(h.tx.respond(h.now, new, b"SIP/2.0 200 OK\r\n\r\n".to_vec(), 200));
+}
