@@ -184,14 +184,10 @@ impl NonceKey {
         realm: &[u8],
         binding: &[u8],
     ) -> NonceCheck {
-        if nonce.len() != NONCE_LEN {
+        if nonce.len() != NONCE_LEN || B64.decode_len(NONCE_LEN).ok() != Some(RAW_LEN) {
             return NonceCheck::Invalid;
         }
         let mut raw = [0u8; RAW_LEN];
-        match B64.decode_len(NONCE_LEN) {
-            Ok(RAW_LEN) => {}
-            _ => return NonceCheck::Invalid,
-        }
         if B64.decode_mut(nonce, &mut raw).is_err() {
             return NonceCheck::Invalid;
         }

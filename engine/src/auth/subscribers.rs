@@ -347,6 +347,8 @@ impl Subscribers {
             line,
             problem,
         };
+        // A spreadsheet's UTF-8 byte order mark is not part of the header.
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let mut lines = numbered_lines(bytes);
         let (header_line, header) = lines.next().ok_or_else(|| err(1, Problem::Empty))?;
         let mut fields: Vec<Vec<u8>> = Vec::new();
@@ -549,7 +551,7 @@ mod tests {
 
     #[test]
     fn password_form() {
-        let s = parse("user,domain,password\n# the example\nalice,127.0.0.1,alice-secret\n\n bob , Example.COM ,\"p,w\"\n").unwrap();
+        let s = parse("\u{feff}user,domain,password\n# the example\nalice,127.0.0.1,alice-secret\n\n bob , Example.COM ,\"p,w\"\n").unwrap();
         assert_eq!(s.len(), 2);
         let a = s.get(b"alice", b"127.0.0.1").unwrap();
         assert_eq!(
