@@ -55,6 +55,7 @@
 //! probing rounds) all come back through `handle_timeout(now)` at the
 //! instant `poll_timeout()` gave.
 
+pub mod auth;
 pub mod config;
 pub mod dns;
 pub mod lcr;
