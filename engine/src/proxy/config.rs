@@ -10,6 +10,52 @@ use trunkline_shards::tx::Timers;
 use super::next_hop::{LocalAddr, Locals};
 use super::probe::ProbeConfig;
 use crate::lcr::FailoverCodes;
+use crate::policy::CidrSet;
+
+/// What happens to a request from a source no ACL knows
+/// (`[security] unknown_source`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnknownSource {
+    /// Let it through to the stages after (the default).
+    #[default]
+    Allow,
+    /// Answer 403.
+    Reject,
+    /// Drop it without an answer.
+    Drop,
+}
+
+/// The edge's settings (`[security]`): who is trusted, what unknown
+/// sources get, whether untrusted ones may relay, what we tell scanners.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdgeConfig {
+    /// Trusted sources (trunks, our own pools): never subject to
+    /// `unknown_source`, `open_relay`, flood counting or bans.
+    pub trusted: CidrSet,
+    /// What a source that is neither trusted, nor in the routing table's
+    /// ACL, nor given a group or digest authentication by the policy gets.
+    pub unknown_source: UnknownSource,
+    /// Whether an untrusted source may choose the next hop (a Route, its
+    /// Request-URI); false: it is routed by the default route or the
+    /// routing table only, anything else is refused with 403.
+    pub open_relay: bool,
+    /// The `Server` header line of the responses generated here
+    /// (`Server: ...`); none by default: a scanner learns nothing.
+    pub server_header: Option<Box<[u8]>>,
+}
+
+impl Default for EdgeConfig {
+    /// Today's open behaviour: nobody trusted, unknown sources allowed,
+    /// relaying open, no Server header.
+    fn default() -> Self {
+        EdgeConfig {
+            trusted: CidrSet::default(),
+            unknown_source: UnknownSource::Allow,
+            open_relay: true,
+            server_header: None,
+        }
+    }
+}
 
 /// How the proxy keeps state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,9 +82,12 @@ pub struct ProxyConfig {
     pub timers: Timers,
     /// Parser limits.
     pub limits: Limits,
-    /// Seed of the branch hash. Fixed by default so that branches are the
-    /// same across restarts (a stateless ACK or CANCEL must match).
-    pub branch_seed: u64,
+    /// The key of our branches' keyed hash (SipHash-1-3): a response
+    /// whose branch is not the hash of the Via under ours was not to a
+    /// request we forwarded, and is dropped rather than relayed. The
+    /// runtime draws a random one per process; fixed here so that tests
+    /// are repeatable.
+    pub branch_key: [u64; 2],
     /// Most live server transactions per shard; beyond it new requests get
     /// 503 without state (a flood cannot exhaust memory).
     pub max_transactions: usize,
@@ -49,6 +98,8 @@ pub struct ProxyConfig {
     pub shards: u16,
     /// Gateway probing (for the gateways least-cost routing lists).
     pub probe: ProbeConfig,
+    /// The edge's settings (`[security]`).
+    pub edge: EdgeConfig,
 }
 
 impl ProxyConfig {
@@ -63,11 +114,12 @@ impl ProxyConfig {
             },
             timers: Timers::default(),
             limits: Limits::default(),
-            branch_seed: 0x7472_756e_6b6c_696e,
+            branch_key: [0x7472_756e_6b6c_696e, 0x6272_616e_6368_6b79],
             max_transactions: 1_000_000,
             failover: FailoverCodes::default(),
             shards: 1,
             probe: ProbeConfig::default(),
+            edge: EdgeConfig::default(),
         }
     }
 }

@@ -25,8 +25,28 @@ pub struct Counters {
     pub local_replies: u64,
     /// Messages dropped for other reasons (foreign or broadcast Via, ...).
     pub dropped: u64,
-    /// New requests refused with 503 at the transaction cap.
+    /// New requests refused with 503 at the transaction cap (or their
+    /// source's share of it).
     pub overloaded: u64,
+    /// Responses matching no transaction whose top Via branch is not one
+    /// we made for the Via under it (forged, or for a request we never
+    /// forwarded): dropped, never relayed.
+    pub forged_responses: u64,
+    /// Initial requests refused (403) or dropped because their source is
+    /// unknown (`[security] unknown_source`), or is not allowed to choose
+    /// its next hop (`open_relay = false`, the routing table's ACL).
+    pub refused_sources: u64,
+    /// Digest challenges sent (401/407, stale ones included).
+    pub auth_challenges: u64,
+    /// Requests whose digest credentials were right.
+    pub auth_successes: u64,
+    /// Digest credentials that were wrong (unknown user, wrong password,
+    /// replayed, ...).
+    pub auth_failures: u64,
+    /// Sources banned after too many failed authentications.
+    pub auth_bans: u64,
+    /// Requests dropped because their source is banned.
+    pub banned_drops: u64,
     /// Initial INVITEs routed by the routing table.
     pub lcr_routed: u64,
     /// Initial INVITEs the table had no route for (answered 404 or the

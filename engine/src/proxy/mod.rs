@@ -196,7 +196,10 @@ impl ProxyCore {
             pipe: Pipeline {
                 tx,
                 ctxs: Contexts::default(),
-                wire: Wire::new(cfg.branch_seed),
+                wire: Wire::new(
+                    cfg.branch_key,
+                    cfg.edge.server_header.as_deref().unwrap_or_default(),
+                ),
                 validate: Validate::new(cfg.locals.clone()),
                 policy: Policy::new(services.policy.clone()),
                 auth: Auth,

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use trunkline_parser::{Message, Method};
+use trunkline_parser::{Message, Method, Summary};
 use trunkline_shards::tx::{ClientRequest, ResponseOutcome, TxEvent, TxId};
 
 use super::contexts::{CtxId, Followers, UserRef};
@@ -30,21 +30,25 @@ impl Pipeline {
         if self.route.has_lcr() && self.prober.on_response(msg, msg.status_code().unwrap_or(0)) {
             return;
         }
-        self.forward_response_stateless(msg);
+        self.forward_response_stateless(msg, rsp.sum);
     }
 
     /// §16.7 step 1 (no transaction) and §16.11: pop our Via and send to
-    /// the next one.
-    fn forward_response_stateless(&mut self, msg: &Message<'_>) {
+    /// the next one, if our Via's branch is the one we made for it
+    /// (a response with a forged branch is dropped and counted).
+    fn forward_response_stateless(&mut self, msg: &Message<'_>, sum: &Summary<'_>) {
         let mut vias = msg.vias();
-        let ours = match vias.next() {
-            Some(Ok(v)) => self.cfg.locals.addrs.iter().position(|a| {
-                v.sent_by.eq_ignore_ascii_case(a.host_port.as_bytes())
-                    || (v.host.ip().is_some()
-                        && v.host.ip() == a.ip
-                        && v.port.unwrap_or(5060) == a.port)
-            }),
-            _ => None,
+        let (ours, branch) = match vias.next() {
+            Some(Ok(v)) => (
+                self.cfg.locals.addrs.iter().position(|a| {
+                    v.sent_by.eq_ignore_ascii_case(a.host_port.as_bytes())
+                        || (v.host.ip().is_some()
+                            && v.host.ip() == a.ip
+                            && v.port.unwrap_or(5060) == a.port)
+                }),
+                v.branch.unwrap_or_default(),
+            ),
+            _ => (None, &b""[..]),
         };
         let Some(local) = ours else {
             // §18.1.2: a Via that is not ours means not for us.
@@ -58,6 +62,10 @@ impl Pipeline {
                 return;
             }
         };
+        if !self.wire.is_our_branch(branch, &next, sum) {
+            self.counters.forged_responses += 1;
+            return;
+        }
         let ip = next
             .received
             .and_then(|r| core::str::from_utf8(r).ok()?.parse::<IpAddr>().ok())

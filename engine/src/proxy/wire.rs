@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 
 use core::hash::{BuildHasher, Hasher};
 use trunkline_parser::{
-    Edits, HeaderName, LocalCtx, LocalPart, Message, Parser, Piece, ResponseSpec, Via, stamp_via,
-    write_response,
+    Edits, HeaderName, LocalCtx, LocalPart, Message, Parser, Piece, ResponseSpec, Summary, Via,
+    stamp_via, write_response,
 };
 
 use super::config::ProxyConfig;
@@ -40,29 +40,33 @@ pub(crate) struct Wire {
     pub responder: Responder,
     /// Our branch for the copy being built.
     branch: Vec<u8>,
+    /// The key of our branches' hash.
+    branch_key: [u64; 2],
     out: VecDeque<(Transmit, Vec<u8>)>,
     /// Parses kept requests to write what answers or cancels them.
     parser: Parser,
 }
 
 /// What writes every message: the edits, scratch, and the hash behind
-/// our branches and local To tags.
+/// local To tags.
 #[derive(Debug)]
 pub(crate) struct Responder {
     edits: Edits,
     /// Scratch: a local reply's To tag, a rewritten Request-URI.
     tag: Vec<u8>,
-    /// The branch hash: fixed-seeded, so a stateless CANCEL or ACK gets
-    /// the branch of its INVITE, across restarts too.
+    /// The To tag hash (and the per-request draw seed).
     hash: foldhash::fast::FixedState,
+    /// `Server: ...` for the responses generated here, or empty.
+    server: Box<[u8]>,
 }
 
 impl Responder {
     /// Writes a response generated here to `to`'s request into `buf`: the
     /// To tag stable for the transaction (a retransmission answered
-    /// statelessly gets the same tag, §8.2.6.2), `Server: trunkline`, up
-    /// to three `extra` header lines, and the top Via's `received` and
-    /// `rport` filled as the request arrived (§18.2.1, RFC 3581 §4).
+    /// statelessly gets the same tag, §8.2.6.2), the configured `Server`
+    /// line if any, up to three `extra` header lines, and the top Via's
+    /// `received` and `rport` filled as the request arrived (§18.2.1,
+    /// RFC 3581 §4).
     pub fn local_response(
         &mut self,
         to: &Answering<'_, '_>,
@@ -73,9 +77,16 @@ impl Responder {
     ) -> bool {
         let branch = to.via.branch.unwrap_or_default();
         local_tag(&self.hash, to.call_id, branch, &mut self.tag);
-        let mut lines: [&[u8]; 4] = [b"Server: trunkline", b"", b"", b""];
-        let n = 1 + extra.len().min(3);
-        lines[1..n].copy_from_slice(&extra[..n - 1]);
+        let mut lines: [&[u8]; 4] = [b""; 4];
+        let mut n = 0;
+        if !self.server.is_empty() {
+            lines[0] = &self.server;
+            n = 1;
+        }
+        for e in extra.iter().take(4 - n) {
+            lines[n] = e;
+            n += 1;
+        }
         let spec = ResponseSpec {
             code,
             reason,
@@ -89,14 +100,18 @@ impl Responder {
 }
 
 impl Wire {
-    pub fn new(branch_seed: u64) -> Wire {
+    /// A writer whose branches are keyed with `branch_key`, whose local
+    /// responses carry `server` (a `Server: ...` line, or empty).
+    pub fn new(branch_key: [u64; 2], server: &[u8]) -> Wire {
         Wire {
             responder: Responder {
                 edits: Edits::new(),
                 tag: Vec::with_capacity(32),
-                hash: foldhash::fast::FixedState::with_seed(branch_seed),
+                hash: foldhash::fast::FixedState::with_seed(branch_key[0] ^ branch_key[1]),
+                server: server.into(),
             },
             branch: Vec::with_capacity(40),
+            branch_key,
             out: VecDeque::new(),
             parser: Parser::default(),
         }
@@ -123,33 +138,75 @@ impl Wire {
         &self.branch
     }
 
-    /// Our branch for forwarding `req`: `z9hG4bK` + a hash of what
-    /// identifies the incoming transaction (§16.11), so a stateless CANCEL
-    /// or non-2xx ACK gets the branch of its INVITE. ACK for 2xx and every
-    /// other request hash their own top Via. Copy `k` > 0 of a serial
-    /// search gets `.k` appended (each copy is its own client transaction,
-    /// §16.6 step 8).
+    /// Our branch for forwarding `req`: `z9hG4bK` + a keyed hash
+    /// (SipHash-1-3) of what identifies the incoming transaction (§16.11),
+    /// so a stateless CANCEL or non-2xx ACK gets the branch of its INVITE,
+    /// and a response can be checked to answer a request we forwarded
+    /// ([`Wire::is_our_branch`]). ACK for 2xx and every other request hash
+    /// their own top Via. Copy `k` > 0 of a serial search gets `.k`
+    /// appended (each copy is its own client transaction, §16.6 step 8).
     pub fn make_branch(&mut self, req: &Request<'_, '_>, copy: usize) {
-        let v = &req.sum.top_via;
-        let mut h = self.responder.hash.build_hasher();
-        if v.is_rfc3261_branch() {
-            h.write(v.branch.unwrap_or_default());
-            h.write(v.sent_by);
-        } else {
-            // RFC 2543: what identifies the transaction (§16.11).
-            h.write(v.raw);
-            h.write(req.sum.call_id);
-            h.write(req.msg.request_uri_bytes().unwrap_or_default());
-            h.write(req.sum.from.tag().unwrap_or_default());
-            h.write_u32(req.sum.cseq.seq);
-        }
+        let hash = self.transaction_hash(req.sum);
         self.branch.clear();
-        self.branch.extend_from_slice(b"z9hG4bKtl");
-        push_hex(&mut self.branch, h.finish(), 16);
+        self.branch.extend_from_slice(b"z9hG4bK");
+        push_hex(&mut self.branch, hash, 16);
         if copy > 0 {
             self.branch.push(b'.');
             push_decimal(&mut self.branch, copy);
         }
+    }
+
+    fn hasher(&self) -> siphasher::sip::SipHasher13 {
+        siphasher::sip::SipHasher13::new_with_keys(self.branch_key[0], self.branch_key[1])
+    }
+
+    /// The hash our branch carries for a request with top Via `v` and
+    /// the Call-ID, From tag and CSeq of `sum`: the Via's branch and
+    /// sent-by (RFC 3261 branch), or for an RFC 2543 one what else
+    /// identifies the transaction and a response carries as well (its
+    /// sent-by, Call-ID, From tag and CSeq number, §17.2.3; a CANCEL has
+    /// them all of its INVITE).
+    fn transaction_hash_of(&self, v: &Via<'_>, sum: &Summary<'_>) -> u64 {
+        let mut h = self.hasher();
+        if v.is_rfc3261_branch() {
+            h.write(v.branch.unwrap_or_default());
+            h.write(v.sent_by);
+        } else {
+            h.write(v.sent_by);
+            h.write(sum.call_id);
+            h.write(sum.from.tag().unwrap_or_default());
+            h.write_u32(sum.cseq.seq);
+        }
+        h.finish()
+    }
+
+    fn transaction_hash(&self, sum: &Summary<'_>) -> u64 {
+        self.transaction_hash_of(&sum.top_via, sum)
+    }
+
+    /// Whether `ours`, the branch of the top Via of a response, is one we
+    /// made for a request whose top Via was `next` (the response's second
+    /// Via; `sum` is the response's): what a response relayed without a
+    /// transaction must show (a forged branch would make us reflect
+    /// whatever an attacker sends to the address in its second Via).
+    pub fn is_our_branch(&self, ours: &[u8], next: &Via<'_>, sum: &Summary<'_>) -> bool {
+        let Some(hex) = ours.strip_prefix(b"z9hG4bK") else {
+            return false;
+        };
+        let hex = match hex.iter().position(|&b| b == b'.') {
+            Some(dot) => &hex[..dot],
+            None => hex,
+        };
+        if hex.len() != 16 {
+            return false;
+        }
+        let mut expected = [0u8; 16];
+        let mut v = self.transaction_hash_of(next, sum);
+        for b in expected.iter_mut().rev() {
+            *b = b"0123456789abcdef"[(v & 0xf) as usize];
+            v >>= 4;
+        }
+        hex.eq_ignore_ascii_case(&expected)
     }
 
     /// Writes the copy of `req` to forward (§16.6) into `buf`, with the
@@ -329,8 +386,7 @@ fn local_tag(
     h.write(call_id);
     h.write(branch);
     out.clear();
-    out.extend_from_slice(b"tl");
-    push_hex(out, h.finish() & 0xffff_ffff, 8);
+    push_hex(out, h.finish(), 16);
 }
 
 /// The low `digits` nibbles of `v` in lowercase hex, most significant

@@ -52,6 +52,16 @@ const TRIM_AFTER: usize = 10_000;
 
 use super::StartError;
 
+/// A random number from the system's generator (the time, if it has
+/// none).
+fn random_u64() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    })
+}
+
 /// One shard's counters at exit (or on request).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShardReport {
@@ -270,12 +280,13 @@ pub(crate) fn start(
     resolver: impl Fn() -> Resolver,
 ) -> Result<RunningShards, StartError> {
     let (bound, holders) = reserve(&cfg.listen)?;
-    let proxy = cfg.proxy_for(&bound);
+    let mut proxy = cfg.proxy_for(&bound);
+    // Secret per process: peers cannot aim at a shard or a hash bucket,
+    // nor forge our branches.
+    Arc::make_mut(&mut proxy).branch_key = [random_u64(), random_u64()];
     let control = Arc::new(Control::default());
     let grace = cfg.shutdown_grace;
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let seed = random_u64();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let wake = {
         let control = control.clone();
