@@ -72,7 +72,7 @@ use toml::Spanned;
 use trunkline_parser::Limits;
 use trunkline_shards::tx::Timers;
 
-use crate::proxy::{LocalAddr, Locals, Mode, ProxyConfig};
+use crate::proxy::{LocalAddr, Locals, Mode, ProxyConfig, UnknownSource};
 
 /// The default listen address of `trunkline run`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5060";
@@ -125,6 +125,31 @@ struct FileConfig {
     limits: LimitsSection,
     #[serde(default)]
     policy: Vec<Spanned<crate::policy::spec::FileRule>>,
+    #[serde(default)]
+    security: SecuritySection,
+    auth: Option<Spanned<AuthSection>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecuritySection {
+    trusted: Option<Spanned<Vec<Spanned<String>>>>,
+    unknown_source: Option<Spanned<String>>,
+    open_relay: Option<bool>,
+    server_header: Option<Spanned<String>>,
+    flood_pps: Option<Spanned<u32>>,
+    ban_s: Option<Spanned<u64>>,
+    auth_failures: Option<Spanned<u32>>,
+    auth_window_s: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSection {
+    subscribers: Option<Spanned<String>>,
+    nonce_max_age_s: Option<Spanned<u64>>,
+    md5: Option<bool>,
+    uri_match: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,9 +211,25 @@ pub struct Config {
     pub control: Option<PathBuf>,
     /// The request policy: `[[policy]]` rules, in order.
     pub policy: Vec<crate::policy::RuleSpec>,
+    /// Digest authentication (`[auth]`), when configured.
+    pub auth: Option<AuthSettings>,
+    /// When failed digest authentications ban a source (`[security]
+    /// auth_failures`, `auth_window_s`, `ban_s`).
+    pub auth_bans: crate::auth::BanConfig,
     /// The file this configuration was read from (what a reload reads
     /// again); `None` for the built-in default.
     pub file: Option<PathBuf>,
+}
+
+/// The `[auth]` section: who digest authentication knows, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// The subscriber file (`user,domain,password` or
+    /// `user,domain,ha1_md5,ha1_sha256`; relative to the config file),
+    /// read again on reload.
+    pub subscribers: PathBuf,
+    /// Nonce lifetime, MD5 offered or not, the credentials' `uri` rule.
+    pub config: crate::auth::AuthConfig,
 }
 
 /// The `[routing]` section: which snapshot routes initial INVITEs.
@@ -236,6 +277,8 @@ impl Default for Config {
             routing: None,
             control: None,
             policy: Vec::new(),
+            auth: None,
+            auth_bans: crate::auth::BanConfig::default(),
             file: None,
         }
     }
@@ -502,6 +545,25 @@ impl Config {
         let policy_err =
             |span: Option<Range<usize>>, key: &str, message: String| err(span, Some(key), message);
         cfg.policy = crate::policy::spec::check(&file.policy, &policy_err)?;
+        parse_security(&file.security, &mut cfg, &err)?;
+        if let Some(a) = &file.auth {
+            cfg.auth = Some(parse_auth(a, path, &err)?);
+        }
+        if cfg.auth.is_none() {
+            if let Some((i, _)) = cfg
+                .policy
+                .iter()
+                .enumerate()
+                .find(|(_, r)| matches!(r.action, crate::policy::ActionSpec::Authenticate))
+            {
+                let span = file.policy.get(i).map(Spanned::span);
+                return Err(err(
+                    span,
+                    Some(&format!("policy[{i}].authenticate")),
+                    "digest authentication needs an [auth] section with `subscribers`".into(),
+                ));
+            }
+        }
         Ok(cfg)
     }
 
@@ -525,6 +587,128 @@ impl Config {
     pub fn limits(&self) -> Limits {
         self.proxy.limits
     }
+}
+
+type ErrAt<'e> = &'e dyn Fn(Option<Range<usize>>, Option<&str>, String) -> ConfigError;
+
+/// The `[security]` section.
+fn parse_security(
+    s: &SecuritySection,
+    cfg: &mut Config,
+    err: ErrAt<'_>,
+) -> Result<(), ConfigError> {
+    let edge = &mut cfg.proxy.edge;
+    if let Some(t) = &s.trusted {
+        let mut blocks = Vec::new();
+        for b in t.get_ref() {
+            blocks.push(
+                b.get_ref()
+                    .parse::<crate::policy::Cidr>()
+                    .map_err(|e| err(Some(b.span()), Some("security.trusted"), e.to_string()))?,
+            );
+        }
+        edge.trusted = crate::policy::CidrSet::new(blocks);
+    }
+    if let Some(u) = &s.unknown_source {
+        edge.unknown_source = match u.get_ref().as_str() {
+            "allow" => UnknownSource::Allow,
+            "reject" => UnknownSource::Reject,
+            "drop" => UnknownSource::Drop,
+            other => {
+                return Err(err(
+                    Some(u.span()),
+                    Some("security.unknown_source"),
+                    format!("`{other}`: use \"allow\", \"reject\" or \"drop\""),
+                ));
+            }
+        };
+    }
+    if let Some(o) = s.open_relay {
+        edge.open_relay = o;
+    }
+    if let Some(h) = &s.server_header {
+        let v = h.get_ref();
+        if v.is_empty() || v.len() > 128 || v.bytes().any(|b| b.is_ascii_control()) {
+            return Err(err(
+                Some(h.span()),
+                Some("security.server_header"),
+                "must be 1 to 128 printable characters".into(),
+            ));
+        }
+        edge.server_header = Some(format!("Server: {v}").into_bytes().into());
+    }
+    let bans = &mut cfg.auth_bans;
+    if let Some(f) = &s.auth_failures {
+        bans.failures = *f.get_ref();
+    }
+    if let Some(w) = &s.auth_window_s {
+        if !(1..=86_400).contains(w.get_ref()) {
+            return Err(err(
+                Some(w.span()),
+                Some("security.auth_window_s"),
+                "must be within 1..=86400".into(),
+            ));
+        }
+        bans.window = Duration::from_secs(*w.get_ref());
+    }
+    if let Some(b) = &s.ban_s {
+        if !(1..=30 * 86_400).contains(b.get_ref()) {
+            return Err(err(
+                Some(b.span()),
+                Some("security.ban_s"),
+                "must be within 1..=2592000 (30 days)".into(),
+            ));
+        }
+        bans.ban = Duration::from_secs(*b.get_ref());
+    }
+    Ok(())
+}
+
+/// The `[auth]` section; the subscriber file relative to `path`'s folder.
+fn parse_auth(
+    a: &Spanned<AuthSection>,
+    path: &Path,
+    err: ErrAt<'_>,
+) -> Result<AuthSettings, ConfigError> {
+    let s = a.get_ref();
+    let Some(file) = s.subscribers.as_ref().filter(|f| !f.get_ref().is_empty()) else {
+        return Err(err(
+            Some(a.span()),
+            Some("auth.subscribers"),
+            "[auth] needs `subscribers`, the subscriber file".into(),
+        ));
+    };
+    let mut config = crate::auth::AuthConfig::default();
+    if let Some(n) = &s.nonce_max_age_s {
+        if !(10..=86_400).contains(n.get_ref()) {
+            return Err(err(
+                Some(n.span()),
+                Some("auth.nonce_max_age_s"),
+                "must be within 10..=86400".into(),
+            ));
+        }
+        config.nonce_max_age_s = *n.get_ref();
+    }
+    if let Some(m) = s.md5 {
+        config.md5 = m;
+    }
+    if let Some(u) = &s.uri_match {
+        config.uri_match = match u.get_ref().as_str() {
+            "request_uri" => crate::auth::UriMatch::RequestUri,
+            "host_port" => crate::auth::UriMatch::HostPort,
+            other => {
+                return Err(err(
+                    Some(u.span()),
+                    Some("auth.uri_match"),
+                    format!("`{other}`: use \"request_uri\" or \"host_port\""),
+                ));
+            }
+        };
+    }
+    Ok(AuthSettings {
+        subscribers: path.parent().unwrap_or(Path::new("")).join(file.get_ref()),
+        config,
+    })
 }
 
 /// A listen address: `IP:PORT` (IPv6 as `[::1]:5060`).

@@ -129,6 +129,7 @@ fn unknown_numbers_and_sources_get_their_answers() {
     let proxy = router.local_addrs()[0];
     let uac = Peer::new();
     uac.send(proxy, &call(&uac, proxy, "+4930123456", "lcr-2"));
+    uac.expect("SIP/2.0 100 Trying");
     uac.expect("SIP/2.0 404 No Route");
     gw.expect_nothing(Duration::from_millis(200), &[]);
     router.shutdown();

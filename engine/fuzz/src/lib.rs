@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use trunkline_engine::dns::{Hop, NameQuery, Resolved};
-use trunkline_engine::lcr::{LcrRequest, NoRoute, Target, TargetSource};
+use trunkline_engine::lcr::{GroupName, LcrRequest, NoRoute, Target, TargetSource};
 use trunkline_engine::proxy::{Counters, LocalAddr, Mode, ProxyConfig, Services};
 use trunkline_engine::testkit::{Check, VirtualNet, sip};
 
@@ -65,6 +65,11 @@ impl TargetSource for Table {
 
     fn probed(&self, out: &mut Vec<SocketAddr>) {
         out.extend([addr(PEERS[1]), addr(PEERS[2])]);
+    }
+
+    /// Every peer is a customer: the ACL lets every call in.
+    fn source_group(&self, _source: std::net::IpAddr) -> Option<GroupName> {
+        GroupName::new("customers")
     }
 }
 

@@ -226,6 +226,14 @@ pub trait TargetSource: fmt::Debug + Send + Sync + 'static {
         let _ = (shard, seed);
         Box::new(Shared(self))
     }
+
+    /// The routing group of a call from `source` (the source's ACL
+    /// entry); `None`: the source is unknown (refused calls). Implement
+    /// it unless every source is unknown.
+    fn source_group(&self, source: IpAddr) -> Option<GroupName> {
+        let _ = source;
+        None
+    }
 }
 
 /// A shard's own router: what [`TargetSource::for_shard`] gives the
@@ -258,6 +266,10 @@ impl<T: TargetSource + ?Sized> ShardTargets for Shared<T> {
 
     fn probed(&self, out: &mut Vec<SocketAddr>) {
         self.0.probed(out);
+    }
+
+    fn source_group(&self, source: IpAddr) -> Option<GroupName> {
+        self.0.source_group(source)
     }
 }
 

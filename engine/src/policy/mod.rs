@@ -94,6 +94,7 @@ struct Rule {
     /// case) for extension headers, and its own regex.
     header: Option<(HeaderName, Box<[u8]>, meta::Regex)>,
     has_route: Option<bool>,
+    trusted: Option<bool>,
     action: Action,
 }
 
@@ -159,6 +160,7 @@ impl Policy {
                 fields,
                 header,
                 has_route: w.has_route,
+                trusted: w.trusted,
                 action,
             });
         }
@@ -243,6 +245,8 @@ pub struct Facts<'f> {
     pub source_group: &'f dyn Fn(IpAddr) -> Option<GroupName>,
     /// Whether the request carries a Route past us.
     pub has_route: &'f dyn Fn() -> bool,
+    /// Whether the source is trusted (`[security] trusted`).
+    pub trusted: bool,
 }
 
 impl std::fmt::Debug for Facts<'_> {
@@ -457,6 +461,9 @@ fn holds(
         if (facts.has_route)() != want {
             return false;
         }
+    }
+    if r.trusted.is_some_and(|want| want != facts.trusted) {
+        return false;
     }
     true
 }

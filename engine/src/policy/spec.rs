@@ -26,6 +26,7 @@ pub(crate) struct FileRule {
     ruri_host: Option<Spanned<String>>,
     header: Option<Spanned<FileHeader>>,
     has_route: Option<bool>,
+    trusted: Option<bool>,
     reply: Option<Spanned<u16>>,
     reason: Option<Spanned<String>>,
     drop: Option<Spanned<bool>>,
@@ -83,6 +84,8 @@ pub struct Conditions {
     pub header: Option<(String, String)>,
     /// Whether the request carries a Route past us (preloaded).
     pub has_route: Option<bool>,
+    /// Whether the source is trusted (`[security] trusted`).
+    pub trusted: Option<bool>,
 }
 
 /// What a rule does.
@@ -249,6 +252,7 @@ fn check_rule<E>(i: usize, rule: &Spanned<FileRule>, err: ErrFn<'_, E>) -> Resul
         ruri_host: regex(&r.ruri_host, "ruri_host")?,
         header,
         has_route: r.has_route,
+        trusted: r.trusted,
     };
     let action = check_action(i, rule, err)?;
     Ok(RuleSpec { name, when, action })

@@ -21,6 +21,15 @@ fn net(toml: &str) -> VirtualNet {
     let policy = Policy::compile(&cfg.policy).unwrap();
     let services = Services {
         policy: Some(Arc::new(PolicyTable::new(policy))),
+        digest: Some(Arc::new(crate::proxy::DigestService {
+            key: Arc::new(crate::auth::NonceKey::from_secret(&[7; 32])),
+            subscribers: Arc::new(crate::auth::SubscriberTable::new(
+                crate::auth::Subscribers::empty(),
+            )),
+            config: crate::auth::AuthConfig::default(),
+            bans: crate::auth::BanConfig::default(),
+            epoch: std::time::Instant::now(),
+        })),
         ..Services::default()
     };
     VirtualNet::with_services(ProxyConfig::new(addr(PROXY), Some(addr(UAS))), services)
@@ -85,6 +94,9 @@ set_group = "uk"
 name = "auth"
 methods = ["INVITE", "REGISTER"]
 authenticate = "digest"
+
+[auth]
+subscribers = "subscribers.csv"
 "#;
 
 #[test]
@@ -140,7 +152,10 @@ fn the_edge_recipe_answers_drops_and_lets_through() {
             &format!("Route: <sip:{PROXY};lr>\r\nMax-Forwards: 70\r\n"),
             1,
         );
-    assert_eq!(outcome(&mut n, CALLER, &via_us), "forwarded");
+    assert_eq!(
+        outcome(&mut n, CALLER, &via_us),
+        "SIP/2.0 407 Proxy Authentication Required"
+    );
     // In-dialog requests through our Record-Route skip the policy (the
     // MESSAGE would get 405 otherwise) ...
     let in_dialog = call(CALLER, "example.com", &to, "d1").request(

@@ -64,7 +64,7 @@ use crate::dns::cache::Parked;
 use crate::lcr::TargetSource;
 use crate::lcr::caps::GatewayCaps;
 
-pub use config::{Mode, ProxyConfig};
+pub use config::{EdgeConfig, Mode, ProxyConfig, UnknownSource};
 pub use counters::Counters;
 pub use next_hop::{LocalAddr, Locals, NextHopError, NextHopPlan};
 pub use probe::ProbeConfig;
@@ -74,6 +74,7 @@ use contexts::{Contexts, CtxId, UserRef};
 use ingress::{Framed, Ingress};
 use probe::Prober;
 use stages::auth::Auth;
+pub use stages::auth::DigestService;
 use stages::edits::HeaderEdits;
 use stages::limits::Limits;
 use stages::policy::Policy;
@@ -91,6 +92,9 @@ pub struct Services {
     pub targets: Option<Arc<dyn TargetSource>>,
     /// The request policy in service (`[[policy]]`); `None`: none.
     pub policy: Option<Arc<crate::policy::PolicyTable>>,
+    /// Digest authentication (`[auth]`): the nonce key and subscribers;
+    /// `None`: a policy rule asking for it gets 403.
+    pub digest: Option<Arc<DigestService>>,
 }
 
 /// Where to send the bytes [`ProxyCore::poll_transmit`] wrote.
@@ -202,9 +206,9 @@ impl ProxyCore {
                 ),
                 validate: Validate::new(cfg.locals.clone()),
                 policy: Policy::new(services.policy.clone()),
-                auth: Auth,
+                auth: Auth::new(cfg.edge.unknown_source, services.digest.clone(), shard),
                 limits: Limits,
-                route: Route::new(cfg.default_route, lcr),
+                route: Route::new(cfg.default_route, lcr, cfg.edge.open_relay),
                 header_edits: HeaderEdits,
                 caps: GatewayCaps::new(shard, cfg.shards, seed ^ 0x5bd1_e995),
                 prober: Prober::new(cfg.probe, CallIdMinter::new(ShardId(shard), seed)),
@@ -238,9 +242,16 @@ impl ProxyCore {
     /// Counters so far.
     pub fn counters(&self) -> Counters {
         let p = &self.pipe;
+        let a = &p.auth.counters;
         Counters {
             probes_sent: p.prober.counters.sent,
             probe_failures: p.prober.counters.failures,
+            refused_sources: p.counters.refused_sources + a.refused_sources,
+            auth_challenges: a.challenges,
+            auth_successes: a.successes,
+            auth_failures: a.failures,
+            auth_bans: a.bans,
+            banned_drops: a.banned_drops,
             ..p.counters
         }
     }
@@ -389,7 +400,12 @@ impl ProxyCore {
                             local: parked.local,
                             server: parked.server,
                         };
-                        p.forward(now, &req);
+                        // Its source was checked before it was parked.
+                        let attrs = Attributes {
+                            source_checked: true,
+                            ..Attributes::default()
+                        };
+                        p.forward_with(now, &req, &attrs);
                     }
                 }
                 p.tx.give_buf(parked.bytes);
@@ -545,7 +561,10 @@ impl Pipeline {
             }
         }
         // The stages before routing, in order (see `stages`).
-        let mut attrs = Attributes::default();
+        let mut attrs = Attributes {
+            trusted: self.cfg.edge.trusted.contains(req.src.ip()),
+            ..Attributes::default()
+        };
         let route = &self.route;
         let mut cx = StageCx {
             attrs: &mut attrs,

@@ -14,11 +14,12 @@ use super::control::ControlServer;
 use super::reload::Reloader;
 use super::shards::{self, RunningShards, ShardReport, Stopper};
 use super::signals::SignalThread;
+use crate::auth::{NonceKey, SubscriberTable};
 use crate::config::Config;
 use crate::dns::{Resolver, system_resolver};
 use crate::lcr::{LcrTable, TargetSource};
 use crate::policy::{Policy, PolicyTable};
-use crate::proxy::{Mode, Services};
+use crate::proxy::{DigestService, Mode, Services};
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,9 @@ pub enum StartError {
     /// The request policy does not compile.
     #[error("policy refused: {0}")]
     Policy(String),
+    /// The subscriber file could not be read, or has a bad line.
+    #[error("subscribers refused: {0}")]
+    Subscribers(String),
     /// The control socket could not be bound.
     #[error("control socket: {0}")]
     Control(std::io::Error),
@@ -144,7 +148,30 @@ impl RouterBuilder {
             }
             None => None,
         };
-        let reloader = Arc::new(Reloader::new(table.clone(), policy.clone()));
+        // Digest authentication: the subscribers (reloadable with the
+        // file) and a nonce secret of this process.
+        let digest = match &config.auth {
+            Some(auth) => {
+                let subscribers = SubscriberTable::open(&auth.subscribers)
+                    .map_err(|e| StartError::Subscribers(e.to_string()))?;
+                tracing::info!("subscribers in service: {}", subscribers.status());
+                let key = NonceKey::generate()
+                    .map_err(|e| StartError::Subscribers(format!("no random nonce secret: {e}")))?;
+                Some(Arc::new(DigestService {
+                    key: Arc::new(key),
+                    subscribers: Arc::new(subscribers),
+                    config: auth.config,
+                    bans: config.auth_bans,
+                    epoch: std::time::Instant::now(),
+                }))
+            }
+            None => None,
+        };
+        let subscribers = match (&digest, &config.file) {
+            (Some(d), Some(file)) => Some((Arc::clone(&d.subscribers), file.clone())),
+            _ => None,
+        };
+        let reloader = Arc::new(Reloader::new(table.clone(), policy.clone(), subscribers));
         let control = match &config.control {
             Some(path) => {
                 let r = Arc::clone(&reloader);
@@ -156,6 +183,7 @@ impl RouterBuilder {
         let services = Services {
             targets: targets.or_else(|| table.clone().map(|t| t as Arc<dyn TargetSource>)),
             policy: policy.map(|(p, _)| p),
+            digest,
         };
         let running = shards::start(&config, services, || resolver_for(&resolver))?;
         // Gateway host names followed in DNS (stopped when this drops).

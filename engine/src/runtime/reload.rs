@@ -1,6 +1,6 @@
 //! The one reload path: everything the router can reload without a
-//! restart (the routing table now; the request policy, subscribers and
-//! dispatcher sets later) is re-read and checked first, all of it, then
+//! restart (the routing table, the request policy, the digest
+//! subscribers; dispatcher sets later) is re-read and checked first, all of it, then
 //! put in service together; if any part fails its check, nothing changes
 //! and the answer says which part and why. SIGHUP and the control
 //! socket's `reload` both call [`Reloader::reload`].
@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::auth::{SubscriberTable, Subscribers};
 use crate::config::Config;
 use crate::lcr::LcrTable;
 use crate::lcr::table::StagedTable;
@@ -53,12 +54,14 @@ impl std::fmt::Debug for Reloader {
 }
 
 impl Reloader {
-    /// A reloader of the routing table in service, if there is one, and
-    /// of the request policy in service with the configuration file it is
-    /// read from, if there is one.
+    /// A reloader of the routing table in service, if there is one, of
+    /// the request policy in service with the configuration file it is
+    /// read from, if there is one, and of the digest subscribers in
+    /// service with that file (whose `[auth] subscribers` names theirs).
     pub fn new(
         table: Option<Arc<LcrTable>>,
         policy: Option<(Arc<PolicyTable>, PathBuf)>,
+        subscribers: Option<(Arc<SubscriberTable>, PathBuf)>,
     ) -> Reloader {
         let mut parts: Vec<Box<dyn Reloadable>> = Vec::new();
         if let Some(t) = &table {
@@ -66,6 +69,9 @@ impl Reloader {
         }
         if let Some((policy, file)) = policy {
             parts.push(Box::new(PolicyFile { policy, file }));
+        }
+        if let Some((table, config)) = subscribers {
+            parts.push(Box::new(SubscriberFile { table, config }));
         }
         Reloader { parts, table }
     }
@@ -196,6 +202,54 @@ impl Staged for StagedPolicy<'_> {
     }
 }
 
+/// The digest subscribers, reloaded from the file the configuration's
+/// `[auth] subscribers` names (read and checked whole first; a bad line
+/// is refused naming file:line, and the subscribers in service stay).
+struct SubscriberFile {
+    table: Arc<SubscriberTable>,
+    /// The configuration file.
+    config: PathBuf,
+}
+
+impl Reloadable for SubscriberFile {
+    fn name(&self) -> &'static str {
+        "subscribers"
+    }
+
+    fn stage(&self) -> Result<Box<dyn Staged + '_>, String> {
+        let cfg = Config::load(&self.config).map_err(|e| e.to_string())?;
+        let Some(auth) = cfg.auth else {
+            return Err(format!(
+                "{}: [auth] was removed: that takes a restart",
+                self.config.display()
+            ));
+        };
+        let subscribers = Subscribers::from_path(&auth.subscribers).map_err(|e| e.to_string())?;
+        Ok(Box::new(StagedSubscribers {
+            table: &self.table,
+            subscribers,
+        }))
+    }
+
+    fn status(&self) -> String {
+        format!("subscribers: {}", self.table.status())
+    }
+}
+
+/// Subscribers read and checked, ready to go into service.
+struct StagedSubscribers<'t> {
+    table: &'t SubscriberTable,
+    subscribers: Subscribers,
+}
+
+impl Staged for StagedSubscribers<'_> {
+    fn commit(self: Box<Self>) -> String {
+        let summary = self.table.install(self.subscribers);
+        tracing::info!("subscribers in service: {summary}");
+        format!("subscribers: {summary}")
+    }
+}
+
 /// `FILE: N policy rules`.
 fn policy_summary(file: &Path, p: &Policy) -> String {
     format!(
@@ -236,7 +290,7 @@ mod tests {
         write_table(&path, "192.0.2.1:5060");
         let no_dns: crate::dns::Resolver = Arc::new(|h, _| Err(format!("{h}: no DNS here")));
         let table = Arc::new(LcrTable::open(&path, 404, no_dns).unwrap());
-        let r = Reloader::new(Some(Arc::clone(&table)), None);
+        let r = Reloader::new(Some(Arc::clone(&table)), None, None);
 
         // A new file renamed over the old one: checked, then in service.
         let next = dir.path().join("next.snap");
@@ -275,7 +329,7 @@ mod tests {
 
     #[test]
     fn without_a_table_there_is_nothing_to_reload() {
-        let r = Reloader::new(None, None);
+        let r = Reloader::new(None, None, None);
         assert!(r.reload().unwrap_err().contains("nothing to reload"));
         assert!(r.push_table(Path::new("/x.snap")).is_err());
         assert!(r.status().starts_with("nothing reloadable"));

@@ -845,7 +845,21 @@ impl TxLayer {
     }
 
     fn set_last(&mut self, id: TxId, bytes: Vec<u8>) {
-        let old = std::mem::replace(&mut self.slab[id.slot as usize].last, bytes);
+        let t = &mut self.slab[id.slot as usize];
+        let old = std::mem::replace(&mut t.last, bytes);
+        // The last message was queued but not sent yet (a 100 Trying
+        // followed at once by a final response): it still goes, as it was.
+        if matches!(self.pending.back(), Some(Pending::Last(p)) if *p == id) && !old.is_empty() {
+            let (dest, local) = (t.dest, t.local);
+            if let Some(back) = self.pending.back_mut() {
+                *back = Pending::Once {
+                    bytes: old,
+                    dest,
+                    local,
+                };
+            }
+            return;
+        }
         self.pool.give(old);
     }
 

@@ -1,24 +1,190 @@
-//! The authentication slot (empty): where trunks are recognised by source
-//! address and subscribers challenged with digest authentication (RFC
-//! 3261 §22, RFC 8760: 407 with a nonce of this shard, credentials
-//! checked against the subscriber table), when the policy asks for it.
+//! The authentication stage: trunks recognised by their source address,
+//! subscribers by digest (RFC 3261 §22, RFC 7616, RFC 8760).
+//!
+//! - By source (`[security] unknown_source`): a request from a source
+//!   that is not trusted, not in the routing table's ACL, and was given
+//!   neither a group nor digest authentication by the policy, is let
+//!   through (`allow`, the default), refused with 403 (`reject`) or
+//!   dropped (`drop`). In-dialog requests that follow our Record-Route
+//!   are not asked again: their dialog was let in.
+//! - By digest, when a policy rule asked for it (`authenticate =
+//!   "digest"`): 407 with `Proxy-Authenticate` for a request routed
+//!   onward, 401 with `WWW-Authenticate` for REGISTER, SHA-256 and MD5
+//!   offered, the realm the Request-URI's host; the credentials checked
+//!   against the subscriber table ([`crate::auth`]). A wrong user and a
+//!   wrong password get the same fresh challenge; `auth_failures` failed
+//!   attempts within `auth_window_s` ban the source for `ban_s` (its
+//!   requests dropped unanswered). ACK and CANCEL are never challenged
+//!   (§22.1: they cannot resubmit).
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Request, RequestStage, StageCx, Verdict};
+use trunkline_parser::{Method, Uri};
 
-/// The authentication stage: asks nobody for credentials for now.
-#[derive(Debug, Default)]
-pub struct Auth;
+use super::{Request, RequestStage, StageCx, Verdict};
+use crate::auth::{
+    AuthConfig, BanConfig, Challenge, ChallengeHeader, DigestRequest, FailureBans, NonceKey,
+    Outcome, SubscriberTable, Verifier, find_credentials,
+};
+use crate::proxy::config::UnknownSource;
+use crate::proxy::next_hop;
+
+/// What digest authentication shares across the shards: the nonce key,
+/// the subscribers in service, the settings.
+#[derive(Debug)]
+pub struct DigestService {
+    /// The per-process nonce secret.
+    pub key: Arc<NonceKey>,
+    /// The subscribers in service (reloaded with the configuration).
+    pub subscribers: Arc<SubscriberTable>,
+    /// Nonce lifetime, algorithms, the `uri` rule.
+    pub config: AuthConfig,
+    /// When failed attempts ban a source.
+    pub bans: BanConfig,
+    /// Nonces count their age in seconds from here (the shards share it;
+    /// no wall clock needed: the key dies with the process).
+    pub epoch: Instant,
+}
+
+/// The counts of the authentication stage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct AuthCounters {
+    pub refused_sources: u64,
+    pub challenges: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub bans: u64,
+    pub banned_drops: u64,
+}
+
+/// The authentication stage of one shard.
+#[derive(Debug)]
+pub struct Auth {
+    unknown_source: UnknownSource,
+    digest: Option<Digest>,
+    pub(crate) counters: AuthCounters,
+}
+
+/// A shard's digest state: its replay window, salts, failure counts, and
+/// the buffer its challenges are written in.
+#[derive(Debug)]
+struct Digest {
+    service: Arc<DigestService>,
+    verifier: Verifier,
+    challenge: Challenge,
+    failures: FailureBans,
+    header: Vec<u8>,
+}
+
+impl Auth {
+    /// The stage of shard `shard`: sources judged by `unknown_source`,
+    /// digest through `digest` (none: a rule asking for it gets 403).
+    pub fn new(
+        unknown_source: UnknownSource,
+        digest: Option<Arc<DigestService>>,
+        shard: u16,
+    ) -> Auth {
+        Auth {
+            unknown_source,
+            digest: digest.map(|service| Digest {
+                verifier: Verifier::new(service.key.clone(), &service.config),
+                challenge: Challenge::new(
+                    service.key.clone(),
+                    &service.config,
+                    service.key.salt_seed(u64::from(shard)),
+                ),
+                failures: FailureBans::new(service.bans),
+                header: Vec::with_capacity(512),
+                service,
+            }),
+            counters: AuthCounters::default(),
+        }
+    }
+}
 
 impl RequestStage for Auth {
-    #[inline]
     fn on_request<'s>(
         &'s mut self,
-        _now: Instant,
-        _req: &Request<'_, '_>,
-        _cx: &mut StageCx<'_>,
+        now: Instant,
+        req: &Request<'_, '_>,
+        cx: &mut StageCx<'_>,
     ) -> Verdict<'s> {
-        Verdict::Continue
+        let method = req.method();
+        if matches!(method, Method::Ack | Method::Cancel) || cx.attrs.trusted {
+            return Verdict::Continue;
+        }
+        let follows_us =
+            || !req.initial() && next_hop::route_set(req.msg, cx.locals).starts_with_us;
+        if self.unknown_source != UnknownSource::Allow
+            && !cx.attrs.authenticate
+            && cx.attrs.group.is_none()
+            && (cx.source_group)(req.src.ip()).is_none()
+            && !follows_us()
+        {
+            self.counters.refused_sources += 1;
+            return match self.unknown_source {
+                UnknownSource::Drop => Verdict::Drop,
+                _ => Verdict::reply(403, b"Forbidden"),
+            };
+        }
+        if !cx.attrs.authenticate {
+            return Verdict::Continue;
+        }
+        let Some(d) = self.digest.as_mut() else {
+            // The configuration check refuses a rule asking for digest
+            // without subscribers; a core built by hand gets 403.
+            return Verdict::reply(403, b"Forbidden");
+        };
+        let ip = req.src.ip();
+        if d.failures.is_banned(now, ip) {
+            self.counters.banned_drops += 1;
+            return Verdict::Drop;
+        }
+        let msg = req.msg;
+        let uri = msg.request_uri().and_then(Result::ok);
+        let realm = match uri.as_ref().and_then(Uri::as_sip) {
+            Some(u) => u.host.text,
+            None => cx.locals.addrs[usize::from(req.local)].host.as_bytes(),
+        };
+        let kind = ChallengeHeader::for_method(method);
+        let now_unix = 1_000_000_000 + now.saturating_duration_since(d.service.epoch).as_secs();
+        let stale = match find_credentials(msg.credentials(kind.credentials_header()), realm) {
+            None => false,
+            Some(creds) => {
+                let subscribers = d.service.subscribers.current();
+                let dreq = DigestRequest {
+                    method: msg.method_bytes().unwrap_or_default(),
+                    request_uri: msg.request_uri_bytes().unwrap_or_default(),
+                    realm,
+                    binding: req.sum.call_id,
+                };
+                match d.verifier.verify(now_unix, &dreq, &creds, &subscribers) {
+                    Outcome::Ok { .. } => {
+                        self.counters.successes += 1;
+                        return Verdict::Continue;
+                    }
+                    Outcome::Stale => true,
+                    Outcome::Failed(_) => {
+                        self.counters.failures += 1;
+                        if d.failures.record_failure(now, ip) {
+                            self.counters.bans += 1;
+                            return Verdict::Drop;
+                        }
+                        false
+                    }
+                    Outcome::Malformed => return Verdict::reply(400, b"Bad Credentials"),
+                }
+            }
+        };
+        self.counters.challenges += 1;
+        d.header.clear();
+        d.challenge
+            .write(&mut d.header, kind, now_unix, realm, req.sum.call_id, stale);
+        Verdict::Reply {
+            code: kind.status(),
+            reason: kind.reason(),
+            header: &d.header,
+        }
     }
 }

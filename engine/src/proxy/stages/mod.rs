@@ -125,6 +125,12 @@ impl Verdict<'_> {
 /// cleared for every request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Attributes {
+    /// The source is trusted (`[security] trusted`): set before the
+    /// stages.
+    pub trusted: bool,
+    /// The route stage checked the source already: a request parked
+    /// while its next hop's name was looked up, going on.
+    pub source_checked: bool,
     /// The routing group a policy rule gave the call (`set_group`):
     /// least-cost routing routes it there instead of the source's group.
     pub group: Option<GroupName>,

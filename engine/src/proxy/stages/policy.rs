@@ -68,6 +68,7 @@ impl RequestStage for Policy {
                 group: group.as_ref(),
                 source_group: cx.source_group,
                 has_route: &|| route_set().past_us,
+                trusted: cx.attrs.trusted,
             };
             let Some(rule) = rules.next_applied(req.msg, req.sum, &facts) else {
                 return Verdict::Continue;

@@ -12,6 +12,15 @@
 //!
 //! A next hop that is one of our addresses would loop (482); one of an
 //! address family we have no listener for cannot be reached (503).
+//!
+//! The source checks hold for every request that does not follow our
+//! Record-Route, whatever it carries: with a routing table, an initial
+//! INVITE from a source its ACL does not know (and no policy group) is
+//! refused with 403 with or without a preloaded Route (a Route must not
+//! reach a gateway the ACL would not let the caller use); with `[security]
+//! open_relay = false`, an untrusted source may not choose its next hop
+//! (a Route, or its Request-URI without a default route): 403. Trusted
+//! sources (`[security] trusted`) are not checked.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -54,6 +63,8 @@ impl From<NextHopError> for Decision {
 #[derive(Debug)]
 pub struct Route {
     default_route: Option<SocketAddr>,
+    /// Whether untrusted sources may choose their next hop.
+    open_relay: bool,
     /// Least-cost routing: this shard's router over the table.
     lcr: Option<Box<dyn ShardTargets>>,
     /// The plan of the request being routed (reused).
@@ -75,10 +86,16 @@ pub(crate) struct Asks<A, S> {
 
 impl Route {
     /// The route stage: `default_route` for requests without a Route past
-    /// us, `lcr` for initial INVITEs when a table is configured.
-    pub fn new(default_route: Option<SocketAddr>, lcr: Option<Box<dyn ShardTargets>>) -> Route {
+    /// us, `lcr` for initial INVITEs when a table is configured; whether
+    /// untrusted sources may choose their next hop (`open_relay`).
+    pub fn new(
+        default_route: Option<SocketAddr>,
+        lcr: Option<Box<dyn ShardTargets>>,
+        open_relay: bool,
+    ) -> Route {
         Route {
             default_route,
+            open_relay,
             lcr,
             plan: NextHopPlan::default(),
             targets: Vec::new(),
@@ -123,6 +140,30 @@ impl Route {
             && req.initial()
             && by_uri
             && planned != Err(NextHopError::BadRoute);
+        let method = req.method();
+        let checked = !attrs.trusted
+            && !attrs.source_checked
+            && !matches!(method, Method::Ack | Method::Cancel)
+            && (req.initial() || !self.plan.routed_to_us);
+        if checked {
+            let sender_chose = self.plan.by_route || self.default_route.is_none();
+            let unknown_caller = || {
+                attrs.group.is_none()
+                    && self
+                        .lcr
+                        .as_ref()
+                        .is_some_and(|l| l.source_group(req.src.ip()).is_none())
+            };
+            if (!lcr_call && method == Method::Invite && req.initial() && unknown_caller())
+                || (!self.open_relay && !lcr_call && sender_chose)
+            {
+                counters.refused_sources += 1;
+                return Decision::Refuse {
+                    code: 403,
+                    reason: b"Forbidden",
+                };
+            }
+        }
         if let (true, Some(lcr)) = (lcr_call, &mut self.lcr) {
             let group = attrs.group.as_ref().map(GroupName::as_str);
             return lcr_targets(lcr.as_mut(), &mut self.targets, counters, at(), group, req);

@@ -29,6 +29,11 @@ impl TargetSource for Table {
         out.push(Target::new(addr(GW3), 3, &intl).unwrap());
         Ok(())
     }
+
+    /// The ACL: the UAC is a customer, nobody else is known.
+    fn source_group(&self, source: std::net::IpAddr) -> Option<crate::lcr::GroupName> {
+        (source == addr(UAC).ip()).then(|| crate::lcr::GroupName::new("customers").unwrap())
+    }
 }
 
 fn lcr_net() -> Net {
@@ -262,6 +267,38 @@ fn in_dialog_requests_and_routed_requests_skip_the_table() {
     let out = n.take();
     assert!(sent_to(&out, UAS).is_some(), "{out:#?}");
     assert!(sent_to(&out, GW1).is_none());
+}
+
+#[test]
+fn the_acl_holds_for_a_call_with_a_preloaded_route() {
+    // A source the table's ACL does not know cannot reach a gateway by
+    // naming it in a Route (the bypass found when attacking it): 403,
+    // with or without the Route, and nothing goes out.
+    let mut n = net_with(ProxyConfig::new(addr(PROXY), Some(addr(UAS))), Table);
+    let stranger = "203.0.113.9:5060";
+    let routed = call("+14155550123", "z9hG4bKacl1")
+        .replace(UAC, stranger)
+        .replacen(
+            "Max-Forwards: 70\r\n",
+            &format!("Route: <sip:{GW1};lr>\r\nMax-Forwards: 70\r\n"),
+            1,
+        );
+    n.from(stranger, &routed);
+    let out = n.take();
+    assert!(out.iter().all(|(d, _)| *d == addr(stranger)), "{out:#?}");
+    assert!(
+        out.last().unwrap().1.starts_with("SIP/2.0 403 "),
+        "{out:#?}"
+    );
+    assert_eq!(n.core.counters().refused_sources, 1);
+    // The known customer's call with the same Route goes there.
+    let routed = call("+14155550123", "z9hG4bKacl2").replacen(
+        "Max-Forwards: 70\r\n",
+        &format!("Route: <sip:{GW1};lr>\r\nMax-Forwards: 70\r\n"),
+        1,
+    );
+    n.from(UAC, &routed);
+    assert!(sent_to(&n.take(), GW1).is_some());
 }
 
 #[test]
