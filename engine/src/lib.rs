@@ -59,6 +59,7 @@ pub mod config;
 pub mod dns;
 pub mod lcr;
 pub mod proxy;
+pub mod security;
 
 #[cfg(feature = "runtime")]
 pub mod cli;
