@@ -49,7 +49,15 @@
 //! an admitted one adds two compare-and-swaps on the source's two
 //! counters (these lines move between cores only when two shards count
 //! the same source at once, and a flooder stops being counted once
-//! banned). No allocation.
+//! banned). No allocation. Measured on the 2-core VM (criterion,
+//! `cargo bench -p trunkline-benches --bench flood`): a banned source's
+//! datagram 7.6 ns, a source under the rate 20 ns, a new spoofed source
+//! every datagram (counters all over the table) 32 ns, a trusted one
+//! 12.5 ns. End to end (`cargo run --release -p trunkline-benches
+//! --example flood_drop`: a `recvmmsg` reader and the gate against a
+//! flood over 16 ports) a flood datagram costs the reader ~0.11 µs of
+//! user CPU, the gate ~0.01 µs of it; the kernel's receive path (~1.7 µs
+//! of system CPU) is the rest.
 //!
 //! Memory is fixed at construction and never grows: pike 2 × `pike_width`
 //! × 8 bytes (default 1 MiB), the ban list `ban_capacity` × 16 bytes
