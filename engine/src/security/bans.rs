@@ -143,16 +143,15 @@ impl Bans {
         // bucket; after a few, give up rather than spin.
         for _ in 0..4 {
             if let Some(w) = (0..WAYS).find(|&w| b.tags[w].load(Ordering::Acquire) == tag) {
-                let before = b.until[w].fetch_max(until_ms, Ordering::AcqRel);
-                // Raced with an eviction of this very entry: look again.
-                if b.tags[w].load(Ordering::Acquire) != tag {
-                    continue;
+                if let Some(before) = extend(b, w, tag, until_ms) {
+                    return if before > now_ms {
+                        BanOutcome::Extended
+                    } else {
+                        BanOutcome::Added
+                    };
                 }
-                return if before > now_ms {
-                    BanOutcome::Extended
-                } else {
-                    BanOutcome::Added
-                };
+                // The entry was taken for another source meanwhile.
+                continue;
             }
             // A free or expired entry, else the live one ending first.
             let mut pick: Option<(usize, u64, u64)> = None;
@@ -220,6 +219,31 @@ impl Bans {
             }
         }
         was
+    }
+}
+
+/// Moves the end of entry `w` (holding `tag`) to `until_ms` if that is
+/// later; the end before. `None` if the entry stopped holding `tag` (an
+/// eviction took it): an end is only ever changed for its own source.
+fn extend(b: &Bucket, w: usize, tag: u64, until_ms: u64) -> Option<u64> {
+    loop {
+        let before = b.until[w].load(Ordering::Relaxed);
+        // The tag after the end was read: still ours, so `before` is ours,
+        // and an evictor's store of its own end would change the value
+        // the swap below expects.
+        fence(Ordering::Acquire);
+        if b.tags[w].load(Ordering::Relaxed) != tag {
+            return None;
+        }
+        if before >= until_ms {
+            return Some(before);
+        }
+        if b.until[w]
+            .compare_exchange(before, until_ms, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            return Some(before);
+        }
     }
 }
 
