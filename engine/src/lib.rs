@@ -16,6 +16,9 @@
 //!   resolver and the lookup threads.
 //! - [`config`]: the configuration, plain data, from TOML or the built-in
 //!   default.
+//! - [`security`]: flood defence before parsing (pike, the ban list:
+//!   [`security::Gate`] per shard on a shared [`security::Shield`]),
+//!   named rate limits, CIDR sets.
 //!
 //! Runtime (feature `runtime`: the shard threads, tokio, hickory, clap,
 //! signals):
@@ -61,6 +64,7 @@ pub mod dns;
 pub mod lcr;
 pub mod policy;
 pub mod proxy;
+pub mod security;
 
 #[cfg(feature = "runtime")]
 pub mod cli;

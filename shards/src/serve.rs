@@ -156,6 +156,10 @@ pub struct ServeStats {
     pub recv_calls: u64,
     /// Datagrams read from the sockets.
     pub received: u64,
+    /// Datagrams the kernel dropped before they were read (a socket's
+    /// receive buffer was full), as the datagrams read after them tell
+    /// (`SO_RXQ_OVFL`, [`RecvBatch::kernel_drops`]).
+    pub kernel_drops: u64,
     /// Datagrams handed to their owner shard.
     pub handoffs_out: u64,
     /// Datagrams handed to this shard.
@@ -403,6 +407,7 @@ pub fn serve<S: Service>(ctx: &ShardCtx, io: &mut Io, svc: &mut S) -> ServeStats
                 Ok(got) => {
                     io.stats.recv_calls += 1;
                     io.stats.received += got as u64;
+                    io.stats.kernel_drops += io.batch.kernel_drops();
                     for j in 0..got {
                         let Some((bytes, src)) = io.batch.get(j) else {
                             continue;
@@ -702,6 +707,7 @@ mod tests {
             // 128 datagrams in at most 128 passes, one timer run, the
             // first and the last: nothing while idle.
             assert!(stats.passes <= 2 * 128 + 4, "{stats:?}");
+            assert_eq!(stats.kernel_drops, 0, "{stats:?}");
             total_out += stats.handoffs_out;
             total_in += stats.handoffs_in;
         }

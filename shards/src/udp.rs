@@ -8,10 +8,18 @@
 //! drains many datagrams with a few syscalls. What a batch produces is
 //! sent with one `sendmmsg(2)`; a datagram the socket buffer has no room
 //! for waits for room (`poll` for `POLLOUT`): backpressure, not a drop.
+//!
+//! What the kernel drops before we read it (the receive buffer was full)
+//! is invisible to a reader, so every socket asks for `SO_RXQ_OVFL`: a
+//! datagram queued after drops carries the socket's cumulative drop
+//! counter in a control message, and [`RecvBatch::kernel_drops`] reports
+//! how much it moved since the socket's last read (a drop is seen when
+//! the next datagram is read, not before).
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -19,10 +27,22 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 /// datagram counts as failed.
 const SEND_WAIT_MS: i32 = 1000;
 
+/// Control-message room per receive slot, in 8-byte words: one
+/// `SO_RXQ_OVFL` message takes `CMSG_SPACE(4)` = 24 bytes; a message that
+/// does not fit is cut by the kernel (`MSG_CTRUNC`) and ignored.
+const CTRL_WORDS: usize = 4;
+
+/// The length of an `SO_RXQ_OVFL` control message (its data is a u32).
+// SAFETY: arithmetic on a constant; no pointer is involved.
+const RXQ_OVFL_LEN: usize = unsafe { libc::CMSG_LEN(4) } as usize;
+
 /// One shard's socket on one listen address.
 #[derive(Debug)]
 pub struct UdpTransport {
     std: StdUdpSocket,
+    /// The kernel's cumulative drop counter (`SO_RXQ_OVFL`) as last read
+    /// on this socket (it wraps at 2^32, as the kernel's does).
+    drops_seen: AtomicU32,
 }
 
 impl UdpTransport {
@@ -36,14 +56,23 @@ impl UdpTransport {
     /// everything sent to it.
     pub fn bind_with(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpTransport> {
         let sock = udp_socket(addr, reuse_port)?;
-        Ok(UdpTransport { std: sock.into() })
+        Ok(UdpTransport::new(sock))
     }
 
     /// Wraps a socket bound beforehand (e.g. by the main thread, so bind
     /// errors come before the shards start).
     pub fn from_socket(sock: Socket) -> io::Result<UdpTransport> {
         sock.set_nonblocking(true)?;
-        Ok(UdpTransport { std: sock.into() })
+        // Sockets from `udp_socket` have it already; others may not.
+        enable_rxq_ovfl(&sock);
+        Ok(UdpTransport::new(sock))
+    }
+
+    fn new(sock: Socket) -> UdpTransport {
+        UdpTransport {
+            std: sock.into(),
+            drops_seen: AtomicU32::new(0),
+        }
     }
 
     /// The socket's descriptor (for the shard's `epoll`).
@@ -62,8 +91,11 @@ impl UdpTransport {
     /// `recvmmsg(2)`, without waiting: 0 when the socket is empty. A
     /// datagram longer than a slot is cut to the slot's length (make slots
     /// one byte longer than the largest message accepted, to tell).
+    /// [`RecvBatch::kernel_drops`] tells how many datagrams the kernel
+    /// dropped on this socket since its last read.
     pub fn try_recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
         batch.got.clear();
+        batch.kernel_drops = 0;
         let slots = batch.hdrs.len();
         // Only the headers the last read filled need resetting (the kernel
         // writes the lengths and flags of those it fills): an idle shard
@@ -71,7 +103,7 @@ impl UdpTransport {
         for h in &mut batch.hdrs[..batch.dirty] {
             h.msg_hdr.msg_namelen =
                 std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_hdr.msg_controllen = 0;
+            h.msg_hdr.msg_controllen = (CTRL_WORDS * 8) as _;
             h.msg_hdr.msg_flags = 0;
             h.msg_len = 0;
         }
@@ -100,7 +132,13 @@ impl UdpTransport {
         // The kernel may also have written the header after the last one
         // filled (the read that found the socket empty).
         batch.dirty = (r as usize + 1).min(slots);
+        // The drop counter the newest datagram carries (it only grows, so
+        // the last one read has the latest).
+        let mut drops = None;
         for (i, h) in batch.hdrs[..r as usize].iter().enumerate() {
+            if h.msg_hdr.msg_controllen > 0 {
+                drops = rxq_ovfl(&h.msg_hdr).or(drops);
+            }
             // SAFETY: the kernel wrote a socket address of `msg_namelen`
             // bytes (at most the storage's size) into `addrs[i]`.
             let addr = unsafe { SockAddr::new(batch.addrs[i], h.msg_hdr.msg_namelen) };
@@ -110,6 +148,10 @@ impl UdpTransport {
                 .as_socket()
                 .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
             batch.got.push((len, src));
+        }
+        if let Some(total) = drops {
+            let before = self.drops_seen.swap(total, Ordering::Relaxed);
+            batch.kernel_drops = u64::from(total.wrapping_sub(before));
         }
         Ok(batch.got.len())
     }
@@ -176,8 +218,13 @@ pub struct RecvBatch {
     hdrs: Vec<libc::mmsghdr>,
     /// Headers the last read may have written (reset before the next).
     dirty: usize,
+    /// Control-message room, [`CTRL_WORDS`] per slot (words, for the
+    /// alignment `cmsghdr` needs).
+    ctrl: Vec<u64>,
     /// Length and source of each datagram read.
     got: Vec<(usize, SocketAddr)>,
+    /// Datagrams the kernel dropped on the socket before the last read.
+    kernel_drops: u64,
 }
 
 impl std::fmt::Debug for RecvBatch {
@@ -211,11 +258,13 @@ impl RecvBatch {
             iovs: vec![iov; capacity],
             hdrs: vec![hdr; capacity],
             dirty: 0,
+            ctrl: vec![0; capacity * CTRL_WORDS],
             got: Vec::with_capacity(capacity),
+            kernel_drops: 0,
         };
-        // Each header points at its address and iovec, each iovec at its
-        // slot, once: none of these vectors is resized afterwards, so the
-        // pointers stay valid when the batch moves.
+        // Each header points at its address, iovec and control room, each
+        // iovec at its slot, once: none of these vectors is resized
+        // afterwards, so the pointers stay valid when the batch moves.
         let base = b.data.as_mut_ptr();
         for i in 0..capacity {
             b.iovs[i] = libc::iovec {
@@ -230,6 +279,9 @@ impl RecvBatch {
             h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_iov = &mut b.iovs[i];
             h.msg_iovlen = 1;
+            // In bounds: `ctrl` holds `capacity * CTRL_WORDS` words.
+            h.msg_control = b.ctrl.as_mut_ptr().wrapping_add(i * CTRL_WORDS).cast();
+            h.msg_controllen = (CTRL_WORDS * 8) as _;
         }
         b
     }
@@ -247,6 +299,14 @@ impl RecvBatch {
     /// Whether the last read returned nothing.
     pub fn is_empty(&self) -> bool {
         self.got.is_empty()
+    }
+
+    /// Datagrams the kernel dropped on the socket of the last read (its
+    /// receive buffer was full) since that socket's read before, as far
+    /// as the datagrams read tell: a drop shows on the first datagram
+    /// queued after it (`SO_RXQ_OVFL`).
+    pub fn kernel_drops(&self) -> u64 {
+        self.kernel_drops
     }
 
     /// Datagram `i` of the last read and its source.
@@ -341,6 +401,49 @@ fn wait_for(fd: std::os::fd::RawFd, events: libc::c_short, timeout_ms: i32) -> i
     }
 }
 
+/// The kernel's drop counter in `hdr`'s control messages (`SO_RXQ_OVFL`),
+/// if the datagram carries one (only those queued after a drop do).
+fn rxq_ovfl(hdr: &libc::msghdr) -> Option<u32> {
+    // SAFETY: `hdr` points at its slot's control room, and the kernel set
+    // `msg_controllen` to the bytes it wrote there (at most the room).
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(hdr) };
+    let mut found = None;
+    while !cmsg.is_null() {
+        // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR return null or a header that
+        // lies whole inside the control room.
+        let c = unsafe { &*cmsg };
+        if c.cmsg_level == libc::SOL_SOCKET
+            && c.cmsg_type == libc::SO_RXQ_OVFL
+            && c.cmsg_len as usize >= RXQ_OVFL_LEN
+        {
+            // SAFETY: the message holds `cmsg_len` >= CMSG_LEN(4) bytes,
+            // so its data has 4 bytes; they may be unaligned for a u32.
+            found = Some(unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<u32>()) });
+        }
+        // SAFETY: `cmsg` is a header inside `hdr`'s control room.
+        cmsg = unsafe { libc::CMSG_NXTHDR(hdr, cmsg) };
+    }
+    found
+}
+
+/// Asks the kernel to tell, with each datagram queued after a drop, how
+/// many it dropped on this socket (`SO_RXQ_OVFL`). Best effort: without
+/// it the drops are just not counted.
+fn enable_rxq_ovfl(sock: &Socket) {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` is a live c_int for the duration of the call, and the
+    // length passed is its size.
+    let _ = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RXQ_OVFL,
+            std::ptr::from_ref(&on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+}
+
 /// A non-blocking UDP socket bound to `addr` with SO_REUSEPORT.
 pub fn reuseport_socket(addr: SocketAddr) -> io::Result<Socket> {
     udp_socket(addr, true)
@@ -365,6 +468,7 @@ pub fn udp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
     // Room for bursts: 4 MiB, or what the system allows.
     let _ = sock.set_recv_buffer_size(4 << 20);
     let _ = sock.set_send_buffer_size(4 << 20);
+    enable_rxq_ovfl(&sock);
     sock.bind(&addr.into())?;
     Ok(sock)
 }
@@ -461,5 +565,55 @@ mod tests {
         a.send_batch(&out, &mut SendScratch::default(), |_, _| errors += 1);
         assert_eq!(errors, 0);
         assert_eq!(reader.join().unwrap(), 64);
+    }
+
+    /// Datagrams sent faster than a tiny receive buffer is read are
+    /// dropped by the kernel; the next datagram read tells how many
+    /// (`SO_RXQ_OVFL`), once: sent = read + dropped.
+    #[test]
+    fn kernel_drops_are_counted() {
+        let a = UdpTransport::bind_with("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let b = UdpTransport::bind_with("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let b_addr = b.local_addr().unwrap();
+        // The kernel doubles it and rounds it up to its minimum: a few
+        // datagrams of 1000 bytes fit, not 200.
+        socket2::SockRef::from(&b.std)
+            .set_recv_buffer_size(1024)
+            .unwrap();
+        let out: Vec<(Vec<u8>, SocketAddr)> =
+            (0..200u32).map(|_| (vec![1; 1000], b_addr)).collect();
+        let mut errors = 0;
+        a.send_batch(&out, &mut SendScratch::default(), |_, _| errors += 1);
+        assert_eq!(errors, 0);
+        let mut batch = RecvBatch::new(16, 1500);
+        let (mut read, mut drops) = (0u64, 0u64);
+        let mut drain = |read: &mut u64, drops: &mut u64| {
+            while b.wait_readable(100).unwrap() {
+                let n = b.try_recv_batch(&mut batch).unwrap();
+                *read += n as u64;
+                *drops += batch.kernel_drops();
+            }
+        };
+        drain(&mut read, &mut drops);
+        assert!(read > 0 && read < 200, "read {read}");
+        // The datagrams queued before the buffer filled carry no count.
+        assert_eq!(drops, 0);
+        // One more, queued after the drops: it carries the counter.
+        a.send_batch(
+            &[(vec![2u8; 10], b_addr)],
+            &mut SendScratch::default(),
+            |_, _| errors += 1,
+        );
+        drain(&mut read, &mut drops);
+        assert_eq!(read + drops, 201, "read {read}, dropped {drops}");
+        // Reported once: a later datagram adds nothing.
+        a.send_batch(
+            &[(vec![3u8; 10], b_addr)],
+            &mut SendScratch::default(),
+            |_, _| errors += 1,
+        );
+        drain(&mut read, &mut drops);
+        assert_eq!(read + drops, 202);
+        assert_eq!(errors, 0);
     }
 }
