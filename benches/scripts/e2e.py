@@ -778,7 +778,9 @@ def start_router(args, peer, bins, d):
     uas = hostport(args.ip, args.uas_port)
     pin = [bins["taskset"], "-c", csv_cpus(args.router_cpus)]
     if peer == "trunkline":
-        argv = [bins["trunkline"], "run", "--listen", listen,
+        # --flood-pps 0: the load comes from one address, far above the
+        # flood defence's default per-source rate (Kamailio runs no pike).
+        argv = [bins["trunkline"], "run", "--listen", listen, "--flood-pps", "0",
                 "--shards", str(args.shards or len(args.router_cpus)), "--cpus", csv_cpus(args.router_cpus)]
         argv += ["--table", args.lcr_table] if args.lcr_rules else ["--to", uas]
         if args.mode == "stateless":

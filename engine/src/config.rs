@@ -139,6 +139,8 @@ struct SecuritySection {
     server_header: Option<Spanned<String>>,
     flood_pps: Option<Spanned<u32>>,
     ban_s: Option<Spanned<u64>>,
+    pike_width: Option<Spanned<usize>>,
+    ban_capacity: Option<Spanned<usize>>,
     auth_failures: Option<Spanned<u32>>,
     auth_window_s: Option<Spanned<u64>>,
 }
@@ -216,6 +218,10 @@ pub struct Config {
     /// When failed digest authentications ban a source (`[security]
     /// auth_failures`, `auth_window_s`, `ban_s`).
     pub auth_bans: crate::auth::BanConfig,
+    /// Flood defence (`[security] flood_pps`, `ban_s`, `pike_width`,
+    /// `ban_capacity`): pike and the ban list, checked on every datagram
+    /// before it is parsed.
+    pub shield: crate::security::ShieldConfig,
     /// The file this configuration was read from (what a reload reads
     /// again); `None` for the built-in default.
     pub file: Option<PathBuf>,
@@ -279,6 +285,7 @@ impl Default for Config {
             policy: Vec::new(),
             auth: None,
             auth_bans: crate::auth::BanConfig::default(),
+            shield: crate::security::ShieldConfig::default(),
             file: None,
         }
     }
@@ -599,15 +606,17 @@ fn parse_security(
 ) -> Result<(), ConfigError> {
     let edge = &mut cfg.proxy.edge;
     if let Some(t) = &s.trusted {
-        let mut blocks = Vec::new();
+        let mut set = crate::security::CidrSet::new();
         for b in t.get_ref() {
-            blocks.push(
-                b.get_ref()
-                    .parse::<crate::policy::Cidr>()
-                    .map_err(|e| err(Some(b.span()), Some("security.trusted"), e.to_string()))?,
-            );
+            set.insert(b.get_ref().parse::<crate::security::Cidr>().map_err(|e| {
+                err(
+                    Some(b.span()),
+                    Some("security.trusted"),
+                    format!("`{}`: {e}", b.get_ref()),
+                )
+            })?);
         }
-        edge.trusted = crate::policy::CidrSet::new(blocks);
+        edge.trusted = set;
     }
     if let Some(u) = &s.unknown_source {
         edge.unknown_source = match u.get_ref().as_str() {
@@ -660,6 +669,35 @@ fn parse_security(
             ));
         }
         bans.ban = Duration::from_secs(*b.get_ref());
+        cfg.shield.ban = bans.ban;
+    }
+    let shield = &mut cfg.shield;
+    if let Some(f) = &s.flood_pps {
+        shield.flood_pps = *f.get_ref();
+    }
+    if let Some(w) = &s.pike_width {
+        shield.pike_width = *w.get_ref();
+    }
+    if let Some(c) = &s.ban_capacity {
+        shield.ban_capacity = *c.get_ref();
+    }
+    if let Err(e) = shield.validate() {
+        let (span, key) = match e {
+            crate::security::SecurityError::FloodPps(_) => (
+                s.flood_pps.as_ref().map(Spanned::span),
+                "security.flood_pps",
+            ),
+            crate::security::SecurityError::PikeWidth(_) => (
+                s.pike_width.as_ref().map(Spanned::span),
+                "security.pike_width",
+            ),
+            crate::security::SecurityError::BanCapacity(_) => (
+                s.ban_capacity.as_ref().map(Spanned::span),
+                "security.ban_capacity",
+            ),
+            _ => (s.ban_s.as_ref().map(Spanned::span), "security.ban_s"),
+        };
+        return Err(err(span, Some(key), e.to_string()));
     }
     Ok(())
 }

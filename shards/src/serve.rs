@@ -66,6 +66,16 @@ pub trait Service {
     /// A datagram to send.
     type Out: Outbound;
 
+    /// Whether a datagram from `src` is let in: asked first, for every
+    /// datagram this shard reads, before its owner is looked for (a flood
+    /// defence drops here, on the address alone, before any parsing or
+    /// handoff). Default: all are.
+    #[inline]
+    fn admit(&mut self, now: Instant, src: SocketAddr) -> bool {
+        let _ = (now, src);
+        true
+    }
+
     /// The shard that owns this datagram (its Call-ID's). Asked only when
     /// there is more than one shard; the shard's own id means "here".
     fn owner(&self, map: &ShardMap, bytes: &[u8]) -> ShardId;
@@ -412,6 +422,9 @@ pub fn serve<S: Service>(ctx: &ShardCtx, io: &mut Io, svc: &mut S) -> ServeStats
                         let Some((bytes, src)) = io.batch.get(j) else {
                             continue;
                         };
+                        if !svc.admit(now, src) {
+                            continue;
+                        }
                         if many {
                             let owner = svc.owner(&ctx.map, bytes);
                             if owner != me && owner.index() < to_wake.len() {

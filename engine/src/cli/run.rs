@@ -39,6 +39,11 @@ pub struct RunArgs {
     /// Local control socket for `trunkline snap push` (overrides `control`).
     #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
+    /// Datagrams per second a source may send before it is banned
+    /// (overrides `[security] flood_pps`, default 500; 0 turns the flood
+    /// defence off, e.g. for a load test from one address).
+    #[arg(long, value_name = "N")]
+    pub flood_pps: Option<u32>,
 }
 
 /// Arguments of `trunkline check-config`.
@@ -87,6 +92,12 @@ pub fn build_config(args: &RunArgs) -> Result<Config, String> {
     }
     if let Some(c) = &args.control {
         cfg.control = Some(c.clone());
+    }
+    if let Some(n) = args.flood_pps {
+        cfg.shield.flood_pps = n;
+        cfg.shield
+            .validate()
+            .map_err(|e| format!("--flood-pps: {e}"))?;
     }
     if cfg.routing.is_some() && cfg.proxy.mode == Mode::Stateless {
         return Err("a routing table needs stateful mode (failover is per transaction)".into());

@@ -17,7 +17,6 @@
 //! publishes them in one atomic swap ([`PolicyTable`]); a shard picks them
 //! up at its next request.
 
-pub mod cidr;
 pub(crate) mod spec;
 
 use std::net::IpAddr;
@@ -29,10 +28,10 @@ use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind, PatternID, PatternSet, meta};
 use trunkline_parser::{HeaderName, Message, Summary, Uri};
 
-pub use cidr::{BadCidr, Cidr, CidrSet};
 pub use spec::{ActionSpec, Conditions, RuleSpec};
 
 use crate::lcr::GroupName;
+use crate::security::CidrSet;
 
 /// The fields a rule matches with a regex, each matched once per request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,7 +154,7 @@ impl Policy {
                 name: s.name.as_str().into(),
                 methods: names(&w.methods),
                 not_methods: names(&w.not_methods),
-                source: CidrSet::new(w.source.iter().copied()),
+                source: w.source.iter().copied().collect(),
                 groups: w.group.iter().map(|g| g.as_str().into()).collect(),
                 fields,
                 header,

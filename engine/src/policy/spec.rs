@@ -7,7 +7,7 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::cidr::Cidr;
+use crate::security::Cidr;
 
 /// A rule as the TOML file gives it.
 #[derive(Debug, Deserialize)]
@@ -198,9 +198,13 @@ fn check_rule<E>(i: usize, rule: &Spanned<FileRule>, err: ErrFn<'_, E>) -> Resul
             .get_ref()
             .iter()
             .map(|c| {
-                c.get_ref()
-                    .parse::<Cidr>()
-                    .map_err(|e| err(Some(c.span()), &key("source"), e.to_string()))
+                c.get_ref().parse::<Cidr>().map_err(|e| {
+                    err(
+                        Some(c.span()),
+                        &key("source"),
+                        format!("`{}`: {e}", c.get_ref()),
+                    )
+                })
             })
             .collect::<Result<_, _>>()?,
     };

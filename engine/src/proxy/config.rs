@@ -10,7 +10,7 @@ use trunkline_shards::tx::Timers;
 use super::next_hop::{LocalAddr, Locals};
 use super::probe::ProbeConfig;
 use crate::lcr::FailoverCodes;
-use crate::policy::CidrSet;
+use crate::security::CidrSet;
 
 /// What happens to a request from a source no ACL knows
 /// (`[security] unknown_source`).

@@ -95,6 +95,10 @@ pub struct Services {
     /// Digest authentication (`[auth]`): the nonce key and subscribers;
     /// `None`: a policy rule asking for it gets 403.
     pub digest: Option<Arc<DigestService>>,
+    /// The flood defence's ban list (shared with every shard's datagram
+    /// gate): where the auth stage bans a source after failed attempts,
+    /// so that its datagrams are dropped before parsing on every shard.
+    pub shield: Option<Arc<crate::security::Shield>>,
 }
 
 /// Where to send the bytes [`ProxyCore::poll_transmit`] wrote.
@@ -206,7 +210,12 @@ impl ProxyCore {
                 ),
                 validate: Validate::new(cfg.locals.clone()),
                 policy: Policy::new(services.policy.clone()),
-                auth: Auth::new(cfg.edge.unknown_source, services.digest.clone(), shard),
+                auth: Auth::new(
+                    cfg.edge.unknown_source,
+                    services.digest.clone(),
+                    services.shield.clone(),
+                    shard,
+                ),
                 limits: Limits,
                 route: Route::new(cfg.default_route, lcr, cfg.edge.open_relay),
                 header_edits: HeaderEdits,

@@ -20,6 +20,7 @@ use crate::dns::{Resolver, system_resolver};
 use crate::lcr::{LcrTable, TargetSource};
 use crate::policy::{Policy, PolicyTable};
 use crate::proxy::{DigestService, Mode, Services};
+use crate::security::Shield;
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,9 @@ pub enum StartError {
     /// The subscriber file could not be read, or has a bad line.
     #[error("subscribers refused: {0}")]
     Subscribers(String),
+    /// The flood defence's settings are out of range.
+    #[error("[security] refused: {0}")]
+    Security(crate::security::SecurityError),
     /// The control socket could not be bound.
     #[error("control socket: {0}")]
     Control(std::io::Error),
@@ -167,6 +171,17 @@ impl RouterBuilder {
             }
             None => None,
         };
+        // The flood defence: pike and the ban list, shared by the shards'
+        // datagram gates and the auth stage.
+        let shield = Arc::new(
+            Shield::new(
+                &config.shield,
+                config.proxy.edge.trusted.clone(),
+                shards::random_u64(),
+                std::time::Instant::now(),
+            )
+            .map_err(StartError::Security)?,
+        );
         let subscribers = match (&digest, &config.file) {
             (Some(d), Some(file)) => Some((Arc::clone(&d.subscribers), file.clone())),
             _ => None,
@@ -184,6 +199,7 @@ impl RouterBuilder {
             targets: targets.or_else(|| table.clone().map(|t| t as Arc<dyn TargetSource>)),
             policy: policy.map(|(p, _)| p),
             digest,
+            shield: Some(shield),
         };
         let running = shards::start(&config, services, || resolver_for(&resolver))?;
         // Gateway host names followed in DNS (stopped when this drops).

@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::dns::lookups::{NameAnswer, NameLookups};
 use crate::dns::{NameQuery, Resolver};
 use crate::proxy::{Counters, ProxyConfig, ProxyCore, Services};
+use crate::security::{DropReason, Gate, GateCounters, Verdict as GateVerdict};
 
 /// Least time between two runs of a shard's transaction timers (they run
 /// only when one is due). SIP timers are counted in hundreds of
@@ -54,7 +55,7 @@ use super::StartError;
 
 /// A random number from the system's generator (the time, if it has
 /// none).
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     getrandom::u64().unwrap_or_else(|_| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -83,6 +84,12 @@ pub struct ShardReport {
     pub gateways_probed: u32,
     /// Probed gateways found down (skipped by least-cost routing).
     pub gateways_down: u32,
+    /// Datagrams the kernel dropped because this shard's receive buffer
+    /// was full (`SO_RXQ_OVFL`).
+    pub kernel_drops: u64,
+    /// The flood defence's counts at this shard's gate: datagrams
+    /// dropped (banned source, or over `flood_pps`), sources it banned.
+    pub gate: GateCounters,
 }
 
 impl std::fmt::Display for ShardReport {
@@ -92,6 +99,8 @@ impl std::fmt::Display for ShardReport {
             f,
             "shard {}: received={} sent={} parse_errors={} invalid={} keepalives={} \
 requests_forwarded={} responses_forwarded={} local_replies={} dropped={} overloaded={} \
+forged_responses={} refused_sources={} auth_challenges={} auth_successes={} auth_failures={} auth_bans={} banned_drops={} \
+flood_dropped_banned={} flood_dropped_over_rate={} flood_bans={} kernel_drops={} \
 lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={} lcr_family_skipped={} \
 names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
             self.shard,
@@ -105,6 +114,17 @@ names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures
             c.local_replies,
             c.dropped,
             c.overloaded,
+            c.forged_responses,
+            c.refused_sources,
+            c.auth_challenges,
+            c.auth_successes,
+            c.auth_failures,
+            c.auth_bans,
+            c.banned_drops,
+            self.gate.dropped_banned,
+            self.gate.dropped_flood,
+            self.gate.bans_added,
+            self.kernel_drops,
             c.lcr_routed,
             c.lcr_no_route,
             c.lcr_failovers,
@@ -384,6 +404,10 @@ struct RouterShard {
     housekeeping: Instant,
     /// Requests refused for the transaction cap at the last housekeeping.
     overloaded: u64,
+    /// The flood defence's gate, asked for every datagram before parsing.
+    gate: Option<Gate>,
+    /// The gate's bans already logged.
+    bans_logged: u64,
 }
 
 impl RouterShard {
@@ -400,6 +424,8 @@ impl RouterShard {
             handoffs_out: io.handoffs_out,
             handoffs_in: io.handoffs_in,
             send_errors: io.send_errors,
+            kernel_drops: io.kernel_drops,
+            gate: self.gate.as_ref().map(Gate::counters).unwrap_or_default(),
         }
     }
 }
@@ -441,6 +467,35 @@ fn trim_heap() {
 
 impl Service for RouterShard {
     type Out = Out;
+
+    /// The flood defence, on the source address alone: a banned source,
+    /// or one over `flood_pps` (then banned), is dropped here.
+    #[inline]
+    fn admit(&mut self, now: Instant, src: SocketAddr) -> bool {
+        let Some(gate) = self.gate.as_mut() else {
+            return true;
+        };
+        match gate.check(now, src.ip()) {
+            GateVerdict::Pass => true,
+            GateVerdict::Drop(DropReason::Banned) => false,
+            GateVerdict::Drop(DropReason::Flood) => {
+                let shield = gate.shield();
+                if shield.is_banned(now, src.ip()) && gate.counters().bans_added > self.bans_logged
+                {
+                    self.bans_logged = gate.counters().bans_added;
+                    tracing::warn!(
+                        shard = self.id,
+                        source = %src.ip(),
+                        "flood: more than {} datagrams/s, dropped for {} s \
+                         ([security] flood_pps, ban_s; trusted sources are never counted)",
+                        shield.config().flood_pps,
+                        shield.config().ban.as_secs()
+                    );
+                }
+                false
+            }
+        }
+    }
 
     /// The Call-ID's shard, found without parsing the message.
     fn owner(&self, map: &ShardMap, bytes: &[u8]) -> ShardId {
@@ -616,6 +671,8 @@ fn run_shard(ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         stopping: None,
         housekeeping: Instant::now() + HOUSEKEEPING,
         overloaded: 0,
+        gate: setup.services.shield.as_ref().map(|s| s.gate()),
+        bans_logged: 0,
     };
     if let Ok(r) = ready {
         let _ = r.send(Ok(()));

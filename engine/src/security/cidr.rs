@@ -142,7 +142,7 @@ impl FromStr for Cidr {
 
 /// A set of IPv4 and IPv6 prefixes: whether an address is covered by
 /// any of them, in O(prefix length) without allocating.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CidrSet {
     v4: Trie,
     v6: Trie,
@@ -215,7 +215,7 @@ impl FromIterator<Cidr> for CidrSet {
 
 /// One trie node: a child per next nibble (0: none; the root is never a
 /// child), and which next nibbles end a prefix here (covered below).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Node {
     child: [u32; 16],
     term: u16,
@@ -229,7 +229,7 @@ const EMPTY: Node = Node {
 /// A 4-bit-stride trie over left-aligned addresses. A prefix of length
 /// `4d + r` (r in 1..=4) marks, on its node at depth `d`, the `2^(4-r)`
 /// nibbles that start with its `r` remaining bits.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Trie {
     nodes: Vec<Node>,
     /// A /0 was inserted: everything matches.

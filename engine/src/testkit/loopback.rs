@@ -8,7 +8,9 @@ use crate::config::Config;
 use crate::runtime::{Router, RouterBuilder};
 
 /// The configuration of a test router: 127.0.0.1 on a free port, two
-/// shards, a short shutdown grace, forwarding to `to`.
+/// shards, a short shutdown grace, forwarding to `to`, no flood defence
+/// (the tests send from one address faster than `flood_pps`; the flood
+/// tests turn it on).
 pub fn config(to: Option<SocketAddr>) -> Config {
     let mut cfg = Config {
         listen: vec!["127.0.0.1:0".parse().expect("address")],
@@ -17,6 +19,7 @@ pub fn config(to: Option<SocketAddr>) -> Config {
         ..Config::default()
     };
     cfg.proxy.default_route = to;
+    cfg.shield.flood_pps = 0;
     cfg
 }
 

@@ -14,7 +14,8 @@
 //!   against the subscriber table ([`crate::auth`]). A wrong user and a
 //!   wrong password get the same fresh challenge; `auth_failures` failed
 //!   attempts within `auth_window_s` ban the source for `ban_s` (its
-//!   requests dropped unanswered). ACK and CANCEL are never challenged
+//!   requests dropped unanswered: by this shard's stage, and by every
+//!   shard's datagram gate through the shared ban list). ACK and CANCEL are never challenged
 //!   (§22.1: they cannot resubmit).
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::auth::{
 };
 use crate::proxy::config::UnknownSource;
 use crate::proxy::next_hop;
+use crate::security::Shield;
 
 /// What digest authentication shares across the shards: the nonce key,
 /// the subscribers in service, the settings.
@@ -63,6 +65,8 @@ pub(crate) struct AuthCounters {
 pub struct Auth {
     unknown_source: UnknownSource,
     digest: Option<Digest>,
+    /// Where a source's ban goes to stop it at every shard's gate.
+    shield: Option<Arc<Shield>>,
     pub(crate) counters: AuthCounters,
 }
 
@@ -83,10 +87,12 @@ impl Auth {
     pub fn new(
         unknown_source: UnknownSource,
         digest: Option<Arc<DigestService>>,
+        shield: Option<Arc<Shield>>,
         shard: u16,
     ) -> Auth {
         Auth {
             unknown_source,
+            shield,
             digest: digest.map(|service| Digest {
                 verifier: Verifier::new(service.key.clone(), &service.config),
                 challenge: Challenge::new(
@@ -169,6 +175,9 @@ impl RequestStage for Auth {
                         self.counters.failures += 1;
                         if d.failures.record_failure(now, ip) {
                             self.counters.bans += 1;
+                            if let Some(s) = &self.shield {
+                                s.ban(now, ip, d.service.bans.ban);
+                            }
                             return Verdict::Drop;
                         }
                         false
