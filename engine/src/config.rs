@@ -53,11 +53,52 @@
 //!                                # drop = true, accept = true (stop, go on),
 //!                                # authenticate = "digest", set_group = "NAME",
 //!                                # rate_limit = "NAME"
+//!                                # more conditions: trusted = true|false
+//!                                # (the source is in [security] trusted)
+//!
+//! [security]                     # the edge (defaults: today's open proxy)
+//! trusted = ["127.0.0.2/32"]     # trunks, our pools: never flood-counted,
+//!                                # banned, refused as unknown or as relays
+//! unknown_source = "allow"       # a source neither trusted, nor in the
+//!                                # routing table's ACL, nor given a group or
+//!                                # digest by the policy: "allow" | "reject"
+//!                                # (403) | "drop"
+//! open_relay = true              # false: an untrusted source may not choose
+//!                                # its next hop (a Route, or its Request-URI
+//!                                # when there is no default route): 403
+//! server_header = "..."          # a Server header on our responses; none by default
+//! flood_pps = 500                # datagrams/s a source may send (counted
+//!                                # across ports and shards, before parsing);
+//!                                # above it: dropped for ban_s. 0: off
+//! ban_s = 300                    # how long a flooder, or a source failing
+//!                                # digest too often, is dropped
+//! auth_failures = 10             # failed digest attempts within
+//! auth_window_s = 60             # this window ban the source (0: never)
+//! pike_width = 65536             # pike's counters per row (2 rows x 8 bytes)
+//! ban_capacity = 4096            # bans held at once (16 bytes each)
+//!
+//! [auth]                         # digest authentication (RFC 7616, RFC 8760)
+//! subscribers = "subscribers.csv"  # user,domain,password or
+//!                                # user,domain,ha1_md5,ha1_sha256; the realm
+//!                                # is the Request-URI's host
+//! nonce_max_age_s = 300          # older nonces are stale (re-challenged)
+//! md5 = true                     # offer and accept MD5 besides SHA-256
+//! uri_match = "request_uri"      # the credentials' uri must name the
+//!                                # Request-URI; "host_port": also its bare
+//!                                # host:port (what SIPp sends by default)
+//!
+//! [[rate_limit]]                 # a token bucket that rules invoke by name
+//! name = "per-source"
+//! rate = 10                      # requests per second
+//! burst = 20                     # default: one second's worth
+//! key = "source"                 # "source" | "group" | "global"
 //! ```
 //!
 //! SIGHUP and the control socket's `reload` read the file again and put
-//! its `[[policy]]` rules in service (checked first: a bad file is refused
-//! and the rules in service stay); the other settings take a restart.
+//! its `[[policy]]` rules and the `[auth]` subscriber file in service
+//! (checked first: a bad file is refused and what is in service stays;
+//! `[[rate_limit]]` changes are refused: they take a restart); the other
+//! settings take a restart.
 //!
 //! Every error names the file, line, column and key.
 
@@ -127,6 +168,8 @@ struct FileConfig {
     policy: Vec<Spanned<crate::policy::spec::FileRule>>,
     #[serde(default)]
     security: SecuritySection,
+    #[serde(default)]
+    rate_limit: Vec<Spanned<FileRateLimit>>,
     auth: Option<Spanned<AuthSection>>,
 }
 
@@ -143,6 +186,15 @@ struct SecuritySection {
     ban_capacity: Option<Spanned<usize>>,
     auth_failures: Option<Spanned<u32>>,
     auth_window_s: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRateLimit {
+    name: Spanned<String>,
+    rate: Spanned<f64>,
+    burst: Option<Spanned<u32>>,
+    key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -218,6 +270,10 @@ pub struct Config {
     /// When failed digest authentications ban a source (`[security]
     /// auth_failures`, `auth_window_s`, `ban_s`).
     pub auth_bans: crate::auth::BanConfig,
+    /// Named token-bucket rate limits (`[[rate_limit]]`) that policy
+    /// rules invoke (`rate_limit = NAME`): over the limit, 503 with
+    /// Retry-After.
+    pub rate_limits: Vec<crate::security::RateLimitSpec>,
     /// Flood defence (`[security] flood_pps`, `ban_s`, `pike_width`,
     /// `ban_capacity`): pike and the ban list, checked on every datagram
     /// before it is parsed.
@@ -286,6 +342,7 @@ impl Default for Config {
             auth: None,
             auth_bans: crate::auth::BanConfig::default(),
             shield: crate::security::ShieldConfig::default(),
+            rate_limits: Vec::new(),
             file: None,
         }
     }
@@ -551,7 +608,19 @@ impl Config {
         }
         let policy_err =
             |span: Option<Range<usize>>, key: &str, message: String| err(span, Some(key), message);
+        cfg.rate_limits = parse_rate_limits(&file.rate_limit, &err)?;
         cfg.policy = crate::policy::spec::check(&file.policy, &policy_err)?;
+        for (i, r) in cfg.policy.iter().enumerate() {
+            if let crate::policy::ActionSpec::RateLimit(name) = &r.action {
+                if !cfg.rate_limits.iter().any(|l| l.name == *name) {
+                    return Err(err(
+                        file.policy.get(i).map(Spanned::span),
+                        Some(&format!("policy[{i}].rate_limit")),
+                        format!("no [[rate_limit]] is named `{name}`"),
+                    ));
+                }
+            }
+        }
         parse_security(&file.security, &mut cfg, &err)?;
         if let Some(a) = &file.auth {
             cfg.auth = Some(parse_auth(a, path, &err)?);
@@ -702,6 +771,70 @@ fn parse_security(
     Ok(())
 }
 
+/// The `[[rate_limit]]` tables, checked as the rate limiter will take
+/// them (a limit's errors name its table).
+fn parse_rate_limits(
+    tables: &[Spanned<FileRateLimit>],
+    err: ErrAt<'_>,
+) -> Result<Vec<crate::security::RateLimitSpec>, ConfigError> {
+    use crate::security::{RateKeyKind, RateLimitSpec, RateLimits, RateLimitsConfig};
+    let mut specs = Vec::with_capacity(tables.len());
+    for (i, t) in tables.iter().enumerate() {
+        let l = t.get_ref();
+        let key = match &l.key {
+            None => RateKeyKind::Source,
+            Some(k) => k.get_ref().parse().map_err(|_| {
+                err(
+                    Some(k.span()),
+                    Some(&format!("rate_limit[{i}].key")),
+                    format!("`{}`: use \"source\", \"group\" or \"global\"", k.get_ref()),
+                )
+            })?,
+        };
+        specs.push(RateLimitSpec {
+            name: l.name.get_ref().clone(),
+            rate: *l.rate.get_ref(),
+            // Default: one second's worth.
+            burst: l.burst.as_ref().map_or_else(
+                || {
+                    (l.rate.get_ref().ceil() as u32)
+                        .clamp(1, crate::security::rate_limit::MAX_BURST)
+                },
+                |b| *b.get_ref(),
+            ),
+            key,
+        });
+        // Each limit checked as it comes: an error names its table.
+        if let Err(e) = RateLimits::new(
+            &specs,
+            RateLimitsConfig {
+                cells: 1 << 10,
+                ..RateLimitsConfig::default()
+            },
+            0,
+            std::time::Instant::now(),
+        ) {
+            let field = match e {
+                crate::security::SecurityError::Rate { .. } => Some(&l.rate),
+                _ => None,
+            };
+            let (span, k) = match (field, &e) {
+                (Some(r), _) => (r.span(), "rate"),
+                (None, crate::security::SecurityError::Burst { .. }) => {
+                    (l.burst.as_ref().map_or(t.span(), Spanned::span), "burst")
+                }
+                _ => (l.name.span(), "name"),
+            };
+            return Err(err(
+                Some(span),
+                Some(&format!("rate_limit[{i}].{k}")),
+                e.to_string(),
+            ));
+        }
+    }
+    Ok(specs)
+}
+
 /// The `[auth]` section; the subscriber file relative to `path`'s folder.
 fn parse_auth(
     a: &Spanned<AuthSection>,
@@ -843,6 +976,98 @@ max_message = 8192
         assert_eq!(c.proxy.limits.max_message, 8192);
         let p = c.proxy_for(&["127.0.0.1:5080".parse().unwrap()]);
         assert_eq!(p.locals.addrs[0].host_port, "sip.example.net:5080");
+    }
+
+    #[test]
+    fn the_edge_sections_and_their_errors() {
+        let c = parse(
+            r#"
+[security]
+trusted = ["127.0.0.2/32", "2001:db8::/32"]
+unknown_source = "drop"
+open_relay = false
+server_header = "edge"
+flood_pps = 800
+ban_s = 60
+auth_failures = 5
+auth_window_s = 30
+
+[auth]
+subscribers = "subs.csv"
+md5 = false
+uri_match = "host_port"
+
+[[rate_limit]]
+name = "cps"
+rate = 10
+key = "global"
+
+[[policy]]
+rate_limit = "cps"
+"#,
+        )
+        .unwrap();
+        let e = &c.proxy.edge;
+        assert!(e.trusted.contains("127.0.0.2".parse().unwrap()));
+        assert!(!e.trusted.contains("127.0.0.3".parse().unwrap()));
+        assert_eq!(e.unknown_source, UnknownSource::Drop);
+        assert!(!e.open_relay);
+        assert_eq!(e.server_header.as_deref(), Some(&b"Server: edge"[..]));
+        assert_eq!(c.shield.flood_pps, 800);
+        assert_eq!(c.shield.ban, Duration::from_secs(60));
+        assert_eq!(c.auth_bans.ban, Duration::from_secs(60));
+        assert_eq!(
+            (c.auth_bans.failures, c.auth_bans.window),
+            (5, Duration::from_secs(30))
+        );
+        let a = c.auth.unwrap();
+        assert_eq!(a.subscribers, Path::new("subs.csv"));
+        assert!(!a.config.md5);
+        assert_eq!(a.config.uri_match, crate::auth::UriMatch::HostPort);
+        assert_eq!(c.rate_limits[0].burst, 10, "one second's worth");
+        // Defaults: open, no Server header, pike at 500/s.
+        let d = Config::default();
+        assert!(d.proxy.edge.open_relay && d.proxy.edge.server_header.is_none());
+        assert_eq!(d.shield.flood_pps, 500);
+
+        for (text, line, key) in [
+            (
+                "[security]\ntrusted = [\"10.0.0.0/33\"]\n",
+                2,
+                "security.trusted",
+            ),
+            (
+                "[security]\nunknown_source = \"deny\"\n",
+                2,
+                "security.unknown_source",
+            ),
+            ("[security]\nflood_pps = 9999999\n", 2, "security.flood_pps"),
+            ("[security]\nban_s = 0\n", 2, "security.ban_s"),
+            ("[auth]\nmd5 = true\n", 1, "auth.subscribers"),
+            (
+                "[[policy]]\nauthenticate = \"digest\"\n",
+                1,
+                "policy[0].authenticate",
+            ),
+            (
+                "[[policy]]\nrate_limit = \"nope\"\n",
+                1,
+                "policy[0].rate_limit",
+            ),
+            (
+                "[[rate_limit]]\nname = \"x\"\nrate = 0\n",
+                3,
+                "rate_limit[0].rate",
+            ),
+            (
+                "[[rate_limit]]\nname = \"x\"\nrate = 1\nkey = \"user\"\n",
+                4,
+                "rate_limit[0].key",
+            ),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!((e.line, e.key.as_deref()), (line, Some(key)), "{e}");
+        }
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct Counters {
     pub auth_bans: u64,
     /// Requests dropped because their source is banned.
     pub banned_drops: u64,
+    /// Requests refused (503) by a rate limit.
+    pub rate_limited: u64,
     /// Initial INVITEs routed by the routing table.
     pub lcr_routed: u64,
     /// Initial INVITEs the table had no route for (answered 404 or the

@@ -99,6 +99,8 @@ pub struct Services {
     /// gate): where the auth stage bans a source after failed attempts,
     /// so that its datagrams are dropped before parsing on every shard.
     pub shield: Option<Arc<crate::security::Shield>>,
+    /// The named rate limits (`[[rate_limit]]`) policy rules invoke.
+    pub rate_limits: Option<Arc<crate::security::RateLimits>>,
 }
 
 /// Where to send the bytes [`ProxyCore::poll_transmit`] wrote.
@@ -209,14 +211,14 @@ impl ProxyCore {
                     cfg.edge.server_header.as_deref().unwrap_or_default(),
                 ),
                 validate: Validate::new(cfg.locals.clone()),
-                policy: Policy::new(services.policy.clone()),
+                policy: Policy::new(services.policy.clone(), services.rate_limits.clone()),
                 auth: Auth::new(
                     cfg.edge.unknown_source,
                     services.digest.clone(),
                     services.shield.clone(),
                     shard,
                 ),
-                limits: Limits,
+                limits: Limits::new(services.rate_limits.clone()),
                 route: Route::new(cfg.default_route, lcr, cfg.edge.open_relay),
                 header_edits: HeaderEdits,
                 caps: GatewayCaps::new(shard, cfg.shards, seed ^ 0x5bd1_e995),
@@ -261,6 +263,7 @@ impl ProxyCore {
             auth_failures: a.failures,
             auth_bans: a.bans,
             banned_drops: a.banned_drops,
+            rate_limited: p.limits.rejected,
             ..p.counters
         }
     }
@@ -425,6 +428,11 @@ impl ProxyCore {
             }
             p.drain_tx_events(now, stored);
         }
+    }
+
+    /// Per rate limit: (name, admitted, rejected) on this shard.
+    pub fn rate_limit_counts(&self) -> Vec<(String, u64, u64)> {
+        self.pipe.limits.counts()
     }
 
     /// The policy's hits on this shard: (rule, action, hits).

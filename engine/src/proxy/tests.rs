@@ -595,4 +595,5 @@ fn the_transaction_cap_answers_503_without_state() {
 }
 
 mod dns;
+mod edge;
 mod lcr;

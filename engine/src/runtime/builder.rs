@@ -20,7 +20,7 @@ use crate::dns::{Resolver, system_resolver};
 use crate::lcr::{LcrTable, TargetSource};
 use crate::policy::{Policy, PolicyTable};
 use crate::proxy::{DigestService, Mode, Services};
-use crate::security::Shield;
+use crate::security::{RateLimits, RateLimitsConfig, Shield};
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -145,12 +145,12 @@ impl RouterBuilder {
         };
         // The policy: reloadable from the file it came from (even when it
         // has no rules yet, so a reload can add some).
-        let policy = match &config.file {
-            Some(file) => {
+        let policy = match (&config.file, config.policy.is_empty()) {
+            (None, true) => None,
+            (file, _) => {
                 let compiled = Policy::compile(&config.policy).map_err(StartError::Policy)?;
                 Some((Arc::new(PolicyTable::new(compiled)), file.clone()))
             }
-            None => None,
         };
         // Digest authentication: the subscribers (reloadable with the
         // file) and a nonce secret of this process.
@@ -182,11 +182,26 @@ impl RouterBuilder {
             )
             .map_err(StartError::Security)?,
         );
+        let rate_limits = match config.rate_limits.as_slice() {
+            [] => None,
+            specs => Some(Arc::new(
+                RateLimits::new(
+                    specs,
+                    RateLimitsConfig::default(),
+                    shards::random_u64(),
+                    std::time::Instant::now(),
+                )
+                .map_err(StartError::Security)?,
+            )),
+        };
         let subscribers = match (&digest, &config.file) {
             (Some(d), Some(file)) => Some((Arc::clone(&d.subscribers), file.clone())),
             _ => None,
         };
-        let reloader = Arc::new(Reloader::new(table.clone(), policy.clone(), subscribers));
+        let reloadable_policy = policy.as_ref().and_then(|(table, file)| {
+            Some((Arc::clone(table), file.clone()?, config.rate_limits.clone()))
+        });
+        let reloader = Arc::new(Reloader::new(table.clone(), reloadable_policy, subscribers));
         let control = match &config.control {
             Some(path) => {
                 let r = Arc::clone(&reloader);
@@ -200,6 +215,7 @@ impl RouterBuilder {
             policy: policy.map(|(p, _)| p),
             digest,
             shield: Some(shield),
+            rate_limits,
         };
         let running = shards::start(&config, services, || resolver_for(&resolver))?;
         // Gateway host names followed in DNS (stopped when this drops).

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::lcr::LcrTable;
 use crate::lcr::table::StagedTable;
 use crate::policy::{Policy, PolicyTable};
+use crate::security::RateLimitSpec;
 
 /// A part of the router that can be reloaded: re-read and checked
 /// ([`Reloadable::stage`]), then put in service ([`Staged::commit`]).
@@ -60,15 +61,19 @@ impl Reloader {
     /// service with that file (whose `[auth] subscribers` names theirs).
     pub fn new(
         table: Option<Arc<LcrTable>>,
-        policy: Option<(Arc<PolicyTable>, PathBuf)>,
+        policy: Option<(Arc<PolicyTable>, PathBuf, Vec<RateLimitSpec>)>,
         subscribers: Option<(Arc<SubscriberTable>, PathBuf)>,
     ) -> Reloader {
         let mut parts: Vec<Box<dyn Reloadable>> = Vec::new();
         if let Some(t) = &table {
             parts.push(Box::new(TableFile(Arc::clone(t))));
         }
-        if let Some((policy, file)) = policy {
-            parts.push(Box::new(PolicyFile { policy, file }));
+        if let Some((policy, file, rate_limits)) = policy {
+            parts.push(Box::new(PolicyFile {
+                policy,
+                file,
+                rate_limits,
+            }));
         }
         if let Some((table, config)) = subscribers {
             parts.push(Box::new(SubscriberFile { table, config }));
@@ -164,6 +169,9 @@ impl Reloadable for TableFile {
 struct PolicyFile {
     policy: Arc<PolicyTable>,
     file: PathBuf,
+    /// The `[[rate_limit]]`s in service (they take a restart to change:
+    /// the rules are checked against them).
+    rate_limits: Vec<RateLimitSpec>,
 }
 
 impl Reloadable for PolicyFile {
@@ -173,6 +181,12 @@ impl Reloadable for PolicyFile {
 
     fn stage(&self) -> Result<Box<dyn Staged + '_>, String> {
         let cfg = Config::load(&self.file).map_err(|e| e.to_string())?;
+        if cfg.rate_limits != self.rate_limits {
+            return Err(format!(
+                "{}: the [[rate_limit]] tables changed: that takes a restart",
+                self.file.display()
+            ));
+        }
         let policy = Policy::compile(&cfg.policy)?;
         Ok(Box::new(StagedPolicy {
             table: &self.policy,

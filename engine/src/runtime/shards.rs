@@ -99,7 +99,7 @@ impl std::fmt::Display for ShardReport {
             f,
             "shard {}: received={} sent={} parse_errors={} invalid={} keepalives={} \
 requests_forwarded={} responses_forwarded={} local_replies={} dropped={} overloaded={} \
-forged_responses={} refused_sources={} auth_challenges={} auth_successes={} auth_failures={} auth_bans={} banned_drops={} \
+forged_responses={} refused_sources={} auth_challenges={} auth_successes={} auth_failures={} auth_bans={} banned_drops={} rate_limited={} \
 flood_dropped_banned={} flood_dropped_over_rate={} flood_bans={} kernel_drops={} \
 lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={} lcr_family_skipped={} \
 names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
@@ -121,6 +121,7 @@ names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures
             c.auth_failures,
             c.auth_bans,
             c.banned_drops,
+            c.rate_limited,
             self.gate.dropped_banned,
             self.gate.dropped_flood,
             self.gate.bans_added,
@@ -524,6 +525,9 @@ impl Service for RouterShard {
             }
             for (rule, action, hits) in self.core.policy_hits() {
                 tracing::info!(shard = self.id, rule, action, hits, "policy rule");
+            }
+            for (limit, admitted, rejected) in self.core.rate_limit_counts() {
+                tracing::info!(shard = self.id, limit, admitted, rejected, "rate limit");
             }
         }
         if now >= self.housekeeping {

@@ -46,6 +46,7 @@ use trunkline_shards::tx::TxId;
 
 use crate::lcr::GroupName;
 use crate::proxy::next_hop::Locals;
+use crate::security::LimitId;
 
 /// A request on its way through the pipeline: parsed and validated once,
 /// never parsed again by a stage.
@@ -136,24 +137,20 @@ pub struct Attributes {
     pub group: Option<GroupName>,
     /// A policy rule asked for digest authentication.
     pub authenticate: bool,
-    /// The policy rules whose `rate_limit` the request counts against
-    /// (their indexes; at most [`Attributes::MAX_LIMITS`], later ones
-    /// are not counted).
-    pub rate_limits: [u16; Attributes::MAX_LIMITS],
-    /// How many of `rate_limits` are set.
-    pub rate_limit_count: u8,
+    /// The rate limits (`[[rate_limit]]`) policy rules made the request
+    /// count against; at most [`Attributes::MAX_LIMITS`], later ones are
+    /// not counted.
+    pub rate_limits: [Option<LimitId>; Attributes::MAX_LIMITS],
 }
 
 impl Attributes {
     /// The most rate limits one request counts against.
     pub const MAX_LIMITS: usize = 4;
 
-    /// Counts the request against the rate limit of policy rule `rule`.
-    pub fn add_rate_limit(&mut self, rule: usize) {
-        let n = usize::from(self.rate_limit_count);
-        if let (Some(slot), Ok(rule)) = (self.rate_limits.get_mut(n), u16::try_from(rule)) {
-            *slot = rule;
-            self.rate_limit_count += 1;
+    /// Counts the request against rate limit `id` too.
+    pub fn add_rate_limit(&mut self, id: LimitId) {
+        if let Some(slot) = self.rate_limits.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(id);
         }
     }
 }

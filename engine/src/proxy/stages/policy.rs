@@ -16,19 +16,23 @@ use std::time::Instant;
 use super::{Request, RequestStage, StageCx, Verdict};
 use crate::policy::{Action, Facts, PolicyShard, PolicyTable};
 use crate::proxy::next_hop;
+use crate::security::RateLimits;
 
 /// The policy stage of one shard.
 #[derive(Debug, Default)]
 pub struct Policy {
     rules: Option<PolicyShard>,
+    /// The rate limits rules name (`rate_limit = NAME`).
+    limits: Option<Arc<RateLimits>>,
 }
 
 impl Policy {
     /// The stage evaluating the policy `table` holds (none: every request
-    /// goes on).
-    pub fn new(table: Option<Arc<PolicyTable>>) -> Policy {
+    /// goes on), whose `rate_limit` rules name limits of `limits`.
+    pub fn new(table: Option<Arc<PolicyTable>>, limits: Option<Arc<RateLimits>>) -> Policy {
         Policy {
             rules: table.map(PolicyShard::new),
+            limits,
         }
     }
 
@@ -79,7 +83,13 @@ impl RequestStage for Policy {
                 Action::Accept => return Verdict::Continue,
                 Action::Authenticate => cx.attrs.authenticate = true,
                 Action::SetGroup(g) => cx.attrs.group = Some(*g),
-                Action::RateLimit(_) => cx.attrs.add_rate_limit(rule),
+                Action::RateLimit(name) => {
+                    // Checked against the limits at load: a name always
+                    // resolves (a few limits: a short scan).
+                    if let Some(id) = self.limits.as_ref().and_then(|l| l.id(name)) {
+                        cx.attrs.add_rate_limit(id);
+                    }
+                }
             }
         };
         match rules.action(reply) {

@@ -146,6 +146,7 @@ impl Route {
             && !matches!(method, Method::Ack | Method::Cancel)
             && (req.initial() || !self.plan.routed_to_us);
         if checked {
+            let by_lcr = lcr_call && self.lcr.is_some();
             let sender_chose = self.plan.by_route || self.default_route.is_none();
             let unknown_caller = || {
                 attrs.group.is_none()
@@ -154,8 +155,8 @@ impl Route {
                         .as_ref()
                         .is_some_and(|l| l.source_group(req.src.ip()).is_none())
             };
-            if (!lcr_call && method == Method::Invite && req.initial() && unknown_caller())
-                || (!self.open_relay && !lcr_call && sender_chose)
+            if (!by_lcr && method == Method::Invite && req.initial() && unknown_caller())
+                || (!self.open_relay && !by_lcr && sender_chose)
             {
                 counters.refused_sources += 1;
                 return Decision::Refuse {
