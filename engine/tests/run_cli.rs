@@ -1,68 +1,27 @@
 //! `trunkline run` and `trunkline check-config` as operators use them.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::net::UdpSocket;
+use std::process::Command;
 use std::time::Duration;
+
+use trunkline_engine::testkit::process::RunningRouter;
 
 fn trunkline() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trunkline"))
 }
 
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
-/// Starts `trunkline run` on a free port; returns the child, its address
-/// and a channel of its stderr lines.
-fn run(extra: &[&str]) -> (Child, SocketAddr, mpsc::Receiver<String>) {
-    let mut child = trunkline()
-        .args(["run", "--listen", "127.0.0.1:0", "--shards", "2"])
-        .args(extra)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let started = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("a start line");
-    assert!(started.contains("trunkline running"), "{started}");
-    let addr = started
-        .split("listen=[")
-        .nth(1)
-        .and_then(|s| s.split(']').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {started}"));
-    (child, addr, rx)
-}
-
-fn wait_for(rx: &mpsc::Receiver<String>, what: &str) -> String {
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("no `{what}`"));
-        if line.contains(what) {
-            return line;
-        }
-    }
+/// `trunkline run` on a free port, two shards.
+fn run() -> RunningRouter {
+    RunningRouter::start(
+        env!("CARGO_BIN_EXE_trunkline").as_ref(),
+        &["--listen", "127.0.0.1:0", "--shards", "2"],
+    )
 }
 
 #[test]
 fn runs_answers_prints_counters_and_stops_cleanly() {
-    let (mut child, proxy, rx) = run(&[]);
+    let mut router = run();
+    let proxy = router.addr;
     // A keep-alive OPTIONS to the proxy itself is answered.
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
     let me = peer.local_addr().unwrap();
@@ -76,17 +35,17 @@ From: <sip:mon@{me}>;tag=1\r\nTo: <sip:{proxy}>\r\nCall-ID: ka-1\r\nCSeq: 1 OPTI
     let (n, _) = peer.recv_from(&mut buf).unwrap();
     assert!(buf[..n].starts_with(b"SIP/2.0 200 OK"));
 
-    signal(&child, "-USR1");
-    let line = wait_for(&rx, "shard ");
+    router.signal("-USR1");
+    let line = router.wait_for("shard ");
     assert!(
         line.contains("received=") && line.contains("handoffs_out="),
         "{line}"
     );
 
-    signal(&child, "-TERM");
-    let status = child.wait().unwrap();
+    router.signal("-TERM");
+    let status = router.child.wait().unwrap();
     assert!(status.success(), "{status}");
-    let total = wait_for(&rx, "total:");
+    let total = router.wait_for("total:");
     assert!(
         total.contains("received=1 ") && total.contains("local_replies=1 "),
         "{total}"

@@ -1,29 +1,38 @@
-//! Banning the sources of failed authentications, per shard: after
-//! `failures` failed attempts within `window`, a source is dropped for
-//! `ban` (fail2ban's rule, applied in the router so a password guesser
-//! costs nothing but a table lookup once banned).
+//! Banning the sources of failed authentications: after `failures`
+//! failed attempts within `window`, a source is dropped for `ban`
+//! (fail2ban's rule, applied in the router so a password guesser costs
+//! nothing but a table lookup once banned).
 //!
 //! A source is an IPv4 address, or an IPv6 /64 ([`BanConfig::v6_prefix`]):
 //! one host is given a whole /64 and can change its address within it at
 //! will. IPv4-mapped IPv6 addresses count as the IPv4 address.
 //!
-//! The count is over a fixed window starting at a source's first failure
-//! (not a sliding one): cheap, 24 bytes a source; a guesser times its
-//! attempts to fit at most `2 × (failures - 1)` within any span of
-//! `window`. A success does not reset the count (else knowing one
-//! password would let a source guess others without limit).
+//! The counts are shared by every shard ([`FailureCounts`], one table of
+//! atomics): a guesser's attempts land on the shards of their Call-IDs,
+//! and each counts toward the same `failures`, so it gets `failures`
+//! attempts, not `shards × failures`. The count is over a fixed window
+//! starting at a source's first failure (not a sliding one), at one
+//! second's resolution: a guesser times its attempts to fit at most
+//! `2 × (failures - 1)` within any span of `window`. A success does not
+//! reset the count (else knowing one password would let a source guess
+//! others without limit).
 //!
-//! Memory is bounded: at most [`BanConfig::capacity`] sources being
-//! counted and as many banned, each table forgetting its least recently
-//! used entry first. The two are apart so that a flood of one-off
-//! failures from many addresses churns the counts but leaves the bans.
-//!
-//! Bans are per shard: a source whose requests spread over shards (the
-//! owner of each Call-ID runs it) is counted by each of them, so with `n`
-//! shards it gets up to `n × failures` attempts before every shard bans
-//! it.
+//! Memory is fixed: [`BanConfig::capacity`] counting cells of 8 bytes,
+//! indexed by a keyed hash of the source (a secret seed per process, so
+//! which sources share a cell cannot be known from outside) and tagged
+//! with 24 more bits of it. A source landing on a cell that counts
+//! another source takes it over: a flood of one-off failures from many
+//! addresses can make the router forget a guesser's count (it then gets
+//! `failures` more attempts), never ban an innocent source. Bans are kept
+//! apart, per shard ([`FailureBans`], at most `capacity`, the least
+//! recently banned forgotten first), and in the runtime also in the
+//! flood defence's shared ban list, whose datagram gates stop a banned
+//! source on every shard before parsing.
 
+use std::hash::BuildHasher;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::lru::Lru;
@@ -38,8 +47,8 @@ pub struct BanConfig {
     pub window: Duration,
     /// For how long a source is then dropped (`ban_s`): 300 s.
     pub ban: Duration,
-    /// How many sources are counted, and how many banned, at most: 16,384
-    /// each (about 1 MiB each per shard).
+    /// How many sources are counted (shared cells of 8 bytes: 128 KiB),
+    /// and how many banned per shard (about 1 MiB each), at most: 16,384.
     pub capacity: usize,
     /// How many leading bits of an IPv6 address name a source: 64.
     pub v6_prefix: u8,
@@ -60,17 +69,106 @@ impl Default for BanConfig {
 /// A source as counted: the family and the (masked) address.
 type Source = (bool, u128);
 
-#[derive(Clone, Copy, Debug)]
-struct Count {
-    since: Instant,
-    failures: u32,
+fn source(config: &BanConfig, ip: IpAddr) -> Source {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => (false, u128::from(u32::from(v4))),
+        IpAddr::V6(v6) => {
+            let bits = u32::from(config.v6_prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            (true, u128::from(v6) & mask)
+        }
+    }
 }
 
-/// The failure counts and bans of one shard (see the module docs).
+/// 24 bits: a cell's tag and its window start (seconds, wrapping after
+/// 194 days: a window is at most a day, see [`FailureCounts::new`]).
+const FIELD: u64 = (1 << 24) - 1;
+
+/// The failure counts of every shard (see the module docs): one cell
+/// per source slot, `tag:24 | window start (s):24 | failures:16`,
+/// updated by compare-and-swap. No lock, no allocation after
+/// construction.
+#[derive(Debug)]
+pub struct FailureCounts {
+    config: BanConfig,
+    cells: Box<[AtomicU64]>,
+    hasher: foldhash::fast::FixedState,
+    epoch: Instant,
+}
+
+impl FailureCounts {
+    /// Counts per `config` (`capacity` rounded up to a power of two, at
+    /// least 1024; `window` cut to a day), sources keyed with `seed`
+    /// (random per process), seconds counted from `epoch`.
+    pub fn new(config: BanConfig, seed: u64, epoch: Instant) -> FailureCounts {
+        let n = config.capacity.clamp(1024, 1 << 24).next_power_of_two();
+        FailureCounts {
+            config,
+            cells: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+            epoch,
+        }
+    }
+
+    /// Counts a failed attempt of `ip` at `now`; true when the source has
+    /// now failed `failures` times or more within its window.
+    pub fn record(&self, now: Instant, ip: IpAddr) -> bool {
+        if self.config.failures == 0 {
+            return false;
+        }
+        let h = self.hasher.hash_one(source(&self.config, ip));
+        let cell = &self.cells[(h as usize) & (self.cells.len() - 1)];
+        let tag = (h >> 40) & FIELD;
+        let now_s = now.saturating_duration_since(self.epoch).as_secs() & FIELD;
+        let window = self.config.window.as_secs().min(86_400);
+        let mut cur = cell.load(Ordering::Relaxed);
+        loop {
+            let (t, start, count) = (cur >> 40, (cur >> 16) & FIELD, cur & 0xFFFF);
+            let ongoing = cur != 0 && t == tag && (now_s.wrapping_sub(start) & FIELD) < window;
+            let (start, count) = match ongoing {
+                true => (start, (count + 1).min(0xFFFF)),
+                false => (now_s, 1),
+            };
+            let new = (tag << 40) | (start << 16) | count;
+            match cell.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return count >= u64::from(self.config.failures),
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    /// Forgets `ip`'s count (once it is banned: counting starts again
+    /// when the ban ends).
+    pub fn forget(&self, ip: IpAddr) {
+        let h = self.hasher.hash_one(source(&self.config, ip));
+        let cell = &self.cells[(h as usize) & (self.cells.len() - 1)];
+        let tag = (h >> 40) & FIELD;
+        let cur = cell.load(Ordering::Relaxed);
+        if cur >> 40 == tag {
+            let _ = cell.compare_exchange(cur, 0, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// Bytes of the table.
+    pub fn memory_bytes(&self) -> usize {
+        self.cells.len() * 8
+    }
+
+    /// Sources with a count (a scan: for tests and reports).
+    pub fn counting(&self) -> usize {
+        self.cells
+            .iter()
+            .filter(|c| c.load(Ordering::Relaxed) != 0)
+            .count()
+    }
+}
+
+/// A shard's failure bans over the shared [`FailureCounts`] (see the
+/// module docs).
 #[derive(Debug)]
 pub struct FailureBans {
     config: BanConfig,
-    counting: Lru<Source, Count>,
+    counts: Arc<FailureCounts>,
     /// Banned sources and when their ban ends; bans all last `ban`, so
     /// the least recently banned is the next to expire, and the one
     /// forgotten first when full.
@@ -78,12 +176,19 @@ pub struct FailureBans {
 }
 
 impl FailureBans {
-    /// Counts with `config`.
+    /// Counts with `config`, alone (one shard, or a test).
     pub fn new(config: BanConfig) -> FailureBans {
+        let counts = FailureCounts::new(config, 0x00ba_17ed, Instant::now());
+        FailureBans::shared(Arc::new(counts))
+    }
+
+    /// A shard's bans over counts shared with the other shards.
+    pub fn shared(counts: Arc<FailureCounts>) -> FailureBans {
+        let config = counts.config;
         FailureBans {
             config,
-            counting: Lru::new(config.capacity),
             banned: Lru::new(config.capacity),
+            counts,
         }
     }
 
@@ -92,20 +197,10 @@ impl FailureBans {
         &self.config
     }
 
-    fn source(&self, ip: IpAddr) -> Source {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => (false, u128::from(u32::from(v4))),
-            IpAddr::V6(v6) => {
-                let bits = u32::from(self.config.v6_prefix.min(128));
-                let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-                (true, u128::from(v6) & mask)
-            }
-        }
-    }
-
-    /// Whether `ip` is banned at `now` (an expired ban is removed).
+    /// Whether `ip` is banned at `now` by this shard (an expired ban is
+    /// removed).
     pub fn is_banned(&mut self, now: Instant, ip: IpAddr) -> bool {
-        let src = self.source(ip);
+        let src = source(&self.config, ip);
         match self.banned.peek(&src) {
             Some(&until) if now < until => true,
             Some(_) => {
@@ -117,40 +212,13 @@ impl FailureBans {
     }
 
     /// Counts a failed attempt from `ip` at `now`; true when this one
-    /// bans it (from now to `now + ban`). A failure from a source already
-    /// banned extends nothing (it should have been dropped before).
+    /// bans it (from now to `now + ban`).
     pub fn record_failure(&mut self, now: Instant, ip: IpAddr) -> bool {
-        if self.config.failures == 0 {
+        if !self.counts.record(now, ip) {
             return false;
         }
-        let src = self.source(ip);
-        let failures = match self.counting.get_mut(&src) {
-            Some(c) if now.saturating_duration_since(c.since) < self.config.window => {
-                c.failures = c.failures.saturating_add(1);
-                c.failures
-            }
-            Some(c) => {
-                *c = Count {
-                    since: now,
-                    failures: 1,
-                };
-                1
-            }
-            None => {
-                self.counting.insert(
-                    src,
-                    Count {
-                        since: now,
-                        failures: 1,
-                    },
-                );
-                1
-            }
-        };
-        if failures < self.config.failures {
-            return false;
-        }
-        self.counting.remove(&src);
+        self.counts.forget(ip);
+        let src = source(&self.config, ip);
         let until = now + self.config.ban;
         match self.banned.get_mut(&src) {
             Some(u) => *u = until,
@@ -161,10 +229,11 @@ impl FailureBans {
         true
     }
 
-    /// How many sources are being counted and how many are banned (bans
-    /// past their end included until looked up or pushed out).
+    /// How many sources are being counted (by every shard) and how many
+    /// are banned by this one (bans past their end included until looked
+    /// up or pushed out).
     pub fn len(&self) -> (usize, usize) {
-        (self.counting.len(), self.banned.len())
+        (self.counts.counting(), self.banned.len())
     }
 }
 
@@ -194,6 +263,27 @@ mod tests {
         assert!(!b.is_banned(t + Duration::from_secs(309), src));
         assert_eq!(b.len(), (0, 0));
         assert!(!b.record_failure(t + Duration::from_secs(310), src));
+    }
+
+    /// Two shards over one table: a guesser whose attempts alternate
+    /// between them is banned at its tenth, not its twentieth.
+    #[test]
+    fn shards_count_together() {
+        let counts = Arc::new(FailureCounts::new(BanConfig::default(), 9, Instant::now()));
+        let mut shards = [
+            FailureBans::shared(counts.clone()),
+            FailureBans::shared(counts.clone()),
+        ];
+        let t = Instant::now();
+        let src = ip("192.0.2.7");
+        for i in 0..9 {
+            assert!(!shards[i % 2].record_failure(t, src), "{i}");
+        }
+        assert!(shards[1].record_failure(t, src));
+        assert!(shards[1].is_banned(t, src));
+        // The count starts again (the ban is the shield's and this shard's).
+        assert_eq!(counts.counting(), 0);
+        assert_eq!(counts.memory_bytes(), 16_384 * 8);
     }
 
     #[test]
@@ -259,7 +349,7 @@ mod tests {
             assert!(!b.record_failure(t, src));
         }
         let (counting, banned) = b.len();
-        assert_eq!(counting, config.capacity);
+        assert!(counting <= config.capacity, "{counting}");
         assert_eq!(banned, 1);
         // The ban survived the churn.
         assert!(b.is_banned(t, attacker));

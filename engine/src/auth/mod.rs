@@ -45,8 +45,9 @@
 //! - [`Outcome::Malformed`], not digest credentials one can check
 //!   (missing or repeated parameters, a bad `nc`): 400.
 //!
-//! Failed attempts are counted per source by [`FailureBans`] (`auth_failures`
-//! in `auth_window_s`, then dropped for `ban_s`).
+//! Failed attempts are counted per source by all shards together
+//! ([`FailureCounts`]; a shard's bans in [`FailureBans`]): `auth_failures`
+//! in `auth_window_s`, then dropped for `ban_s`.
 //!
 //! # Limits (defaults)
 //!
@@ -57,7 +58,7 @@
 //! - user names: [`subscribers::MAX_USER`] (256 bytes), realms
 //!   [`subscribers::MAX_DOMAIN`] (255), cnonces [`MAX_CNONCE`] (256).
 //! - failure bans: [`BanConfig`] (10 failures in 60 s ban for 300 s;
-//!   16,384 sources counted and as many banned per shard).
+//!   16,384 sources counted by all shards, as many banned per shard).
 //!
 //! # Time
 //!
@@ -93,7 +94,7 @@ pub mod nonce;
 pub mod replay;
 pub mod subscribers;
 
-pub use bans::{BanConfig, FailureBans};
+pub use bans::{BanConfig, FailureBans, FailureCounts};
 pub use digest::{Algorithm, HashFn, Hex};
 pub use nonce::{NonceCheck, NonceKey};
 pub use replay::ReplayWindow;

@@ -172,27 +172,48 @@ fn print_reports(reports: &[ShardReport]) {
 
 /// `trunkline check-config FILE`.
 pub fn check(args: &CheckArgs) -> ExitCode {
-    match Config::load(&args.file) {
-        Ok(cfg) => {
-            if let Some(r) = &cfg.routing {
-                if let Err(e) = trunkline_routing_tables::Snapshot::open(&r.table) {
-                    eprintln!("{}: routing table refused: {e}", args.file.display());
-                    return ExitCode::from(1);
-                }
-            }
-            println!(
-                "{}: ok (listen {:?}, {} shards, {:?}, default route {:?})",
-                args.file.display(),
-                cfg.listen,
-                cfg.shards,
-                cfg.proxy.mode,
-                cfg.proxy.default_route
-            );
-            ExitCode::SUCCESS
-        }
+    let fail = |what: String| {
+        eprintln!("{}: {what}", args.file.display());
+        ExitCode::from(1)
+    };
+    let cfg = match Config::load(&args.file) {
+        Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::from(1)
+            return ExitCode::from(1);
+        }
+    };
+    // What `run` would refuse at start: the routing table, the policy's
+    // regexes, the subscriber file.
+    if let Some(r) = &cfg.routing {
+        if let Err(e) = trunkline_routing_tables::Snapshot::open(&r.table) {
+            return fail(format!("routing table refused: {e}"));
         }
     }
+    if let Err(e) = crate::policy::Policy::compile(&cfg.policy) {
+        return fail(format!("policy refused: {e}"));
+    }
+    let subscribers = match &cfg.auth {
+        Some(a) => match crate::auth::SubscriberTable::open(&a.subscribers) {
+            Ok(t) => format!(", {}", t.status()),
+            Err(e) => return fail(format!("subscribers refused: {e}")),
+        },
+        None => String::new(),
+    };
+    let listen: Vec<String> = cfg.listen.iter().map(ToString::to_string).collect();
+    println!(
+        "{}: ok (listen {}, {} shards, {}, default route {}, {} policy rules{subscribers})",
+        args.file.display(),
+        listen.join(" "),
+        cfg.shards,
+        match cfg.proxy.mode {
+            Mode::Stateful => "stateful",
+            Mode::Stateless => "stateless",
+        },
+        cfg.proxy
+            .default_route
+            .map_or_else(|| "none".to_string(), |a| a.to_string()),
+        cfg.policy.len(),
+    );
+    ExitCode::SUCCESS
 }

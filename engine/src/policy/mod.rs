@@ -66,6 +66,10 @@ pub enum Action {
         code: u16,
         /// Its reason phrase.
         reason: Box<[u8]>,
+        /// A header line to add, or empty: a 405 from a rule with
+        /// `not_methods` carries `Allow:` those methods (RFC 3261
+        /// §21.4.6: a 405 MUST list the methods allowed).
+        header: Box<[u8]>,
     },
     /// Drop without an answer; stop.
     Drop,
@@ -139,6 +143,13 @@ impl Policy {
                 ActionSpec::Reply { code, reason } => Action::Reply {
                     code: *code,
                     reason: reason.as_bytes().into(),
+                    header: if *code == 405 && !w.not_methods.is_empty() {
+                        format!("Allow: {}", w.not_methods.join(", "))
+                            .into_bytes()
+                            .into()
+                    } else {
+                        Box::default()
+                    },
                 },
                 ActionSpec::Drop => Action::Drop,
                 ActionSpec::Accept => Action::Accept,

@@ -21,15 +21,15 @@ fn net(toml: &str) -> VirtualNet {
     let policy = Policy::compile(&cfg.policy).unwrap();
     let services = Services {
         policy: Some(Arc::new(PolicyTable::new(policy))),
-        digest: Some(Arc::new(crate::proxy::DigestService {
-            key: Arc::new(crate::auth::NonceKey::from_secret(&[7; 32])),
-            subscribers: Arc::new(crate::auth::SubscriberTable::new(
+        digest: Some(Arc::new(crate::proxy::DigestService::new(
+            Arc::new(crate::auth::NonceKey::from_secret(&[7; 32])),
+            Arc::new(crate::auth::SubscriberTable::new(
                 crate::auth::Subscribers::empty(),
             )),
-            config: crate::auth::AuthConfig::default(),
-            bans: crate::auth::BanConfig::default(),
-            epoch: std::time::Instant::now(),
-        })),
+            crate::auth::AuthConfig::default(),
+            crate::auth::BanConfig::default(),
+            std::time::Instant::now(),
+        ))),
         ..Services::default()
     };
     VirtualNet::with_services(ProxyConfig::new(addr(PROXY), Some(addr(UAS))), services)

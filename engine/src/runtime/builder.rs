@@ -161,13 +161,13 @@ impl RouterBuilder {
                 tracing::info!("subscribers in service: {}", subscribers.status());
                 let key = NonceKey::generate()
                     .map_err(|e| StartError::Subscribers(format!("no random nonce secret: {e}")))?;
-                Some(Arc::new(DigestService {
-                    key: Arc::new(key),
-                    subscribers: Arc::new(subscribers),
-                    config: auth.config,
-                    bans: config.auth_bans,
-                    epoch: std::time::Instant::now(),
-                }))
+                Some(Arc::new(DigestService::new(
+                    Arc::new(key),
+                    Arc::new(subscribers),
+                    auth.config,
+                    config.auth_bans,
+                    std::time::Instant::now(),
+                )))
             }
             None => None,
         };
@@ -180,7 +180,8 @@ impl RouterBuilder {
                 shards::random_u64(),
                 std::time::Instant::now(),
             )
-            .map_err(StartError::Security)?,
+            .map_err(StartError::Security)?
+            .with_next_hops(config.proxy.default_route),
         );
         let rate_limits = match config.rate_limits.as_slice() {
             [] => None,

@@ -476,7 +476,7 @@ impl Service for RouterShard {
         let Some(gate) = self.gate.as_mut() else {
             return true;
         };
-        match gate.check(now, src.ip()) {
+        match gate.check_addr(now, src) {
             GateVerdict::Pass => true,
             GateVerdict::Drop(DropReason::Banned) => false,
             GateVerdict::Drop(DropReason::Flood) => {

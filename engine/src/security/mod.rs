@@ -100,7 +100,7 @@ pub mod pike;
 pub mod rate_limit;
 
 use std::hash::BuildHasher;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -239,6 +239,8 @@ fn check_ipv6_prefix(p: u8) -> Result<(), SecurityError> {
 pub struct Shield {
     cfg: ShieldConfig,
     trusted: CidrSet,
+    /// Our configured next hops (address and port): never counted.
+    next_hops: Box<[SocketAddr]>,
     keyer: Keyer,
     epoch: Epoch,
     pike: Pike,
@@ -261,12 +263,29 @@ impl Shield {
         Ok(Shield {
             cfg: *cfg,
             trusted,
+            next_hops: Box::default(),
             keyer: Keyer::new(seed),
             epoch: Epoch(now),
             pike: Pike::new(cfg.flood_pps, cfg.pike_width),
             bans: Bans::new(cfg.ban_capacity),
             ban_ms: cfg.ban.as_millis() as u64,
         })
+    }
+
+    /// Exempts the servers we forward to (`[route] default`) from
+    /// counting, by address and port: their responses and requests come
+    /// at the rate of all the calls we send them, far over a caller's
+    /// `flood_pps`, and banning them would fail every call. Other sources
+    /// on the same IP (another port) are counted as usual.
+    pub fn with_next_hops(mut self, hops: impl IntoIterator<Item = SocketAddr>) -> Shield {
+        self.next_hops = hops.into_iter().collect();
+        self
+    }
+
+    /// Whether `src` is one of our configured next hops.
+    #[inline]
+    pub fn is_next_hop(&self, src: SocketAddr) -> bool {
+        self.next_hops.contains(&src)
     }
 
     /// A shard's gate on this shield.
@@ -382,7 +401,7 @@ pub enum DropReason {
 pub struct GateCounters {
     /// Datagrams passed (trusted ones included).
     pub passed: u64,
-    /// Datagrams of trusted sources (passed uncounted).
+    /// Datagrams of trusted sources and next hops (passed uncounted).
     pub trusted: u64,
     /// Datagrams dropped because their source is banned.
     pub dropped_banned: u64,
@@ -422,6 +441,19 @@ pub struct Gate {
 }
 
 impl Gate {
+    /// Checks one datagram from `src` at `now`: a configured next hop
+    /// ([`Shield::with_next_hops`]) passes like a trusted source, any
+    /// other is checked by its IP ([`Gate::check`]).
+    #[inline]
+    pub fn check_addr(&mut self, now: Instant, src: SocketAddr) -> Verdict {
+        if !self.shield.next_hops.is_empty() && self.shield.is_next_hop(src) {
+            self.counters.passed += 1;
+            self.counters.trusted += 1;
+            return Verdict::Pass;
+        }
+        self.check(now, src.ip())
+    }
+
     /// Checks one datagram from `src` at `now` (the port plays no part).
     #[inline]
     pub fn check(&mut self, now: Instant, src: IpAddr) -> Verdict {

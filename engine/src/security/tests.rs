@@ -205,6 +205,31 @@ fn trusted_sources_are_never_banned() {
     assert_eq!(s.banned_now(ms(t0, 1000)), 0);
 }
 
+/// The server we forward to (`[route] default`) answers at the rate of
+/// all our calls: never counted, by address and port; a caller on the
+/// same IP (another port) is counted and banned as usual.
+#[test]
+fn the_next_hop_is_never_counted_its_neighbours_are() {
+    let t0 = Instant::now();
+    let uas: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+    let caller: SocketAddr = "127.0.0.1:5061".parse().unwrap();
+    let s = Arc::new(
+        Shield::new(&ShieldConfig::default(), CidrSet::new(), 0x5eed, t0)
+            .unwrap()
+            .with_next_hops(Some(uas)),
+    );
+    let mut g = s.gate();
+    let mut caller_dropped = 0;
+    for i in 0..10_000u64 {
+        let now = t0 + Duration::from_micros(i * 200); // 5000/s each
+        assert_eq!(g.check_addr(now, uas), Verdict::Pass, "{i}");
+        caller_dropped += u64::from(g.check_addr(now, caller).is_drop());
+    }
+    assert!(s.is_next_hop(uas) && !s.is_next_hop(caller));
+    assert!(caller_dropped > 9_000, "{caller_dropped}");
+    assert_eq!(g.counters().trusted, 10_000);
+}
+
 /// A million distinct spoofed sources (one datagram each, 1 M per
 /// second) neither grow the tables nor get anyone banned, and a steady
 /// source at 200/s is admitted throughout.

@@ -14,7 +14,8 @@
 //!   [`Peer::expect`] fails on a datagram it does not expect.
 //! - `loopback` (with the runtime): a router on loopback built by the
 //!   same [`RouterBuilder`](crate::runtime::RouterBuilder) as `trunkline
-//!   run`, with short timers when a test wants them.
+//!   run`, with short timers when a test wants them; `process`: `trunkline
+//!   run` itself as a child process, read by its log.
 //!
 //! Users: this crate's unit tests, the fuzz driver (`engine/fuzz`), the
 //! benches' proxy driver (`benches/src/proxy_call.rs`) and the end-to-end
@@ -24,6 +25,8 @@
 pub mod loopback;
 mod net;
 mod peer;
+#[cfg(feature = "runtime")]
+pub mod process;
 pub mod sip;
 
 pub use net::{Check, Sent, SocketAddrText, VirtualNet};

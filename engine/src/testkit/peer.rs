@@ -29,7 +29,8 @@ impl Peer {
         Peer::bind("[::1]:0")
     }
 
-    fn bind(at: &str) -> Peer {
+    /// A peer bound to `at` (`127.0.0.3:0`: another loopback source).
+    pub fn bind(at: &str) -> Peer {
         let sock = UdpSocket::bind(at).unwrap_or_else(|e| panic!("bind {at}: {e}"));
         let addr = sock.local_addr().expect("bound");
         Peer { sock, addr }

@@ -13,9 +13,10 @@
 //!   offered, the realm the Request-URI's host; the credentials checked
 //!   against the subscriber table ([`crate::auth`]). A wrong user and a
 //!   wrong password get the same fresh challenge; `auth_failures` failed
-//!   attempts within `auth_window_s` ban the source for `ban_s` (its
-//!   requests dropped unanswered: by this shard's stage, and by every
-//!   shard's datagram gate through the shared ban list). ACK and CANCEL are never challenged
+//!   attempts within `auth_window_s`, counted by all shards together,
+//!   ban the source for `ban_s` (its requests dropped unanswered: by
+//!   this stage, and by every shard's datagram gate through the shared
+//!   ban list). ACK and CANCEL are never challenged
 //!   (§22.1: they cannot resubmit).
 
 use std::sync::Arc;
@@ -25,8 +26,8 @@ use trunkline_parser::{Method, Uri};
 
 use super::{Request, RequestStage, StageCx, Verdict};
 use crate::auth::{
-    AuthConfig, BanConfig, Challenge, ChallengeHeader, DigestRequest, FailureBans, NonceKey,
-    Outcome, SubscriberTable, Verifier, find_credentials,
+    AuthConfig, BanConfig, Challenge, ChallengeHeader, DigestRequest, FailureBans, FailureCounts,
+    NonceKey, Outcome, SubscriberTable, Verifier, find_credentials,
 };
 use crate::proxy::config::UnknownSource;
 use crate::proxy::next_hop;
@@ -47,6 +48,30 @@ pub struct DigestService {
     /// Nonces count their age in seconds from here (the shards share it;
     /// no wall clock needed: the key dies with the process).
     pub epoch: Instant,
+    /// Failed attempts per source, counted by every shard together.
+    pub failures: Arc<FailureCounts>,
+}
+
+impl DigestService {
+    /// The service over `key` and `subscribers`; failures counted per
+    /// `bans` (keyed by a seed drawn from `key`), time from `epoch`.
+    pub fn new(
+        key: Arc<NonceKey>,
+        subscribers: Arc<SubscriberTable>,
+        config: AuthConfig,
+        bans: BanConfig,
+        epoch: Instant,
+    ) -> DigestService {
+        let seed = key.salt_seed(u64::MAX);
+        DigestService {
+            key,
+            subscribers,
+            config,
+            bans,
+            epoch,
+            failures: Arc::new(FailureCounts::new(bans, seed, epoch)),
+        }
+    }
 }
 
 /// The counts of the authentication stage.
@@ -100,7 +125,7 @@ impl Auth {
                     &service.config,
                     service.key.salt_seed(u64::from(shard)),
                 ),
-                failures: FailureBans::new(service.bans),
+                failures: FailureBans::shared(service.failures.clone()),
                 header: Vec::with_capacity(512),
                 service,
             }),
@@ -143,7 +168,9 @@ impl RequestStage for Auth {
             return Verdict::reply(403, b"Forbidden");
         };
         let ip = req.src.ip();
-        if d.failures.is_banned(now, ip) {
+        if d.failures.is_banned(now, ip)
+            || self.shield.as_ref().is_some_and(|s| s.is_banned(now, ip))
+        {
             self.counters.banned_drops += 1;
             return Verdict::Drop;
         }

@@ -93,10 +93,14 @@ impl RequestStage for Policy {
             }
         };
         match rules.action(reply) {
-            Action::Reply { code, reason } => Verdict::Reply {
+            Action::Reply {
+                code,
+                reason,
+                header,
+            } => Verdict::Reply {
                 code: *code,
                 reason,
-                header: b"",
+                header,
             },
             _ => Verdict::Continue,
         }

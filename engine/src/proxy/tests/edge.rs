@@ -35,13 +35,13 @@ fn edge(toml: &str) -> Net {
             Policy::compile(&cfg.policy).unwrap(),
         ))),
         digest: cfg.auth.as_ref().map(|a| {
-            Arc::new(DigestService {
-                key: Arc::new(NonceKey::from_secret(&[3; 32])),
-                subscribers: Arc::new(SubscriberTable::new(subscribers)),
-                config: a.config,
-                bans: cfg.auth_bans,
-                epoch: now,
-            })
+            Arc::new(DigestService::new(
+                Arc::new(NonceKey::from_secret(&[3; 32])),
+                Arc::new(SubscriberTable::new(subscribers)),
+                a.config,
+                cfg.auth_bans,
+                now,
+            ))
         }),
         rate_limits: limits,
         ..Services::default()

@@ -1,0 +1,118 @@
+//! `trunkline run` as a child process, as an operator starts it: the
+//! tests of the command line and of the shipped example configurations.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running `trunkline run`: killed when dropped.
+#[derive(Debug)]
+pub struct RunningRouter {
+    /// The process.
+    pub child: Child,
+    /// Its first listen address, from its start line.
+    pub addr: SocketAddr,
+    /// Its stderr (the log), line by line.
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl RunningRouter {
+    /// Starts `bin run ARGS` (logging at info, no colours) and waits up
+    /// to 10 s for its "trunkline running" line, whose `listen=[...]`
+    /// gives [`RunningRouter::addr`] (pass `--listen 127.0.0.1:0` for a
+    /// free port).
+    pub fn start(bin: &Path, args: &[&str]) -> RunningRouter {
+        let mut child = Command::new(bin)
+            .arg("run")
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        let started = loop {
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(l) if l.contains("trunkline running") => break l,
+                Ok(l) => seen.push(l),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("no start line; the log:\n{}", seen.join("\n"));
+                }
+            }
+        };
+        let addr = started
+            .split("listen=[")
+            .nth(1)
+            .and_then(|s| s.split([']', ',', ' ']).next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {started}"));
+        RunningRouter {
+            child,
+            addr,
+            lines: rx,
+        }
+    }
+
+    /// Sends `sig` (e.g. `-USR1`) with kill(1).
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill(1)");
+        assert!(ok.success(), "kill {sig}");
+    }
+
+    /// The next log line containing `what`, within 10 s.
+    pub fn wait_for(&self, what: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("no `{what}` in the log"));
+            if line.contains(what) {
+                return line;
+            }
+        }
+    }
+
+    /// SIGUSR1, then the counter lines of `shards` shards (`shard N:
+    /// name=value ...`).
+    pub fn report(&self, shards: usize) -> Report {
+        self.signal("-USR1");
+        Report((0..shards).map(|_| self.wait_for("shard ")).collect())
+    }
+}
+
+/// The shards' counter lines of one SIGUSR1 report.
+#[derive(Debug)]
+pub struct Report(pub Vec<String>);
+
+impl Report {
+    /// Counter `name` summed over the shards (0 when absent).
+    pub fn sum(&self, name: &str) -> u64 {
+        let key = format!(" {name}=");
+        self.0
+            .iter()
+            .filter_map(|l| l.split_once(&key))
+            .filter_map(|(_, v)| v.split(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for RunningRouter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
