@@ -82,7 +82,10 @@
 //!                                # user,domain,ha1_md5,ha1_sha256; the realm
 //!                                # is the Request-URI's host
 //! nonce_max_age_s = 300          # older nonces are stale (re-challenged)
-//! md5 = true                     # offer and accept MD5 besides SHA-256
+//! algorithms = ["SHA-256", "MD5"]  # offered in this order, and the
+//!                                # only ones accepted (with their -sess);
+//!                                # MD5 first for UAs that answer the first
+//!                                # challenge only (SIPp 3.6, old phones)
 //! uri_match = "request_uri"      # the credentials' uri must name the
 //!                                # Request-URI; "host_port": also its bare
 //!                                # host:port (what SIPp sends by default)
@@ -202,7 +205,7 @@ struct FileRateLimit {
 struct AuthSection {
     subscribers: Option<Spanned<String>>,
     nonce_max_age_s: Option<Spanned<u64>>,
-    md5: Option<bool>,
+    algorithms: Option<Spanned<Vec<Spanned<String>>>>,
     uri_match: Option<Spanned<String>>,
 }
 
@@ -860,8 +863,22 @@ fn parse_auth(
         }
         config.nonce_max_age_s = *n.get_ref();
     }
-    if let Some(m) = s.md5 {
-        config.md5 = m;
+    if let Some(a) = &s.algorithms {
+        let names: Vec<&str> = a.get_ref().iter().map(|n| n.get_ref().as_str()).collect();
+        (config.md5, config.md5_first) = match names.as_slice() {
+            ["SHA-256", "MD5"] => (true, false),
+            ["MD5", "SHA-256"] => (true, true),
+            ["SHA-256"] => (false, false),
+            _ => {
+                return Err(err(
+                    Some(a.span()),
+                    Some("auth.algorithms"),
+                    format!(
+                        "{names:?}: use [\"SHA-256\", \"MD5\"], [\"MD5\", \"SHA-256\"] or [\"SHA-256\"]"
+                    ),
+                ));
+            }
+        };
     }
     if let Some(u) = &s.uri_match {
         config.uri_match = match u.get_ref().as_str() {
@@ -994,7 +1011,7 @@ auth_window_s = 30
 
 [auth]
 subscribers = "subs.csv"
-md5 = false
+algorithms = ["SHA-256"]
 uri_match = "host_port"
 
 [[rate_limit]]
@@ -1043,7 +1060,12 @@ rate_limit = "cps"
             ),
             ("[security]\nflood_pps = 9999999\n", 2, "security.flood_pps"),
             ("[security]\nban_s = 0\n", 2, "security.ban_s"),
-            ("[auth]\nmd5 = true\n", 1, "auth.subscribers"),
+            ("[auth]\nuri_match = \"host_port\"\n", 1, "auth.subscribers"),
+            (
+                "[auth]\nsubscribers = \"s.csv\"\nalgorithms = [\"MD5\"]\n",
+                3,
+                "auth.algorithms",
+            ),
             (
                 "[[policy]]\nauthenticate = \"digest\"\n",
                 1,

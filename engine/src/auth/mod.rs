@@ -135,10 +135,15 @@ pub enum UriMatch {
 pub struct AuthConfig {
     /// How long a nonce is good for, in seconds: 300.
     pub nonce_max_age_s: u64,
-    /// Offer MD5 after SHA-256, and accept MD5 and MD5-sess: true. When
-    /// false, only SHA-256 (and SHA-256-sess) are offered and accepted
-    /// (no downgrade to an algorithm not offered).
+    /// Offer MD5 besides SHA-256, and accept MD5 and MD5-sess: true.
+    /// When false, only SHA-256 (and SHA-256-sess) are offered and
+    /// accepted (no downgrade to an algorithm not offered).
     pub md5: bool,
+    /// Offer MD5 first: false (SHA-256 first, RFC 8760 §2.4's order of
+    /// preference). For UAs that answer the first challenge whatever its
+    /// algorithm instead of the best they support (SIPp 3.6 and older
+    /// phones, which then fail on SHA-256).
+    pub md5_first: bool,
     /// Accept responses without `qop` (RFC 2069 UAs): false. Such a
     /// response has no nonce count, so each nonce serves once (a second
     /// use is answered with `stale=true`).
@@ -154,6 +159,7 @@ impl Default for AuthConfig {
         AuthConfig {
             nonce_max_age_s: nonce::DEFAULT_MAX_AGE_S,
             md5: true,
+            md5_first: false,
             no_qop: false,
             uri_match: UriMatch::RequestUri,
             replay_capacity: replay::DEFAULT_CAPACITY,
@@ -221,7 +227,7 @@ impl ChallengeHeader {
 pub struct Challenge {
     key: Arc<NonceKey>,
     salts: fastrand::Rng,
-    md5: bool,
+    offered: &'static [Algorithm],
 }
 
 impl Challenge {
@@ -232,7 +238,11 @@ impl Challenge {
         Challenge {
             key,
             salts: fastrand::Rng::with_seed(seed),
-            md5: config.md5,
+            offered: match (config.md5, config.md5_first) {
+                (false, _) => &[Algorithm::Sha256],
+                (true, false) => &[Algorithm::Sha256, Algorithm::Md5],
+                (true, true) => &[Algorithm::Md5, Algorithm::Sha256],
+            },
         }
     }
 
@@ -240,7 +250,7 @@ impl Challenge {
     /// lower-cased; quotes, backslashes and control characters, which no
     /// host has, are left out) with a nonce issued at `now_unix` for
     /// `binding`, `stale=true` when `stale`: one `Name: Digest ...` line
-    /// per algorithm, SHA-256 first, joined by CRLF without a final one
+    /// per algorithm offered, in [`AuthConfig`]'s order, joined by CRLF without a final one
     /// (the form of a [`Verdict::Reply`](crate::proxy::stages::Verdict)
     /// header, whose writer ends it). Allocates only to grow `out`.
     pub fn write(
@@ -253,12 +263,7 @@ impl Challenge {
         stale: bool,
     ) {
         let nonce = self.key.issue(now_unix, self.salts.u64(..), realm, binding);
-        let algorithms: &[Algorithm] = if self.md5 {
-            &[Algorithm::Sha256, Algorithm::Md5]
-        } else {
-            &[Algorithm::Sha256]
-        };
-        for (i, alg) in algorithms.iter().enumerate() {
+        for (i, alg) in self.offered.iter().enumerate() {
             if i > 0 {
                 out.extend_from_slice(b"\r\n");
             }

@@ -25,6 +25,9 @@ pub struct Counters {
     pub local_replies: u64,
     /// Messages dropped for other reasons (foreign or broadcast Via, ...).
     pub dropped: u64,
+    /// ACKs of our own replies on a branch no transaction knows (SIPp
+    /// sends them), recognised by our To tag and absorbed.
+    pub local_acks: u64,
     /// New requests refused with 503 at the transaction cap (or their
     /// source's share of it).
     pub overloaded: u64,

@@ -483,6 +483,34 @@ impl Answerer<'_> {
         reason: &[u8],
         header: &[u8],
     ) {
+        let Some(buf) = self.write(req, code, reason, header) else {
+            return;
+        };
+        match req.server {
+            Some(server) => {
+                self.tx.respond(now, server, buf, code);
+            }
+            None => self.wire.queue(req.response_dest(), req.local, buf),
+        }
+    }
+
+    /// Answers `req` statelessly: sent once, never retransmitted, even
+    /// when it has a server transaction (which the caller ends).
+    fn reply_once(&mut self, req: &Request<'_, '_>, code: u16, reason: &[u8], header: &[u8]) {
+        if let Some(buf) = self.write(req, code, reason, header) {
+            self.wire.queue(req.response_dest(), req.local, buf);
+        }
+    }
+
+    /// The response to `req` generated here, counted; `None` when it
+    /// cannot be written.
+    fn write(
+        &mut self,
+        req: &Request<'_, '_>,
+        code: u16,
+        reason: &[u8],
+        header: &[u8],
+    ) -> Option<Vec<u8>> {
         let mut buf = self.tx.take_buf();
         let extra: &[&[u8]] = if header.is_empty() { &[] } else { &[header] };
         let to = Answering {
@@ -491,21 +519,16 @@ impl Answerer<'_> {
             call_id: req.sum.call_id,
             src: Some(req.src),
         };
-        let written = self
+        if !self
             .wire
             .responder
-            .local_response(&to, code, reason, extra, &mut buf);
-        if !written {
+            .local_response(&to, code, reason, extra, &mut buf)
+        {
             self.tx.give_buf(buf);
-            return;
+            return None;
         }
         self.counters.local_replies += 1;
-        match req.server {
-            Some(server) => {
-                self.tx.respond(now, server, buf, code);
-            }
-            None => self.wire.queue(req.response_dest(), req.local, buf),
-        }
+        Some(buf)
     }
 }
 
@@ -546,6 +569,15 @@ impl Pipeline {
                     == RequestOutcome::AckAbsorbed
             {
                 return;
+            }
+            if let Some(tag) = req.sum.to.tag() {
+                let from_tag = req.sum.from.tag().unwrap_or_default();
+                let (call_id, seq) = (req.sum.call_id, req.sum.cseq.seq);
+                if self.wire.responder.is_our_tag(call_id, from_tag, seq, tag) {
+                    // The ACK of a reply of ours, on a branch of its own.
+                    self.counters.local_acks += 1;
+                    return;
+                }
             }
             // (An ACK never creates a transaction, so the cap cannot refuse it.)
             // The ACK for a 2xx travels end to end (§16.6, §17.1.1.3).
@@ -605,14 +637,22 @@ impl Pipeline {
                 reason,
                 header,
             } => {
-                // The stage's header line borrows the stage: answered by
-                // the parts the stages do not own.
+                // Answered once, statelessly, and no state kept (§26.3.2.4:
+                // questionable requests get a single 401/407, without the
+                // retransmissions that would make us an amplifier for a
+                // spoofed source); a retransmitted request is judged again
+                // and gets the same answer, To tag included. The stage's
+                // header line borrows the stage: answered by the parts
+                // the stages do not own.
                 let mut answerer = Answerer {
                     tx: &mut self.tx,
                     wire: &mut self.wire,
                     counters: &mut self.counters,
                 };
-                answerer.reply(now, &req, code, reason, header);
+                answerer.reply_once(&req, code, reason, header);
+                if let Some(server) = req.server {
+                    self.tx.terminate(server);
+                }
                 return;
             }
             Verdict::Drop => {

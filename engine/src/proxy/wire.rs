@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 
 use core::hash::{BuildHasher, Hasher};
 use trunkline_parser::{
-    Edits, HeaderName, LocalCtx, LocalPart, Message, Parser, Piece, ResponseSpec, Summary, Via,
-    stamp_via, write_response,
+    CSeq, Edits, HeaderName, LocalCtx, LocalPart, Message, NameAddr, Parser, Piece, ResponseSpec,
+    Summary, Via, stamp_via, write_response,
 };
 
 use super::config::ProxyConfig;
@@ -75,8 +75,18 @@ impl Responder {
         extra: &[&[u8]],
         buf: &mut Vec<u8>,
     ) -> bool {
-        let branch = to.via.branch.unwrap_or_default();
-        local_tag(&self.hash, to.call_id, branch, &mut self.tag);
+        let from_tag = to
+            .msg
+            .header_value(HeaderName::From)
+            .and_then(|v| NameAddr::parse(v).ok())
+            .and_then(|f| f.tag())
+            .unwrap_or_default();
+        let seq = to
+            .msg
+            .header_value(HeaderName::CSeq)
+            .and_then(|v| CSeq::parse(v).ok())
+            .map_or(0, |c| c.seq);
+        local_tag(&self.hash, to.call_id, from_tag, seq, &mut self.tag);
         let mut lines: [&[u8]; 4] = [b""; 4];
         let mut n = 0;
         if !self.server.is_empty() {
@@ -96,6 +106,16 @@ impl Responder {
             top_via: Some(to.via),
         };
         write_response(to.msg, &spec, &mut self.edits, buf).is_ok()
+    }
+
+    /// Whether `to_tag` is the tag our replies to the request (`call_id`,
+    /// From tag `from_tag`, CSeq number `seq`) carry: an ACK with it
+    /// acknowledges a reply of ours (§17.1.1.3), even with a branch that
+    /// matches no transaction (SIPp's ACK to a 407 has a new one), and
+    /// is absorbed, not forwarded; Kamailio's sl module does the same.
+    pub fn is_our_tag(&mut self, call_id: &[u8], from_tag: &[u8], seq: u32, to_tag: &[u8]) -> bool {
+        local_tag(&self.hash, call_id, from_tag, seq, &mut self.tag);
+        self.tag == to_tag
     }
 }
 
@@ -373,18 +393,23 @@ impl Wire {
     }
 }
 
-/// A To tag for a response generated here, stable for the transaction so
-/// that a retransmitted request answered statelessly gets the same tag
-/// (§8.2.6.2).
+/// A To tag for a response generated here: a keyed hash of what an ACK
+/// shares with its INVITE (Call-ID, From tag, CSeq number; §17.1.1.3),
+/// so that a retransmitted request answered statelessly gets the same
+/// tag (§8.2.6.2), and the ACK of the reply is recognised whatever its
+/// branch ([`Responder::is_our_tag`]).
 fn local_tag(
     hasher: &foldhash::fast::FixedState,
     call_id: &[u8],
-    branch: &[u8],
+    from_tag: &[u8],
+    seq: u32,
     out: &mut Vec<u8>,
 ) {
     let mut h = hasher.build_hasher();
     h.write(call_id);
-    h.write(branch);
+    h.write_u8(0);
+    h.write(from_tag);
+    h.write_u32(seq);
     out.clear();
     push_hex(out, h.finish(), 16);
 }

@@ -98,7 +98,7 @@ impl std::fmt::Display for ShardReport {
         write!(
             f,
             "shard {}: received={} sent={} parse_errors={} invalid={} keepalives={} \
-requests_forwarded={} responses_forwarded={} local_replies={} dropped={} overloaded={} \
+requests_forwarded={} responses_forwarded={} local_replies={} dropped={} local_acks={} overloaded={} \
 forged_responses={} refused_sources={} auth_challenges={} auth_successes={} auth_failures={} auth_bans={} banned_drops={} rate_limited={} \
 flood_dropped_banned={} flood_dropped_over_rate={} flood_bans={} kernel_drops={} \
 lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={} lcr_family_skipped={} \
@@ -113,6 +113,7 @@ names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures
             c.responses_forwarded,
             c.local_replies,
             c.dropped,
+            c.local_acks,
             c.overloaded,
             c.forged_responses,
             c.refused_sources,

@@ -5,10 +5,10 @@
 //!   that is not trusted, not in the routing table's ACL, and was given
 //!   neither a group nor digest authentication by the policy, is let
 //!   through (`allow`, the default), refused with 403 (`reject`) or
-//!   dropped (`drop`). In-dialog requests that follow our Record-Route
-//!   are not asked again: their dialog was let in.
+//!   dropped (`drop`). In-dialog requests (with a To tag) are not asked
+//!   again, through our Record-Route or not: their dialog was let in.
 //! - By digest, when a policy rule asked for it (`authenticate =
-//!   "digest"`): 407 with `Proxy-Authenticate` for a request routed
+//!   "digest"`), for initial requests (no To tag): 407 with `Proxy-Authenticate` for a request routed
 //!   onward, 401 with `WWW-Authenticate` for REGISTER, SHA-256 and MD5
 //!   offered, the realm the Request-URI's host; the credentials checked
 //!   against the subscriber table ([`crate::auth`]). A wrong user and a
@@ -30,7 +30,6 @@ use crate::auth::{
     NonceKey, Outcome, SubscriberTable, Verifier, find_credentials,
 };
 use crate::proxy::config::UnknownSource;
-use crate::proxy::next_hop;
 use crate::security::Shield;
 
 /// What digest authentication shares across the shards: the nonce key,
@@ -145,13 +144,19 @@ impl RequestStage for Auth {
         if matches!(method, Method::Ack | Method::Cancel) || cx.attrs.trusted {
             return Verdict::Continue;
         }
-        let follows_us =
-            || !req.initial() && next_hop::route_set(req.msg, cx.locals).starts_with_us;
+        // In-dialog requests (a To tag) are not judged again: their
+        // dialog's initial request was, and a UA's BYE may come without
+        // our Route when the far end did not echo our Record-Route (SIPp's
+        // uas). As in the OpenSIPS/Kamailio scripts, source checks and
+        // digest are for initial requests; checking that an in-dialog
+        // request names a live dialog (481) is the dialog stage's part.
+        if req.sum.to.tag().is_some() {
+            return Verdict::Continue;
+        }
         if self.unknown_source != UnknownSource::Allow
             && !cx.attrs.authenticate
             && cx.attrs.group.is_none()
             && (cx.source_group)(req.src.ip()).is_none()
-            && !follows_us()
         {
             self.counters.refused_sources += 1;
             return match self.unknown_source {

@@ -101,6 +101,9 @@ unknown_source = "reject"
         Some(&format!("<sip:{PROXY};lr>")),
     );
     assert_eq!(outcome(&mut n, STRANGER, &bye), "forwarded");
+    // Nor one without it (the far end did not echo our Record-Route).
+    let bye = call_from(STRANGER, "u5").request("BYE", 2, "z9hG4bKu5", Some("b1"), None);
+    assert_eq!(outcome(&mut n, STRANGER, &bye), "forwarded");
     assert_eq!(n.core.counters().refused_sources, 1);
 
     let mut n = edge(&reject.replace("\"reject\"", "\"drop\""));
@@ -218,6 +221,42 @@ fn digest_with_sha256_and_md5_lets_alice_in() {
     assert_eq!(
         (c.auth_challenges, c.auth_successes, c.auth_failures),
         (2, 2, 0)
+    );
+}
+
+/// A challenge is sent once, statelessly. SIPp acknowledges a 407 on a
+/// branch of its own, which no transaction would match anyway: the To tag we gave the 407 identifies the ACK as ours, and
+/// it is absorbed, not forwarded to the UAS (where it would be a stray
+/// ACK); an ACK with another To tag still goes on.
+#[test]
+fn the_ack_of_our_407_on_a_new_branch_is_absorbed() {
+    let mut n = edge(DIGEST);
+    let c = call_from(UAC, "k1");
+    n.from(UAC, &c.invite("z9hG4bKk1a"));
+    let challenge = n.take().pop().unwrap().1;
+    // Sent once, no state kept (§26.3.2.4): nothing retransmitted while
+    // the ACK is late; a retransmitted INVITE gets the same To tag.
+    assert_eq!(n.core.live_transactions(), 0);
+    n.advance(std::time::Duration::from_secs(5));
+    assert!(n.take().is_empty());
+    n.from(UAC, &c.invite("z9hG4bKk1a"));
+    let again = n.take().pop().unwrap().1;
+    assert_eq!(header(&again, "To"), header(&challenge, "To"));
+    let to = header(&challenge, "To")[0].to_string();
+    let tag = to.split(";tag=").nth(1).unwrap().to_string();
+    let ack = c.request("ACK", 1, "z9hG4bKk1-new", Some(&tag), None);
+    assert_eq!(outcome(&mut n, UAC, &ack), "silence");
+    assert_eq!(n.core.counters().local_acks, 1);
+    // The same ACK with another CSeq number is not of our 407.
+    let ack = c.request("ACK", 7, "z9hG4bKk1-other", Some(&tag), None);
+    assert_eq!(outcome(&mut n, UAC, &ack), "forwarded");
+    // In-dialog requests are not challenged, through our Route or not.
+    let bye = c.request("BYE", 3, "z9hG4bKk1-bye", Some("uas-tag"), None);
+    assert_eq!(outcome(&mut n, UAC, &bye), "forwarded");
+    assert_eq!(
+        n.core.counters().auth_challenges,
+        2,
+        "the INVITE and its retransmission"
     );
 }
 
