@@ -59,7 +59,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TICK = os.sysconf("SC_CLK_TCK")
-PEERS = ("trunkline", "kamailio", "relay")
+PEERS = ("trunkline", "kamailio", "relay", "trunkline-edge", "kamailio-edge")
 
 # --------------------------------------------------------------------------
 # Scenarios: SIPp 3.6.1's built-in uac/uas with two RFC 3261 fixes (as in
@@ -71,8 +71,10 @@ PEERS = ("trunkline", "kamailio", "relay")
 
 UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
-<!-- SIPp 3.6.1 `sipp -sd uac` with one change: the 200 is received with
-     rrs="true", and ACK/BYE follow the learned route set. -->
+<!-- SIPp 3.6.1 `sipp -sd uac` with two changes: the 200 is received with
+     rrs="true", and ACK/BYE follow the learned route set; a 407 is
+     answered (ACK, then the INVITE again with -au/-ap's credentials, CSeq
+     2), for the peers that authenticate (the *-edge ones). -->
 <scenario name="uac-rrs">
   <send retrans="500">
     <![CDATA[
@@ -101,6 +103,9 @@ UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   </send>
 
   <recv response="100" optional="true">
+  </recv>
+
+  <recv response="407" optional="true" auth="true" next="challenged">
   </recv>
 
   <recv response="180" optional="true">
@@ -150,8 +155,108 @@ UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
     ]]>
   </send>
 
+  <recv response="200" crlf="true" next="done">
+  </recv>
+
+  <label id="challenged"/>
+
+  <send>
+    <![CDATA[
+
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+
+  <send retrans="500">
+    <![CDATA[
+
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: [service] <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 2 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      [authentication]
+      Max-Forwards: 70
+      Subject: Performance Test
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+
+  <recv response="100" optional="true">
+  </recv>
+
+  <recv response="180" optional="true">
+  </recv>
+
+  <recv response="183" optional="true">
+  </recv>
+
+  <recv response="200" rtd="true" rrs="true">
+  </recv>
+
+  <send>
+    <![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Subject: Performance Test
+      Content-Length: 0
+
+    ]]>
+  </send>
+
+  <pause/>
+
+  <send retrans="500">
+    <![CDATA[
+
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Subject: Performance Test
+      Content-Length: 0
+
+    ]]>
+  </send>
+
   <recv response="200" crlf="true">
   </recv>
+
+  <label id="done"/>
 
   <ResponseTimeRepartition value="10, 20, 30, 40, 50, 100, 150, 200"/>
   <CallLengthRepartition value="10, 50, 100, 500, 1000, 5000, 10000"/>
@@ -295,6 +400,115 @@ request_route {
             route(RELAY);
         }
         exit;
+    }
+    if (is_method("INVITE|SUBSCRIBE")) {
+        record_route();
+    }
+    $du = "sip:@UAS@";
+    route(RELAY);
+}
+
+route[RELAY] {
+    if (!t_relay()) {
+        sl_reply_error();
+    }
+    exit;
+}
+"""
+
+KAMAILIO_EDGE = """#!KAMAILIO
+# trunkline e2e bench: the stateful proxy above doing examples/edge.toml's
+# job, as the OpenSIPS/Kamailio ingress recipes write it: 405 for other
+# methods, scanners dropped by User-Agent, pike for untrusted sources,
+# preloaded Route refused, an IPv4 From host refused but for our domain,
+# the trusted trunk 127.0.0.2 let through, everyone else authenticated by
+# digest (alice / alice-secret; realm the Request-URI host).
+debug=-1
+log_stderror=yes
+memdbg=5
+memlog=5
+children=@CHILDREN@
+disable_tcp=yes
+auto_aliases=no
+listen=udp:@LISTEN@
+maxbuffer=4194304        # receive buffer up to trunkline's 4 MiB (engine/src/transport/udp.rs)
+dns=no
+rev_dns=no
+use_dns_cache=no
+dns_try_ipv6=no
+
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "pv.so"
+loadmodule "pike.so"
+loadmodule "auth.so"
+
+modparam("tm", "fr_timer", 5000)
+modparam("tm", "fr_inv_timer", 30000)
+# as trunkline-edge's --flood-pps 100000: counted, above the bench's rate
+modparam("pike", "sampling_time_unit", 1)
+modparam("pike", "reqs_density_per_unit", 100000)
+modparam("auth", "nonce_expire", 300)
+
+request_route {
+    if (!mf_process_maxfwd_header("10")) {
+        sl_send_reply("483", "Too Many Hops");
+        exit;
+    }
+    if ($si != "127.0.0.2" && !pike_check_req()) {
+        exit;
+    }
+    if (!is_method("INVITE|ACK|CANCEL|BYE|OPTIONS|REGISTER")) {
+        append_to_reply("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER\r\n");
+        sl_send_reply("405", "Method Not Allowed");
+        exit;
+    }
+    if ($ua =~ "friendly-scanner|sipvicious|sipcli|VaxSIPUserAgent|sundayddr|iWar|SIPScan|sip-scan|pplsip|smap") {
+        exit;
+    }
+    if (has_totag()) {
+        if (loose_route()) {
+            route(RELAY);
+        }
+        $du = "sip:@UAS@";
+        if (is_method("ACK")) {
+            if (t_check_trans()) {
+                t_relay();
+                exit;
+            }
+            forward();
+            exit;
+        }
+        route(RELAY);
+    }
+    if (is_method("CANCEL")) {
+        if (t_check_trans()) {
+            route(RELAY);
+        }
+        exit;
+    }
+    if ($si != "127.0.0.2") {
+        if (is_present_hf("Route")) {
+            sl_send_reply("403", "Preloaded Route denied");
+            exit;
+        }
+        if ($au == "alice") {
+            $var(pass) = "alice-secret";
+        } else {
+            $var(pass) = "";
+        }
+        if (!pv_proxy_authenticate("$rd", "$var(pass)", "0")) {
+            proxy_challenge("$rd", "0");
+            exit;
+        }
+        if ($fd =~ "^[0-9]{1,3}([.][0-9]{1,3}){3}$" && $fd != "127.0.0.1") {
+            sl_send_reply("403", "Use domain name in From");
+            exit;
+        }
     }
     if (is_method("INVITE|SUBSCRIBE")) {
         record_route();
@@ -730,7 +944,7 @@ def binaries(args):
     need_tools = {"taskset": "taskset not found: apt-get install util-linux"}
     if args.driver == "sipp" and not args.driver_bin:
         need_tools["sipp"] = "sipp not installed: apt-get install sip-tester"
-    if "kamailio" in args.peers:
+    if "kamailio" in args.peers or "kamailio-edge" in args.peers:
         need_tools["kamailio"] = "kamailio not installed: apt-get install kamailio"
     found = {}
     if args.driver_bin:
@@ -744,7 +958,7 @@ def binaries(args):
             raise SetupError(hint)
         found[tool] = path
     ours = []
-    if "trunkline" in args.peers:
+    if "trunkline" in args.peers or "trunkline-edge" in args.peers:
         ours.append("trunkline")
     if "relay" in args.peers:
         ours.append("blind-relay")
@@ -777,21 +991,28 @@ def start_router(args, peer, bins, d):
     listen = hostport(args.ip, args.router_port)
     uas = hostport(args.ip, args.uas_port)
     pin = [bins["taskset"], "-c", csv_cpus(args.router_cpus)]
-    if peer == "trunkline":
+    if peer in ("trunkline", "trunkline-edge"):
         # --flood-pps 0: the load comes from one address, far above the
         # flood defence's default per-source rate (Kamailio runs no pike).
-        argv = [bins["trunkline"], "run", "--listen", listen, "--flood-pps", "0",
+        # The edge peer counts it, above the bench's rate, as
+        # kamailio-edge's pike does.
+        pps = "0" if peer == "trunkline" else "100000"
+        argv = [bins["trunkline"], "run", "--listen", listen, "--flood-pps", pps,
                 "--shards", str(args.shards or len(args.router_cpus)), "--cpus", csv_cpus(args.router_cpus)]
+        if peer == "trunkline-edge":
+            argv += ["--config", args.edge_config]
         argv += ["--table", args.lcr_table] if args.lcr_rules else ["--to", uas]
         if args.mode == "stateless":
             argv.append("--stateless")
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         return spawn(pin + argv, d, "router", env=env), signal.SIGINT
-    if peer == "kamailio":
+    if peer in ("kamailio", "kamailio-edge"):
         cfg = KAMAILIO_STATEFUL if args.mode == "stateful" else KAMAILIO_STATELESS
+        if peer == "kamailio-edge":
+            cfg = KAMAILIO_EDGE
         cfg = (cfg.replace("@LISTEN@", listen).replace("@UAS@", uas)
                .replace("@CHILDREN@", str(args.kamailio_children or len(args.router_cpus))))
-        path = os.path.join(d, f"kamailio-{args.mode}.cfg")
+        path = os.path.join(d, f"{peer}-{args.mode}.cfg")
         with open(path, "w") as f:
             f.write(cfg)
         argv = [bins["kamailio"], "-DD", "-E", "-m", "1024", "-M", "64", "-x", "tlsf",
@@ -826,6 +1047,9 @@ def driver_argv(args, bins, role, rate=None, calls=None, timeout=None):
             argv += ["-s", LCR_NUMBER]
         if args.driver == "trunkload":
             argv += ["--json"]
+        if args.scenario == "rrs":
+            # the credentials the edge peers' 407 asks for (unused elsewhere)
+            argv += ["-au", "alice", "-ap", "alice-secret"]
         argv += shlex.split(args.uac_args)
     else:
         argv += ["-trace_counts", "-fd", "1"] + shlex.split(args.uas_args)
@@ -1153,7 +1377,7 @@ def run_step(args, bins, peer, rate, label):
         "driver_cpus": round(max(0.0, d_busy * len(dcpus) - (du + ds) / wall), 3),
     } if wall > 0 else {}
     counters = None
-    if peer == "trunkline":  # the router prints its counters when it stops
+    if peer.startswith("trunkline"):  # the router prints its counters when it stops
         try:
             with open(os.path.join(d, "router.err"), errors="replace") as f:
                 counters = next((ln.strip() for ln in f if ln.startswith("total:")), None)
@@ -1361,7 +1585,10 @@ def parse_args(argv):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--peer", default="trunkline",
                     help="router(s), comma-separated, measured one after the other in this run: "
-                         "trunkline, kamailio, relay (the blind relay, the kernel floor)")
+                         "trunkline, kamailio, relay (the blind relay, the kernel floor), "
+                         "trunkline-edge (with --edge-config, examples/edge.toml: the UAC is alice, "
+                         "digest-authenticated), kamailio-edge (the same ingress recipe: pike, "
+                         "checks, digest)")
     ap.add_argument("--driver", choices=("sipp", "trunkload"), default="trunkload",
                     help="UAC/UAS load generator (trunkload; sipp: SIPp, Debian sip-tester)")
     ap.add_argument("--mode", choices=("stateful", "stateless"), default="stateful",
@@ -1399,6 +1626,8 @@ def parse_args(argv):
                     help="flag a step when other load on our CPUs exceeds this many cores")
     ap.add_argument("--repeats", type=int, default=1, help="searches per peer (peers alternate); the median is reported")
     ap.add_argument("--ip", default="127.0.0.1")
+    ap.add_argument("--edge-config", default=os.path.join(ROOT, "examples", "edge.toml"),
+                    help="trunkline-edge's --config (its listen address and route are overridden)")
     ap.add_argument("--router-port", type=int, default=15060)
     ap.add_argument("--uac-port", type=int, default=15061)
     ap.add_argument("--uas-port", type=int, default=15070)
@@ -1435,6 +1664,8 @@ def parse_args(argv):
     for p in args.peers:
         if p not in PEERS:
             ap.error(f"--peer {p}: expected one of {', '.join(PEERS)}")
+    if "-edge" in args.peer and args.scenario != "rrs":
+        ap.error("the -edge peers need --scenario rrs (its UAC answers their 407)")
     if args.lcr_rules and args.peers != ["trunkline"]:
         ap.error("--lcr-rules: only with --peer trunkline (the other peers have no routing table)")
     if args.swap_every and not args.lcr_rules:

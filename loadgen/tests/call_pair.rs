@@ -277,3 +277,88 @@ fn a_response_of_another_transaction_is_not_taken() {
     assert_eq!(uac.stats.successful(), 0);
     assert_eq!(uac.stats.failed(), 5);
 }
+
+/// A request with a body and `[authentication]` (the uac of a proxy that
+/// challenges INVITEs): its Content-Length counts the body alone, as
+/// SIPp's does. (The header goes in last; before it did, its empty line
+/// ended the headers early for `[len]`, and the proxy refused the INVITE
+/// as unframable.)
+#[test]
+fn len_counts_the_body_of_an_authenticated_request() {
+    let xml = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uac-auth">
+  <send><![CDATA[
+
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      s=-
+    ]]>
+  </send>
+  <recv response="407" auth="true"/>
+  <send><![CDATA[
+
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 2 INVITE
+      [authentication username=alice password=pw]
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      s=-
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"#;
+    let sc = load_str(xml, "uac-auth.xml", "uac-auth", &LoadOptions::default()).expect("loads");
+    let mut uac = Side::with(sc, Some(UAS.parse().unwrap()), UAC);
+    let now = Instant::now();
+    uac.calls.push(Call::outgoing(
+        uac.cfg.clone(),
+        1,
+        0,
+        5061,
+        now,
+        &mut uac.stats,
+    ));
+    uac.step(0, now, |c, env| c.on_wake(env));
+    let invite = String::from_utf8(uac.out.remove(0).bytes).unwrap();
+    let challenge = invite
+        .replacen("INVITE sip:service@127.0.0.1:5060 SIP/2.0", "SIP/2.0 407 Proxy Authentication Required", 1)
+        .replace("Content-Type: application/sdp\r\n", "")
+        .replace(
+            "CSeq: 1 INVITE\r\n",
+            "CSeq: 1 INVITE\r\nProxy-Authenticate: Digest realm=\"r\", nonce=\"n\", qop=\"auth\"\r\n",
+        );
+    let challenge = challenge[..challenge.find("Content-Length").unwrap()].to_string()
+        + "Content-Length: 0\r\n\r\n";
+    let from: SocketAddr = UAS.parse().unwrap();
+    uac.step(0, now, |c, env| {
+        c.on_message(challenge.as_bytes(), from, env)
+    });
+    let again = String::from_utf8(uac.out.pop().expect("the INVITE again").bytes).unwrap();
+    let (head, body) = again.split_once("\r\n\r\n").expect("a header block");
+    assert!(
+        head.contains("\r\nProxy-Authorization: Digest username=\"alice\""),
+        "{again}"
+    );
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("Content-Length");
+    assert_eq!(len, body.len(), "{again}");
+    assert_eq!(body, "v=0\r\ns=-\r\n");
+}

@@ -111,14 +111,21 @@ impl Call {
                 }
             }
         }
-        if let Some((at, off)) = pending.len {
-            fill_len(out, at, off);
-        }
+        // The header goes in first: until it does, its empty line looks
+        // like the end of the headers to `[len]`.
         if let Some((at, KeywordKind::Authentication { username, password })) = pending.auth {
-            match self.authorization(out, username.as_ref(), password.as_ref(), env) {
-                Ok(h) => drop(out.splice(at..at, h.into_bytes())),
+            match self.authorization(out, at, username.as_ref(), password.as_ref(), env) {
+                Ok(h) => {
+                    if let Some((len_at, _)) = pending.len.as_mut().filter(|(l, _)| *l >= at) {
+                        *len_at += h.len();
+                    }
+                    drop(out.splice(at..at, h.into_bytes()));
+                }
                 Err(e) => drop(self.render_error.replace(Some(e))),
             }
+        }
+        if let Some((at, off)) = pending.len {
+            fill_len(out, at, off);
         }
         SCRATCH.set(reuse);
     }
@@ -373,10 +380,12 @@ impl Call {
     }
 
     /// The `Authorization:`/`Proxy-Authorization:` header line for the
-    /// request rendered in `out` (SIPp's `createSendingMessage`, end).
+    /// request rendered in `out` (SIPp's `createSendingMessage`, end), to
+    /// go at `at` (the body is after the end of the headers that follows).
     fn authorization(
         &self,
         out: &[u8],
+        at: usize,
         username: Option<&Template>,
         password: Option<&Template>,
         env: &Env<'_>,
@@ -410,7 +419,7 @@ impl Call {
                 cfg.remote_port
             ),
         };
-        let body = sipmsg::body(out).unwrap_or_default();
+        let body = sipmsg::body(&out[at.min(out.len())..]).unwrap_or_default();
         let body = &body[..memchr::memchr(0, body).unwrap_or(body.len())];
         let nc = self.next_nonce_count.get();
         self.next_nonce_count.set(nc.wrapping_add(1));
