@@ -478,10 +478,8 @@ request_route {
         if (is_method("ACK")) {
             if (t_check_trans()) {
                 t_relay();
-                exit;
             }
-            forward();
-            exit;
+            exit;            # (kamailio.cfg's way: the ACK of a 407, dropped)
         }
         route(RELAY);
     }
@@ -499,7 +497,7 @@ request_route {
         if ($au == "alice") {
             $var(pass) = "alice-secret";
         } else {
-            $var(pass) = "";
+            $var(pass) = "no such user";   # the same work as a wrong password
         }
         if (!pv_proxy_authenticate("$rd", "$var(pass)", "0")) {
             proxy_challenge("$rd", "0");
