@@ -69,14 +69,8 @@ PEERS = ("trunkline", "kamailio", "relay", "trunkline-edge", "kamailio-edge")
 # builtin` uses `-sn uac` / `-sn uas` instead (no route set: ACK and BYE
 # carry no Route and the router sends them to the UAS as its default route).
 
-UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<!-- SIPp 3.6.1 `sipp -sd uac` with two changes: the 200 is received with
-     rrs="true", and ACK/BYE follow the learned route set; a 407 is
-     answered (ACK, then the INVITE again with -au/-ap's credentials, CSeq
-     2), for the peers that authenticate (the *-edge ones). -->
-<scenario name="uac-rrs">
-  <send retrans="500">
+def _invite(cseq, auth=""):
+    return f"""  <send retrans="500">
     <![CDATA[
 
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -84,8 +78,8 @@ UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: [service] <sip:[service]@[remote_ip]:[remote_port]>
       Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
+      CSeq: {cseq} INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]{auth}
       Max-Forwards: 70
       Subject: Performance Test
       Content-Type: application/sdp
@@ -102,12 +96,15 @@ UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
     ]]>
   </send>
 
-  <recv response="100" optional="true">
-  </recv>
+"""
 
-  <recv response="407" optional="true" auth="true" next="challenged">
-  </recv>
 
+def _answered(cseq, challenge="", after=""):
+    """The provisionals and the 200 of the INVITE with CSeq `cseq`, then
+    its ACK, the call and the BYE (CSeq `cseq` + 1) along the route set."""
+    return f"""  <recv response="100" optional="true">
+  </recv>
+{challenge}
   <recv response="180" optional="true">
   </recv>
 
@@ -126,7 +123,7 @@ UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
-      CSeq: 1 ACK
+      CSeq: {cseq} ACK
       Contact: sip:sipp@[local_ip]:[local_port]
       Max-Forwards: 70
       Subject: Performance Test
@@ -146,7 +143,7 @@ UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
-      CSeq: 2 BYE
+      CSeq: {cseq + 1} BYE
       Contact: sip:sipp@[local_ip]:[local_port]
       Max-Forwards: 70
       Subject: Performance Test
@@ -155,10 +152,23 @@ UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
     ]]>
   </send>
 
-  <recv response="200" crlf="true" next="done">
+  <recv response="200" crlf="true"{after}>
   </recv>
 
-  <label id="challenged"/>
+"""
+
+
+UAC_XML = ("""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<!-- SIPp 3.6.1 `sipp -sd uac` with two changes: the 200 is received with
+     rrs="true", and ACK/BYE follow the learned route set; a 407 is
+     answered (ACK, then the INVITE again with -au/-ap's credentials, CSeq
+     2), for the peers that authenticate (the *-edge ones). -->
+<scenario name="uac-rrs">
+""" + _invite(1) + _answered(1, challenge="""
+  <recv response="407" optional="true" auth="true" next="challenged">
+  </recv>
+""", after=' next="done"') + """  <label id="challenged"/>
 
   <send>
     <![CDATA[
@@ -176,92 +186,12 @@ UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
     ]]>
   </send>
 
-  <send retrans="500">
-    <![CDATA[
-
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: [service] <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 2 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      [authentication]
-      Max-Forwards: 70
-      Subject: Performance Test
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-
-  <recv response="100" optional="true">
-  </recv>
-
-  <recv response="180" optional="true">
-  </recv>
-
-  <recv response="183" optional="true">
-  </recv>
-
-  <recv response="200" rtd="true" rrs="true">
-  </recv>
-
-  <send>
-    <![CDATA[
-
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 ACK
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Subject: Performance Test
-      Content-Length: 0
-
-    ]]>
-  </send>
-
-  <pause/>
-
-  <send retrans="500">
-    <![CDATA[
-
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Subject: Performance Test
-      Content-Length: 0
-
-    ]]>
-  </send>
-
-  <recv response="200" crlf="true">
-  </recv>
-
-  <label id="done"/>
+""" + _invite(2, auth="\n      [authentication]") + _answered(2) + """  <label id="done"/>
 
   <ResponseTimeRepartition value="10, 20, 30, 40, 50, 100, 150, 200"/>
   <CallLengthRepartition value="10, 50, 100, 500, 1000, 5000, 10000"/>
 </scenario>
-"""
+""")
 
 UAS_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
