@@ -530,6 +530,16 @@ impl Service for RouterShard {
             for (limit, admitted, rejected) in self.core.rate_limit_counts() {
                 tracing::info!(shard = self.id, limit, admitted, rejected, "rate limit");
             }
+            if let (0, Some(gate)) = (self.id, self.gate.as_ref()) {
+                // The ban list is shared: one shard counts it (a scan of
+                // `ban_capacity` entries, on demand only).
+                let shield = gate.shield();
+                tracing::info!(
+                    banned_sources = shield.banned_now(now),
+                    ban_capacity = shield.bans().capacity(),
+                    "flood defence"
+                );
+            }
         }
         if now >= self.housekeeping {
             self.housekeeping = now + HOUSEKEEPING;

@@ -87,16 +87,37 @@ impl RunningRouter {
     }
 
     /// SIGUSR1, then the counter lines of `shards` shards (`shard N:
-    /// name=value ...`).
+    /// name=value ...`), and the other lines logged meanwhile.
     pub fn report(&self, shards: usize) -> Report {
         self.signal("-USR1");
-        Report((0..shards).map(|_| self.wait_for("shard ")).collect())
+        let mut report = Report(Vec::new(), Vec::new());
+        while report.0.len() < shards {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("no report of {shards} shards: {report:?}"));
+            match line.contains("shard ") {
+                true => report.0.push(line),
+                false => report.1.push(line),
+            }
+        }
+        report
+    }
+
+    /// The log line containing `what`: among `seen` (lines read
+    /// already), else the next one within 10 s.
+    pub fn find_line(&self, seen: &[String], what: &str) -> String {
+        match seen.iter().find(|l| l.contains(what)) {
+            Some(l) => l.clone(),
+            None => self.wait_for(what),
+        }
     }
 }
 
-/// The shards' counter lines of one SIGUSR1 report.
+/// The shards' counter lines of one SIGUSR1 report, and the other lines
+/// logged while they were awaited.
 #[derive(Debug)]
-pub struct Report(pub Vec<String>);
+pub struct Report(pub Vec<String>, pub Vec<String>);
 
 impl Report {
     /// Counter `name` summed over the shards (0 when absent).
