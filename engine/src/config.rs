@@ -69,7 +69,9 @@
 //! server_header = "..."          # a Server header on our responses; none by default
 //! flood_pps = 500                # datagrams/s a source may send (counted
 //!                                # across ports and shards, before parsing);
-//!                                # above it: dropped for ban_s. 0: off
+//!                                # above it: dropped for ban_s. 0: off.
+//!                                # Never banned: trusted sources, [route]
+//!                                # default, the routing table's gateways
 //! ban_s = 300                    # how long a flooder, or a source failing
 //!                                # digest too often, is dropped
 //! auth_failures = 10             # failed digest attempts within

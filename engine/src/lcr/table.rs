@@ -64,7 +64,7 @@
 //! (its cache is keyed by the snapshot's stamp and the names'
 //! generation), not per call.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -100,6 +100,10 @@ pub struct LcrTable {
     no_route: u16,
     /// The seed of the shared path's next call ([`TargetSource::targets`]).
     shared_seed: AtomicU64,
+    /// Every address the gateways of the table in service have (literal
+    /// or looked up): what the flood defence asks about a source over its
+    /// rate ([`LcrTable::is_gateway`]).
+    gateway_ips: ArcSwap<HashSet<IpAddr>>,
 }
 
 impl std::fmt::Debug for LcrTable {
@@ -170,7 +174,9 @@ impl LcrTable {
         let snap = Snapshot::open(path)?;
         let map = resolve_names(&snap, &HashMap::new(), &*resolver);
         warn_unsupported(&snap, &map);
+        let ips = gateway_ips(&snap, &map);
         Ok(LcrTable {
+            gateway_ips: ArcSwap::from_pointee(ips),
             handle: SnapshotHandle::new(snap),
             names: ArcSwap::from_pointee(Names { generation: 0, map }),
             names_generation: AtomicU64::new(0),
@@ -204,6 +210,7 @@ impl LcrTable {
             })
             .collect();
         changes.sort();
+        self.gateway_ips.store(Arc::new(gateway_ips(&snap, &map)));
         self.publish_names(old.generation + 1, map);
         // Only names of a replaced table pruned: nothing to report.
         (!changes.is_empty()).then(|| changes.join(", "))
@@ -245,6 +252,14 @@ impl LcrTable {
         self.names_generation.store(generation, Ordering::Release);
     }
 
+    /// Whether `ip` is an address of a gateway of the table in service
+    /// (literal, or as last looked up): the flood defence lets such a
+    /// source over `flood_pps` (a busy carrier answers at the rate of all
+    /// the calls sent to it) instead of banning it.
+    pub fn is_gateway(&self, ip: IpAddr) -> bool {
+        self.gateway_ips.load().contains(&ip.to_canonical())
+    }
+
     /// The file in service (what a reload re-reads).
     pub fn path(&self) -> PathBuf {
         lock(&self.path).clone()
@@ -280,6 +295,8 @@ impl StagedTable<'_> {
     /// lookup holding it ends. Returns the summary.
     pub fn commit(self) -> String {
         let summary = summary(&self.snap);
+        let ips = gateway_ips(&self.snap, &self.names);
+        self.table.gateway_ips.store(Arc::new(ips));
         self.table.publish_names(self.generation, self.names);
         self.table.handle.publish(self.snap);
         *lock(&self.table.path) = self.path;
@@ -331,6 +348,24 @@ fn warn_unsupported(s: &Snapshot, names: &HashMap<String, Resolved>) {
 /// address as written; names `known` already had keep their hops when a
 /// lookup fails now. Blocking: called where a table is loaded and by the
 /// refresher, never on a shard.
+/// The addresses of `s`'s gateways: literal ones, and those `names`
+/// resolved to.
+fn gateway_ips(s: &Snapshot, names: &HashMap<String, Resolved>) -> HashSet<IpAddr> {
+    let mut ips: HashSet<IpAddr> = s
+        .table()
+        .gateways
+        .iter()
+        .filter_map(|g| g.host.as_str().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
+    ips.extend(
+        names
+            .values()
+            .flat_map(|r| r.hops.iter().map(|h| h.addr.ip().to_canonical())),
+    );
+    ips
+}
+
 fn resolve_names(
     s: &Snapshot,
     known: &HashMap<String, Resolved>,

@@ -173,16 +173,21 @@ impl RouterBuilder {
         };
         // The flood defence: pike and the ban list, shared by the shards'
         // datagram gates and the auth stage.
-        let shield = Arc::new(
-            Shield::new(
-                &config.shield,
-                config.proxy.edge.trusted.clone(),
-                shards::random_u64(),
-                std::time::Instant::now(),
-            )
-            .map_err(StartError::Security)?
-            .with_next_hops(config.proxy.default_route),
-        );
+        let mut shield = Shield::new(
+            &config.shield,
+            config.proxy.edge.trusted.clone(),
+            shards::random_u64(),
+            std::time::Instant::now(),
+        )
+        .map_err(StartError::Security)?
+        .with_next_hops(config.proxy.default_route);
+        if let Some(t) = &table {
+            // The routing table's gateways are ours too: a source over the
+            // rate is asked about (the table in service at that moment).
+            let t = t.clone();
+            shield = shield.with_exempt(Arc::new(move |ip| t.is_gateway(ip)));
+        }
+        let shield = Arc::new(shield);
         let rate_limits = match config.rate_limits.as_slice() {
             [] => None,
             specs => Some(Arc::new(

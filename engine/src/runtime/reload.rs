@@ -297,6 +297,32 @@ mod tests {
         built.write(path, 1_700_000_000).unwrap();
     }
 
+    /// The flood defence asks the table whether a source over the rate is
+    /// one of its gateways: the answer follows the table in service,
+    /// literal addresses and looked-up names alike.
+    #[test]
+    fn is_gateway_follows_the_table_in_service() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("table.snap");
+        write_table(&path, "192.0.2.1:5060");
+        let dns: crate::dns::Resolver = Arc::new(|_, port| {
+            Ok(crate::dns::Resolved::addresses(
+                ["198.51.100.7".parse().unwrap()],
+                port.unwrap_or(5060),
+            ))
+        });
+        let table = Arc::new(LcrTable::open(&path, 404, dns).unwrap());
+        let ip = |s: &str| s.parse().unwrap();
+        assert!(table.is_gateway(ip("192.0.2.1")));
+        assert!(table.is_gateway(ip("::ffff:192.0.2.1")));
+        assert!(!table.is_gateway(ip("192.0.2.2")));
+        let next = dir.path().join("next.snap");
+        write_table(&next, "gw.example.test:5080");
+        table.load(&next).unwrap();
+        assert!(table.is_gateway(ip("198.51.100.7")));
+        assert!(!table.is_gateway(ip("192.0.2.1")), "the old table's");
+    }
+
     #[test]
     fn a_reload_checks_first_and_keeps_what_is_in_service_on_a_bad_file() {
         let dir = tempfile::tempdir().unwrap();

@@ -91,8 +91,11 @@
 //!
 //! A ban ends after `ban`; a source still flooding then gets at most
 //! `flood_pps` datagrams through in the second it takes to be banned
-//! again (once per `ban`). Trusted sources (a [`CidrSet`]) are never
-//! counted and never banned.
+//! again (once per `ban`). Trusted sources (a [`CidrSet`]) and our
+//! configured next hops (address and port, [`Shield::with_next_hops`])
+//! are never counted and never banned; a source over the rate is asked
+//! about ([`Shield::with_exempt`]: the routing table's gateways, which
+//! answer at the rate of all the calls we send them) before it is.
 
 pub mod bans;
 pub mod cidr;
@@ -232,6 +235,17 @@ fn check_ipv6_prefix(p: u8) -> Result<(), SecurityError> {
     }
 }
 
+/// Whether a source is one of ours (see [`Shield::with_exempt`]).
+pub type Exempt = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
+
+struct ExemptFn(Exempt);
+
+impl std::fmt::Debug for ExemptFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExemptFn")
+    }
+}
+
 /// Pike, the ban list and the trusted sources, shared by every shard
 /// (through an `Arc`); each shard checks datagrams through its own
 /// [`Gate`].
@@ -241,6 +255,9 @@ pub struct Shield {
     trusted: CidrSet,
     /// Our configured next hops (address and port): never counted.
     next_hops: Box<[SocketAddr]>,
+    /// Asked about a source that goes over the rate: whether it is one
+    /// of our gateways (the routing table's), let through instead.
+    exempt: Option<ExemptFn>,
     keyer: Keyer,
     epoch: Epoch,
     pike: Pike,
@@ -264,6 +281,7 @@ impl Shield {
             cfg: *cfg,
             trusted,
             next_hops: Box::default(),
+            exempt: None,
             keyer: Keyer::new(seed),
             epoch: Epoch(now),
             pike: Pike::new(cfg.flood_pps, cfg.pike_width),
@@ -279,6 +297,16 @@ impl Shield {
     /// on the same IP (another port) are counted as usual.
     pub fn with_next_hops(mut self, hops: impl IntoIterator<Item = SocketAddr>) -> Shield {
         self.next_hops = hops.into_iter().collect();
+        self
+    }
+
+    /// Lets a source that goes over `flood_pps` through when `exempt`
+    /// says it is one of ours (the routing table's gateways, whose
+    /// addresses change with the table: asked at that moment, so nothing
+    /// needs updating here). Asked only for a source over the rate: no
+    /// cost for the others.
+    pub fn with_exempt(mut self, exempt: Exempt) -> Shield {
+        self.exempt = Some(ExemptFn(exempt));
         self
     }
 
@@ -472,6 +500,11 @@ impl Gate {
             return Verdict::Drop(DropReason::Banned);
         }
         if s.cfg.flood_pps != 0 && s.pike.count(h, ms) {
+            if s.exempt.as_ref().is_some_and(|ours| (ours.0)(ip)) {
+                c.passed += 1;
+                c.trusted += 1;
+                return Verdict::Pass;
+            }
             match s.bans.ban(h, ms, ms + s.ban_ms) {
                 BanOutcome::Added | BanOutcome::Evicted => c.bans_added += 1,
                 BanOutcome::Full => c.bans_not_stored += 1,

@@ -230,6 +230,40 @@ fn the_next_hop_is_never_counted_its_neighbours_are() {
     assert_eq!(g.counters().trusted, 10_000);
 }
 
+/// A routing table's gateway over the rate (a busy carrier's responses)
+/// is let through, asked about only once it is over; any other source
+/// over the rate is banned.
+#[test]
+fn our_gateways_over_the_rate_pass() {
+    let t0 = Instant::now();
+    let gateway = ip("192.0.2.50");
+    let asked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = asked.clone();
+    let s = Arc::new(
+        Shield::new(&ShieldConfig::default(), CidrSet::new(), 0x5eed, t0)
+            .unwrap()
+            .with_exempt(Arc::new(move |ip| {
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                ip == gateway
+            })),
+    );
+    let mut g = s.gate();
+    let other = ip("192.0.2.51");
+    let mut other_dropped = 0;
+    for i in 0..2_000u64 {
+        let now = t0 + Duration::from_micros(i * 500); // 2000/s each
+        assert_eq!(g.check(now, gateway), Verdict::Pass, "{i}");
+        other_dropped += u64::from(g.check(now, other).is_drop());
+    }
+    assert!(!s.is_banned(ms(t0, 1000), gateway));
+    assert!(s.is_banned(ms(t0, 1000), other));
+    assert!(other_dropped > 1_000, "{other_dropped}");
+    // Asked only past the rate: the gateway's datagrams after its 500th,
+    // and the other source's one that crossed it.
+    let n = asked.load(std::sync::atomic::Ordering::Relaxed);
+    assert!((1_000..=1_600).contains(&n), "{n}");
+}
+
 /// A million distinct spoofed sources (one datagram each, 1 M per
 /// second) neither grow the tables nor get anyone banned, and a steady
 /// source at 200/s is admitted throughout.
