@@ -4,6 +4,7 @@
 //! ```text
 //! cargo build --profile bench -p trunkline-benches --example proxy_count
 //! valgrind --tool=callgrind target/release/examples/proxy_count stateful 20000
+//! valgrind --tool=callgrind target/release/examples/proxy_count edge-trunk 20000
 //! ```
 //!
 //! The first 12,000 calls bring the core to its steady state; the calls
@@ -11,28 +12,36 @@
 
 use std::time::Duration;
 
-use trunkline_benches::proxy_call::{Driver, record_calls};
+use trunkline_benches::proxy_call::{Driver, record_calls, record_calls_on};
 use trunkline_engine::proxy::Mode;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: proxy_count stateful|stateless N";
-    let (mode, n) = match &args[1..] {
-        [m, n] => (
-            match m.as_str() {
-                "stateful" => Mode::Stateful,
-                "stateless" => Mode::Stateless,
-                _ => panic!("{usage}"),
-            },
-            n.parse::<usize>().expect(usage),
-        ),
+    let usage = "usage: proxy_count stateful|stateless|edge-trunk N";
+    let (setup, n) = match &args[1..] {
+        [m, n] => (m.as_str(), n.parse::<usize>().expect(usage)),
         _ => {
             eprintln!("{usage}");
             std::process::exit(2);
         }
     };
-    let calls = record_calls(10_000, mode);
-    let mut d = Driver::new(mode, Duration::from_millis(4));
+    // edge-trunk: stateful, with examples/edge.toml's policy, the UAC a
+    // trusted trunk (the policy's cost on the trunk's path).
+    let step = Duration::from_millis(4);
+    let (calls, mut d) = match setup {
+        "stateful" | "stateless" => {
+            let mode = match setup {
+                "stateful" => Mode::Stateful,
+                _ => Mode::Stateless,
+            };
+            (record_calls(10_000, mode), Driver::new(mode, step))
+        }
+        "edge-trunk" => (
+            record_calls_on(10_000, Driver::edge_trunk(Duration::from_millis(1))),
+            Driver::edge_trunk(step),
+        ),
+        _ => panic!("{usage}"),
+    };
     for call in calls.iter().cycle().take(n) {
         d.run(call);
     }

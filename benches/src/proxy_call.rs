@@ -12,7 +12,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use trunkline_engine::proxy::{Mode, ProxyConfig, ProxyCore};
+use trunkline_engine::config::Config;
+use trunkline_engine::policy::{Policy, PolicyTable};
+use trunkline_engine::proxy::{Mode, ProxyConfig, ProxyCore, Services};
+use trunkline_engine::security::Cidr;
 use trunkline_engine::testkit::sip;
 
 const UAC: &str = "127.0.0.1:5061";
@@ -47,8 +50,29 @@ impl Driver {
     pub fn new(mode: Mode, step: Duration) -> Driver {
         let mut cfg = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
         cfg.mode = mode;
+        Driver::with(ProxyCore::new(Arc::new(cfg), 7), step)
+    }
+
+    /// A stateful core running `examples/edge.toml`'s `[security]` and
+    /// `[[policy]]` rules, the UAC (127.0.0.1) added to its trusted
+    /// trunks: the trunk's path through the policy (no digest).
+    pub fn edge_trunk(step: Duration) -> Driver {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/edge.toml");
+        let config = Config::load(path.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+        let mut cfg = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
+        cfg.edge = config.proxy.edge.clone();
+        cfg.edge.trusted.insert(Cidr::host(addr(UAC).ip()));
+        let policy = Policy::compile(&config.policy).unwrap_or_else(|e| panic!("{e}"));
+        let services = Services {
+            policy: Some(Arc::new(PolicyTable::new(policy))),
+            ..Services::default()
+        };
+        Driver::with(ProxyCore::for_shard(Arc::new(cfg), &services, 0, 7), step)
+    }
+
+    fn with(core: ProxyCore, step: Duration) -> Driver {
         Driver {
-            core: ProxyCore::new(Arc::new(cfg), 7),
+            core,
             now: Instant::now(),
             step,
             out: Vec::with_capacity(2048),
@@ -95,7 +119,12 @@ impl Driver {
 
 /// Records `n` distinct calls (distinct Call-IDs and branches).
 pub fn record_calls(n: usize, mode: Mode) -> Vec<Call> {
-    let mut d = Driver::new(mode, Duration::from_millis(1));
+    record_calls_on(n, Driver::new(mode, Duration::from_millis(1)))
+}
+
+/// Records `n` distinct calls through `d` (set up as the driver that
+/// replays them: the UAS's messages carry its branches).
+pub fn record_calls_on(n: usize, mut d: Driver) -> Vec<Call> {
     let (uac, uas) = (addr(UAC), addr(UAS));
     (0..n)
         .map(|i| {
