@@ -300,7 +300,9 @@ fn a_flood_over_16_ports_is_blocked_while_others_are_served() {
         flooding.join().unwrap()
     });
     let (sent, answers, last_answer) = flood;
-    assert!(sent > 30_000, "{sent}");
+    // Ten times flood_pps at least (20 a millisecond, less what sleeping
+    // costs on a busy machine).
+    assert!(sent > 20_000, "{sent}");
     // examples/edge.toml's flood_pps is 2000: at most that many in the
     // second before the ban (and none after).
     assert!(answers <= 2_100, "at most ~flood_pps answered: {answers}");
@@ -308,10 +310,8 @@ fn a_flood_over_16_ports_is_blocked_while_others_are_served() {
     assert!(last < Duration::from_millis(1100), "answered at {last:?}");
     let report = r.report(2);
     assert!(report.sum("flood_bans") >= 1, "{report:?}");
-    assert!(
-        report.sum("flood_dropped_banned") + report.sum("flood_dropped_over_rate") > 25_000,
-        "{report:?}"
-    );
+    let dropped = report.sum("flood_dropped_banned") + report.sum("flood_dropped_over_rate");
+    assert!(dropped > sent / 2, "{sent} sent: {report:?}");
     let line = r.find_line(&report.1, "flood defence");
     assert!(line.contains("banned_sources=1 "), "{line}");
 }

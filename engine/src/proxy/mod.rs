@@ -220,7 +220,7 @@ impl ProxyCore {
                 ),
                 limits: Limits::new(services.rate_limits.clone()),
                 route: Route::new(cfg.default_route, lcr, cfg.edge.open_relay),
-                header_edits: HeaderEdits,
+                header_edits: HeaderEdits::new(services.digest.is_some()),
                 caps: GatewayCaps::new(shard, cfg.shards, seed ^ 0x5bd1_e995),
                 prober: Prober::new(cfg.probe, CallIdMinter::new(ShardId(shard), seed)),
                 clock: WallClock::default(),

@@ -260,6 +260,41 @@ fn the_ack_of_our_407_on_a_new_branch_is_absorbed() {
     );
 }
 
+/// Our credentials are consumed: the forwarded INVITE carries no
+/// Proxy-Authorization for our realm, and still carries one for another
+/// proxy's.
+#[test]
+fn our_credentials_are_not_forwarded_others_are() {
+    let mut n = edge(DIGEST);
+    let c = call_from(UAC, "cc");
+    n.from(UAC, &c.invite("z9hG4bKcc1"));
+    let challenge = n.take().pop().unwrap().1;
+    let ruri = format!("sip:bob@{PROXY}");
+    let ours = digest_answer(
+        &challenge,
+        "MD5",
+        ("alice", "alice-secret"),
+        "INVITE",
+        &ruri,
+        1,
+    );
+    let upstream = "Proxy-Authorization: Digest username=\"a\", realm=\"upstream.example\", \
+nonce=\"n\", uri=\"sip:x\", response=\"0\"";
+    let inv = with_header(&with_header(&c.invite("z9hG4bKcc2"), &ours), upstream)
+        .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE");
+    n.from(UAC, &inv);
+    let sent = n.take();
+    let fwd = &sent
+        .iter()
+        .find(|(d, m)| *d == addr(UAS) && m.starts_with("INVITE"))
+        .expect("forwarded")
+        .1;
+    let creds = header(fwd, "Proxy-Authorization");
+    assert_eq!(creds.len(), 1, "{fwd}");
+    assert!(creds[0].contains("realm=\"upstream.example\""), "{fwd}");
+    assert_eq!(n.core.counters().auth_successes, 1);
+}
+
 #[test]
 fn register_is_challenged_with_401_and_www_authenticate() {
     let mut n = edge(DIGEST);
