@@ -78,6 +78,11 @@
 //! auth_window_s = 60             # this window ban the source (0: never)
 //! pike_width = 65536             # pike's counters per row (2 rows x 8 bytes)
 //! ban_capacity = 4096            # bans held at once (16 bytes each)
+//! secret_file = "secret"         # 32 bytes keying our branches and nonces,
+//!                                # created (0600) if missing, so that they
+//!                                # survive a restart (a 200 retransmitted
+//!                                # to the previous process's INVITE is
+//!                                # relayed); default: random per process
 //!
 //! [auth]                         # digest authentication (RFC 7616, RFC 8760)
 //! subscribers = "subscribers.csv"  # user,domain,password or
@@ -191,6 +196,7 @@ struct SecuritySection {
     ban_capacity: Option<Spanned<usize>>,
     auth_failures: Option<Spanned<u32>>,
     auth_window_s: Option<Spanned<u64>>,
+    secret_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,6 +292,10 @@ pub struct Config {
     /// The file this configuration was read from (what a reload reads
     /// again); `None` for the built-in default.
     pub file: Option<PathBuf>,
+    /// `[security] secret_file` (relative to the config file): the
+    /// process's secret (branch and nonce keys) kept across restarts;
+    /// `None`: a random one per process.
+    pub secret_file: Option<PathBuf>,
 }
 
 /// The `[auth]` section: who digest authentication knows, and how.
@@ -349,6 +359,7 @@ impl Default for Config {
             shield: crate::security::ShieldConfig::default(),
             rate_limits: Vec::new(),
             file: None,
+            secret_file: None,
         }
     }
 }
@@ -627,6 +638,16 @@ impl Config {
             }
         }
         parse_security(&file.security, &mut cfg, &err)?;
+        if let Some(f) = &file.security.secret_file {
+            if f.get_ref().is_empty() {
+                return Err(err(
+                    Some(f.span()),
+                    Some("security.secret_file"),
+                    "must name a file".into(),
+                ));
+            }
+            cfg.secret_file = Some(path.parent().unwrap_or(Path::new("")).join(f.get_ref()));
+        }
         if let Some(a) = &file.auth {
             cfg.auth = Some(parse_auth(a, path, &err)?);
         }
@@ -1010,6 +1031,7 @@ flood_pps = 800
 ban_s = 60
 auth_failures = 5
 auth_window_s = 30
+secret_file = "secret"
 
 [auth]
 subscribers = "subs.csv"
@@ -1039,6 +1061,7 @@ rate_limit = "cps"
             (c.auth_bans.failures, c.auth_bans.window),
             (5, Duration::from_secs(30))
         );
+        assert_eq!(c.secret_file.as_deref(), Some(Path::new("secret")));
         let a = c.auth.unwrap();
         assert_eq!(a.subscribers, Path::new("subs.csv"));
         assert!(!a.config.md5);
@@ -1062,6 +1085,11 @@ rate_limit = "cps"
             ),
             ("[security]\nflood_pps = 9999999\n", 2, "security.flood_pps"),
             ("[security]\nban_s = 0\n", 2, "security.ban_s"),
+            (
+                "[security]\nsecret_file = \"\"\n",
+                2,
+                "security.secret_file",
+            ),
             ("[auth]\nuri_match = \"host_port\"\n", 1, "auth.subscribers"),
             (
                 "[auth]\nsubscribers = \"s.csv\"\nalgorithms = [\"MD5\"]\n",

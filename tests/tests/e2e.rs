@@ -483,3 +483,49 @@ fn an_oversized_request_is_answered_513_and_counted() {
     let parse_errors: u64 = reports.iter().map(|r| r.counters.parse_errors).sum();
     assert_eq!(parse_errors, 1);
 }
+
+/// The 200 of an INVITE the previous process forwarded reaches the UAC
+/// through a restarted router that keeps its secret (`[security]
+/// secret_file`: the new process recognises its branch); without it the
+/// new process cannot tell the 200 from a forged response and drops it.
+#[test]
+fn a_200_across_a_restart_is_relayed_with_a_kept_secret() {
+    let dir = std::env::temp_dir().join(format!("trunkline-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("secret");
+    let _ = std::fs::remove_file(&secret);
+    for keep in [true, false] {
+        let (uac, uas) = (Peer::new(), Peer::new());
+        let with_secret = |c: &mut trunkline_engine::config::Config| {
+            if keep {
+                c.secret_file = Some(secret.clone());
+            }
+        };
+        let router = start_router(Some(uas.addr), with_secret);
+        let proxy = router.local_addrs()[0];
+        let id = format!("keep-{keep}");
+        uac.send(proxy, &invite(&uac, uas.addr, &id, "z9hG4bKks1"));
+        uac.expect("SIP/2.0 100 Trying");
+        let inv = uas.expect("INVITE ");
+        router.shutdown();
+
+        let router = start_router(Some(uas.addr), |c| {
+            with_secret(c);
+            c.listen = vec![proxy];
+        });
+        uas.send(proxy, &respond(&inv, 200, "OK", uas.addr));
+        if keep {
+            let ok = uac.expect("SIP/2.0 200 OK");
+            assert_eq!(header(&ok, "Call-ID"), [id.as_str()]);
+        } else {
+            uac.expect_nothing(QUIET, &[]);
+        }
+        let forged: u64 = router
+            .shutdown()
+            .iter()
+            .map(|r| r.counters.forged_responses)
+            .sum();
+        assert_eq!(forged, u64::from(!keep));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -55,6 +55,9 @@ pub enum StartError {
     /// The flood defence's settings are out of range.
     #[error("[security] refused: {0}")]
     Security(crate::security::SecurityError),
+    /// The secret file could not be read or created.
+    #[error("[security] secret_file: {0}")]
+    Secret(String),
     /// The control socket could not be bound.
     #[error("control socket: {0}")]
     Control(std::io::Error),
@@ -125,11 +128,19 @@ impl RouterBuilder {
     /// sent after this returns is never lost).
     pub fn start(self) -> Result<Router, StartError> {
         let RouterBuilder {
-            config,
+            mut config,
             resolver,
             targets,
             signals,
         } = self;
+        // The process's secret keys our branches and nonces: from
+        // `[security] secret_file` (kept across restarts) or random.
+        let secret = match &config.secret_file {
+            Some(f) => super::secret::Secret::from_file(f),
+            None => super::secret::Secret::random(),
+        }
+        .map_err(StartError::Secret)?;
+        config.proxy.branch_key = secret.branch_key();
         let resolver_for = |r: &Option<Resolver>| r.clone().unwrap_or_else(system_resolver);
         let table = match &config.routing {
             Some(r) => {
@@ -159,8 +170,7 @@ impl RouterBuilder {
                 let subscribers = SubscriberTable::open(&auth.subscribers)
                     .map_err(|e| StartError::Subscribers(e.to_string()))?;
                 tracing::info!("subscribers in service: {}", subscribers.status());
-                let key = NonceKey::generate()
-                    .map_err(|e| StartError::Subscribers(format!("no random nonce secret: {e}")))?;
+                let key = NonceKey::from_secret(&secret.nonce_secret());
                 Some(Arc::new(DigestService::new(
                     Arc::new(key),
                     Arc::new(subscribers),

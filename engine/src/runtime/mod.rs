@@ -11,6 +11,7 @@
 mod builder;
 pub mod control;
 mod reload;
+mod secret;
 mod shards;
 mod signals;
 

@@ -302,10 +302,10 @@ pub(crate) fn start(
     resolver: impl Fn() -> Resolver,
 ) -> Result<RunningShards, StartError> {
     let (bound, holders) = reserve(&cfg.listen)?;
-    let mut proxy = cfg.proxy_for(&bound);
-    // Secret per process: peers cannot aim at a shard or a hash bucket,
-    // nor forge our branches.
-    Arc::make_mut(&mut proxy).branch_key = [random_u64(), random_u64()];
+    // The branch key comes with the configuration (the builder draws it,
+    // or reads it from `[security] secret_file`): peers cannot forge our
+    // branches.
+    let proxy = cfg.proxy_for(&bound);
     let control = Arc::new(Control::default());
     let grace = cfg.shutdown_grace;
     let seed = random_u64();
