@@ -153,11 +153,18 @@ fn print_reports(reports: &[ShardReport]) {
         t.responses_forwarded += c.responses_forwarded;
         t.local_replies += c.local_replies;
         t.dropped += c.dropped;
+        t.refused_sources += c.refused_sources;
+        t.auth_challenges += c.auth_challenges;
+        t.auth_failures += c.auth_failures;
+        t.auth_bans += c.auth_bans;
+        t.rate_limited += c.rate_limited;
         total.handoffs_out += r.handoffs_out;
+        total.gate += r.gate;
     }
     let c = total.counters;
     eprintln!(
-        "total: received={} sent={} parse_errors={} invalid={} requests_forwarded={} responses_forwarded={} local_replies={} dropped={} handoffs={}",
+        "total: received={} sent={} parse_errors={} invalid={} requests_forwarded={} responses_forwarded={} local_replies={} dropped={} handoffs={} \
+refused_sources={} auth_challenges={} auth_failures={} auth_bans={} rate_limited={} flood_dropped={} flood_bans={}",
         c.received,
         c.sent,
         c.parse_errors,
@@ -166,7 +173,14 @@ fn print_reports(reports: &[ShardReport]) {
         c.responses_forwarded,
         c.local_replies,
         c.dropped,
-        total.handoffs_out
+        total.handoffs_out,
+        c.refused_sources,
+        c.auth_challenges,
+        c.auth_failures,
+        c.auth_bans,
+        c.rate_limited,
+        total.gate.dropped(),
+        total.gate.bans_added,
     );
 }
 
