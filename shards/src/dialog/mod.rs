@@ -528,7 +528,10 @@ impl DialogTable {
             } else {
                 State::Early
             };
-            c.dialogs.push(Dialog::new(now, r, tag, state)?);
+            let d = Dialog::new(now, r, tag, state)?;
+            // One dialog is the common case: no spare capacity.
+            c.dialogs.reserve_exact(1);
+            c.dialogs.push(d);
             Some(c.dialogs.len() - 1)
         });
         let new = fork.is_some_and(|i| i + 1 == c.dialogs.len() && c.dialogs[i].started == now);
@@ -764,12 +767,16 @@ impl DialogTable {
         }
     }
 
-    /// Bytes a call with one dialog holds, besides its strings: the
-    /// fixed part of the per-dialog cost (for the memory statement).
+    /// Bytes a call with one dialog holds, besides its strings: its slot
+    /// and generation, its dialog, its index entry (key, slot and
+    /// hashbrown's control byte, at the table's 7/8 load), and its timers
+    /// (setup, early end, maximum duration, linger: at most three armed
+    /// at once).
     pub const fn fixed_bytes_per_call() -> usize {
         std::mem::size_of::<Option<Call>>()
             + std::mem::size_of::<u32>()
             + std::mem::size_of::<Dialog>()
-            + std::mem::size_of::<(u64, u32)>()
+            + (std::mem::size_of::<(u64, u32)>() + 1) * 8 / 7
+            + 3 * std::mem::size_of::<(Instant, (u32, u32, Due))>()
     }
 }
