@@ -517,6 +517,8 @@ impl Answerer<'_> {
             msg: req.msg,
             via: &req.sum.top_via,
             call_id: req.sum.call_id,
+            from_tag: req.sum.from.tag().unwrap_or_default(),
+            seq: req.sum.cseq.seq,
             src: Some(req.src),
         };
         if !self
@@ -800,12 +802,7 @@ impl Pipeline {
     fn reply_invalid(&mut self, msg: &Message<'_>, src: SocketAddr, local: u16, e: &ParseError) {
         let Ok(via) = msg.top_via() else { return };
         let mut buf = self.tx.take_buf();
-        let to = Answering {
-            msg,
-            via: &via,
-            call_id: msg.call_id().unwrap_or_default(),
-            src: Some(src),
-        };
+        let to = Answering::of(msg, &via, Some(src));
         let reason = e.reason().as_bytes();
         let written = self
             .wire

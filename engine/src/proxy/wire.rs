@@ -28,9 +28,36 @@ pub(crate) struct Answering<'m, 'a> {
     pub msg: &'m Message<'a>,
     pub via: &'m Via<'a>,
     pub call_id: &'a [u8],
+    /// The From tag and CSeq number (what our To tag is made of, with
+    /// the Call-ID): from the request's summary, or [`Answering::of`].
+    pub from_tag: &'a [u8],
+    pub seq: u32,
     /// Where it came from: the top Via is stamped with it (none for a
     /// request kept in a context: its copy is stamped already).
     pub src: Option<SocketAddr>,
+}
+
+impl<'m, 'a> Answering<'m, 'a> {
+    /// A request without a summary (kept in a context, or refused before
+    /// validation): its Call-ID, From tag and CSeq number read from the
+    /// headers (a rare path: the usual one has them from validation).
+    pub fn of(msg: &'m Message<'a>, via: &'m Via<'a>, src: Option<SocketAddr>) -> Self {
+        Answering {
+            msg,
+            via,
+            call_id: msg.call_id().unwrap_or_default(),
+            from_tag: msg
+                .header_value(HeaderName::From)
+                .and_then(|v| NameAddr::parse(v).ok())
+                .and_then(|f| f.tag())
+                .unwrap_or_default(),
+            seq: msg
+                .header_value(HeaderName::CSeq)
+                .and_then(|v| CSeq::parse(v).ok())
+                .map_or(0, |c| c.seq),
+            src,
+        }
+    }
 }
 
 /// The core's writer and outbox.
@@ -75,18 +102,7 @@ impl Responder {
         extra: &[&[u8]],
         buf: &mut Vec<u8>,
     ) -> bool {
-        let from_tag = to
-            .msg
-            .header_value(HeaderName::From)
-            .and_then(|v| NameAddr::parse(v).ok())
-            .and_then(|f| f.tag())
-            .unwrap_or_default();
-        let seq = to
-            .msg
-            .header_value(HeaderName::CSeq)
-            .and_then(|v| CSeq::parse(v).ok())
-            .map_or(0, |c| c.seq);
-        local_tag(&self.hash, to.call_id, from_tag, seq, &mut self.tag);
+        local_tag(&self.hash, to.call_id, to.from_tag, to.seq, &mut self.tag);
         let mut lines: [&[u8]; 4] = [b""; 4];
         let mut n = 0;
         if !self.server.is_empty() {
@@ -383,12 +399,7 @@ impl Wire {
         let Ok(via) = msg.top_via() else {
             return false;
         };
-        let to = Answering {
-            msg: &msg,
-            via: &via,
-            call_id: msg.call_id().unwrap_or_default(),
-            src: None,
-        };
+        let to = Answering::of(&msg, &via, None);
         self.responder.local_response(&to, code, reason, &[], buf)
     }
 }
