@@ -275,11 +275,8 @@ UAS_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 # @LISTEN@, @UAS@ and @CHILDREN@ are filled in per run. Logging errors only,
 # no DNS, no database. Run with -x tlsf (Kamailio's fastest allocator).
 
-KAMAILIO_STATEFUL = """#!KAMAILIO
-# trunkline e2e bench: transaction-stateful proxy, as `trunkline run --to UAS`:
-# tm + record_route() + t_relay() for initial requests, loose_route() for
-# in-dialog ones; requests without a Route go to the UAS (trunkline's --to).
-debug=-1
+# What the stateful configs share: the core settings and tm's modules.
+_KAMAILIO_CORE = """debug=-1
 log_stderror=yes
 memdbg=5
 memlog=5
@@ -300,10 +297,17 @@ loadmodule "maxfwd.so"
 loadmodule "textops.so"
 loadmodule "siputils.so"
 loadmodule "pv.so"
-
+"""
+_KAMAILIO_TM = """
 modparam("tm", "fr_timer", 5000)
 modparam("tm", "fr_inv_timer", 30000)
+"""
 
+KAMAILIO_STATEFUL = ("""#!KAMAILIO
+# trunkline e2e bench: transaction-stateful proxy, as `trunkline run --to UAS`:
+# tm + record_route() + t_relay() for initial requests, loose_route() for
+# in-dialog ones; requests without a Route go to the UAS (trunkline's --to).
+""" + _KAMAILIO_CORE + _KAMAILIO_TM + """
 request_route {
     if (!mf_process_maxfwd_header("10")) {
         sl_send_reply("483", "Too Many Hops");
@@ -344,42 +348,18 @@ route[RELAY] {
     }
     exit;
 }
-"""
+""")
 
-KAMAILIO_EDGE = """#!KAMAILIO
+KAMAILIO_EDGE = ("""#!KAMAILIO
 # trunkline e2e bench: the stateful proxy above doing examples/edge.toml's
 # job, as the OpenSIPS/Kamailio ingress recipes write it: 405 for other
 # methods, scanners dropped by User-Agent, pike for untrusted sources,
 # preloaded Route refused, an IPv4 From host refused but for our domain,
 # the trusted trunk 127.0.0.2 let through, everyone else authenticated by
 # digest (alice / alice-secret; realm the Request-URI host).
-debug=-1
-log_stderror=yes
-memdbg=5
-memlog=5
-children=@CHILDREN@
-disable_tcp=yes
-auto_aliases=no
-listen=udp:@LISTEN@
-maxbuffer=4194304        # receive buffer up to trunkline's 4 MiB (engine/src/transport/udp.rs)
-dns=no
-rev_dns=no
-use_dns_cache=no
-dns_try_ipv6=no
-
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "pv.so"
-loadmodule "pike.so"
+""" + _KAMAILIO_CORE + """loadmodule "pike.so"
 loadmodule "auth.so"
-
-modparam("tm", "fr_timer", 5000)
-modparam("tm", "fr_inv_timer", 30000)
-# as trunkline-edge's --flood-pps 100000: counted, above the bench's rate
+""" + _KAMAILIO_TM + """# as trunkline-edge's --flood-pps 100000: counted, above the bench's rate
 modparam("pike", "sampling_time_unit", 1)
 modparam("pike", "reqs_density_per_unit", 100000)
 modparam("auth", "nonce_expire", 300)
@@ -451,7 +431,7 @@ route[RELAY] {
     }
     exit;
 }
-"""
+""")
 
 KAMAILIO_STATELESS = """#!KAMAILIO
 # trunkline e2e bench: stateless proxy, as `trunkline run --to UAS --stateless`:

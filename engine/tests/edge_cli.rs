@@ -17,16 +17,10 @@ use trunkline_engine::testkit::sip::{UacCall, digest_answer, first_line, header,
 /// TO`.
 fn edge(to: SocketAddr) -> RunningRouter {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/edge.toml");
-    RunningRouter::start(
+    RunningRouter::configured(
         env!("CARGO_BIN_EXE_trunkline").as_ref(),
-        &[
-            "--config",
-            config,
-            "--listen",
-            "127.0.0.1:0",
-            "--to",
-            &to.to_string(),
-        ],
+        config.as_ref(),
+        to,
     )
 }
 

@@ -35,17 +35,7 @@ fn free_port(ip: &str) -> u16 {
 
 /// `trunkline run --config CONFIG --listen 127.0.0.1:0 --to TO`.
 fn router(config: &Path, to: SocketAddr) -> RunningRouter {
-    RunningRouter::start(
-        env!("CARGO_BIN_EXE_trunkline").as_ref(),
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--to",
-            &to.to_string(),
-        ],
-    )
+    RunningRouter::configured(env!("CARGO_BIN_EXE_trunkline").as_ref(), config, to)
 }
 
 fn edge(to: SocketAddr) -> RunningRouter {

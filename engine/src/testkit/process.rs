@@ -64,6 +64,15 @@ impl RunningRouter {
         }
     }
 
+    /// `bin run --config CONFIG --listen 127.0.0.1:0 --to TO`, as an
+    /// operator runs a shipped configuration on addresses of their own.
+    pub fn configured(bin: &Path, config: &Path, to: SocketAddr) -> RunningRouter {
+        let config = config.to_str().expect("a UTF-8 path");
+        let to = to.to_string();
+        let args = ["--config", config, "--listen", "127.0.0.1:0", "--to", &to];
+        RunningRouter::start(bin, &args)
+    }
+
     /// Sends `sig` (e.g. `-USR1`) with kill(1).
     pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
