@@ -66,7 +66,9 @@ fn a_live_dialog_costs_under_a_kibibyte() {
                     cseq: 1,
                     contact: b"sip:sipp@192.0.2.10:5061",
                     route_to_caller: b"",
+                    max_duration: None,
                 },
+                (),
             )
             .unwrap();
         events.clear();

@@ -46,7 +46,7 @@ pub const SETUP: Duration = Duration::from_secs(180);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DialogConfig {
     /// Calls held at once (each with its dialogs); beyond it a new call
-    /// is refused ([`Full`]). Default 1,000,000 per shard.
+    /// is refused ([`DialogTable::on_invite`] hands it back). Default 1,000,000 per shard.
     pub max_calls: usize,
     /// Dialogs (To tags) one call may have: a forking downstream can
     /// bring several early dialogs; more are not tracked. Default 8.
@@ -122,20 +122,34 @@ pub enum Event {
     Confirmed(DialogId),
     /// A dialog ended, and why.
     Ended(DialogId, Ended),
+    /// Every dialog of the call has ended and its INVITE had its final
+    /// response (or never will): the call is over (its CDR can be
+    /// written, its limit slots given back). It lingers [`LINGER`] more
+    /// for retransmissions, then goes without another event.
+    CallEnded(CallRef),
 }
 
-/// The table is full: the call is not tracked (the proxy answers 503 or
-/// relays it untracked, by its configuration).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Full;
+/// A call's handle: its slot and generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CallRef {
+    slot: u32,
+    generation: u32,
+}
 
-impl std::fmt::Display for Full {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the dialog table is full ([dialogs] max_calls)")
+impl DialogId {
+    /// The call the dialog belongs to.
+    pub fn call(self) -> CallRef {
+        CallRef {
+            slot: self.call,
+            generation: self.generation,
+        }
+    }
+
+    /// Which of its call's dialogs it is (0: the first To tag).
+    pub fn fork(self) -> u8 {
+        self.fork
     }
 }
-
-impl std::error::Error for Full {}
 
 /// What an initial INVITE tells (slices of the parsed message).
 #[derive(Clone, Copy, Debug)]
@@ -155,6 +169,10 @@ pub struct Invite<'a> {
     /// The route set from us toward the caller, as a Route header value
     /// (the Record-Route entries below ours; empty: none).
     pub route_to_caller: &'a [u8],
+    /// This call's maximum duration, overriding the table's
+    /// ([`DialogConfig::max_duration`]) when set: a policy rule's or a
+    /// routing group's.
+    pub max_duration: Option<Duration>,
 }
 
 /// What a response to the INVITE tells.
@@ -240,9 +258,10 @@ pub struct Dialog {
     pub refreshes: u32,
 }
 
-/// One call: what its initial INVITE set, and its dialogs.
+/// One call: what its initial INVITE set, its dialogs, and what the
+/// proxy keeps with it (`U`: its CDR's details, the limit slots it holds).
 #[derive(Debug)]
-pub struct Call {
+pub struct Call<U = ()> {
     key: u64,
     /// Call-ID, From value, From tag, To value, caller Contact, route to
     /// the caller: offsets into `text`.
@@ -263,6 +282,10 @@ pub struct Call {
     pub dialogs: Vec<Dialog>,
     /// Every dialog ended (the call is removed at its linger's end).
     done: bool,
+    /// The maximum duration of its confirmed dialogs (`None`: none).
+    max_duration: Option<Duration>,
+    /// What the proxy keeps with the call.
+    pub user: U,
 }
 
 /// Where a string lies in a packed allocation: offset and length.
@@ -292,7 +315,7 @@ fn pack<const N: usize>(parts: [&[u8]; N]) -> Option<Packed<N>> {
     Some((text.into_boxed_slice(), spans))
 }
 
-impl Call {
+impl<U> Call<U> {
     /// The Call-ID.
     pub fn call_id(&self) -> &[u8] {
         part(&self.text, self.call_id)
@@ -383,11 +406,12 @@ enum Due {
     Remove,
 }
 
-/// The dialogs of one shard (see the module docs).
+/// The dialogs of one shard (see the module docs); `U` is what the proxy
+/// keeps with each call.
 #[derive(Debug)]
-pub struct DialogTable {
+pub struct DialogTable<U = ()> {
     config: DialogConfig,
-    calls: Vec<Option<Call>>,
+    calls: Vec<Option<Call<U>>>,
     /// Each slot's generation (a handle names the call of its generation).
     generations: Vec<u32>,
     free: Vec<u32>,
@@ -397,10 +421,10 @@ pub struct DialogTable {
     live: usize,
 }
 
-impl DialogTable {
+impl<U> DialogTable<U> {
     /// An empty table; `seed` keys the index's hash (random per process:
     /// peers cannot aim at a bucket).
-    pub fn new(config: DialogConfig, seed: u64) -> DialogTable {
+    pub fn new(config: DialogConfig, seed: u64) -> DialogTable<U> {
         DialogTable {
             config,
             calls: Vec::new(),
@@ -436,13 +460,34 @@ impl DialogTable {
     }
 
     /// The call and dialog a handle names, while it exists.
-    pub fn get(&self, id: DialogId) -> Option<(&Call, &Dialog)> {
+    pub fn get(&self, id: DialogId) -> Option<(&Call<U>, &Dialog)> {
         let c = self.held(id.call, id.generation)?;
         Some((c, c.dialogs.get(usize::from(id.fork))?))
     }
 
+    /// The call a handle names, while it is held.
+    pub fn call(&self, r: CallRef) -> Option<&Call<U>> {
+        self.held(r.slot, r.generation)
+    }
+
+    /// The call a handle names, while it is held, to change what the
+    /// proxy keeps with it.
+    pub fn call_mut(&mut self, r: CallRef) -> Option<&mut Call<U>> {
+        let c = self.calls.get_mut(r.slot as usize)?.as_mut()?;
+        (self.generations[r.slot as usize] == r.generation).then_some(c)
+    }
+
+    /// The live call with this Call-ID and From tag (the caller's).
+    pub fn find_call(&self, call_id: &[u8], from_tag: &[u8]) -> Option<CallRef> {
+        let slot = self.find(call_id, from_tag)?;
+        Some(CallRef {
+            slot,
+            generation: self.generations[slot as usize],
+        })
+    }
+
     /// The call in `slot` if it is of `generation`.
-    fn held(&self, slot: u32, generation: u32) -> Option<&Call> {
+    fn held(&self, slot: u32, generation: u32) -> Option<&Call<U>> {
         let c = self.calls.get(slot as usize)?.as_ref()?;
         (self.generations[slot as usize] == generation).then_some(c)
     }
@@ -455,14 +500,13 @@ impl DialogTable {
         }
     }
 
-    /// An initial INVITE we record-route (a retransmission, or a second
-    /// INVITE of the same call, is the call already held).
-    pub fn on_invite(&mut self, now: Instant, inv: &Invite<'_>) -> Result<(), Full> {
-        if self.find(inv.call_id, inv.from_tag).is_some() {
-            return Ok(());
-        }
-        if self.live >= self.config.max_calls {
-            return Err(Full);
+    /// An initial INVITE we record-route, with what the proxy keeps with
+    /// its call: the new call's handle, or `Err(user)` handed back when it
+    /// is the call already held (a retransmission, or a second INVITE of
+    /// the same call) or the table is full ([`DialogTable::is_full`]).
+    pub fn on_invite(&mut self, now: Instant, inv: &Invite<'_>, user: U) -> Result<CallRef, U> {
+        if self.find(inv.call_id, inv.from_tag).is_some() || self.is_full() {
+            return Err(user);
         }
         let parts = [
             inv.call_id,
@@ -472,7 +516,9 @@ impl DialogTable {
             inv.contact,
             inv.route_to_caller,
         ];
-        let (text, [call_id, from, from_tag, to, contact, route]) = pack(parts).ok_or(Full)?;
+        let Some((text, [call_id, from, from_tag, to, contact, route])) = pack(parts) else {
+            return Err(user);
+        };
         let key = self.key(inv.call_id, inv.from_tag);
         let slot = match self.free.pop() {
             Some(s) => s,
@@ -498,12 +544,19 @@ impl DialogTable {
             final_code: None,
             dialogs: Vec::new(),
             done: false,
+            max_duration: inv.max_duration.or(self.config.max_duration),
+            user,
         });
         self.index.insert(key, slot);
         self.live += 1;
         self.timers
             .insert(now, SETUP, (slot, generation, Due::Setup));
-        Ok(())
+        Ok(CallRef { slot, generation })
+    }
+
+    /// Whether a new call would be refused ([`DialogConfig::max_calls`]).
+    pub fn is_full(&self) -> bool {
+        self.live >= self.config.max_calls
     }
 
     /// A response to the initial INVITE of a call held here; the events
@@ -513,9 +566,9 @@ impl DialogTable {
             return;
         };
         let max_forks = self.config.max_forks;
-        let max_duration = self.config.max_duration;
         let generation = self.generations[slot as usize];
         let c = self.calls[slot as usize].as_mut().expect("found");
+        let max_duration = c.max_duration;
         let fork = r.to_tag.and_then(|tag| {
             if let Some(i) = c.dialogs.iter().position(|d| d.to_tag() == tag) {
                 return Some(i);
@@ -582,14 +635,7 @@ impl DialogTable {
                         out.push(Event::Ended(id(i), Ended::Rejected(r.code)));
                     }
                 }
-                if c.dialogs.is_empty() {
-                    // No dialog was made: nothing to end, only to forget.
-                    c.done = true;
-                    self.timers
-                        .insert(now, LINGER, (slot, generation, Due::Remove));
-                } else {
-                    self.settle(now, slot);
-                }
+                self.settle(now, slot, out);
             }
             _ => {}
         }
@@ -661,7 +707,7 @@ impl DialogTable {
         d.state = State::Terminated(why);
         d.ended = Some(now);
         out.push(Event::Ended(id, why));
-        self.settle(now, slot);
+        self.settle(now, slot, out);
         Match::Dialog {
             id,
             from,
@@ -670,14 +716,16 @@ impl DialogTable {
     }
 
     /// Once every dialog of a call has ended (and its INVITE had its
-    /// final response), the call lingers, then goes.
-    fn settle(&mut self, now: Instant, slot: u32) {
+    /// final response), the call is over ([`Event::CallEnded`]): it
+    /// lingers, then goes.
+    fn settle(&mut self, now: Instant, slot: u32, out: &mut Vec<Event>) {
         let generation = self.generations[slot as usize];
         let c = self.calls[slot as usize].as_mut().expect("held");
         if c.done || c.final_code.is_none() || c.dialogs.iter().any(Dialog::live) {
             return;
         }
         c.done = true;
+        out.push(Event::CallEnded(CallRef { slot, generation }));
         self.timers
             .insert(now, LINGER, (slot, generation, Due::Remove));
     }
@@ -698,7 +746,7 @@ impl DialogTable {
         d.state = State::Terminated(why);
         d.ended = Some(now);
         out.push(Event::Ended(id, why));
-        self.settle(now, id.call);
+        self.settle(now, id.call, out);
     }
 
     /// When [`DialogTable::handle_timeout`] has work next.
@@ -727,13 +775,7 @@ impl DialogTable {
                     }
                     let c = self.calls[slot as usize].as_mut().expect("held");
                     c.final_code = Some(408);
-                    if n == 0 {
-                        c.done = true;
-                        self.timers
-                            .insert(now, LINGER, (slot, generation, Due::Remove));
-                    } else {
-                        self.settle(now, slot);
-                    }
+                    self.settle(now, slot, out);
                 }
                 Due::EarlyEnd => {
                     let early: Vec<usize> = (c.dialogs.iter().enumerate())
@@ -754,7 +796,7 @@ impl DialogTable {
                         self.end(now, id, Ended::MaxDuration, out);
                     }
                 }
-                Due::Remove => {
+                    Due::Remove => {
                     let key = c.key;
                     if self.index.get(&key) == Some(&slot) {
                         self.index.remove(&key);
@@ -773,7 +815,7 @@ impl DialogTable {
     /// (setup, early end, maximum duration, linger: at most three armed
     /// at once).
     pub const fn fixed_bytes_per_call() -> usize {
-        std::mem::size_of::<Option<Call>>()
+        std::mem::size_of::<Option<Call<U>>>()
             + std::mem::size_of::<u32>()
             + std::mem::size_of::<Dialog>()
             + (std::mem::size_of::<(u64, u32)>() + 1) * 8 / 7

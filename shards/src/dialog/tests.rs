@@ -27,6 +27,7 @@ fn invite(call_id: &'static [u8]) -> Invite<'static> {
         cseq: 1,
         contact: b"sip:alice@192.0.2.10:5060",
         route_to_caller: b"",
+        max_duration: None,
     }
 }
 
@@ -70,7 +71,7 @@ fn the_callee_hangs_up() {
     let t0 = Instant::now();
     let mut t = table(None);
     let mut ev = Vec::new();
-    t.on_invite(t0, &invite(CID)).unwrap();
+    t.on_invite(t0, &invite(CID), ()).unwrap();
     t.on_response(t0, &response(100, None), &mut ev);
     assert!(ev.is_empty(), "a 100 has no tag: no dialog");
     t.on_response(t0, &response(180, Some(b"b")), &mut ev);
@@ -115,7 +116,8 @@ fn the_callee_hangs_up() {
     // Its retransmission, within the linger.
     let again = t.on_request(after(t0, 61), &bye, &mut ev);
     assert!(matches!(again, Match::Dialog { ended: false, .. }));
-    assert_eq!(ev.len(), 3, "ended once");
+    assert_eq!(ev[3], Event::CallEnded(id.call()), "the call is over");
+    assert_eq!(ev.len(), 4, "ended once");
     // Gone after the linger (32 s from the BYE).
     t.handle_timeout(after(t0, 91), &mut ev);
     assert_eq!(t.calls(), 1);
@@ -133,7 +135,7 @@ fn re_invite_update_and_the_caller_hangs_up() {
     let t0 = Instant::now();
     let mut t = table(None);
     let mut ev = Vec::new();
-    t.on_invite(t0, &invite(CID)).unwrap();
+    t.on_invite(t0, &invite(CID), ()).unwrap();
     t.on_response(t0, &response(200, Some(b"b")), &mut ev);
     let [Event::Confirmed(id)] = ev[..] else {
         panic!("{ev:?}")
@@ -162,7 +164,10 @@ fn re_invite_update_and_the_caller_hangs_up() {
     );
     let m = t.on_request(t0, &request(Side::Caller, b"b", true, 3), &mut ev);
     assert!(matches!(m, Match::Dialog { ended: true, .. }));
-    assert_eq!(ev.last(), Some(&Event::Ended(id, Ended::CallerBye)));
+    assert_eq!(
+        ev[ev.len() - 2..],
+        [Event::Ended(id, Ended::CallerBye), Event::CallEnded(id.call())]
+    );
 }
 
 /// A forking downstream: two early dialogs; one answers; the other ends
@@ -172,7 +177,7 @@ fn forked_early_dialogs() {
     let t0 = Instant::now();
     let mut t = table(None);
     let mut ev = Vec::new();
-    t.on_invite(t0, &invite(CID)).unwrap();
+    t.on_invite(t0, &invite(CID), ()).unwrap();
     for tag in [&b"b1"[..], b"b2", b"b3", b"b4"] {
         let tag: &'static [u8] = Box::leak(tag.to_vec().into_boxed_slice());
         t.on_response(t0, &response(183, Some(tag)), &mut ev);
@@ -221,27 +226,33 @@ fn cancel_and_rejection() {
     let t0 = Instant::now();
     let mut t = table(None);
     let mut ev = Vec::new();
-    t.on_invite(t0, &invite(CID)).unwrap();
+    t.on_invite(t0, &invite(CID), ()).unwrap();
     t.on_response(t0, &response(180, Some(b"b")), &mut ev);
     t.on_response(after(t0, 3), &response(487, Some(b"b")), &mut ev);
-    let [Event::Early(id), Event::Ended(ended, Ended::Rejected(487))] = ev[..] else {
+    let [
+        Event::Early(id),
+        Event::Ended(ended, Ended::Rejected(487)),
+        Event::CallEnded(call),
+    ] = ev[..]
+    else {
         panic!("{ev:?}")
     };
-    assert_eq!(id, ended);
+    assert_eq!((id, id.call()), (ended, call));
     // A retransmitted 487 changes nothing.
     t.on_response(after(t0, 3), &response(487, Some(b"b")), &mut ev);
-    assert_eq!(ev.len(), 2);
+    assert_eq!(ev.len(), 3);
     let info = request(Side::Caller, b"b", false, 2);
     assert_eq!(t.on_request(after(t0, 4), &info, &mut ev), Match::NoDialog);
     t.handle_timeout(after(t0, 36), &mut ev);
     assert_eq!(t.calls(), 0);
 
     let other: &'static [u8] = b"call-2@192.0.2.10";
-    t.on_invite(t0, &invite(other)).unwrap();
+    t.on_invite(t0, &invite(other), ()).unwrap();
     let mut busy = response(486, Some(b"x"));
     busy.call_id = other;
     t.on_response(t0, &busy, &mut ev);
-    assert_eq!(ev.len(), 2, "no dialog to end");
+    let second = t.find_call(other, A).unwrap();
+    assert_eq!(ev[3..], [Event::CallEnded(second)], "no dialog to end");
     t.handle_timeout(after(t0, 33), &mut ev);
     assert_eq!(t.calls(), 0);
 }
@@ -256,7 +267,7 @@ fn a_request_naming_no_dialog() {
         t.on_request(t0, &request(Side::Caller, b"b", true, 2), &mut ev),
         Match::NoDialog
     );
-    t.on_invite(t0, &invite(CID)).unwrap();
+    t.on_invite(t0, &invite(CID), ()).unwrap();
     t.on_response(t0, &response(200, Some(b"b")), &mut ev);
     // The right call, another To tag.
     assert_eq!(
@@ -273,7 +284,7 @@ fn the_maximum_duration() {
     let t0 = Instant::now();
     let mut t = table(Some(Duration::from_secs(2)));
     let mut ev = Vec::new();
-    t.on_invite(t0, &invite(CID)).unwrap();
+    t.on_invite(t0, &invite(CID), ()).unwrap();
     t.on_response(t0, &response(180, Some(b"b")), &mut ev);
     t.handle_timeout(after(t0, 5), &mut ev);
     assert_eq!(ev.len(), 1, "ringing is not talking: {ev:?}");
@@ -293,7 +304,8 @@ fn the_maximum_duration() {
     // The BYE a side sends meanwhile still finds it; no second end.
     let m = t.on_request(after(t0, 7), &request(Side::Callee, b"b", true, 1), &mut ev);
     assert!(matches!(m, Match::Dialog { ended: false, .. }));
-    assert_eq!(ev.len(), 3);
+    assert_eq!(ev[3], Event::CallEnded(id.call()));
+    assert_eq!(ev.len(), 4);
 }
 
 /// A call that never gets a final response ends after SETUP.
@@ -302,7 +314,7 @@ fn the_setup_timeout() {
     let t0 = Instant::now();
     let mut t = table(None);
     let mut ev = Vec::new();
-    t.on_invite(t0, &invite(CID)).unwrap();
+    t.on_invite(t0, &invite(CID), ()).unwrap();
     t.on_response(t0, &response(183, Some(b"b")), &mut ev);
     t.handle_timeout(after(t0, 179), &mut ev);
     assert_eq!(ev.len(), 1);
@@ -323,11 +335,12 @@ fn bounded_and_handles_do_not_outlive_their_call() {
     let mut ev = Vec::new();
     let ids: [&'static [u8]; 5] = [b"c0", b"c1", b"c2", b"c3", b"c4"];
     for id in &ids[..4] {
-        t.on_invite(t0, &invite(id)).unwrap();
-        t.on_invite(t0, &invite(id)).unwrap();
+        t.on_invite(t0, &invite(id), ()).unwrap();
+        assert!(t.on_invite(t0, &invite(id), ()).is_err(), "held already");
     }
     assert_eq!(t.calls(), 4);
-    assert_eq!(t.on_invite(t0, &invite(ids[4])), Err(Full));
+    assert!(t.is_full());
+    assert_eq!(t.on_invite(t0, &invite(ids[4]), ()), Err(()));
     let mut ok = response(200, Some(b"b"));
     ok.call_id = ids[0];
     t.on_response(t0, &ok, &mut ev);
@@ -339,7 +352,7 @@ fn bounded_and_handles_do_not_outlive_their_call() {
     t.on_request(t0, &bye, &mut ev);
     t.handle_timeout(after(t0, 33), &mut ev);
     assert_eq!(t.calls(), 3);
-    t.on_invite(after(t0, 33), &invite(ids[4])).unwrap();
+    t.on_invite(after(t0, 33), &invite(ids[4]), ()).unwrap();
     assert!(
         t.get(old).is_none(),
         "the slot's new call is not the old one"
@@ -351,7 +364,7 @@ fn bounded_and_handles_do_not_outlive_their_call() {
 /// measured figure).
 #[test]
 fn a_dialog_fits_in_a_kibibyte() {
-    let fixed = DialogTable::fixed_bytes_per_call();
+    let fixed = DialogTable::<()>::fixed_bytes_per_call();
     let inv = invite(CID);
     let r = response(200, Some(b"b"));
     let strings = [inv.call_id, inv.from, inv.from_tag, inv.to, inv.contact]
