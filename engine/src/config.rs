@@ -181,6 +181,19 @@ struct FileConfig {
     #[serde(default)]
     rate_limit: Vec<Spanned<FileRateLimit>>,
     auth: Option<Spanned<AuthSection>>,
+    dialogs: Option<Spanned<DialogsSection>>,
+    cdr: Option<Spanned<crate::cdr::CdrConfig>>,
+    #[serde(default)]
+    limit: Vec<Spanned<crate::security::call_limits::LimitSpec>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DialogsSection {
+    enabled: Option<bool>,
+    max_duration_s: Option<Spanned<u64>>,
+    check: Option<bool>,
+    max_calls: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -296,6 +309,15 @@ pub struct Config {
     /// process's secret (branch and nonce keys) kept across restarts;
     /// `None`: a random one per process.
     pub secret_file: Option<PathBuf>,
+    /// CDR sinks (`[cdr]`): JSON lines files, PostgreSQL; paths relative
+    /// to the config file.
+    pub cdr: crate::cdr::CdrConfig,
+    /// Call limits (`[[limit]]`): concurrent calls and calls per second
+    /// per customer group, source prefix, carrier, gateway.
+    pub call_limits: Vec<crate::security::call_limits::LimitSpec>,
+    /// Calls held at once by the router (`[dialogs] max_calls`, default
+    /// 1,000,000), shared evenly by the shards.
+    pub max_calls: usize,
 }
 
 /// The `[auth]` section: who digest authentication knows, and how.
@@ -360,6 +382,9 @@ impl Default for Config {
             rate_limits: Vec::new(),
             file: None,
             secret_file: None,
+            cdr: crate::cdr::CdrConfig::default(),
+            call_limits: Vec::new(),
+            max_calls: 1_000_000,
         }
     }
 }
@@ -651,6 +676,7 @@ impl Config {
         if let Some(a) = &file.auth {
             cfg.auth = Some(parse_auth(a, path, &err)?);
         }
+        parse_calls(&file, path, &mut cfg, &err)?;
         if cfg.auth.is_none() {
             if let Some((i, _)) = cfg
                 .policy
@@ -673,6 +699,10 @@ impl Config {
     pub fn proxy_for(&self, bound: &[SocketAddr]) -> Arc<ProxyConfig> {
         let mut p = self.proxy.clone();
         p.shards = self.shards;
+        if let Some(d) = p.dialogs.as_mut() {
+            // Each shard holds its share of the router's calls.
+            d.table.max_calls = self.max_calls.div_ceil(usize::from(self.shards.max(1)));
+        }
         p.locals = Locals {
             addrs: bound
                 .iter()
@@ -794,6 +824,78 @@ fn parse_security(
         };
         return Err(err(span, Some(key), e.to_string()));
     }
+    Ok(())
+}
+
+/// Call control: `[dialogs]`, `[cdr]` (paths relative to `path`'s
+/// folder) and `[[limit]]`; calls are tracked when any of them asks.
+fn parse_calls(
+    file: &FileConfig,
+    path: &Path,
+    cfg: &mut Config,
+    err: ErrAt<'_>,
+) -> Result<(), ConfigError> {
+    use crate::proxy::calls::DialogSettings;
+    use trunkline_shards::dialog::DialogConfig;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    if let Some(c) = &file.cdr {
+        let mut cdr = c.get_ref().clone();
+        cdr.path = cdr.path.map(|p| dir.join(p));
+        cdr.spool = cdr.spool.map(|p| dir.join(p));
+        if let Err(e) = cdr.validate() {
+            return Err(err(Some(c.span()), Some("cdr"), e.to_string()));
+        }
+        cfg.cdr = cdr;
+    }
+    for (i, l) in file.limit.iter().enumerate() {
+        cfg.call_limits.push(l.get_ref().clone());
+        if let Err(e) = crate::security::call_limits::CallLimits::new(
+            &cfg.call_limits,
+            std::time::Instant::now(),
+        ) {
+            return Err(err(
+                Some(l.span()),
+                Some(&format!("limit[{i}]")),
+                e.to_string(),
+            ));
+        }
+    }
+    let d = file.dialogs.as_ref().map(Spanned::get_ref);
+    let mut table = DialogConfig::default();
+    if let Some(s) = d.and_then(|d| d.max_duration_s.as_ref()) {
+        if *s.get_ref() == 0 {
+            return Err(err(
+                Some(s.span()),
+                Some("dialogs.max_duration_s"),
+                "must be at least 1 (leave it out for no maximum)".into(),
+            ));
+        }
+        table.max_duration = Some(Duration::from_secs(*s.get_ref()));
+    }
+    if let Some(m) = d.and_then(|d| d.max_calls.as_ref()) {
+        if *m.get_ref() == 0 {
+            return Err(err(
+                Some(m.span()),
+                Some("dialogs.max_calls"),
+                "must be at least 1".into(),
+            ));
+        }
+        cfg.max_calls = *m.get_ref();
+    }
+    let wanted = d.is_some() || cfg.cdr.enabled() || !cfg.call_limits.is_empty();
+    let enabled = d.and_then(|d| d.enabled).unwrap_or(wanted);
+    if !enabled && (cfg.cdr.enabled() || !cfg.call_limits.is_empty()) {
+        return Err(err(
+            file.dialogs.as_ref().map(Spanned::span),
+            Some("dialogs.enabled"),
+            "CDRs and call limits need the calls tracked: leave `enabled` out or true".into(),
+        ));
+    }
+    cfg.proxy.dialogs = enabled.then_some(DialogSettings {
+        table,
+        check: d.and_then(|d| d.check).unwrap_or(false),
+        cdr: cfg.cdr.enabled(),
+    });
     Ok(())
 }
 

@@ -59,6 +59,7 @@
 //! instant `poll_timeout()` gave.
 
 pub mod auth;
+pub mod cdr;
 pub mod config;
 pub mod dns;
 pub mod lcr;

@@ -100,6 +100,9 @@ pub struct ProxyConfig {
     pub probe: ProbeConfig,
     /// The edge's settings (`[security]`).
     pub edge: EdgeConfig,
+    /// Call control (`[dialogs]`, and what needs it: CDRs, call limits):
+    /// `None`, calls are not tracked.
+    pub dialogs: Option<super::calls::DialogSettings>,
 }
 
 impl ProxyConfig {
@@ -120,6 +123,7 @@ impl ProxyConfig {
             shards: 1,
             probe: ProbeConfig::default(),
             edge: EdgeConfig::default(),
+            dialogs: None,
         }
     }
 }

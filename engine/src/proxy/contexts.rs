@@ -63,6 +63,8 @@ pub(crate) struct Ctx {
     pub next_target: usize,
     /// Serial search: a branch timed out (it counts as a 408 in §16.7).
     pub timed_out: bool,
+    /// The call this INVITE started, when calls are tracked.
+    pub call: Option<trunkline_shards::dialog::CallRef>,
     /// Where the request came from, and on which listener (to rebuild it
     /// for the next target).
     pub src: Option<SocketAddr>,
@@ -173,6 +175,7 @@ impl Contexts {
         c.final_sent = false;
         c.cancelled = false;
         c.refs = 1;
+        c.call = None;
         c.followers = Followers::default();
         c.targets.clear();
         c.next_target = 0;

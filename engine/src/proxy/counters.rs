@@ -52,6 +52,9 @@ pub struct Counters {
     pub banned_drops: u64,
     /// Requests refused (503) by a rate limit.
     pub rate_limited: u64,
+    /// Initial INVITEs refused by a call limit (`[[limit]]`: 503 with
+    /// Retry-After by default).
+    pub call_limited: u64,
     /// Initial INVITEs routed by the routing table.
     pub lcr_routed: u64,
     /// Initial INVITEs the table had no route for (answered 404 or the

@@ -39,6 +39,7 @@
 //!   probing), the gateways' caps ([`crate::lcr::caps`]), the name cache
 //!   ([`crate::dns::cache`]).
 
+pub mod calls;
 pub mod config;
 mod contexts;
 mod counters;
@@ -56,7 +57,8 @@ use std::time::Instant;
 
 use trunkline_parser::{Message, Method, ParseError, Parser, ValidateOptions, validate_with};
 use trunkline_routing_tables::At;
-use trunkline_shards::tx::{RequestOutcome, TxId, TxLayer};
+use trunkline_shards::dialog::{Match, Side};
+use trunkline_shards::tx::{ClientRequest, RequestOutcome, TxId, TxLayer};
 use trunkline_shards::{CallIdMinter, ShardId};
 
 use crate::dns::NameQuery;
@@ -70,6 +72,7 @@ pub use next_hop::{LocalAddr, Locals, NextHopError, NextHopPlan};
 pub use probe::ProbeConfig;
 pub use stages::{Attributes, Request, RequestStage, StageCx, Verdict};
 
+use calls::Calls;
 use contexts::{Contexts, CtxId, UserRef};
 use ingress::{Framed, Ingress};
 use probe::Prober;
@@ -101,6 +104,9 @@ pub struct Services {
     pub shield: Option<Arc<crate::security::Shield>>,
     /// The named rate limits (`[[rate_limit]]`) policy rules invoke.
     pub rate_limits: Option<Arc<crate::security::RateLimits>>,
+    /// The call limits (`[[limit]]`): concurrent calls and calls per
+    /// second per customer, source, carrier, gateway.
+    pub call_limits: Option<Arc<crate::security::call_limits::CallLimits>>,
 }
 
 /// Where to send the bytes [`ProxyCore::poll_transmit`] wrote.
@@ -145,6 +151,8 @@ struct Pipeline {
     limits: Limits,
     route: Route,
     header_edits: HeaderEdits,
+    /// Call control: the dialogs of the calls we record-route, when on.
+    calls: Option<Calls>,
     caps: GatewayCaps,
     prober: Prober,
     clock: WallClock,
@@ -155,25 +163,29 @@ struct Pipeline {
 }
 
 /// The wall clock, as the driver last read it: routing rules' time
-/// windows need wall-clock time, and the core reads no clock.
+/// windows and CDRs need wall-clock time, and the core reads no clock.
 #[derive(Clone, Copy, Debug, Default)]
 struct WallClock {
-    anchor: Option<(Instant, At)>,
+    /// A monotonic instant and the Unix time in milliseconds then.
+    anchor: Option<(Instant, i64)>,
 }
 
 impl WallClock {
     /// The wall-clock time at `now`: the anchor moved on by the monotonic
     /// time since (the Unix epoch before the driver set one).
     fn at(&self, now: Instant) -> At {
-        match self.anchor {
-            Some((t, at)) => {
-                let secs = now.saturating_duration_since(t).as_secs();
-                At::from_unix(
-                    at.unix
-                        .saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)),
-                )
-            }
-            None => At::from_unix(0),
+        At::from_unix(self.unix_ms(now).div_euclid(1000))
+    }
+
+    /// Unix milliseconds at `t` (before or after the anchor).
+    fn unix_ms(&self, t: Instant) -> i64 {
+        let Some((anchor, ms)) = self.anchor else {
+            return 0;
+        };
+        let ms_of = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        match t.checked_duration_since(anchor) {
+            Some(d) => ms.saturating_add(ms_of(d)),
+            None => ms.saturating_sub(ms_of(anchor.saturating_duration_since(t))),
         }
     }
 }
@@ -218,9 +230,13 @@ impl ProxyCore {
                     services.shield.clone(),
                     shard,
                 ),
-                limits: Limits::new(services.rate_limits.clone()),
+                limits: Limits::new(services.rate_limits.clone(), services.call_limits.clone()),
                 route: Route::new(cfg.default_route, lcr, cfg.edge.open_relay),
                 header_edits: HeaderEdits::new(services.digest.is_some()),
+                calls: cfg
+                    .dialogs
+                    .filter(|_| cfg.mode == Mode::Stateful)
+                    .map(|d| Calls::new(d, seed ^ 0x6469_616c_6f67)),
                 caps: GatewayCaps::new(shard, cfg.shards, seed ^ 0x5bd1_e995),
                 prober: Prober::new(cfg.probe, CallIdMinter::new(ShardId(shard), seed)),
                 clock: WallClock::default(),
@@ -234,7 +250,13 @@ impl ProxyCore {
     /// Tells the core the wall-clock time `wall` at `now` (the driver
     /// reads both clocks; once a second is plenty).
     pub fn set_wall_clock(&mut self, now: Instant, wall: At) {
-        self.pipe.clock.anchor = Some((now, wall));
+        self.set_wall_clock_ms(now, wall.unix.saturating_mul(1000));
+    }
+
+    /// Tells the core the wall-clock time at `now` in Unix milliseconds
+    /// (CDR times are to the millisecond).
+    pub fn set_wall_clock_ms(&mut self, now: Instant, unix_ms: i64) {
+        self.pipe.clock.anchor = Some((now, unix_ms));
     }
 
     /// Gives back the memory a burst of transactions left behind (see
@@ -264,8 +286,29 @@ impl ProxyCore {
             auth_bans: a.bans,
             banned_drops: a.banned_drops,
             rate_limited: p.limits.rejected,
+            call_limited: p.limits.calls_refused,
             ..p.counters
         }
+    }
+
+    /// The call-control part's counters (zero when calls are not tracked).
+    pub fn call_counters(&self) -> calls::CallCounters {
+        self.pipe
+            .calls
+            .as_ref()
+            .map(|c| c.counters)
+            .unwrap_or_default()
+    }
+
+    /// Calls held by the call-control part (ended ones lingering included).
+    pub fn live_calls(&self) -> usize {
+        self.pipe.calls.as_ref().map_or(0, Calls::live)
+    }
+
+    /// The next CDR of a call that ended here, for the sinks (the driver
+    /// drains these with the datagrams).
+    pub fn poll_cdr(&mut self) -> Option<crate::cdr::Cdr> {
+        self.pipe.calls.as_mut()?.poll_cdr()
     }
 
     /// Transaction layer counters.
@@ -365,6 +408,11 @@ impl ProxyCore {
         let p = &mut self.pipe;
         p.probe_round(now);
         p.caps.sweep(now);
+        if let Some(calls) = p.calls.as_mut() {
+            calls.handle_timeout(now);
+        }
+        p.settle_calls(now);
+        p.drain_tx_events(now, &mut self.stored);
     }
 
     /// The next deadline for [`ProxyCore::handle_timeout`].
@@ -374,7 +422,8 @@ impl ProxyCore {
         let probe = p.prober.next_round().filter(|_| p.route.has_lcr());
         let sweep = p.caps.next_sweep();
         let names = p.route.names.next_deadline();
-        [tx, probe, sweep, names].into_iter().flatten().min()
+        let calls = p.calls.as_ref().and_then(Calls::next_deadline);
+        [tx, probe, sweep, names, calls].into_iter().flatten().min()
     }
 
     /// The next host name to look up for a parked request
@@ -428,6 +477,12 @@ impl ProxyCore {
             }
             p.drain_tx_events(now, stored);
         }
+    }
+
+    /// The call limits (`[[limit]]`) this core admits under, shared by
+    /// the shards.
+    pub fn call_limits(&self) -> Option<&Arc<crate::security::call_limits::CallLimits>> {
+        self.pipe.limits.call_limits()
     }
 
     /// Per rate limit: (name, admitted, rejected) on this shard.
@@ -610,6 +665,9 @@ impl Pipeline {
                 }
                 _ => return, // retransmission, absorbed
             }
+            if !req.initial() && self.in_dialog(now, &req) {
+                return;
+            }
         }
         // The stages before routing, in order (see `stages`).
         let mut attrs = Attributes {
@@ -674,6 +732,66 @@ impl Pipeline {
         self.forward_with(now, &req, &attrs);
     }
 
+    /// Call control's view of an in-dialog request (stateful mode): the
+    /// dialog it names, the BYE that ends it; with `[dialogs] check`, 481
+    /// when it names none and 500 for an old CSeq (§12.2.2). Returns
+    /// whether it was answered here.
+    fn in_dialog(&mut self, now: Instant, req: &Request<'_, '_>) -> bool {
+        let Some(calls) = self.calls.as_mut() else {
+            return false;
+        };
+        let m = calls.on_request(now, req.msg, req.sum);
+        let check = calls.checks();
+        self.settle_calls(now);
+        let (code, reason): (u16, &[u8]) = match m {
+            Match::NoDialog if check => (481, b"Call/Transaction Does Not Exist"),
+            Match::OutOfOrder(_) if check => (500, b"CSeq Out of Order"),
+            _ => return false,
+        };
+        self.answerer().reply(now, req, code, reason, b"");
+        true
+    }
+
+    /// Acts on what call control reported: CDRs queued, limit slots given
+    /// back (by [`Calls::settle`]), and the BYEs of dialogs we end sent to
+    /// both sides through non-INVITE client transactions of their own
+    /// (retransmitted until answered; their responses are absorbed).
+    fn settle_calls(&mut self, now: Instant) {
+        let Some(calls) = self.calls.as_mut() else {
+            return;
+        };
+        let clock = self.clock;
+        calls.settle(now, &|t| clock.unix_ms(t));
+        while let Some(id) = calls.poll_bye() {
+            for side in [Side::Callee, Side::Caller] {
+                let Some((dest, local)) = calls.bye_dest(id, side) else {
+                    continue;
+                };
+                let out = self.cfg.locals.egress(local, dest).unwrap_or(local);
+                let addrs = &self.cfg.locals.addrs;
+                let host_port = addrs[usize::from(out) % addrs.len()].host_port.as_bytes();
+                let branch = calls.bye_branch();
+                let mut buf = self.tx.take_buf();
+                if !calls.write_bye(id, side, host_port, branch.as_bytes(), &mut buf) {
+                    self.tx.give_buf(buf);
+                    continue;
+                }
+                self.tx.start_client(
+                    now,
+                    ClientRequest {
+                        method: Method::Bye,
+                        branch: branch.as_bytes(),
+                        bytes: buf,
+                        dest,
+                        local: out,
+                        user: 0, // no context: its responses are absorbed
+                        timer_c: false,
+                    },
+                );
+            }
+        }
+    }
+
     /// A CANCEL (stateful mode): answered and its INVITE's branches
     /// cancelled (§16.10), or forwarded statelessly when it matches no
     /// INVITE here.
@@ -730,15 +848,18 @@ impl Pipeline {
                 // The route stage decides a serial search only for a
                 // request with a server transaction.
                 if let Some(server) = req.server {
-                    self.start_serial(now, req, server, reason);
+                    self.start_serial(now, req, attrs, server, reason);
                 }
                 return;
             }
             Decision::Park(query) => {
+                // The call limits' slots are not kept while it waits.
+                self.release_held(attrs);
                 self.park(now, req, query);
                 return;
             }
             Decision::Refuse { code, reason } => {
+                self.release_held(attrs);
                 if req.method() == Method::Ack {
                     self.counters.dropped += 1;
                 } else {
@@ -765,6 +886,7 @@ impl Pipeline {
             &mut buf,
         ) {
             self.tx.give_buf(buf);
+            self.release_held(attrs);
             self.counters.dropped += 1;
             return;
         }
@@ -774,7 +896,44 @@ impl Pipeline {
             return;
         };
         let ctx = self.open_ctx(server, req.msg);
+        self.track_call(now, req, attrs, ctx);
+        if let (Some(call), Some(calls)) =
+            (self.ctxs.get(ctx).and_then(|c| c.call), &mut self.calls)
+        {
+            calls.on_attempt(now, call, dest, None, None, None);
+        }
         self.start_branch(now, UserRef::branch(ctx, 0), req.method(), buf, dest, out);
+    }
+
+    /// An initial INVITE forwarded statefully through context `ctx`: its
+    /// call, when calls are tracked and we record-route it, with the call
+    /// limits' slots the limits stage took (given back now when the call
+    /// is not tracked).
+    fn track_call(&mut self, now: Instant, req: &Request<'_, '_>, attrs: &Attributes, ctx: CtxId) {
+        let Some(calls) = self.calls.as_mut() else {
+            return;
+        };
+        if !(self.cfg.record_route && req.initial() && req.method() == Method::Invite) {
+            return;
+        }
+        let held = attrs
+            .call_held
+            .and_then(|h| Some((Arc::clone(self.limits.call_limits()?), h)));
+        let group = attrs
+            .group
+            .or_else(|| self.route.source_group(req.src.ip()));
+        let call = calls.on_invite(now, req.msg, req.sum, req.src, req.local, group, held, None);
+        if let Some(c) = self.ctxs.get_mut(ctx) {
+            c.call = call;
+        }
+    }
+
+    /// Gives back the call limits' slots the limits stage took for a
+    /// request that is not going on.
+    fn release_held(&self, attrs: &Attributes) {
+        if let (Some(h), Some(limits)) = (attrs.call_held, self.limits.call_limits()) {
+            limits.release(h);
+        }
     }
 
     /// A new response context for server transaction `server`, keeping a

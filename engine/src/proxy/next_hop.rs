@@ -271,7 +271,16 @@ fn plan_with(
         }
         return next_hop(msg, &top, dest, name);
     }
-    if let Some(d) = default_route {
+    // The default route is for requests that did not follow our
+    // Record-Route: an in-dialog request that did (its Route set was
+    // ours) goes to its Request-URI when that names a remote target
+    // (§16.5): a callee's BYE must reach the caller, not the default
+    // route. (A UA that targets us, as SIPp's scenarios do, still gets
+    // the default route.)
+    let in_dialog_via_us = *routed_to_us
+        && to_tagged(msg)
+        && matches!(Uri::parse(ruri), Ok(Uri::Sip(u)) if !locals.is_me(&u));
+    if let Some(d) = default_route.filter(|_| !in_dialog_via_us) {
         *dest = Some(d);
         return Ok(());
     }
@@ -398,6 +407,11 @@ pub fn resolve(uri: &SipUri<'_>) -> Result<SocketAddr, NextHopError> {
     Ok(SocketAddr::new(ip, uri.port.unwrap_or(5060)))
 }
 
+/// Whether `msg` carries a To tag (is in a dialog, §12).
+fn to_tagged(msg: &Message<'_>) -> bool {
+    matches!(msg.to(), Ok(to) if to.tag().is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,10 +465,18 @@ To: <sip:b@x>;tag=2\r\nFrom: <sip:a@x>;tag=1\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n\r\
         )
         .unwrap();
         assert_eq!(r.dest, Some("192.0.2.50:5070".parse().unwrap()));
-        // The default route does not override a Route set's target... but
-        // with no Route left, the default applies.
+        // The default route does not override a Route set's target, nor
+        // the remote target of an in-dialog request that followed our
+        // Record-Route (the callee's BYE goes to the caller)...
         let r = run(
             &req("sip:bob@192.0.2.50:5070", "Route: <sip:192.0.2.1;lr>\r\n"),
+            Some("192.0.2.99:5060"),
+        )
+        .unwrap();
+        assert_eq!(r.dest, Some("192.0.2.50:5070".parse().unwrap()));
+        // ... but with a Request-URI naming us, the default applies.
+        let r = run(
+            &req("sip:bob@192.0.2.1", "Route: <sip:192.0.2.1;lr>\r\n"),
             Some("192.0.2.99:5060"),
         )
         .unwrap();

@@ -20,7 +20,7 @@ impl Pipeline {
         if self.cfg.mode == Mode::Stateful {
             match self.tx.handle_response(now, msg, rsp.sum) {
                 ResponseOutcome::Deliver { user, code, .. } => {
-                    self.on_branch_response(now, msg, user, code, stored);
+                    self.on_branch_response(now, msg, rsp.sum, user, code, stored);
                     return;
                 }
                 ResponseOutcome::Absorbed => return,
@@ -115,6 +115,7 @@ impl Pipeline {
         &mut self,
         now: Instant,
         msg: &Message<'_>,
+        sum: &Summary<'_>,
         user: u64,
         code: u16,
         stored: &mut Stored,
@@ -131,6 +132,22 @@ impl Pipeline {
         };
         let Some(server) = ctx.server else { return };
         let b = u.branch as usize;
+        if let (Some(call), Some(calls)) = (ctx.call, self.calls.as_mut()) {
+            // Call control sees the INVITE's responses as they are
+            // relayed: provisional ones and 2xx now, a final non-2xx only
+            // once it is the one sent upstream (a serial search's failed
+            // attempts do not end the call).
+            if code > 100 {
+                calls.on_attempt_response(now, call, code);
+            }
+            if code > 100 && code < 300 {
+                calls.on_response(now, call, msg, sum, code, &self.cfg.locals);
+                self.settle_calls(now);
+            }
+        }
+        let Some(ctx) = self.ctxs.get_mut(u.ctx) else {
+            return;
+        };
         if code < 200 {
             let pending = ctx
                 .branches
@@ -236,6 +253,7 @@ impl Pipeline {
             return;
         };
         ctx.final_sent = true;
+        let call = ctx.call;
         if code == 503 {
             // §16.7 step 6: a 503 downstream is not forwarded as such.
             self.tx.give_buf(bytes);
@@ -245,6 +263,20 @@ impl Pipeline {
         self.counters.responses_forwarded += 1;
         self.tx.respond(now, server, bytes, code);
         self.drop_request(id);
+        self.call_final(now, call, code);
+    }
+
+    /// The final non-2xx response `code` went upstream for call `call`.
+    fn call_final(
+        &mut self,
+        now: Instant,
+        call: Option<trunkline_shards::dialog::CallRef>,
+        code: u16,
+    ) {
+        if let (Some(call), Some(calls)) = (call, self.calls.as_mut()) {
+            calls.on_final(now, call, code);
+            self.settle_calls(now);
+        }
     }
 
     /// The final response is out: the request copy kept for local
@@ -270,6 +302,7 @@ impl Pipeline {
         let Some(ctx) = self.ctxs.get_mut(id) else {
             return;
         };
+        let call = ctx.call;
         let request = std::mem::take(&mut ctx.request);
         let mut buf = self.tx.take_buf();
         let written = self.wire.local_final(&request, code, reason, &mut buf);
@@ -280,6 +313,7 @@ impl Pipeline {
         } else {
             self.tx.give_buf(buf);
         }
+        self.call_final(now, call, code);
     }
 
     /// §16.10: cancel every branch without a final response.
@@ -395,6 +429,9 @@ impl Pipeline {
         };
         if let Some(b) = ctx.branches.get_mut(u.branch as usize) {
             b.done = true;
+        }
+        if let (Some(call), Some(calls)) = (ctx.call, self.calls.as_mut()) {
+            calls.on_attempt_failed(call, if ctx.cancelled { 487 } else { 408 });
         }
         self.release_slot(u.ctx, u.branch as usize);
         let ctx = self.ctxs.get_mut(u.ctx).expect("live");

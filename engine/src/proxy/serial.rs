@@ -16,7 +16,7 @@ use trunkline_parser::{Method, ValidateOptions, validate_with};
 use trunkline_shards::tx::{ClientRequest, TxId};
 
 use super::contexts::{Branch, BranchId, CtxId, Followers, UserRef};
-use super::{Pipeline, Request, Stored, next_hop};
+use super::{Attributes, Pipeline, Request, Stored, next_hop};
 use crate::lcr::{MAX_TARGETS, Target};
 
 impl Pipeline {
@@ -62,10 +62,12 @@ impl Pipeline {
         &mut self,
         now: Instant,
         req: &Request<'_, '_>,
+        attrs: &Attributes,
         server: TxId,
         reason: &[u8],
     ) {
         let id = self.open_ctx(server, req.msg);
+        self.track_call(now, req, attrs, id);
         let ctx = self.ctxs.get_mut(id).expect("just opened");
         // The context's old (empty) list becomes the stage's scratch.
         std::mem::swap(&mut ctx.targets, &mut self.route.targets);
@@ -150,6 +152,11 @@ impl Pipeline {
             let held = self.caps.take(&target);
             if let Some(br) = self.ctxs.get_mut(id).and_then(|c| c.branches.get_mut(b)) {
                 br.holds = held;
+            }
+            let call = self.ctxs.get(id).and_then(|c| c.call);
+            if let (Some(call), Some(calls)) = (call, self.calls.as_mut()) {
+                let user = (!target.keeps_request_uri()).then(|| target.user());
+                calls.on_attempt(now, call, target.dest, Some(target.gateway), user, None);
             }
             if b > 0 {
                 let counters = &mut self.counters;

@@ -594,6 +594,7 @@ fn the_transaction_cap_answers_503_without_state() {
     assert_eq!(n.core.counters().overloaded, 1);
 }
 
+mod calls;
 mod dns;
 mod edge;
 mod lcr;

@@ -55,6 +55,12 @@ pub enum StartError {
     /// The flood defence's settings are out of range.
     #[error("[security] refused: {0}")]
     Security(crate::security::SecurityError),
+    /// A call limit (`[[limit]]`) is wrong.
+    #[error("[[limit]] refused: {0}")]
+    CallLimits(crate::security::call_limits::LimitError),
+    /// The CDR sinks could not start.
+    #[error("[cdr] refused: {0}")]
+    Cdr(crate::cdr::CdrError),
     /// The secret file could not be read or created.
     #[error("[security] secret_file: {0}")]
     Secret(String),
@@ -210,6 +216,13 @@ impl RouterBuilder {
                 .map_err(StartError::Security)?,
             )),
         };
+        let call_limits = match config.call_limits.as_slice() {
+            [] => None,
+            specs => Some(Arc::new(
+                crate::security::call_limits::CallLimits::new(specs, std::time::Instant::now())
+                    .map_err(StartError::CallLimits)?,
+            )),
+        };
         let subscribers = match (&digest, &config.file) {
             (Some(d), Some(file)) => Some((Arc::clone(&d.subscribers), file.clone())),
             _ => None,
@@ -232,8 +245,19 @@ impl RouterBuilder {
             digest,
             shield: Some(shield),
             rate_limits,
+            call_limits,
         };
-        let running = shards::start(&config, services, || resolver_for(&resolver))?;
+        // The CDR writer runs before the shards, which hand it records.
+        let cdr = match config.cdr.enabled() {
+            true => Some(crate::cdr::CdrWriter::start(&config.cdr).map_err(StartError::Cdr)?),
+            false => None,
+        };
+        let running = shards::start(
+            &config,
+            services,
+            cdr.as_ref().map(crate::cdr::CdrWriter::sender),
+            || resolver_for(&resolver),
+        )?;
         // Gateway host names followed in DNS (stopped when this drops).
         let refresher = match (&table, &config.routing) {
             (Some(t), Some(r)) if !r.resolve_every.is_zero() => Some(
@@ -258,6 +282,7 @@ impl RouterBuilder {
             false => None,
         };
         Ok(Router {
+            cdr,
             shards: running,
             table,
             reloader,
@@ -273,6 +298,9 @@ impl RouterBuilder {
 #[derive(Debug)]
 pub struct Router {
     shards: RunningShards,
+    /// The CDR writer: stopped after the shards, so that the records of
+    /// the calls they end on the way out are written.
+    cdr: Option<crate::cdr::CdrWriter>,
     table: Option<Arc<LcrTable>>,
     reloader: Arc<Reloader>,
     _refresher: Option<Refresher>,
@@ -325,7 +353,15 @@ impl Router {
         if let Some(s) = &mut self.signals {
             s.close();
         }
+        if let Some(cdr) = self.cdr.take() {
+            cdr.shutdown();
+        }
         reports
+    }
+
+    /// What the CDR writer did so far (`None` without `[cdr]`).
+    pub fn cdr_counts(&self) -> Option<crate::cdr::CdrCounts> {
+        self.cdr.as_ref().map(crate::cdr::CdrWriter::counts)
     }
 }
 

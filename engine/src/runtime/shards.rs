@@ -18,7 +18,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use trunkline_parser::find_call_id;
-use trunkline_routing_tables::At;
 use trunkline_shards::runtime::{Runtime, RuntimeBuilder, ShardCtx, Waker};
 use trunkline_shards::serve::{Io, Outbound, ServeOptions, ServeStats, Service, serve};
 use trunkline_shards::tx::TxStats;
@@ -63,6 +62,13 @@ pub(crate) fn random_u64() -> u64 {
     })
 }
 
+/// The wall clock in Unix milliseconds.
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// One shard's counters at exit (or on request).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShardReport {
@@ -90,6 +96,10 @@ pub struct ShardReport {
     /// The flood defence's counts at this shard's gate: datagrams
     /// dropped (banned source, or over `flood_pps`), sources it banned.
     pub gate: GateCounters,
+    /// Call control's counts (zero when calls are not tracked).
+    pub calls: crate::proxy::calls::CallCounters,
+    /// Calls held when the report was made.
+    pub live_calls: usize,
 }
 
 impl std::fmt::Display for ShardReport {
@@ -102,7 +112,8 @@ requests_forwarded={} responses_forwarded={} local_replies={} dropped={} local_a
 forged_responses={} refused_sources={} auth_challenges={} auth_successes={} auth_failures={} auth_bans={} banned_drops={} rate_limited={} \
 flood_dropped_banned={} flood_dropped_over_rate={} flood_bans={} kernel_drops={} \
 lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={} lcr_family_skipped={} \
-names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={}",
+names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={} \
+calls_live={} calls_started={} calls_answered={} calls_ended={} calls_untracked={} call_limited={} max_duration_ends={} byes_sent={} byes_unroutable={} no_dialog={} out_of_order={} cdrs={}",
             self.shard,
             c.received,
             c.sent,
@@ -147,6 +158,18 @@ names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures
             self.handoffs_out,
             self.handoffs_in,
             self.send_errors,
+            self.live_calls,
+            self.calls.started,
+            self.calls.answered,
+            self.calls.ended,
+            self.calls.untracked,
+            c.call_limited,
+            self.calls.max_duration,
+            self.calls.byes_sent,
+            self.calls.byes_unroutable,
+            self.calls.no_dialog,
+            self.calls.out_of_order,
+            self.calls.cdrs,
         )
     }
 }
@@ -299,6 +322,7 @@ fn reserve(listen: &[SocketAddr]) -> Result<(Vec<SocketAddr>, Vec<socket2::Socke
 pub(crate) fn start(
     cfg: &Config,
     services: Services,
+    cdr: Option<crate::cdr::CdrSender>,
     resolver: impl Fn() -> Resolver,
 ) -> Result<RunningShards, StartError> {
     let (bound, holders) = reserve(&cfg.listen)?;
@@ -319,6 +343,7 @@ pub(crate) fn start(
         bound: bound.clone(),
         proxy,
         services,
+        cdr,
         control: control.clone(),
         grace,
         seed,
@@ -377,6 +402,8 @@ struct ShardSetup {
     bound: Vec<SocketAddr>,
     proxy: Arc<ProxyConfig>,
     services: Services,
+    /// Where the shards hand their CDRs.
+    cdr: Option<crate::cdr::CdrSender>,
     control: Arc<Control>,
     grace: Duration,
     seed: u64,
@@ -410,6 +437,8 @@ struct RouterShard {
     gate: Option<Gate>,
     /// The gate's bans already logged.
     bans_logged: u64,
+    /// Where the core's CDRs go (the writer thread's queue).
+    cdr: Option<crate::cdr::CdrSender>,
 }
 
 impl RouterShard {
@@ -428,6 +457,8 @@ impl RouterShard {
             send_errors: io.send_errors,
             kernel_drops: io.kernel_drops,
             gate: self.gate.as_ref().map(Gate::counters).unwrap_or_default(),
+            calls: core.call_counters(),
+            live_calls: core.live_calls(),
         }
     }
 }
@@ -515,7 +546,7 @@ impl Service for RouterShard {
         }
         // Routing rules' time windows read the wall clock through the
         // core: set whenever its timers run.
-        self.core.set_wall_clock(now, At::now());
+        self.core.set_wall_clock_ms(now, unix_ms());
         self.core.handle_timeout(now);
         let d = self.control.dump.load(Ordering::Relaxed);
         if d != self.dumped {
@@ -529,6 +560,20 @@ impl Service for RouterShard {
             }
             for (limit, admitted, rejected) in self.core.rate_limit_counts() {
                 tracing::info!(shard = self.id, limit, admitted, rejected, "rate limit");
+            }
+            if let (0, Some(limits)) = (self.id, self.core.call_limits()) {
+                // Shared by the shards: one reports them.
+                for l in limits.counts() {
+                    tracing::info!(
+                        key = l.key,
+                        concurrent = l.concurrent,
+                        concurrent_limit = ?l.concurrent_limit,
+                        cps_limit = ?l.cps_limit,
+                        admitted = l.admitted,
+                        refused = l.refused,
+                        "call limit"
+                    );
+                }
             }
             if let (0, Some(gate)) = (self.id, self.gate.as_ref()) {
                 // The ban list is shared: one shard counts it (a scan of
@@ -575,6 +620,12 @@ impl Service for RouterShard {
     /// lookup threads (never blocking here; a full queue fails the lookup
     /// at once).
     fn poll_transmit(&mut self, out: &mut Vec<Out>) {
+        while let Some(cdr) = self.core.poll_cdr() {
+            // Never blocks: a full queue counts the record as dropped.
+            if let Some(s) = &self.cdr {
+                s.send(cdr);
+            }
+        }
         while let Some(q) = self.core.poll_name_query() {
             if let Err(e) = self.name_queries.try_send((self.id, q)) {
                 let (_, q) = e.into_inner();
@@ -673,7 +724,7 @@ fn run_shard(ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         id,
         setup.seed ^ id as u64,
     );
-    core.set_wall_clock(Instant::now(), At::now());
+    core.set_wall_clock_ms(Instant::now(), unix_ms());
     let mut shard = RouterShard {
         id,
         core,
@@ -688,6 +739,7 @@ fn run_shard(ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         overloaded: 0,
         gate: setup.services.shield.as_ref().map(|s| s.gate()),
         bans_logged: 0,
+        cdr: setup.cdr.clone(),
     };
     if let Ok(r) = ready {
         let _ = r.send(Ok(()));

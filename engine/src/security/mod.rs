@@ -98,6 +98,7 @@
 //! answer at the rate of all the calls we send them) before it is.
 
 pub mod bans;
+pub mod call_limits;
 pub mod cidr;
 pub mod pike;
 pub mod rate_limit;
@@ -108,6 +109,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use bans::{BanOutcome, Bans, MAX_BAN_CAPACITY};
+pub use call_limits::{
+    CallLimits, Held, LimitCounts, LimitError, LimitErrorKind, LimitKey, LimitSpec, Over, Refused,
+};
 pub use cidr::{Cidr, CidrError, CidrSet};
 pub use pike::{MAX_FLOOD_PPS, MAX_PIKE_WIDTH, MIN_PIKE_WIDTH, Pike};
 pub use rate_limit::{

@@ -623,22 +623,43 @@ impl<U> DialogTable<U> {
                     }
                 }
             }
-            300..=699 => {
-                if c.final_code.is_some() {
-                    return;
-                }
-                c.final_code = Some(r.code);
-                for (i, d) in c.dialogs.iter_mut().enumerate() {
-                    if d.state == State::Early {
-                        d.state = State::Terminated(Ended::Rejected(r.code));
-                        d.ended = Some(now);
-                        out.push(Event::Ended(id(i), Ended::Rejected(r.code)));
-                    }
-                }
-                self.settle(now, slot, out);
-            }
+            300..=699 => self.reject(now, slot, r.code, out),
             _ => {}
         }
+    }
+
+    /// The final non-2xx response sent upstream for call `r`'s INVITE
+    /// when it was generated here (408, 487, 500, 503: no To tag of a
+    /// callee), or chosen among the branches' (§16.7): its early dialogs
+    /// end and the call is over, unless a 2xx answered it first.
+    pub fn on_final(&mut self, now: Instant, r: CallRef, code: u16, out: &mut Vec<Event>) {
+        if (300..=699).contains(&code) && self.call(r).is_some() {
+            self.reject(now, r.slot, code, out);
+        }
+    }
+
+    /// The call in `slot` was rejected with `code` (the first final
+    /// response counts).
+    fn reject(&mut self, now: Instant, slot: u32, code: u16, out: &mut Vec<Event>) {
+        let generation = self.generations[slot as usize];
+        let c = self.calls[slot as usize].as_mut().expect("held");
+        if c.final_code.is_some() {
+            return;
+        }
+        c.final_code = Some(code);
+        for (i, d) in c.dialogs.iter_mut().enumerate() {
+            if d.state == State::Early {
+                d.state = State::Terminated(Ended::Rejected(code));
+                d.ended = Some(now);
+                let id = DialogId {
+                    call: slot,
+                    generation,
+                    fork: i as u8,
+                };
+                out.push(Event::Ended(id, Ended::Rejected(code)));
+            }
+        }
+        self.settle(now, slot, out);
     }
 
     /// An in-dialog request (a To tag): which dialog, and from which side.
@@ -796,7 +817,7 @@ impl<U> DialogTable<U> {
                         self.end(now, id, Ended::MaxDuration, out);
                     }
                 }
-                    Due::Remove => {
+                Due::Remove => {
                     let key = c.key;
                     if self.index.get(&key) == Some(&slot) {
                         self.index.remove(&key);

@@ -166,7 +166,10 @@ fn re_invite_update_and_the_caller_hangs_up() {
     assert!(matches!(m, Match::Dialog { ended: true, .. }));
     assert_eq!(
         ev[ev.len() - 2..],
-        [Event::Ended(id, Ended::CallerBye), Event::CallEnded(id.call())]
+        [
+            Event::Ended(id, Ended::CallerBye),
+            Event::CallEnded(id.call())
+        ]
     );
 }
 

@@ -141,6 +141,9 @@ pub struct Attributes {
     /// count against; at most [`Attributes::MAX_LIMITS`], later ones are
     /// not counted.
     pub rate_limits: [Option<LimitId>; Attributes::MAX_LIMITS],
+    /// The call limits' slots (`[[limit]]`) the limits stage took for an
+    /// initial INVITE: the call holds them until it ends.
+    pub call_held: Option<crate::security::call_limits::Held>,
 }
 
 impl Attributes {

@@ -1,0 +1,731 @@
+//! Call control (RFC 3261 §12, §16.6 step 4): the dialogs of the calls
+//! this shard record-routes, and what hangs on them: the maximum call
+//! duration (BYE to both legs, §15.1.1), the CDRs, the limit slots a call
+//! holds until it ends.
+//!
+//! A part of the proxy core with its own state ([`Calls`]), fed by the
+//! request and response paths at four points:
+//!
+//! - an initial INVITE forwarded statefully ([`Calls::on_invite`]): a
+//!   call, owned by this shard (the Call-ID's), with what its CDR needs;
+//!   each target tried is an attempt ([`Calls::on_attempt`]);
+//! - the INVITE's provisional and 2xx responses as they are relayed
+//!   ([`Calls::on_response`]): early and confirmed dialogs by To tag;
+//!   its final non-2xx only once it is the one sent upstream
+//!   ([`Calls::on_final`]: a serial search's failed attempts are not the
+//!   call's end);
+//! - every in-dialog request ([`Calls::on_request`]): which dialog, a
+//!   target refresh, a BYE that ends it; with `[dialogs] check`, 481 for
+//!   one that names no live dialog and 500 for an old CSeq (§12.2.2);
+//! - time ([`Calls::handle_timeout`]): the maximum duration, the setup
+//!   timeout, the linger of ended calls.
+//!
+//! What comes out: BYEs to send ([`Calls::write_bye`], sent by the core
+//! through non-INVITE client transactions of their own), CDRs to hand to
+//! the sinks ([`Calls::poll_cdr`]), limit slots to give back.
+//!
+//! Routing does not depend on this state: in-dialog requests follow their
+//! Route sets as before, so a call whose dialog is not held (the table
+//! full, a restart) still completes; only its CDR and limit slots need
+//! the table.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use trunkline_parser::{Message, Method, NameAddr, Summary, Uri};
+use trunkline_shards::dialog::{
+    self, CallRef, DialogConfig, DialogId, DialogTable, Ended, Event, Match, Side,
+};
+
+use crate::cdr::{Attempt, Cdr, Hangup};
+use crate::lcr::GroupName;
+use crate::proxy::next_hop::Locals;
+use crate::security::call_limits::{CallLimits, Held};
+
+/// The `[dialogs]` settings the core runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DialogSettings {
+    /// The table's bounds and the default maximum duration.
+    pub table: DialogConfig,
+    /// Answer in-dialog requests that name no live dialog (481) or come
+    /// with an old CSeq (500), instead of routing them by their Route set.
+    pub check: bool,
+    /// Build a CDR per call ([`Calls::poll_cdr`]).
+    pub cdr: bool,
+}
+
+/// What the core keeps with each call: its CDR's details and the limit
+/// slots it holds.
+#[derive(Debug, Default)]
+pub struct CallInfo {
+    /// From user, Request-URI user as received, Request-URI user as sent
+    /// (packed: `caller \0 callee \0 callee_sent`), when CDRs are on.
+    users: Box<[u8]>,
+    source: Option<SocketAddr>,
+    group: Option<GroupName>,
+    attempts: Vec<AttemptInfo>,
+    /// The listener the INVITE came in on (the BYEs leave by it).
+    local: u16,
+    /// The customer's limit slots and the current target's.
+    held: Option<Held>,
+    target_held: Option<Held>,
+    limits: Option<std::sync::Arc<CallLimits>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct AttemptInfo {
+    dest: SocketAddr,
+    gateway: Option<u32>,
+    start: Instant,
+    /// The first provisional response other than 100, or the final one.
+    first: Option<Instant>,
+    code: u16,
+}
+
+/// Counters of the call-control part.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallCounters {
+    /// Calls tracked.
+    pub started: u64,
+    /// Dialogs confirmed (2xx).
+    pub answered: u64,
+    /// Calls over.
+    pub ended: u64,
+    /// Calls not tracked: the table was full.
+    pub untracked: u64,
+    /// Dialogs ended by the maximum duration.
+    pub max_duration: u64,
+    /// BYEs sent by us (two per maximum-duration end).
+    pub byes_sent: u64,
+    /// BYEs we could not address (a remote target that is not an IP).
+    pub byes_unroutable: u64,
+    /// In-dialog requests that named no live dialog.
+    pub no_dialog: u64,
+    /// In-dialog requests with an old CSeq.
+    pub out_of_order: u64,
+    /// CDRs produced.
+    pub cdrs: u64,
+}
+
+/// The call-control part of one shard (see the module docs).
+#[derive(Debug)]
+pub struct Calls {
+    table: DialogTable<CallInfo>,
+    settings: DialogSettings,
+    events: Vec<Event>,
+    cdrs: VecDeque<Cdr>,
+    /// Dialogs ended by us whose BYEs are to be sent.
+    byes: VecDeque<DialogId>,
+    /// Our BYEs' branches: a per-shard salt and a counter.
+    bye_salt: u64,
+    bye_seq: u64,
+    /// Counters.
+    pub counters: CallCounters,
+}
+
+/// A branch of a BYE of ours, inline.
+#[derive(Clone, Copy, Debug)]
+pub struct ByeBranch {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl ByeBranch {
+    /// The branch.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// The wall clock in Unix milliseconds at a monotonic instant.
+pub type UnixMs<'c> = &'c dyn Fn(Instant) -> i64;
+
+impl Calls {
+    /// The part with `settings`; `seed` keys the table's hash.
+    pub fn new(settings: DialogSettings, seed: u64) -> Calls {
+        Calls {
+            table: DialogTable::new(settings.table, seed),
+            settings,
+            events: Vec::with_capacity(8),
+            cdrs: VecDeque::new(),
+            byes: VecDeque::new(),
+            bye_salt: seed.rotate_left(17) & 0xffff_ffff,
+            bye_seq: 0,
+            counters: CallCounters::default(),
+        }
+    }
+
+    /// Whether in-dialog requests naming no dialog are answered.
+    pub fn checks(&self) -> bool {
+        self.settings.check
+    }
+
+    /// Calls held (ended ones lingering included).
+    pub fn live(&self) -> usize {
+        self.table.calls()
+    }
+
+    /// Whether a new call would not be tracked.
+    pub fn is_full(&self) -> bool {
+        self.table.is_full()
+    }
+
+    /// An initial INVITE forwarded statefully: its call, with the limit
+    /// slots it holds (`held`, on `limits`) and the group it was routed
+    /// in. `None` when it is not tracked (held already: a retransmission
+    /// parked and let go; or the table is full): the slots are then given
+    /// back here.
+    #[allow(clippy::too_many_arguments)] // what a call starts with
+    pub fn on_invite(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_>,
+        sum: &Summary<'_>,
+        src: SocketAddr,
+        local: u16,
+        group: Option<GroupName>,
+        held: Option<(std::sync::Arc<CallLimits>, Held)>,
+        max_duration: Option<Duration>,
+    ) -> Option<CallRef> {
+        if let Some(r) = self
+            .table
+            .find_call(sum.call_id, sum.from.tag().unwrap_or_default())
+        {
+            if let Some((limits, h)) = held {
+                limits.release(h);
+            }
+            return Some(r);
+        }
+        let contact = first_contact(msg);
+        let mut route = Vec::new();
+        route_to_caller(msg, &mut route);
+        let mut info = CallInfo {
+            local,
+            group,
+            ..CallInfo::default()
+        };
+        if let Some((limits, h)) = held {
+            info.held = Some(h);
+            info.limits = Some(limits);
+        }
+        if self.settings.cdr {
+            let caller = user_of(sum.from.uri);
+            let callee = msg.request_uri_bytes().map(user_of).unwrap_or_default();
+            let mut users = Vec::with_capacity(caller.len() + 2 * callee.len() + 2);
+            users.extend_from_slice(caller);
+            users.push(0);
+            users.extend_from_slice(callee);
+            users.push(0);
+            users.extend_from_slice(callee);
+            info.users = users.into_boxed_slice();
+            info.source = Some(src);
+        }
+        let inv = dialog::Invite {
+            call_id: sum.call_id,
+            from: sum_value(msg, trunkline_parser::HeaderName::From),
+            from_tag: sum.from.tag().unwrap_or_default(),
+            to: sum_value(msg, trunkline_parser::HeaderName::To),
+            cseq: sum.cseq.seq,
+            contact,
+            route_to_caller: &route,
+            max_duration,
+        };
+        match self.table.on_invite(now, &inv, info) {
+            Ok(r) => {
+                self.counters.started += 1;
+                Some(r)
+            }
+            Err(info) => {
+                self.counters.untracked += 1;
+                release(info);
+                None
+            }
+        }
+    }
+
+    /// A target tried for call `r` (least-cost routing's gateway index, if
+    /// any); `user` is the Request-URI user it was sent with; `held`:
+    /// the slots the target's own limits gave it (the previous
+    /// attempt's, if any, are given back).
+    pub fn on_attempt(
+        &mut self,
+        now: Instant,
+        r: CallRef,
+        dest: SocketAddr,
+        gateway: Option<u32>,
+        user: Option<&[u8]>,
+        held: Option<Held>,
+    ) {
+        let cdr = self.settings.cdr;
+        let Some(c) = self.table.call_mut(r) else {
+            return;
+        };
+        let info = &mut c.user;
+        if let (Some(old), Some(limits)) = (info.target_held.take(), info.limits.as_ref()) {
+            limits.release(old);
+        }
+        info.target_held = held;
+        if !cdr {
+            return;
+        }
+        if let Some(user) = user {
+            let keep = info
+                .users
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == 0)
+                .nth(1)
+                .map_or(0, |(i, _)| i + 1);
+            let mut users = info.users[..keep].to_vec();
+            users.extend_from_slice(user);
+            info.users = users.into_boxed_slice();
+        }
+        if info.attempts.len() < 16 {
+            info.attempts.push(AttemptInfo {
+                dest,
+                gateway,
+                start: now,
+                first: None,
+                code: 0,
+            });
+        }
+    }
+
+    /// A response of the current attempt of call `r` (for its CDR: PDD
+    /// and code), relayed or not.
+    pub fn on_attempt_response(&mut self, now: Instant, r: CallRef, code: u16) {
+        let Some(a) = self
+            .table
+            .call_mut(r)
+            .and_then(|c| c.user.attempts.last_mut())
+        else {
+            return;
+        };
+        if code > 100 && a.first.is_none() {
+            a.first = Some(now);
+        }
+        if code >= 200 && a.code == 0 {
+            a.code = code;
+        }
+    }
+
+    /// The current attempt of call `r` ended without a response (a
+    /// timeout: `code` 408).
+    pub fn on_attempt_failed(&mut self, r: CallRef, code: u16) {
+        if let Some(a) = self
+            .table
+            .call_mut(r)
+            .and_then(|c| c.user.attempts.last_mut())
+            .filter(|a| a.code == 0)
+        {
+            a.code = code;
+        }
+    }
+
+    /// A provisional (other than 100) or 2xx response to call `r`'s
+    /// INVITE, relayed upstream: early and confirmed dialogs.
+    pub fn on_response(
+        &mut self,
+        now: Instant,
+        r: CallRef,
+        msg: &Message<'_>,
+        sum: &Summary<'_>,
+        code: u16,
+        locals: &Locals,
+    ) {
+        if self.table.call(r).is_none() || !(101..300).contains(&code) {
+            return;
+        }
+        let mut route = Vec::new();
+        route_to_callee(msg, locals, &mut route);
+        let rsp = dialog::Response {
+            call_id: sum.call_id,
+            from_tag: sum.from.tag().unwrap_or_default(),
+            to: sum_value(msg, trunkline_parser::HeaderName::To),
+            to_tag: sum.to.tag(),
+            code,
+            contact: first_contact(msg),
+            route_to_callee: &route,
+        };
+        self.table.on_response(now, &rsp, &mut self.events);
+    }
+
+    /// The final non-2xx response sent upstream for call `r`.
+    pub fn on_final(&mut self, now: Instant, r: CallRef, code: u16) {
+        self.table.on_final(now, r, code, &mut self.events);
+    }
+
+    /// An in-dialog request (a To tag; not an ACK): which dialog it names.
+    pub fn on_request(&mut self, now: Instant, msg: &Message<'_>, sum: &Summary<'_>) -> Match {
+        let method = msg.method();
+        let refresh = matches!(method, Some(Method::Invite | Method::Update));
+        let q = dialog::Request {
+            call_id: sum.call_id,
+            from_tag: sum.from.tag().unwrap_or_default(),
+            to_tag: sum.to.tag().unwrap_or_default(),
+            bye: method == Some(Method::Bye),
+            cseq: sum.cseq.seq,
+            contact: if refresh { first_contact(msg) } else { b"" },
+        };
+        let m = self.table.on_request(now, &q, &mut self.events);
+        match m {
+            Match::NoDialog => self.counters.no_dialog += 1,
+            Match::OutOfOrder(_) => self.counters.out_of_order += 1,
+            Match::Dialog { .. } => {}
+        }
+        m
+    }
+
+    /// When [`Calls::handle_timeout`] has work next.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.table.next_deadline()
+    }
+
+    /// Runs the table's timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.table.handle_timeout(now, &mut self.events);
+    }
+
+    /// Acts on what the table reported: counts, the dialogs whose BYEs
+    /// we send, CDRs, limit slots given back. `unix_ms` converts the
+    /// table's instants to wall-clock time.
+    pub fn settle(&mut self, now: Instant, unix_ms: UnixMs<'_>) {
+        let mut i = 0;
+        while i < self.events.len() {
+            let ev = self.events[i];
+            i += 1;
+            match ev {
+                Event::Early(_) => {}
+                Event::Confirmed(_) => self.counters.answered += 1,
+                Event::Ended(id, Ended::MaxDuration) => {
+                    self.counters.max_duration += 1;
+                    self.byes.push_back(id);
+                }
+                Event::Ended(..) => {}
+                Event::CallEnded(r) => {
+                    self.counters.ended += 1;
+                    self.call_ended(now, r, unix_ms);
+                }
+            }
+        }
+        self.events.clear();
+    }
+
+    fn call_ended(&mut self, now: Instant, r: CallRef, unix_ms: UnixMs<'_>) {
+        let cdr_on = self.settings.cdr;
+        let Some(c) = self.table.call_mut(r) else {
+            return;
+        };
+        let info = std::mem::take(&mut c.user);
+        let c = self.table.call(r).expect("held");
+        if cdr_on {
+            let cdr = build_cdr(c, &info, now, unix_ms);
+            self.counters.cdrs += 1;
+            self.cdrs.push_back(cdr);
+        }
+        release(info);
+    }
+
+    /// The next CDR for the sinks.
+    pub fn poll_cdr(&mut self) -> Option<Cdr> {
+        self.cdrs.pop_front()
+    }
+
+    /// The next dialog whose BYEs we send.
+    pub fn poll_bye(&mut self) -> Option<DialogId> {
+        self.byes.pop_front()
+    }
+
+    /// Where the BYE we send to side `to` of dialog `id` goes (§12.2.1.1:
+    /// the first Route's address, else the remote target's) and the
+    /// listener the call came in on; `None` when the dialog is gone or
+    /// the address is not an IP (counted).
+    pub fn bye_dest(&mut self, id: DialogId, to: Side) -> Option<(SocketAddr, u16)> {
+        let (c, d) = self.table.get(id)?;
+        let (target, route) = match to {
+            Side::Callee => (d.callee_contact(), d.route_to_callee()),
+            Side::Caller => (c.caller_contact(), c.route_to_caller()),
+        };
+        let first_hop = if route.is_empty() {
+            target
+        } else {
+            NameAddr::parse(first_value(route)).map_or(&b""[..], |n| n.uri)
+        };
+        match uri_addr(first_hop) {
+            Some(dest) => Some((dest, c.user.local)),
+            None => {
+                self.counters.byes_unroutable += 1;
+                None
+            }
+        }
+    }
+
+    /// A branch for a BYE of ours: unique on this shard (a counter under
+    /// the table's seed), with the RFC 3261 magic cookie.
+    pub fn bye_branch(&mut self) -> ByeBranch {
+        self.bye_seq += 1;
+        let mut b = ByeBranch {
+            buf: [0; 48],
+            len: 0,
+        };
+        let mut w = &mut b.buf[..];
+        let _ = write!(w, "z9hG4bK-bye-{:x}-{:x}", self.bye_salt, self.bye_seq);
+        b.len = 48 - w.len();
+        b
+    }
+
+    /// Writes the BYE we send to side `to` of dialog `id` into `buf`
+    /// (§15.1.1, §12.2.1.1): its remote target as Request-URI, its route
+    /// set as Route, the dialog's tags, the next CSeq of the side we speak
+    /// for, our Via (`host_port`, `branch`). `false` if the dialog is gone.
+    pub fn write_bye(
+        &mut self,
+        id: DialogId,
+        to: Side,
+        host_port: &[u8],
+        branch: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> bool {
+        let Some((c, d)) = self.table.get(id) else {
+            return false;
+        };
+        let (target, route, from, to_value, cseq) = match to {
+            Side::Callee => (
+                d.callee_contact(),
+                d.route_to_callee(),
+                c.from(),
+                d.to(),
+                c.caller_cseq.wrapping_add(1),
+            ),
+            Side::Caller => (
+                c.caller_contact(),
+                c.route_to_caller(),
+                d.to(),
+                c.from(),
+                d.callee_cseq.wrapping_add(1).max(1),
+            ),
+        };
+        buf.clear();
+        buf.extend_from_slice(b"BYE ");
+        buf.extend_from_slice(target);
+        buf.extend_from_slice(b" SIP/2.0\r\nVia: SIP/2.0/UDP ");
+        buf.extend_from_slice(host_port);
+        buf.extend_from_slice(b";branch=");
+        buf.extend_from_slice(branch);
+        buf.extend_from_slice(b"\r\nMax-Forwards: 70\r\n");
+        if !route.is_empty() {
+            buf.extend_from_slice(b"Route: ");
+            buf.extend_from_slice(route);
+            buf.extend_from_slice(b"\r\n");
+        }
+        buf.extend_from_slice(b"From: ");
+        buf.extend_from_slice(from);
+        buf.extend_from_slice(b"\r\nTo: ");
+        buf.extend_from_slice(to_value);
+        buf.extend_from_slice(b"\r\nCall-ID: ");
+        buf.extend_from_slice(c.call_id());
+        let _ = write!(
+            buf,
+            "\r\nCSeq: {cseq} BYE\r\nReason: SIP;cause=200;text=\"max-duration\"\r\nContent-Length: 0\r\n\r\n"
+        );
+        self.counters.byes_sent += 1;
+        true
+    }
+
+    /// Whether `id`'s call has its details still (for tests).
+    #[cfg(test)]
+    pub fn holds(&self, id: DialogId) -> bool {
+        self.table.get(id).is_some()
+    }
+}
+
+/// Gives back the limit slots a call held.
+fn release(info: CallInfo) {
+    if let Some(limits) = info.limits {
+        for h in [info.held, info.target_held].into_iter().flatten() {
+            limits.release(h);
+        }
+    }
+}
+
+/// The call's record, from the table's times and the details kept.
+fn build_cdr(
+    c: &dialog::Call<CallInfo>,
+    info: &CallInfo,
+    now: Instant,
+    unix_ms: UnixMs<'_>,
+) -> Cdr {
+    let mut users = info.users.split(|b| *b == 0);
+    let mut next = || String::from_utf8_lossy(users.next().unwrap_or_default()).into_owned();
+    let (caller, callee, callee_sent) = (next(), next(), next());
+    // The answered dialog, else the first.
+    let (leg, d) = c
+        .dialogs
+        .iter()
+        .enumerate()
+        .find(|(_, d)| d.answered.is_some())
+        .or_else(|| c.dialogs.iter().enumerate().next())
+        .map_or((0, None), |(i, d)| (i as u32, Some(d)));
+    let answered = d.and_then(|d| d.answered);
+    let ended = d.and_then(|d| d.ended).unwrap_or(now);
+    let why = d.and_then(|d| match d.state {
+        dialog::State::Terminated(e) => Some(e),
+        _ => None,
+    });
+    let code = c.final_code.unwrap_or(0);
+    let (hangup, cause) = match (why, code) {
+        (Some(Ended::CallerBye), _) => (Hangup::Caller, "normal"),
+        (Some(Ended::CalleeBye), _) => (Hangup::Callee, "normal"),
+        (Some(Ended::MaxDuration), _) => (Hangup::Router, "max-duration"),
+        (Some(Ended::SetupTimeout), _) | (None, 408) if answered.is_none() => {
+            (Hangup::Router, "setup-timeout")
+        }
+        (_, 487) => (Hangup::Caller, "cancelled"),
+        (_, 480 | 408) => (Hangup::Callee, "no-answer"),
+        (_, 486 | 600) => (Hangup::Callee, "busy"),
+        (_, 300..=699) => (Hangup::Callee, "rejected"),
+        _ => (Hangup::Router, "other"),
+    };
+    let duration_ms = answered.map_or(0, |a| ended.saturating_duration_since(a).as_millis() as u64);
+    Cdr {
+        call_id: String::from_utf8_lossy(c.call_id()).into_owned(),
+        leg,
+        caller_sent: caller.clone(),
+        caller,
+        callee,
+        callee_sent,
+        source: info.source.map(|s| s.to_string()).unwrap_or_default(),
+        group: info.group.map(|g| g.as_str().to_string()),
+        attempts: info
+            .attempts
+            .iter()
+            .map(|a| Attempt {
+                gateway: a
+                    .gateway
+                    .map_or_else(|| a.dest.to_string(), |g| format!("gw{g}")),
+                dest: a.dest.to_string(),
+                start_ms: unix_ms(a.start),
+                code: a.code,
+                pdd_ms: a
+                    .first
+                    .map(|f| f.saturating_duration_since(a.start).as_millis() as u64),
+            })
+            .collect(),
+        setup_ms: unix_ms(c.invited),
+        answer_ms: answered.map(unix_ms),
+        end_ms: unix_ms(ended),
+        duration_ms,
+        hangup,
+        cause: cause.to_string(),
+        sip_code: if answered.is_some() { 200 } else { code },
+    }
+}
+
+/// The user part of a SIP URI (or a `tel:` number); empty if none.
+fn user_of(uri: &[u8]) -> &[u8] {
+    match Uri::parse(uri) {
+        Ok(u) => match u.as_sip() {
+            Some(s) => s.user.unwrap_or_default(),
+            None => uri
+                .iter()
+                .position(|b| *b == b':')
+                .map_or(&b""[..], |i| &uri[i + 1..]),
+        },
+        Err(_) => b"",
+    }
+}
+
+/// The value of the first header `kind`, or empty.
+fn sum_value<'a>(msg: &Message<'a>, kind: trunkline_parser::HeaderName) -> &'a [u8] {
+    msg.header_value(kind).unwrap_or_default()
+}
+
+/// The first Contact's URI, or empty.
+fn first_contact<'a>(msg: &Message<'a>) -> &'a [u8] {
+    match msg.contacts().next() {
+        Some(Ok(trunkline_parser::Contact::Addr(n))) => n.uri,
+        _ => b"",
+    }
+}
+
+/// The first comma-separated value of a Route value we wrote.
+fn first_value(route: &[u8]) -> &[u8] {
+    // Our route values are `<uri>params` joined by ", ": a URI in angle
+    // brackets holds no unquoted comma before its `>`.
+    let end = route
+        .iter()
+        .position(|b| *b == b'>')
+        .map_or(route.len(), |i| i + 1);
+    &route[..end]
+}
+
+/// A name-addr written back as `<uri>params`.
+fn push_value(out: &mut Vec<u8>, n: &NameAddr<'_>) {
+    if !out.is_empty() {
+        out.extend_from_slice(b", ");
+    }
+    out.push(b'<');
+    out.extend_from_slice(n.uri);
+    out.push(b'>');
+    out.extend_from_slice(n.params);
+}
+
+/// The route set from us toward the caller: the INVITE's Record-Route
+/// values as received (the proxies between the caller and us, nearest
+/// first), §12.1.1 seen from our place in the path.
+fn route_to_caller(msg: &Message<'_>, out: &mut Vec<u8>) {
+    for n in msg.record_routes().map_while(Result::ok) {
+        push_value(out, &n);
+    }
+}
+
+/// The route set from us toward the callee: the response's Record-Route
+/// values above ours (the proxies between us and the callee), reversed so
+/// that the nearest comes first.
+fn route_to_callee(msg: &Message<'_>, locals: &Locals, out: &mut Vec<u8>) {
+    let mut above: [Option<NameAddr<'_>>; 8] = [None; 8];
+    let mut n = 0;
+    for v in msg.record_routes().map_while(Result::ok) {
+        let ours = v
+            .uri()
+            .ok()
+            .and_then(|u| u.as_sip().map(|s| locals.is_me(s)))
+            .unwrap_or(false);
+        if ours {
+            break;
+        }
+        if n < above.len() {
+            above[n] = Some(v);
+            n += 1;
+        }
+    }
+    for v in above[..n].iter().rev().flatten() {
+        push_value(out, v);
+    }
+}
+
+/// The address of a SIP URI with an IP host (port 5060 by default).
+fn uri_addr(uri: &[u8]) -> Option<SocketAddr> {
+    let u = Uri::parse(uri).ok()?;
+    let s = u.as_sip()?;
+    Some(SocketAddr::new(s.host.ip()?, s.port.unwrap_or(5060)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_values() {
+        assert_eq!(first_value(b"<sip:a;lr>, <sip:b;lr>"), b"<sip:a;lr>");
+        assert_eq!(
+            uri_addr(b"sip:bob@192.0.2.1:5070"),
+            Some("192.0.2.1:5070".parse().unwrap())
+        );
+        assert_eq!(uri_addr(b"sip:bob@example.com"), None);
+        assert_eq!(user_of(b"sip:+4930123@gw"), b"+4930123");
+        assert_eq!(user_of(b"tel:+4930123"), b"+4930123");
+    }
+}
