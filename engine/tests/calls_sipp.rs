@@ -1,0 +1,225 @@
+//! Call control against SIPp over loopback (ignored by default; CI runs
+//! them, `.ci/run` installs Debian `sip-tester`): a customer limit of 10
+//! calls at once with SIPp offering 30, and the maximum call duration
+//! ending 200 held calls with a BYE to both SIPp sides, their CDRs in
+//! `[cdr] path`, one line per call.
+//!
+//! The tests take turns (one lock): they share the loopback and the CPUs.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use trunkline_engine::cdr::Cdr;
+use trunkline_engine::testkit::process::RunningRouter;
+
+static TURNS: Mutex<()> = Mutex::new(());
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A SIPp uas for `calls` calls (it exits once they are done): the child
+/// and its stdout's file.
+struct Uas {
+    child: Child,
+    out: PathBuf,
+    addr: SocketAddr,
+}
+
+impl Uas {
+    fn start(dir: &Path, calls: u32) -> Uas {
+        let port = free_port();
+        let out = dir.join("uas.out");
+        let child = Command::new("sipp")
+            .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-m", &calls.to_string(), "-nostdin", "-timeout", "120s"])
+            .args(["-trace_screen", "-screen_file"])
+            .arg(dir.join("uas.screen"))
+            .stdout(File::create(&out).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sipp is installed (Debian package sip-tester)");
+        std::thread::sleep(Duration::from_millis(200));
+        Uas {
+            child,
+            out,
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        }
+    }
+
+    /// Waits (up to `within`) for it to finish its calls; its final
+    /// screen.
+    fn finish(mut self, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the SIPp uas did not finish its calls");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+}
+
+impl Drop for Uas {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sipp_uac(proxy: SocketAddr, extra: &[&str]) -> Output {
+    Command::new("sipp")
+        .arg(proxy.to_string())
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-nostdin", "-timeout", "90s"])
+        .args(extra)
+        .output()
+        .expect("sipp runs")
+}
+
+/// SIPp's cumulative (successful, failed) calls in its final screen.
+fn calls(stdout: &str) -> (u64, u64) {
+    let last = |what: &str| {
+        stdout
+            .lines()
+            .rfind(|l| l.contains(what))
+            .and_then(|l| l.split('|').nth(2))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no `{what}` line in SIPp's output:\n{stdout}"))
+    };
+    (last("Successful call"), last("Failed call"))
+}
+
+/// `trunkline run` with `toml` (written into `dir`), to `to`.
+fn router(dir: &Path, toml: &str, to: SocketAddr) -> RunningRouter {
+    let config = dir.join("trunkline.toml");
+    std::fs::write(&config, toml).unwrap();
+    RunningRouter::configured(env!("CARGO_BIN_EXE_trunkline").as_ref(), &config, to)
+}
+
+/// Stops the router (SIGTERM) and waits for it: its CDRs are written.
+fn stop(mut r: RunningRouter) {
+    r.signal("-TERM");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while r.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the router did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The CDRs in the closed files of `dir`.
+fn cdrs(dir: &Path) -> Vec<Cdr> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        assert!(
+            !p.to_string_lossy().ends_with(".part"),
+            "a file left open: {}",
+            p.display()
+        );
+        for line in std::fs::read_to_string(&p).unwrap().lines() {
+            out.push(serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")));
+        }
+    }
+    out
+}
+
+/// A customer (the group a policy rule gives 127.0.0.0/8) limited to 10
+/// calls at once; SIPp offers 30 at once, each held 4 s: exactly 20 get
+/// 503, the 10 admitted all complete.
+#[test]
+#[ignore = "needs sipp"]
+fn a_customer_limit_of_10_refuses_exactly_the_excess() {
+    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let uas = Uas::start(dir.path(), 10);
+    let r = router(
+        dir.path(),
+        r#"
+[[policy]]
+name = "retail"
+source = ["127.0.0.0/8"]
+set_group = "retail"
+
+[[limit]]
+key = "group:retail"
+concurrent = 10
+"#,
+        uas.addr,
+    );
+    let out = sipp_uac(
+        r.addr,
+        &["-sn", "uac", "-m", "30", "-r", "30", "-d", "4000"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(calls(&stdout), (10, 20), "{stdout}");
+    let report = r.report(2);
+    assert_eq!(report.sum("call_limited"), 20, "{report:?}");
+    assert_eq!(report.sum("calls_started"), 10, "{report:?}");
+    let uas_screen = uas.finish(Duration::from_secs(30));
+    assert_eq!(calls(&uas_screen), (10, 0), "{uas_screen}");
+    // Every slot came back.
+    let limits = r.find_line(&report.1, "call limit");
+    assert!(limits.contains("concurrent=0"), "{limits}");
+}
+
+/// `[dialogs] max_duration_s = 2` with SIPp holding each of 200 calls
+/// for (up to) 15 s: the router sends BYE to both sides at 2 s, both
+/// SIPp sides see their calls through, and `[cdr] path` gets one line
+/// per call with cause `max-duration`.
+#[test]
+#[ignore = "needs sipp"]
+fn the_maximum_duration_ends_200_calls_on_both_sides() {
+    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let cdr_dir = dir.path().join("cdr");
+    let uas = Uas::start(dir.path(), 200);
+    let r = router(
+        dir.path(),
+        &format!(
+            "[dialogs]\nmax_duration_s = 2\n\n[cdr]\npath = {:?}\n",
+            cdr_dir.to_str().unwrap()
+        ),
+        uas.addr,
+    );
+    let scenario = repo().join("engine/tests/scenarios/uac_wait_bye.xml");
+    let started = Instant::now();
+    let out = sipp_uac(
+        r.addr,
+        &["-sf", scenario.to_str().unwrap(), "-m", "200", "-r", "100"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(calls(&stdout), (200, 0), "{stdout}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the calls lasted their hold time, not 2 s"
+    );
+    let uas_screen = uas.finish(Duration::from_secs(30));
+    assert_eq!(calls(&uas_screen), (200, 0), "{uas_screen}");
+    let report = r.report(2);
+    assert_eq!(report.sum("max_duration_ends"), 200, "{report:?}");
+    assert_eq!(report.sum("byes_sent"), 400, "{report:?}");
+    stop(r);
+    let records = cdrs(&cdr_dir);
+    assert_eq!(records.len(), 200, "one line per call");
+    let ids: HashSet<_> = records.iter().map(|c| c.call_id.as_str()).collect();
+    assert_eq!(ids.len(), 200, "each call once");
+    for c in &records {
+        assert_eq!(c.cause, "max-duration", "{c:?}");
+        assert!((1990..=2500).contains(&c.duration_ms), "{c:?}");
+        assert_eq!(c.sip_code, 200);
+        assert!(c.answer_ms.is_some() && c.end_ms >= c.setup_ms);
+    }
+}
