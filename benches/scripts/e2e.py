@@ -60,6 +60,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TICK = os.sysconf("SC_CLK_TCK")
 PEERS = ("trunkline", "kamailio", "relay", "trunkline-edge", "kamailio-edge")
+MODES = ("stateful", "stateless", "dialog", "topology-hiding")
 
 # --------------------------------------------------------------------------
 # Scenarios: SIPp 3.6.1's built-in uac/uas with two RFC 3261 fixes (as in
@@ -432,6 +433,54 @@ route[RELAY] {
     exit;
 }
 """)
+
+# --mode dialog / topology-hiding: the stateful config, every initial INVITE
+# a dialog (the dialog module's dlg_manage(), as a carrier's Kamailio keeps
+# calls for limits and CDRs), and topoh masking Via/Contact/Record-Route
+# and Call-ID (its defaults) for topology-hiding. Kamailio writes no CDR
+# here (acc would add a write per call); trunkline writes its JSON lines.
+_KAMAILIO_DIALOG = """loadmodule "dialog.so"
+modparam("dialog", "default_timeout", 43200)
+"""
+_KAMAILIO_TOPOH = """loadmodule "topoh.so"
+modparam("topoh", "mask_key", "trunkline-e2e-bench-key")
+modparam("topoh", "mask_ip", "127.0.0.8")
+"""
+
+
+def kamailio_config(mode):
+    """The Kamailio config doing trunkline's job in `mode`."""
+    if mode == "stateless":
+        return KAMAILIO_STATELESS
+    if mode == "stateful":
+        return KAMAILIO_STATEFUL
+    extra = _KAMAILIO_DIALOG + (_KAMAILIO_TOPOH if mode == "topology-hiding" else "")
+    cfg = KAMAILIO_STATEFUL.replace('loadmodule "pv.so"\n', 'loadmodule "pv.so"\n' + extra, 1)
+    return cfg.replace("""    if (is_method("INVITE|SUBSCRIBE")) {
+        record_route();
+    }
+    $du""", """    if (is_method("INVITE|SUBSCRIBE")) {
+        record_route();
+    }
+    if (is_method("INVITE")) {
+        dlg_manage();
+    }
+    $du""", 1)
+
+
+def trunkline_config(mode, d):
+    """trunkline's config file for `mode` (None: none needed): dialogs
+    and a CDR per call in JSON lines (dialog), and topology hiding."""
+    if mode not in ("dialog", "topology-hiding"):
+        return None
+    text = f'[dialogs]\n\n[cdr]\npath = "{os.path.join(d, "cdr")}"\n'
+    if mode == "topology-hiding":
+        text += "\n[topology_hiding]\nenabled = true\n"
+    path = os.path.join(d, f"trunkline-{mode}.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
 
 KAMAILIO_STATELESS = """#!KAMAILIO
 # trunkline e2e bench: stateless proxy, as `trunkline run --to UAS --stateless`:
@@ -909,13 +958,15 @@ def start_router(args, peer, bins, d):
                 "--shards", str(args.shards or len(args.router_cpus)), "--cpus", csv_cpus(args.router_cpus)]
         if peer == "trunkline-edge":
             argv += ["--config", args.edge_config]
+        elif trunkline_config(args.mode, d):
+            argv += ["--config", trunkline_config(args.mode, d)]
         argv += ["--table", args.lcr_table] if args.lcr_rules else ["--to", uas]
         if args.mode == "stateless":
             argv.append("--stateless")
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         return spawn(pin + argv, d, "router", env=env), signal.SIGINT
     if peer in ("kamailio", "kamailio-edge"):
-        cfg = KAMAILIO_STATEFUL if args.mode == "stateful" else KAMAILIO_STATELESS
+        cfg = kamailio_config(args.mode)
         if peer == "kamailio-edge":
             cfg = KAMAILIO_EDGE
         cfg = (cfg.replace("@LISTEN@", listen).replace("@UAS@", uas)
@@ -1499,8 +1550,11 @@ def parse_args(argv):
                          "checks, digest)")
     ap.add_argument("--driver", choices=("sipp", "trunkload"), default="trunkload",
                     help="UAC/UAS load generator (trunkload; sipp: SIPp, Debian sip-tester)")
-    ap.add_argument("--mode", choices=("stateful", "stateless"), default="stateful",
-                    help="router mode (record-routing in both)")
+    ap.add_argument("--mode", default="stateful",
+                    help="router mode(s), comma-separated, each run with every peer in this run: "
+                         "stateful, stateless (record-routing in both), dialog (stateful + a dialog per "
+                         "call; trunkline also writes a CDR per call, Kamailio runs its dialog module), "
+                         "topology-hiding (dialog + topology hiding; Kamailio's topoh)")
     ap.add_argument("--scenario", choices=("rrs", "builtin"), default="rrs",
                     help="rrs: SIPp's uac/uas with a real route set (ACK/BYE loose-routed); "
                          "builtin: -sn uac / -sn uas")
@@ -1569,6 +1623,14 @@ def parse_args(argv):
                     help="check the harness works: one 4 s step at 50 calls/s per peer (overrides rates/durations)")
     args = ap.parse_args(argv)
     args.peers = [p.strip() for p in args.peer.split(",") if p.strip()]
+    args.modes = [m.strip() for m in args.mode.split(",") if m.strip()]
+    for m in args.modes:
+        if m not in MODES:
+            ap.error(f"--mode {m}: expected one of {', '.join(MODES)}")
+    if any(m in ("dialog", "topology-hiding") for m in args.modes) and (
+            set(args.peers) - {"trunkline", "kamailio"}):
+        ap.error("--mode dialog/topology-hiding: with --peer trunkline and/or kamailio")
+    args.mode = args.modes[0]
     for p in args.peers:
         if p not in PEERS:
             ap.error(f"--peer {p}: expected one of {', '.join(PEERS)}")
@@ -1578,7 +1640,7 @@ def parse_args(argv):
         ap.error("--lcr-rules: only with --peer trunkline (the other peers have no routing table)")
     if args.swap_every and not args.lcr_rules:
         ap.error("--swap-every needs --lcr-rules")
-    if args.lcr_rules and args.mode != "stateful":
+    if args.lcr_rules and args.modes != ["stateful"]:
         ap.error("--lcr-rules needs --mode stateful")
     if args.smoke:
         args.rate = args.rate or 50
@@ -1663,15 +1725,24 @@ def report(args, meta, summaries):
                 f"{fmt(cs.get('involuntary_per_call'), '.2f')} involuntary, "
                 f"{fmt(cs.get('minor_faults_per_call'), '.2f')} minor page faults"
                 + (f"; syscalls {', '.join(f'{k} {v:.2f}' for k, v in sc.items() if v)}" if sc else ""))
-    ref = next((s for s in summaries if s["peer"] == "kamailio" and s["sustained"]), None)
-    if ref:
-        for s in summaries:
-            if s is ref or not s["sustained"]:
-                continue
-            def r(k):
-                return s[k] / ref[k] if s.get(k) is not None and ref.get(k) else float("nan")
-            say(f"{s['peer']} / kamailio, same run: sustained CPS {r('cps'):.2f}x; router CPU per call "
-                f"{r('cpu_us_per_call'):.2f}x (user {r('utime_us_per_call'):.2f}x, system {r('stime_us_per_call'):.2f}x)")
+    def ratio(s, ref, what):
+        def r(k):
+            return s[k] / ref[k] if s.get(k) is not None and ref.get(k) else float("nan")
+        say(f"{s['peer']} ({s['mode']}) / {what}, same run: sustained CPS {r('cps'):.2f}x; router CPU per call "
+            f"{r('cpu_us_per_call'):.2f}x (user {r('utime_us_per_call'):.2f}x, system {r('stime_us_per_call'):.2f}x)")
+    for s in summaries:
+        if not s["sustained"]:
+            continue
+        # Against Kamailio doing the same job (the same mode) ...
+        ref = next((k for k in summaries if k["peer"] == "kamailio" and k["mode"] == s["mode"]
+                    and k["sustained"]), None)
+        if ref and ref is not s:
+            ratio(s, ref, f"kamailio ({ref['mode']})")
+        # ... and a feature's cost against plain stateful proxying.
+        plain = next((k for k in summaries if k["peer"] == s["peer"] and k["mode"] == "stateful"
+                      and k["sustained"]), None)
+        if plain and plain is not s and s["mode"] in ("dialog", "topology-hiding"):
+            ratio(s, plain, f"{s['peer']} (stateful)")
     say("")
     say("best CPS: calls/s completed in the window of the highest passing step (median of repeats); "
         "us/call: router CPU in that window / calls completed in it; limit: what was saturated "
@@ -1705,19 +1776,24 @@ def main(argv):
             "kamailio_version": first_line([bins["kamailio"], "-v"]) if "kamailio" in bins else None,
             "rustc": first_line(["rustc", "-V"]) if "trunkline" in bins else None,
         }
-        say(f"{meta['date']}: {', '.join(args.peers)} ({args.mode}), driver {args.driver}, "
+        say(f"{meta['date']}: {', '.join(args.peers)} ({', '.join(args.modes)}), driver {args.driver}, "
             f"router CPU {csv_cpus(args.router_cpus)}, UAC {csv_cpus(args.uac_cpus)}, UAS {csv_cpus(args.uas_cpus)}; "
             f"logs in {args.tmp}" + ("" if args.keep else " (removed; --keep keeps them)"))
-        runs = {p: [] for p in args.peers}
+        pairs = [(m, p) for m in args.modes for p in args.peers]
+        runs = {mp: [] for mp in pairs}
         for rep in range(args.repeats):
-            for peer in args.peers:
-                runs[peer].append(search(args, bins, peer, rep))
-        summaries = [summarize(args, p, runs[p]) for p in args.peers]
+            for mode, peer in pairs:
+                args.mode = mode  # what start_router and the step read
+                runs[(mode, peer)].append(search(args, bins, peer, rep))
+        summaries = []
+        for mode, peer in pairs:
+            args.mode = mode
+            summaries.append(summarize(args, peer, runs[(mode, peer)]))
         report(args, meta, summaries)
         if args.json:
             out = {"meta": meta, "options": {k: v for k, v in vars(args).items() if k != "tmp"},
                    "results": summaries,
-                   "steps": {p: [r["steps"] for r in runs[p]] for p in args.peers}}
+                   "steps": {f"{p}/{m}": [r["steps"] for r in runs[(m, p)]] for m, p in pairs}}
             json.dump(out, sys.stdout, indent=2)
             print()
         return 0 if all(s["sustained"] for s in summaries) else 1

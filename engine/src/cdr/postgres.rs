@@ -40,7 +40,10 @@
 //! cdr SELECT ... ON CONFLICT (call_id, leg) DO NOTHING`. A batch written
 //! twice (replayed after a commit whose answer was lost, or a record sent
 //! twice) adds no row. Connecting and writing have timeouts (5 s, 10 s):
-//! a database that hangs is a database that is down.
+//! a database that hangs is a database that is down. The writer's thread
+//! waits for them (a connection attempt to a host that does not answer
+//! holds it up to 5 s, once per backoff period); the shards do not, the
+//! queue absorbs it.
 //!
 //! # While the database is down
 //!
