@@ -59,7 +59,10 @@
 //!
 //! While a call that is being refused holds its slots and tokens (for
 //! those nanoseconds), another call may be refused by them: a limit can
-//! under-admit transiently, never over-admit.
+//! under-admit transiently, never over-admit. Likewise a shard whose
+//! `now` lags the others' sees a bucket emptier than it is (it refuses
+//! sooner); the bucket never admits more than `burst` plus `cps` a second
+//! of the latest `now` any shard passed.
 //!
 //! Cost per call: nothing when no limit matches (the table is asked
 //! nothing when it is empty). Per matching limit: one compare-and-swap on
