@@ -32,6 +32,7 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use trunkline_parser::{Message, Method, NameAddr, Summary, Uri};
@@ -68,10 +69,11 @@ pub struct CallInfo {
     attempts: Vec<AttemptInfo>,
     /// The listener the INVITE came in on (the BYEs leave by it).
     local: u16,
-    /// The customer's limit slots and the current target's.
+    /// The customer's limit slots and the current target's (given back
+    /// through the part's own handle on the limits: no shared reference
+    /// count written per call).
     held: Option<Held>,
     target_held: Option<Held>,
-    limits: Option<std::sync::Arc<CallLimits>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -118,6 +120,8 @@ pub struct Calls {
     cdrs: VecDeque<Cdr>,
     /// Dialogs ended by us whose BYEs are to be sent.
     byes: VecDeque<DialogId>,
+    /// The call limits the calls' slots were taken from.
+    limits: Option<Arc<CallLimits>>,
     /// Our BYEs' branches: a per-shard salt and a counter.
     bye_salt: u64,
     bye_seq: u64,
@@ -143,9 +147,11 @@ impl ByeBranch {
 pub type UnixMs<'c> = &'c dyn Fn(Instant) -> i64;
 
 impl Calls {
-    /// The part with `settings`; `seed` keys the table's hash.
-    pub fn new(settings: DialogSettings, seed: u64) -> Calls {
+    /// The part with `settings`; `seed` keys the table's hash; `limits`:
+    /// the call limits whose slots calls hold.
+    pub fn new(settings: DialogSettings, seed: u64, limits: Option<Arc<CallLimits>>) -> Calls {
         Calls {
+            limits,
             table: DialogTable::new(settings.table, seed),
             settings,
             events: Vec::with_capacity(8),
@@ -186,16 +192,14 @@ impl Calls {
         src: SocketAddr,
         local: u16,
         group: Option<GroupName>,
-        held: Option<(std::sync::Arc<CallLimits>, Held)>,
+        held: Option<Held>,
         max_duration: Option<Duration>,
     ) -> Option<CallRef> {
         if let Some(r) = self
             .table
             .find_call(sum.call_id, sum.from.tag().unwrap_or_default())
         {
-            if let Some((limits, h)) = held {
-                limits.release(h);
-            }
+            self.release_one(held);
             return Some(r);
         }
         let contact = first_contact(msg);
@@ -204,12 +208,9 @@ impl Calls {
         let mut info = CallInfo {
             local,
             group,
+            held,
             ..CallInfo::default()
         };
-        if let Some((limits, h)) = held {
-            info.held = Some(h);
-            info.limits = Some(limits);
-        }
         if self.settings.cdr {
             let caller = user_of(sum.from.uri);
             let callee = msg.request_uri_bytes().map(user_of).unwrap_or_default();
@@ -239,7 +240,7 @@ impl Calls {
             }
             Err(info) => {
                 self.counters.untracked += 1;
-                release(info);
+                self.release(&info);
                 None
             }
         }
@@ -263,10 +264,11 @@ impl Calls {
             return;
         };
         let info = &mut c.user;
-        if let (Some(old), Some(limits)) = (info.target_held.take(), info.limits.as_ref()) {
-            limits.release(old);
-        }
-        info.target_held = held;
+        let old = std::mem::replace(&mut info.target_held, held);
+        self.release_one(old);
+        let Some(info) = self.table.call_mut(r).map(|c| &mut c.user) else {
+            return;
+        };
         if !cdr {
             return;
         }
@@ -425,7 +427,19 @@ impl Calls {
             self.counters.cdrs += 1;
             self.cdrs.push_back(cdr);
         }
-        release(info);
+        self.release(&info);
+    }
+
+    /// Gives back the limit slots a call held.
+    fn release(&self, info: &CallInfo) {
+        self.release_one(info.held);
+        self.release_one(info.target_held);
+    }
+
+    fn release_one(&self, held: Option<Held>) {
+        if let (Some(h), Some(limits)) = (held, self.limits.as_ref()) {
+            limits.release(h);
+        }
     }
 
     /// The next CDR for the sinks.
@@ -538,15 +552,6 @@ impl Calls {
     #[cfg(test)]
     pub fn holds(&self, id: DialogId) -> bool {
         self.table.get(id).is_some()
-    }
-}
-
-/// Gives back the limit slots a call held.
-fn release(info: CallInfo) {
-    if let Some(limits) = info.limits {
-        for h in [info.held, info.target_held].into_iter().flatten() {
-            limits.release(h);
-        }
     }
 }
 

@@ -236,7 +236,10 @@ impl ProxyCore {
                 calls: cfg
                     .dialogs
                     .filter(|_| cfg.mode == Mode::Stateful)
-                    .map(|d| Calls::new(d, seed ^ 0x6469_616c_6f67)),
+                    .map(|d| {
+                        let limits = services.call_limits.clone();
+                        Calls::new(d, seed ^ 0x6469_616c_6f67, limits)
+                    }),
                 caps: GatewayCaps::new(shard, cfg.shards, seed ^ 0x5bd1_e995),
                 prober: Prober::new(cfg.probe, CallIdMinter::new(ShardId(shard), seed)),
                 clock: WallClock::default(),
@@ -916,9 +919,7 @@ impl Pipeline {
         if !(self.cfg.record_route && req.initial() && req.method() == Method::Invite) {
             return;
         }
-        let held = attrs
-            .call_held
-            .and_then(|h| Some((Arc::clone(self.limits.call_limits()?), h)));
+        let held = attrs.call_held;
         let group = attrs
             .group
             .or_else(|| self.route.source_group(req.src.ip()));
