@@ -102,6 +102,44 @@
 //! rate = 10                      # requests per second
 //! burst = 20                     # default: one second's worth
 //! key = "source"                 # "source" | "group" | "global"
+//!
+//! [dialogs]                      # call control (on with this section, and
+//!                                # whenever [cdr] or [[limit]] is set)
+//! max_duration_s = 7200          # confirmed calls longer than this get a
+//!                                # BYE on both legs from us (default: none)
+//! check = false                  # true: an in-dialog request naming no live
+//!                                # dialog gets 481, an old CSeq 500 (default:
+//!                                # routed by its Route set, as after a restart)
+//! max_calls = 1000000            # calls held at once per router (split evenly
+//!                                # across shards); beyond, calls go untracked
+//!
+//! [cdr]                          # a record per call (one JSON object per line)
+//! path = "/var/log/trunkline/cdr"  # JSON lines files cdr-<UTC>-<seq>.jsonl,
+//!                                # written as .jsonl.part, renamed when closed
+//! rotate_bytes = 67108864        # close a file past this size...
+//! rotate_s = 3600                # ... or this age
+//! postgres = "postgres://trunkline@127.0.0.1/billing"  # also (or only) to
+//!                                # PostgreSQL: table `cdr` (created if missing),
+//!                                # one row per (call_id, leg), COPY batches
+//! table = "cdr"
+//! batch = 500                    # records per COPY
+//! flush_ms = 200                 # a partial batch is written after this long
+//! spool = "/var/spool/trunkline/cdr"  # batches wait here while the database
+//!                                # is down (default: path/spool, else this)
+//! queue = 65536                  # records in flight from the shards; beyond,
+//!                                # dropped and counted (never blocking a shard)
+//!
+//! [[limit]]                      # calls at once and calls per second, exact
+//!                                # across shards
+//! key = "group:retail"           # group:NAME (set_group, else the routing
+//!                                # table's ACL group), source:CIDR (all its
+//!                                # sources together), carrier:ID, gateway:ID
+//! concurrent = 200               # calls at once (optional)
+//! cps = 20                       # new calls per second (optional)
+//! burst = 40                     # default: one second's worth
+//! code = 503                     # a refused call's answer, with
+//! retry_after_s = 5              # Retry-After (default: when a token is due,
+//!                                # 5 s for calls at once)
 //! ```
 //!
 //! SIGHUP and the control socket's `reload` read the file again and put
