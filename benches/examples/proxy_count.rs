@@ -5,6 +5,7 @@
 //! cargo build --profile bench -p trunkline-benches --example proxy_count
 //! valgrind --tool=callgrind target/release/examples/proxy_count stateful 20000
 //! valgrind --tool=callgrind target/release/examples/proxy_count edge-trunk 20000
+//! valgrind --tool=callgrind target/release/examples/proxy_count dialog 20000
 //! ```
 //!
 //! The first 12,000 calls bring the core to its steady state; the calls
@@ -17,7 +18,7 @@ use trunkline_engine::proxy::Mode;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: proxy_count stateful|stateless|edge-trunk N";
+    let usage = "usage: proxy_count stateful|stateless|edge-trunk|dialog N";
     let (setup, n) = match &args[1..] {
         [m, n] => (m.as_str(), n.parse::<usize>().expect(usage)),
         _ => {
@@ -40,14 +41,19 @@ fn main() {
             record_calls_on(10_000, Driver::edge_trunk(Duration::from_millis(1))),
             Driver::edge_trunk(step),
         ),
+        "dialog" => (
+            record_calls_on(10_000, Driver::dialog(Duration::from_millis(1))),
+            Driver::dialog(step),
+        ),
         _ => panic!("{usage}"),
     };
     for call in calls.iter().cycle().take(n) {
         d.run(call);
     }
     eprintln!(
-        "sent {} datagrams, {} live transactions",
+        "sent {} datagrams, {} live transactions, {} CDRs",
         d.sent,
-        d.live_transactions()
+        d.live_transactions(),
+        d.cdrs
     );
 }

@@ -42,6 +42,8 @@ pub struct Driver {
     out: Vec<u8>,
     /// Datagrams sent so far.
     pub sent: u64,
+    /// CDRs the core produced so far.
+    pub cdrs: u64,
 }
 
 impl Driver {
@@ -70,6 +72,19 @@ impl Driver {
         Driver::with(ProxyCore::for_shard(Arc::new(cfg), &services, 0, 7), step)
     }
 
+    /// A stateful core with call control: a dialog per call and its CDR
+    /// (`[dialogs]` + `[cdr]`: the record built on the shard; writing it
+    /// is the CDR thread's, not measured here).
+    pub fn dialog(step: Duration) -> Driver {
+        let mut cfg = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
+        cfg.dialogs = Some(trunkline_engine::proxy::calls::DialogSettings {
+            table: trunkline_shards::dialog::DialogConfig::default(),
+            check: false,
+            cdr: true,
+        });
+        Driver::with(ProxyCore::new(Arc::new(cfg), 7), step)
+    }
+
     fn with(core: ProxyCore, step: Duration) -> Driver {
         Driver {
             core,
@@ -77,6 +92,7 @@ impl Driver {
             step,
             out: Vec::with_capacity(2048),
             sent: 0,
+            cdrs: 0,
         }
     }
 
@@ -108,6 +124,9 @@ impl Driver {
         self.core.handle_timeout(self.now);
         while self.core.poll_transmit(&mut self.out).is_some() {
             self.sent += 1;
+        }
+        while self.core.poll_cdr().is_some() {
+            self.cdrs += 1;
         }
     }
 
@@ -181,7 +200,7 @@ fn in_dialog(i: usize, method: &str, cseq: u32) -> Vec<u8> {
 Via: SIP/2.0/UDP {UAC};branch=z9hG4bK-{i}-{cseq}-{}\r\n\
 Route: <sip:{PROXY};lr>\r\n\
 From: sipp <sip:sipp@{UAC}>;tag={i}SIPpTag001\r\n\
-To: service <sip:service@{PROXY}>;tag={i}SIPpTag012\r\n\
+To: service <sip:service@{PROXY}>;tag=uas-1\r\n\
 Call-ID: {i}-4242@127.0.0.1\r\n\
 CSeq: {cseq} {method}\r\n\
 Contact: sip:sipp@{UAC}\r\n\
