@@ -52,7 +52,16 @@
 //! drop = true                    # one action: reply = 403 (+ reason = "..."),
 //!                                # drop = true, accept = true (stop, go on),
 //!                                # authenticate = "digest", set_group = "NAME",
-//!                                # rate_limit = "NAME"
+//!                                # rate_limit = "NAME", or header edits of
+//!                                # the forwarded copy (one action together):
+//!                                # add_header = ["X-Carrier: acme"],
+//!                                # remove_header = "X-.*" (names, regex),
+//!                                # replace_header = { name = "Subject",
+//!                                #   value = "..." }, set_from_user = "+1555",
+//!                                # set_from_display = "ACME", set_to_user,
+//!                                # set_pai = "<sip:+1555@carrier>" (Via, From,
+//!                                # To, Call-ID, CSeq, Route, Record-Route,
+//!                                # Contact, Max-Forwards, Content-* refused)
 //!                                # more conditions: trusted = true|false
 //!                                # (the source is in [security] trusted)
 //!
@@ -97,6 +106,15 @@
 //!                                # Request-URI; "host_port": also its bare
 //!                                # host:port (what SIPp sends by default)
 //!
+//! [topology_hiding]              # SBC topology hiding (default: off)
+//! enabled = true                 # each side of a call sees only us: no
+//!                                # Via, Record-Route, Route or Contact of
+//!                                # the other side (REGISTER untouched);
+//!                                # no per-call state: tokens keyed from
+//!                                # the branch key (set secret_file so that
+//!                                # dialogs survive a restart); needs
+//!                                # record_route (not false)
+//!
 //! [[rate_limit]]                 # a token bucket that rules invoke by name
 //! name = "per-source"
 //! rate = 10                      # requests per second
@@ -112,6 +130,13 @@
 //!                                # routed by its Route set, as after a restart)
 //! max_calls = 1000000            # calls held at once per router (split evenly
 //!                                # across shards); beyond, calls go untracked
+//! journal = "/var/lib/trunkline/dialogs"  # confirmed calls journaled here (a
+//!                                # file per shard, relative to this file) and
+//!                                # taken back at start: after a restart their
+//!                                # BYE still closes the CDR and gives the limit
+//!                                # slots back. Written every 100 ms: a crash
+//!                                # loses at most the last 100 ms of records
+//!                                # (default: none, no journal)
 //!
 //! [cdr]                          # a record per call (one JSON object per line)
 //! path = "/var/log/trunkline/cdr"  # JSON lines files cdr-<UTC>-<seq>.jsonl,
@@ -223,6 +248,13 @@ struct FileConfig {
     cdr: Option<Spanned<crate::cdr::CdrConfig>>,
     #[serde(default)]
     limit: Vec<Spanned<crate::security::call_limits::LimitSpec>>,
+    topology_hiding: Option<Spanned<TopologyHidingSection>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopologyHidingSection {
+    enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -232,6 +264,7 @@ struct DialogsSection {
     max_duration_s: Option<Spanned<u64>>,
     check: Option<bool>,
     max_calls: Option<Spanned<usize>>,
+    journal: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -356,6 +389,10 @@ pub struct Config {
     /// Calls held at once by the router (`[dialogs] max_calls`, default
     /// 1,000,000), shared evenly by the shards.
     pub max_calls: usize,
+    /// `[dialogs] journal` (relative to the config file): the directory
+    /// where the shards journal their confirmed calls, taken back at
+    /// start (`runtime::journal`); `None`: no journal.
+    pub journal: Option<PathBuf>,
 }
 
 /// The `[auth]` section: who digest authentication knows, and how.
@@ -423,6 +460,7 @@ impl Default for Config {
             cdr: crate::cdr::CdrConfig::default(),
             call_limits: Vec::new(),
             max_calls: 1_000_000,
+            journal: None,
         }
     }
 }
@@ -701,6 +739,17 @@ impl Config {
             }
         }
         parse_security(&file.security, &mut cfg, &err)?;
+        if let Some(th) = &file.topology_hiding {
+            cfg.proxy.topology_hiding = th.get_ref().enabled.unwrap_or(false);
+            if cfg.proxy.topology_hiding && !cfg.proxy.record_route {
+                return Err(err(
+                    Some(th.span()),
+                    Some("topology_hiding.enabled"),
+                    "topology hiding needs record_route (the dialog must come back through us)"
+                        .into(),
+                ));
+            }
+        }
         if let Some(f) = &file.security.secret_file {
             if f.get_ref().is_empty() {
                 return Err(err(
@@ -928,6 +977,23 @@ fn parse_calls(
             Some("dialogs.enabled"),
             "CDRs and call limits need the calls tracked: leave `enabled` out or true".into(),
         ));
+    }
+    if let Some(j) = d.and_then(|d| d.journal.as_ref()) {
+        if !enabled {
+            return Err(err(
+                Some(j.span()),
+                Some("dialogs.journal"),
+                "the journal needs the calls tracked: leave `enabled` out or true".into(),
+            ));
+        }
+        if j.get_ref().is_empty() {
+            return Err(err(
+                Some(j.span()),
+                Some("dialogs.journal"),
+                "an empty path (leave it out for no journal)".into(),
+            ));
+        }
+        cfg.journal = Some(dir.join(j.get_ref()));
     }
     cfg.proxy.dialogs = enabled.then_some(DialogSettings {
         table,
@@ -1320,5 +1386,17 @@ rate_limit = "cps"
         assert_eq!(e.key.as_deref(), Some("routing.probe_up_after"));
         let e = parse("[routing]\nno_route = 404\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("routing.table"));
+    }
+
+    #[test]
+    fn the_dialog_journal_is_a_directory_next_to_the_file() {
+        let c = Config::parse("[dialogs]\njournal = \"j\"\n", Path::new("/etc/t/r.toml")).unwrap();
+        assert_eq!(c.journal.as_deref(), Some(Path::new("/etc/t/j")));
+        assert!(c.proxy.dialogs.is_some(), "calls tracked");
+        assert_eq!(parse("[dialogs]\n").unwrap().journal, None);
+        let e = parse("[dialogs]\nenabled = false\njournal = \"j\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("dialogs.journal"));
+        let e = parse("[dialogs]\njournal = \"\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("dialogs.journal"));
     }
 }

@@ -119,7 +119,7 @@ pub use dialplan::{Dialled, DialplanScratch};
 pub use error::{BuildError, BuildErrorKind, BuildErrors, SnapError};
 pub use format::{ArchivedRoutingTable, Header, RoutingTable};
 pub use key::MAX_DIGITS;
-pub use lookup::{GatewayId, GroupId, RuleRef};
+pub use lookup::{CarrierId, GatewayId, GroupId, RuleRef};
 pub use mapped::{Snapshot, verify};
 pub use source::Source;
 pub use swap::SnapshotHandle;

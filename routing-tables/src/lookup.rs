@@ -29,8 +29,8 @@
 use std::net::IpAddr;
 
 use crate::format::{
-    ALWAYS_OPEN, ArchivedEntry, ArchivedGateway, ArchivedOrder, ArchivedRoutingTable, ArchivedRule,
-    ArchivedTransport, CARRIER_BIT, NONE, Transport,
+    ALWAYS_OPEN, ArchivedCarrier, ArchivedEntry, ArchivedGateway, ArchivedOrder,
+    ArchivedRoutingTable, ArchivedRule, ArchivedTransport, CARRIER_BIT, NONE, Transport,
 };
 use crate::key;
 use crate::window::{At, WeekMinute, Window};
@@ -42,6 +42,10 @@ pub struct GroupId(pub u32);
 /// A gateway: an index into the table's gateways.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GatewayId(pub u32);
+
+/// A carrier: an index into the table's carriers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CarrierId(pub u32);
 
 /// A matched rule, borrowed from the table.
 #[derive(Debug, Clone, Copy)]
@@ -181,6 +185,11 @@ impl ArchivedRoutingTable {
             .map(|i| GatewayId(i as u32))
     }
 
+    /// Carrier `id`.
+    pub fn carrier(&self, id: CarrierId) -> Option<&ArchivedCarrier> {
+        self.carriers.get(id.0 as usize)
+    }
+
     /// Expands `rule`'s targets into the ordered gateway list in `out`
     /// (cleared first): gateways as listed; a carrier's members in order,
     /// or shuffled by weight (from `seed`: the same seed, the same order);
@@ -188,6 +197,31 @@ impl ArchivedRoutingTable {
     /// in the list is not added again. Allocation-free once `out` has grown
     /// to the longest list.
     pub fn gateways_for(&self, rule: &RuleRef<'_>, seed: u64, out: &mut Vec<GatewayId>) {
+        self.expand(rule, seed, out, None);
+    }
+
+    /// [`ArchivedRoutingTable::gateways_for`], and in `via` (cleared
+    /// first, as long as `out`) the carrier each gateway came through:
+    /// `None` for a gateway the rule names itself. A gateway reached
+    /// twice keeps its first place and the carrier of that place.
+    pub fn gateways_via(
+        &self,
+        rule: &RuleRef<'_>,
+        seed: u64,
+        out: &mut Vec<GatewayId>,
+        via: &mut Vec<Option<CarrierId>>,
+    ) {
+        via.clear();
+        self.expand(rule, seed, out, Some(via));
+    }
+
+    fn expand(
+        &self,
+        rule: &RuleRef<'_>,
+        seed: u64,
+        out: &mut Vec<GatewayId>,
+        mut via: Option<&mut Vec<Option<CarrierId>>>,
+    ) {
         out.clear();
         let mut rng = fastrand::Rng::with_seed(seed);
         let list = rule.targets as usize;
@@ -205,9 +239,13 @@ impl ArchivedRoutingTable {
             let t = t.to_native();
             if t & CARRIER_BIT == 0 {
                 push_unique(out, GatewayId(t));
+                if let Some(v) = via.as_deref_mut() {
+                    v.resize(out.len(), None);
+                }
                 continue;
             }
-            let Some(c) = self.carriers.get((t & !CARRIER_BIT) as usize) else {
+            let carrier = CarrierId(t & !CARRIER_BIT);
+            let Some(c) = self.carrier(carrier) else {
                 continue;
             };
             let members = self
@@ -226,6 +264,9 @@ impl ArchivedRoutingTable {
             }
             if c.first_only {
                 out.truncate((base + 1).min(out.len()));
+            }
+            if let Some(v) = via.as_deref_mut() {
+                v.resize(out.len(), Some(carrier));
             }
         }
     }
@@ -409,5 +450,55 @@ impl ArchivedGateway {
         out.push_str(self.prefix.as_str());
         let strip = usize::from(self.strip).min(number.len());
         out.push_str(number.get(strip..).unwrap_or(""));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BuildInputs, Snapshot, Source, build};
+
+    #[test]
+    fn gateways_via_names_the_carrier_each_gateway_came_through() {
+        let built = build(BuildInputs {
+            gateways: Source::bytes(
+                "gateways.csv",
+                "id,address\na,192.0.2.1\nb,192.0.2.2\nc,192.0.2.3\nd,192.0.2.4\n",
+            ),
+            carriers: Some(Source::bytes(
+                "carriers.csv",
+                "id,gateways,order,use\nx,a;b,ordered,all\ny,c;d;a,ordered,first\nz,b;d,ordered,all\n",
+            )),
+            // b first by itself; x adds a (b already there); y only c;
+            // z adds d.
+            rules: Source::bytes("rules.csv", "group,prefix,targets\ndefault,1,b;x;y;z\n"),
+            dialplan: None,
+            acl: None,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let snap = Snapshot::from_bytes("t", &built.to_bytes(0)).unwrap();
+        let t = snap.table();
+        let rule = t
+            .lookup(t.group_id("default").unwrap(), "1555", At::from_unix(0))
+            .unwrap();
+        let (mut out, mut via) = (Vec::new(), Vec::new());
+        t.gateways_via(&rule, 7, &mut out, &mut via);
+        let named = |g: &GatewayId, c: &Option<CarrierId>| {
+            let carrier = c.map(|c| t.carrier(c).unwrap().id.as_str());
+            (t.gateway(*g).unwrap().id.as_str(), carrier)
+        };
+        let got: Vec<_> = out.iter().zip(&via).map(|(g, c)| named(g, c)).collect();
+        assert_eq!(
+            got,
+            [
+                ("b", None),
+                ("a", Some("x")),
+                ("c", Some("y")),
+                ("d", Some("z"))
+            ]
+        );
+        let mut plain = Vec::new();
+        t.gateways_for(&rule, 7, &mut plain);
+        assert_eq!(plain, out);
     }
 }

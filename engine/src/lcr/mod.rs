@@ -58,6 +58,11 @@ pub struct Target {
     pub cps_limit: u32,
     /// The gateway's cap on calls at once across the router (0: none).
     pub concurrent_limit: u32,
+    /// The carrier the rule reached the gateway through, for its
+    /// `carrier:ID` call limit (`None`: the rule names the gateway itself).
+    pub carrier_key: Option<IdKey>,
+    /// The gateway's id, for its `gateway:ID` call limit.
+    pub gateway_key: Option<IdKey>,
     user: [u8; MAX_TARGET_USER],
     user_len: u8,
     /// Send the Request-URI as it is (an address of a next hop given by
@@ -78,6 +83,8 @@ impl Target {
             cap_key: address_key(&dest),
             cps_limit: 0,
             concurrent_limit: 0,
+            carrier_key: None,
+            gateway_key: None,
             user: [0; MAX_TARGET_USER],
             user_len: user.len() as u8,
             keep_uri: false,
@@ -123,6 +130,50 @@ impl Target {
         self.concurrent_limit = calls;
         self
     }
+
+    /// The same target known to the call limits as gateway `gateway` of
+    /// carrier `carrier` (`None`: reached without one).
+    pub fn with_ids(self, carrier: Option<&str>, gateway: &str) -> Target {
+        self.with_id_keys(carrier.map(IdKey::of), Some(IdKey::of(gateway)))
+    }
+
+    /// [`Target::with_ids`] with the ids' keys already computed.
+    pub fn with_id_keys(mut self, carrier: Option<IdKey>, gateway: Option<IdKey>) -> Target {
+        self.carrier_key = carrier;
+        self.gateway_key = gateway;
+        self
+    }
+}
+
+/// A carrier's or gateway's id as a [`Target`] carries it: a 64-bit hash
+/// of the id, the same in every table (calls routed by one table are
+/// admitted and released after a swap to another) and in every process.
+/// A target holds two of them, inline, instead of the ids (of any length)
+/// or indexes valid only in the table that routed it; the call limits
+/// map a key back to their own copy of the id
+/// (`crate::proxy::stages::limits::TargetLimits`), so two ids collide
+/// only with a 64-bit hash collision.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdKey(core::num::NonZeroU64);
+
+impl IdKey {
+    /// The key of `id`.
+    pub fn of(id: &str) -> IdKey {
+        use core::hash::BuildHasher;
+        let h = foldhash::fast::FixedState::with_seed(0x7472_756e_6b6c_696e).hash_one(id);
+        IdKey(core::num::NonZeroU64::new(h).unwrap_or(core::num::NonZeroU64::MAX))
+    }
+
+    /// The key as a number.
+    pub fn get(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Debug for IdKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdKey({:016x})", self.0)
+    }
 }
 
 /// The default [`Target::cap_key`]: caps per address.
@@ -138,6 +189,8 @@ impl fmt::Debug for Target {
             .field("gateway", &self.gateway)
             .field("cps_limit", &self.cps_limit)
             .field("concurrent_limit", &self.concurrent_limit)
+            .field("carrier_key", &self.carrier_key)
+            .field("gateway_key", &self.gateway_key)
             .field("user", &String::from_utf8_lossy(self.user()))
             .finish()
     }

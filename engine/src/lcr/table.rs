@@ -16,6 +16,12 @@
 //! mapping goes when the last lookup holding it ends. A bad file is
 //! refused and the table in service stays.
 //!
+//! Each target carries its gateway's id, and the carrier's when the rule
+//! reached the gateway through a carrier (not when the rule names the
+//! gateway itself), as [`super::IdKey`]s hashed once per table: what the
+//! serial search admits it under (`[[limit]] key = "gateway:ID"`,
+//! `"carrier:ID"`) before trying it.
+//!
 //! A call whose source matches no ACL entry is routed in the group named
 //! `default` when the table has one, and refused with 403 otherwise.
 //! Gateways are reached over UDP (other transports are not served yet:
@@ -73,10 +79,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use arc_swap::ArcSwap;
 
 use trunkline_routing_tables::{
-    DialplanScratch, GatewayId, SnapError, Snapshot, SnapshotHandle, format::Transport,
+    CarrierId, DialplanScratch, GatewayId, SnapError, Snapshot, SnapshotHandle, format::Transport,
 };
 
-use super::{GroupName, LcrRequest, MAX_TARGETS, NoRoute, ShardTargets, Target, TargetSource};
+use super::{
+    GroupName, IdKey, LcrRequest, MAX_TARGETS, NoRoute, ShardTargets, Target, TargetSource,
+};
 use crate::dns::{Hop, MAX_ADDRESSES, ResolveFn, Resolved, Resolver, srv_order};
 
 /// Least-cost routing over the snapshot in service.
@@ -139,6 +147,8 @@ pub struct LcrTableShard {
 struct Scratch {
     dialplan: DialplanScratch,
     gateways: Vec<GatewayId>,
+    /// The carrier each of `gateways` came through.
+    via: Vec<Option<CarrierId>>,
     user: String,
     /// The seed of the per-call draws (weighted carriers, SRV order):
     /// moved on by a splitmix increment per call.
@@ -148,9 +158,12 @@ struct Scratch {
     /// SRV hops, built on the first call that sees them.
     dests: Vec<(u32, u32, bool)>,
     hops: Vec<Hop>,
-    /// Each gateway's key for its caps (a hash of its id: stable across
-    /// tables, shared by its hops).
-    cap_keys: Vec<u64>,
+    /// Each gateway's key (a hash of its id: stable across tables, shared
+    /// by its hops): what its caps are counted under, and its id for the
+    /// call limits.
+    gateway_keys: Vec<IdKey>,
+    /// Each carrier's key, for the call limits.
+    carrier_keys: Vec<IdKey>,
     dests_stamp: Option<(u64, u64)>,
 }
 
@@ -439,14 +452,6 @@ fn gateway_dests(
     }
 }
 
-/// A gateway's key for its caps: a hash of its id, so the caps follow the
-/// gateway (not its index, which a new table may change, nor one of its
-/// addresses).
-fn cap_key(id: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0x7472_756e_6b6c_696e).hash_one(id)
-}
-
 impl LcrTable {
     /// The no-route answer this table gives.
     fn no_route(&self) -> NoRoute {
@@ -484,11 +489,13 @@ impl LcrTable {
         let Scratch {
             dialplan,
             gateways,
+            via,
             user,
             seed,
             dests,
             hops,
-            cap_keys,
+            gateway_keys,
+            carrier_keys,
             dests_stamp,
         } = s;
         let stamp = Some((snap.stamp(), self.names_generation.load(Ordering::Acquire)));
@@ -497,13 +504,17 @@ impl LcrTable {
             let names = self.names.load();
             dests.clear();
             hops.clear();
-            cap_keys.clear();
+            gateway_keys.clear();
             for g in table.gateways.iter() {
                 let start = hops.len() as u32;
                 let srv = gateway_dests(g, &names.map, hops);
                 dests.push((start, hops.len() as u32, srv));
-                cap_keys.push(cap_key(g.id.as_str()));
+                // The caps follow the gateway's id: not its index, which a
+                // new table may change, nor one of its addresses.
+                gateway_keys.push(IdKey::of(g.id.as_str()));
             }
+            carrier_keys.clear();
+            carrier_keys.extend(table.carriers.iter().map(|c| IdKey::of(c.id.as_str())));
             *dests_stamp = stamp;
         }
         let dialled = snap.apply_dialplan(group, number, dialplan);
@@ -512,8 +523,8 @@ impl LcrTable {
         };
         // A different weighted order per call (splitmix increment).
         *seed = seed.wrapping_add(SEED_STEP);
-        table.gateways_for(&rule, *seed, gateways);
-        'gateways: for &id in gateways.iter() {
+        table.gateways_via(&rule, *seed, gateways, via);
+        'gateways: for (&id, &carrier) in gateways.iter().zip(via.iter()) {
             let Some(g) = table.gateway(id) else { continue };
             let Some(&(start, end, srv)) = dests.get(id.0 as usize) else {
                 continue;
@@ -522,6 +533,8 @@ impl LcrTable {
             if here.is_empty() {
                 continue;
             }
+            let gateway_key = gateway_keys[id.0 as usize];
+            let carrier_key = carrier.and_then(|c| carrier_keys.get(c.0 as usize).copied());
             g.rewrite(dialled.number, user);
             // Every hop in turn: SRV ones in an RFC 2782 order drawn
             // for this call (a stream of its own per gateway), others
@@ -550,9 +563,10 @@ impl LcrTable {
                 let dest = here[usize::from(k)].addr;
                 if let Some(t) = Target::new(dest, id.0, user.as_bytes()) {
                     out.push(
-                        t.with_cap_key(cap_keys[id.0 as usize])
+                        t.with_cap_key(gateway_key.get())
                             .with_cps_limit(g.cps_cap.to_native())
-                            .with_concurrent_limit(g.concurrent_cap.to_native()),
+                            .with_concurrent_limit(g.concurrent_cap.to_native())
+                            .with_id_keys(carrier_key, Some(gateway_key)),
                     );
                 }
             }

@@ -28,7 +28,7 @@ use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind, PatternID, PatternSet, meta};
 use trunkline_parser::{HeaderName, Message, Summary, Uri};
 
-pub use spec::{ActionSpec, Conditions, RuleSpec};
+pub use spec::{ActionSpec, Conditions, EditSpec, PROTECTED_HEADERS, RuleSpec};
 
 use crate::lcr::GroupName;
 use crate::security::CidrSet;
@@ -81,6 +81,68 @@ pub enum Action {
     SetGroup(GroupName),
     /// Count the request against the rate limit of this name.
     RateLimit(Box<str>),
+    /// Edit the forwarded copy's headers.
+    Edit(Box<EditRule>),
+}
+
+/// A rule's header edits, compiled ([`EditSpec`]): the lines to add
+/// written out once, the name regex compiled.
+#[derive(Clone, Debug)]
+pub struct EditRule {
+    /// `Name: value\r\n` lines to add.
+    pub add: Box<[u8]>,
+    /// The names to remove (whole name, case-insensitive).
+    pub remove: Option<meta::Regex>,
+    /// The header to replace (lower case) and its new line.
+    pub replace: Option<(Box<[u8]>, Box<[u8]>)>,
+    /// The From URI's new user part.
+    pub from_user: Option<Box<[u8]>>,
+    /// The From's new display name (written quoted).
+    pub from_display: Option<Box<[u8]>>,
+    /// The To URI's new user part.
+    pub to_user: Option<Box<[u8]>>,
+    /// The P-Asserted-Identity line replacing any.
+    pub pai: Option<Box<[u8]>>,
+}
+
+impl PartialEq for EditRule {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.add, &self.replace, &self.from_user, &self.from_display)
+            == (&other.add, &other.replace, &other.from_user, &other.from_display)
+            && (&self.to_user, &self.pai) == (&other.to_user, &other.pai)
+            && self.remove.is_some() == other.remove.is_some()
+    }
+}
+
+impl Eq for EditRule {}
+
+impl EditRule {
+    fn compile(e: &EditSpec) -> Result<EditRule, String> {
+        let mut add = Vec::new();
+        for (n, v) in &e.add {
+            add.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+        }
+        Ok(EditRule {
+            add: add.into(),
+            remove: match &e.remove {
+                Some(re) => Some(compile_patterns(&[re]).map_err(|e| e.to_string())?),
+                None => None,
+            },
+            replace: e.replace.as_ref().map(|(n, v)| {
+                (
+                    n.to_ascii_lowercase().into_bytes().into(),
+                    format!("{n}: {v}\r\n").into_bytes().into(),
+                )
+            }),
+            from_user: e.from_user.as_ref().map(|u| u.as_bytes().into()),
+            from_display: e.from_display.as_ref().map(|d| d.as_bytes().into()),
+            to_user: e.to_user.as_ref().map(|u| u.as_bytes().into()),
+            pai: e
+                .pai
+                .as_ref()
+                .map(|p| format!("P-Asserted-Identity: {p}\r\n").into_bytes().into()),
+        })
+    }
 }
 
 /// A compiled rule.
@@ -159,6 +221,9 @@ impl Policy {
                         .ok_or_else(|| format!("{}: set_group: name too long", s.name))?,
                 ),
                 ActionSpec::RateLimit(n) => Action::RateLimit(n.as_str().into()),
+                ActionSpec::Edit(e) => Action::Edit(Box::new(
+                    EditRule::compile(e).map_err(|m| format!("{}: header edits: {m}", s.name))?,
+                )),
             };
             let names = |v: &[String]| v.iter().map(|m| m.as_bytes().into()).collect();
             rules.push(Rule {
@@ -207,6 +272,14 @@ impl Policy {
     /// The actions of the rules, in order.
     pub fn actions(&self) -> impl Iterator<Item = &Action> {
         self.rules.iter().map(|r| &r.action)
+    }
+
+    /// The header edits of rule `rule`, if that is its action.
+    pub fn edit_rule(&self, rule: usize) -> Option<&EditRule> {
+        match &self.rules.get(rule)?.action {
+            Action::Edit(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
@@ -322,6 +395,12 @@ impl PolicyShard {
         !self.policy.is_empty()
     }
 
+    /// The policy being evaluated, and its generation (what a rule index
+    /// refers to).
+    pub fn current(&self) -> (&Arc<Policy>, u64) {
+        (&self.policy, self.generation)
+    }
+
     /// Starts the evaluation of a new request.
     pub fn begin(&mut self) {
         self.matched = 0;
@@ -379,6 +458,7 @@ impl PolicyShard {
                 Action::Authenticate => "authenticate",
                 Action::SetGroup(_) => "set_group",
                 Action::RateLimit(_) => "rate_limit",
+                Action::Edit(_) => "edit",
             };
             (&*r.name, kind, h)
         })

@@ -34,6 +34,21 @@ pub(crate) struct FileRule {
     authenticate: Option<Spanned<String>>,
     set_group: Option<Spanned<String>>,
     rate_limit: Option<Spanned<String>>,
+    add_header: Option<Spanned<Vec<Spanned<String>>>>,
+    remove_header: Option<Spanned<String>>,
+    replace_header: Option<Spanned<FileReplace>>,
+    set_from_user: Option<Spanned<String>>,
+    set_from_display: Option<Spanned<String>>,
+    set_to_user: Option<Spanned<String>>,
+    set_pai: Option<Spanned<String>>,
+}
+
+/// `replace_header = { name = "X-Billing", value = "acme" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileReplace {
+    name: Spanned<String>,
+    value: Spanned<String>,
 }
 
 /// `header = { name = "X-Customer", regex = "^gold$" }`.
@@ -108,7 +123,54 @@ pub enum ActionSpec {
     SetGroup(String),
     /// Count the request against this rate limit; go on.
     RateLimit(String),
+    /// Edit the headers of the forwarded copy; go on.
+    Edit(EditSpec),
 }
+
+/// A rule's header edits (the header keys of one rule together make its
+/// one action), applied to the forwarded copy of an initial request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EditSpec {
+    /// Header lines to add: (name, value).
+    pub add: Vec<(String, String)>,
+    /// Remove every header whose name matches this regex (whole name,
+    /// case-insensitive): `X-.*` strips all `X-` headers.
+    pub remove: Option<String>,
+    /// Replace every header of this name with one of this value.
+    pub replace: Option<(String, String)>,
+    /// The From URI's user part.
+    pub from_user: Option<String>,
+    /// The From display name.
+    pub from_display: Option<String>,
+    /// The To URI's user part.
+    pub to_user: Option<String>,
+    /// P-Asserted-Identity (RFC 3325): its value, replacing any.
+    pub pai: Option<String>,
+}
+
+/// Headers no rule may add, remove or replace: the proxy and the dialog
+/// own them (From/To through `set_from_*`/`set_to_user` only).
+pub const PROTECTED_HEADERS: &[&str] = &[
+    "via",
+    "v",
+    "from",
+    "f",
+    "to",
+    "t",
+    "call-id",
+    "i",
+    "cseq",
+    "content-length",
+    "l",
+    "content-type",
+    "c",
+    "route",
+    "record-route",
+    "max-forwards",
+    "contact",
+    "m",
+    "proxy-authorization",
+];
 
 impl ActionSpec {
     /// The action's name, for counters.
@@ -120,6 +182,7 @@ impl ActionSpec {
             ActionSpec::Authenticate => "authenticate",
             ActionSpec::SetGroup(_) => "set_group",
             ActionSpec::RateLimit(_) => "rate_limit",
+            ActionSpec::Edit(_) => "edit",
         }
     }
 }
@@ -338,12 +401,18 @@ fn check_action<E>(i: usize, rule: &Spanned<FileRule>, err: ErrFn<'_, E>) -> Res
             actions.push((k, v.span(), a));
         }
     }
+    if let Some((span, e)) = check_edit(i, r, err)? {
+        actions.push(("add_header", span, ActionSpec::Edit(e)));
+    }
     match actions.len() {
         1 => Ok(actions.pop().expect("one").2),
         0 => Err(err(
             Some(rule.span()),
             &format!("policy[{i}]"),
-            "needs one action: reply, drop, accept, authenticate, set_group or rate_limit".into(),
+            "needs one action: reply, drop, accept, authenticate, set_group, rate_limit, or \
+             header edits (add_header, remove_header, replace_header, set_from_user, \
+             set_from_display, set_to_user, set_pai)"
+                .into(),
         )),
         _ => Err(err(
             Some(actions[1].1.clone()),
@@ -354,6 +423,130 @@ fn check_action<E>(i: usize, rule: &Spanned<FileRule>, err: ErrFn<'_, E>) -> Res
             ),
         )),
     }
+}
+
+/// The rule's header edits, if it has any (together they are one
+/// action): each checked, names against [`PROTECTED_HEADERS`].
+fn check_edit<E>(
+    i: usize,
+    r: &FileRule,
+    err: ErrFn<'_, E>,
+) -> Result<Option<(Range<usize>, EditSpec)>, E> {
+    let key = |k: &str| format!("policy[{i}].{k}");
+    let mut e = EditSpec::default();
+    let mut span: Option<Range<usize>> = None;
+    let mut at = |s: Range<usize>| {
+        span.get_or_insert(s);
+    };
+    let header_name = |n: &Spanned<String>, k: &str| -> Result<String, E> {
+        let t = n.get_ref().trim();
+        if t.is_empty() || !t.bytes().all(is_token_char) {
+            return Err(err(Some(n.span()), &key(k), format!("`{t}` is not a header name")));
+        }
+        if PROTECTED_HEADERS.contains(&t.to_ascii_lowercase().as_str()) {
+            return Err(err(
+                Some(n.span()),
+                &key(k),
+                format!("`{t}` is the proxy's to write (From and To: set_from_user, set_to_user)"),
+            ));
+        }
+        Ok(t.to_string())
+    };
+    let line = |v: &Spanned<String>, k: &str| -> Result<String, E> {
+        let t = v.get_ref().trim();
+        if t.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) {
+            return Err(err(Some(v.span()), &key(k), "must be one line of text".into()));
+        }
+        Ok(t.to_string())
+    };
+    if let Some(list) = &r.add_header {
+        at(list.span());
+        if list.get_ref().is_empty() {
+            return Err(err(Some(list.span()), &key("add_header"), "needs header lines".into()));
+        }
+        for l in list.get_ref() {
+            let Some((name, value)) = l.get_ref().split_once(':') else {
+                return Err(err(
+                    Some(l.span()),
+                    &key("add_header"),
+                    format!("`{}`: write `Name: value`", l.get_ref()),
+                ));
+            };
+            let name = Spanned::new(l.span(), name.to_string());
+            let value = Spanned::new(l.span(), value.to_string());
+            e.add.push((header_name(&name, "add_header")?, line(&value, "add_header")?));
+        }
+    }
+    if let Some(re) = &r.remove_header {
+        at(re.span());
+        check_regex(re.get_ref()).map_err(|m| err(Some(re.span()), &key("remove_header"), m))?;
+        let full = format!("(?i-u)^(?:{})$", re.get_ref());
+        let compiled = super::compile_patterns(&[&full])
+            .map_err(|m| err(Some(re.span()), &key("remove_header"), m.to_string()))?;
+        if let Some(p) = PROTECTED_HEADERS.iter().find(|p| compiled.is_match(p.as_bytes())) {
+            return Err(err(
+                Some(re.span()),
+                &key("remove_header"),
+                format!("matches `{p}`, the proxy's own header"),
+            ));
+        }
+        e.remove = Some(full);
+    }
+    if let Some(rep) = &r.replace_header {
+        at(rep.span());
+        let rp = rep.get_ref();
+        e.replace = Some((
+            header_name(&rp.name, "replace_header.name")?,
+            line(&rp.value, "replace_header.value")?,
+        ));
+    }
+    for (v, k, slot) in [
+        (&r.set_from_user, "set_from_user", &mut e.from_user),
+        (&r.set_to_user, "set_to_user", &mut e.to_user),
+    ] {
+        if let Some(v) = v {
+            at(v.span());
+            let u = v.get_ref();
+            let ok = !u.is_empty()
+                && u.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/%#".contains(&b)
+                });
+            if !ok {
+                return Err(err(Some(v.span()), &key(k), format!("`{u}` is not a SIP URI user")));
+            }
+            *slot = Some(u.clone());
+        }
+    }
+    if let Some(v) = &r.set_from_display {
+        at(v.span());
+        let d = line(v, "set_from_display")?;
+        if d.contains('"') || d.contains('\\') {
+            return Err(err(
+                Some(v.span()),
+                &key("set_from_display"),
+                "no quotes or backslashes (it is written quoted)".into(),
+            ));
+        }
+        e.from_display = Some(d);
+    }
+    if let Some(v) = &r.set_pai {
+        at(v.span());
+        let p = line(v, "set_pai")?;
+        if trunkline_parser::NameAddr::parse(p.as_bytes()).is_err() {
+            return Err(err(
+                Some(v.span()),
+                &key("set_pai"),
+                format!("`{p}` is not a name-addr (`<sip:+15551234567@example.com>`)"),
+            ));
+        }
+        e.pai = Some(p);
+    }
+    Ok(span.map(|s| (s, e)))
+}
+
+/// RFC 3261 §25.1 token characters (header names).
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
 }
 
 /// Whether `pattern` compiles as the policy compiles it; the error says

@@ -103,6 +103,11 @@ pub struct ProxyConfig {
     /// Call control (`[dialogs]`, and what needs it: CDRs, call limits):
     /// `None`, calls are not tracked.
     pub dialogs: Option<super::calls::DialogSettings>,
+    /// Topology hiding (`[topology_hiding] enabled`, default off): each
+    /// side of a call sees only us (see [`super::topology`]); it
+    /// record-routes every dialog, and its tokens are keyed from
+    /// `branch_key`.
+    pub topology_hiding: bool,
 }
 
 impl ProxyConfig {
@@ -124,6 +129,7 @@ impl ProxyConfig {
             probe: ProbeConfig::default(),
             edge: EdgeConfig::default(),
             dialogs: None,
+            topology_hiding: false,
         }
     }
 }

@@ -65,6 +65,9 @@ pub(crate) struct Ctx {
     pub timed_out: bool,
     /// The call this INVITE started, when calls are tracked.
     pub call: Option<trunkline_shards::dialog::CallRef>,
+    /// The policy's header edits for each copy (a serial search's later
+    /// targets too).
+    pub edits: crate::proxy::stages::edits::EditSet,
     /// Where the request came from, and on which listener (to rebuild it
     /// for the next target).
     pub src: Option<SocketAddr>,
@@ -176,6 +179,7 @@ impl Contexts {
         c.cancelled = false;
         c.refs = 1;
         c.call = None;
+        c.edits = Default::default();
         c.followers = Followers::default();
         c.targets.clear();
         c.next_target = 0;

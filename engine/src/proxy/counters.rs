@@ -64,6 +64,9 @@ pub struct Counters {
     pub lcr_failovers: u64,
     /// Gateways skipped because they were at their CPS or call cap.
     pub lcr_capped: u64,
+    /// Gateways skipped because their carrier's or their own call limit
+    /// (`[[limit]] key = "carrier:ID"` / `"gateway:ID"`) refused them.
+    pub lcr_limited: u64,
     /// Gateways skipped because probing found them down.
     pub lcr_down_skipped: u64,
     /// Gateway addresses skipped because no listener has their address
@@ -77,6 +80,14 @@ pub struct Counters {
     pub names_failed: u64,
     /// INVITE copies sent to a name's next address after 503 or a timeout.
     pub names_failovers: u64,
+    /// Messages carrying a topology-hiding token that does not decode or
+    /// fails its MAC (forged or altered): requests refused with 403, ACKs
+    /// and responses dropped.
+    pub th_bad_tokens: u64,
+    /// Messages with more to hide than a token holds (Vias, Record-Route
+    /// values, Contacts), or a value to hide that does not parse:
+    /// requests refused with 403, ACKs and responses dropped.
+    pub th_refused: u64,
     /// OPTIONS probes sent.
     pub probes_sent: u64,
     /// Probes unanswered within their round, or answered 408 / 5xx.

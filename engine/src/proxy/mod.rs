@@ -38,6 +38,8 @@
 //!   [`next_hop`] (the §16.4 - §16.6 routing step), [`probe`] (gateway
 //!   probing), the gateways' caps ([`crate::lcr::caps`]), the name cache
 //!   ([`crate::dns::cache`]).
+//! - [`topology`]: topology hiding (`[topology_hiding]`), stateless: what
+//!   it takes off a message travels in tokens in what we put on it.
 
 pub mod calls;
 pub mod config;
@@ -49,6 +51,7 @@ pub mod probe;
 mod responses;
 mod serial;
 pub mod stages;
+pub mod topology;
 mod wire;
 
 use std::net::{IpAddr, SocketAddr};
@@ -125,6 +128,8 @@ pub struct ProxyCore {
     /// Parses requests kept by the core (a context's request for its next
     /// target, a parked request) while the pipeline works on them.
     stored: Stored,
+    /// Topology hiding's in-dialog requests revealed, when it is on.
+    th: Option<topology::Inbound>,
     pipe: Pipeline,
 }
 
@@ -215,12 +220,16 @@ impl ProxyCore {
         ProxyCore {
             ingress: Ingress::new(cfg.limits),
             stored: Stored::default(),
+            th: cfg
+                .topology_hiding
+                .then(|| topology::Inbound::new(cfg.branch_key, cfg.limits)),
             pipe: Pipeline {
                 tx,
                 ctxs: Contexts::default(),
                 wire: Wire::new(
                     cfg.branch_key,
                     cfg.edge.server_header.as_deref().unwrap_or_default(),
+                    cfg.topology_hiding,
                 ),
                 validate: Validate::new(cfg.locals.clone()),
                 policy: Policy::new(services.policy.clone(), services.rate_limits.clone()),
@@ -314,6 +323,43 @@ impl ProxyCore {
         self.pipe.calls.as_mut()?.poll_cdr()
     }
 
+    /// Journals the calls from now on (`[dialogs] journal`; see
+    /// [`calls`]); `false` when calls are not tracked.
+    pub fn enable_journal(&mut self) -> bool {
+        self.pipe
+            .calls
+            .as_mut()
+            .map(Calls::enable_journal)
+            .is_some()
+    }
+
+    /// Appends the journal records produced since the last call to `out`
+    /// (the driver drains these with the datagrams, and writes them).
+    pub fn take_journal(&mut self, out: &mut Vec<u8>) {
+        if let Some(c) = self.pipe.calls.as_mut() {
+            c.take_journal(out);
+        }
+    }
+
+    /// Writes the records of the live journaled calls to `out` (a
+    /// compacted journal); returns how many.
+    pub fn journal_snapshot(&self, out: &mut Vec<u8>) -> usize {
+        let clock = self.pipe.clock;
+        (self.pipe.calls.as_ref()).map_or(0, |c| c.snapshot(out, &|t| clock.unix_ms(t)))
+    }
+
+    /// Takes back a journaled call (before serving; the wall clock set
+    /// first: [`ProxyCore::set_wall_clock_ms`]).
+    pub fn restore_call(
+        &mut self,
+        now: Instant,
+        rec: &trunkline_shards::dialog::journal::CallRecord<'_>,
+    ) -> Result<(), calls::RestoreError> {
+        let unix_now = self.pipe.clock.unix_ms(now);
+        let c = self.pipe.calls.as_mut().ok_or(calls::RestoreError::Table)?;
+        c.restore(now, unix_now, rec).map(|_| ())
+    }
+
     /// Transaction layer counters.
     pub fn tx_stats(&self) -> trunkline_shards::tx::TxStats {
         self.pipe.tx.stats()
@@ -393,7 +439,10 @@ impl ProxyCore {
             server: None,
         };
         if msg.is_request() {
-            p.on_request(now, req, &mut self.stored);
+            match self.th.as_mut() {
+                Some(th) => p.on_hidden_request(now, th, req, &mut self.stored),
+                None => p.on_request(now, req, &mut self.stored),
+            }
         } else {
             p.on_response(now, &req, &mut self.stored);
         }
@@ -877,6 +926,7 @@ impl Pipeline {
             return;
         }
         self.wire.make_branch(req, 0);
+        self.header_edits.select(self.policy.current(), attrs.edits);
         let mut buf = self.tx.take_buf();
         let plan = &self.route.plan;
         if !self.wire.forward(

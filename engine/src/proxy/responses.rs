@@ -38,7 +38,7 @@ impl Pipeline {
     /// (a response with a forged branch is dropped and counted).
     fn forward_response_stateless(&mut self, msg: &Message<'_>, sum: &Summary<'_>) {
         let mut vias = msg.vias();
-        let (ours, branch) = match vias.next() {
+        let (ours, branch, top) = match vias.next() {
             Some(Ok(v)) => (
                 self.cfg.locals.addrs.iter().position(|a| {
                     v.sent_by.eq_ignore_ascii_case(a.host_port.as_bytes())
@@ -47,20 +47,31 @@ impl Pipeline {
                             && v.port.unwrap_or(5060) == a.port)
                 }),
                 v.branch.unwrap_or_default(),
+                Some(v),
             ),
-            _ => (None, &b""[..]),
+            _ => (None, &b""[..], None),
         };
-        let Some(local) = ours else {
+        let (Some(local), Some(top)) = (ours, top) else {
             // §18.1.2: a Via that is not ours means not for us.
             self.counters.dropped += 1;
             return;
         };
-        let next = match vias.next() {
-            Some(Ok(v)) => v,
-            _ => {
-                self.counters.dropped += 1;
+        // Topology hiding: the next Via is the first our Via's token hid.
+        let hidden = match self.wire.open_hidden_vias(&top) {
+            Ok(h) => h,
+            Err(r) => {
+                self.count_refusal(r);
                 return;
             }
+        };
+        let next = if hidden {
+            self.wire.first_hidden_via()
+        } else {
+            vias.next().and_then(Result::ok)
+        };
+        let Some(next) = next else {
+            self.counters.dropped += 1;
+            return;
         };
         if !self.wire.is_our_branch(branch, &next, sum) {
             self.counters.forged_responses += 1;
@@ -83,11 +94,17 @@ impl Pipeline {
             return;
         };
         let mut buf = self.tx.take_buf();
-        if self.wire.without_top_via(msg, &mut buf) {
-            self.counters.responses_forwarded += 1;
-            self.wire.queue(dest, out, buf);
-        } else {
-            self.tx.give_buf(buf);
+        match self.wire.relay(&self.cfg, msg, out, &mut buf) {
+            Ok(true) => {
+                self.counters.responses_forwarded += 1;
+                self.wire.queue(dest, out, buf);
+            }
+            r => {
+                self.tx.give_buf(buf);
+                if let Err(r) = r {
+                    self.count_refusal(r);
+                }
+            }
         }
     }
 
@@ -188,13 +205,20 @@ impl Pipeline {
         let better = ctx.best.as_ref().is_none_or(|(c, _)| rank(code) < rank(*c));
         if better {
             let mut buf = self.tx.take_buf();
-            if self.wire.without_top_via(msg, &mut buf) {
-                let ctx = self.ctxs.get_mut(u.ctx).expect("live");
-                if let Some((_, old)) = ctx.best.replace((code, buf)) {
-                    self.tx.give_buf(old);
+            let up = self.tx.local(server).unwrap_or(0);
+            match self.wire.relay(&self.cfg, msg, up, &mut buf) {
+                Ok(true) => {
+                    let ctx = self.ctxs.get_mut(u.ctx).expect("live");
+                    if let Some((_, old)) = ctx.best.replace((code, buf)) {
+                        self.tx.give_buf(old);
+                    }
                 }
-            } else {
-                self.tx.give_buf(buf);
+                r => {
+                    self.tx.give_buf(buf);
+                    if let Err(r) = r {
+                        self.count_refusal(r);
+                    }
+                }
             }
         }
         if code >= 600 {
@@ -219,14 +243,22 @@ impl Pipeline {
     }
 
     /// Sends a response upstream through the server transaction, our Via
-    /// removed (§16.7 step 3, 9).
+    /// removed (§16.7 step 3, 9; hidden topology revealed and hidden, see
+    /// `topology`).
     fn relay_response(&mut self, now: Instant, msg: &Message<'_>, server: TxId, code: u16) {
         let mut buf = self.tx.take_buf();
-        if self.wire.without_top_via(msg, &mut buf) {
-            self.counters.responses_forwarded += 1;
-            self.tx.respond(now, server, buf, code);
-        } else {
-            self.tx.give_buf(buf);
+        let up = self.tx.local(server).unwrap_or(0);
+        match self.wire.relay(&self.cfg, msg, up, &mut buf) {
+            Ok(true) => {
+                self.counters.responses_forwarded += 1;
+                self.tx.respond(now, server, buf, code);
+            }
+            r => {
+                self.tx.give_buf(buf);
+                if let Err(r) = r {
+                    self.count_refusal(r);
+                }
+            }
         }
     }
 

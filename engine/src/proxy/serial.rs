@@ -6,8 +6,21 @@
 //! 8) built from the request kept in the response context.
 //!
 //! Targets are skipped, and counted, when probing found them down, when
-//! no listener has their address family, and when their gateway is at its
-//! CPS or concurrent-call cap ([`crate::lcr::caps`]).
+//! no listener has their address family, when their gateway is at its
+//! CPS or concurrent-call cap ([`crate::lcr::caps`]), and when their
+//! carrier's or gateway's call limit (`[[limit]] key = "carrier:ID"` or
+//! `"gateway:ID"`, [`crate::security::call_limits`]) refuses them. The
+//! slots a target's call limits gave it are held by the call's attempt
+//! ([`super::calls::Calls::on_attempt`]): the next attempt gives them
+//! back, and so does the call's end. A call that is not tracked (no
+//! `[dialogs]`, or the dialog table full) gives them back as soon as its
+//! attempt starts: concurrent call limits on targets need `[dialogs]`
+//! (which the configuration turns on with any `[[limit]]`).
+//!
+//! A failed attempt's slots are given back before the next target is
+//! admitted ([`super::calls::Calls::release_attempt`]), so a call failing
+//! over between two gateways of a carrier at its concurrent limit takes
+//! the next one.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -74,6 +87,7 @@ impl Pipeline {
         ctx.src = Some(req.src);
         ctx.local = req.local;
         ctx.followers.insert(Followers::SERIAL);
+        ctx.edits = attrs.edits;
         if !self.start_targets(now, id, req) {
             if let Some(ctx) = self.ctxs.get_mut(id) {
                 ctx.final_sent = true;
@@ -144,7 +158,30 @@ impl Pipeline {
                 counters.lcr_capped += 1;
                 continue;
             }
+            // Its carrier's and gateway's call limits (`[[limit]]`): a
+            // slot of each taken, or the target skipped. The failed
+            // attempt's slots come back first (a call failing over within
+            // a carrier at its limit may take the next gateway).
+            if b > 0 {
+                let call = self.ctxs.get(id).and_then(|c| c.call);
+                if let (Some(call), Some(calls)) = (call, self.calls.as_mut()) {
+                    calls.release_attempt(call);
+                }
+            }
+            let counters = &mut self.counters;
+            let limits = self.limits.target_limits();
+            let target_held = match limits.map(|l| l.admit(now, &target)) {
+                Some(Ok(held)) => Some(held).filter(|h| !h.is_empty()),
+                Some(Err(_)) => {
+                    counters.lcr_limited += 1;
+                    continue;
+                }
+                None => None,
+            };
             if !self.start_target_branch(now, id, req, &target, b) {
+                if let (Some(l), Some(held)) = (self.limits.target_limits(), target_held) {
+                    l.limits().release(held);
+                }
                 continue;
             }
             // This attempt holds one of the gateway's call slots until it
@@ -153,10 +190,22 @@ impl Pipeline {
             if let Some(br) = self.ctxs.get_mut(id).and_then(|c| c.branches.get_mut(b)) {
                 br.holds = held;
             }
+            // The call's current attempt holds the target's limit slots
+            // until the next attempt or the call's end.
             let call = self.ctxs.get(id).and_then(|c| c.call);
             if let (Some(call), Some(calls)) = (call, self.calls.as_mut()) {
                 let user = (!target.keeps_request_uri()).then(|| target.user());
-                calls.on_attempt(now, call, target.dest, Some(target.gateway), user, None);
+                calls.on_attempt(
+                    now,
+                    call,
+                    target.dest,
+                    Some(target.gateway),
+                    user,
+                    target_held,
+                );
+            } else if let (Some(l), Some(held)) = (self.limits.target_limits(), target_held) {
+                // Not tracked: nothing would give the slots back.
+                l.limits().release(held);
             }
             if b > 0 {
                 let counters = &mut self.counters;
@@ -190,6 +239,8 @@ impl Pipeline {
         // Only for our Route values to remove: the next hop is the target,
         // so "no route" outcomes do not apply (requests with a bad Route
         // never reach a serial search).
+        let edits = self.ctxs.get(id).map(|c| c.edits).unwrap_or_default();
+        self.header_edits.select(self.policy.current(), edits);
         let plan = &mut self.route.plan;
         let _ = next_hop::plan(req.msg, locals, None, plan);
         let mut buf = self.tx.take_buf();

@@ -596,5 +596,7 @@ fn the_transaction_cap_answers_503_without_state() {
 
 mod calls;
 mod dns;
+mod edits;
 mod edge;
 mod lcr;
+mod topology;

@@ -11,13 +11,14 @@ use std::net::SocketAddr;
 
 use core::hash::{BuildHasher, Hasher};
 use trunkline_parser::{
-    CSeq, Edits, HeaderName, LocalCtx, LocalPart, Message, NameAddr, Parser, Piece, ResponseSpec,
-    Summary, Via, stamp_via, write_response,
+    CSeq, Edits, HeaderName, LocalCtx, LocalPart, Message, Method, NameAddr, Parser, Piece,
+    ResponseSpec, Summary, Via, stamp_via, write_response,
 };
 
 use super::config::ProxyConfig;
 use super::next_hop::NextHopPlan;
 use super::stages::{Request, edits::HeaderEdits};
+use super::topology::{Refusal, Sealer};
 use super::{Transmit, can_create_dialog};
 use crate::lcr::{self, Target};
 
@@ -72,6 +73,8 @@ pub(crate) struct Wire {
     out: VecDeque<(Transmit, Vec<u8>)>,
     /// Parses kept requests to write what answers or cancels them.
     parser: Parser,
+    /// Topology hiding's tokens, when it is on.
+    th: Option<Sealer>,
 }
 
 /// What writes every message: the edits, scratch, and the hash behind
@@ -137,8 +140,9 @@ impl Responder {
 
 impl Wire {
     /// A writer whose branches are keyed with `branch_key`, whose local
-    /// responses carry `server` (a `Server: ...` line, or empty).
-    pub fn new(branch_key: [u64; 2], server: &[u8]) -> Wire {
+    /// responses carry `server` (a `Server: ...` line, or empty), hiding
+    /// topology when `hide` (its tokens keyed from `branch_key` too).
+    pub fn new(branch_key: [u64; 2], server: &[u8], hide: bool) -> Wire {
         Wire {
             responder: Responder {
                 edits: Edits::new(),
@@ -150,6 +154,7 @@ impl Wire {
             branch_key,
             out: VecDeque::new(),
             parser: Parser::default(),
+            th: hide.then(|| Sealer::new(branch_key)),
         }
     }
 
@@ -310,14 +315,45 @@ impl Wire {
             }
             None => e.append_header(msg, b"Max-Forwards", &[Piece::Static(b"70")]),
         }
-        // §18.2.1 / RFC 3581 §4 on the previous hop's Via.
-        stamp_via(e, msg, &req.sum.top_via, src);
-        // Step 4: Record-Route on requests that can create a dialog.
+        // Topology hiding (see `topology`): not for REGISTER.
+        let mut th = self
+            .th
+            .as_mut()
+            .filter(|_| msg.method() != Some(Method::Register));
+        // §18.2.1 / RFC 3581 §4 on the previous hop's Via; hiding, every
+        // Via goes into our Via's token instead, the previous hop's
+        // stamped.
+        let hidden_vias = match th.as_mut() {
+            Some(th) => match th.hide_vias(e, msg, &req.sum.top_via, src, &self.branch) {
+                Ok(token) => Some(token),
+                Err(_) => return false,
+            },
+            None => {
+                stamp_via(e, msg, &req.sum.top_via, src);
+                None
+            }
+        };
+        // Step 4: Record-Route on requests that can create a dialog
+        // (always when hiding: the dialog must come back through us).
         let addrs = &cfg.locals.addrs;
         let a = &addrs[usize::from(out) % addrs.len()];
+        let record_route = req.initial() && can_create_dialog(msg.method());
+        // Hiding, the Record-Route values already there go into our
+        // Record-Route's token (only ours goes on), or just go.
+        let rr_token = match th.as_mut() {
+            Some(th) => match th.hide_record_routes(e, msg, record_route) {
+                Ok(token) => token,
+                Err(_) => return false,
+            },
+            None => None,
+        };
+        let (tlr, rr_token) = match rr_token {
+            Some(t) => (Piece::Static(b";tlr="), t),
+            None => (Piece::Static(b""), Piece::Static(b"")),
+        };
         // Also when the UA preloaded a Route to us (we are its outbound
         // proxy): the dialog must still come back through us.
-        if cfg.record_route && req.initial() && can_create_dialog(msg.method()) {
+        if (cfg.record_route || th.is_some()) && record_route {
             let ingress = &addrs[usize::from(local) % addrs.len()];
             if out == local || ingress.host_port == a.host_port {
                 e.add_record_route(
@@ -325,7 +361,10 @@ impl Wire {
                     &[
                         Piece::Static(b"<sip:"),
                         Piece::Local(LocalPart::HostPort),
-                        Piece::Static(b";lr>"),
+                        Piece::Static(b";lr"),
+                        tlr,
+                        rr_token,
+                        Piece::Static(b">"),
                     ],
                 );
             } else {
@@ -340,17 +379,30 @@ impl Wire {
                     &[
                         Piece::Static(b"<sip:"),
                         Piece::Local(LocalPart::HostPort),
-                        Piece::Static(b";lr;r2=on>, <sip:"),
+                        Piece::Static(b";lr;r2=on"),
+                        tlr,
+                        rr_token,
+                        Piece::Static(b">, <sip:"),
                         back,
                         Piece::Static(b";lr;r2=on>"),
                     ],
                 );
             }
         }
+        // Hiding: the sender's Contact behind one of ours.
+        if let Some(th) = th.as_mut() {
+            if th.hide_contacts(e, msg).is_err() {
+                return false;
+            }
+        }
         // The header rules' slot (none yet).
         header_edits.apply(req, e);
-        // Step 8: our Via.
+        // Step 8: our Via (with the hidden ones' token).
         let branch = e.scratch(&self.branch);
+        let (tlh, hidden_vias) = match hidden_vias {
+            Some(t) => (Piece::Static(b";tlh="), t),
+            None => (Piece::Static(b""), Piece::Static(b"")),
+        };
         e.add_top_via(
             msg,
             &[
@@ -358,6 +410,8 @@ impl Wire {
                 Piece::Local(LocalPart::HostPort),
                 Piece::Static(b";branch="),
                 branch,
+                tlh,
+                hidden_vias,
             ],
         );
         let ctx = LocalCtx {
@@ -373,6 +427,46 @@ impl Wire {
         e.clear();
         e.remove_top_via(msg);
         e.write(msg, &LocalCtx::default(), buf).is_ok()
+    }
+
+    /// Writes `msg`, a response going upstream by listener `out`, into
+    /// `buf` (§16.7 steps 3 and 9): our Via removed; hiding topology, the
+    /// Vias it hid put back and the downstream side hidden (see
+    /// `topology`). `Ok(false)`: it could not be written; `Err`: hiding
+    /// refused it (a bad token, too much to hide).
+    pub fn relay(
+        &mut self,
+        cfg: &ProxyConfig,
+        msg: &Message<'_>,
+        out: u16,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool, Refusal> {
+        let Some(th) = self.th.as_mut() else {
+            return Ok(self.without_top_via(msg, buf));
+        };
+        let e = &mut self.responder.edits;
+        e.clear();
+        th.reveal_response(e, msg, &cfg.locals)?;
+        let addrs = &cfg.locals.addrs;
+        let ctx = LocalCtx {
+            host_port: addrs[usize::from(out) % addrs.len()].host_port.as_bytes(),
+            transport: b"UDP",
+        };
+        Ok(e.write(msg, &ctx, buf).is_ok())
+    }
+
+    /// Opens the hidden Vias' token of `top`, our Via on a response
+    /// relayed statelessly; `Ok(false)`: it has none (or hiding is off).
+    pub fn open_hidden_vias(&mut self, top: &Via<'_>) -> Result<bool, Refusal> {
+        match self.th.as_mut() {
+            Some(th) => th.open_vias(top),
+            None => Ok(false),
+        }
+    }
+
+    /// The first Via [`Wire::open_hidden_vias`] found: the next hop.
+    pub fn first_hidden_via(&self) -> Option<Via<'_>> {
+        self.th.as_ref()?.first_hidden_via()
     }
 
     /// Writes the CANCEL for the INVITE whose bytes we sent, `invite`

@@ -64,6 +64,15 @@ pub enum StartError {
     /// The secret file could not be read or created.
     #[error("[security] secret_file: {0}")]
     Secret(String),
+    /// The dialog journal (`[dialogs] journal`) could not be read or
+    /// rewritten.
+    #[error("[dialogs] journal {}: {source}", path.display())]
+    Journal {
+        /// Its directory.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
     /// The control socket could not be bound.
     #[error("control socket: {0}")]
     Control(std::io::Error),

@@ -10,6 +10,7 @@
 
 mod builder;
 pub mod control;
+mod journal;
 mod reload;
 mod secret;
 mod shards;

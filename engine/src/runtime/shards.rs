@@ -10,6 +10,11 @@
 //! kernel until a datagram arrives or a transaction timer is due, and
 //! other threads (a stop, a counter dump, a name lookup's answer) wake it
 //! through its [`Waker`].
+//!
+//! With `[dialogs] journal`, the journal is read (and its files rewritten
+//! for this shard count) before the shards start, each shard takes back
+//! the calls whose Call-ID it owns before it serves, and then appends its
+//! records every 100 ms ([`super::journal`]).
 
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::ops::ControlFlow;
@@ -24,6 +29,9 @@ use trunkline_shards::tx::TxStats;
 use trunkline_shards::udp::{Datagram, UdpTransport};
 use trunkline_shards::{ShardId, ShardMap};
 
+use trunkline_shards::dialog::journal::{Reader, Record};
+
+use super::journal::{self, ShardJournal};
 use crate::config::Config;
 use crate::dns::lookups::{NameAnswer, NameLookups};
 use crate::dns::{NameQuery, Resolver};
@@ -113,7 +121,8 @@ forged_responses={} refused_sources={} auth_challenges={} auth_successes={} auth
 flood_dropped_banned={} flood_dropped_over_rate={} flood_bans={} kernel_drops={} \
 lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={} lcr_family_skipped={} \
 names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={} \
-calls_live={} calls_started={} calls_answered={} calls_ended={} calls_untracked={} call_limited={} max_duration_ends={} byes_sent={} byes_unroutable={} no_dialog={} out_of_order={} cdrs={}",
+calls_live={} calls_started={} calls_answered={} calls_ended={} calls_untracked={} call_limited={} max_duration_ends={} byes_sent={} byes_unroutable={} no_dialog={} out_of_order={} cdrs={} \
+calls_restored={} restore_refused={} journal_records={} journal_skipped={}",
             self.shard,
             c.received,
             c.sent,
@@ -170,6 +179,10 @@ calls_live={} calls_started={} calls_answered={} calls_ended={} calls_untracked=
             self.calls.no_dialog,
             self.calls.out_of_order,
             self.calls.cdrs,
+            self.calls.restored,
+            self.calls.restore_refused,
+            self.calls.journaled,
+            self.calls.journal_skipped,
         )
     }
 }
@@ -333,6 +346,10 @@ pub(crate) fn start(
     let control = Arc::new(Control::default());
     let grace = cfg.shutdown_grace;
     let seed = random_u64();
+    let journal = match (&cfg.journal, cfg.shards) {
+        (Some(dir), 1..) => Some(load_journal(dir, &ShardMap::new(cfg.shards, seed))?),
+        _ => None,
+    };
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let wake = {
         let control = control.clone();
@@ -350,6 +367,7 @@ pub(crate) fn start(
         ready: std::sync::Mutex::new(ready_tx),
         name_queries: lookups.queries,
         name_answers: lookups.answers,
+        journal,
     });
     let runtime = RuntimeBuilder::new()
         .shards(cfg.shards)
@@ -397,6 +415,38 @@ pub(crate) fn start(
     })
 }
 
+/// Reads the journal in `dir` for the shards of `map` (the runtime's),
+/// rewrites its files, and opens each shard's: what each shard takes.
+fn load_journal(dir: &std::path::Path, map: &ShardMap) -> Result<ShardJournals, StartError> {
+    let err = |source| StartError::Journal {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let loaded = journal::load(dir, map).map_err(err)?;
+    tracing::info!(
+        dir = %dir.display(),
+        files = loaded.files,
+        calls = loaded.calls,
+        records = loaded.read.records,
+        damaged = loaded.read.corrupt,
+        damaged_bytes = loaded.read.skipped_bytes,
+        unknown = loaded.read.unknown,
+        "dialog journal read"
+    );
+    let mut each = Vec::with_capacity(loaded.shards.len());
+    for (i, calls) in loaded.shards.into_iter().enumerate() {
+        each.push(Some((
+            ShardJournal::open(dir, i as u16).map_err(err)?,
+            calls,
+        )));
+    }
+    Ok(std::sync::Mutex::new(each))
+}
+
+/// Each shard's journal file and the records of the calls it takes back,
+/// taken by the shard when it starts.
+type ShardJournals = std::sync::Mutex<Vec<Option<(ShardJournal, Vec<u8>)>>>;
+
 #[derive(Debug)]
 struct ShardSetup {
     bound: Vec<SocketAddr>,
@@ -412,6 +462,8 @@ struct ShardSetup {
     name_queries: crossbeam_channel::Sender<(u16, NameQuery)>,
     /// Each shard's answers, by shard id.
     name_answers: Vec<crossbeam_channel::Receiver<NameAnswer>>,
+    /// The dialog journal (`[dialogs] journal`), when on.
+    journal: Option<ShardJournals>,
 }
 
 /// One shard: its proxy core, run by the shared shard loop.
@@ -439,6 +491,8 @@ struct RouterShard {
     bans_logged: u64,
     /// Where the core's CDRs go (the writer thread's queue).
     cdr: Option<crate::cdr::CdrSender>,
+    /// This shard's dialog journal, when on.
+    journal: Option<ShardJournal>,
 }
 
 impl RouterShard {
@@ -586,6 +640,9 @@ impl Service for RouterShard {
                 );
             }
         }
+        if let Some(j) = self.journal.as_mut() {
+            j.flush(Some(now), &mut self.core);
+        }
         if now >= self.housekeeping {
             self.housekeeping = now + HOUSEKEEPING;
             self.look_after(now);
@@ -604,10 +661,12 @@ impl Service for RouterShard {
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Instant> {
+        let journal = self.journal.as_ref().and_then(ShardJournal::due);
         let due = Some(
-            self.core
-                .poll_timeout()
-                .map_or(self.housekeeping, |d| d.min(self.housekeeping)),
+            [self.core.poll_timeout(), journal]
+                .into_iter()
+                .flatten()
+                .fold(self.housekeeping, Instant::min),
         );
         if self.stopping.is_some() {
             // Draining: look at the pending requests every tick.
@@ -620,6 +679,9 @@ impl Service for RouterShard {
     /// lookup threads (never blocking here; a full queue fails the lookup
     /// at once).
     fn poll_transmit(&mut self, out: &mut Vec<Out>) {
+        if let Some(j) = self.journal.as_mut() {
+            j.collect(&mut self.core);
+        }
         while let Some(cdr) = self.core.poll_cdr() {
             // Never blocks: a full queue counts the record as dropped.
             if let Some(s) = &self.cdr {
@@ -725,6 +787,7 @@ fn run_shard(ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         setup.seed ^ id as u64,
     );
     core.set_wall_clock_ms(Instant::now(), unix_ms());
+    let journal = take_journal(&setup, id, &mut core);
     let mut shard = RouterShard {
         id,
         core,
@@ -740,12 +803,57 @@ fn run_shard(ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         gate: setup.services.shield.as_ref().map(|s| s.gate()),
         bans_logged: 0,
         cdr: setup.cdr.clone(),
+        journal,
     };
     if let Ok(r) = ready {
         let _ = r.send(Ok(()));
     }
     let stats = serve(&ctx, &mut io, &mut shard);
+    if let Some(j) = shard.journal.as_mut() {
+        // What the last passes produced (a stop is not a call's end: the
+        // live calls stay in the journal for the next start).
+        j.collect(&mut shard.core);
+        j.flush(None, &mut shard.core);
+    }
     // The sockets close before the shard reports back.
     drop(io);
     shard.report(&stats)
+}
+
+/// Shard `id`'s journal, with the calls it owns taken back into `core`
+/// (before it serves); `None` without a journal, or when the core tracks
+/// no calls (stateless mode: the file keeps them for a later start).
+fn take_journal(setup: &ShardSetup, id: u16, core: &mut ProxyCore) -> Option<ShardJournal> {
+    let (journal, records) = setup
+        .journal
+        .as_ref()?
+        .lock()
+        .ok()?
+        .get_mut(usize::from(id))?
+        .take()?;
+    if !core.enable_journal() {
+        if id == 0 {
+            tracing::warn!("[dialogs] journal: calls are not tracked (stateless mode): not used");
+        }
+        return None;
+    }
+    let now = Instant::now();
+    let (mut restored, mut refused) = (0u64, 0u64);
+    for rec in Reader::new(&records) {
+        if let Record::Call(c) = rec {
+            match core.restore_call(now, &c) {
+                Ok(()) => restored += 1,
+                Err(_) => refused += 1,
+            }
+        }
+    }
+    if restored + refused > 0 {
+        tracing::info!(
+            shard = id,
+            restored,
+            refused,
+            "calls taken back from the dialog journal"
+        );
+    }
+    Some(journal)
 }

@@ -575,6 +575,42 @@ impl CallLimits {
         }
     }
 
+    /// Takes a slot of each concurrent limit named by `keys` (as
+    /// [`LimitKey`] writes them: `group:retail`) **without refusing**,
+    /// even past its bound: for calls taken back after a restart (the
+    /// dialog journal), which are up already and must give their slots
+    /// back when they end. Keys this table does not have, limits without
+    /// `concurrent` and keys past [`MAX_HELD`] are skipped; no token is
+    /// taken and nothing is counted as admitted. Give the hold back with
+    /// [`CallLimits::release`]. A limit over its bound this way refuses
+    /// new calls until enough of them end.
+    pub fn force<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Held {
+        let mut held = Held {
+            table: self.id,
+            ..Held::EMPTY
+        };
+        for key in keys {
+            if held.len() == MAX_HELD {
+                break;
+            }
+            let i = match key.parse::<LimitKey>() {
+                Ok(LimitKey::Group(n)) => lookup(&self.groups, &n),
+                Ok(LimitKey::Carrier(n)) => lookup(&self.carriers, &n),
+                Ok(LimitKey::Gateway(n)) => lookup(&self.gateways, &n),
+                Ok(LimitKey::Source(c)) => self.sources.iter().find(|(s, _)| *s == c).map(|x| x.1),
+                Err(_) => None,
+            };
+            let Some(i) = i else { continue };
+            let c = &self.cells[usize::from(i)];
+            if c.concurrent == u32::MAX || held.limits().any(|h| h == usize::from(i)) {
+                continue;
+            }
+            c.held.fetch_add(1, Ordering::Relaxed);
+            held.push(i);
+        }
+        held
+    }
+
     /// Each limit's counts now, in table order (for reports: allocates).
     pub fn counts(&self) -> Vec<LimitCounts> {
         self.keys

@@ -23,10 +23,16 @@
 //! No clock and no socket: every input takes `now`; expiry is polled
 //! ([`DialogTable::next_deadline`], [`DialogTable::handle_timeout`]) and
 //! comes out as [`Event`]s the proxy acts on (sending the BYEs).
+//!
+//! Confirmed calls can be journaled and taken back by another process
+//! ([`journal`]: the record format, [`DialogTable::restore`]).
 
+pub mod journal;
 #[cfg(test)]
 mod tests;
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
@@ -418,6 +424,10 @@ pub struct DialogTable<U = ()> {
     index: HashMap<u64, u32>,
     hasher: foldhash::fast::FixedState,
     timers: TimerLists<(u32, u32, Due)>,
+    /// Maximum durations of restored calls: what remains of each is any
+    /// duration, which the fixed-duration lists do not take (a heap,
+    /// filled at start-up only).
+    restored: BinaryHeap<Reverse<(Instant, u32, u32, u8)>>,
     live: usize,
 }
 
@@ -433,6 +443,7 @@ impl<U> DialogTable<U> {
             index: HashMap::new(),
             hasher: foldhash::fast::FixedState::with_seed(seed),
             timers: TimerLists::new(),
+            restored: BinaryHeap::new(),
             live: 0,
         }
     }
@@ -520,16 +531,8 @@ impl<U> DialogTable<U> {
             return Err(user);
         };
         let key = self.key(inv.call_id, inv.from_tag);
-        let slot = match self.free.pop() {
-            Some(s) => s,
-            None => {
-                self.calls.push(None);
-                self.generations.push(0);
-                (self.calls.len() - 1) as u32
-            }
-        };
-        let generation = self.generations[slot as usize].wrapping_add(1);
-        self.generations[slot as usize] = generation;
+        let slot = self.take_slot();
+        let generation = self.generations[slot as usize];
         self.calls[slot as usize] = Some(Call {
             key,
             text,
@@ -552,6 +555,33 @@ impl<U> DialogTable<U> {
         self.timers
             .insert(now, SETUP, (slot, generation, Due::Setup));
         Ok(CallRef { slot, generation })
+    }
+
+    /// A free slot, of a new generation.
+    fn take_slot(&mut self) -> u32 {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.calls.push(None);
+                self.generations.push(0);
+                (self.calls.len() - 1) as u32
+            }
+        };
+        let generation = self.generations[slot as usize].wrapping_add(1);
+        self.generations[slot as usize] = generation;
+        slot
+    }
+
+    /// The calls held (ended ones lingering included), in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (CallRef, &Call<U>)> + '_ {
+        self.calls.iter().enumerate().filter_map(|(slot, c)| {
+            let c = c.as_ref()?;
+            let r = CallRef {
+                slot: slot as u32,
+                generation: self.generations[slot],
+            };
+            Some((r, c))
+        })
     }
 
     /// Whether a new call would be refused ([`DialogConfig::max_calls`]).
@@ -772,7 +802,25 @@ impl<U> DialogTable<U> {
 
     /// When [`DialogTable::handle_timeout`] has work next.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        let restored = self.restored.peek().map(|Reverse((at, ..))| *at);
+        [self.timers.next_deadline(), restored]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next timer due at `now`: of the lists, else a restored call's.
+    fn pop_due(&mut self, now: Instant) -> Option<(u32, u32, Due)> {
+        if let Some((_, t)) = self.timers.pop_expired(now) {
+            return Some(t);
+        }
+        match self.restored.peek() {
+            Some(Reverse((at, ..))) if *at <= now => {
+                let Reverse((_, slot, generation, fork)) = self.restored.pop()?;
+                Some((slot, generation, Due::MaxDuration(fork)))
+            }
+            _ => None,
+        }
     }
 
     /// Runs the timers due at `now`: calls that never got a final
@@ -780,7 +828,7 @@ impl<U> DialogTable<U> {
     /// maximum duration are reported ([`Ended::MaxDuration`]: the proxy
     /// sends the BYEs), lingering calls are removed.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Event>) {
-        while let Some((_, (slot, generation, due))) = self.timers.pop_expired(now) {
+        while let Some((slot, generation, due)) = self.pop_due(now) {
             let Some(c) = self.held(slot, generation) else {
                 continue;
             };

@@ -144,6 +144,8 @@ pub struct Attributes {
     /// The call limits' slots (`[[limit]]`) the limits stage took for an
     /// initial INVITE: the call holds them until it ends.
     pub call_held: Option<crate::security::call_limits::Held>,
+    /// The policy's header-edit rules that apply to the forwarded copy.
+    pub edits: edits::EditSet,
 }
 
 impl Attributes {

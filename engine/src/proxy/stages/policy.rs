@@ -3,7 +3,7 @@
 //! without allocating. A terminal action answers (`reply`), drops
 //! (`drop`) or ends the evaluation (`accept`); the others mark the
 //! request for the stages after it (`authenticate`, `set_group`,
-//! `rate_limit`) and the evaluation goes on.
+//! `rate_limit`, header edits) and the evaluation goes on.
 //!
 //! In-dialog requests that follow our Record-Route (a To tag, and our
 //! address as the top Route) skip it: the dialog was let in by its
@@ -34,6 +34,12 @@ impl Policy {
             rules: table.map(PolicyShard::new),
             limits,
         }
+    }
+
+    /// The policy being evaluated and its generation (what the header
+    /// rules' indexes refer to).
+    pub fn current(&self) -> Option<(&Arc<crate::policy::Policy>, u64)> {
+        self.rules.as_ref().map(PolicyShard::current)
     }
 
     /// Hits per rule so far: (rule, action, hits).
@@ -83,6 +89,10 @@ impl RequestStage for Policy {
                 Action::Accept => return Verdict::Continue,
                 Action::Authenticate => cx.attrs.authenticate = true,
                 Action::SetGroup(g) => cx.attrs.group = Some(*g),
+                Action::Edit(_) => {
+                    let generation = rules.current().1;
+                    cx.attrs.edits.push(rule, generation);
+                }
                 Action::RateLimit(name) => {
                     // Checked against the limits at load: a name always
                     // resolves (a few limits: a short scan).

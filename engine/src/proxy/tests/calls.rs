@@ -230,3 +230,126 @@ fn a_customer_over_its_limit_gets_503() {
     let limits = n.core.call_limits().unwrap().counts();
     assert_eq!((limits[0].concurrent, limits[0].refused), (1, 1));
 }
+
+/// A restart mid-call: core A journals the call at its 200; a fresh core
+/// B (another process, a minute later) takes the journal back before it
+/// serves, re-taking the customer's limit slot; the caller's BYE through
+/// B ends the call, B writes its CDR with A's setup and answer times, the
+/// slot comes back and B journals the call's end.
+#[test]
+fn a_call_restored_from_the_journal_ends_with_its_bye_and_cdr() {
+    use trunkline_shards::dialog::journal::{Reader, Record};
+    const T0: i64 = 1_700_000_000_000;
+    let toml = format!("[[limit]]\nkey = \"source:192.0.2.0/24\"\nconcurrent = 5\n{CDRS}");
+    let mut a = calls(&toml);
+    assert!(a.core.enable_journal());
+    a.core.set_wall_clock_ms(a.now, T0);
+    let c = uac_call("j-1@192.0.2.10");
+    answered(&mut a, &c, "z9hG4bKj1");
+    let mut journal = Vec::new();
+    a.core.take_journal(&mut journal);
+    let records: Vec<Record<'_>> = Reader::new(&journal).collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let Record::Call(rec) = records[0] else {
+        panic!("{records:?}")
+    };
+    assert_eq!(
+        (rec.call_id, rec.to_tag),
+        (&b"j-1@192.0.2.10"[..], &b"b1"[..])
+    );
+    assert_eq!((rec.invited_ms, rec.answered_ms), (T0, T0));
+    let mut snap = Vec::new();
+    assert_eq!(a.core.journal_snapshot(&mut snap), 1, "a live call");
+    assert_eq!(a.core.call_limits().unwrap().counts()[0].concurrent, 1);
+    drop(a); // killed: no BYE, no CDR
+
+    let mut b = calls(&toml);
+    assert!(b.core.enable_journal());
+    b.core.set_wall_clock_ms(b.now, T0 + 60_000);
+    b.core.restore_call(b.now, &rec).unwrap();
+    assert!(b.core.restore_call(b.now, &rec).is_err(), "held already");
+    assert_eq!(b.core.live_calls(), 1);
+    let k = b.core.call_counters();
+    assert_eq!((k.restored, k.restore_refused), (1, 1));
+    let limits = b.core.call_limits().unwrap().clone();
+    assert_eq!(limits.counts()[0].concurrent, 1, "the slot taken again");
+    b.advance(Duration::from_secs(10));
+    let route = "<sip:192.0.2.1:5060;lr>";
+    b.from(
+        UAC,
+        &c.request("BYE", 2, "z9hG4bKjb", Some("b1"), Some(route)),
+    );
+    let out = b.take();
+    let bye = &out
+        .iter()
+        .find(|(d, _)| *d == addr(UAS))
+        .expect("BYE routed")
+        .1;
+    assert!(bye.starts_with("BYE "), "{bye}");
+    b.from(UAS, &respond(bye, 200, "OK", None));
+    assert!(
+        b.take()
+            .iter()
+            .any(|(d, m)| *d == addr(UAC) && m.starts_with("SIP/2.0 200"))
+    );
+    let cdr = b.core.poll_cdr().expect("the call's record, from B");
+    assert_eq!(cdr.call_id, "j-1@192.0.2.10");
+    assert_eq!(
+        (cdr.hangup, cdr.cause.as_str(), cdr.sip_code),
+        (Hangup::Caller, "normal", 200)
+    );
+    assert_eq!((cdr.setup_ms, cdr.answer_ms), (T0, Some(T0)), "A's times");
+    assert_eq!((cdr.end_ms, cdr.duration_ms), (T0 + 70_000, 70_000));
+    assert_eq!((cdr.caller.as_str(), cdr.callee.as_str()), ("alice", "bob"));
+    assert_eq!(cdr.source, UAC);
+    assert_eq!(cdr.attempts.len(), 1);
+    assert_eq!(
+        (cdr.attempts[0].dest.as_str(), cdr.attempts[0].start_ms),
+        (UAS, T0)
+    );
+    assert_eq!(limits.counts()[0].concurrent, 0, "the slot given back");
+    let mut end = Vec::new();
+    b.core.take_journal(&mut end);
+    let records: Vec<Record<'_>> = Reader::new(&end).collect();
+    assert!(
+        matches!(
+            records[..],
+            [Record::End {
+                call_id: b"j-1@192.0.2.10",
+                from_tag: b"a-j-1"
+            }]
+        ),
+        "{records:?}"
+    );
+    let mut snap = Vec::new();
+    assert_eq!(b.core.journal_snapshot(&mut snap), 0, "nothing live");
+}
+
+/// A call past its maximum duration when taken back is ended at once by
+/// the router: BYE to both sides, CDR `max-duration`.
+#[test]
+fn a_restored_call_past_its_maximum_duration_is_ended() {
+    use trunkline_shards::dialog::journal::{Reader, Record};
+    let toml = format!("[dialogs]\nmax_duration_s = 30\n{CDRS}");
+    let mut a = calls(&toml);
+    a.core.enable_journal();
+    a.core.set_wall_clock_ms(a.now, 1_000_000);
+    answered(&mut a, &uac_call("j-2@192.0.2.10"), "z9hG4bKj2");
+    let mut journal = Vec::new();
+    a.core.take_journal(&mut journal);
+    let Some(Record::Call(rec)) = Reader::new(&journal).next() else {
+        panic!()
+    };
+    let mut b = calls(&toml);
+    b.core.set_wall_clock_ms(b.now, 1_000_000 + 45_000);
+    b.core.restore_call(b.now, &rec).unwrap();
+    b.advance(Duration::from_millis(1));
+    let out = b.take();
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert!(out.iter().all(|(_, m)| m.starts_with("BYE ")));
+    let cdr = b.core.poll_cdr().unwrap();
+    assert_eq!(
+        (cdr.cause.as_str(), cdr.duration_ms),
+        ("max-duration", 45_000)
+    );
+}

@@ -701,3 +701,165 @@ fn a_request_for_a_family_we_do_not_listen_on_gets_503() {
         "{out:#?}"
     );
 }
+
+/// Call limits on least-cost routing's targets (`[[limit]] key =
+/// "carrier:ID"` / `"gateway:ID"`), with a routing table built from CSV:
+/// carrier C of gateways G1 then G2 (GW1, GW2), for every `+1` number.
+mod call_limits {
+    use std::path::Path;
+    use std::time::Instant;
+
+    use trunkline_routing_tables::{BuildInputs, Source, build};
+
+    use super::*;
+    use crate::config::Config;
+    use crate::lcr::LcrTable;
+    use crate::security::call_limits::{CallLimits, LimitCounts};
+
+    /// The table's snapshot file, in `dir`.
+    fn table(dir: &Path) -> Arc<LcrTable> {
+        let path = dir.join("table.snap");
+        let built = build(BuildInputs {
+            gateways: Source::bytes("gateways.csv", format!("id,address\nG1,{GW1}\nG2,{GW2}\n")),
+            carriers: Some(Source::bytes("carriers.csv", "id,gateways\nC,G1;G2\n")),
+            rules: Source::bytes("rules.csv", "group,prefix,targets\ndefault,+1,C\n"),
+            dialplan: None,
+            acl: None,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        built.write(&path, 1_700_000_000).unwrap();
+        let no_dns: crate::dns::Resolver = Arc::new(|h, _| Err(format!("{h}: no DNS here")));
+        Arc::new(LcrTable::open(&path, 404, no_dns).unwrap())
+    }
+
+    /// A proxy routing by the table, with the limits and the call control
+    /// `toml` sets up; and the limits.
+    fn limited(toml: &str) -> (Net, Arc<CallLimits>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::parse(toml, Path::new("lcr.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let mut proxy = ProxyConfig::new(addr(PROXY), None);
+        proxy.dialogs = cfg.proxy.dialogs;
+        assert!(proxy.dialogs.is_some(), "[[limit]] turns call control on");
+        let limits = Arc::new(CallLimits::new(&cfg.call_limits, Instant::now()).unwrap());
+        let services = Services {
+            targets: Some(table(dir.path())),
+            call_limits: Some(Arc::clone(&limits)),
+            ..Services::default()
+        };
+        (Net::with_services(proxy, services), limits, dir)
+    }
+
+    /// The counts of the one limit.
+    fn counts(limits: &CallLimits) -> LimitCounts {
+        let mut all = limits.counts();
+        assert_eq!(all.len(), 1);
+        all.remove(0)
+    }
+
+    /// The UAC hangs up call `tag-i`, answered by `gw` with To tag `to_tag`.
+    fn hang_up(n: &mut Net, gw: &str, tag: &str, i: u32, to_tag: &str) {
+        let bye = format!(
+            "BYE sip:+14155550123@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {UAC};branch=z9hG4bK{tag}bye{i}\r\n\
+Route: <sip:192.0.2.1:5060;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:alice@x>;tag=a1\r\n\
+To: <sip:bob@x>;tag={to_tag}\r\nCall-ID: {tag}-{i}@192.0.2.10\r\nCSeq: 2 BYE\r\n\
+Content-Length: 0\r\n\r\n"
+        );
+        n.from(UAC, &bye);
+        assert!(sent_to(&n.take(), gw).is_some(), "the BYE goes to {gw}");
+    }
+
+    #[test]
+    fn a_gateway_at_its_limit_is_skipped_until_its_call_ends() {
+        let (mut n, limits, _dir) = limited("[[limit]]\nkey = \"gateway:G1\"\nconcurrent = 1\n");
+        // Call 0 holds G1's one slot while it rings, and once answered.
+        let (gw, inv0) = place(&mut n, "gl", 0);
+        assert_eq!(gw, addr(GW1));
+        n.from(GW1, &respond(&inv0, 180, "Ringing", Some("g0")));
+        n.take();
+        assert_eq!(place(&mut n, "gl", 1).0, addr(GW2), "G1 is busy");
+        assert_eq!(n.core.counters().lcr_limited, 1);
+        n.from(GW1, &respond(&inv0, 200, "OK", Some("g0")));
+        n.take();
+        let c = counts(&limits);
+        assert_eq!((c.key.as_str(), c.concurrent), ("gateway:G1", 1));
+        assert_eq!((c.admitted, c.refused), (1, 1));
+        // Its BYE gives the slot back: call 2 goes to G1 again.
+        hang_up(&mut n, GW1, "gl", 0, "g0");
+        assert_eq!(counts(&limits).concurrent, 0);
+        let (gw, inv2) = place(&mut n, "gl", 2);
+        assert_eq!(gw, addr(GW1));
+        assert_eq!(counts(&limits).concurrent, 1);
+        // An attempt that fails over gives its slot back with the next
+        // attempt; a call that ends unanswered gives back the last.
+        n.from(GW1, &respond(&inv2, 503, "Unavailable", Some("g2")));
+        let inv2b = sent_to(&n.take(), GW2).expect("failover to G2");
+        assert_eq!(counts(&limits).concurrent, 0);
+        n.from(GW2, &respond(&inv2b, 486, "Busy Here", Some("g2b")));
+        n.take();
+        assert_eq!(counts(&limits).concurrent, 0);
+        assert_eq!(place(&mut n, "gl", 3).0, addr(GW1));
+        let c = counts(&limits);
+        assert_eq!((c.concurrent, c.admitted, c.refused), (1, 3, 1));
+        assert_eq!(n.core.counters().lcr_limited, 1);
+    }
+
+    #[test]
+    fn a_carrier_at_its_limit_leaves_the_call_no_gateway() {
+        let (mut n, limits, _dir) = limited("[[limit]]\nkey = \"carrier:C\"\nconcurrent = 1\n");
+        let (gw, inv0) = place(&mut n, "cl", 0);
+        assert_eq!(gw, addr(GW1));
+        n.from(GW1, &respond(&inv0, 180, "Ringing", Some("g0")));
+        n.take();
+        // Both of C's gateways are refused: nothing goes out, 503.
+        let msg = call("+14155550123", "z9hG4bKcl1").replace("call-1@", "cl-1@");
+        n.from(UAC, &msg);
+        let out = n.take();
+        assert!(out.iter().all(|(d, _)| *d == addr(UAC)), "{out:#?}");
+        let last = &out.last().unwrap().1;
+        assert!(
+            last.starts_with("SIP/2.0 503 No Gateway Available"),
+            "{last}"
+        );
+        assert_eq!(n.core.counters().lcr_limited, 2);
+        let c = counts(&limits);
+        assert_eq!((c.key.as_str(), c.concurrent), ("carrier:C", 1));
+        assert_eq!((c.admitted, c.refused), (1, 2));
+        // Call 0 is rejected: its slot comes back.
+        n.from(GW1, &respond(&inv0, 486, "Busy Here", Some("g0")));
+        n.take();
+        assert_eq!(counts(&limits).concurrent, 0);
+        assert_eq!(place(&mut n, "cl", 2).0, addr(GW1));
+        assert_eq!(counts(&limits).concurrent, 1);
+    }
+
+    /// A call failing over within its carrier, at the carrier's limit:
+    /// the failed attempt's slot comes back before the next gateway is
+    /// admitted.
+    #[test]
+    fn failing_over_within_a_carrier_at_its_limit_takes_the_next_gateway() {
+        let (mut n, limits, _dir) = limited("[[limit]]\nkey = \"carrier:C\"\nconcurrent = 1\n");
+        let (gw, inv0) = place(&mut n, "cf", 0);
+        assert_eq!(gw, addr(GW1));
+        n.from(GW1, &respond(&inv0, 503, "Unavailable", Some("g0")));
+        let inv0b = sent_to(&n.take(), GW2).expect("failover to G2 within C");
+        assert_eq!(counts(&limits).concurrent, 1);
+        assert_eq!(n.core.counters().lcr_limited, 0);
+        n.from(GW2, &respond(&inv0b, 200, "OK", Some("g0b")));
+        n.take();
+        assert_eq!(counts(&limits).concurrent, 1);
+        hang_up(&mut n, GW2, "cf", 0, "g0b");
+        assert_eq!(counts(&limits).concurrent, 0);
+    }
+
+    #[test]
+    fn a_limit_on_another_carrier_or_gateway_changes_nothing() {
+        let toml = "[[limit]]\nkey = \"gateway:G9\"\nconcurrent = 0\n";
+        let (mut n, limits, _dir) = limited(toml);
+        for i in 0..3 {
+            assert_eq!(place(&mut n, "ol", i).0, addr(GW1));
+        }
+        let c = counts(&limits);
+        assert_eq!((c.concurrent, c.admitted, c.refused), (0, 0, 0));
+        assert_eq!(n.core.counters().lcr_limited, 0);
+    }
+}
