@@ -24,6 +24,16 @@
 //! probe_up_after = 2             # answered rounds that bring it back
 //! resolve_every_ms = 60000       # re-resolve gateway host names (0: only at load)
 //!
+//! [routing.quality]              # demote gateways whose calls fail (per
+//!                                # shard, over a sliding window; tried last
+//!                                # for demote_s, then in place again)
+//! min_asr = 0.25                 # answered / attempts (default: none)
+//! min_ner = 0.8                  # answered or declined by the user / attempts
+//! max_pdd_ms = 8000              # average post-dial delay above which (none)
+//! min_attempts = 20              # attempts in the window before judging
+//! window_s = 900
+//! demote_s = 300
+//!
 //! [timers]                       # RFC 3261 §17.1.1.1
 //! t1_ms = 500
 //! t2_ms = 4000
@@ -317,6 +327,18 @@ struct RoutingSection {
     probe_down_after: Option<Spanned<u8>>,
     probe_up_after: Option<Spanned<u8>>,
     resolve_every_ms: Option<Spanned<u64>>,
+    quality: Option<Spanned<QualitySection>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QualitySection {
+    min_asr: Option<Spanned<f64>>,
+    min_ner: Option<Spanned<f64>>,
+    max_pdd_ms: Option<Spanned<u64>>,
+    min_attempts: Option<Spanned<u32>>,
+    window_s: Option<Spanned<u64>>,
+    demote_s: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -648,6 +670,7 @@ impl Config {
                 });
             }
             None if r.failover.is_some()
+                || r.quality.is_some()
                 || r.no_route.is_some()
                 || r.probe_interval_ms.is_some()
                 || r.probe_down_after.is_some()
@@ -661,6 +684,9 @@ impl Config {
                 ));
             }
             None => {}
+        }
+        if let Some(q) = &r.quality {
+            cfg.proxy.quality = Some(parse_quality(q, &err)?);
         }
         let t = &file.timers;
         let ms = |v: &Option<Spanned<u64>>,
@@ -914,6 +940,66 @@ fn parse_security(
     Ok(())
 }
 
+/// `[routing.quality]`: the thresholds under which a gateway is demoted.
+fn parse_quality(
+    q: &Spanned<QualitySection>,
+    err: ErrAt<'_>,
+) -> Result<crate::lcr::quality::QualityConfig, ConfigError> {
+    let s = q.get_ref();
+    let mut c = crate::lcr::quality::QualityConfig::default();
+    for (v, k, slot) in [
+        (&s.min_asr, "routing.quality.min_asr", &mut c.min_asr),
+        (&s.min_ner, "routing.quality.min_ner", &mut c.min_ner),
+    ] {
+        if let Some(v) = v {
+            if !(0.0..=1.0).contains(v.get_ref()) {
+                return Err(err(
+                    Some(v.span()),
+                    Some(k),
+                    "must be within 0.0..=1.0".into(),
+                ));
+            }
+            *slot = Some(*v.get_ref());
+        }
+    }
+    if let Some(v) = &s.max_pdd_ms {
+        c.max_pdd = Some(Duration::from_millis(*v.get_ref()));
+    }
+    if let Some(v) = &s.min_attempts {
+        if *v.get_ref() == 0 {
+            return Err(err(
+                Some(v.span()),
+                Some("routing.quality.min_attempts"),
+                "must be at least 1".into(),
+            ));
+        }
+        c.min_attempts = *v.get_ref();
+    }
+    for (v, k, slot) in [
+        (&s.window_s, "routing.quality.window_s", &mut c.window),
+        (&s.demote_s, "routing.quality.demote_s", &mut c.demote_for),
+    ] {
+        if let Some(v) = v {
+            if !(10..=86_400).contains(v.get_ref()) {
+                return Err(err(
+                    Some(v.span()),
+                    Some(k),
+                    "must be within 10..=86400 s".into(),
+                ));
+            }
+            *slot = Duration::from_secs(*v.get_ref());
+        }
+    }
+    if c.min_asr.is_none() && c.min_ner.is_none() && c.max_pdd.is_none() {
+        return Err(err(
+            Some(q.span()),
+            Some("routing.quality"),
+            "needs a threshold: min_asr, min_ner or max_pdd_ms".into(),
+        ));
+    }
+    Ok(c)
+}
+
 /// Call control: `[dialogs]`, `[cdr]` (paths relative to `path`'s
 /// folder) and `[[limit]]`; calls are tracked when any of them asks.
 fn parse_calls(
@@ -969,13 +1055,15 @@ fn parse_calls(
         }
         cfg.max_calls = *m.get_ref();
     }
-    let wanted = d.is_some() || cfg.cdr.enabled() || !cfg.call_limits.is_empty();
-    let enabled = d.and_then(|d| d.enabled).unwrap_or(wanted);
-    if !enabled && (cfg.cdr.enabled() || !cfg.call_limits.is_empty()) {
+    let needed = cfg.cdr.enabled() || !cfg.call_limits.is_empty() || cfg.proxy.quality.is_some();
+    let enabled = d.and_then(|d| d.enabled).unwrap_or(d.is_some() || needed);
+    if !enabled && needed {
         return Err(err(
             file.dialogs.as_ref().map(Spanned::span),
             Some("dialogs.enabled"),
-            "CDRs and call limits need the calls tracked: leave `enabled` out or true".into(),
+            "CDRs, call limits and quality routing need the calls tracked: leave `enabled` \
+             out or true"
+                .into(),
         ));
     }
     if let Some(j) = d.and_then(|d| d.journal.as_ref()) {

@@ -32,20 +32,24 @@ fn a_call_through_the_example_gets_its_cdr() {
     let config = dir.path().join("calls.toml");
     std::fs::copy(EXAMPLE, &config).unwrap();
     let uas = Peer::new();
-    let mut r = RunningRouter::configured(
-        env!("CARGO_BIN_EXE_trunkline").as_ref(),
-        &config,
-        uas.addr,
-    );
+    let mut r =
+        RunningRouter::configured(env!("CARGO_BIN_EXE_trunkline").as_ref(), &config, uas.addr);
     let uac = Peer::new();
     let c = UacCall::new(uac.addr, &format!("sip:bob@{}", r.addr), "cli-cdr-1");
     uac.send(r.addr, &c.invite("z9hG4bKc1"));
     let inv = uas.expect("INVITE ");
-    uas.send(r.addr, &respond(&inv, 200, "OK", Some("b1"), Some(uas.addr)));
+    uas.send(
+        r.addr,
+        &respond(&inv, 200, "OK", Some("b1"), Some(uas.addr)),
+    );
     uac.expect_skipping("SIP/2.0 200", &["SIP/2.0 100"], Duration::from_secs(2));
     let route = format!("<sip:{};lr>", r.addr);
     let mut bye = c.request("BYE", 2, "z9hG4bKb1", Some("b1"), Some(&route));
-    bye = bye.replacen(&format!("BYE {} ", c.target), &format!("BYE sip:uas@{} ", uas.addr), 1);
+    bye = bye.replacen(
+        &format!("BYE {} ", c.target),
+        &format!("BYE sip:uas@{} ", uas.addr),
+        1,
+    );
     uac.send(r.addr, &bye);
     let bye = uas.expect("BYE ");
     uas.send(r.addr, &respond(&bye, 200, "OK", None, None));
@@ -64,12 +68,18 @@ fn a_call_through_the_example_gets_its_cdr() {
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].to_string_lossy().ends_with(".jsonl"), "{files:?}");
     let text = std::fs::read_to_string(&files[0]).unwrap();
-    let cdrs: Vec<Cdr> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let cdrs: Vec<Cdr> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(cdrs.len(), 1, "{text}");
     let cdr = &cdrs[0];
     assert_eq!(cdr.call_id, "cli-cdr-1");
     assert_eq!(cdr.group.as_deref(), Some("retail"));
-    assert_eq!((cdr.hangup, cdr.cause.as_str(), cdr.sip_code), (Hangup::Caller, "normal", 200));
+    assert_eq!(
+        (cdr.hangup, cdr.cause.as_str(), cdr.sip_code),
+        (Hangup::Caller, "normal", 200)
+    );
     assert_eq!(cdr.source, uac.addr.to_string());
     assert!(cdr.answer_ms.is_some() && cdr.end_ms >= cdr.answer_ms.unwrap());
 }

@@ -85,9 +85,8 @@ fn a_call_survives_a_router_crash() {
     assert_eq!(proxy.to_string(), listen);
 
     // The call, answered and acknowledged through the first router.
-    let c = UacCall::new(uac.addr, &format!("sip:bob@{proxy}"), "restart-1@127.0.0.1");
+    let c = UacCall::new(uac.addr, &format!("sip:bob@{proxy}"), "restart-1");
     uac.send(proxy, &c.invite("z9hG4bKr1"));
-    if let Some(m) = uac.recv(Duration::from_millis(500)) { eprintln!("UAC got {m:?}"); }
     let inv = uas.expect("INVITE ");
     uas.send(proxy, &respond(&inv, 200, "OK", Some("b1"), Some(uas.addr)));
     let ok = uac.expect_skipping("SIP/2.0 200", &["SIP/2.0 100"], Duration::from_secs(2));
@@ -117,7 +116,7 @@ fn a_call_survives_a_router_crash() {
     let report = second.report(2);
     assert_eq!(report.sum("calls_restored"), 1, "{report:?}");
     // The restored call holds the customer's one slot: another is refused.
-    let c2 = UacCall::new(uac.addr, &format!("sip:bob@{proxy}"), "restart-2@127.0.0.1");
+    let c2 = UacCall::new(uac.addr, &format!("sip:bob@{proxy}"), "restart-2");
     uac.send(proxy, &c2.invite("z9hG4bKr2"));
     uac.expect_skipping("SIP/2.0 503", &["SIP/2.0 100"], Duration::from_secs(2));
 
@@ -131,10 +130,10 @@ fn a_call_survives_a_router_crash() {
     uac.expect_skipping("SIP/2.0 200", &["SIP/2.0 503"], Duration::from_secs(2));
 
     // Its slot came back: the next call is admitted.
-    let c3 = UacCall::new(uac.addr, &format!("sip:bob@{proxy}"), "restart-3@127.0.0.1");
+    let c3 = UacCall::new(uac.addr, &format!("sip:bob@{proxy}"), "restart-3");
     uac.send(proxy, &c3.invite("z9hG4bKr3"));
     let inv3 = uas.expect("INVITE ");
-    assert!(inv3.contains("restart-3@127.0.0.1"));
+    assert!(inv3.contains("restart-3"));
     uas.send(proxy, &respond(&inv3, 486, "Busy Here", Some("b3"), None));
     uac.expect_skipping(
         "SIP/2.0 486",

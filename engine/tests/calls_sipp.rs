@@ -41,6 +41,11 @@ struct Uas {
 
 impl Uas {
     fn start(dir: &Path, calls: u32) -> Uas {
+        Uas::start_with(dir, calls, &[])
+    }
+
+    /// With `extra` options, in `dir` (where `-trace_msg` writes).
+    fn start_with(dir: &Path, calls: u32, extra: &[&str]) -> Uas {
         let port = free_port();
         let out = dir.join("uas.out");
         let child = Command::new("sipp")
@@ -48,6 +53,8 @@ impl Uas {
             .args(["-m", &calls.to_string(), "-nostdin", "-timeout", "120s"])
             .args(["-trace_screen", "-screen_file"])
             .arg(dir.join("uas.screen"))
+            .args(extra)
+            .current_dir(dir)
             .stdout(File::create(&out).unwrap())
             .stderr(Stdio::null())
             .spawn()
@@ -65,7 +72,10 @@ impl Uas {
     fn finish(mut self, within: Duration) -> String {
         let deadline = Instant::now() + within;
         while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "the SIPp uas did not finish its calls");
+            assert!(
+                Instant::now() < deadline,
+                "the SIPp uas did not finish its calls"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         std::fs::read_to_string(&self.out).unwrap_or_default()
@@ -222,4 +232,84 @@ fn the_maximum_duration_ends_200_calls_on_both_sides() {
         assert_eq!(c.sip_code, 200);
         assert!(c.answer_ms.is_some() && c.end_ms >= c.setup_ms);
     }
+}
+
+/// The messages SIPp logged with `-trace_msg` in `dir` (`<scenario>_<pid>_messages.log`).
+fn trace(dir: &Path, scenario: &str) -> String {
+    let mut text = String::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{scenario}_")) && name.ends_with("_messages.log") {
+            text += &std::fs::read_to_string(&p).unwrap();
+        }
+    }
+    assert!(
+        !text.is_empty(),
+        "no {scenario} message log in {}",
+        dir.display()
+    );
+    text
+}
+
+/// `[topology_hiding] enabled = true` with 1000 SIPp calls: every call
+/// completes, and neither side's messages (SIPp's -trace_msg) carry the
+/// other side's port or Via branches.
+#[test]
+#[ignore = "needs sipp"]
+fn topology_hiding_keeps_each_side_from_the_other() {
+    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (uas_dir, uac_dir) = (dir.path().join("uas"), dir.path().join("uac"));
+    std::fs::create_dir_all(&uas_dir).unwrap();
+    std::fs::create_dir_all(&uac_dir).unwrap();
+    let uas = Uas::start_with(&uas_dir, 1000, &["-trace_msg"]);
+    // flood_pps = 0: SIPp's 200 calls/s from one address are above the
+    // flood defence's default per-source rate.
+    let toml = "[topology_hiding]\nenabled = true\n\n[security]\nflood_pps = 0\n";
+    let r = router(dir.path(), toml, uas.addr);
+    let uac_port = free_port();
+    let out = Command::new("sipp")
+        .arg(r.addr.to_string())
+        .args(["-i", "127.0.0.1", "-p", &uac_port.to_string()])
+        .args(["-nostdin", "-timeout", "90s", "-trace_msg"])
+        .args(["-sn", "uac", "-m", "1000", "-r", "200", "-d", "0"])
+        .current_dir(&uac_dir)
+        .output()
+        .expect("sipp runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(calls(&stdout), (1000, 0), "{stdout}");
+    let uas_port = uas.addr.port();
+    let uas_screen = uas.finish(Duration::from_secs(30));
+    assert_eq!(calls(&uas_screen), (1000, 0), "{uas_screen}");
+    let (uac_log, uas_log) = (trace(&uac_dir, "uac"), trace(&uas_dir, "uas"));
+    // What the UAC put in its Vias: `branch=z9hG4bK-PID-CALL-N`.
+    let uac_branches: HashSet<&str> = uac_log
+        .split("branch=")
+        .skip(1)
+        .filter_map(|s| s.split([';', '\r', '\n', ' ']).next())
+        .filter(|b| b.starts_with("z9hG4bK-"))
+        .collect();
+    assert!(
+        uac_branches.len() >= 1000,
+        "{} branches",
+        uac_branches.len()
+    );
+    let uac_at = format!(":{uac_port}");
+    let uas_at = format!(":{uas_port}");
+    assert!(uas_log.contains("INVITE sip:"), "the UAS got the calls");
+    let leak = |log: &str, what: &str| log.lines().find(|l| l.contains(what)).map(str::to_string);
+    assert_eq!(
+        leak(&uas_log, &uac_at),
+        None,
+        "the UAC's port reached the UAS"
+    );
+    for b in &uac_branches {
+        assert!(!uas_log.contains(b), "the UAC's branch {b} reached the UAS");
+    }
+    assert_eq!(
+        leak(&uac_log, &uas_at),
+        None,
+        "the UAS's port reached the UAC"
+    );
 }

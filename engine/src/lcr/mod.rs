@@ -25,6 +25,7 @@
 //! gateway's address, keeping the original URI parameters.
 
 pub mod caps;
+pub mod quality;
 pub mod table;
 
 pub use table::LcrTable;

@@ -93,8 +93,8 @@ pub struct EditRule {
     pub add: Box<[u8]>,
     /// The names to remove (whole name, case-insensitive).
     pub remove: Option<meta::Regex>,
-    /// The header to replace (lower case) and its new line.
-    pub replace: Option<(Box<[u8]>, Box<[u8]>)>,
+    /// The header to replace and its new line.
+    pub replace: Option<Replacement>,
     /// The From URI's new user part.
     pub from_user: Option<Box<[u8]>>,
     /// The From's new display name (written quoted).
@@ -105,11 +105,23 @@ pub struct EditRule {
     pub pai: Option<Box<[u8]>>,
 }
 
+/// A header to replace: its name (lower case) and the line that takes
+/// its place.
+pub type Replacement = (Box<[u8]>, Box<[u8]>);
+
 impl PartialEq for EditRule {
     fn eq(&self, other: &Self) -> bool {
-        (&self.add, &self.replace, &self.from_user, &self.from_display)
-            == (&other.add, &other.replace, &other.from_user, &other.from_display)
-            && (&self.to_user, &self.pai) == (&other.to_user, &other.pai)
+        (
+            &self.add,
+            &self.replace,
+            &self.from_user,
+            &self.from_display,
+        ) == (
+            &other.add,
+            &other.replace,
+            &other.from_user,
+            &other.from_display,
+        ) && (&self.to_user, &self.pai) == (&other.to_user, &other.pai)
             && self.remove.is_some() == other.remove.is_some()
     }
 }

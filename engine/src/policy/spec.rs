@@ -441,7 +441,11 @@ fn check_edit<E>(
     let header_name = |n: &Spanned<String>, k: &str| -> Result<String, E> {
         let t = n.get_ref().trim();
         if t.is_empty() || !t.bytes().all(is_token_char) {
-            return Err(err(Some(n.span()), &key(k), format!("`{t}` is not a header name")));
+            return Err(err(
+                Some(n.span()),
+                &key(k),
+                format!("`{t}` is not a header name"),
+            ));
         }
         if PROTECTED_HEADERS.contains(&t.to_ascii_lowercase().as_str()) {
             return Err(err(
@@ -455,14 +459,22 @@ fn check_edit<E>(
     let line = |v: &Spanned<String>, k: &str| -> Result<String, E> {
         let t = v.get_ref().trim();
         if t.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) {
-            return Err(err(Some(v.span()), &key(k), "must be one line of text".into()));
+            return Err(err(
+                Some(v.span()),
+                &key(k),
+                "must be one line of text".into(),
+            ));
         }
         Ok(t.to_string())
     };
     if let Some(list) = &r.add_header {
         at(list.span());
         if list.get_ref().is_empty() {
-            return Err(err(Some(list.span()), &key("add_header"), "needs header lines".into()));
+            return Err(err(
+                Some(list.span()),
+                &key("add_header"),
+                "needs header lines".into(),
+            ));
         }
         for l in list.get_ref() {
             let Some((name, value)) = l.get_ref().split_once(':') else {
@@ -474,7 +486,10 @@ fn check_edit<E>(
             };
             let name = Spanned::new(l.span(), name.to_string());
             let value = Spanned::new(l.span(), value.to_string());
-            e.add.push((header_name(&name, "add_header")?, line(&value, "add_header")?));
+            e.add.push((
+                header_name(&name, "add_header")?,
+                line(&value, "add_header")?,
+            ));
         }
     }
     if let Some(re) = &r.remove_header {
@@ -483,7 +498,10 @@ fn check_edit<E>(
         let full = format!("(?i-u)^(?:{})$", re.get_ref());
         let compiled = super::compile_patterns(&[&full])
             .map_err(|m| err(Some(re.span()), &key("remove_header"), m.to_string()))?;
-        if let Some(p) = PROTECTED_HEADERS.iter().find(|p| compiled.is_match(p.as_bytes())) {
+        if let Some(p) = PROTECTED_HEADERS
+            .iter()
+            .find(|p| compiled.is_match(p.as_bytes()))
+        {
             return Err(err(
                 Some(re.span()),
                 &key("remove_header"),
@@ -508,11 +526,14 @@ fn check_edit<E>(
             at(v.span());
             let u = v.get_ref();
             let ok = !u.is_empty()
-                && u.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/%#".contains(&b)
-                });
+                && u.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/%#".contains(&b));
             if !ok {
-                return Err(err(Some(v.span()), &key(k), format!("`{u}` is not a SIP URI user")));
+                return Err(err(
+                    Some(v.span()),
+                    &key(k),
+                    format!("`{u}` is not a SIP URI user"),
+                ));
             }
             *slot = Some(u.clone());
         }

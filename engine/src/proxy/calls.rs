@@ -69,6 +69,7 @@ use trunkline_shards::dialog::journal::{self, CallRecord, Cursor, Record};
 
 use crate::cdr::{Attempt, Cdr, Hangup};
 use crate::lcr::GroupName;
+use crate::lcr::quality::Outcome;
 use crate::proxy::next_hop::Locals;
 use crate::security::call_limits::{CallLimits, Held};
 
@@ -122,6 +123,8 @@ struct RestoredCdr {
 struct AttemptInfo {
     dest: SocketAddr,
     gateway: Option<u32>,
+    /// The gateway's key for quality routing ([`crate::lcr::Target::cap_key`]).
+    key: Option<u64>,
     start: Instant,
     /// The first provisional response other than 100, or the final one.
     first: Option<Instant>,
@@ -190,11 +193,23 @@ pub struct Calls {
     journal: Option<Vec<u8>>,
     /// Calls refreshed since the last settle, to journal again.
     refreshed: Vec<CallRef>,
+    /// Quality routing is on: attempts are kept and reported.
+    quality: bool,
+    quality_events: Vec<QualityEvent>,
     /// Our BYEs' branches: a per-shard salt and a counter.
     bye_salt: u64,
     bye_seq: u64,
     /// Counters.
     pub counters: CallCounters,
+}
+
+/// What quality routing learns from the calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QualityEvent {
+    /// An attempt got its final response (or timed out).
+    Attempt(Outcome),
+    /// An answered call through this gateway ended after this long.
+    CallEnded(u64, Duration),
 }
 
 /// A branch of a BYE of ours, inline.
@@ -229,6 +244,8 @@ impl Calls {
             refreshed: Vec::new(),
             bye_salt: seed.rotate_left(17) & 0xffff_ffff,
             bye_seq: 0,
+            quality: false,
+            quality_events: Vec::new(),
             counters: CallCounters::default(),
         }
     }
@@ -555,11 +572,12 @@ impl Calls {
         now: Instant,
         r: CallRef,
         dest: SocketAddr,
-        gateway: Option<u32>,
+        gateway: Option<(u32, u64)>,
         user: Option<&[u8]>,
         held: Option<Held>,
     ) {
         let cdr = self.settings.cdr;
+        let quality = self.quality;
         let Some(c) = self.table.call_mut(r) else {
             return;
         };
@@ -569,10 +587,10 @@ impl Calls {
         let Some(info) = self.table.call_mut(r).map(|c| &mut c.user) else {
             return;
         };
-        if !cdr {
+        if !cdr && !quality {
             return;
         }
-        if let Some(user) = user {
+        if let Some(user) = user.filter(|_| cdr) {
             let keep = info
                 .users
                 .iter()
@@ -587,7 +605,8 @@ impl Calls {
         if info.attempts.len() < 16 {
             info.attempts.push(AttemptInfo {
                 dest,
-                gateway,
+                gateway: gateway.map(|(g, _)| g),
+                key: gateway.map(|(_, k)| k),
                 start: now,
                 first: None,
                 code: 0,
@@ -620,6 +639,33 @@ impl Calls {
         }
         if code >= 200 && a.code == 0 {
             a.code = code;
+            let a = *a;
+            self.attempt_done(a);
+        }
+    }
+
+    /// A finished attempt, for quality routing.
+    fn attempt_done(&mut self, a: AttemptInfo) {
+        if let (true, Some(gateway)) = (self.quality, a.key) {
+            self.quality_events.push(QualityEvent::Attempt(Outcome {
+                gateway,
+                code: a.code,
+                pdd: a.first.map(|f| f.saturating_duration_since(a.start)),
+                dest: a.dest,
+            }));
+        }
+    }
+
+    /// Quality routing's inputs (attempts done, answered calls ended),
+    /// when `[routing.quality]` is on.
+    pub fn set_quality(&mut self, on: bool) {
+        self.quality = on;
+    }
+
+    /// Hands quality routing's pending inputs to `f`.
+    pub fn drain_quality(&mut self, mut f: impl FnMut(QualityEvent)) {
+        for e in self.quality_events.drain(..) {
+            f(e);
         }
     }
 
@@ -633,6 +679,8 @@ impl Calls {
             .filter(|a| a.code == 0)
         {
             a.code = code;
+            let a = *a;
+            self.attempt_done(a);
         }
     }
 
@@ -770,6 +818,19 @@ impl Calls {
             let cdr = build_cdr(c, &info, now, unix_ms);
             self.counters.cdrs += 1;
             self.cdrs.push_back(cdr);
+        }
+        if self.quality {
+            // The answered dialog's duration, for its gateway's ACD.
+            let answered = c.dialogs.iter().find_map(|d| Some((d.answered?, d.ended)));
+            let gateway = info
+                .attempts
+                .iter()
+                .rev()
+                .find(|a| (200..300).contains(&a.code));
+            if let (Some((a, ended)), Some(g)) = (answered, gateway.and_then(|g| g.key)) {
+                let d = ended.unwrap_or(now).saturating_duration_since(a);
+                self.quality_events.push(QualityEvent::CallEnded(g, d));
+            }
         }
         self.release(&info);
     }

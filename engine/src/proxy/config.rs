@@ -108,6 +108,9 @@ pub struct ProxyConfig {
     /// record-routes every dialog, and its tokens are keyed from
     /// `branch_key`.
     pub topology_hiding: bool,
+    /// Quality routing (`[routing.quality]`): demote gateways whose ASR,
+    /// NER or PDD falls under thresholds; needs `dialogs`.
+    pub quality: Option<crate::lcr::quality::QualityConfig>,
 }
 
 impl ProxyConfig {
@@ -130,6 +133,7 @@ impl ProxyConfig {
             edge: EdgeConfig::default(),
             dialogs: None,
             topology_hiding: false,
+            quality: None,
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct Counters {
     pub lcr_failovers: u64,
     /// Gateways skipped because they were at their CPS or call cap.
     pub lcr_capped: u64,
+    /// Gateways moved to the end of a call's list by quality routing.
+    pub lcr_demoted: u64,
     /// Gateways skipped because their carrier's or their own call limit
     /// (`[[limit]] key = "carrier:ID"` / `"gateway:ID"`) refused them.
     pub lcr_limited: u64,

@@ -158,6 +158,9 @@ struct Pipeline {
     header_edits: HeaderEdits,
     /// Call control: the dialogs of the calls we record-route, when on.
     calls: Option<Calls>,
+    /// Quality routing's statistics (`[routing.quality]`), fed by call
+    /// control.
+    quality: Option<crate::lcr::quality::Quality>,
     caps: GatewayCaps,
     prober: Prober,
     clock: WallClock,
@@ -242,13 +245,16 @@ impl ProxyCore {
                 limits: Limits::new(services.rate_limits.clone(), services.call_limits.clone()),
                 route: Route::new(cfg.default_route, lcr, cfg.edge.open_relay),
                 header_edits: HeaderEdits::new(services.digest.is_some()),
-                calls: cfg
-                    .dialogs
-                    .filter(|_| cfg.mode == Mode::Stateful)
-                    .map(|d| {
-                        let limits = services.call_limits.clone();
-                        Calls::new(d, seed ^ 0x6469_616c_6f67, limits)
-                    }),
+                calls: cfg.dialogs.filter(|_| cfg.mode == Mode::Stateful).map(|d| {
+                    let limits = services.call_limits.clone();
+                    let mut calls = Calls::new(d, seed ^ 0x6469_616c_6f67, limits);
+                    calls.set_quality(cfg.quality.is_some());
+                    calls
+                }),
+                quality: cfg
+                    .quality
+                    .filter(|_| cfg.dialogs.is_some())
+                    .map(|q| crate::lcr::quality::Quality::new(q, Instant::now())),
                 caps: GatewayCaps::new(shard, cfg.shards, seed ^ 0x5bd1_e995),
                 prober: Prober::new(cfg.probe, CallIdMinter::new(ShardId(shard), seed)),
                 clock: WallClock::default(),
@@ -537,6 +543,16 @@ impl ProxyCore {
         self.pipe.limits.call_limits()
     }
 
+    /// Quality routing's numbers per gateway on this shard (by the address
+    /// last tried), when `[routing.quality]` is on.
+    pub fn gateway_scores(&self, now: Instant) -> Vec<(SocketAddr, crate::lcr::quality::Score)> {
+        self.pipe
+            .quality
+            .as_ref()
+            .map(|q| q.scores(now))
+            .unwrap_or_default()
+    }
+
     /// Per rate limit: (name, admitted, rejected) on this shard.
     pub fn rate_limit_counts(&self) -> Vec<(String, u64, u64)> {
         self.pipe.limits.counts()
@@ -814,6 +830,12 @@ impl Pipeline {
         };
         let clock = self.clock;
         calls.settle(now, &|t| clock.unix_ms(t));
+        if let Some(q) = self.quality.as_mut() {
+            calls.drain_quality(|e| match e {
+                calls::QualityEvent::Attempt(o) => q.on_attempt(now, o),
+                calls::QualityEvent::CallEnded(g, d) => q.on_call_end(now, g, d),
+            });
+        }
         while let Some(id) = calls.poll_bye() {
             for side in [Side::Callee, Side::Caller] {
                 let Some((dest, local)) = calls.bye_dest(id, side) else {

@@ -88,6 +88,11 @@ impl Pipeline {
         ctx.local = req.local;
         ctx.followers.insert(Followers::SERIAL);
         ctx.edits = attrs.edits;
+        if let Some(q) = &self.quality {
+            // Quality routing: demoted gateways are tried last.
+            let moved = q.reorder(now, &mut ctx.targets, |t| t.cap_key);
+            self.counters.lcr_demoted += moved as u64;
+        }
         if !self.start_targets(now, id, req) {
             if let Some(ctx) = self.ctxs.get_mut(id) {
                 ctx.final_sent = true;
@@ -199,7 +204,7 @@ impl Pipeline {
                     now,
                     call,
                     target.dest,
-                    Some(target.gateway),
+                    Some((target.gateway, target.cap_key)),
                     user,
                     target_held,
                 );

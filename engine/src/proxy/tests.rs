@@ -596,7 +596,7 @@ fn the_transaction_cap_answers_503_without_state() {
 
 mod calls;
 mod dns;
-mod edits;
 mod edge;
+mod edits;
 mod lcr;
 mod topology;

@@ -472,6 +472,44 @@ impl Sealer {
     }
 }
 
+impl Sealer {
+    /// Masks the host and port of the From and To URIs (SIP URIs not
+    /// already ours) with ours, user part, parameters and tags kept:
+    /// a caller's From names its address and port (SIPp's does), which
+    /// the other side must not see. Dialogs are matched by tags, not
+    /// URIs (RFC 3261 §12), so nothing needs restoring: each side keeps
+    /// seeing the values it sent or was sent.
+    pub fn mask_identities(&self, e: &mut Edits, msg: &Message<'_>, locals: &Locals) {
+        for kind in [HeaderName::From, HeaderName::To] {
+            let Ok(Some(na)) = msg.name_addr(kind) else {
+                continue;
+            };
+            let Ok(Uri::Sip(u)) = na.uri() else { continue };
+            if locals.is_me(&u) {
+                continue;
+            }
+            let host = msg.span_of(u.host.text);
+            if host.is_empty() {
+                continue;
+            }
+            let mut end = host.end as usize;
+            if u.port.is_some() {
+                let buf = msg.buffer();
+                if buf.get(end) == Some(&b':') {
+                    end += 1;
+                    while buf.get(end).is_some_and(u8::is_ascii_digit) {
+                        end += 1;
+                    }
+                }
+            }
+            e.replace(
+                trunkline_parser::Span::new(host.start as usize, end),
+                Piece::Local(LocalPart::HostPort),
+            );
+        }
+    }
+}
+
 /// Appends `via` (the top Via of `msg`, received from `src`) as
 /// [`trunkline_parser::stamp_via`] would have left it: `rport` given the
 /// source port when asked for, `received` when asked for or when the
@@ -556,6 +594,7 @@ impl Sealer {
         let register = msg.cseq().is_ok_and(|c| c.method == Method::Register);
         if !register {
             self.hide_contacts(e, msg)?;
+            self.mask_identities(e, msg, locals);
         }
         Ok(())
     }

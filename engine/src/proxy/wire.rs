@@ -254,7 +254,10 @@ impl Wire {
     /// branch [`Wire::make_branch`] built, to leave by listener `out`:
     /// the Request-URI for `target` (least-cost routing) or the plan, the
     /// Route set, Max-Forwards, the previous hop's Via (§18.2.1, RFC
-    /// 3581), Record-Route, our Via, and the header rules (`edits`).
+    /// 3581), Record-Route, our Via, and the header rules (`edits`);
+    /// hiding topology, the Vias, Record-Route values and Contacts of the
+    /// sender's side go into tokens (see `topology`). False: it could not
+    /// be written (or hidden).
     #[allow(clippy::too_many_arguments)] // one copy's every input
     pub fn forward(
         &mut self,
@@ -394,6 +397,7 @@ impl Wire {
             if th.hide_contacts(e, msg).is_err() {
                 return false;
             }
+            th.mask_identities(e, msg, &cfg.locals);
         }
         // The header rules' slot (none yet).
         header_edits.apply(req, e);

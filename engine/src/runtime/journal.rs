@@ -357,6 +357,71 @@ mod tests {
             .collect()
     }
 
+    /// A shard's file as a call goes: its record appended at the flush
+    /// after the answer (not before); a compaction (forced, as after a
+    /// failed write) rewrites the file with the live call alone, the
+    /// damage dropped; its end appended to the renamed file; the next
+    /// compaction leaves the file empty.
+    #[test]
+    fn a_shard_appends_and_compacts() {
+        use crate::proxy::ProxyConfig;
+        use crate::testkit::sip::{UacCall, respond};
+        use crate::testkit::{VirtualNet, addr};
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::Config::parse("[dialogs]\n", Path::new("x.toml")).unwrap();
+        let mut proxy = ProxyConfig::new(addr("192.0.2.1:5060"), Some(addr("192.0.2.20:5070")));
+        proxy.dialogs = cfg.proxy.dialogs;
+        let mut n = VirtualNet::new(proxy);
+        assert!(n.core.enable_journal());
+        let mut j = ShardJournal::open(dir.path(), 3).unwrap();
+        let file = || std::fs::read(shard_file(dir.path(), 3)).unwrap();
+        let c = UacCall::new(addr("192.0.2.10:5060"), "sip:bob@192.0.2.20:5070", "jc-1");
+        n.from("192.0.2.10:5060", &c.invite("z9hG4bKj"));
+        let inv = n
+            .take()
+            .into_iter()
+            .find(|(_, m)| m.starts_with("INVITE"))
+            .unwrap()
+            .1;
+        let ok = respond(&inv, 200, "OK", Some("b"), Some(addr("192.0.2.20:5070")));
+        n.from("192.0.2.20:5070", &ok);
+        j.collect(&mut n.core);
+        let due = j.due().expect("a record waits");
+        j.flush(Some(due - Duration::from_millis(1)), &mut n.core);
+        assert!(file().is_empty(), "not before its time");
+        j.flush(Some(due), &mut n.core);
+        assert_eq!(ids(&file()), ["jc-1"]);
+        assert_eq!(j.due(), None);
+        // Damage, then a forced rewrite: the live call alone.
+        j.file.write_all(b"TLJ1 torn").unwrap();
+        j.dirty = true;
+        j.flush(None, &mut n.core);
+        let compacted = file();
+        assert_eq!(ids(&compacted), ["jc-1"]);
+        assert_eq!(Reader::new(&compacted).count(), 1);
+        let mut r = Reader::new(&compacted);
+        r.by_ref().count();
+        assert_eq!(r.stats().corrupt, 0);
+        assert!(!tmp_of(&shard_file(dir.path(), 3)).exists());
+        // The caller hangs up: the end is appended to the renamed file.
+        let route = "<sip:192.0.2.1:5060;lr>";
+        n.from(
+            "192.0.2.10:5060",
+            &c.request("BYE", 2, "z9hG4bKjb", Some("b"), Some(route)),
+        );
+        j.collect(&mut n.core);
+        j.flush(None, &mut n.core);
+        let with_end = file();
+        assert_eq!(ids(&with_end), ["jc-1", "jc-1"]);
+        assert!(matches!(
+            Reader::new(&with_end).nth(1),
+            Some(Record::End { .. })
+        ));
+        j.dirty = true;
+        j.flush(None, &mut n.core);
+        assert!(file().is_empty(), "no live call");
+    }
+
     /// Three shards' files become two: every live call lands in the file
     /// of its new owner (and only there), ended ones nowhere, the third
     /// file is gone, a torn tail is counted.

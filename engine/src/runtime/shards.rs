@@ -122,7 +122,8 @@ flood_dropped_banned={} flood_dropped_over_rate={} flood_bans={} kernel_drops={}
 lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={} lcr_family_skipped={} \
 names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={} \
 calls_live={} calls_started={} calls_answered={} calls_ended={} calls_untracked={} call_limited={} max_duration_ends={} byes_sent={} byes_unroutable={} no_dialog={} out_of_order={} cdrs={} \
-calls_restored={} restore_refused={} journal_records={} journal_skipped={}",
+calls_restored={} restore_refused={} journal_records={} journal_skipped={} \
+lcr_limited={} lcr_demoted={} th_bad_tokens={} th_refused={}",
             self.shard,
             c.received,
             c.sent,
@@ -183,6 +184,10 @@ calls_restored={} restore_refused={} journal_records={} journal_skipped={}",
             self.calls.restore_refused,
             self.calls.journaled,
             self.calls.journal_skipped,
+            c.lcr_limited,
+            c.lcr_demoted,
+            c.th_bad_tokens,
+            c.th_refused,
         )
     }
 }
@@ -608,6 +613,19 @@ impl Service for RouterShard {
             tracing::info!("{}", self.report(&io.stats()));
             for (gateway, up) in self.core.gateway_states() {
                 tracing::info!(shard = self.id, %gateway, up, "gateway");
+            }
+            for (gateway, s) in self.core.gateway_scores(now) {
+                tracing::info!(
+                    shard = self.id,
+                    %gateway,
+                    attempts = s.attempts,
+                    asr = format_args!("{:.3}", s.asr),
+                    ner = format_args!("{:.3}", s.ner),
+                    acd_s = format_args!("{:.1}", s.acd_s),
+                    pdd_ms = format_args!("{:.0}", s.pdd_ms),
+                    demoted = s.demoted,
+                    "gateway quality"
+                );
             }
             for (rule, action, hits) in self.core.policy_hits() {
                 tracing::info!(shard = self.id, rule, action, hits, "policy rule");

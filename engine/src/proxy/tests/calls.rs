@@ -353,3 +353,35 @@ fn a_restored_call_past_its_maximum_duration_is_ended() {
         ("max-duration", 45_000)
     );
 }
+
+/// A target refresh (the callee's re-INVITE with a new Contact) is
+/// journaled again: the restored call's BYEs go to the new target.
+#[test]
+fn a_refresh_is_journaled_again() {
+    use trunkline_shards::dialog::journal::{Reader, Record};
+    let mut n = calls(&format!("[dialogs]\n{CDRS}"));
+    n.core.enable_journal();
+    answered(&mut n, &uac_call("j-3@192.0.2.10"), "z9hG4bKj3");
+    let reinvite = format!(
+        "INVITE sip:alice@{UAC} SIP/2.0\r\nVia: SIP/2.0/UDP {UAS};branch=z9hG4bKri\r\n\
+Route: <sip:192.0.2.1:5060;lr>\r\nMax-Forwards: 70\r\nFrom: Bob <sip:bob@{UAS}>;tag=b1\r\n\
+To: Alice <sip:alice@{UAC}>;tag=a-j-3\r\nCall-ID: j-3@192.0.2.10\r\n\
+CSeq: 7 INVITE\r\nContact: <sip:bob@192.0.2.99:5080>\r\nContent-Length: 0\r\n\r\n"
+    );
+    n.from(UAS, &reinvite);
+    let mut journal = Vec::new();
+    n.core.take_journal(&mut journal);
+    let calls: Vec<_> = Reader::new(&journal)
+        .filter_map(|r| match r {
+            Record::Call(c) => Some((c.callee_contact.to_vec(), c.callee_cseq)),
+            Record::End { .. } => None,
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (format!("sip:uas@{UAS}").into_bytes(), 0),
+            (b"sip:bob@192.0.2.99:5080".to_vec(), 7)
+        ]
+    );
+}

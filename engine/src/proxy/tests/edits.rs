@@ -33,7 +33,11 @@ fn forwarded(n: &mut Net, msg: &str) -> String {
 }
 
 fn with_headers(msg: &str, lines: &str) -> String {
-    msg.replacen("Max-Forwards: 70\r\n", &format!("Max-Forwards: 70\r\n{lines}"), 1)
+    msg.replacen(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\n{lines}"),
+        1,
+    )
 }
 
 #[test]
@@ -70,7 +74,11 @@ P-Asserted-Identity: <sip:spoofed@x>\r\nUser-Agent: ua\r\n",
     assert_eq!(header(&fwd, "User-Agent"), ["ua"], "others untouched");
     assert_eq!(header(&fwd, "Via").len(), 2, "ours and the UAC's");
     let hits = n.core.policy_hits();
-    assert!(hits.iter().any(|(r, a, h)| r == "strip-x" && *a == "edit" && *h == 1), "{hits:?}");
+    assert!(
+        hits.iter()
+            .any(|(r, a, h)| r == "strip-x" && *a == "edit" && *h == 1),
+        "{hits:?}"
+    );
 }
 
 #[test]
@@ -91,21 +99,44 @@ set_to_user = "+4930123"
     assert_eq!(header(&fwd, "To"), [format!("Bob <sip:+4930123@{UAS}>")]);
     // In-dialog requests through our Record-Route skip the policy.
     let route = format!("<sip:{PROXY};lr>");
-    n.from(UAC, &call().request("BYE", 2, "z9hG4bKe3", Some("b1"), Some(&route)));
-    let bye = n.take().into_iter().find(|(d, _)| *d == addr(UAS)).unwrap().1;
-    assert_eq!(header(&bye, "From"), [format!("Alice <sip:alice@{UAC}>;tag=a1")]);
+    n.from(
+        UAC,
+        &call().request("BYE", 2, "z9hG4bKe3", Some("b1"), Some(&route)),
+    );
+    let bye = n
+        .take()
+        .into_iter()
+        .find(|(d, _)| *d == addr(UAS))
+        .unwrap()
+        .1;
+    assert_eq!(
+        header(&bye, "From"),
+        [format!("Alice <sip:alice@{UAC}>;tag=a1")]
+    );
 }
 
 #[test]
 fn the_proxys_own_headers_cannot_be_edited() {
     for (toml, what) in [
         ("[[policy]]\nremove_header = \"V.*\"\n", "matches `via`"),
-        ("[[policy]]\nadd_header = [\"Contact: <sip:x@y>\"]\n", "the proxy's to write"),
-        ("[[policy]]\nreplace_header = { name = \"Call-ID\", value = \"x\" }\n", "the proxy's"),
+        (
+            "[[policy]]\nadd_header = [\"Contact: <sip:x@y>\"]\n",
+            "the proxy's to write",
+        ),
+        (
+            "[[policy]]\nreplace_header = { name = \"Call-ID\", value = \"x\" }\n",
+            "the proxy's",
+        ),
         ("[[policy]]\nadd_header = [\"no colon\"]\n", "Name: value"),
         ("[[policy]]\nset_pai = \"not a uri <\"\n", "name-addr"),
-        ("[[policy]]\nset_from_user = \"a b\"\n", "not a SIP URI user"),
-        ("[[policy]]\nadd_header = [\"X-A: b\"]\ndrop = true\n", "one action per rule"),
+        (
+            "[[policy]]\nset_from_user = \"a b\"\n",
+            "not a SIP URI user",
+        ),
+        (
+            "[[policy]]\nadd_header = [\"X-A: b\"]\ndrop = true\n",
+            "one action per rule",
+        ),
     ] {
         let e = Config::parse(toml, Path::new("edits.toml")).unwrap_err();
         assert!(e.to_string().contains(what), "{toml}: {e}");

@@ -851,6 +851,50 @@ Content-Length: 0\r\n\r\n"
         assert_eq!(counts(&limits).concurrent, 0);
     }
 
+    /// Quality routing (`[routing.quality]`): G1 answers none of its
+    /// calls (503, each failing over to G2): after `min_attempts` it is
+    /// demoted, and calls try G2 first; after `demote_s` G1 is first again.
+    #[test]
+    fn a_gateway_under_its_asr_is_tried_last_then_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "[routing]\ntable = \"t.snap\"\n[routing.quality]\nmin_asr = 0.5\n\
+                    min_attempts = 3\ndemote_s = 60\n";
+        let cfg = Config::parse(toml, Path::new("q.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let mut proxy = ProxyConfig::new(addr(PROXY), None);
+        proxy.dialogs = cfg.proxy.dialogs;
+        proxy.quality = cfg.proxy.quality;
+        assert!(
+            proxy.dialogs.is_some(),
+            "quality routing turns call control on"
+        );
+        let services = Services {
+            targets: Some(table(dir.path())),
+            ..Services::default()
+        };
+        let mut n = Net::with_services(proxy, services);
+        for i in 0..3 {
+            let (gw, inv) = place(&mut n, "q", i);
+            assert_eq!(gw, addr(GW1), "call {i}");
+            n.from(GW1, &respond(&inv, 503, "Unavailable", Some("g1")));
+            let inv2 = sent_to(&n.take(), GW2).expect("failover to G2");
+            n.from(GW2, &respond(&inv2, 200, "OK", Some("g2")));
+            n.take();
+        }
+        let (gw, inv3) = place(&mut n, "q", 3);
+        assert_eq!(gw, addr(GW2), "G1 demoted");
+        n.from(GW2, &respond(&inv3, 200, "OK", Some("g3")));
+        n.take();
+        assert_eq!(n.core.counters().lcr_demoted, 1);
+        let scores = n.core.gateway_scores(n.now);
+        let g1 = scores.iter().find(|(d, _)| *d == addr(GW1)).unwrap().1;
+        assert!(g1.demoted && g1.attempts == 0, "judged afresh: {g1:?}");
+        let g2 = scores.iter().find(|(d, _)| *d == addr(GW2)).unwrap().1;
+        assert!((g2.asr - 1.0).abs() < 1e-9 && g2.attempts == 4, "{g2:?}");
+        n.advance(Duration::from_secs(61));
+        n.take();
+        assert_eq!(place(&mut n, "q", 4).0, addr(GW1), "back in place");
+    }
+
     #[test]
     fn a_limit_on_another_carrier_or_gateway_changes_nothing() {
         let toml = "[[limit]]\nkey = \"gateway:G9\"\nconcurrent = 0\n";

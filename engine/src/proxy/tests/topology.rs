@@ -825,32 +825,3 @@ fn the_previous_hop_is_stamped_as_without_hiding() {
         assert_eq!(got[1].len(), 1);
     }
 }
-
-#[test]
-#[ignore]
-fn tmp_cost() {
-    for hide in [false, true] {
-        let mut cfg = th_config(Mode::Stateful);
-        cfg.topology_hiding = hide;
-        let mut n = Net::new(cfg).checking(crate::testkit::Check::Frames);
-        let t = std::time::Instant::now();
-        let rounds = 20_000;
-        for i in 0..rounds {
-            let cid = format!("cost-{i}");
-            let inv = invite(&cid).replace("z9hG4bKp1inv", &format!("z9hG4bKp1inv{i}"));
-            let fwd = one_to(&mut n, P1, &inv, UAS_B);
-            let ok = callee_response(&fwd, 200, "OK", "b1", UAS_B);
-            one_to(&mut n, P2, &ok, P1);
-        }
-        let inv = t.elapsed() / rounds;
-        // In-dialog: BYE both ways from prepared messages.
-        let (d, _) = established(&mut n, "cost-d");
-        let byes: Vec<String> = (0..rounds).map(|i| d.caller_sends("BYE", 2, &format!("c{i}"))).collect();
-        let t = std::time::Instant::now();
-        for bye in &byes {
-            n.from(P1, bye);
-            n.take();
-        }
-        println!("hide={hide}: INVITE+200 round {inv:?}, BYE {:?}", t.elapsed() / rounds);
-    }
-}
