@@ -76,7 +76,17 @@ impl Driver {
     /// (`[dialogs]` + `[cdr]`: the record built on the shard; writing it
     /// is the CDR thread's, not measured here).
     pub fn dialog(step: Duration) -> Driver {
+        Driver::calls(step, false)
+    }
+
+    /// [`Driver::dialog`] with topology hiding (`[topology_hiding]`).
+    pub fn topology_hiding(step: Duration) -> Driver {
+        Driver::calls(step, true)
+    }
+
+    fn calls(step: Duration, hide: bool) -> Driver {
         let mut cfg = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
+        cfg.topology_hiding = hide;
         cfg.dialogs = Some(trunkline_engine::proxy::calls::DialogSettings {
             table: trunkline_shards::dialog::DialogConfig::default(),
             check: false,
@@ -152,10 +162,13 @@ pub fn record_calls_on(n: usize, mut d: Driver) -> Vec<Call> {
             let ringing = respond(&fwd, 180, "Ringing");
             let ok = respond(&fwd, 200, "OK");
             d.feed(uas, &ringing, None);
-            d.feed(uas, &ok, None);
-            let ack = in_dialog(i, "ACK", 1);
+            let relayed = d.feed(uas, &ok, Some(uac)).expect("200 relayed");
+            // The UAC's remote target and route set, as the 200 it got
+            // gives them (topology hiding's tokens among them).
+            let target = route_of(&relayed);
+            let ack = in_dialog_to(i, "ACK", 1, &target);
             d.feed(uac, &ack, None);
-            let bye = in_dialog(i, "BYE", 2);
+            let bye = in_dialog_to(i, "BYE", 2, &target);
             let fwd_bye = d.feed(uac, &bye, Some(uas)).expect("BYE forwarded");
             let bye_ok = respond(&fwd_bye, 200, "OK");
             d.feed(uas, &bye_ok, None);
@@ -194,11 +207,33 @@ Content-Length: {}\r\n\r\n{sdp}",
     .into_bytes()
 }
 
-fn in_dialog(i: usize, method: &str, cseq: u32) -> Vec<u8> {
+/// The Request-URI and Route of the UAC's in-dialog requests from the
+/// 2xx it received (§12.1.2: its Contact; its Record-Route reversed).
+fn route_of(ok: &[u8]) -> (String, String) {
+    let text = String::from_utf8_lossy(ok);
+    let contact = sip::header(&text, "Contact")
+        .first()
+        .map(|c| {
+            c.trim_start_matches('<')
+                .split('>')
+                .next()
+                .unwrap_or(c)
+                .to_string()
+        })
+        .unwrap_or_else(|| format!("sip:service@{UAS}"));
+    let mut rr: Vec<&str> = sip::header(&text, "Record-Route")
+        .into_iter()
+        .flat_map(|v| v.split(", "))
+        .collect();
+    rr.reverse();
+    (contact, rr.join(", "))
+}
+
+fn in_dialog_to(i: usize, method: &str, cseq: u32, (target, route): &(String, String)) -> Vec<u8> {
     format!(
-        "{method} sip:service@{UAS} SIP/2.0\r\n\
+        "{method} {target} SIP/2.0\r\n\
 Via: SIP/2.0/UDP {UAC};branch=z9hG4bK-{i}-{cseq}-{}\r\n\
-Route: <sip:{PROXY};lr>\r\n\
+Route: {route}\r\n\
 From: sipp <sip:sipp@{UAC}>;tag={i}SIPpTag001\r\n\
 To: service <sip:service@{PROXY}>;tag=uas-1\r\n\
 Call-ID: {i}-4242@127.0.0.1\r\n\

@@ -78,17 +78,19 @@
 //!
 //! # Tokens
 //!
-//! A token is `base64url(tag || ciphertext)`, without padding (token,
+//! A token is `base64url(ciphertext || tag)`, without padding (token,
 //! URI user and URI parameter characters alike, §25.1). The plaintext is a
 //! list of values, each a 16-bit length and its bytes: at most
-//! [`MAX_HIDDEN`] values and [`MAX_PLAIN`] bytes. `tag` is 12 bytes of
-//! HMAC-SHA256 over the token's kind (Via, Record-Route, Contact: one
-//! cannot stand for another), what it is bound to (our branch, for a Via
-//! token) and the plaintext; the ciphertext is the plaintext XOR
-//! SHA-256(enc_key, tag, counter) blocks, a synthetic-IV construction
-//! (deterministic: a retransmission gets the same token, and no nonce has
-//! to be unique). Both keys are derived from `ProxyConfig::branch_key`, so
-//! they survive a restart with `secret_file`. A token that does not
+//! [`MAX_HIDDEN`] values and [`MAX_PLAIN`] bytes. It is sealed with
+//! AES-256-GCM-SIV (RFC 8452, RustCrypto's `aes-gcm-siv`), the token's
+//! kind (Via, Record-Route, Contact: one cannot stand for another) and
+//! what it is bound to (our branch, for a Via token) authenticated as
+//! associated data; the 16-byte tag authenticates the rest. GCM-SIV is
+//! deterministic with a fixed nonce and safe so (it reveals only that two
+//! tokens hold the same values): a retransmission gets the same token,
+//! and no nonce has to be unique. The key is derived from
+//! `ProxyConfig::branch_key`, so it survives a restart with
+//! `secret_file`. A token that does not
 //! decode or whose tag is wrong is never trusted: a request carrying one
 //! is refused with 403 (an ACK dropped), a response dropped; both counted
 //! (`th_bad_tokens`).
@@ -116,9 +118,10 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use aes_gcm_siv::aead::AeadInPlace as _;
+use aes_gcm_siv::{Aes256GcmSiv, KeyInit as _, Nonce, Tag};
 use hmac::{Hmac, Mac as _};
-use sha2::{Digest as _, Sha256};
-use subtle::ConstantTimeEq as _;
+use sha2::Sha256;
 use trunkline_parser::values::CommaValues;
 use trunkline_parser::{
     Edits, HeaderName, Limits, LocalCtx, LocalPart, Message, Method, NameAddr, Parser, Piece, Span,
@@ -133,8 +136,14 @@ use super::{Pipeline, Request, Stored};
 pub const MAX_HIDDEN: usize = 8;
 /// The most plaintext bytes one token holds.
 pub const MAX_PLAIN: usize = 2048;
-/// The truncated HMAC-SHA256 tag, in bytes.
-const TAG_LEN: usize = 12;
+/// The AES-GCM-SIV tag, in bytes.
+const TAG_LEN: usize = 16;
+/// The most bytes a token is bound to (its kind and our branch).
+const MAX_BIND: usize = 64;
+/// The one nonce: AES-GCM-SIV (RFC 8452) is built for nonce reuse, which
+/// then reveals only that two tokens hold the same values (what a
+/// retransmission needs anyway: the same input seals to the same token).
+const NONCE: [u8; 12] = *b"trunkline-th";
 /// The longest token text that can be ours.
 const MAX_TEXT: usize = (MAX_PLAIN + TAG_LEN).div_ceil(3) * 4;
 
@@ -168,12 +177,16 @@ pub(crate) enum Refusal {
     Malformed,
 }
 
-/// Seals values into tokens and opens them: the keys and the buffers.
+/// Seals values into tokens and opens them: the key and the buffers.
+/// A token is `base64url(ciphertext ‖ tag)` of AES-256-GCM-SIV (RFC 8452,
+/// RustCrypto's `aes-gcm-siv`: AES-NI and CLMUL where the CPU has them),
+/// the values encrypted and authenticated, the token's kind and what it
+/// is bound to (our branch, for the Via token) authenticated as
+/// associated data.
 pub(crate) struct Sealer {
-    /// HMAC-SHA256 keyed with the MAC key (cloned per token).
-    mac: Hmac<Sha256>,
-    /// The keystream key.
-    enc: [u8; 32],
+    cipher: Aes256GcmSiv,
+    /// The associated data of the token being sealed or opened.
+    aad: [u8; 1 + MAX_BIND],
     /// The values being sealed: (16-bit length, bytes)*.
     plain: Vec<u8>,
     /// How many values `plain` holds.
@@ -193,22 +206,22 @@ impl std::fmt::Debug for Sealer {
 }
 
 impl Sealer {
-    /// A sealer keyed from `branch_key` (the MAC and keystream keys are
-    /// derived from it with HMAC-SHA256 and distinct labels).
+    /// A sealer keyed from `branch_key` (the AES key derived from it with
+    /// HMAC-SHA256 and a label).
     pub fn new(branch_key: [u64; 2]) -> Sealer {
         let mut secret = [0u8; 16];
         secret[..8].copy_from_slice(&branch_key[0].to_le_bytes());
         secret[8..].copy_from_slice(&branch_key[1].to_le_bytes());
         // HMAC takes keys of any length: these cannot fail.
         let derive = |label: &[u8]| -> [u8; 32] {
-            let mut m = Hmac::<Sha256>::new_from_slice(&secret).unwrap_or_else(|_| unreachable!());
+            let mut m = <Hmac<Sha256> as hmac::Mac>::new_from_slice(&secret)
+                .unwrap_or_else(|_| unreachable!());
             m.update(label);
             m.finalize().into_bytes().into()
         };
         Sealer {
-            mac: Hmac::<Sha256>::new_from_slice(&derive(b"trunkline topology hiding: mac"))
-                .unwrap_or_else(|_| unreachable!()),
-            enc: derive(b"trunkline topology hiding: keystream"),
+            cipher: Aes256GcmSiv::new(&derive(b"trunkline topology hiding: aes-gcm-siv").into()),
+            aad: [0; 1 + MAX_BIND],
             plain: Vec::with_capacity(512),
             count: 0,
             opened: Vec::with_capacity(512),
@@ -246,26 +259,26 @@ impl Sealer {
         Ok(())
     }
 
-    fn tag(&self, kind: Kind, bind: &[u8], plain: &[u8]) -> [u8; TAG_LEN] {
-        let mut m = self.mac.clone();
-        m.update(&[kind as u8]);
-        m.update(&(bind.len().min(usize::from(u16::MAX)) as u16).to_be_bytes());
-        m.update(bind);
-        m.update(plain);
-        let full = m.finalize().into_bytes();
-        let mut tag = [0u8; TAG_LEN];
-        tag.copy_from_slice(&full[..TAG_LEN]);
-        tag
+    /// The associated data of a token of `kind` bound to `bind`.
+    fn aad(&mut self, kind: Kind, bind: &[u8]) -> usize {
+        let n = bind.len().min(MAX_BIND);
+        self.aad[0] = kind as u8;
+        self.aad[1..=n].copy_from_slice(&bind[..n]);
+        1 + n
     }
 
     /// Seals the values pushed since [`Sealer::begin`] into a token of
     /// `kind` bound to `bind`; returns its text.
     fn seal(&mut self, kind: Kind, bind: &[u8]) -> &[u8] {
-        let tag = self.tag(kind, bind, &self.plain);
+        let n = self.aad(kind, bind);
         self.raw.clear();
-        self.raw.extend_from_slice(&tag);
         self.raw.extend_from_slice(&self.plain);
-        xor_keystream(&self.enc, &tag, &mut self.raw[TAG_LEN..]);
+        // Fails only past AES-GCM-SIV's 2^36-byte bound: not for MAX_PLAIN.
+        let tag = self
+            .cipher
+            .encrypt_in_place_detached(Nonce::from_slice(&NONCE), &self.aad[..n], &mut self.raw)
+            .unwrap_or_default();
+        self.raw.extend_from_slice(&tag);
         self.text.clear();
         self.text.resize(B64.encode_len(self.raw.len()), 0);
         B64.encode_mut(&self.raw, &mut self.text);
@@ -287,12 +300,17 @@ impl Sealer {
         if len < TAG_LEN {
             return Err(Refusal::BadToken);
         }
-        let (tag, ct) = self.raw[..len].split_at(TAG_LEN);
+        let n = self.aad(kind, bind);
+        let (ct, tag) = self.raw[..len].split_at(len - TAG_LEN);
+        let tag = *Tag::from_slice(tag);
         self.opened.clear();
         self.opened.extend_from_slice(ct);
-        xor_keystream(&self.enc, tag, &mut self.opened);
-        let expected = self.tag(kind, bind, &self.opened);
-        if !bool::from(expected.ct_eq(tag)) {
+        let nonce = Nonce::from_slice(&NONCE);
+        if self
+            .cipher
+            .decrypt_in_place_detached(nonce, &self.aad[..n], &mut self.opened, &tag)
+            .is_err()
+        {
             self.opened.clear();
             return Err(Refusal::BadToken);
         }
@@ -334,22 +352,6 @@ impl<'a> Iterator for Values<'a> {
         let (value, rest) = rest.split_at_checked(l)?;
         self.0 = rest;
         Some(value)
-    }
-}
-
-/// XORs `data` with the keystream SHA-256(`key` ‖ `tag` ‖ counter), one
-/// 32-byte block per counter value (a single compression each: 48 bytes
-/// of input).
-fn xor_keystream(key: &[u8; 32], tag: &[u8], data: &mut [u8]) {
-    for (i, chunk) in data.chunks_mut(32).enumerate() {
-        let block = Sha256::new()
-            .chain_update(key)
-            .chain_update(tag)
-            .chain_update((i as u32).to_be_bytes())
-            .finalize();
-        for (d, k) in chunk.iter_mut().zip(block.iter()) {
-            *d ^= k;
-        }
     }
 }
 
