@@ -1690,15 +1690,15 @@ def report(args, meta, summaries):
     say(f"  steps:   {args.duration:g} s, window t = {args.warmup:g} s .. end - {args.tail:g} s; pass = failed < "
         f"{args.fail_threshold:.1%}, achieved >= {args.min_achieved:.0%}, p99 <= {args.max_p99_ms:g} ms")
     say("")
-    hdr = (f"{'router':<10} {'mode':<9} {'best CPS':>9} {'router cores':>12} {'user us/call':>12} "
+    hdr = (f"{'router':<10} {'mode':<15} {'best CPS':>9} {'router cores':>12} {'user us/call':>12} "
            f"{'sys us/call':>11} {'total us/call':>13} {'p50 ms':>6} {'p99 ms':>6} {'limit':>8}")
     say(hdr)
     say("-" * len(hdr))
     for s in summaries:
         if not s["sustained"]:
-            say(f"{s['peer']:<10} {s['mode']:<9} {'none':>9}  (no rate passed; limit: {s['limit']})")
+            say(f"{s['peer']:<10} {s['mode']:<15} {'none':>9}  (no rate passed; limit: {s['limit']})")
             continue
-        say(f"{s['peer']:<10} {s['mode']:<9} {s['cps']:>9,.0f} {fmt(s['router_cores'], '.2f'):>12} "
+        say(f"{s['peer']:<10} {s['mode']:<15} {s['cps']:>9,.0f} {fmt(s['router_cores'], '.2f'):>12} "
             f"{fmt(s['utime_us_per_call'], '.1f'):>12} {fmt(s['stime_us_per_call'], '.1f'):>11} "
             f"{fmt(s['cpu_us_per_call'], '.1f'):>13} {ms_str(s['p50_ms'], s['latency_source']):>6} "
             f"{ms_str(s['p99_ms'], s['latency_source']):>6} "
