@@ -62,7 +62,8 @@
 //! drop = true                    # one action: reply = 403 (+ reason = "..."),
 //!                                # drop = true, accept = true (stop, go on),
 //!                                # authenticate = "digest", set_group = "NAME",
-//!                                # rate_limit = "NAME", or header edits of
+//!                                # rate_limit = "NAME", max_duration_s = N
+//!                                # (this call's, over [dialogs]'), or header edits of
 //!                                # the forwarded copy (one action together):
 //!                                # add_header = ["X-Carrier: acme"],
 //!                                # remove_header = "X-.*" (names, regex),

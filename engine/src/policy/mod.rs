@@ -83,6 +83,8 @@ pub enum Action {
     RateLimit(Box<str>),
     /// Edit the forwarded copy's headers.
     Edit(Box<EditRule>),
+    /// The call's maximum duration.
+    MaxDuration(std::time::Duration),
 }
 
 /// A rule's header edits, compiled ([`EditSpec`]): the lines to add
@@ -233,6 +235,9 @@ impl Policy {
                         .ok_or_else(|| format!("{}: set_group: name too long", s.name))?,
                 ),
                 ActionSpec::RateLimit(n) => Action::RateLimit(n.as_str().into()),
+                ActionSpec::MaxDuration(s) => {
+                    Action::MaxDuration(std::time::Duration::from_secs(*s))
+                }
                 ActionSpec::Edit(e) => Action::Edit(Box::new(
                     EditRule::compile(e).map_err(|m| format!("{}: header edits: {m}", s.name))?,
                 )),
@@ -471,6 +476,7 @@ impl PolicyShard {
                 Action::SetGroup(_) => "set_group",
                 Action::RateLimit(_) => "rate_limit",
                 Action::Edit(_) => "edit",
+                Action::MaxDuration(_) => "max_duration_s",
             };
             (&*r.name, kind, h)
         })

@@ -34,6 +34,7 @@ pub(crate) struct FileRule {
     authenticate: Option<Spanned<String>>,
     set_group: Option<Spanned<String>>,
     rate_limit: Option<Spanned<String>>,
+    max_duration_s: Option<Spanned<u64>>,
     add_header: Option<Spanned<Vec<Spanned<String>>>>,
     remove_header: Option<Spanned<String>>,
     replace_header: Option<Spanned<FileReplace>>,
@@ -125,6 +126,9 @@ pub enum ActionSpec {
     RateLimit(String),
     /// Edit the headers of the forwarded copy; go on.
     Edit(EditSpec),
+    /// End the call after this many seconds (`[dialogs] max_duration_s`
+    /// for the calls the rule matches); go on.
+    MaxDuration(u64),
 }
 
 /// A rule's header edits (the header keys of one rule together make its
@@ -183,6 +187,7 @@ impl ActionSpec {
             ActionSpec::SetGroup(_) => "set_group",
             ActionSpec::RateLimit(_) => "rate_limit",
             ActionSpec::Edit(_) => "edit",
+            ActionSpec::MaxDuration(_) => "max_duration_s",
         }
     }
 }
@@ -401,6 +406,20 @@ fn check_action<E>(i: usize, rule: &Spanned<FileRule>, err: ErrFn<'_, E>) -> Res
             actions.push((k, v.span(), a));
         }
     }
+    if let Some(m) = &r.max_duration_s {
+        if *m.get_ref() == 0 {
+            return Err(err(
+                Some(m.span()),
+                &key("max_duration_s"),
+                "must be at least 1".into(),
+            ));
+        }
+        actions.push((
+            "max_duration_s",
+            m.span(),
+            ActionSpec::MaxDuration(*m.get_ref()),
+        ));
+    }
     if let Some((span, e)) = check_edit(i, r, err)? {
         actions.push(("add_header", span, ActionSpec::Edit(e)));
     }
@@ -409,8 +428,8 @@ fn check_action<E>(i: usize, rule: &Spanned<FileRule>, err: ErrFn<'_, E>) -> Res
         0 => Err(err(
             Some(rule.span()),
             &format!("policy[{i}]"),
-            "needs one action: reply, drop, accept, authenticate, set_group, rate_limit, or \
-             header edits (add_header, remove_header, replace_header, set_from_user, \
+            "needs one action: reply, drop, accept, authenticate, set_group, rate_limit, \
+             max_duration_s, or header edits (add_header, remove_header, replace_header, set_from_user, \
              set_from_display, set_to_user, set_pai)"
                 .into(),
         )),

@@ -995,7 +995,16 @@ impl Pipeline {
         let group = attrs
             .group
             .or_else(|| self.route.source_group(req.src.ip()));
-        let call = calls.on_invite(now, req.msg, req.sum, req.src, req.local, group, held, None);
+        let call = calls.on_invite(
+            now,
+            req.msg,
+            req.sum,
+            req.src,
+            req.local,
+            group,
+            held,
+            attrs.max_duration,
+        );
         if let Some(c) = self.ctxs.get_mut(ctx) {
             c.call = call;
         }

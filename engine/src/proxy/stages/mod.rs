@@ -146,6 +146,9 @@ pub struct Attributes {
     pub call_held: Option<crate::security::call_limits::Held>,
     /// The policy's header-edit rules that apply to the forwarded copy.
     pub edits: edits::EditSet,
+    /// The call's maximum duration, when a policy rule set one
+    /// (`max_duration_s`): overrides `[dialogs] max_duration_s`.
+    pub max_duration: Option<std::time::Duration>,
 }
 
 impl Attributes {

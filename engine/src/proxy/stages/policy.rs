@@ -89,6 +89,7 @@ impl RequestStage for Policy {
                 Action::Accept => return Verdict::Continue,
                 Action::Authenticate => cx.attrs.authenticate = true,
                 Action::SetGroup(g) => cx.attrs.group = Some(*g),
+                Action::MaxDuration(d) => cx.attrs.max_duration = Some(*d),
                 Action::Edit(_) => {
                     let generation = rules.current().1;
                     cx.attrs.edits.push(rule, generation);

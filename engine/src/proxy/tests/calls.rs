@@ -385,3 +385,30 @@ CSeq: 7 INVITE\r\nContact: <sip:bob@192.0.2.99:5080>\r\nContent-Length: 0\r\n\r\
         ]
     );
 }
+
+/// A policy rule's `max_duration_s` overrides `[dialogs] max_duration_s`
+/// for the calls it matches (a customer group's shorter limit).
+#[test]
+fn a_policy_rule_sets_a_calls_maximum_duration() {
+    use crate::policy::{Policy, PolicyTable};
+    let toml = "[dialogs]\nmax_duration_s = 3600\n\n[[policy]]\nsource = [\"192.0.2.0/24\"]\n\
+                max_duration_s = 5\n";
+    let cfg = Config::parse(toml, Path::new("calls.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let mut proxy = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
+    proxy.dialogs = cfg.proxy.dialogs;
+    let services = Services {
+        policy: Some(Arc::new(PolicyTable::new(
+            Policy::compile(&cfg.policy).unwrap(),
+        ))),
+        ..Services::default()
+    };
+    let mut n = Net::with_services(proxy, services);
+    answered(&mut n, &uac_call("short-1@192.0.2.10"), "z9hG4bKs1");
+    n.advance(Duration::from_millis(4990));
+    assert!(n.take().is_empty(), "not before 5 s");
+    n.advance(Duration::from_millis(20));
+    let out = n.take();
+    assert_eq!(out.len(), 2, "a BYE to each side: {out:#?}");
+    assert!(out.iter().all(|(_, m)| m.starts_with("BYE ")));
+    assert_eq!(n.core.call_counters().max_duration, 1);
+}
