@@ -307,6 +307,14 @@ pub trait ShardTargets: fmt::Debug + Send {
         let _ = source;
         None
     }
+
+    /// The operator's id of gateway `gateway` ([`Target::gateway`]) in
+    /// the table in service, for CDRs (allocates: only asked when CDRs
+    /// are written); `None` when unknown.
+    fn gateway_id(&self, gateway: u32) -> Option<Box<str>> {
+        let _ = gateway;
+        None
+    }
 }
 
 /// A [`TargetSource`] that needs no per-shard state, used as it is.

@@ -597,6 +597,12 @@ impl ShardTargets for LcrTableShard {
             .or_else(|| table.group_id("default"))?;
         GroupName::new(table.group_name(g)?)
     }
+
+    fn gateway_id(&self, gateway: u32) -> Option<Box<str>> {
+        let snap = self.table.handle.load();
+        let g = snap.table().gateway(GatewayId(gateway))?;
+        Some(g.id.as_str().into())
+    }
 }
 
 impl TargetSource for LcrTable {

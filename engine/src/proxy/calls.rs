@@ -119,10 +119,12 @@ struct RestoredCdr {
     attempts: Vec<Attempt>,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct AttemptInfo {
     dest: SocketAddr,
     gateway: Option<u32>,
+    /// The gateway's id in the routing table (CDRs), when known.
+    name: Option<Box<str>>,
     /// The gateway's key for quality routing ([`crate::lcr::Target::cap_key`]).
     key: Option<u64>,
     start: Instant,
@@ -606,11 +608,29 @@ impl Calls {
             info.attempts.push(AttemptInfo {
                 dest,
                 gateway: gateway.map(|(g, _)| g),
+                name: None,
                 key: gateway.map(|(_, k)| k),
                 start: now,
                 first: None,
                 code: 0,
             });
+        }
+    }
+
+    /// Whether CDRs are built (what an attempt's gateway name is for).
+    pub fn writes_cdrs(&self) -> bool {
+        self.settings.cdr
+    }
+
+    /// Names the gateway of call `r`'s current attempt (its routing table
+    /// id), for its CDR.
+    pub fn name_attempt(&mut self, r: CallRef, name: Box<str>) {
+        if let Some(a) = self
+            .table
+            .call_mut(r)
+            .and_then(|c| c.user.attempts.last_mut())
+        {
+            a.name = Some(name);
         }
     }
 
@@ -639,20 +659,15 @@ impl Calls {
         }
         if code >= 200 && a.code == 0 {
             a.code = code;
-            let a = *a;
-            self.attempt_done(a);
+            let o = outcome(a);
+            self.attempt_done(o);
         }
     }
 
     /// A finished attempt, for quality routing.
-    fn attempt_done(&mut self, a: AttemptInfo) {
-        if let (true, Some(gateway)) = (self.quality, a.key) {
-            self.quality_events.push(QualityEvent::Attempt(Outcome {
-                gateway,
-                code: a.code,
-                pdd: a.first.map(|f| f.saturating_duration_since(a.start)),
-                dest: a.dest,
-            }));
+    fn attempt_done(&mut self, o: Option<Outcome>) {
+        if let (true, Some(o)) = (self.quality, o) {
+            self.quality_events.push(QualityEvent::Attempt(o));
         }
     }
 
@@ -679,8 +694,8 @@ impl Calls {
             .filter(|a| a.code == 0)
         {
             a.code = code;
-            let a = *a;
-            self.attempt_done(a);
+            let o = outcome(a);
+            self.attempt_done(o);
         }
     }
 
@@ -1013,8 +1028,13 @@ fn build_cdr(
             .iter()
             .map(|a| {
                 let dest = addr_string(a.dest);
+                let gateway = match (&a.name, a.gateway) {
+                    (Some(n), _) => n.to_string(),
+                    (None, Some(g)) => format!("gw{g}"),
+                    (None, None) => dest.clone(),
+                };
                 Attempt {
-                    gateway: a.gateway.map_or_else(|| dest.clone(), |g| format!("gw{g}")),
+                    gateway,
                     dest,
                     start_ms: unix_ms(a.start),
                     code: a.code,
@@ -1086,6 +1106,17 @@ fn put_attempt(out: &mut Vec<u8>, gw: Option<u32>, start_ms: i64, pdd: Option<u6
         journal::put_u64(out, p);
     }
     journal::put_u16(out, code);
+}
+
+/// A finished attempt's outcome for quality routing (`None`: not a
+/// gateway of the routing table).
+fn outcome(a: &AttemptInfo) -> Option<Outcome> {
+    Some(Outcome {
+        gateway: a.key?,
+        code: a.code,
+        pdd: a.first.map(|f| f.saturating_duration_since(a.start)),
+        dest: a.dest,
+    })
 }
 
 /// `ip:port` (`[ip]:port` for IPv6) as a string: IPv4 written digit by

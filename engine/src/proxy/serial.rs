@@ -208,6 +208,11 @@ impl Pipeline {
                     user,
                     target_held,
                 );
+                if calls.writes_cdrs() && !target.keeps_request_uri() {
+                    if let Some(name) = self.route.gateway_id(target.gateway) {
+                        calls.name_attempt(call, name);
+                    }
+                }
             } else if let (Some(l), Some(held)) = (self.limits.target_limits(), target_held) {
                 // Not tracked: nothing would give the slots back.
                 l.limits().release(held);

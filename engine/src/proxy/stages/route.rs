@@ -108,6 +108,11 @@ impl Route {
         self.lcr.is_some()
     }
 
+    /// The routing table's id of gateway `gateway`, for CDRs.
+    pub fn gateway_id(&self, gateway: u32) -> Option<Box<str>> {
+        self.lcr.as_ref()?.gateway_id(gateway)
+    }
+
     /// The routing table's ACL group of `source` (none without a table).
     pub fn source_group(&self, source: std::net::IpAddr) -> Option<crate::lcr::GroupName> {
         self.lcr.as_ref().and_then(|l| l.source_group(source))

@@ -895,6 +895,27 @@ Content-Length: 0\r\n\r\n"
         assert_eq!(place(&mut n, "q", 4).0, addr(GW1), "back in place");
     }
 
+    /// A CDR names each attempt's gateway by its routing table id.
+    #[test]
+    fn cdrs_name_the_gateways_tried() {
+        let (mut n, _limits, _dir) = limited("[cdr]\npath = \"/nonexistent-cdr-dir\"\n");
+        let (gw, inv) = place(&mut n, "cd", 0);
+        assert_eq!(gw, addr(GW1));
+        n.from(GW1, &respond(&inv, 503, "Unavailable", Some("g1")));
+        let inv2 = sent_to(&n.take(), GW2).expect("failover to G2");
+        n.from(GW2, &respond(&inv2, 486, "Busy Here", Some("g2")));
+        n.take();
+        let cdr = n.core.poll_cdr().expect("the call's record");
+        let tried: Vec<_> = cdr
+            .attempts
+            .iter()
+            .map(|a| (a.gateway.as_str(), a.code))
+            .collect();
+        assert_eq!(tried, [("G1", 503), ("G2", 486)]);
+        assert_eq!((cdr.sip_code, cdr.cause.as_str()), (486, "busy"));
+        assert_eq!(cdr.callee_sent, "+14155550123");
+    }
+
     #[test]
     fn a_limit_on_another_carrier_or_gateway_changes_nothing() {
         let toml = "[[limit]]\nkey = \"gateway:G9\"\nconcurrent = 0\n";
