@@ -33,6 +33,40 @@ pub enum Command {
     Parse(parse::ParseArgs),
     /// Routing-table snapshots: build, inspect, lookup, diff, verify, gen.
     Snap(snap::SnapArgs),
+    /// Ask a running router through its control socket: `status`,
+    /// `reload`, `limits` (each call limit's calls now, admitted and
+    /// refused), `quality` (each gateway's ASR, NER, ACD, PDD and
+    /// demotion); prints the answer, exits 1 on a refusal.
+    Ctl(CtlArgs),
+}
+
+/// Arguments of `ctl`.
+#[derive(Debug, clap::Args)]
+pub struct CtlArgs {
+    /// The router's control socket (its `control` setting).
+    #[arg(long, value_name = "PATH")]
+    pub control: std::path::PathBuf,
+    /// The command and its arguments.
+    #[arg(required = true, num_args = 1..)]
+    pub command: Vec<String>,
+}
+
+/// `trunkline ctl`: one request, its answer printed.
+fn ctl(args: &CtlArgs) -> ExitCode {
+    match crate::runtime::control::request(&args.control, &args.command.join(" ")) {
+        Ok(answer) => {
+            // `limits` and `quality` answer a line per limit or gateway,
+            // joined with ` | ` (the socket answers one line).
+            for part in answer.split(" | ") {
+                println!("{part}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("trunkline ctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs a parsed command line.
@@ -42,5 +76,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig(args) => run::check(&args),
         Command::Parse(args) => parse::run(&args),
         Command::Snap(args) => snap::run(&args),
+        Command::Ctl(args) => ctl(&args),
     }
 }

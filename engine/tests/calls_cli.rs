@@ -31,6 +31,11 @@ fn a_call_through_the_example_gets_its_cdr() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("calls.toml");
     std::fs::copy(EXAMPLE, &config).unwrap();
+    // The control socket, for the NOC's view of the limits.
+    let control = dir.path().join("control.sock");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = format!("control = {:?}\n{text}", control.to_str().unwrap());
+    std::fs::write(&config, text).unwrap();
     let uas = Peer::new();
     let mut r =
         RunningRouter::configured(env!("CARGO_BIN_EXE_trunkline").as_ref(), &config, uas.addr);
@@ -43,6 +48,22 @@ fn a_call_through_the_example_gets_its_cdr() {
         &respond(&inv, 200, "OK", Some("b1"), Some(uas.addr)),
     );
     uac.expect_skipping("SIP/2.0 200", &["SIP/2.0 100"], Duration::from_secs(2));
+    // The NOC's view: the customer's limit holds the call.
+    let ctl = std::process::Command::new(env!("CARGO_BIN_EXE_trunkline"))
+        .args(["ctl", "--control", control.to_str().unwrap(), "limits"])
+        .output()
+        .unwrap();
+    let limits = String::from_utf8_lossy(&ctl.stdout);
+    assert!(
+        ctl.status.success(),
+        "{limits} {}",
+        String::from_utf8_lossy(&ctl.stderr)
+    );
+    assert_eq!(
+        limits.lines().next(),
+        Some("group:retail concurrent=1/200 cps_limit=20 admitted=1 refused=0"),
+        "{limits}"
+    );
     let route = format!("<sip:{};lr>", r.addr);
     let mut bye = c.request("BYE", 2, "z9hG4bKb1", Some("b1"), Some(&route));
     bye = bye.replacen(

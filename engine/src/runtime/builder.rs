@@ -239,7 +239,15 @@ impl RouterBuilder {
         let reloadable_policy = policy.as_ref().and_then(|(table, file)| {
             Some((Arc::clone(table), file.clone()?, config.rate_limits.clone()))
         });
-        let reloader = Arc::new(Reloader::new(table.clone(), reloadable_policy, subscribers));
+        // Quality routing's scores, published by the shards for `quality`.
+        let board = config
+            .proxy
+            .quality
+            .map(|_| Arc::new(super::board::Board::new(config.shards)));
+        let reloader = Arc::new(
+            Reloader::new(table.clone(), reloadable_policy, subscribers)
+                .with_calls(call_limits.clone(), board.clone()),
+        );
         let control = match &config.control {
             Some(path) => {
                 let r = Arc::clone(&reloader);
@@ -265,6 +273,7 @@ impl RouterBuilder {
             &config,
             services,
             cdr.as_ref().map(crate::cdr::CdrWriter::sender),
+            board,
             || resolver_for(&resolver),
         )?;
         // Gateway host names followed in DNS (stopped when this drops).

@@ -8,6 +8,7 @@
 //! way: `RouterBuilder::new(config)`, optionally with a resolver or a
 //! routing source of their own, then `start()`.
 
+mod board;
 mod builder;
 pub mod control;
 mod journal;

@@ -41,6 +41,10 @@ pub struct Reloader {
     parts: Vec<Box<dyn Reloadable>>,
     /// The routing table in service, for `push PATH`.
     table: Option<Arc<LcrTable>>,
+    /// The call limits, for `limits`.
+    limits: Option<Arc<crate::security::call_limits::CallLimits>>,
+    /// The shards' published scores, for `quality`.
+    board: Option<Arc<super::board::Board>>,
 }
 
 impl std::fmt::Debug for Reloader {
@@ -78,7 +82,48 @@ impl Reloader {
         if let Some((table, config)) = subscribers {
             parts.push(Box::new(SubscriberFile { table, config }));
         }
-        Reloader { parts, table }
+        Reloader {
+            parts,
+            table,
+            limits: None,
+            board: None,
+        }
+    }
+
+    /// Answers `limits` from `limits` and `quality` from `board` too.
+    pub fn with_calls(
+        mut self,
+        limits: Option<Arc<crate::security::call_limits::CallLimits>>,
+        board: Option<Arc<super::board::Board>>,
+    ) -> Reloader {
+        self.limits = limits;
+        self.board = board;
+        self
+    }
+
+    /// The `limits` command: each call limit's calls now, its bounds,
+    /// admitted and refused so far.
+    fn limits_report(&self) -> Result<String, String> {
+        let Some(limits) = &self.limits else {
+            return Err("no call limits ([[limit]])".into());
+        };
+        Ok(limits
+            .counts()
+            .iter()
+            .map(|l| {
+                let bound = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+                format!(
+                    "{} concurrent={}/{} cps_limit={} admitted={} refused={}",
+                    l.key,
+                    l.concurrent,
+                    bound(l.concurrent_limit.map(|c| c.to_string())),
+                    bound(l.cps_limit.map(|c| c.to_string())),
+                    l.admitted,
+                    l.refused
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | "))
     }
 
     /// Re-reads every reloadable part from its source and checks each;
@@ -139,8 +184,14 @@ impl Reloader {
             }
             ("reload", "") => self.reload(),
             ("status", "") => Ok(self.status()),
+            ("limits", "") => self.limits_report(),
+            ("quality", "") => match &self.board {
+                Some(b) => Ok(b.quality_report()),
+                None => Err("no quality routing ([routing.quality])".into()),
+            },
             _ => Err(format!(
-                "unknown command `{line}`: use `push PATH`, `reload` or `status`"
+                "unknown command `{line}`: use `push PATH`, `reload`, `status`, `limits` or \
+                 `quality`"
             )),
         }
     }

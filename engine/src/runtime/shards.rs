@@ -341,6 +341,7 @@ pub(crate) fn start(
     cfg: &Config,
     services: Services,
     cdr: Option<crate::cdr::CdrSender>,
+    board: Option<Arc<super::board::Board>>,
     resolver: impl Fn() -> Resolver,
 ) -> Result<RunningShards, StartError> {
     let (bound, holders) = reserve(&cfg.listen)?;
@@ -366,6 +367,7 @@ pub(crate) fn start(
         proxy,
         services,
         cdr,
+        board,
         control: control.clone(),
         grace,
         seed,
@@ -459,6 +461,8 @@ struct ShardSetup {
     services: Services,
     /// Where the shards hand their CDRs.
     cdr: Option<crate::cdr::CdrSender>,
+    /// Where the shards publish quality scores for the control socket.
+    board: Option<Arc<super::board::Board>>,
     control: Arc<Control>,
     grace: Duration,
     seed: u64,
@@ -496,6 +500,8 @@ struct RouterShard {
     bans_logged: u64,
     /// Where the core's CDRs go (the writer thread's queue).
     cdr: Option<crate::cdr::CdrSender>,
+    /// Where this shard publishes its quality scores.
+    board: Option<Arc<super::board::Board>>,
     /// This shard's dialog journal, when on.
     journal: Option<ShardJournal>,
 }
@@ -525,7 +531,10 @@ impl RouterShard {
 impl RouterShard {
     /// Every [`HOUSEKEEPING`]: an overload since the last time is logged
     /// once, and memory left by a burst is given back.
-    fn look_after(&mut self, _now: Instant) {
+    fn look_after(&mut self, now: Instant) {
+        if let Some(b) = &self.board {
+            b.publish(self.id, self.core.gateway_scores(now));
+        }
         let refused = self.core.counters().overloaded;
         if refused > self.overloaded {
             tracing::warn!(
@@ -821,6 +830,7 @@ fn run_shard(ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         gate: setup.services.shield.as_ref().map(|s| s.gate()),
         bans_logged: 0,
         cdr: setup.cdr.clone(),
+        board: setup.board.clone(),
         journal,
     };
     if let Ok(r) = ready {
