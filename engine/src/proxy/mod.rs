@@ -40,6 +40,10 @@
 //!   ([`crate::dns::cache`]).
 //! - [`topology`]: topology hiding (`[topology_hiding]`), stateless: what
 //!   it takes off a message travels in tokens in what we put on it.
+//! - [`calls`]: call control (`[dialogs]`): the dialogs of the calls we
+//!   record-route, their CDRs, the limit slots they hold, the maximum
+//!   duration's BYEs, the journal; fed by the request and response paths,
+//!   and feeding quality routing ([`crate::lcr::quality`]).
 
 pub mod calls;
 pub mod config;

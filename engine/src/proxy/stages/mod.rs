@@ -9,13 +9,15 @@
 //!
 //! - [`validate`]: what §16.3 asks of a proxy beyond the parser's
 //!   validation (Max-Forwards, Proxy-Require), and OPTIONS addressed to us.
-//! - [`policy`], [`auth`], [`limits`]: empty slots now, each documented
-//!   with what plugs in there (the request policy, digest and trunk
-//!   authentication, per-customer limits).
+//! - [`policy`], [`auth`], [`limits`]: the request policy (`[[policy]]`),
+//!   digest and source authentication, the rate limits and the call
+//!   limits (`[[limit]]`: customers' concurrent calls and calls per
+//!   second; carriers' and gateways' are the serial search's).
 //! - [`route`]: where the request goes (§16.4 - §16.5): its Route set,
 //!   `--to`, least-cost routing, or its Request-URI (later: a dispatcher
 //!   set, a registrar's bindings).
-//! - [`edits`]: the header rules' slot, applied as the copy is written.
+//! - [`edits`]: the header rules (the policy's header edits, our digest
+//!   credentials consumed), applied as the copy is written.
 //! - forward: the copy written and sent ([`super::wire`]), through a
 //!   client transaction and a response context when stateful
 //!   ([`super::contexts`]), one target after another for a serial search
