@@ -93,7 +93,8 @@ pub struct CallInfo {
     /// (packed: `caller \0 callee \0 callee_sent`), when CDRs are on.
     users: Box<[u8]>,
     source: Option<SocketAddr>,
-    group: Option<GroupName>,
+    /// The routing group (boxed: most calls' slots stay small).
+    group: Option<Box<str>>,
     attempts: Vec<AttemptInfo>,
     /// The listener the INVITE came in on (the BYEs leave by it).
     local: u16,
@@ -337,7 +338,7 @@ impl Calls {
         journal::put_u8(out, 1);
         journal::put_u16(out, info.local);
         put_addr(out, info.source);
-        let group = info.group.as_ref().map_or("", |g| g.as_str());
+        let group = info.group.as_deref().unwrap_or_default();
         let mut ok = journal::put_str(out, group.as_bytes());
         ok &= journal::put_str(out, &info.users);
         let leg = match &info.restored {
@@ -395,7 +396,7 @@ impl Calls {
         let local = c.u16()?;
         let source = get_addr(&mut c)?;
         let group = std::str::from_utf8(c.str()?).ok()?;
-        let group = (!group.is_empty()).then(|| GroupName::new(group)).flatten();
+        let group = (!group.is_empty()).then(|| group.into());
         let users = c.str()?.into();
         let leg = u32::from(c.u8()?);
         let mut keys: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
@@ -526,7 +527,7 @@ impl Calls {
         route_to_caller(msg, &mut route);
         let mut info = CallInfo {
             local,
-            group,
+            group: group.map(|g| g.as_str().into()),
             held,
             ..CallInfo::default()
         };
@@ -605,6 +606,9 @@ impl Calls {
             info.users = users.into_boxed_slice();
         }
         if info.attempts.len() < 16 {
+            // Most calls make one attempt: no spare capacity (a Vec's
+            // first push reserves four).
+            info.attempts.reserve_exact(1);
             info.attempts.push(AttemptInfo {
                 dest,
                 gateway: gateway.map(|(g, _)| g),
@@ -1022,7 +1026,7 @@ fn build_cdr(
         callee,
         callee_sent,
         source: info.source.map(addr_string).unwrap_or_default(),
-        group: info.group.map(|g| g.as_str().to_string()),
+        group: info.group.as_deref().map(str::to_string),
         attempts: info
             .attempts
             .iter()
