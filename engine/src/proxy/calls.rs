@@ -89,8 +89,9 @@ pub struct DialogSettings {
 /// slots it holds.
 #[derive(Debug, Default)]
 pub struct CallInfo {
-    /// From user, Request-URI user as received, Request-URI user as sent
-    /// (packed: `caller \0 callee \0 callee_sent`), when CDRs are on.
+    /// From user as received and as sent, Request-URI user as received
+    /// and as sent (packed: `caller \0 caller_sent \0 callee \0
+    /// callee_sent`), when CDRs are on.
     users: Box<[u8]>,
     source: Option<SocketAddr>,
     /// The routing group (boxed: most calls' slots stay small).
@@ -534,7 +535,9 @@ impl Calls {
         if self.settings.cdr {
             let caller = user_of(sum.from.uri);
             let callee = msg.request_uri_bytes().map(user_of).unwrap_or_default();
-            let mut users = Vec::with_capacity(caller.len() + 2 * callee.len() + 2);
+            let mut users = Vec::with_capacity(2 * caller.len() + 2 * callee.len() + 3);
+            users.extend_from_slice(caller);
+            users.push(0);
             users.extend_from_slice(caller);
             users.push(0);
             users.extend_from_slice(callee);
@@ -599,7 +602,7 @@ impl Calls {
                 .iter()
                 .enumerate()
                 .filter(|(_, b)| **b == 0)
-                .nth(1)
+                .nth(2)
                 .map_or(0, |(i, _)| i + 1);
             let mut users = info.users[..keep].to_vec();
             users.extend_from_slice(user);
@@ -619,6 +622,26 @@ impl Calls {
                 code: 0,
             });
         }
+    }
+
+    /// The From user call `r`'s INVITE was sent with (a header rule's
+    /// `set_from_user`), for its CDR.
+    pub fn set_caller_sent(&mut self, r: CallRef, user: &[u8]) {
+        let Some(info) = self.table.call_mut(r).map(|c| &mut c.user) else {
+            return;
+        };
+        let mut parts = info.users.split(|b| *b == 0);
+        let caller = parts.next().unwrap_or_default();
+        let _ = parts.next();
+        let mut users = Vec::with_capacity(info.users.len() + user.len());
+        users.extend_from_slice(caller);
+        users.push(0);
+        users.extend_from_slice(user);
+        for p in parts {
+            users.push(0);
+            users.extend_from_slice(p);
+        }
+        info.users = users.into_boxed_slice();
     }
 
     /// Whether CDRs are built (what an attempt's gateway name is for).
@@ -988,7 +1011,7 @@ fn build_cdr(
 ) -> Cdr {
     let mut users = info.users.split(|b| *b == 0);
     let mut next = || String::from_utf8_lossy(users.next().unwrap_or_default()).into_owned();
-    let (caller, callee, callee_sent) = (next(), next(), next());
+    let (caller, caller_sent, callee, callee_sent) = (next(), next(), next(), next());
     // The answered dialog, else the first.
     let (leg, d) = c
         .dialogs
@@ -1021,7 +1044,7 @@ fn build_cdr(
     let mut cdr = Cdr {
         call_id: String::from_utf8_lossy(c.call_id()).into_owned(),
         leg,
-        caller_sent: caller.clone(),
+        caller_sent,
         caller,
         callee,
         callee_sent,

@@ -1009,6 +1009,11 @@ impl Pipeline {
             held,
             attrs.max_duration,
         );
+        if let (Some(call), Some(user)) = (call, self.header_edits.from_user()) {
+            if calls.writes_cdrs() {
+                calls.set_caller_sent(call, user);
+            }
+        }
         if let Some(c) = self.ctxs.get_mut(ctx) {
             c.call = call;
         }

@@ -107,6 +107,15 @@ impl HeaderEdits {
         self.selected.generation = generation;
     }
 
+    /// The From user the selected rules send (`set_from_user`), if any.
+    pub fn from_user(&self) -> Option<&[u8]> {
+        let policy = self.policy.as_ref()?;
+        self.selected
+            .iter()
+            .filter_map(|i| policy.edit_rule(i)?.from_user.as_deref())
+            .next()
+    }
+
     /// Adds the rules' edits for `req`'s forwarded copy to `edits`.
     #[inline]
     pub fn apply(&self, req: &Request<'_, '_>, edits: &mut Edits) {

@@ -412,3 +412,40 @@ fn a_policy_rule_sets_a_calls_maximum_duration() {
     assert!(out.iter().all(|(_, m)| m.starts_with("BYE ")));
     assert_eq!(n.core.call_counters().max_duration, 1);
 }
+
+/// A header rule's `set_from_user` shows in the CDR as the caller as sent.
+#[test]
+fn the_cdr_has_the_caller_as_received_and_as_sent() {
+    use crate::policy::{Policy, PolicyTable};
+    let toml = format!("{CDRS}\n[[policy]]\nset_from_user = \"+15550100\"\n");
+    let cfg = Config::parse(&toml, Path::new("calls.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let mut proxy = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
+    proxy.dialogs = cfg.proxy.dialogs;
+    let services = Services {
+        policy: Some(Arc::new(PolicyTable::new(
+            Policy::compile(&cfg.policy).unwrap(),
+        ))),
+        ..Services::default()
+    };
+    let mut n = Net::with_services(proxy, services);
+    let c = uac_call("sent-1@192.0.2.10");
+    n.from(UAC, &c.invite("z9hG4bKsent1"));
+    let inv = n
+        .take()
+        .into_iter()
+        .find(|(d, _)| *d == addr(UAS))
+        .unwrap()
+        .1;
+    assert!(header(&inv, "From")[0].contains("sip:+15550100@"), "{inv}");
+    n.from(UAS, &respond(&inv, 486, "Busy Here", Some("b9")));
+    n.take();
+    let cdr = n.core.poll_cdr().expect("record");
+    assert_eq!(
+        (cdr.caller.as_str(), cdr.caller_sent.as_str()),
+        ("alice", "+15550100")
+    );
+    assert_eq!(
+        (cdr.callee.as_str(), cdr.callee_sent.as_str()),
+        ("bob", "bob")
+    );
+}
