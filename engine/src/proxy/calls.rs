@@ -71,6 +71,7 @@ use crate::cdr::{Attempt, Cdr, Hangup};
 use crate::lcr::GroupName;
 use crate::lcr::quality::Outcome;
 use crate::proxy::next_hop::Locals;
+use crate::proxy::stages::edits::Identities;
 use crate::security::call_limits::{CallLimits, Held};
 
 /// The `[dialogs]` settings the core runs with.
@@ -109,6 +110,10 @@ pub struct CallInfo {
     /// A call taken back from the journal: its CDR's times and attempts
     /// as the earlier process had them.
     restored: Option<Box<RestoredCdr>>,
+    /// The identities header rules rewrote: as the caller knows them,
+    /// and as the callee does (not journaled: after a restart in-dialog
+    /// requests keep the identities they carry).
+    rewrite: Option<Box<(Identities, Identities)>>,
 }
 
 /// What a restored call's CDR takes from its journal record rather than
@@ -451,6 +456,7 @@ impl Calls {
                 leg,
                 attempts,
             })),
+            rewrite: None,
         })
     }
 
@@ -642,6 +648,29 @@ impl Calls {
             users.extend_from_slice(p);
         }
         info.users = users.into_boxed_slice();
+    }
+
+    /// Call `r`'s From/To identities as the caller sent them (`caller`)
+    /// and as the callee got them (`callee`): a header rule rewrote them.
+    pub fn set_rewrite(&mut self, r: CallRef, caller: Identities, callee: Identities) {
+        if let Some(c) = self.table.call_mut(r) {
+            c.user.rewrite = Some(Box::new((caller, callee)));
+        }
+    }
+
+    /// The identities an in-dialog request of dialog `id` from side `from`
+    /// is forwarded with, when a header rule rewrote the call's: the
+    /// caller's requests get the callee's view, the callee's the caller's
+    /// (its To is the caller's From, its From the callee's To).
+    pub fn identities_for(&self, id: DialogId, from: Side) -> Option<Identities> {
+        let (caller, callee) = self.table.call(id.call())?.user.rewrite.as_deref()?;
+        Some(match from {
+            Side::Caller => callee.clone(),
+            Side::Callee => Identities {
+                from: caller.to.clone(),
+                to: caller.from.clone(),
+            },
+        })
     }
 
     /// Whether CDRs are built (what an attempt's gateway name is for).

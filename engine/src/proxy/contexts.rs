@@ -68,6 +68,9 @@ pub(crate) struct Ctx {
     /// The policy's header edits for each copy (a serial search's later
     /// targets too).
     pub edits: crate::proxy::stages::edits::EditSet,
+    /// The From/To identities the request came with, when its copies
+    /// carry others (header rules): its responses get them back.
+    pub restore: Option<Box<crate::proxy::stages::edits::Identities>>,
     /// Where the request came from, and on which listener (to rebuild it
     /// for the next target).
     pub src: Option<SocketAddr>,
@@ -180,6 +183,7 @@ impl Contexts {
         c.refs = 1;
         c.call = None;
         c.edits = Default::default();
+        c.restore = None;
         c.followers = Followers::default();
         c.targets.clear();
         c.next_target = 0;

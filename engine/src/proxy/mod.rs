@@ -165,6 +165,10 @@ struct Pipeline {
     /// Quality routing's statistics (`[routing.quality]`), fed by call
     /// control.
     quality: Option<crate::lcr::quality::Quality>,
+    /// The From/To identities the request being handled is forwarded
+    /// with (an in-dialog request of a call whose identities a header
+    /// rule rewrote), set by call control for the forwarding.
+    pending_identities: Option<stages::edits::Identities>,
     caps: GatewayCaps,
     prober: Prober,
     clock: WallClock,
@@ -255,6 +259,7 @@ impl ProxyCore {
                     calls.set_quality(cfg.quality.is_some());
                     calls
                 }),
+                pending_identities: None,
                 quality: cfg
                     .quality
                     .filter(|_| cfg.dialogs.is_some())
@@ -685,6 +690,7 @@ fn can_create_dialog(m: Option<Method>) -> bool {
 impl Pipeline {
     fn on_request(&mut self, now: Instant, mut req: Request<'_, '_>, stored: &mut Stored) {
         let method = req.method();
+        self.pending_identities = None;
         let stateful = self.cfg.mode == Mode::Stateful;
         if method == Method::Bye {
             // The end of a call that may hold a gateway's call slot.
@@ -814,6 +820,9 @@ impl Pipeline {
         };
         let m = calls.on_request(now, req.msg, req.sum);
         let check = calls.checks();
+        if let Match::Dialog { id, from, .. } = m {
+            self.pending_identities = calls.identities_for(id, from);
+        }
         self.settle_calls(now);
         let (code, reason): (u16, &[u8]) = match m {
             Match::NoDialog if check => (481, b"Call/Transaction Does Not Exist"),
@@ -953,6 +962,8 @@ impl Pipeline {
         }
         self.wire.make_branch(req, 0);
         self.header_edits.select(self.policy.current(), attrs.edits);
+        self.header_edits
+            .set_identities(self.pending_identities.take());
         let mut buf = self.tx.take_buf();
         let plan = &self.route.plan;
         if !self.wire.forward(
@@ -975,6 +986,7 @@ impl Pipeline {
             return;
         };
         let ctx = self.open_ctx(server, req.msg);
+        self.keep_identities(req, ctx);
         self.track_call(now, req, attrs, ctx);
         if let (Some(call), Some(calls)) =
             (self.ctxs.get(ctx).and_then(|c| c.call), &mut self.calls)
@@ -1014,8 +1026,48 @@ impl Pipeline {
                 calls.set_caller_sent(call, user);
             }
         }
+        if let (Some(call), Some(rw)) = (call, self.header_edits.rewrite()) {
+            let (from_user, from_display, to_user) = (rw.from_user, rw.from_display, rw.to_user);
+            // The identities as each side knows them, for the call's
+            // in-dialog requests (OpenSIPS' uac_replace_from).
+            let value = |k| req.msg.header_value(k).unwrap_or_default();
+            let (from, to) = (
+                value(trunkline_parser::HeaderName::From),
+                value(trunkline_parser::HeaderName::To),
+            );
+            if let Some(caller) = stages::edits::Identities::of(req.msg) {
+                let mut callee = stages::edits::Identities {
+                    from: stages::edits::rewritten_identity(from, from_user, from_display)
+                        .unwrap_or_else(|| caller.from.clone()),
+                    to: stages::edits::rewritten_identity(to, to_user, None)
+                        .unwrap_or_else(|| caller.to.clone()),
+                };
+                if self.cfg.topology_hiding {
+                    // What the callee sees names only us (as the masking
+                    // of the INVITE did).
+                    let addrs = &self.cfg.locals.addrs;
+                    let us = addrs[usize::from(req.local) % addrs.len()]
+                        .host_port
+                        .as_bytes();
+                    callee.from = stages::edits::masked_identity(&callee.from, us);
+                }
+                calls.set_rewrite(call, caller, callee);
+            }
+        }
         if let Some(c) = self.ctxs.get_mut(ctx) {
             c.call = call;
+        }
+    }
+
+    /// When the copies of `req` carry other From/To identities than it
+    /// (header rules), keeps its own in context `ctx` for its responses.
+    fn keep_identities(&mut self, req: &Request<'_, '_>, ctx: CtxId) {
+        if !self.header_edits.rewrites_identities() {
+            return;
+        }
+        let ids = stages::edits::Identities::of(req.msg).map(Box::new);
+        if let Some(c) = self.ctxs.get_mut(ctx) {
+            c.restore = ids;
         }
     }
 

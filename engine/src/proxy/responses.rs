@@ -94,7 +94,7 @@ impl Pipeline {
             return;
         };
         let mut buf = self.tx.take_buf();
-        match self.wire.relay(&self.cfg, msg, out, &mut buf) {
+        match self.wire.relay(&self.cfg, msg, out, &mut buf, None) {
             Ok(true) => {
                 self.counters.responses_forwarded += 1;
                 self.wire.queue(dest, out, buf);
@@ -176,7 +176,7 @@ impl Pipeline {
             if code == 100 {
                 return; // §16.7 step 5: 100 is not forwarded
             }
-            self.relay_response(now, msg, server, code);
+            self.relay_response(now, msg, u.ctx, server, code);
             return;
         }
         if let Some(br) = ctx.branches.get_mut(b) {
@@ -191,7 +191,7 @@ impl Pipeline {
                     self.caps.to_dialog(now, key, call_id);
                 }
             }
-            self.relay_response(now, msg, server, code);
+            self.relay_response(now, msg, u.ctx, server, code);
             self.drop_request(u.ctx);
             return;
         }
@@ -206,7 +206,8 @@ impl Pipeline {
         if better {
             let mut buf = self.tx.take_buf();
             let up = self.tx.local(server).unwrap_or(0);
-            match self.wire.relay(&self.cfg, msg, up, &mut buf) {
+            let restore = self.ctxs.get(u.ctx).and_then(|c| c.restore.as_deref());
+            match self.wire.relay(&self.cfg, msg, up, &mut buf, restore) {
                 Ok(true) => {
                     let ctx = self.ctxs.get_mut(u.ctx).expect("live");
                     if let Some((_, old)) = ctx.best.replace((code, buf)) {
@@ -245,10 +246,18 @@ impl Pipeline {
     /// Sends a response upstream through the server transaction, our Via
     /// removed (§16.7 step 3, 9; hidden topology revealed and hidden, see
     /// `topology`).
-    fn relay_response(&mut self, now: Instant, msg: &Message<'_>, server: TxId, code: u16) {
+    fn relay_response(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_>,
+        ctx: CtxId,
+        server: TxId,
+        code: u16,
+    ) {
         let mut buf = self.tx.take_buf();
         let up = self.tx.local(server).unwrap_or(0);
-        match self.wire.relay(&self.cfg, msg, up, &mut buf) {
+        let restore = self.ctxs.get(ctx).and_then(|c| c.restore.as_deref());
+        match self.wire.relay(&self.cfg, msg, up, &mut buf, restore) {
             Ok(true) => {
                 self.counters.responses_forwarded += 1;
                 self.tx.respond(now, server, buf, code);

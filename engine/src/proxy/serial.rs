@@ -80,6 +80,9 @@ impl Pipeline {
         reason: &[u8],
     ) {
         let id = self.open_ctx(server, req.msg);
+        self.header_edits.select(self.policy.current(), attrs.edits);
+        self.header_edits.set_identities(None);
+        self.keep_identities(req, id);
         self.track_call(now, req, attrs, id);
         let ctx = self.ctxs.get_mut(id).expect("just opened");
         // The context's old (empty) list becomes the stage's scratch.

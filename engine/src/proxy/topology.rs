@@ -573,6 +573,7 @@ impl Sealer {
         e: &mut Edits,
         msg: &Message<'_>,
         locals: &Locals,
+        mask: bool,
     ) -> Result<(), Refusal> {
         let top = msg.top_via().map_err(|_| Refusal::Malformed)?;
         if self.open_vias(&top)? {
@@ -596,7 +597,9 @@ impl Sealer {
         let register = msg.cseq().is_ok_and(|c| c.method == Method::Register);
         if !register {
             self.hide_contacts(e, msg)?;
-            self.mask_identities(e, msg, locals);
+            if mask {
+                self.mask_identities(e, msg, locals);
+            }
         }
         Ok(())
     }

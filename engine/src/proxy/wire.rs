@@ -397,7 +397,9 @@ impl Wire {
             if th.hide_contacts(e, msg).is_err() {
                 return false;
             }
-            th.mask_identities(e, msg, &cfg.locals);
+            if !header_edits.replaces_identities() {
+                th.mask_identities(e, msg, &cfg.locals);
+            }
         }
         // The header rules' slot (none yet).
         header_edits.apply(req, e);
@@ -444,13 +446,26 @@ impl Wire {
         msg: &Message<'_>,
         out: u16,
         buf: &mut Vec<u8>,
+        restore: Option<&crate::proxy::stages::edits::Identities>,
     ) -> Result<bool, Refusal> {
         let Some(th) = self.th.as_mut() else {
-            return Ok(self.without_top_via(msg, buf));
+            let Some(ids) = restore else {
+                return Ok(self.without_top_via(msg, buf));
+            };
+            let e = &mut self.responder.edits;
+            e.clear();
+            e.remove_top_via(msg);
+            ids.apply(e, msg);
+            return Ok(e.write(msg, &LocalCtx::default(), buf).is_ok());
         };
         let e = &mut self.responder.edits;
         e.clear();
-        th.reveal_response(e, msg, &cfg.locals)?;
+        // Identities put back (header rules) replace what masking would.
+        th.reveal_response(e, msg, &cfg.locals, restore.is_none())?;
+        if let Some(ids) = restore {
+            // The identities the request came with (header rules).
+            ids.apply(e, msg);
+        }
         let addrs = &cfg.locals.addrs;
         let ctx = LocalCtx {
             host_port: addrs[usize::from(out) % addrs.len()].host_port.as_bytes(),

@@ -18,6 +18,13 @@
 //! checked when the configuration is read); From and To change only
 //! through `set_from_user`, `set_from_display`, `set_to_user`, which keep
 //! their tags (RFC 3261 §12: dialogs are matched by tags, not URIs).
+//!
+//! Rewritten identities are kept with the call (call control,
+//! [`crate::proxy::calls`]) as each side knows them ([`Identities`]):
+//! the INVITE's responses get the caller's back, and each in-dialog
+//! request gets the other side's view, its responses the sender's (what
+//! OpenSIPS' `uac_replace_from` does). Not journaled: after a restart a
+//! call's in-dialog requests carry what their sender put.
 
 use std::sync::Arc;
 
@@ -62,6 +69,146 @@ impl EditSet {
     }
 }
 
+/// The identity parts (display name and URI: what precedes the header
+/// parameters, tags included in those) of a From and a To value: what a
+/// rewritten call's messages carry on one side, put in place of what
+/// they carry on the other (OpenSIPS' `uac_replace_from` semantics: each
+/// side keeps seeing the identities it knows).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identities {
+    /// The From's.
+    pub from: Box<[u8]>,
+    /// The To's.
+    pub to: Box<[u8]>,
+}
+
+impl Identities {
+    /// The identities `msg`'s From and To carry.
+    pub fn of(msg: &trunkline_parser::Message<'_>) -> Option<Identities> {
+        let part = |kind| -> Option<Box<[u8]>> {
+            let value = msg.header_value(kind)?;
+            Some(identity_part(value)?.into())
+        };
+        Some(Identities {
+            from: part(HeaderName::From)?,
+            to: part(HeaderName::To)?,
+        })
+    }
+
+    /// Puts these identities in place of `msg`'s From and To ones (their
+    /// parameters, tags included, kept).
+    pub fn apply(&self, e: &mut Edits, msg: &trunkline_parser::Message<'_>) {
+        let buf = msg.buffer();
+        for (kind, new) in [(HeaderName::From, &self.from), (HeaderName::To, &self.to)] {
+            let Some(value) = msg.header_value(kind) else {
+                continue;
+            };
+            let Some(old) = identity_part(value).and_then(|p| span_of(buf, p)) else {
+                continue;
+            };
+            let p = e.scratch(new);
+            e.replace(old, p);
+        }
+    }
+}
+
+/// The identity part of a From/To value: up to its header parameters
+/// (a name-addr's `>`, or an addr-spec's first `;`).
+fn identity_part(value: &[u8]) -> Option<&[u8]> {
+    let na = NameAddr::parse(value).ok()?;
+    let end = if na.bracketed {
+        let uri_end = span_of(value, na.uri)?.end as usize;
+        value[uri_end..].iter().position(|b| *b == b'>')? + uri_end + 1
+    } else {
+        span_of(value, na.uri)?.end as usize
+    };
+    Some(&value[..end])
+}
+
+/// The identity part `value` gets from the rewrite `user` (the URI's user
+/// part) and `display` (written quoted), the rest as it was; `None` when
+/// it is not a SIP URI's.
+pub fn rewritten_identity(
+    value: &[u8],
+    user: Option<&[u8]>,
+    display: Option<&[u8]>,
+) -> Option<Box<[u8]>> {
+    let na = NameAddr::parse(value).ok()?;
+    let Ok(Uri::Sip(u)) = na.uri() else {
+        return None;
+    };
+    let mut out = Vec::with_capacity(value.len() + 32);
+    match (display, na.display_name) {
+        (Some(d), _) => {
+            out.push(b'"');
+            out.extend_from_slice(d);
+            out.extend_from_slice(b"\" ");
+        }
+        (None, Some(d)) => {
+            out.extend_from_slice(d);
+            out.push(b' ');
+        }
+        (None, None) => {}
+    }
+    out.push(b'<');
+    match (user, u.user.and_then(|old| span_of(na.uri, old))) {
+        (Some(new), Some(old)) => {
+            out.extend_from_slice(&na.uri[..old.start as usize]);
+            out.extend_from_slice(new);
+            out.extend_from_slice(&na.uri[old.end as usize..]);
+        }
+        (Some(new), None) => {
+            let at = scheme_len(na.uri);
+            out.extend_from_slice(&na.uri[..at]);
+            out.extend_from_slice(new);
+            out.push(b'@');
+            out.extend_from_slice(&na.uri[at..]);
+        }
+        (None, _) => out.extend_from_slice(na.uri),
+    }
+    out.push(b'>');
+    Some(out.into())
+}
+
+/// `identity` with its SIP URI's host and port replaced by `host_port`
+/// (topology hiding: the other side sees only us).
+pub fn masked_identity(identity: &[u8], host_port: &[u8]) -> Box<[u8]> {
+    let Ok(na) = NameAddr::parse(identity) else {
+        return identity.into();
+    };
+    let Ok(Uri::Sip(u)) = na.uri() else {
+        return identity.into();
+    };
+    let Some(host) = span_of(identity, u.host.text) else {
+        return identity.into();
+    };
+    let mut end = host.end as usize;
+    if u.port.is_some() && identity.get(end) == Some(&b':') {
+        end += 1;
+        while identity.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+    }
+    [
+        &identity[..host.start as usize],
+        host_port,
+        &identity[end..],
+    ]
+    .concat()
+    .into()
+}
+
+/// What the selected header rules set of From and To.
+#[derive(Clone, Copy, Debug)]
+pub struct Rewrite<'r> {
+    /// The From URI's user.
+    pub from_user: Option<&'r [u8]>,
+    /// The From display name.
+    pub from_display: Option<&'r [u8]>,
+    /// The To URI's user.
+    pub to_user: Option<&'r [u8]>,
+}
+
 /// The header rules.
 #[derive(Debug, Default)]
 pub struct HeaderEdits {
@@ -78,6 +225,9 @@ pub struct HeaderEdits {
     policy: Option<Arc<Policy>>,
     /// The rules whose edits the next copy gets.
     selected: EditSet,
+    /// The From/To identities the next copy gets (an in-dialog request
+    /// of a call whose identities a rule rewrote).
+    identities: Option<Identities>,
 }
 
 impl HeaderEdits {
@@ -107,6 +257,37 @@ impl HeaderEdits {
         self.selected.generation = generation;
     }
 
+    /// The From/To identities the next copy gets instead of its own
+    /// (`None`: its own, or the selected rules').
+    pub fn set_identities(&mut self, identities: Option<Identities>) {
+        self.identities = identities;
+    }
+
+    /// Whether the next copy's From and To identities are replaced whole
+    /// ([`HeaderEdits::set_identities`]).
+    pub fn replaces_identities(&self) -> bool {
+        self.identities.is_some()
+    }
+
+    /// Whether the next copy's From or To is rewritten (by the selected
+    /// rules, or identities set): its responses must get the request's
+    /// back.
+    pub fn rewrites_identities(&self) -> bool {
+        self.identities.is_some() || self.rewrite().is_some()
+    }
+
+    /// The selected rules' From user, From display name and To user.
+    pub fn rewrite(&self) -> Option<Rewrite<'_>> {
+        let policy = self.policy.as_ref()?;
+        let rules = || self.selected.iter().filter_map(|i| policy.edit_rule(i));
+        let r = Rewrite {
+            from_user: rules().find_map(|r| r.from_user.as_deref()),
+            from_display: rules().find_map(|r| r.from_display.as_deref()),
+            to_user: rules().find_map(|r| r.to_user.as_deref()),
+        };
+        (r.from_user.is_some() || r.from_display.is_some() || r.to_user.is_some()).then_some(r)
+    }
+
     /// The From user the selected rules send (`set_from_user`), if any.
     pub fn from_user(&self) -> Option<&[u8]> {
         let policy = self.policy.as_ref()?;
@@ -124,6 +305,9 @@ impl HeaderEdits {
         }
         if !self.selected.is_empty() {
             self.apply_rules(req, edits);
+        }
+        if let Some(ids) = &self.identities {
+            ids.apply(edits, req.msg);
         }
     }
 

@@ -449,3 +449,99 @@ fn the_cdr_has_the_caller_as_received_and_as_sent() {
         ("bob", "bob")
     );
 }
+
+/// Header rules' From/To rewrites, as OpenSIPS' uac_replace_from: the
+/// callee sees the rewritten identities, the caller its own, in the
+/// INVITE's responses and in both sides' in-dialog requests and their
+/// responses; tags are never touched.
+#[test]
+fn rewritten_identities_are_restored_on_the_way_back_and_in_dialog() {
+    use crate::policy::{Policy, PolicyTable};
+    let toml = "[dialogs]\n\n[[policy]]\nset_from_user = \"+15550100\"\n\
+                set_from_display = \"ACME\"\nset_to_user = \"+4930123\"\n";
+    let cfg = Config::parse(toml, Path::new("calls.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let mut proxy = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
+    proxy.dialogs = cfg.proxy.dialogs;
+    let services = Services {
+        policy: Some(Arc::new(PolicyTable::new(
+            Policy::compile(&cfg.policy).unwrap(),
+        ))),
+        ..Services::default()
+    };
+    let mut n = Net::with_services(proxy, services);
+    let c = uac_call("ids-1@192.0.2.10");
+    let (caller_from, caller_to) = (
+        format!("Alice <sip:alice@{UAC}>"),
+        format!("Bob <sip:bob@{UAS}>"),
+    );
+    let (callee_from, callee_to) = (
+        format!("\"ACME\" <sip:+15550100@{UAC}>"),
+        format!("Bob <sip:+4930123@{UAS}>"),
+    );
+    let (a, b) = (";tag=a-ids-1", ";tag=b1");
+    n.from(UAC, &c.invite("z9hG4bKid1"));
+    let inv = n
+        .take()
+        .into_iter()
+        .find(|(d, _)| *d == addr(UAS))
+        .unwrap()
+        .1;
+    assert_eq!(header(&inv, "From"), [format!("{callee_from}{a}")]);
+    assert_eq!(header(&inv, "To")[0], callee_to);
+    // The 200 reaches the caller with its own identities.
+    n.from(UAS, &respond(&inv, 200, "OK", Some("b1")));
+    let ok = n
+        .take()
+        .into_iter()
+        .find(|(d, _)| *d == addr(UAC))
+        .unwrap()
+        .1;
+    assert_eq!(header(&ok, "From"), [format!("{caller_from}{a}")]);
+    assert_eq!(header(&ok, "To"), [format!("{caller_to}{b}")]);
+    // The caller's re-INVITE: rewritten for the callee, its 200 back.
+    let route = format!("<sip:{PROXY};lr>");
+    let reinvite = c.request("INVITE", 2, "z9hG4bKid2", Some("b1"), Some(&route));
+    n.from(UAC, &reinvite);
+    let fwd = n
+        .take()
+        .into_iter()
+        .find(|(d, _)| *d == addr(UAS))
+        .unwrap()
+        .1;
+    assert_eq!(header(&fwd, "From"), [format!("{callee_from}{a}")]);
+    assert_eq!(header(&fwd, "To"), [format!("{callee_to}{b}")]);
+    n.from(UAS, &respond(&fwd, 200, "OK", None));
+    let ok = n
+        .take()
+        .into_iter()
+        .find(|(d, _)| *d == addr(UAC))
+        .unwrap()
+        .1;
+    assert_eq!(header(&ok, "From"), [format!("{caller_from}{a}")]);
+    assert_eq!(header(&ok, "To"), [format!("{caller_to}{b}")]);
+    // The callee hangs up with the identities it knows: the caller gets
+    // its own.
+    let bye = format!(
+        "BYE sip:alice@{UAC} SIP/2.0\r\nVia: SIP/2.0/UDP {UAS};branch=z9hG4bKid3\r\n\
+Route: <sip:192.0.2.1:5060;lr>\r\nMax-Forwards: 70\r\nFrom: {callee_to}{b}\r\n\
+To: {callee_from}{a}\r\nCall-ID: ids-1@192.0.2.10\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    n.from(UAS, &bye);
+    let fwd = n
+        .take()
+        .into_iter()
+        .find(|(d, _)| *d == addr(UAC))
+        .unwrap()
+        .1;
+    assert_eq!(header(&fwd, "From"), [format!("{caller_to}{b}")]);
+    assert_eq!(header(&fwd, "To"), [format!("{caller_from}{a}")]);
+    n.from(UAC, &respond(&fwd, 200, "OK", None));
+    let ok = n
+        .take()
+        .into_iter()
+        .find(|(d, _)| *d == addr(UAS))
+        .unwrap()
+        .1;
+    assert_eq!(header(&ok, "From"), [format!("{callee_to}{b}")]);
+    assert_eq!(header(&ok, "To"), [format!("{callee_from}{a}")]);
+}
