@@ -63,7 +63,9 @@
 //!                                # drop = true, accept = true (stop, go on),
 //!                                # authenticate = "digest", set_group = "NAME",
 //!                                # rate_limit = "NAME", max_duration_s = N
-//!                                # (this call's, over [dialogs]'), or header edits of
+//!                                # (this call's, over [dialogs]'),
+//!                                # topology_hiding = true (these calls'),
+//!                                # or header edits of
 //!                                # the forwarded copy (one action together):
 //!                                # add_header = ["X-Carrier: acme"],
 //!                                # remove_header = "X-.*" (names, regex),
@@ -759,6 +761,18 @@ impl Config {
                         .into(),
                 ));
             }
+        }
+        // Topology hiding for the calls `topology_hiding = true` rules match.
+        cfg.proxy.topology_hiding_rules = cfg
+            .policy
+            .iter()
+            .any(|r| r.action == crate::policy::ActionSpec::HideTopology);
+        if cfg.proxy.topology_hiding_rules && !cfg.proxy.record_route {
+            return Err(err(
+                None,
+                Some("record_route"),
+                "a [[policy]] rule hides topology: that needs record_route = true".into(),
+            ));
         }
         if let Some(f) = &file.security.secret_file {
             if f.get_ref().is_empty() {

@@ -85,6 +85,8 @@ pub enum Action {
     Edit(Box<EditRule>),
     /// The call's maximum duration.
     MaxDuration(std::time::Duration),
+    /// Hide the call's topology.
+    HideTopology,
 }
 
 /// A rule's header edits, compiled ([`EditSpec`]): the lines to add
@@ -235,6 +237,7 @@ impl Policy {
                         .ok_or_else(|| format!("{}: set_group: name too long", s.name))?,
                 ),
                 ActionSpec::RateLimit(n) => Action::RateLimit(n.as_str().into()),
+                ActionSpec::HideTopology => Action::HideTopology,
                 ActionSpec::MaxDuration(s) => {
                     Action::MaxDuration(std::time::Duration::from_secs(*s))
                 }
@@ -477,6 +480,7 @@ impl PolicyShard {
                 Action::RateLimit(_) => "rate_limit",
                 Action::Edit(_) => "edit",
                 Action::MaxDuration(_) => "max_duration_s",
+                Action::HideTopology => "topology_hiding",
             };
             (&*r.name, kind, h)
         })

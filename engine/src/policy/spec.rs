@@ -35,6 +35,7 @@ pub(crate) struct FileRule {
     set_group: Option<Spanned<String>>,
     rate_limit: Option<Spanned<String>>,
     max_duration_s: Option<Spanned<u64>>,
+    topology_hiding: Option<Spanned<bool>>,
     add_header: Option<Spanned<Vec<Spanned<String>>>>,
     remove_header: Option<Spanned<String>>,
     replace_header: Option<Spanned<FileReplace>>,
@@ -129,6 +130,9 @@ pub enum ActionSpec {
     /// End the call after this many seconds (`[dialogs] max_duration_s`
     /// for the calls the rule matches); go on.
     MaxDuration(u64),
+    /// Hide the topology of the calls the rule matches (`[topology_hiding]`
+    /// for them only); go on.
+    HideTopology,
 }
 
 /// A rule's header edits (the header keys of one rule together make its
@@ -188,6 +192,7 @@ impl ActionSpec {
             ActionSpec::RateLimit(_) => "rate_limit",
             ActionSpec::Edit(_) => "edit",
             ActionSpec::MaxDuration(_) => "max_duration_s",
+            ActionSpec::HideTopology => "topology_hiding",
         }
     }
 }
@@ -406,6 +411,19 @@ fn check_action<E>(i: usize, rule: &Spanned<FileRule>, err: ErrFn<'_, E>) -> Res
             actions.push((k, v.span(), a));
         }
     }
+    match &r.topology_hiding {
+        Some(v) if *v.get_ref() => {
+            actions.push(("topology_hiding", v.span(), ActionSpec::HideTopology));
+        }
+        Some(v) => {
+            return Err(err(
+                Some(v.span()),
+                &key("topology_hiding"),
+                "only `topology_hiding = true` is an action (leave it out otherwise)".into(),
+            ));
+        }
+        None => {}
+    }
     if let Some(m) = &r.max_duration_s {
         if *m.get_ref() == 0 {
             return Err(err(
@@ -429,7 +447,7 @@ fn check_action<E>(i: usize, rule: &Spanned<FileRule>, err: ErrFn<'_, E>) -> Res
             Some(rule.span()),
             &format!("policy[{i}]"),
             "needs one action: reply, drop, accept, authenticate, set_group, rate_limit, \
-             max_duration_s, or header edits (add_header, remove_header, replace_header, set_from_user, \
+             max_duration_s, topology_hiding, or header edits (add_header, remove_header, replace_header, set_from_user, \
              set_from_display, set_to_user, set_pai)"
                 .into(),
         )),

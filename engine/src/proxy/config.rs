@@ -108,6 +108,11 @@ pub struct ProxyConfig {
     /// record-routes every dialog, and its tokens are keyed from
     /// `branch_key`.
     pub topology_hiding: bool,
+    /// Some `[[policy]]` rule hides the topology of the calls it matches
+    /// (`topology_hiding = true`): the tokens are read, and calls hidden
+    /// per rule. Set by the configuration from its rules (a reload that
+    /// adds such rules to a router started without them is refused).
+    pub topology_hiding_rules: bool,
     /// Quality routing (`[routing.quality]`): demote gateways whose ASR,
     /// NER or PDD falls under thresholds; needs `dialogs`.
     pub quality: Option<crate::lcr::quality::QualityConfig>,
@@ -133,6 +138,7 @@ impl ProxyConfig {
             edge: EdgeConfig::default(),
             dialogs: None,
             topology_hiding: false,
+            topology_hiding_rules: false,
             quality: None,
         }
     }

@@ -71,6 +71,8 @@ pub(crate) struct Ctx {
     /// The From/To identities the request came with, when its copies
     /// carry others (header rules): its responses get them back.
     pub restore: Option<Box<crate::proxy::stages::edits::Identities>>,
+    /// Its copies are hidden (topology hiding for this call).
+    pub hide: bool,
     /// Where the request came from, and on which listener (to rebuild it
     /// for the next target).
     pub src: Option<SocketAddr>,
@@ -184,6 +186,7 @@ impl Contexts {
         c.call = None;
         c.edits = Default::default();
         c.restore = None;
+        c.hide = false;
         c.followers = Followers::default();
         c.targets.clear();
         c.next_target = 0;

@@ -169,6 +169,9 @@ struct Pipeline {
     /// with (an in-dialog request of a call whose identities a header
     /// rule rewrote), set by call control for the forwarding.
     pending_identities: Option<stages::edits::Identities>,
+    /// The request being handled came through our topology-hiding tokens
+    /// (an in-dialog request of a hidden call): its copies are hidden.
+    revealed: bool,
     caps: GatewayCaps,
     prober: Prober,
     clock: WallClock,
@@ -231,8 +234,7 @@ impl ProxyCore {
         ProxyCore {
             ingress: Ingress::new(cfg.limits),
             stored: Stored::default(),
-            th: cfg
-                .topology_hiding
+            th: (cfg.topology_hiding || cfg.topology_hiding_rules)
                 .then(|| topology::Inbound::new(cfg.branch_key, cfg.limits)),
             pipe: Pipeline {
                 tx,
@@ -241,6 +243,7 @@ impl ProxyCore {
                     cfg.branch_key,
                     cfg.edge.server_header.as_deref().unwrap_or_default(),
                     cfg.topology_hiding,
+                    cfg.topology_hiding_rules,
                 ),
                 validate: Validate::new(cfg.locals.clone()),
                 policy: Policy::new(services.policy.clone(), services.rate_limits.clone()),
@@ -260,6 +263,7 @@ impl ProxyCore {
                     calls
                 }),
                 pending_identities: None,
+                revealed: false,
                 quality: cfg
                     .quality
                     .filter(|_| cfg.dialogs.is_some())
@@ -964,6 +968,7 @@ impl Pipeline {
         self.header_edits.select(self.policy.current(), attrs.edits);
         self.header_edits
             .set_identities(self.pending_identities.take());
+        self.wire.set_hiding(attrs.hide_topology || self.revealed);
         let mut buf = self.tx.take_buf();
         let plan = &self.route.plan;
         if !self.wire.forward(

@@ -91,6 +91,7 @@ impl Pipeline {
         ctx.local = req.local;
         ctx.followers.insert(Followers::SERIAL);
         ctx.edits = attrs.edits;
+        ctx.hide = attrs.hide_topology || self.revealed;
         if let Some(q) = &self.quality {
             // Quality routing: demoted gateways are tried last.
             let moved = q.reorder(now, &mut ctx.targets, |t| t.cap_key);
@@ -252,8 +253,13 @@ impl Pipeline {
         // Only for our Route values to remove: the next hop is the target,
         // so "no route" outcomes do not apply (requests with a bad Route
         // never reach a serial search).
-        let edits = self.ctxs.get(id).map(|c| c.edits).unwrap_or_default();
+        let (edits, hide) = self
+            .ctxs
+            .get(id)
+            .map(|c| (c.edits, c.hide))
+            .unwrap_or_default();
         self.header_edits.select(self.policy.current(), edits);
+        self.wire.set_hiding(hide);
         let plan = &mut self.route.plan;
         let _ = next_hop::plan(req.msg, locals, None, plan);
         let mut buf = self.tx.take_buf();

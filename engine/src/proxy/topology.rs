@@ -148,7 +148,7 @@ const NONCE: [u8; 12] = *b"trunkline-th";
 const MAX_TEXT: usize = (MAX_PLAIN + TAG_LEN).div_ceil(3) * 4;
 
 /// Our Via's parameter holding the hidden Vias.
-const VIA_PARAM: &[u8] = b"tlh";
+pub(crate) const VIA_PARAM: &[u8] = b"tlh";
 /// Our Record-Route URI's parameter holding the route set toward the far side.
 const RR_PARAM: &[u8] = b"tlr";
 /// The URI parameter marking our Contact URIs (the token is the user part).
@@ -904,7 +904,11 @@ impl Pipeline {
                     sum: &sum,
                     ..req
                 };
+                // A hidden call's request: its copies are hidden too
+                // (when policy rules pick the calls to hide).
+                self.revealed = true;
                 self.on_request(now, revealed, stored);
+                self.revealed = false;
             }
             Err(r) => {
                 self.count_refusal(r);

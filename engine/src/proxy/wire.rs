@@ -75,6 +75,11 @@ pub(crate) struct Wire {
     parser: Parser,
     /// Topology hiding's tokens, when it is on.
     th: Option<Sealer>,
+    /// Every call is hidden (`[topology_hiding] enabled`), not only those
+    /// policy rules pick.
+    hide_all: bool,
+    /// The next copy is hidden ([`Wire::set_hiding`]).
+    hide: bool,
 }
 
 /// What writes every message: the edits, scratch, and the hash behind
@@ -141,8 +146,9 @@ impl Responder {
 impl Wire {
     /// A writer whose branches are keyed with `branch_key`, whose local
     /// responses carry `server` (a `Server: ...` line, or empty), hiding
-    /// topology when `hide` (its tokens keyed from `branch_key` too).
-    pub fn new(branch_key: [u64; 2], server: &[u8], hide: bool) -> Wire {
+    /// every call's topology when `hide`, the calls policy rules pick
+    /// when `hide_some` (its tokens keyed from `branch_key` too).
+    pub fn new(branch_key: [u64; 2], server: &[u8], hide: bool, hide_some: bool) -> Wire {
         Wire {
             responder: Responder {
                 edits: Edits::new(),
@@ -154,7 +160,9 @@ impl Wire {
             branch_key,
             out: VecDeque::new(),
             parser: Parser::default(),
-            th: hide.then(|| Sealer::new(branch_key)),
+            th: (hide || hide_some).then(|| Sealer::new(branch_key)),
+            hide_all: hide,
+            hide,
         }
     }
 
@@ -319,10 +327,11 @@ impl Wire {
             None => e.append_header(msg, b"Max-Forwards", &[Piece::Static(b"70")]),
         }
         // Topology hiding (see `topology`): not for REGISTER.
+        let hide = self.hide;
         let mut th = self
             .th
             .as_mut()
-            .filter(|_| msg.method() != Some(Method::Register));
+            .filter(|_| hide && msg.method() != Some(Method::Register));
         // §18.2.1 / RFC 3581 §4 on the previous hop's Via; hiding, every
         // Via goes into our Via's token instead, the previous hop's
         // stamped.
@@ -448,7 +457,15 @@ impl Wire {
         buf: &mut Vec<u8>,
         restore: Option<&crate::proxy::stages::edits::Identities>,
     ) -> Result<bool, Refusal> {
-        let Some(th) = self.th.as_mut() else {
+        // Hiding some calls only (policy rules): a response is revealed
+        // when our Via carries the hidden Vias (its request was hidden).
+        let hidden = self.hide_all
+            || msg.top_via().is_ok_and(|v| {
+                v.param_iter()
+                    .get(crate::proxy::topology::VIA_PARAM)
+                    .is_some()
+            });
+        let Some(th) = self.th.as_mut().filter(|_| hidden) else {
             let Some(ids) = restore else {
                 return Ok(self.without_top_via(msg, buf));
             };
@@ -472,6 +489,12 @@ impl Wire {
             transport: b"UDP",
         };
         Ok(e.write(msg, &ctx, buf).is_ok())
+    }
+
+    /// Whether the next copy is hidden: every one with `[topology_hiding]
+    /// enabled, else those of the calls a policy rule picked.
+    pub fn set_hiding(&mut self, hide: bool) {
+        self.hide = self.hide_all || hide;
     }
 
     /// Opens the hidden Vias' token of `top`, our Via on a response

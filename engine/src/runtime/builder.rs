@@ -237,7 +237,13 @@ impl RouterBuilder {
             _ => None,
         };
         let reloadable_policy = policy.as_ref().and_then(|(table, file)| {
-            Some((Arc::clone(table), file.clone()?, config.rate_limits.clone()))
+            let hides = config.proxy.topology_hiding || config.proxy.topology_hiding_rules;
+            Some((
+                Arc::clone(table),
+                file.clone()?,
+                config.rate_limits.clone(),
+                hides,
+            ))
         });
         // Quality routing's scores, published by the shards for `quality`.
         let board = config

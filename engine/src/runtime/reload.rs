@@ -65,18 +65,19 @@ impl Reloader {
     /// service with that file (whose `[auth] subscribers` names theirs).
     pub fn new(
         table: Option<Arc<LcrTable>>,
-        policy: Option<(Arc<PolicyTable>, PathBuf, Vec<RateLimitSpec>)>,
+        policy: Option<(Arc<PolicyTable>, PathBuf, Vec<RateLimitSpec>, bool)>,
         subscribers: Option<(Arc<SubscriberTable>, PathBuf)>,
     ) -> Reloader {
         let mut parts: Vec<Box<dyn Reloadable>> = Vec::new();
         if let Some(t) = &table {
             parts.push(Box::new(TableFile(Arc::clone(t))));
         }
-        if let Some((policy, file, rate_limits)) = policy {
+        if let Some((policy, file, rate_limits, hides)) = policy {
             parts.push(Box::new(PolicyFile {
                 policy,
                 file,
                 rate_limits,
+                hides,
             }));
         }
         if let Some((table, config)) = subscribers {
@@ -223,6 +224,9 @@ struct PolicyFile {
     /// The `[[rate_limit]]`s in service (they take a restart to change:
     /// the rules are checked against them).
     rate_limits: Vec<RateLimitSpec>,
+    /// The router reads topology-hiding tokens (it started with
+    /// `[topology_hiding]` or a rule hiding): rules that hide need it.
+    hides: bool,
 }
 
 impl Reloadable for PolicyFile {
@@ -235,6 +239,13 @@ impl Reloadable for PolicyFile {
         if cfg.rate_limits != self.rate_limits {
             return Err(format!(
                 "{}: the [[rate_limit]] tables changed: that takes a restart",
+                self.file.display()
+            ));
+        }
+        if cfg.proxy.topology_hiding_rules && !self.hides {
+            return Err(format!(
+                "{}: a [[policy]] rule now hides topology, which this router was started \
+                 without: that takes a restart",
                 self.file.display()
             ));
         }

@@ -151,6 +151,8 @@ pub struct Attributes {
     /// The call's maximum duration, when a policy rule set one
     /// (`max_duration_s`): overrides `[dialogs] max_duration_s`.
     pub max_duration: Option<std::time::Duration>,
+    /// A policy rule asked for topology hiding (`topology_hiding = true`).
+    pub hide_topology: bool,
 }
 
 impl Attributes {

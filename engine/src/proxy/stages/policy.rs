@@ -90,6 +90,7 @@ impl RequestStage for Policy {
                 Action::Authenticate => cx.attrs.authenticate = true,
                 Action::SetGroup(g) => cx.attrs.group = Some(*g),
                 Action::MaxDuration(d) => cx.attrs.max_duration = Some(*d),
+                Action::HideTopology => cx.attrs.hide_topology = true,
                 Action::Edit(_) => {
                     let generation = rules.current().1;
                     cx.attrs.edits.push(rule, generation);

@@ -825,3 +825,79 @@ fn the_previous_hop_is_stamped_as_without_hiding() {
         assert_eq!(got[1].len(), 1);
     }
 }
+
+/// Hiding per policy rule (`topology_hiding = true` in a `[[policy]]`
+/// rule): the calls it matches are hidden, through their responses and
+/// in-dialog requests; the others pass as without hiding.
+#[test]
+fn a_policy_rule_hides_the_calls_it_matches() {
+    use crate::policy::{Policy, PolicyTable};
+    let toml = "[[policy]]\nsource = [\"192.0.2.30/32\"]\ntopology_hiding = true\n";
+    let cfg = Config::parse(toml, Path::new("th.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(cfg.proxy.topology_hiding_rules && !cfg.proxy.topology_hiding);
+    let mut proxy = ProxyConfig::new(addr(PROXY), None);
+    proxy.topology_hiding_rules = cfg.proxy.topology_hiding_rules;
+    let services = Services {
+        policy: Some(Arc::new(PolicyTable::new(
+            Policy::compile(&cfg.policy).unwrap(),
+        ))),
+        ..Services::default()
+    };
+    let mut n = Net::with_services(proxy, services);
+    // From P1 (the rule's source): hidden.
+    n.from(P1, &invite("rule-1"));
+    let out = n.take();
+    let inv = &out
+        .iter()
+        .find(|(d, _)| *d == addr(UAS_B))
+        .unwrap_or_else(|| panic!("{out:#?}"))
+        .1;
+    assert_hides(inv, &CALLER_SIDE);
+    assert_eq!(header(inv, "Via").len(), 1, "ours only");
+    let ok = crate::testkit::sip::respond(inv, 200, "OK", Some("b1"), Some(addr(UAS_B)));
+    n.from(UAS_B, &ok);
+    let out = n.take();
+    let relayed = &out.iter().find(|(d, _)| *d == addr(P1)).unwrap().1;
+    assert_hides(relayed, &CALLEE_SIDE);
+    assert_eq!(
+        header(relayed, "Via").len(),
+        2,
+        "the caller side's Vias back"
+    );
+    // The caller's BYE through our Contact token reaches the UAS, hidden.
+    let contact = uri_of(&values(relayed, "Contact")[0]);
+    // P1 sends it with the route set's rest: our Record-Route value.
+    let route = values(relayed, "Record-Route")[0].clone();
+    let bye = format!(
+        "BYE {contact} SIP/2.0\r\nVia: SIP/2.0/UDP {P1};branch=z9hG4bKp1bye\r\n\
+Route: {route}\r\nMax-Forwards: 69\r\nFrom: Alice <sip:a@example.com>;tag=a1\r\n\
+To: Bob <sip:bob@{UAS_B}>;tag=b1\r\nCall-ID: rule-1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    n.from(P1, &bye);
+    let out = n.take();
+    let fwd = &out.iter().find(|(d, _)| *d == addr(UAS_B)).unwrap().1;
+    assert!(
+        first_line(fwd).starts_with(&format!("BYE sip:uas@{UAS_B}")),
+        "{fwd}"
+    );
+    assert_hides(fwd, &CALLER_SIDE);
+    // From another source: not hidden (its Vias and Record-Route pass).
+    let other = invite("rule-2").replace(P1, "192.0.2.31:5060");
+    n.from("192.0.2.31:5060", &other);
+    let out = n.take();
+    let inv = &out.iter().find(|(d, _)| *d == addr(UAS_B)).unwrap().1;
+    assert_eq!(header(inv, "Via").len(), 3, "ours and the two below: {inv}");
+    assert!(inv.contains("192.0.2.10"), "not hidden");
+    let ok = crate::testkit::sip::respond(inv, 200, "OK", Some("b2"), Some(addr(UAS_B)));
+    n.from(UAS_B, &ok);
+    let out = n.take();
+    let relayed = &out
+        .iter()
+        .find(|(d, _)| *d == addr("192.0.2.31:5060"))
+        .unwrap()
+        .1;
+    assert!(
+        relayed.contains(UAS_B),
+        "the callee's Contact passes: {relayed}"
+    );
+}
