@@ -19,8 +19,13 @@ fn calls(toml: &str) -> Net {
     proxy.dialogs = cfg.proxy.dialogs;
     let limits = (!cfg.call_limits.is_empty())
         .then(|| Arc::new(CallLimits::new(&cfg.call_limits, Instant::now()).unwrap()));
+    let policy = (!cfg.policy.is_empty()).then(|| {
+        let compiled = crate::policy::Policy::compile(&cfg.policy).unwrap();
+        Arc::new(crate::policy::PolicyTable::new(compiled))
+    });
     let services = Services {
         call_limits: limits,
+        policy,
         ..Services::default()
     };
     Net::with_services(proxy, services)
@@ -390,19 +395,9 @@ CSeq: 7 INVITE\r\nContact: <sip:bob@192.0.2.99:5080>\r\nContent-Length: 0\r\n\r\
 /// for the calls it matches (a customer group's shorter limit).
 #[test]
 fn a_policy_rule_sets_a_calls_maximum_duration() {
-    use crate::policy::{Policy, PolicyTable};
     let toml = "[dialogs]\nmax_duration_s = 3600\n\n[[policy]]\nsource = [\"192.0.2.0/24\"]\n\
                 max_duration_s = 5\n";
-    let cfg = Config::parse(toml, Path::new("calls.toml")).unwrap_or_else(|e| panic!("{e}"));
-    let mut proxy = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
-    proxy.dialogs = cfg.proxy.dialogs;
-    let services = Services {
-        policy: Some(Arc::new(PolicyTable::new(
-            Policy::compile(&cfg.policy).unwrap(),
-        ))),
-        ..Services::default()
-    };
-    let mut n = Net::with_services(proxy, services);
+    let mut n = calls(toml);
     answered(&mut n, &uac_call("short-1@192.0.2.10"), "z9hG4bKs1");
     n.advance(Duration::from_millis(4990));
     assert!(n.take().is_empty(), "not before 5 s");
@@ -416,18 +411,8 @@ fn a_policy_rule_sets_a_calls_maximum_duration() {
 /// A header rule's `set_from_user` shows in the CDR as the caller as sent.
 #[test]
 fn the_cdr_has_the_caller_as_received_and_as_sent() {
-    use crate::policy::{Policy, PolicyTable};
     let toml = format!("{CDRS}\n[[policy]]\nset_from_user = \"+15550100\"\n");
-    let cfg = Config::parse(&toml, Path::new("calls.toml")).unwrap_or_else(|e| panic!("{e}"));
-    let mut proxy = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
-    proxy.dialogs = cfg.proxy.dialogs;
-    let services = Services {
-        policy: Some(Arc::new(PolicyTable::new(
-            Policy::compile(&cfg.policy).unwrap(),
-        ))),
-        ..Services::default()
-    };
-    let mut n = Net::with_services(proxy, services);
+    let mut n = calls(&toml);
     let c = uac_call("sent-1@192.0.2.10");
     n.from(UAC, &c.invite("z9hG4bKsent1"));
     let inv = n
@@ -456,19 +441,9 @@ fn the_cdr_has_the_caller_as_received_and_as_sent() {
 /// responses; tags are never touched.
 #[test]
 fn rewritten_identities_are_restored_on_the_way_back_and_in_dialog() {
-    use crate::policy::{Policy, PolicyTable};
     let toml = "[dialogs]\n\n[[policy]]\nset_from_user = \"+15550100\"\n\
                 set_from_display = \"ACME\"\nset_to_user = \"+4930123\"\n";
-    let cfg = Config::parse(toml, Path::new("calls.toml")).unwrap_or_else(|e| panic!("{e}"));
-    let mut proxy = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
-    proxy.dialogs = cfg.proxy.dialogs;
-    let services = Services {
-        policy: Some(Arc::new(PolicyTable::new(
-            Policy::compile(&cfg.policy).unwrap(),
-        ))),
-        ..Services::default()
-    };
-    let mut n = Net::with_services(proxy, services);
+    let mut n = calls(toml);
     let c = uac_call("ids-1@192.0.2.10");
     let (caller_from, caller_to) = (
         format!("Alice <sip:alice@{UAC}>"),
