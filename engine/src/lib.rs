@@ -61,6 +61,7 @@
 pub mod auth;
 pub mod cdr;
 pub mod config;
+pub mod dispatch;
 pub mod dns;
 pub mod lcr;
 pub mod policy;
