@@ -61,7 +61,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Call, CallRef, DialogTable, Response, State, pack};
+use super::{Call, CallRef, DialogTable, Invite, Response, State};
 
 /// The four bytes that begin every frame.
 pub const MAGIC: [u8; 4] = *b"TLJ1";
@@ -565,21 +565,9 @@ impl<U> DialogTable<U> {
         rec: &CallRecord<'_>,
         user: U,
     ) -> Result<CallRef, U> {
-        if rec.to_tag.is_empty() || self.find(rec.call_id, rec.from_tag).is_some() || self.is_full()
-        {
+        if rec.to_tag.is_empty() {
             return Err(user);
         }
-        let parts = [
-            rec.call_id,
-            rec.from,
-            rec.from_tag,
-            rec.to,
-            rec.caller_contact,
-            rec.route_to_caller,
-        ];
-        let Some((text, [call_id, from, from_tag, to, contact, route])) = pack(parts) else {
-            return Err(user);
-        };
         let answered = instant_of(now, unix_now_ms, rec.answered_ms);
         let r = Response {
             call_id: rec.call_id,
@@ -594,28 +582,23 @@ impl<U> DialogTable<U> {
             return Err(user);
         };
         d.callee_cseq = rec.callee_cseq;
-        let key = self.key(rec.call_id, rec.from_tag);
-        let slot = self.take_slot();
-        let generation = self.generations[slot as usize];
-        self.calls[slot as usize] = Some(Call {
-            key,
-            text,
-            call_id,
-            from,
-            from_tag,
-            to,
-            contact,
-            route,
-            caller_cseq: rec.caller_cseq,
-            invited: instant_of(now, unix_now_ms, rec.invited_ms).min(answered),
-            final_code: Some(rec.code),
-            dialogs: vec![d],
-            done: false,
-            max_duration: rec.max_duration,
-            user,
-        });
-        self.index.insert(key, slot);
-        self.live += 1;
+        let inv = Invite {
+            call_id: rec.call_id,
+            from: rec.from,
+            from_tag: rec.from_tag,
+            to: rec.to,
+            cseq: rec.caller_cseq,
+            contact: rec.caller_contact,
+            route_to_caller: rec.route_to_caller,
+            max_duration: None,
+        };
+        let invited = instant_of(now, unix_now_ms, rec.invited_ms).min(answered);
+        let call = self.insert(invited, &inv, user)?;
+        let (slot, generation) = (call.slot, call.generation);
+        let c = self.calls[slot as usize].as_mut().expect("just inserted");
+        c.final_code = Some(rec.code);
+        c.dialogs = vec![d];
+        c.max_duration = rec.max_duration;
         if let Some(limit) = rec.max_duration {
             let limit_ms = i64::try_from(limit.as_millis()).unwrap_or(i64::MAX);
             let left = rec

@@ -516,6 +516,16 @@ impl<U> DialogTable<U> {
     /// is the call already held (a retransmission, or a second INVITE of
     /// the same call) or the table is full ([`DialogTable::is_full`]).
     pub fn on_invite(&mut self, now: Instant, inv: &Invite<'_>, user: U) -> Result<CallRef, U> {
+        let r = self.insert(now, inv, user)?;
+        self.timers
+            .insert(now, SETUP, (r.slot, r.generation, Due::Setup));
+        Ok(r)
+    }
+
+    /// A new call for `inv`, invited at `invited` (no timer armed):
+    /// `Err(user)` when it is held already, the table is full, or its
+    /// strings do not fit.
+    fn insert(&mut self, invited: Instant, inv: &Invite<'_>, user: U) -> Result<CallRef, U> {
         if self.find(inv.call_id, inv.from_tag).is_some() || self.is_full() {
             return Err(user);
         }
@@ -543,7 +553,7 @@ impl<U> DialogTable<U> {
             contact,
             route,
             caller_cseq: inv.cseq,
-            invited: now,
+            invited,
             final_code: None,
             dialogs: Vec::new(),
             done: false,
@@ -552,8 +562,6 @@ impl<U> DialogTable<U> {
         });
         self.index.insert(key, slot);
         self.live += 1;
-        self.timers
-            .insert(now, SETUP, (slot, generation, Due::Setup));
         Ok(CallRef { slot, generation })
     }
 
