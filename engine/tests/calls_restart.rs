@@ -7,41 +7,20 @@
 //! new router, once, with cause `normal`. The SIPp version is in
 //! `calls_restart_sipp.rs`.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use trunkline_engine::cdr::{Cdr, Hangup};
 use trunkline_engine::testkit::Peer;
-use trunkline_engine::testkit::process::RunningRouter;
+use trunkline_engine::testkit::process::{RunningRouter, free_udp_port, read_cdrs};
 use trunkline_engine::testkit::sip::{UacCall, header, respond};
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn router(config: &Path, listen: &str, uas: SocketAddr) -> RunningRouter {
     let config = config.to_str().unwrap();
     let to = uas.to_string();
     let args = ["--config", config, "--listen", listen, "--to", &to];
     RunningRouter::start(env!("CARGO_BIN_EXE_trunkline").as_ref(), &args)
-}
-
-/// Every CDR in the files of `dir`.
-fn cdrs(dir: &Path) -> Vec<Cdr> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
-        out.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Cdr>(l).unwrap()),
-        );
-    }
-    out
 }
 
 /// Waits until a shard's journal holds something (written within 100 ms
@@ -79,7 +58,7 @@ fn a_call_survives_a_router_crash() {
     .unwrap();
     let uas = Peer::new();
     let uac = Peer::new();
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = format!("127.0.0.1:{}", free_udp_port("127.0.0.1"));
     let mut first = router(&config, &listen, uas.addr);
     let proxy = first.addr;
     assert_eq!(proxy.to_string(), listen);
@@ -148,7 +127,7 @@ fn a_call_survives_a_router_crash() {
         assert!(Instant::now() < deadline, "the router did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let all = cdrs(&dir.path().join("cdr"));
+    let all = read_cdrs(&dir.path().join("cdr"));
     let mine: Vec<&Cdr> = all.iter().filter(|r| r.call_id == c.call_id).collect();
     assert_eq!(mine.len(), 1, "{all:#?}");
     let cdr = mine[0];

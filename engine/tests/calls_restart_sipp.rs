@@ -7,23 +7,15 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use trunkline_engine::cdr::{Cdr, Hangup};
-use trunkline_engine::testkit::process::RunningRouter;
+use trunkline_engine::testkit::process::{RunningRouter, free_udp_port, sipp_calls};
 
 const CALLS: u64 = 50;
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn sipp(args: &[&str], out: &Path) -> Child {
     Command::new("sipp")
@@ -51,19 +43,6 @@ fn finish(mut child: Child, out: &Path, within: Duration) -> String {
     std::fs::read_to_string(out).unwrap_or_default()
 }
 
-/// SIPp's cumulative (successful, failed) calls in its final screen.
-fn calls(stdout: &str) -> (u64, u64) {
-    let last = |what: &str| {
-        stdout
-            .lines()
-            .rfind(|l| l.contains(what))
-            .and_then(|l| l.split('|').nth(2))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no `{what}` line in SIPp's output:\n{stdout}"))
-    };
-    (last("Successful call"), last("Failed call"))
-}
-
 fn router(config: &Path, listen: &str, uas: SocketAddr) -> RunningRouter {
     let config = config.to_str().unwrap();
     let to = uas.to_string();
@@ -83,7 +62,7 @@ fn a_router_restart_mid_call_still_closes_each_cdr() {
 [security]\nsecret_file = \"secret\"\n",
     )
     .unwrap();
-    let uas_port = free_port().to_string();
+    let uas_port = free_udp_port("127.0.0.1").to_string();
     let uas_addr: SocketAddr = format!("127.0.0.1:{uas_port}").parse().unwrap();
     let n = CALLS.to_string();
     let uas = sipp(
@@ -91,9 +70,9 @@ fn a_router_restart_mid_call_still_closes_each_cdr() {
         &d.join("uas.out"),
     );
     std::thread::sleep(Duration::from_millis(200));
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = format!("127.0.0.1:{}", free_udp_port("127.0.0.1"));
     let mut first = router(&config, &listen, uas_addr);
-    let uac_port = free_port().to_string();
+    let uac_port = free_udp_port("127.0.0.1").to_string();
     let started = Instant::now();
     let uac = sipp(
         &[
@@ -108,9 +87,9 @@ fn a_router_restart_mid_call_still_closes_each_cdr() {
     drop(first);
     let second = router(&config, &listen, uas_addr);
     let uac_screen = finish(uac, &d.join("uac.out"), Duration::from_secs(40));
-    assert_eq!(calls(&uac_screen), (CALLS, 0), "{uac_screen}");
+    assert_eq!(sipp_calls(&uac_screen), (CALLS, 0), "{uac_screen}");
     let uas_screen = finish(uas, &d.join("uas.out"), Duration::from_secs(30));
-    assert_eq!(calls(&uas_screen), (CALLS, 0), "{uas_screen}");
+    assert_eq!(sipp_calls(&uas_screen), (CALLS, 0), "{uas_screen}");
     let report = second.report(2);
     assert_eq!(report.sum("calls_restored"), CALLS, "{report:?}");
     assert_eq!(report.sum("cdrs"), CALLS, "{report:?}");

@@ -8,27 +8,19 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use trunkline_engine::cdr::Cdr;
-use trunkline_engine::testkit::process::RunningRouter;
+use trunkline_engine::testkit::process::{RunningRouter, free_udp_port, sipp_calls};
 
 static TURNS: Mutex<()> = Mutex::new(());
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A SIPp uas for `calls` calls (it exits once they are done): the child
@@ -46,7 +38,7 @@ impl Uas {
 
     /// With `extra` options, in `dir` (where `-trace_msg` writes).
     fn start_with(dir: &Path, calls: u32, extra: &[&str]) -> Uas {
-        let port = free_port();
+        let port = free_udp_port("127.0.0.1");
         let out = dir.join("uas.out");
         let child = Command::new("sipp")
             .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
@@ -92,24 +84,16 @@ impl Drop for Uas {
 fn sipp_uac(proxy: SocketAddr, extra: &[&str]) -> Output {
     Command::new("sipp")
         .arg(proxy.to_string())
-        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_udp_port("127.0.0.1").to_string(),
+        ])
         .args(["-nostdin", "-timeout", "90s"])
         .args(extra)
         .output()
         .expect("sipp runs")
-}
-
-/// SIPp's cumulative (successful, failed) calls in its final screen.
-fn calls(stdout: &str) -> (u64, u64) {
-    let last = |what: &str| {
-        stdout
-            .lines()
-            .rfind(|l| l.contains(what))
-            .and_then(|l| l.split('|').nth(2))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no `{what}` line in SIPp's output:\n{stdout}"))
-    };
-    (last("Successful call"), last("Failed call"))
 }
 
 /// `trunkline run` with `toml` (written into `dir`), to `to`.
@@ -174,12 +158,12 @@ concurrent = 10
         &["-sn", "uac", "-m", "30", "-r", "30", "-d", "4000"],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(calls(&stdout), (10, 20), "{stdout}");
+    assert_eq!(sipp_calls(&stdout), (10, 20), "{stdout}");
     let report = r.report(2);
     assert_eq!(report.sum("call_limited"), 20, "{report:?}");
     assert_eq!(report.sum("calls_started"), 10, "{report:?}");
     let uas_screen = uas.finish(Duration::from_secs(30));
-    assert_eq!(calls(&uas_screen), (10, 0), "{uas_screen}");
+    assert_eq!(sipp_calls(&uas_screen), (10, 0), "{uas_screen}");
     // Every slot came back.
     let limits = r.find_line(&report.1, "call limit");
     assert!(limits.contains("concurrent=0"), "{limits}");
@@ -211,13 +195,13 @@ fn the_maximum_duration_ends_200_calls_on_both_sides() {
         &["-sf", scenario.to_str().unwrap(), "-m", "200", "-r", "100"],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(calls(&stdout), (200, 0), "{stdout}");
+    assert_eq!(sipp_calls(&stdout), (200, 0), "{stdout}");
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "the calls lasted their hold time, not 2 s"
     );
     let uas_screen = uas.finish(Duration::from_secs(30));
-    assert_eq!(calls(&uas_screen), (200, 0), "{uas_screen}");
+    assert_eq!(sipp_calls(&uas_screen), (200, 0), "{uas_screen}");
     let report = r.report(2);
     assert_eq!(report.sum("max_duration_ends"), 200, "{report:?}");
     assert_eq!(report.sum("byes_sent"), 400, "{report:?}");
@@ -268,7 +252,7 @@ fn topology_hiding_keeps_each_side_from_the_other() {
     // flood defence's default per-source rate.
     let toml = "[topology_hiding]\nenabled = true\n\n[security]\nflood_pps = 0\n";
     let r = router(dir.path(), toml, uas.addr);
-    let uac_port = free_port();
+    let uac_port = free_udp_port("127.0.0.1");
     let out = Command::new("sipp")
         .arg(r.addr.to_string())
         .args(["-i", "127.0.0.1", "-p", &uac_port.to_string()])
@@ -278,10 +262,10 @@ fn topology_hiding_keeps_each_side_from_the_other() {
         .output()
         .expect("sipp runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(calls(&stdout), (1000, 0), "{stdout}");
+    assert_eq!(sipp_calls(&stdout), (1000, 0), "{stdout}");
     let uas_port = uas.addr.port();
     let uas_screen = uas.finish(Duration::from_secs(30));
-    assert_eq!(calls(&uas_screen), (1000, 0), "{uas_screen}");
+    assert_eq!(sipp_calls(&uas_screen), (1000, 0), "{uas_screen}");
     let (uac_log, uas_log) = (trace(&uac_dir, "uac"), trace(&uas_dir, "uas"));
     // What the UAC put in its Vias: `branch=z9hG4bK-PID-CALL-N`.
     let uac_branches: HashSet<&str> = uac_log

@@ -9,28 +9,20 @@
 //! The tests take turns (one lock): they share the loopback, the CPUs
 //! and the port `svmap`/`svcrack` bind.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use trunkline_engine::testkit::Peer;
-use trunkline_engine::testkit::process::RunningRouter;
+use trunkline_engine::testkit::process::{RunningRouter, free_udp_port, sipp_calls};
 use trunkline_engine::testkit::sip::{UacCall, respond};
 
 static TURNS: Mutex<()> = Mutex::new(());
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn free_port(ip: &str) -> u16 {
-    UdpSocket::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `trunkline run --config CONFIG --listen 127.0.0.1:0 --to TO`.
@@ -55,7 +47,7 @@ impl Drop for Killed {
 /// `sipp -sn uas` on 127.0.0.1 (`-aa`: answering INFO, NOTIFY, OPTIONS
 /// and UPDATE with 200 too).
 fn sipp_uas(aa: bool) -> (Killed, SocketAddr) {
-    let port = free_port("127.0.0.1");
+    let port = free_udp_port("127.0.0.1");
     let mut cmd = Command::new("sipp");
     cmd.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
         .args(["-nostdin", "-timeout", "180s"]);
@@ -76,7 +68,7 @@ fn sipp_uas(aa: bool) -> (Killed, SocketAddr) {
 /// Runs a SIPp uac against `proxy` from `ip`: `extra` names the scenario
 /// and the call count and rate.
 fn sipp_uac(proxy: SocketAddr, ip: &str, extra: &[&str]) -> Output {
-    let port = free_port(ip);
+    let port = free_udp_port(ip);
     Command::new("sipp")
         .arg(proxy.to_string())
         .args(["-i", ip, "-p", &port.to_string()])
@@ -84,20 +76,6 @@ fn sipp_uac(proxy: SocketAddr, ip: &str, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .expect("sipp runs")
-}
-
-/// SIPp's cumulative (successful, failed) calls.
-fn calls(out: &Output) -> (u64, u64) {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = |what: &str| {
-        stdout
-            .lines()
-            .rfind(|l| l.contains(what))
-            .and_then(|l| l.split('|').nth(2))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no `{what}` line in SIPp's output:\n{stdout}"))
-    };
-    (last("Successful call"), last("Failed call"))
 }
 
 #[test]
@@ -123,7 +101,7 @@ fn sipp_as_alice_with_digest_completes_1000_calls() {
             "100",
         ],
     );
-    assert_eq!(calls(&out), (1000, 0));
+    assert_eq!(sipp_calls(&String::from_utf8_lossy(&out.stdout)), (1000, 0));
     assert_eq!(out.status.code(), Some(0));
     let report = r.report(2);
     assert_eq!(report.sum("auth_successes"), 1000, "{report:?}");
@@ -138,7 +116,7 @@ fn sipp_without_credentials_completes_none() {
     let (_uas, uas) = sipp_uas(false);
     let r = edge(uas);
     let out = sipp_uac(r.addr, "127.0.0.1", &["-sn", "uac", "-m", "50", "-r", "50"]);
-    assert_eq!(calls(&out), (0, 50));
+    assert_eq!(sipp_calls(&String::from_utf8_lossy(&out.stdout)), (0, 50));
     let report = r.report(2);
     assert_eq!(report.sum("requests_forwarded"), 0, "{report:?}");
     assert!(report.sum("auth_challenges") >= 50, "{report:?}");
@@ -155,7 +133,7 @@ fn sipp_from_the_trusted_trunk_is_not_challenged() {
         "127.0.0.2",
         &["-sn", "uac", "-m", "1000", "-r", "200"],
     );
-    assert_eq!(calls(&out), (1000, 0));
+    assert_eq!(sipp_calls(&String::from_utf8_lossy(&out.stdout)), (1000, 0));
     let report = r.report(2);
     assert_eq!(report.sum("auth_challenges"), 0, "{report:?}");
     assert_eq!(report.sum("requests_forwarded"), 3000, "{report:?}");
@@ -213,7 +191,7 @@ fn a_flood_does_not_stop_the_trunk() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         (out, flood.join().unwrap())
     });
-    let (ok, failed) = calls(&out);
+    let (ok, failed) = sipp_calls(&String::from_utf8_lossy(&out.stdout));
     eprintln!(
         "flood: {sent} sent, {answers} answered (last at {last_answer:?}); calls: {ok} ok, {failed} failed"
     );

@@ -146,3 +146,42 @@ impl Drop for RunningRouter {
         let _ = self.child.wait();
     }
 }
+
+/// A UDP port free on `ip` now (bound, then let go): for a child process
+/// to bind.
+pub fn free_udp_port(ip: &str) -> u16 {
+    std::net::UdpSocket::bind((ip, 0))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free UDP port on {ip}: {e}"))
+}
+
+/// SIPp's cumulative (successful, failed) calls in its final screen
+/// (`-trace_screen`, or its standard output with `-nostdin`).
+pub fn sipp_calls(screen: &str) -> (u64, u64) {
+    let last = |what: &str| {
+        screen
+            .lines()
+            .rfind(|l| l.contains(what))
+            .and_then(|l| l.split('|').nth(2))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no `{what}` line in SIPp's output:\n{screen}"))
+    };
+    (last("Successful call"), last("Failed call"))
+}
+
+/// Every CDR in the JSON-lines files of `dir` (`[cdr] path`).
+pub fn read_cdrs(dir: &Path) -> Vec<crate::cdr::Cdr> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = e.expect("a directory entry").path();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for line in text.lines() {
+            out.push(
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{}: {e}: {line}", path.display())),
+            );
+        }
+    }
+    out
+}
