@@ -1023,12 +1023,6 @@ impl Calls {
         self.counters.byes_sent += 1;
         true
     }
-
-    /// Whether `id`'s call has its details still (for tests).
-    #[cfg(test)]
-    pub fn holds(&self, id: DialogId) -> bool {
-        self.table.get(id).is_some()
-    }
 }
 
 /// The call's record, from the table's times and the details kept.
