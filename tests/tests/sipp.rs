@@ -4,6 +4,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
 use trunkline_engine::proxy::Mode;
 use trunkline_tests::start_router;
@@ -16,7 +17,13 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The two runs take turns: a port `free_port` found free is only free
+/// until something binds it, and the other run's router and SIPps bind
+/// ports of their own meanwhile (CI once saw SIPp's `-p` port taken).
+static TURNS: Mutex<()> = Mutex::new(());
+
 fn sipp_through_trunkline(mode: Mode) {
+    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
     let uas_port = free_port();
     let uas_addr: SocketAddr = format!("127.0.0.1:{uas_port}").parse().unwrap();
     let mut uas = Command::new("sipp")
