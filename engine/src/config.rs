@@ -202,6 +202,7 @@ use trunkline_shards::tx::Timers;
 use crate::proxy::{LocalAddr, Locals, Mode, ProxyConfig, UnknownSource};
 
 mod calls;
+pub mod servers;
 
 use calls::{DialogsSection, QualitySection, parse_calls, parse_quality};
 
@@ -266,6 +267,9 @@ struct FileConfig {
     #[serde(default)]
     limit: Vec<Spanned<crate::security::call_limits::LimitSpec>>,
     topology_hiding: Option<Spanned<TopologyHidingSection>>,
+    #[serde(default)]
+    dispatcher: Vec<Spanned<crate::dispatch::DispatcherConfig>>,
+    dispatcher_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -401,6 +405,11 @@ pub struct Config {
     /// where the shards journal their confirmed calls, taken back at
     /// start (`runtime::journal`); `None`: no journal.
     pub journal: Option<PathBuf>,
+    /// The dispatcher sets (`[[dispatcher]]`, and the CSV's), checked.
+    pub dispatchers: Vec<crate::dispatch::DispatcherConfig>,
+    /// `dispatcher_file` (relative to the config file): the dispatcher
+    /// CSV, read again on reload.
+    pub dispatcher_file: Option<PathBuf>,
 }
 
 /// The `[auth]` section: who digest authentication knows, and how.
@@ -469,6 +478,8 @@ impl Default for Config {
             call_limits: Vec::new(),
             max_calls: 1_000_000,
             journal: None,
+            dispatchers: Vec::new(),
+            dispatcher_file: None,
         }
     }
 }
@@ -788,6 +799,7 @@ impl Config {
             cfg.auth = Some(parse_auth(a, path, &err)?);
         }
         parse_calls(&file, path, &mut cfg, &err)?;
+        servers::parse_dispatchers(&file, path, &mut cfg, &err)?;
         if cfg.auth.is_none() {
             if let Some((i, _)) = cfg
                 .policy

@@ -82,8 +82,11 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+mod shard;
 #[cfg(test)]
 mod tests;
+
+pub use shard::{Dispatchers, Picked, ShardDispatch};
 
 /// The port of a destination without one (RFC 3261 §19.1.2).
 pub const DEFAULT_PORT: u16 = 5060;
@@ -188,7 +191,9 @@ pub struct DispatcherConfig {
     pub id: String,
     /// How a destination is picked.
     pub algorithm: Algorithm,
-    /// `sip:IP[:PORT][;weight=N][;priority=N]`, at least one.
+    /// `sip:IP[:PORT][;weight=N][;priority=N]`, at least one (here or
+    /// in the dispatcher CSV).
+    #[serde(default)]
     pub destinations: Vec<String>,
     /// Time between OPTIONS probes, in milliseconds; 0 for none (default
     /// 10,000, the gateways' default).
@@ -205,6 +210,21 @@ pub struct DispatcherConfig {
     /// Answered probes in a row that bring it back (default 2).
     #[serde(default = "default_up_after")]
     pub up_after: u8,
+}
+
+impl Default for DispatcherConfig {
+    /// An empty `round-robin` set with the defaults.
+    fn default() -> DispatcherConfig {
+        DispatcherConfig {
+            id: String::new(),
+            algorithm: Algorithm::RoundRobin,
+            destinations: Vec::new(),
+            probe_interval_ms: default_probe_interval_ms(),
+            failover_codes: default_failover_codes(),
+            down_after: default_down_after(),
+            up_after: default_up_after(),
+        }
+    }
 }
 
 fn default_probe_interval_ms() -> u64 {
@@ -303,6 +323,18 @@ pub enum DispatchError {
         set: String,
         /// As written.
         code: String,
+    },
+    /// Two sets with the same id.
+    #[error("dispatcher {set:?}: two sets have this id")]
+    DuplicateId {
+        /// The set's id.
+        set: String,
+    },
+    /// An id longer than a policy action can name (63 bytes).
+    #[error("dispatcher {set:?}: the id is longer than 63 bytes")]
+    LongId {
+        /// The set's id.
+        set: String,
     },
     /// `down_after = 0` or `up_after = 0`.
     #[error("dispatcher {set:?}: {field} must be at least 1")]
@@ -622,6 +654,11 @@ impl DispatchSet {
     /// Whether a final `code` fails a call over to the next destination.
     pub fn fails_over(&self, code: u16) -> bool {
         self.failover.contains(code)
+    }
+
+    /// The final codes that fail a call over to the next destination.
+    pub fn failover_codes(&self) -> CodeSet {
+        self.failover
     }
 
     /// Time between probes; `None` when the set is not probed.

@@ -82,6 +82,12 @@ impl GatewayCaps {
         self.active.get(&target.cap_key).copied().unwrap_or(0) < share
     }
 
+    /// The call slots `target`'s gateway holds on this shard (attempts in
+    /// progress and answered calls): `least-calls`' count.
+    pub fn active(&self, target: &Target) -> u32 {
+        self.active.get(&target.cap_key).copied().unwrap_or(0)
+    }
+
     /// An attempt to `target` started: it holds one of the gateway's call
     /// slots (when it has a cap) until [`GatewayCaps::put_back`] or, once
     /// answered, until its dialog ends. Returns the key of the slot held.

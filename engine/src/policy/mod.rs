@@ -81,6 +81,8 @@ pub enum Action {
     SetGroup(GroupName),
     /// Count the request against the rate limit of this name.
     RateLimit(Box<str>),
+    /// Send the request to a destination of this dispatcher set.
+    Dispatch(GroupName),
     /// Edit the forwarded copy's headers.
     Edit(Box<EditRule>),
     /// The call's maximum duration.
@@ -237,6 +239,10 @@ impl Policy {
                         .ok_or_else(|| format!("{}: set_group: name too long", s.name))?,
                 ),
                 ActionSpec::RateLimit(n) => Action::RateLimit(n.as_str().into()),
+                ActionSpec::Dispatch(d) => Action::Dispatch(
+                    GroupName::new(d)
+                        .ok_or_else(|| format!("{}: dispatch: set id too long", s.name))?,
+                ),
                 ActionSpec::HideTopology => Action::HideTopology,
                 ActionSpec::MaxDuration(s) => {
                     Action::MaxDuration(std::time::Duration::from_secs(*s))
@@ -478,6 +484,7 @@ impl PolicyShard {
                 Action::Authenticate => "authenticate",
                 Action::SetGroup(_) => "set_group",
                 Action::RateLimit(_) => "rate_limit",
+                Action::Dispatch(_) => "dispatch",
                 Action::Edit(_) => "edit",
                 Action::MaxDuration(_) => "max_duration_s",
                 Action::HideTopology => "topology_hiding",

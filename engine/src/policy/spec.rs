@@ -34,6 +34,7 @@ pub(crate) struct FileRule {
     authenticate: Option<Spanned<String>>,
     set_group: Option<Spanned<String>>,
     rate_limit: Option<Spanned<String>>,
+    dispatch: Option<Spanned<String>>,
     max_duration_s: Option<Spanned<u64>>,
     topology_hiding: Option<Spanned<bool>>,
     add_header: Option<Spanned<Vec<Spanned<String>>>>,
@@ -125,6 +126,9 @@ pub enum ActionSpec {
     SetGroup(String),
     /// Count the request against this rate limit; go on.
     RateLimit(String),
+    /// Send the request to a destination of this dispatcher set
+    /// (`[[dispatcher]] id`); go on.
+    Dispatch(String),
     /// Edit the headers of the forwarded copy; go on.
     Edit(EditSpec),
     /// End the call after this many seconds (`[dialogs] max_duration_s`
@@ -190,6 +194,7 @@ impl ActionSpec {
             ActionSpec::Authenticate => "authenticate",
             ActionSpec::SetGroup(_) => "set_group",
             ActionSpec::RateLimit(_) => "rate_limit",
+            ActionSpec::Dispatch(_) => "dispatch",
             ActionSpec::Edit(_) => "edit",
             ActionSpec::MaxDuration(_) => "max_duration_s",
             ActionSpec::HideTopology => "topology_hiding",
@@ -397,16 +402,20 @@ fn check_action<E>(i: usize, rule: &Spanned<FileRule>, err: ErrFn<'_, E>) -> Res
         }
         actions.push(("authenticate", a.span(), ActionSpec::Authenticate));
     }
-    for (v, k) in [(&r.set_group, "set_group"), (&r.rate_limit, "rate_limit")] {
+    for (v, k) in [
+        (&r.set_group, "set_group"),
+        (&r.rate_limit, "rate_limit"),
+        (&r.dispatch, "dispatch"),
+    ] {
         if let Some(v) = v {
             let name = v.get_ref().trim();
             if name.is_empty() {
                 return Err(err(Some(v.span()), &key(k), "must name one".into()));
             }
-            let a = if k == "set_group" {
-                ActionSpec::SetGroup(name.to_string())
-            } else {
-                ActionSpec::RateLimit(name.to_string())
+            let a = match k {
+                "set_group" => ActionSpec::SetGroup(name.to_string()),
+                "dispatch" => ActionSpec::Dispatch(name.to_string()),
+                _ => ActionSpec::RateLimit(name.to_string()),
             };
             actions.push((k, v.span(), a));
         }
@@ -447,7 +456,7 @@ fn check_action<E>(i: usize, rule: &Spanned<FileRule>, err: ErrFn<'_, E>) -> Res
             Some(rule.span()),
             &format!("policy[{i}]"),
             "needs one action: reply, drop, accept, authenticate, set_group, rate_limit, \
-             max_duration_s, topology_hiding, or header edits (add_header, remove_header, replace_header, set_from_user, \
+             dispatch, max_duration_s, topology_hiding, or header edits (add_header, remove_header, replace_header, set_from_user, \
              set_from_display, set_to_user, set_pai)"
                 .into(),
         )),

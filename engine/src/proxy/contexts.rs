@@ -63,6 +63,9 @@ pub(crate) struct Ctx {
     pub next_target: usize,
     /// Serial search: a branch timed out (it counts as a 408 in §16.7).
     pub timed_out: bool,
+    /// Serial search of a dispatcher set's destinations: the final codes
+    /// that move it on (its `failover_codes`; a timeout counts as 408).
+    pub failover: Option<crate::dispatch::CodeSet>,
     /// The call this INVITE started, when calls are tracked.
     pub call: Option<trunkline_shards::dialog::CallRef>,
     /// The policy's header edits for each copy (a serial search's later
@@ -191,6 +194,7 @@ impl Contexts {
         c.targets.clear();
         c.next_target = 0;
         c.timed_out = false;
+        c.failover = None;
         c.src = None;
         c.local = 0;
         CtxId {

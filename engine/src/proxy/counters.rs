@@ -82,6 +82,14 @@ pub struct Counters {
     pub names_failed: u64,
     /// INVITE copies sent to a name's next address after 503 or a timeout.
     pub names_failovers: u64,
+    /// Requests sent to a dispatcher set's destination (`dispatch = ID`).
+    pub dispatched: u64,
+    /// Requests for a dispatcher set refused: no such set (500), or none
+    /// of its destinations alive and reachable (503).
+    pub dispatch_unavailable: u64,
+    /// INVITE copies sent to a set's next destination after a failover
+    /// code or a timeout.
+    pub dispatch_failovers: u64,
     /// Messages carrying a topology-hiding token that does not decode or
     /// fails its MAC (forged or altered): requests refused with 403, ACKs
     /// and responses dropped.

@@ -114,6 +114,9 @@ pub struct Services {
     /// The call limits (`[[limit]]`): concurrent calls and calls per
     /// second per customer, source, carrier, gateway.
     pub call_limits: Option<Arc<crate::security::call_limits::CallLimits>>,
+    /// The dispatcher sets (`[[dispatcher]]`) policy rules send requests
+    /// to (`dispatch = ID`), swapped whole on reload.
+    pub dispatchers: Option<Arc<crate::dispatch::Dispatchers>>,
 }
 
 /// Where to send the bytes [`ProxyCore::poll_transmit`] wrote.
@@ -231,6 +234,14 @@ impl ProxyCore {
             .clone()
             .filter(|_| cfg.mode == Mode::Stateful)
             .map(|t| t.for_shard(shard, seed ^ 0x6c63_7273_6565_6421));
+        let mut route = Route::new(cfg.default_route, lcr, cfg.edge.open_relay);
+        if let Some(d) = &services.dispatchers {
+            route.set_dispatch(crate::dispatch::ShardDispatch::new(
+                d.clone(),
+                seed ^ 0x6469_7370,
+                CallIdMinter::new(ShardId(shard), seed ^ 0x7072_6f62),
+            ));
+        }
         ProxyCore {
             ingress: Ingress::new(cfg.limits),
             stored: Stored::default(),
@@ -254,7 +265,7 @@ impl ProxyCore {
                     shard,
                 ),
                 limits: Limits::new(services.rate_limits.clone(), services.call_limits.clone()),
-                route: Route::new(cfg.default_route, lcr, cfg.edge.open_relay),
+                route,
                 header_edits: HeaderEdits::new(services.digest.is_some()),
                 calls: cfg.dialogs.filter(|_| cfg.mode == Mode::Stateful).map(|d| {
                     let limits = services.call_limits.clone();
@@ -308,8 +319,10 @@ impl ProxyCore {
         let p = &self.pipe;
         let a = &p.auth.counters;
         Counters {
-            probes_sent: p.prober.counters.sent,
-            probe_failures: p.prober.counters.failures,
+            probes_sent: p.prober.counters.sent
+                + p.route.dispatch.as_ref().map_or(0, |d| d.probes_sent),
+            probe_failures: p.prober.counters.failures
+                + p.route.dispatch.as_ref().map_or(0, |d| d.probe_failures),
             refused_sources: p.counters.refused_sources + a.refused_sources,
             auth_challenges: a.challenges,
             auth_successes: a.successes,
@@ -416,7 +429,9 @@ impl ProxyCore {
     pub fn handle_datagram(&mut self, now: Instant, buf: &[u8], src: SocketAddr, local: u16) {
         let p = &mut self.pipe;
         p.counters.received += 1;
-        if p.route.has_lcr() && p.prober.next_round().is_none() {
+        if (p.route.has_lcr() && p.prober.next_round().is_none())
+            || p.route.dispatch.as_ref().is_some_and(|d| d.unstarted())
+        {
             p.probe_round(now); // the first round starts with the traffic
         }
         let msg = match self.ingress.frame(buf) {
@@ -494,7 +509,11 @@ impl ProxyCore {
         let sweep = p.caps.next_sweep();
         let names = p.route.names.next_deadline();
         let calls = p.calls.as_ref().and_then(Calls::next_deadline);
-        [tx, probe, sweep, names, calls].into_iter().flatten().min()
+        let dispatch = p.route.dispatch.as_ref().and_then(|d| d.next_round());
+        [tx, probe, sweep, names, calls, dispatch]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next host name to look up for a parked request
@@ -579,6 +598,15 @@ impl ProxyCore {
     /// Probed gateways on this shard and whether each is up.
     pub fn gateway_states(&self) -> Vec<(SocketAddr, bool)> {
         self.pipe.prober.states().collect()
+    }
+
+    /// The dispatcher sets' destinations on this shard: (set id, address,
+    /// up by this shard's probes).
+    pub fn dispatcher_states(&self) -> Vec<(String, SocketAddr, bool)> {
+        let d = self.pipe.route.dispatch.as_ref();
+        d.into_iter()
+            .flat_map(|d| d.states().map(|(s, a, up)| (s.to_string(), a, up)))
+            .collect()
     }
 
     /// The next datagram to send, written into `out`.
@@ -921,7 +949,7 @@ impl Pipeline {
     /// and client transaction when `req` has a server transaction.
     /// `attrs`: what the stages before marked the request with.
     fn forward_with(&mut self, now: Instant, req: &Request<'_, '_>, attrs: &Attributes) {
-        let (wire, clock) = (&self.wire, &self.clock);
+        let (wire, clock, caps) = (&self.wire, &self.clock, &self.caps);
         let decision = self.route.decide(
             now,
             req,
@@ -931,6 +959,7 @@ impl Pipeline {
             Asks {
                 at: || clock.at(now),
                 seed: || wire.seed_of(req.sum.call_id, req.sum.cseq.seq),
+                live: |t: &crate::lcr::Target| caps.active(t),
             },
         );
         let (dest, out) = match decision {
@@ -1126,6 +1155,19 @@ impl Pipeline {
 
     /// Runs a probing round when one is due, and queues its probes.
     fn probe_round(&mut self, now: Instant) {
+        if let Some(d) = self.route.dispatch.as_mut() {
+            d.round(now);
+            loop {
+                let mut buf = self.tx.take_buf();
+                match d.write_next(&self.cfg.locals, &mut buf) {
+                    Some((dest, local)) => self.wire.queue(dest, local, buf),
+                    None => {
+                        self.tx.give_buf(buf);
+                        break;
+                    }
+                }
+            }
+        }
         if !self.route.has_lcr() {
             return;
         }

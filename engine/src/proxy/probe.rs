@@ -190,21 +190,7 @@ impl Prober {
             let a = &locals.addrs[local];
             self.call_id.clear();
             self.minter.mint(a.host.as_bytes(), &mut self.call_id);
-            let _ = write!(
-                buf,
-                "OPTIONS sip:{dest} SIP/2.0\r\n\
-Via: SIP/2.0/UDP {hp};branch={branch}{seq:x}\r\n\
-Max-Forwards: 70\r\n\
-From: <sip:ping@{hp}>;tag=tlp{seq:x}\r\n\
-To: <sip:{dest}>\r\n\
-Call-ID: {cid}\r\n\
-CSeq: 1 OPTIONS\r\n\
-User-Agent: trunkline\r\n\
-Content-Length: 0\r\n\r\n",
-                hp = a.host_port,
-                branch = PROBE_BRANCH,
-                cid = String::from_utf8_lossy(&self.call_id),
-            );
+            write_options(buf, dest, &a.host_port, PROBE_BRANCH, seq, &self.call_id);
             self.counters.sent += 1;
             return Some((dest, local as u16));
         }
@@ -260,8 +246,34 @@ Content-Length: 0\r\n\r\n",
     }
 }
 
+/// Writes an OPTIONS probe to `dest` from our `host_port` into `buf`: its
+/// branch is `branch_prefix` then `seq` in hex (how an answer is matched
+/// without a transaction), its Call-ID `call_id` (minted with the shard).
+pub(crate) fn write_options(
+    buf: &mut Vec<u8>,
+    dest: SocketAddr,
+    host_port: &str,
+    branch_prefix: &str,
+    seq: u64,
+    call_id: &[u8],
+) {
+    let _ = write!(
+        buf,
+        "OPTIONS sip:{dest} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {host_port};branch={branch_prefix}{seq:x}\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:ping@{host_port}>;tag=tlp{seq:x}\r\n\
+To: <sip:{dest}>\r\n\
+Call-ID: {cid}\r\n\
+CSeq: 1 OPTIONS\r\n\
+User-Agent: trunkline\r\n\
+Content-Length: 0\r\n\r\n",
+        cid = String::from_utf8_lossy(call_id),
+    );
+}
+
 /// The listener a probe to `dest` leaves by: the first that
 /// [reaches](super::next_hop::LocalAddr::reaches) it; `None` when none does.
-fn probe_local(locals: &Locals, dest: SocketAddr) -> Option<usize> {
+pub(crate) fn probe_local(locals: &Locals, dest: SocketAddr) -> Option<usize> {
     locals.addrs.iter().position(|l| l.reaches(dest))
 }

@@ -27,8 +27,14 @@ impl Pipeline {
                 ResponseOutcome::Unmatched => {}
             }
         }
-        if self.route.has_lcr() && self.prober.on_response(msg, msg.status_code().unwrap_or(0)) {
+        let code = msg.status_code().unwrap_or(0);
+        if self.route.has_lcr() && self.prober.on_response(msg, code) {
             return;
+        }
+        if let Some(d) = self.route.dispatch.as_mut() {
+            if d.on_response(now, msg, code) {
+                return;
+            }
         }
         self.forward_response_stateless(msg, rsp.sum);
     }
@@ -193,6 +199,10 @@ impl Pipeline {
             }
             self.relay_response(now, msg, u.ctx, server, code);
             self.drop_request(u.ctx);
+            // §16.7 step 10: the other branches of a fork are cancelled.
+            if self.ctxs.get(u.ctx).is_some_and(|c| c.branches.len() > 1) {
+                self.cancel_context(now, u.ctx);
+            }
             return;
         }
         self.release_slot(u.ctx, b);
@@ -509,6 +519,9 @@ impl Pipeline {
         };
         if !ctx.followers.contains(Followers::SERIAL) {
             return false;
+        }
+        if let Some(codes) = &ctx.failover {
+            return codes.contains(code);
         }
         match ctx.targets.first() {
             Some(t) if t.keeps_request_uri() => code == 503 || code == 408,

@@ -92,10 +92,27 @@ impl Pipeline {
         ctx.followers.insert(Followers::SERIAL);
         ctx.edits = attrs.edits;
         ctx.hide = attrs.hide_topology || self.revealed;
-        if let Some(q) = &self.quality {
+        let picked = self.route.picked.take();
+        ctx.failover = picked.map(|p| p.failover);
+        if let (Some(q), None) = (&self.quality, picked) {
             // Quality routing: demoted gateways are tried last.
             let moved = q.reorder(now, &mut ctx.targets, |t| t.cap_key);
             self.counters.lcr_demoted += moved as u64;
+        }
+        if picked.is_some_and(|p| p.parallel) {
+            // A parallel fork (§16.6, §16.7): every target at once; the
+            // best response wins, a 2xx cancels the others.
+            let mut started = false;
+            while self.start_targets(now, id, req) {
+                started = true;
+            }
+            if !started {
+                if let Some(ctx) = self.ctxs.get_mut(id) {
+                    ctx.final_sent = true;
+                }
+                self.local_final(now, id, server, 503, reason);
+            }
+            return;
         }
         if !self.start_targets(now, id, req) {
             if let Some(ctx) = self.ctxs.get_mut(id) {
@@ -221,7 +238,10 @@ impl Pipeline {
                 // Not tracked: nothing would give the slots back.
                 l.limits().release(held);
             }
-            if b > 0 {
+            let dispatched = self.ctxs.get(id).is_some_and(|c| c.failover.is_some());
+            if b > 0 && dispatched {
+                self.counters.dispatch_failovers += 1;
+            } else if b > 0 {
                 let counters = &mut self.counters;
                 if target.keeps_request_uri() {
                     counters.names_failovers += 1;

@@ -595,6 +595,7 @@ fn the_transaction_cap_answers_503_without_state() {
 }
 
 mod calls;
+mod dispatch;
 mod dns;
 mod edge;
 mod edits;

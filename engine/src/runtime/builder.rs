@@ -58,6 +58,9 @@ pub enum StartError {
     /// A call limit (`[[limit]]`) is wrong.
     #[error("[[limit]] refused: {0}")]
     CallLimits(crate::security::call_limits::LimitError),
+    /// A dispatcher set (`[[dispatcher]]`) is wrong.
+    #[error("[[dispatcher]] refused: {0}")]
+    Dispatch(crate::dispatch::DispatchError),
     /// The CDR sinks could not start.
     #[error("[cdr] refused: {0}")]
     Cdr(crate::cdr::CdrError),
@@ -250,9 +253,16 @@ impl RouterBuilder {
             .proxy
             .quality
             .map(|_| Arc::new(super::board::Board::new(config.shards)));
+        let dispatchers = match config.dispatchers.as_slice() {
+            [] => None,
+            sets => Some(Arc::new(
+                crate::dispatch::Dispatchers::new(sets.to_vec()).map_err(StartError::Dispatch)?,
+            )),
+        };
         let reloader = Arc::new(
             Reloader::new(table.clone(), reloadable_policy, subscribers)
-                .with_calls(call_limits.clone(), board.clone()),
+                .with_calls(call_limits.clone(), board.clone())
+                .with_dispatchers(dispatchers.clone(), config.file.clone()),
         );
         let control = match &config.control {
             Some(path) => {
@@ -269,6 +279,7 @@ impl RouterBuilder {
             shield: Some(shield),
             rate_limits,
             call_limits,
+            dispatchers,
         };
         // The CDR writer runs before the shards, which hand it records.
         let cdr = match config.cdr.enabled() {

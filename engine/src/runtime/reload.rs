@@ -1,6 +1,6 @@
 //! The one reload path: everything the router can reload without a
 //! restart (the routing table, the request policy, the digest
-//! subscribers; dispatcher sets later) is re-read and checked first, all of it, then
+//! subscribers, the dispatcher sets) is re-read and checked first, all of it, then
 //! put in service together; if any part fails its check, nothing changes
 //! and the answer says which part and why. SIGHUP and the control
 //! socket's `reload` both call [`Reloader::reload`].
@@ -99,6 +99,19 @@ impl Reloader {
     ) -> Reloader {
         self.limits = limits;
         self.board = board;
+        self
+    }
+
+    /// Reloads the dispatcher sets in service from the configuration
+    /// file `file` (its `[[dispatcher]]` tables and `dispatcher_file`).
+    pub fn with_dispatchers(
+        mut self,
+        sets: Option<Arc<crate::dispatch::Dispatchers>>,
+        file: Option<PathBuf>,
+    ) -> Reloader {
+        if let (Some(sets), Some(file)) = (sets, file) {
+            self.parts.push(Box::new(DispatcherFile { sets, file }));
+        }
         self
     }
 
@@ -324,6 +337,63 @@ impl Staged for StagedSubscribers<'_> {
         tracing::info!("subscribers in service: {summary}");
         format!("subscribers: {summary}")
     }
+}
+
+/// The dispatcher sets, reloaded from the configuration file (and the
+/// CSV it names): every set checked first; in service, each shard keeps
+/// the health of the destinations whose address remains.
+struct DispatcherFile {
+    sets: Arc<crate::dispatch::Dispatchers>,
+    file: PathBuf,
+}
+
+impl Reloadable for DispatcherFile {
+    fn name(&self) -> &'static str {
+        "dispatcher"
+    }
+
+    fn stage(&self) -> Result<Box<dyn Staged + '_>, String> {
+        let cfg = Config::load(&self.file).map_err(|e| e.to_string())?;
+        if cfg.dispatchers.is_empty() {
+            return Err(format!(
+                "{}: every [[dispatcher]] was removed: that takes a restart",
+                self.file.display()
+            ));
+        }
+        crate::dispatch::Dispatchers::check(&cfg.dispatchers).map_err(|e| e.to_string())?;
+        Ok(Box::new(StagedSets {
+            sets: &self.sets,
+            new: cfg.dispatchers,
+        }))
+    }
+
+    fn status(&self) -> String {
+        sets_summary(&self.sets.current())
+    }
+}
+
+/// Dispatcher sets read and checked, ready to go into service.
+struct StagedSets<'t> {
+    sets: &'t crate::dispatch::Dispatchers,
+    new: Vec<crate::dispatch::DispatcherConfig>,
+}
+
+impl Staged for StagedSets<'_> {
+    fn commit(self: Box<Self>) -> String {
+        let summary = sets_summary(&self.new);
+        if let Err(e) = self.sets.swap(self.new) {
+            // Checked when staged: not reached.
+            return format!("dispatcher: refused: {e}");
+        }
+        tracing::info!("{summary}");
+        summary
+    }
+}
+
+/// `dispatcher: N sets, M destinations`.
+fn sets_summary(sets: &[crate::dispatch::DispatcherConfig]) -> String {
+    let dests: usize = sets.iter().map(|s| s.destinations.len()).sum();
+    format!("dispatcher: {} sets, {dests} destinations", sets.len())
 }
 
 /// `FILE: N policy rules`.

@@ -153,6 +153,9 @@ pub struct Attributes {
     pub max_duration: Option<std::time::Duration>,
     /// A policy rule asked for topology hiding (`topology_hiding = true`).
     pub hide_topology: bool,
+    /// The dispatcher set a policy rule sends the request to (`dispatch =
+    /// ID`): the route stage picks its destination there.
+    pub dispatch: Option<GroupName>,
 }
 
 impl Attributes {

@@ -89,6 +89,7 @@ impl RequestStage for Policy {
                 Action::Accept => return Verdict::Continue,
                 Action::Authenticate => cx.attrs.authenticate = true,
                 Action::SetGroup(g) => cx.attrs.group = Some(*g),
+                Action::Dispatch(d) => cx.attrs.dispatch = Some(*d),
                 Action::MaxDuration(d) => cx.attrs.max_duration = Some(*d),
                 Action::HideTopology => cx.attrs.hide_topology = true,
                 Action::Edit(_) => {

@@ -7,8 +7,11 @@
 //! the Request-URI. A next hop given by host name is looked up in the
 //! shard's name cache ([`crate::dns::cache`]): answered, it gives the
 //! addresses (an INVITE tries each in turn, RFC 3263 §4.3); unknown, the
-//! request is parked until the name is looked up. Later: a dispatcher
-//! set, a registrar's bindings.
+//! request is parked until the name is looked up. A request a policy rule
+//! sends to a dispatcher set (`dispatch = ID`, [`crate::dispatch`]) goes
+//! to the set's destinations instead, in the order its algorithm picks
+//! (an INVITE tries them in turn, or all at once for `parallel`); with
+//! none alive, 503. Later: a registrar's bindings.
 //!
 //! A next hop that is one of our addresses would loop (482); one of an
 //! address family we have no listener for cannot be reached (503).
@@ -74,14 +77,21 @@ pub struct Route {
     pub(crate) targets: Vec<Target>,
     /// Next hops given by host name: answers and parked requests.
     pub(crate) names: Names,
+    /// The dispatcher sets, this shard's copy (with their probes).
+    pub(crate) dispatch: Option<crate::dispatch::ShardDispatch>,
+    /// How the search of the targets just picked from a dispatcher set
+    /// goes on (`None`: they are not a set's).
+    pub(crate) picked: Option<crate::dispatch::Picked>,
 }
 
 /// What [`Route::decide`] asks for only when it needs it: `at` the
 /// wall-clock time (the routing table's time windows), `seed` the draw that
 /// orders a name's addresses for this request.
-pub(crate) struct Asks<A, S> {
+pub(crate) struct Asks<A, S, L> {
     pub at: A,
     pub seed: S,
+    /// A dispatcher target's live calls on this shard (`least-calls`).
+    pub live: L,
 }
 
 impl Route {
@@ -100,7 +110,15 @@ impl Route {
             plan: NextHopPlan::default(),
             targets: Vec::new(),
             names: Names::default(),
+            dispatch: None,
+            picked: None,
         }
+    }
+
+    /// Sends the requests policy rules name a dispatcher set for to the
+    /// set's destinations.
+    pub fn set_dispatch(&mut self, dispatch: crate::dispatch::ShardDispatch) {
+        self.dispatch = Some(dispatch);
     }
 
     /// Whether least-cost routing is configured.
@@ -127,19 +145,25 @@ impl Route {
 
     /// Decides where `req` goes at `now`, counting in `counters`; `asks`
     /// gives what is computed only when needed.
-    pub(crate) fn decide<A: FnOnce() -> At, S: FnOnce() -> u64>(
+    pub(crate) fn decide<A: FnOnce() -> At, S: FnOnce() -> u64, L: Fn(&Target) -> u32>(
         &mut self,
         now: Instant,
         req: &Request<'_, '_>,
         attrs: &Attributes,
         locals: &Locals,
         counters: &mut Counters,
-        asks: Asks<A, S>,
+        asks: Asks<A, S, L>,
     ) -> Decision {
-        let Asks { at, seed } = asks;
+        let Asks { at, seed, live } = asks;
         let msg = req.msg;
+        self.picked = None;
         let planned = next_hop::plan(msg, locals, self.default_route, &mut self.plan);
         let by_uri = !self.plan.by_route && self.plan.new_ruri.is_none();
+        if let (Some(set), true, true) = (attrs.dispatch, by_uri, req.initial()) {
+            if planned != Err(NextHopError::BadRoute) {
+                return self.dispatch(req, &set, locals, counters, live);
+            }
+        }
         let lcr_call = req.server.is_some()
             && req.method() == Method::Invite
             && req.initial()
@@ -255,6 +279,58 @@ impl Route {
                 Err(Decision::Serial { reason })
             }
             [first, ..] => Ok(first.dest),
+        }
+    }
+}
+
+impl Route {
+    /// The targets of an initial request a policy rule sent to dispatcher
+    /// set `set`: an INVITE (stateful) searches them, in turn or at once;
+    /// another request goes to the first.
+    fn dispatch(
+        &mut self,
+        req: &Request<'_, '_>,
+        set: &GroupName,
+        locals: &Locals,
+        counters: &mut Counters,
+        live: impl Fn(&Target) -> u32,
+    ) -> Decision {
+        let Some(d) = self.dispatch.as_mut() else {
+            counters.dispatch_unavailable += 1;
+            return Decision::Refuse {
+                code: 500,
+                reason: b"No Dispatcher Set",
+            };
+        };
+        let Some(picked) = d.targets(set, req.msg, req.sum, live, &mut self.targets) else {
+            counters.dispatch_unavailable += 1;
+            return Decision::Refuse {
+                code: 500,
+                reason: b"No Dispatcher Set",
+            };
+        };
+        // Our own addresses and unreachable families are left out.
+        self.targets
+            .retain(|t| !locals.has(t.dest) && locals.egress(req.local, t.dest).is_some());
+        self.targets.truncate(MAX_TARGETS);
+        let Some(first) = self.targets.first() else {
+            counters.dispatch_unavailable += 1;
+            return Decision::Refuse {
+                code: 503,
+                reason: b"No Destination Available",
+            };
+        };
+        counters.dispatched += 1;
+        if req.server.is_some() && req.method() == Method::Invite {
+            self.picked = Some(picked);
+            return Decision::Serial {
+                reason: b"No Destination Available",
+            };
+        }
+        let dest = first.dest;
+        match locals.egress(req.local, dest) {
+            Some(out) => Decision::Hop { dest, out },
+            None => NextHopError::NoListener.into(),
         }
     }
 }

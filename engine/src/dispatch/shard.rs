@@ -1,0 +1,391 @@
+//! The dispatcher in service: the sets shared by the shards and swapped
+//! whole on reload ([`Dispatchers`]), and each shard's own copy of them
+//! ([`ShardDispatch`]): the algorithms' state, the destinations' health
+//! from this shard's OPTIONS probes, the targets of a request.
+//!
+//! Every shard probes every destination of a probed set on its own, as
+//! gateways are probed ([`crate::proxy::probe`]): one OPTIONS per
+//! destination per shard per `probe_interval_ms`, no state shared. A
+//! probe is a datagram, not a transaction: its timeout is the next round,
+//! so an instance that stops answering is down after `down_after`
+//! intervals (at most `down_after` × `probe_interval_ms`, plus one
+//! interval), and the calls sent to it before that fail over on timeout
+//! or on a failover code.
+//!
+//! `least-calls` counts the calls each destination holds on this shard:
+//! an attempt holds one from its start until it fails, an answered call
+//! until its BYE (the gateways' call slots, [`crate::lcr::caps`]). Calls
+//! spread over the shards by Call-ID hash, so each shard balances its
+//! share and the shares add up; there is no cross-shard count to go
+//! stale. A BYE that never passes through us leaves a call counted until
+//! [`crate::lcr::caps::DIALOG_MAX`].
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use trunkline_parser::{Message, Uri};
+use trunkline_shards::CallIdMinter;
+
+use super::{Algorithm, CodeSet, DispatchError, DispatchSet, DispatcherConfig, Key};
+use crate::lcr::{GroupName, Target};
+use crate::proxy::Locals;
+use crate::proxy::probe::{probe_local, write_options};
+
+/// The branch prefix of dispatcher probes: then the set's index, `x`,
+/// and the probe number (gateways' probes use `z9hG4bKtlp`).
+const PROBE_BRANCH: &str = "z9hG4bKtld";
+
+/// The dispatcher sets in service, shared by the shards: a reload swaps
+/// them whole, and each shard takes the new ones before its next request.
+#[derive(Debug)]
+pub struct Dispatchers {
+    sets: ArcSwap<Vec<DispatcherConfig>>,
+    generation: AtomicU64,
+}
+
+impl Dispatchers {
+    /// The sets of `configs`, each checked ([`DispatchSet::new`]); ids
+    /// must be unique.
+    pub fn new(configs: Vec<DispatcherConfig>) -> Result<Dispatchers, DispatchError> {
+        Dispatchers::check(&configs)?;
+        Ok(Dispatchers {
+            sets: ArcSwap::from_pointee(configs),
+            generation: AtomicU64::new(1),
+        })
+    }
+
+    /// Puts `configs` in service (checked first: on error the sets in
+    /// service stay). Health is kept by destination address.
+    pub fn swap(&self, configs: Vec<DispatcherConfig>) -> Result<(), DispatchError> {
+        Dispatchers::check(&configs)?;
+        self.sets.store(Arc::new(configs));
+        self.generation.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+
+    /// The sets in service.
+    pub fn current(&self) -> Arc<Vec<DispatcherConfig>> {
+        self.sets.load_full()
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Checks sets before they go in service: each builds, ids are
+    /// unique and short enough for a policy action.
+    pub fn check(configs: &[DispatcherConfig]) -> Result<(), DispatchError> {
+        for (i, c) in configs.iter().enumerate() {
+            DispatchSet::new(c, 0)?;
+            if GroupName::new(&c.id).is_none() {
+                return Err(DispatchError::LongId { set: c.id.clone() });
+            }
+            if configs[..i].iter().any(|o| o.id == c.id) {
+                return Err(DispatchError::DuplicateId { set: c.id.clone() });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One set on a shard, with its probing state.
+#[derive(Debug)]
+struct ShardSet {
+    set: DispatchSet,
+    name: GroupName,
+    /// When its next probing round is due (`None`: before the first).
+    next_round: Option<Instant>,
+    /// The probe of the current round still unanswered, by destination.
+    awaiting: Vec<Option<u64>>,
+}
+
+/// What [`ShardDispatch::targets`] picked: how its search goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Picked {
+    /// Final codes that move the search to the next destination.
+    pub failover: CodeSet,
+    /// Every target at once (`parallel`), not one after another.
+    pub parallel: bool,
+}
+
+/// This shard's dispatcher: its copy of the sets, their probes.
+#[derive(Debug)]
+pub struct ShardDispatch {
+    shared: Arc<Dispatchers>,
+    generation: u64,
+    sets: Vec<ShardSet>,
+    seed: u64,
+    /// Pending probe number → (set index, destination).
+    pending: HashMap<u64, (usize, SocketAddr), foldhash::fast::FixedState>,
+    sends: VecDeque<(usize, SocketAddr, u64)>,
+    seq: u64,
+    minter: CallIdMinter,
+    call_id: Vec<u8>,
+    order: Vec<usize>,
+    live: Vec<u32>,
+    /// Probes sent, and probes unanswered or answered with a failure.
+    pub probes_sent: u64,
+    pub probe_failures: u64,
+}
+
+impl ShardDispatch {
+    /// Shard's copy of `shared`; `seed` seeds `random`, `minter` mints
+    /// the probes' Call-IDs (their answers come back to this shard).
+    pub fn new(shared: Arc<Dispatchers>, seed: u64, minter: CallIdMinter) -> ShardDispatch {
+        let mut d = ShardDispatch {
+            shared,
+            generation: 0,
+            sets: Vec::new(),
+            seed,
+            pending: HashMap::default(),
+            sends: VecDeque::new(),
+            seq: 0,
+            minter,
+            call_id: Vec::new(),
+            order: Vec::new(),
+            live: Vec::new(),
+            probes_sent: 0,
+            probe_failures: 0,
+        };
+        d.refresh();
+        d
+    }
+
+    /// Takes the sets in service if they changed since: health and the
+    /// algorithm's state kept for the sets (by id) and destinations (by
+    /// address) that remain.
+    pub fn refresh(&mut self) {
+        let generation = self.shared.generation();
+        if generation == self.generation {
+            return;
+        }
+        self.generation = generation;
+        let configs = self.shared.current();
+        let mut old = std::mem::take(&mut self.sets);
+        for (i, c) in configs.iter().enumerate() {
+            // Checked when put in service.
+            let Ok(new) = DispatchSet::new(c, self.seed ^ i as u64) else {
+                continue;
+            };
+            let name = GroupName::new(&c.id).expect("checked");
+            let n = new.destinations().len();
+            let s = match old.iter().position(|o| o.set.id() == c.id) {
+                Some(at) => {
+                    let mut s = old.swap_remove(at);
+                    s.set.reload(new);
+                    s
+                }
+                None => ShardSet {
+                    set: new,
+                    name,
+                    next_round: None,
+                    awaiting: Vec::new(),
+                },
+            };
+            self.sets.push(s);
+            let s = self.sets.last_mut().expect("pushed");
+            // Probes in flight are matched by address from now on.
+            s.awaiting = vec![None; n];
+        }
+        self.pending.clear();
+        self.sends.clear();
+    }
+
+    /// Whether any set is configured.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// The index of the set named `name`.
+    fn find(&self, name: &GroupName) -> Option<usize> {
+        self.sets.iter().position(|s| s.name == *name)
+    }
+
+    /// The targets of `msg` in set `name`, in the order to try them (dead
+    /// ones left out), into `out`; `live` gives a destination's live calls
+    /// on this shard (`least-calls`). `None`: no such set.
+    pub fn targets(
+        &mut self,
+        name: &GroupName,
+        msg: &Message<'_>,
+        summary: &trunkline_parser::Summary<'_>,
+        live: impl Fn(&Target) -> u32,
+        out: &mut Vec<Target>,
+    ) -> Option<Picked> {
+        self.refresh();
+        let i = self.find(name)?;
+        let s = &mut self.sets[i].set;
+        let least = s.algorithm() == Algorithm::LeastCalls;
+        let target = |addr| {
+            let mut t = Target::address(addr);
+            if least {
+                // Counted like a gateway's call slots (never capped).
+                t.concurrent_limit = u32::MAX;
+            }
+            t
+        };
+        self.live.clear();
+        if least {
+            let dests = s.destinations();
+            self.live
+                .extend(dests.iter().map(|d| live(&target(d.addr))));
+        }
+        let key = Key {
+            call_id: Some(summary.call_id),
+            from_user: uri_user(summary.from.uri),
+            to_user: uri_user(summary.to.uri),
+            ruri_user: msg.request_uri_bytes().and_then(uri_user),
+            live_calls: &self.live,
+        };
+        s.pick_healthy(&key, &mut self.order);
+        out.clear();
+        let dests = s.destinations();
+        out.extend(self.order.iter().map(|&d| target(dests[d].addr)));
+        Some(Picked {
+            failover: s.failover_codes(),
+            parallel: s.algorithm().forks(),
+        })
+    }
+
+    /// When the next probing round of some set is due.
+    pub fn next_round(&self) -> Option<Instant> {
+        self.sets
+            .iter()
+            .filter(|s| s.set.probe_interval().is_some())
+            .map(|s| s.next_round)
+            .min()
+            .flatten()
+    }
+
+    /// Whether a probed set has not had its first round yet.
+    pub fn unstarted(&self) -> bool {
+        self.sets
+            .iter()
+            .any(|s| s.set.probe_interval().is_some() && s.next_round.is_none())
+    }
+
+    /// Starts the rounds that are due: last round's unanswered probes
+    /// count as failures, a new probe per destination is queued (taken
+    /// with [`ShardDispatch::write_next`]).
+    pub fn round(&mut self, now: Instant) {
+        self.refresh();
+        for (i, s) in self.sets.iter_mut().enumerate() {
+            let Some(interval) = s.set.probe_interval() else {
+                continue;
+            };
+            match s.next_round {
+                Some(t) if t > now => continue,
+                _ => s.next_round = Some(now + interval),
+            }
+            for d in 0..s.set.destinations().len() {
+                let addr = s.set.destinations()[d].addr;
+                if let Some(seq) = s.awaiting[d].take() {
+                    self.pending.remove(&seq);
+                    self.probe_failures += 1;
+                    let t = s.set.on_probe_result(now, d, false);
+                    log(&s.set, addr, t);
+                }
+                self.seq += 1;
+                s.awaiting[d] = Some(self.seq);
+                self.pending.insert(self.seq, (i, addr));
+                self.sends.push_back((i, addr, self.seq));
+            }
+        }
+    }
+
+    /// Writes the next probe queued into `buf`: where it goes and the
+    /// listener it leaves by; `None` when none is left.
+    pub fn write_next(&mut self, locals: &Locals, buf: &mut Vec<u8>) -> Option<(SocketAddr, u16)> {
+        loop {
+            let (set, dest, seq) = self.sends.pop_front()?;
+            let Some(local) = probe_local(locals, dest) else {
+                continue; // no listener of its family: never answered
+            };
+            let a = &locals.addrs[local];
+            self.call_id.clear();
+            self.minter.mint(a.host.as_bytes(), &mut self.call_id);
+            let prefix = format!("{PROBE_BRANCH}{set:x}x");
+            write_options(buf, dest, &a.host_port, &prefix, seq, &self.call_id);
+            self.probes_sent += 1;
+            return Some((dest, local as u16));
+        }
+    }
+
+    /// Takes a response to one of our probes (a final response below 500
+    /// other than 408 is an answer); returns whether it was one.
+    pub fn on_response(&mut self, now: Instant, msg: &Message<'_>, code: u16) -> bool {
+        let Ok(via) = msg.top_via() else {
+            return false;
+        };
+        let Some(rest) = via
+            .branch
+            .and_then(|b| b.strip_prefix(PROBE_BRANCH.as_bytes()))
+        else {
+            return false;
+        };
+        let Some(seq) = rest
+            .iter()
+            .position(|&b| b == b'x')
+            .and_then(|x| std::str::from_utf8(&rest[x + 1..]).ok())
+            .and_then(|s| u64::from_str_radix(s, 16).ok())
+        else {
+            return true; // ours, but not one we sent
+        };
+        if code < 200 {
+            return true;
+        }
+        let Some((set, addr)) = self.pending.remove(&seq) else {
+            return true; // late: its round counted it already
+        };
+        let Some(s) = self.sets.get_mut(set) else {
+            return true;
+        };
+        let Some(d) = s.set.index_of(addr) else {
+            return true;
+        };
+        s.awaiting[d] = None;
+        let ok = code < 500 && code != 408;
+        if !ok {
+            self.probe_failures += 1;
+        }
+        let t = s.set.on_probe_result(now, d, ok);
+        log(&s.set, addr, t);
+        true
+    }
+
+    /// Every destination of every set: (set id, address, up).
+    pub fn states(&self) -> impl Iterator<Item = (&str, SocketAddr, bool)> + '_ {
+        self.sets.iter().flat_map(|s| {
+            let set = &s.set;
+            set.destinations()
+                .iter()
+                .enumerate()
+                .map(move |(i, d)| (set.id(), d.addr, set.is_alive(i)))
+        })
+    }
+}
+
+fn log(set: &DispatchSet, addr: SocketAddr, t: Option<super::Transition>) {
+    match t {
+        Some(super::Transition::Down) => {
+            tracing::warn!(set = set.id(), destination = %addr, "destination down: OPTIONS unanswered or failed");
+        }
+        Some(super::Transition::Up) => {
+            tracing::info!(set = set.id(), destination = %addr, "destination up again");
+        }
+        None => {}
+    }
+}
+
+/// The user part of a SIP URI (or a tel URI's number).
+fn uri_user(raw: &[u8]) -> Option<&[u8]> {
+    match Uri::parse(raw).ok()? {
+        Uri::Sip(u) => u.user,
+        Uri::Tel(t) => Some(t.number),
+        _ => None,
+    }
+}

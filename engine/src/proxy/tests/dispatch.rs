@@ -1,0 +1,247 @@
+//! The dispatcher through the proxy core, on the virtual network: a
+//! `[[policy]]` with only `dispatch = ID` sends every initial request to
+//! a set's destinations, configured from TOML as an operator writes it;
+//! weighted round-robin, failover, OPTIONS probing, parallel forking.
+
+use std::path::Path;
+
+use super::*;
+use crate::config::Config;
+use crate::dispatch::Dispatchers;
+use crate::policy::{Policy, PolicyTable};
+use crate::testkit::sip::first_line;
+
+const PBX1: &str = "198.51.100.11:5060";
+const PBX2: &str = "198.51.100.12:5060";
+const PBX3: &str = "198.51.100.13:5060";
+
+/// A proxy set up by the TOML `toml` (its `[[dispatcher]]` and
+/// `[[policy]]`), with no default route.
+fn dispatcher(toml: &str) -> Net {
+    let cfg = Config::parse(toml, Path::new("pool.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let proxy = ProxyConfig::new(addr(PROXY), None);
+    let services = Services {
+        policy: Some(Arc::new(PolicyTable::new(
+            Policy::compile(&cfg.policy).unwrap(),
+        ))),
+        dispatchers: Some(Arc::new(Dispatchers::new(cfg.dispatchers).unwrap())),
+        ..Services::default()
+    };
+    Net::with_services(proxy, services)
+}
+
+fn pool(algorithm: &str, extra: &str) -> String {
+    let extra = match extra.contains("probe_interval_ms") {
+        true => extra.to_owned(),
+        false => format!("probe_interval_ms = 0\n{extra}"),
+    };
+    format!(
+        "[[dispatcher]]\nid = \"pbx\"\nalgorithm = \"{algorithm}\"\n\
+         destinations = [\"sip:{PBX1};weight=2\", \"sip:{PBX2}\", \"sip:{PBX3}\"]\n\
+         {extra}\n\
+         [[policy]]\ndispatch = \"pbx\"\n"
+    )
+}
+
+/// Call `i` to bob at the proxy: its INVITE.
+fn invite_n(i: u32) -> String {
+    UacCall::new(addr(UAC), &format!("sip:bob@{PROXY}"), &format!("c{i}-uac"))
+        .invite(&format!("z9hG4bKd{i}"))
+}
+
+/// Where each message the proxy sent that was not to the UAC went.
+fn forwarded(out: &[(SocketAddr, String)]) -> Vec<(SocketAddr, String)> {
+    out.iter()
+        .filter(|(d, _)| *d != addr(UAC))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn every_initial_request_goes_to_the_set_by_weight() {
+    let mut n = dispatcher(&pool("round-robin", ""));
+    let mut counts = std::collections::HashMap::new();
+    for i in 0..400 {
+        n.from(UAC, &invite_n(i));
+        let all = n.take();
+        let out = forwarded(&all);
+        assert_eq!(out.len(), 1, "{all:#?}");
+        // The Request-URI is untouched: the destination is the next hop.
+        assert!(
+            out[0]
+                .1
+                .starts_with(&format!("INVITE sip:bob@{PROXY} SIP/2.0"))
+        );
+        *counts.entry(out[0].0).or_insert(0) += 1;
+    }
+    // Smooth weighted round-robin: exact shares over every cycle.
+    assert_eq!(counts[&addr(PBX1)], 200);
+    assert_eq!(counts[&addr(PBX2)], 100);
+    assert_eq!(counts[&addr(PBX3)], 100);
+    // A non-INVITE initial request goes to the set too.
+    let msg = UacCall::new(addr(UAC), &format!("sip:bob@{PROXY}"), "m1-uac").request(
+        "MESSAGE",
+        1,
+        "z9hG4bKm1",
+        None,
+        None,
+    );
+    n.from(UAC, &msg);
+    let out = forwarded(&n.take());
+    assert!(
+        [addr(PBX1), addr(PBX2), addr(PBX3)].contains(&out[0].0),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn a_failed_destination_fails_over_to_the_next() {
+    let mut n = dispatcher(&pool("priority", ""));
+    n.from(UAC, &invite_n(1));
+    let out = forwarded(&n.take());
+    assert_eq!(out[0].0, addr(PBX1));
+    // 503 from the first: the same call goes to the second.
+    n.from(
+        PBX1,
+        &respond(&out[0].1, 503, "Service Unavailable", Some("p1")),
+    );
+    let out = n.take();
+    let next: Vec<_> = forwarded(&out)
+        .into_iter()
+        .filter(|(_, m)| m.starts_with("INVITE"))
+        .collect();
+    assert_eq!(next.len(), 1, "{out:#?}");
+    assert_eq!(next[0].0, addr(PBX2));
+    assert!(next[0].1.starts_with("INVITE "), "{}", next[0].1);
+    // A 486 is the callee's answer, not the instance's: no failover.
+    n.from(PBX2, &respond(&next[0].1, 486, "Busy Here", Some("p2")));
+    let out = n.take();
+    assert!(
+        forwarded(&out)
+            .iter()
+            .all(|(_, m)| !m.starts_with("INVITE"))
+    );
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == addr(UAC) && first_line(m) == "SIP/2.0 486 Busy Here"),
+        "{out:#?}"
+    );
+    // A timeout fails over too (408 is in the default codes).
+    n.from(UAC, &invite_n(2));
+    let out = forwarded(&n.take());
+    assert_eq!(out[0].0, addr(PBX1));
+    n.advance(Duration::from_secs(200)); // Timer C / B
+    let later = forwarded(&n.take());
+    assert!(
+        later
+            .iter()
+            .any(|(d, m)| *d == addr(PBX2) && m.starts_with("INVITE")),
+        "{later:#?}"
+    );
+}
+
+#[test]
+fn probes_take_a_silent_destination_out_and_bring_it_back() {
+    let mut n = dispatcher(&pool(
+        "priority",
+        "down_after = 2\nup_after = 2\nprobe_interval_ms = 1000",
+    ));
+    // The first round starts with the traffic.
+    n.from(UAC, &invite_n(1));
+    let answer_probes = |n: &mut Net, out: &[(SocketAddr, String)], who: &[&str]| {
+        for (d, m) in out {
+            if m.starts_with("OPTIONS ") && who.iter().any(|w| addr(w) == *d) {
+                let r = respond(m, 200, "OK", Some("x"));
+                n.from(*d, &r);
+            }
+        }
+    };
+    let out = n.take();
+    let probes = out
+        .iter()
+        .filter(|(_, m)| m.starts_with("OPTIONS "))
+        .count();
+    assert_eq!(probes, 3, "{out:#?}");
+    // PBX1 stops answering; the others answer every round.
+    answer_probes(&mut n, &out, &[PBX2, PBX3]);
+    for _ in 0..3 {
+        n.advance(Duration::from_millis(1000));
+        let out = n.take();
+        answer_probes(&mut n, &out, &[PBX2, PBX3]);
+    }
+    n.from(UAC, &invite_n(2));
+    let out = forwarded(&n.take());
+    let invite = out.iter().find(|(_, m)| m.starts_with("INVITE")).unwrap();
+    assert_eq!(invite.0, addr(PBX2), "PBX1 is down: the next by priority");
+    assert!(
+        n.core
+            .dispatcher_states()
+            .contains(&("pbx".into(), addr(PBX1), false))
+    );
+    // It answers again: up after two answered rounds.
+    for _ in 0..3 {
+        n.advance(Duration::from_millis(1000));
+        let out = n.take();
+        answer_probes(&mut n, &out, &[PBX1, PBX2, PBX3]);
+    }
+    n.from(UAC, &invite_n(3));
+    let out = forwarded(&n.take());
+    let invite = out.iter().find(|(_, m)| m.starts_with("INVITE")).unwrap();
+    assert_eq!(invite.0, addr(PBX1));
+    assert!(n.core.counters().probes_sent >= 12);
+}
+
+#[test]
+fn hashing_keeps_a_key_on_one_destination() {
+    let mut n = dispatcher(&pool("hash-from-user", ""));
+    let mut seen = None;
+    for i in 0..20 {
+        // The same caller each time, a new Call-ID.
+        n.from(UAC, &invite_n(i));
+        let out = forwarded(&n.take());
+        match seen {
+            None => seen = Some(out[0].0),
+            Some(d) => assert_eq!(out[0].0, d),
+        }
+    }
+}
+
+#[test]
+fn parallel_forks_to_all_and_cancels_the_losers() {
+    let mut n = dispatcher(&pool("parallel", ""));
+    n.from(UAC, &invite_n(1));
+    let out = forwarded(&n.take());
+    assert_eq!(out.len(), 3, "{out:#?}");
+    // Everyone rings; PBX2 answers.
+    for (d, m) in &out {
+        n.from(*d, &respond(m, 180, "Ringing", Some("r")));
+    }
+    n.take();
+    n.from(PBX2, &respond(&out[1].1, 200, "OK", Some("r")));
+    let after = n.take();
+    assert!(
+        after
+            .iter()
+            .any(|(d, m)| *d == addr(UAC) && first_line(m) == "SIP/2.0 200 OK")
+    );
+    // §16.7 step 10: CANCEL to the branches still pending.
+    let cancels: Vec<_> = after
+        .iter()
+        .filter(|(_, m)| m.starts_with("CANCEL "))
+        .map(|(d, _)| *d)
+        .collect();
+    assert_eq!(cancels.len(), 2, "{after:#?}");
+    assert!(cancels.contains(&addr(PBX1)) && cancels.contains(&addr(PBX3)));
+}
+
+#[test]
+fn config_names_the_set_a_policy_asks_for() {
+    let bad = "[[policy]]\ndispatch = \"nope\"\n";
+    let e = Config::parse(bad, Path::new("pool.toml")).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("policy[0].dispatch"), "{e}");
+    let bad = "[[dispatcher]]\nid = \"a\"\nalgorithm = \"round-robin\"\n\
+               destinations = [\"sip:pbx.example:5060\"]\n";
+    let e = Config::parse(bad, Path::new("pool.toml")).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("dispatcher[0]"), "{e}");
+    assert_eq!(e.line, 1, "{e}");
+}
