@@ -178,10 +178,45 @@
 //! code = 503                     # a refused call's answer, with
 //! retry_after_s = 5              # Retry-After (default: when a token is due,
 //!                                # 5 s for calls at once)
+//!
+//! [[dispatcher]]                 # a pool of equivalent servers (Asterisk,
+//!                                # FreeSWITCH): a [[policy]] rule with
+//!                                # dispatch = "pbx" sends requests to it
+//! id = "pbx"
+//! algorithm = "round-robin"      # weighted, smooth; or hash-callid,
+//!                                # hash-from-user, hash-to-user, hash-ruri-user
+//!                                # (consistent: removing one moves only its
+//!                                # share), random, priority (first alive),
+//!                                # least-calls (per shard), parallel (fork)
+//! destinations = ["sip:10.0.0.1:5060;weight=2", "sip:10.0.0.2;priority=1"]
+//! probe_interval_ms = 10000      # OPTIONS to each destination (0: none)
+//! down_after = 3                 # unanswered/failed probes that take one down
+//! up_after = 2                   # answered probes that bring it back
+//! failover_codes = ["408", "5xx"]  # an INVITE's next destination on these
+//!                                # (a timeout counts as 408)
+//! # dispatcher_file = "sets.csv" # (top level) more destinations, one per
+//!                                # line: set,uri,weight,priority,attrs
+//!
+//! [registrar]                    # we are the registrar of these domains
+//! domains = ["example.com"]      # REGISTER answered here (RFC 3261 §10.3);
+//!                                # requests for their AORs go to the bindings
+//!                                # (before any dispatcher set)
+//! min_expires = 60               # shorter: 423 with Min-Expires
+//! max_expires = 3600             # longer: shortened to it
+//! default_expires = 3600         # no expires given
+//! max_contacts = 10              # bindings per AOR (more: 403)
+//! max_aors = 1000000             # AORs in the table (more: 503)
+//! no_binding_code = 480          # an AOR without binding: 480, or 404
+//! fork = "parallel"              # several bindings: all at once (a 2xx
+//!                                # cancels the rest), or "serial" by q
+//! nat_keepalive_ms = 0           # OPTIONS to NATed bindings (0: off)
+//! snapshot = "/var/lib/trunkline/location"  # bindings saved every 5 s and
+//!                                # at shutdown, read back at start
 //! ```
 //!
 //! SIGHUP and the control socket's `reload` read the file again and put
-//! its `[[policy]]` rules and the `[auth]` subscriber file in service
+//! its `[[policy]]` rules, the `[[dispatcher]]` sets (health kept by
+//! address) and the `[auth]` subscriber file in service
 //! (checked first: a bad file is refused and what is in service stays;
 //! `[[rate_limit]]` changes are refused: they take a restart); the other
 //! settings take a restart.
@@ -270,6 +305,7 @@ struct FileConfig {
     #[serde(default)]
     dispatcher: Vec<Spanned<crate::dispatch::DispatcherConfig>>,
     dispatcher_file: Option<Spanned<String>>,
+    registrar: Option<Spanned<crate::registrar::RegistrarConfig>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -410,6 +446,9 @@ pub struct Config {
     /// `dispatcher_file` (relative to the config file): the dispatcher
     /// CSV, read again on reload.
     pub dispatcher_file: Option<PathBuf>,
+    /// The registrar (`[registrar]`), checked; its snapshot directory
+    /// relative to the config file.
+    pub registrar: Option<crate::registrar::RegistrarConfig>,
 }
 
 /// The `[auth]` section: who digest authentication knows, and how.
@@ -480,6 +519,7 @@ impl Default for Config {
             journal: None,
             dispatchers: Vec::new(),
             dispatcher_file: None,
+            registrar: None,
         }
     }
 }
@@ -800,6 +840,7 @@ impl Config {
         }
         parse_calls(&file, path, &mut cfg, &err)?;
         servers::parse_dispatchers(&file, path, &mut cfg, &err)?;
+        servers::parse_registrar(&file, path, &mut cfg, &err)?;
         if cfg.auth.is_none() {
             if let Some((i, _)) = cfg
                 .policy

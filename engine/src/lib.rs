@@ -66,6 +66,8 @@ pub mod dns;
 pub mod lcr;
 pub mod policy;
 pub mod proxy;
+/// The registrar and location service (RFC 3261 §10, RFC 3327, RFC 5626).
+pub mod registrar;
 pub mod security;
 
 #[cfg(feature = "runtime")]

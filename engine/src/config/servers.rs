@@ -1,6 +1,6 @@
-//! The server-pool sections of the configuration file: `[[dispatcher]]`
-//! and the dispatcher CSV (`dispatcher_file`), documented with the others
-//! in the parent module.
+//! The server-pool sections of the configuration file: `[[dispatcher]]`,
+//! the dispatcher CSV (`dispatcher_file`) and `[registrar]`, documented
+//! with the others in the parent module.
 //!
 //! The CSV has one destination per line, `set,uri,weight,priority,attrs`
 //! (a header line starting `set,` and `#` comments are skipped; weight,
@@ -60,6 +60,36 @@ pub(super) fn parse_dispatchers(
         }
     }
     cfg.dispatchers = sets;
+    Ok(())
+}
+
+/// `[registrar]`: checked, its snapshot directory made relative to the
+/// configuration file; it needs stateful mode (forking is per
+/// transaction).
+pub(super) fn parse_registrar(
+    file: &FileConfig,
+    path: &Path,
+    cfg: &mut Config,
+    err: ErrAt<'_>,
+) -> Result<(), ConfigError> {
+    let Some(r) = &file.registrar else {
+        return Ok(());
+    };
+    let mut reg = r.get_ref().clone();
+    if let Err(e) = reg.validate() {
+        let key = e.split(':').next().unwrap_or("registrar").to_owned();
+        return Err(err(Some(r.span()), Some(&key), e));
+    }
+    if cfg.proxy.mode != crate::proxy::Mode::Stateful {
+        return Err(err(
+            Some(r.span()),
+            Some("registrar"),
+            "the registrar needs mode = \"stateful\" (forking is per transaction)".into(),
+        ));
+    }
+    let dir = path.parent().unwrap_or(Path::new(""));
+    reg.snapshot = reg.snapshot.map(|p| dir.join(p));
+    cfg.registrar = Some(reg);
     Ok(())
 }
 

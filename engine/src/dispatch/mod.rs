@@ -471,7 +471,7 @@ impl CodeSet {
 
     /// Parses `"408"` (100-699) or `"5xx"` (a class, 1-6; `X` too) into
     /// the set; false if it is neither.
-    fn add(&mut self, s: &str) -> bool {
+    pub fn add(&mut self, s: &str) -> bool {
         let b = s.as_bytes();
         if b.len() != 3 || !(b'1'..=b'6').contains(&b[0]) {
             return false;

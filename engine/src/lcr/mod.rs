@@ -69,6 +69,10 @@ pub struct Target {
     /// Send the Request-URI as it is (an address of a next hop given by
     /// name), not rewritten to `user@dest`.
     keep_uri: bool,
+    /// A registered contact's index + 1 in its context's contact list
+    /// (0: none): the copy's Request-URI becomes the contact, its Route
+    /// the binding's Path.
+    contact: u8,
 }
 
 impl Target {
@@ -89,6 +93,7 @@ impl Target {
             user: [0; MAX_TARGET_USER],
             user_len: user.len() as u8,
             keep_uri: false,
+            contact: 0,
         };
         t.user[..user.len()].copy_from_slice(user);
         Some(t)
@@ -106,6 +111,21 @@ impl Target {
     /// Whether the Request-URI goes out unchanged ([`Target::address`]).
     pub fn keeps_request_uri(&self) -> bool {
         self.keep_uri
+    }
+
+    /// A target that sends the request to `dest` for registered contact
+    /// number `index` of its request's contact list (the registrar's
+    /// bindings, RFC 3261 §16.5): the copy's Request-URI is the contact.
+    /// `None` past 254 contacts.
+    pub fn contact(dest: SocketAddr, index: usize) -> Option<Target> {
+        let mut t = Target::address(dest);
+        t.contact = u8::try_from(index + 1).ok().filter(|&c| c < u8::MAX)?;
+        Some(t)
+    }
+
+    /// The index of the registered contact this target is for.
+    pub fn contact_index(&self) -> Option<usize> {
+        (self.contact > 0).then(|| usize::from(self.contact) - 1)
     }
 
     /// The Request-URI user part for this target.

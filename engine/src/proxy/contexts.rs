@@ -60,6 +60,8 @@ pub(crate) struct Ctx {
     pub followers: Followers,
     /// Serial search: the targets in order, and the next one to try.
     pub targets: Vec<Target>,
+    /// The registered contacts the targets name ([`Target::contact`]).
+    pub contacts: Vec<ContactHop>,
     pub next_target: usize,
     /// Serial search: a branch timed out (it counts as a 408 in §16.7).
     pub timed_out: bool,
@@ -80,6 +82,15 @@ pub(crate) struct Ctx {
     /// for the next target).
     pub src: Option<SocketAddr>,
     pub local: u16,
+}
+
+/// Where a copy for a registered contact goes (RFC 3261 §16.5, RFC 3327):
+/// its Request-URI, and the Route set of the binding's Path (empty: none).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ContactHop {
+    pub uri: Box<[u8]>,
+    /// The Path values, comma-separated: the copy's Route.
+    pub route: Box<[u8]>,
 }
 
 /// One forwarded copy of a context's request.
@@ -192,6 +203,7 @@ impl Contexts {
         c.hide = false;
         c.followers = Followers::default();
         c.targets.clear();
+        c.contacts.clear();
         c.next_target = 0;
         c.timed_out = false;
         c.failover = None;

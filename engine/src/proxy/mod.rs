@@ -117,6 +117,9 @@ pub struct Services {
     /// The dispatcher sets (`[[dispatcher]]`) policy rules send requests
     /// to (`dispatch = ID`), swapped whole on reload.
     pub dispatchers: Option<Arc<crate::dispatch::Dispatchers>>,
+    /// The registrar (`[registrar]`): REGISTERs for its domains answered
+    /// here, requests for its AORs routed to their bindings.
+    pub registrar: Option<Arc<stages::registrar::Registrar>>,
 }
 
 /// Where to send the bytes [`ProxyCore::poll_transmit`] wrote.
@@ -235,6 +238,13 @@ impl ProxyCore {
             .filter(|_| cfg.mode == Mode::Stateful)
             .map(|t| t.for_shard(shard, seed ^ 0x6c63_7273_6565_6421));
         let mut route = Route::new(cfg.default_route, lcr, cfg.edge.open_relay);
+        if let (Some(r), Mode::Stateful) = (&services.registrar, cfg.mode) {
+            route.registrar = Some(stages::registrar::RegistrarStage::new(
+                r.clone(),
+                shard,
+                CallIdMinter::new(ShardId(shard), seed ^ 0x6b65_6570),
+            ));
+        }
         if let Some(d) = &services.dispatchers {
             route.set_dispatch(crate::dispatch::ShardDispatch::new(
                 d.clone(),
@@ -434,6 +444,13 @@ impl ProxyCore {
         {
             p.probe_round(now); // the first round starts with the traffic
         }
+        if p.route
+            .registrar
+            .as_ref()
+            .is_some_and(|r| r.keepalive_unstarted())
+        {
+            p.registrar_timeout(now);
+        }
         let msg = match self.ingress.frame(buf) {
             Framed::Message(m) => m,
             Framed::Keepalive => {
@@ -497,6 +514,7 @@ impl ProxyCore {
         if let Some(calls) = p.calls.as_mut() {
             calls.handle_timeout(now);
         }
+        p.registrar_timeout(now);
         p.settle_calls(now);
         p.drain_tx_events(now, &mut self.stored);
     }
@@ -510,7 +528,8 @@ impl ProxyCore {
         let names = p.route.names.next_deadline();
         let calls = p.calls.as_ref().and_then(Calls::next_deadline);
         let dispatch = p.route.dispatch.as_ref().and_then(|d| d.next_round());
-        [tx, probe, sweep, names, calls, dispatch]
+        let registrar = p.route.registrar.as_ref().and_then(|r| r.next_deadline());
+        [tx, probe, sweep, names, calls, dispatch, registrar]
             .into_iter()
             .flatten()
             .min()
@@ -593,6 +612,12 @@ impl ProxyCore {
     /// The policy's hits on this shard: (rule, action, hits).
     pub fn policy_hits(&self) -> Vec<(String, &'static str, u64)> {
         self.pipe.policy.hits()
+    }
+
+    /// The registrar's counters on this shard (zero without one).
+    pub fn registrar_counters(&self) -> stages::registrar::RegistrarCounters {
+        let r = self.pipe.route.registrar.as_ref();
+        r.map(|r| r.counters).unwrap_or_default()
     }
 
     /// Probed gateways on this shard and whether each is up.
@@ -832,6 +857,21 @@ impl Pipeline {
                 if let Some(server) = req.server {
                     self.tx.terminate(server);
                 }
+                return;
+            }
+        }
+        if let Some(r) = self.route.registrar.as_mut() {
+            if r.takes_register(&req, &self.cfg.locals) {
+                // §10.3: we are the registrar for its domain.
+                let unix = self.clock.unix_ms(now).div_euclid(1000);
+                let (code, reason, header) = r.register(now, unix, &req);
+                let mut answerer = Answerer {
+                    tx: &mut self.tx,
+                    wire: &mut self.wire,
+                    counters: &mut self.counters,
+                };
+                answerer.reply(now, &req, code, reason, header);
+                self.release_held(&attrs);
                 return;
             }
         }
@@ -1151,6 +1191,22 @@ impl Pipeline {
         } else {
             self.tx.give_buf(buf);
         }
+    }
+
+    /// The registrar's timers: expiry of this shard's partition, NAT
+    /// keep-alives.
+    fn registrar_timeout(&mut self, now: Instant) {
+        let Some(r) = self.route.registrar.as_mut() else {
+            return;
+        };
+        r.handle_timeout(now);
+        let (tx, wire) = (&mut self.tx, &mut self.wire);
+        r.keepalives(
+            now,
+            &self.cfg.locals,
+            || tx.take_buf(),
+            |dest, local, buf| wire.queue(dest, local, buf),
+        );
     }
 
     /// Runs a probing round when one is due, and queues its probes.

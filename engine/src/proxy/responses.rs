@@ -36,6 +36,11 @@ impl Pipeline {
                 return;
             }
         }
+        if self.route.registrar.is_some()
+            && super::stages::registrar::RegistrarStage::is_keepalive_answer(msg)
+        {
+            return;
+        }
         self.forward_response_stateless(msg, rsp.sum);
     }
 

@@ -85,8 +85,9 @@ impl Pipeline {
         self.keep_identities(req, id);
         self.track_call(now, req, attrs, id);
         let ctx = self.ctxs.get_mut(id).expect("just opened");
-        // The context's old (empty) list becomes the stage's scratch.
+        // The context's old (empty) lists become the stage's scratch.
         std::mem::swap(&mut ctx.targets, &mut self.route.targets);
+        std::mem::swap(&mut ctx.contacts, &mut self.route.contacts);
         ctx.src = Some(req.src);
         ctx.local = req.local;
         ctx.followers.insert(Followers::SERIAL);
@@ -280,6 +281,10 @@ impl Pipeline {
             .unwrap_or_default();
         self.header_edits.select(self.policy.current(), edits);
         self.wire.set_hiding(hide);
+        let contact = target
+            .contact_index()
+            .and_then(|i| self.ctxs.get(id)?.contacts.get(i));
+        self.wire.set_contact(contact);
         let plan = &mut self.route.plan;
         let _ = next_hop::plan(req.msg, locals, None, plan);
         let mut buf = self.tx.take_buf();
@@ -299,7 +304,7 @@ impl Pipeline {
         self.start_branch(
             now,
             UserRef::branch(id, b),
-            Method::Invite,
+            req.method(),
             buf,
             target.dest,
             out,

@@ -600,4 +600,5 @@ mod dns;
 mod edge;
 mod edits;
 mod lcr;
+mod registrar;
 mod topology;

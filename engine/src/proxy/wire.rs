@@ -80,6 +80,9 @@ pub(crate) struct Wire {
     hide_all: bool,
     /// The next copy is hidden ([`Wire::set_hiding`]).
     hide: bool,
+    /// The next copy goes to a registered contact ([`Wire::set_contact`]):
+    /// its Request-URI and Route (the binding's Path).
+    contact: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// What writes every message: the edits, scratch, and the hash behind
@@ -163,7 +166,24 @@ impl Wire {
             th: (hide || hide_some).then(|| Sealer::new(branch_key)),
             hide_all: hide,
             hide,
+            contact: None,
         }
+    }
+
+    /// The next copy [`Wire::forward`] writes goes to registered contact
+    /// `c` (none: as planned). Taken by that copy.
+    pub fn set_contact(&mut self, c: Option<&super::contexts::ContactHop>) {
+        let Some(c) = c else {
+            if let Some((uri, _)) = self.contact.as_mut() {
+                uri.clear();
+            }
+            return;
+        };
+        let (uri, route) = self.contact.get_or_insert_with(Default::default);
+        uri.clear();
+        uri.extend_from_slice(&c.uri);
+        route.clear();
+        route.extend_from_slice(&c.route);
     }
 
     /// Queues `bytes` for `dest`, leaving by listener `local`.
@@ -282,6 +302,21 @@ impl Wire {
         e.clear();
         if let Some(t) = target.filter(|t| !t.keeps_request_uri()) {
             lcr::rewrite_request_uri(msg, t, e, &mut self.responder.tag);
+        }
+        // A registered contact (§16.5): the Request-URI is the contact,
+        // the binding's Path the Route set (RFC 3327 §5.3).
+        if let Some((uri, route)) = self.contact.as_ref().filter(|(u, _)| !u.is_empty()) {
+            if let Some(span) = msg.request_uri_span() {
+                let piece = e.scratch(uri);
+                e.replace(span, piece);
+            }
+            if !route.is_empty() {
+                let value = e.scratch(route);
+                e.insert_header_before(msg, 0, b"Route", &[value]);
+            }
+        }
+        if let Some((uri, _)) = self.contact.as_mut() {
+            uri.clear();
         }
         // Step 2: the Request-URI (strict routing only; we are not the
         // authority for any domain).

@@ -272,6 +272,34 @@ impl RouterBuilder {
             }
             None => None,
         };
+        let registrar = config.registrar.clone().map(|r| {
+            Arc::new(crate::proxy::stages::registrar::Registrar::new(
+                r,
+                usize::from(config.shards),
+            ))
+        });
+        // Bindings saved by the last run, and the snapshots from now on.
+        let location_saver = match registrar
+            .as_ref()
+            .and_then(|r| Some((r, r.cfg.snapshot.clone()?)))
+        {
+            Some((r, dir)) => {
+                let io = |source| StartError::Thread {
+                    what: "the location snapshots",
+                    source,
+                };
+                let (taken, refused) = super::location::restore(&dir, &r.location).map_err(io)?;
+                tracing::info!(
+                    "bindings restored from {}: {taken} (refused or expired: {refused})",
+                    dir.display()
+                );
+                Some(
+                    super::location::LocationSaver::start(dir, Arc::clone(&r.location))
+                        .map_err(io)?,
+                )
+            }
+            None => None,
+        };
         let services = Services {
             targets: targets.or_else(|| table.clone().map(|t| t as Arc<dyn TargetSource>)),
             policy: policy.map(|(p, _)| p),
@@ -280,6 +308,7 @@ impl RouterBuilder {
             rate_limits,
             call_limits,
             dispatchers,
+            registrar: registrar.clone(),
         };
         // The CDR writer runs before the shards, which hand it records.
         let cdr = match config.cdr.enabled() {
@@ -324,6 +353,7 @@ impl RouterBuilder {
             _refresher: refresher,
             _control: control,
             signals,
+            _location: location_saver,
         })
     }
 }
@@ -341,6 +371,8 @@ pub struct Router {
     _refresher: Option<Refresher>,
     _control: Option<ControlServer>,
     signals: Option<SignalThread>,
+    /// The registrar's snapshots: the last written after the shards stop.
+    _location: Option<super::location::LocationSaver>,
 }
 
 impl Router {

@@ -12,6 +12,7 @@ mod board;
 mod builder;
 pub mod control;
 mod journal;
+pub mod location;
 mod reload;
 mod secret;
 mod shards;

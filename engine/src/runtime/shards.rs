@@ -108,6 +108,12 @@ pub struct ShardReport {
     pub calls: crate::proxy::calls::CallCounters,
     /// Calls held when the report was made.
     pub live_calls: usize,
+    /// Dispatcher destinations this shard probes, and how many are down.
+    pub destinations_probed: u32,
+    /// Probed destinations found down (skipped by the dispatcher).
+    pub destinations_down: u32,
+    /// The registrar's counts (zero without `[registrar]`).
+    pub registrar: crate::proxy::stages::registrar::RegistrarCounters,
 }
 
 impl std::fmt::Display for ShardReport {
@@ -123,7 +129,9 @@ lcr_routed={} lcr_no_route={} lcr_failovers={} lcr_capped={} lcr_down_skipped={}
 names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures={} gateways_probed={} gateways_down={} transactions_live={} retransmissions={} absorbed={} timeouts={} handoffs_out={} handoffs_in={} send_errors={} \
 calls_live={} calls_started={} calls_answered={} calls_ended={} calls_untracked={} call_limited={} max_duration_ends={} byes_sent={} byes_unroutable={} no_dialog={} out_of_order={} cdrs={} \
 calls_restored={} restore_refused={} journal_records={} journal_skipped={} \
-lcr_limited={} lcr_demoted={} th_bad_tokens={} th_refused={}",
+lcr_limited={} lcr_demoted={} th_bad_tokens={} th_refused={} \
+dispatched={} dispatch_unavailable={} dispatch_failovers={} destinations_probed={} destinations_down={} \
+registered={} register_refused={} location_lookups={} not_registered={} bindings_expired={} nat_keepalives={}",
             self.shard,
             c.received,
             c.sent,
@@ -188,6 +196,17 @@ lcr_limited={} lcr_demoted={} th_bad_tokens={} th_refused={}",
             c.lcr_demoted,
             c.th_bad_tokens,
             c.th_refused,
+            c.dispatched,
+            c.dispatch_unavailable,
+            c.dispatch_failovers,
+            self.destinations_probed,
+            self.destinations_down,
+            self.registrar.registered,
+            self.registrar.register_refused,
+            self.registrar.lookups,
+            self.registrar.not_registered,
+            self.registrar.expired,
+            self.registrar.keepalives,
         )
     }
 }
@@ -510,6 +529,7 @@ impl RouterShard {
     fn report(&self, io: &ServeStats) -> ShardReport {
         let core = &self.core;
         let gateways = core.gateway_states();
+        let destinations = core.dispatcher_states();
         ShardReport {
             gateways_probed: gateways.len() as u32,
             gateways_down: gateways.iter().filter(|(_, up)| !up).count() as u32,
@@ -524,6 +544,9 @@ impl RouterShard {
             gate: self.gate.as_ref().map(Gate::counters).unwrap_or_default(),
             calls: core.call_counters(),
             live_calls: core.live_calls(),
+            destinations_probed: destinations.len() as u32,
+            destinations_down: destinations.iter().filter(|(_, _, up)| !up).count() as u32,
+            registrar: core.registrar_counters(),
         }
     }
 }

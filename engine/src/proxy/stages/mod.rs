@@ -37,6 +37,7 @@ pub mod auth;
 pub mod edits;
 pub mod limits;
 pub mod policy;
+pub mod registrar;
 pub mod route;
 pub mod validate;
 

@@ -11,7 +11,10 @@
 //! sends to a dispatcher set (`dispatch = ID`, [`crate::dispatch`]) goes
 //! to the set's destinations instead, in the order its algorithm picks
 //! (an INVITE tries them in turn, or all at once for `parallel`); with
-//! none alive, 503. Later: a registrar's bindings.
+//! none alive, 503. Before that, a request for one of our AORs
+//! (`[registrar]` domains, [`super::registrar`]) goes to the AOR's
+//! bindings, or gets 480 (404) without one: our domains are the
+//! registrar's, dispatcher sets take the rest.
 //!
 //! A next hop that is one of our addresses would loop (482); one of an
 //! address family we have no listener for cannot be reached (503).
@@ -77,8 +80,13 @@ pub struct Route {
     pub(crate) targets: Vec<Target>,
     /// Next hops given by host name: answers and parked requests.
     pub(crate) names: Names,
+    /// The registered contacts the targets of a registrar lookup name
+    /// (swapped into the response context with the targets).
+    pub(crate) contacts: Vec<crate::proxy::contexts::ContactHop>,
     /// The dispatcher sets, this shard's copy (with their probes).
     pub(crate) dispatch: Option<crate::dispatch::ShardDispatch>,
+    /// The registrar: requests for our AORs go to their bindings.
+    pub(crate) registrar: Option<super::registrar::RegistrarStage>,
     /// How the search of the targets just picked from a dispatcher set
     /// goes on (`None`: they are not a set's).
     pub(crate) picked: Option<crate::dispatch::Picked>,
@@ -110,7 +118,9 @@ impl Route {
             plan: NextHopPlan::default(),
             targets: Vec::new(),
             names: Names::default(),
+            contacts: Vec::new(),
             dispatch: None,
+            registrar: None,
             picked: None,
         }
     }
@@ -159,6 +169,28 @@ impl Route {
         self.picked = None;
         let planned = next_hop::plan(msg, locals, self.default_route, &mut self.plan);
         let by_uri = !self.plan.by_route && self.plan.new_ruri.is_none();
+        // A request for one of our AORs: its bindings (stateful only),
+        // before any dispatcher set (as `uri == myself` goes to the
+        // location service first in the incumbents' configurations).
+        if let (Some(r), true, true, Some(_)) =
+            (self.registrar.as_mut(), by_uri, req.initial(), req.server)
+        {
+            match r.lookup(now, req, &mut self.targets, &mut self.contacts) {
+                None => {}
+                Some(Err(refusal)) => {
+                    return Decision::Refuse {
+                        code: refusal.code,
+                        reason: refusal.reason,
+                    };
+                }
+                Some(Ok(picked)) => {
+                    self.picked = Some(picked);
+                    return Decision::Serial {
+                        reason: b"Contact Unreachable",
+                    };
+                }
+            }
+        }
         if let (Some(set), true, true) = (attrs.dispatch, by_uri, req.initial()) {
             if planned != Err(NextHopError::BadRoute) {
                 return self.dispatch(req, &set, locals, counters, live);

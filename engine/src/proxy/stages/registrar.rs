@@ -1,0 +1,322 @@
+//! The registrar in the request path (RFC 3261 §10.3, §16.5; RFC 3327):
+//! a REGISTER for one of our domains (`[registrar] domains`) is answered
+//! here, after the policy, auth and limits stages (digest authentication
+//! comes from a `[[policy]]` rule with `authenticate = "digest"`); an
+//! initial request whose Request-URI is one of our AORs is routed to the
+//! AOR's bindings: every binding at once (`fork = "parallel"`, §16.7
+//! best-response selection, CANCEL of the other branches on a 2xx) or
+//! one after another by q (`fork = "serial"`); no binding: 480 (or 404
+//! with `no_binding_code = 404`).
+//!
+//! Bindings live in [`crate::registrar::Location`], partitioned by the
+//! hash of the AOR: partition `i` is shard `i`'s, expired on its timer.
+//! An INVITE handled on shard A (by its Call-ID) reads the AOR's
+//! partition B under that partition's lock rather than hopping to shard B
+//! and back: the critical section is one hash lookup and a copy of a few
+//! bindings, far cheaper than a round trip between threads.
+//!
+//! NATed bindings (their Contact or Via does not match where the
+//! REGISTER came from) get requests at the REGISTER's source; with
+//! `nat_keepalive_ms`, each shard sends its partition's NATed sources an
+//! OPTIONS every interval to keep their pinholes open (answers absorbed).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use trunkline_parser::{Message, Method, Uri};
+use trunkline_shards::CallIdMinter;
+
+use super::Request;
+use crate::dispatch::{CodeSet, Picked};
+use crate::lcr::{MAX_TARGETS, Target};
+use crate::proxy::Locals;
+use crate::proxy::contexts::ContactHop;
+use crate::proxy::probe::write_options;
+use crate::registrar::{
+    Binding, Fork, Location, LocationLimits, NextHop, Refusal, RegistrarConfig, aor_of,
+};
+
+/// The branch prefix of NAT keep-alives (then a number in hex).
+const KEEPALIVE_BRANCH: &str = "z9hG4bKtlk";
+
+/// The registrar shared by the shards: its settings and the location
+/// table.
+#[derive(Debug)]
+pub struct Registrar {
+    /// `[registrar]`.
+    pub cfg: RegistrarConfig,
+    /// The bindings.
+    pub location: Arc<Location>,
+}
+
+impl Registrar {
+    /// The registrar of `cfg` over a table of `partitions` partitions
+    /// (one per shard).
+    pub fn new(cfg: RegistrarConfig, partitions: usize) -> Registrar {
+        let location = Location::new(partitions.max(1), LocationLimits::from(&cfg));
+        Registrar {
+            cfg,
+            location: Arc::new(location),
+        }
+    }
+}
+
+/// Registrar counters of one shard.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RegistrarCounters {
+    /// REGISTERs answered 200.
+    pub registered: u64,
+    /// REGISTERs refused (400, 403, 404, 423, 500, 503).
+    pub register_refused: u64,
+    /// Requests routed to an AOR's bindings.
+    pub lookups: u64,
+    /// Requests for an AOR without bindings (480 / 404).
+    pub not_registered: u64,
+    /// Bindings expired by this shard's timer.
+    pub expired: u64,
+    /// NAT keep-alives sent.
+    pub keepalives: u64,
+}
+
+/// The registrar on one shard.
+#[derive(Debug)]
+pub struct RegistrarStage {
+    shared: Arc<Registrar>,
+    partition: usize,
+    bindings: Vec<Binding>,
+    header: Vec<u8>,
+    next_keepalive: Option<Instant>,
+    keepalive_seq: u64,
+    sources: Vec<(SocketAddr, u16)>,
+    minter: CallIdMinter,
+    call_id: Vec<u8>,
+    /// This shard's counts.
+    pub counters: RegistrarCounters,
+}
+
+impl RegistrarStage {
+    /// Shard `shard`'s registrar; its probes' Call-IDs minted by `minter`.
+    pub fn new(shared: Arc<Registrar>, shard: u16, minter: CallIdMinter) -> RegistrarStage {
+        let partition = usize::from(shard) % shared.location.partitions();
+        RegistrarStage {
+            shared,
+            partition,
+            bindings: Vec::new(),
+            header: Vec::new(),
+            next_keepalive: None,
+            keepalive_seq: 0,
+            sources: Vec::new(),
+            minter,
+            call_id: Vec::new(),
+            counters: RegistrarCounters::default(),
+        }
+    }
+
+    /// Whether the Request-URI of `msg` names one of our domains.
+    fn ours(&self, msg: &Message<'_>) -> bool {
+        match msg.request_uri() {
+            Some(Ok(Uri::Sip(u))) => self.shared.cfg.is_local_domain(u.host.text),
+            _ => false,
+        }
+    }
+
+    /// Whether `req` is a REGISTER we answer: for one of our domains, not
+    /// routed past us.
+    pub fn takes_register(&self, req: &Request<'_, '_>, locals: &Locals) -> bool {
+        req.method() == Method::Register
+            && self.ours(req.msg)
+            && !crate::proxy::next_hop::route_set(req.msg, locals).past_us
+    }
+
+    /// Processes a REGISTER (§10.3): the answer's code, reason and header
+    /// lines (the bindings on a 200).
+    pub fn register(
+        &mut self,
+        now: Instant,
+        unix_now: i64,
+        req: &Request<'_, '_>,
+    ) -> (u16, &'static [u8], &[u8]) {
+        let r = &self.shared;
+        let done = crate::registrar::register(
+            &r.location,
+            &r.cfg,
+            now,
+            unix_now,
+            req.msg,
+            req.sum,
+            req.src,
+            req.local,
+            &mut self.bindings,
+        );
+        self.header.clear();
+        match done {
+            Ok(_) => {
+                self.counters.registered += 1;
+                let path = crate::registrar::supports_path(req.msg)
+                    .then(|| crate::registrar::request_path(req.msg).ok())
+                    .flatten();
+                crate::registrar::write_ok_headers(
+                    &self.bindings,
+                    now,
+                    path.as_deref(),
+                    &mut self.header,
+                );
+                (200, b"OK", &self.header)
+            }
+            Err(Refusal {
+                code,
+                reason,
+                header,
+            }) => {
+                self.counters.register_refused += 1;
+                if let Some(h) = header {
+                    self.header.extend_from_slice(h.as_bytes());
+                }
+                (code, reason, &self.header)
+            }
+        }
+    }
+
+    /// The targets of an initial request for one of our AORs, into
+    /// `targets` and `contacts`: `None` when the Request-URI is not ours
+    /// (route it as before); `Some(Err)` when the AOR has no binding we
+    /// can reach.
+    pub(crate) fn lookup(
+        &mut self,
+        now: Instant,
+        req: &Request<'_, '_>,
+        targets: &mut Vec<Target>,
+        contacts: &mut Vec<ContactHop>,
+    ) -> Option<Result<Picked, Refusal>> {
+        if matches!(
+            req.method(),
+            Method::Register | Method::Ack | Method::Cancel
+        ) {
+            return None;
+        }
+        let Some(Ok(uri)) = req.msg.request_uri() else {
+            return None;
+        };
+        let Uri::Sip(sip) = &uri else { return None };
+        if !self.shared.cfg.is_local_domain(sip.host.text) {
+            return None;
+        }
+        let Some(aor) = aor_of(&uri) else {
+            return Some(Err(Refusal::new(404, b"Not Found")));
+        };
+        self.shared.location.lookup(now, &aor, &mut self.bindings);
+        targets.clear();
+        contacts.clear();
+        for b in &self.bindings {
+            let dest = match b.next_hop() {
+                NextHop::Addr(a) => a,
+                NextHop::Path(p) => match path_addr(&p) {
+                    Some(a) => a,
+                    None => continue,
+                },
+                // Contacts by host name are not looked up (yet).
+                NextHop::Name { .. } => continue,
+            };
+            let Some(t) = Target::contact(dest, contacts.len()) else {
+                break;
+            };
+            targets.push(t);
+            contacts.push(ContactHop {
+                uri: b.contact.as_bytes().into(),
+                route: b.path.join(", ").into_bytes().into(),
+            });
+            if targets.len() == MAX_TARGETS {
+                break;
+            }
+        }
+        if targets.is_empty() {
+            self.counters.not_registered += 1;
+            return Some(Err(self.shared.cfg.no_binding()));
+        }
+        self.counters.lookups += 1;
+        let mut failover = CodeSet::EMPTY;
+        for class in ["3xx", "4xx", "5xx"] {
+            failover.add(class);
+        }
+        Some(Ok(Picked {
+            failover,
+            parallel: self.shared.cfg.fork == Fork::Parallel,
+        }))
+    }
+
+    /// Expires this shard's partition's bindings that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let loc = &self.shared.location;
+        if loc.next_expiry(self.partition).is_some_and(|t| t <= now) {
+            self.counters.expired += loc.expire(self.partition, now) as u64;
+        }
+    }
+
+    /// When this shard next has something to do: an expiry, keep-alives.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let expiry = self.shared.location.next_expiry(self.partition);
+        [expiry, self.next_keepalive].into_iter().flatten().min()
+    }
+
+    /// Whether NAT keep-alives are on and their first round is not due
+    /// yet scheduled.
+    pub fn keepalive_unstarted(&self) -> bool {
+        self.shared.cfg.nat_keepalive_ms > 0 && self.next_keepalive.is_none()
+    }
+
+    /// The NAT keep-alives due at `now`: each written into a buffer from
+    /// `take_buf` and handed to `queue` (destination, listener, bytes).
+    pub fn keepalives(
+        &mut self,
+        now: Instant,
+        locals: &Locals,
+        mut take_buf: impl FnMut() -> Vec<u8>,
+        mut queue: impl FnMut(SocketAddr, u16, Vec<u8>),
+    ) {
+        let every = self.shared.cfg.nat_keepalive_ms;
+        if every == 0 || self.next_keepalive.is_some_and(|t| t > now) {
+            return;
+        }
+        self.next_keepalive = Some(now + Duration::from_millis(every));
+        self.shared
+            .location
+            .nated(self.partition, &mut self.sources);
+        for &(dest, local) in &self.sources {
+            let Some(a) = locals.addrs.get(usize::from(local)) else {
+                continue;
+            };
+            self.keepalive_seq += 1;
+            self.call_id.clear();
+            self.minter.mint(a.host.as_bytes(), &mut self.call_id);
+            let mut buf = take_buf();
+            write_options(
+                &mut buf,
+                dest,
+                &a.host_port,
+                KEEPALIVE_BRANCH,
+                self.keepalive_seq,
+                &self.call_id,
+            );
+            self.counters.keepalives += 1;
+            queue(dest, local, buf);
+        }
+    }
+
+    /// Whether `msg` answers one of our keep-alives (absorbed).
+    pub fn is_keepalive_answer(msg: &Message<'_>) -> bool {
+        msg.top_via().is_ok_and(|v| {
+            v.branch
+                .is_some_and(|b| b.starts_with(KEEPALIVE_BRANCH.as_bytes()))
+        })
+    }
+}
+
+/// The address of a Path URI whose host is an IP literal.
+fn path_addr(uri: &str) -> Option<SocketAddr> {
+    let Ok(Uri::Sip(u)) = Uri::parse(uri.as_bytes()) else {
+        return None;
+    };
+    let port = u.port.unwrap_or(if u.secure { 5061 } else { 5060 });
+    Some(SocketAddr::new(u.host.ip()?, port))
+}

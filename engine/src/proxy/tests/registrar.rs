@@ -1,0 +1,287 @@
+//! The registrar through the proxy core, on the virtual network: REGISTER
+//! for our domain answered here (RFC 3261 §10.3), requests for our AORs
+//! forked to their bindings (§16.6, §16.7), 480 for an AOR without one.
+
+use std::path::Path;
+
+use super::*;
+use crate::config::Config;
+use crate::testkit::sip::first_line;
+
+const DOMAIN: &str = "example.com";
+const PHONE1: &str = "192.0.2.31:5060";
+const PHONE2: &str = "192.0.2.32:5060";
+/// A phone behind a NAT: its Contact says 10.0.0.7, it sends from here.
+const NATED: &str = "203.0.113.40:40000";
+
+/// A proxy that is the registrar of example.com, with `extra` in its
+/// `[registrar]` table.
+fn registrar(extra: &str) -> Net {
+    let toml = format!("[registrar]\ndomains = [\"{DOMAIN}\"]\n{extra}\n");
+    let cfg = Config::parse(&toml, Path::new("reg.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let proxy = ProxyConfig::new(addr(PROXY), None);
+    let services = Services {
+        registrar: cfg
+            .registrar
+            .map(|r| Arc::new(stages::registrar::Registrar::new(r, 1))),
+        ..Services::default()
+    };
+    Net::with_services(proxy, services)
+}
+
+/// A REGISTER of `user` from `src` with `contact` (a Contact value).
+fn register(user: &str, src: &str, contact: &str, call_id: &str, cseq: u32) -> String {
+    format!(
+        "REGISTER sip:{DOMAIN} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {src};branch=z9hG4bKr{call_id}{cseq};rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:{user}@{DOMAIN}>;tag=r{cseq}\r\n\
+To: <sip:{user}@{DOMAIN}>\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: {cseq} REGISTER\r\n\
+Contact: {contact}\r\n\
+Expires: 600\r\n\
+Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// The answer `src` got to `msg`.
+fn answer(n: &mut Net, src: &str, msg: &str) -> String {
+    n.from(src, msg);
+    let out = n.take();
+    out.into_iter()
+        .rev()
+        .find(|(d, m)| *d == addr(src) && m.starts_with("SIP/2.0 ") && !m.contains(" 100 "))
+        .map(|(_, m)| m)
+        .unwrap_or_else(|| "silence".into())
+}
+
+/// An INVITE from the UAC to `user` at our domain.
+fn call_to(user: &str, id: &str) -> String {
+    UacCall::new(addr(UAC), &format!("sip:{user}@{DOMAIN}"), id).invite(&format!("z9hG4bK{id}"))
+}
+
+#[test]
+fn register_then_call_reaches_the_contact() {
+    let mut n = registrar("");
+    let ok = answer(
+        &mut n,
+        PHONE1,
+        &register("alice", PHONE1, &format!("<sip:alice@{PHONE1}>"), "reg1", 1),
+    );
+    assert_eq!(first_line(&ok), "SIP/2.0 200 OK", "{ok}");
+    // §10.3 step 8: the 200 lists the bindings, with their expiry.
+    assert!(
+        ok.contains(&format!("Contact: <sip:alice@{PHONE1}>;expires=600")),
+        "{ok}"
+    );
+    n.from(UAC, &call_to("alice", "c1"));
+    let out = n.take();
+    let (dest, inv) = out
+        .iter()
+        .find(|(d, m)| *d != addr(UAC) && m.starts_with("INVITE"))
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert_eq!(*dest, addr(PHONE1));
+    // §16.5: the Request-URI is the contact.
+    assert!(
+        inv.starts_with(&format!("INVITE sip:alice@{PHONE1} SIP/2.0\r\n")),
+        "{inv}"
+    );
+}
+
+#[test]
+fn an_unregistered_user_of_our_domain_gets_480() {
+    let mut n = registrar("");
+    let a = answer(&mut n, UAC, &call_to("nobody", "c2"));
+    assert_eq!(first_line(&a), "SIP/2.0 480 Temporarily Unavailable", "{a}");
+    let mut n = registrar("no_binding_code = 404");
+    let a = answer(&mut n, UAC, &call_to("nobody", "c3"));
+    assert_eq!(first_line(&a), "SIP/2.0 404 Not Found", "{a}");
+}
+
+#[test]
+fn rules_of_register_through_the_core() {
+    let mut n = registrar("min_expires = 120");
+    // 423 with Min-Expires (§10.3 step 7).
+    let short = register(
+        "bob",
+        PHONE1,
+        &format!("<sip:bob@{PHONE1}>;expires=30"),
+        "r2",
+        1,
+    );
+    let a = answer(&mut n, PHONE1, &short);
+    assert_eq!(first_line(&a), "SIP/2.0 423 Interval Too Brief", "{a}");
+    assert!(a.contains("Min-Expires: 120\r\n"), "{a}");
+    // Registered, then removed with `*` and Expires: 0.
+    let a = answer(
+        &mut n,
+        PHONE1,
+        &register("bob", PHONE1, &format!("<sip:bob@{PHONE1}>"), "r2", 2),
+    );
+    assert_eq!(first_line(&a), "SIP/2.0 200 OK", "{a}");
+    // An older CSeq of the same Call-ID is out of order: 500.
+    let old = register("bob", PHONE1, &format!("<sip:bob@{PHONE1}>"), "r2", 1)
+        .replace("branch=z9hG4bKrr21", "branch=z9hG4bKanother");
+    let a = answer(&mut n, PHONE1, &old);
+    assert_eq!(first_line(&a).split(' ').nth(1), Some("500"), "{a}");
+    let star = register("bob", PHONE1, "*", "r2", 3).replace("Expires: 600", "Expires: 0");
+    let a = answer(&mut n, PHONE1, &star);
+    assert_eq!(first_line(&a), "SIP/2.0 200 OK", "{a}");
+    assert!(!a.contains("Contact:"), "{a}");
+    let a = answer(&mut n, UAC, &call_to("bob", "c4"));
+    assert_eq!(first_line(&a), "SIP/2.0 480 Temporarily Unavailable", "{a}");
+}
+
+#[test]
+fn bindings_expire_on_the_shards_timer() {
+    let mut n = registrar("min_expires = 60");
+    let reg = register("carol", PHONE1, &format!("<sip:carol@{PHONE1}>"), "r3", 1)
+        .replace("Expires: 600", "Expires: 60");
+    assert_eq!(first_line(&answer(&mut n, PHONE1, &reg)), "SIP/2.0 200 OK");
+    n.advance(Duration::from_secs(61));
+    assert_eq!(n.core.registrar_counters().expired, 1);
+    let a = answer(&mut n, UAC, &call_to("carol", "c5"));
+    assert_eq!(first_line(&a), "SIP/2.0 480 Temporarily Unavailable", "{a}");
+}
+
+#[test]
+fn parallel_fork_to_every_binding_cancels_the_losers() {
+    let mut n = registrar("");
+    for (i, phone) in [PHONE1, PHONE2].iter().enumerate() {
+        let reg = register(
+            "dave",
+            phone,
+            &format!("<sip:dave@{phone}>"),
+            &format!("d{i}"),
+            1,
+        );
+        assert_eq!(first_line(&answer(&mut n, phone, &reg)), "SIP/2.0 200 OK");
+    }
+    n.from(UAC, &call_to("dave", "c6"));
+    let out = n.take();
+    let invites: Vec<_> = out
+        .iter()
+        .filter(|(_, m)| m.starts_with("INVITE"))
+        .cloned()
+        .collect();
+    assert_eq!(invites.len(), 2, "{out:#?}");
+    for (d, m) in &invites {
+        n.from(*d, &respond(m, 180, "Ringing", Some("x")));
+    }
+    n.take();
+    // PHONE2 answers: 200 upstream, CANCEL to PHONE1 (§16.7 step 10).
+    let (d2, m2) = invites.iter().find(|(d, _)| *d == addr(PHONE2)).unwrap();
+    n.from(*d2, &respond(m2, 200, "OK", Some("y")));
+    let out = n.take();
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == addr(UAC) && first_line(m) == "SIP/2.0 200 OK")
+    );
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == addr(PHONE1) && m.starts_with("CANCEL ")),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn serial_fork_tries_bindings_by_q() {
+    let mut n = registrar("fork = \"serial\"");
+    let low = register(
+        "erin",
+        PHONE1,
+        &format!("<sip:erin@{PHONE1}>;q=0.5"),
+        "e1",
+        1,
+    );
+    let high = register(
+        "erin",
+        PHONE2,
+        &format!("<sip:erin@{PHONE2}>;q=0.9"),
+        "e2",
+        1,
+    );
+    assert_eq!(first_line(&answer(&mut n, PHONE1, &low)), "SIP/2.0 200 OK");
+    assert_eq!(first_line(&answer(&mut n, PHONE2, &high)), "SIP/2.0 200 OK");
+    n.from(UAC, &call_to("erin", "c7"));
+    let out = n.take();
+    let first: Vec<_> = out
+        .iter()
+        .filter(|(_, m)| m.starts_with("INVITE"))
+        .collect();
+    assert_eq!(first.len(), 1, "{out:#?}");
+    assert_eq!(first[0].0, addr(PHONE2), "highest q first");
+    n.from(PHONE2, &respond(&first[0].1, 486, "Busy Here", Some("b")));
+    let out = n.take();
+    let next: Vec<_> = out
+        .iter()
+        .filter(|(_, m)| m.starts_with("INVITE"))
+        .collect();
+    assert_eq!(next.len(), 1, "{out:#?}");
+    assert_eq!(next[0].0, addr(PHONE1));
+}
+
+#[test]
+fn a_nated_binding_is_reached_at_its_source() {
+    let mut n = registrar("");
+    // Its Contact and Via name a private address; it sends from NATED.
+    let reg = register(
+        "frank",
+        "10.0.0.7:5060",
+        "<sip:frank@10.0.0.7:5060>",
+        "f1",
+        1,
+    );
+    assert_eq!(first_line(&answer(&mut n, NATED, &reg)), "SIP/2.0 200 OK");
+    n.from(UAC, &call_to("frank", "c8"));
+    let out = n.take();
+    let inv = out.iter().find(|(_, m)| m.starts_with("INVITE")).unwrap();
+    assert_eq!(inv.0, addr(NATED), "{out:#?}");
+    assert!(inv.1.starts_with("INVITE sip:frank@10.0.0.7:5060 SIP/2.0"));
+}
+
+#[test]
+fn our_domain_is_the_registrars_and_a_dispatcher_set_takes_the_rest() {
+    let toml = format!(
+        "[[dispatcher]]\nid = \"pbx\"\nalgorithm = \"round-robin\"\n\
+         destinations = [\"sip:{PHONE2}\"]\nprobe_interval_ms = 0\n\
+         [[policy]]\ndispatch = \"pbx\"\n\
+         [registrar]\ndomains = [\"{DOMAIN}\"]\n"
+    );
+    let cfg = Config::parse(&toml, Path::new("reg.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let services = Services {
+        registrar: cfg
+            .registrar
+            .map(|r| Arc::new(stages::registrar::Registrar::new(r, 1))),
+        policy: Some(Arc::new(crate::policy::PolicyTable::new(
+            crate::policy::Policy::compile(&cfg.policy).unwrap(),
+        ))),
+        dispatchers: Some(Arc::new(
+            crate::dispatch::Dispatchers::new(cfg.dispatchers).unwrap(),
+        )),
+        ..Services::default()
+    };
+    let mut n = Net::with_services(ProxyConfig::new(addr(PROXY), None), services);
+    // REGISTER for our domain: answered here, not dispatched.
+    let reg = register("gina", PHONE1, &format!("<sip:gina@{PHONE1}>"), "g1", 1);
+    assert_eq!(first_line(&answer(&mut n, PHONE1, &reg)), "SIP/2.0 200 OK");
+    // An unregistered user of our domain: 480.
+    let a = answer(&mut n, UAC, &call_to("nobody", "c9"));
+    assert_eq!(first_line(&a), "SIP/2.0 480 Temporarily Unavailable", "{a}");
+    // A registered one: its contact.
+    n.from(UAC, &call_to("gina", "c10"));
+    let out = n.take();
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == addr(PHONE1) && m.starts_with("INVITE"))
+    );
+    // Anything else: the set.
+    n.from(UAC, &invite("z9hG4bKc11"));
+    let out = n.take();
+    assert!(
+        out.iter()
+            .any(|(d, m)| *d == addr(PHONE2) && m.starts_with("INVITE")),
+        "{out:#?}"
+    );
+}
