@@ -452,29 +452,52 @@ impl Location {
             return out;
         };
         for (aor, e) in &p.aors {
-            for b in e.bindings.iter().filter(|b| b.expires_at > now) {
-                let left = b.expires_at.saturating_duration_since(now);
-                // Rounded up: a binding read back never expires sooner
-                // than it would have.
-                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-                out.push(BindingRecord {
-                    aor: aor.as_str().into(),
-                    contact: b.contact.as_ref().into(),
-                    q: b.q,
-                    expires_unix: unix_now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)),
-                    call_id: String::from_utf8_lossy(&b.call_id).into_owned(),
-                    cseq: b.cseq,
-                    instance: b.instance.as_deref().map(Into::into),
-                    reg_id: b.reg_id,
-                    path: b.path.iter().map(|p| p.as_ref().into()).collect(),
-                    source: b.source,
-                    local: b.local,
-                    nat: b.nat,
-                    registered_unix: b.registered_unix,
-                });
-            }
+            out.extend(
+                e.bindings
+                    .iter()
+                    .filter(|b| b.expires_at > now)
+                    .map(|b| record(aor, b, now, unix_now)),
+            );
         }
         out
+    }
+
+    /// The unexpired bindings of `aor` as records (what a shared table
+    /// publishes after a REGISTER changed them).
+    pub fn export_aor(&self, aor: &Aor, now: Instant, unix_now: i64) -> Vec<BindingRecord> {
+        let Some(p) = self.lock(self.partition_of(aor)) else {
+            return Vec::new();
+        };
+        p.aors.get(aor).map_or_else(Vec::new, |e| {
+            e.bindings
+                .iter()
+                .filter(|b| b.expires_at > now)
+                .map(|b| record(aor, b, now, unix_now))
+                .collect()
+        })
+    }
+
+    /// Puts `records` in place of `aor`'s bindings (another router's
+    /// view of them, through a shared table); returns how many were
+    /// taken. Records of another AOR are refused.
+    pub fn replace_aor(
+        &self,
+        now: Instant,
+        unix_now: i64,
+        aor: &Aor,
+        records: Vec<BindingRecord>,
+    ) -> usize {
+        if let Some(mut p) = self.lock(self.partition_of(aor)) {
+            if let Some(e) = p.aors.remove(aor) {
+                self.count_bindings(e.bindings.len(), 0);
+                self.release_aor();
+            }
+        }
+        records
+            .into_iter()
+            .filter(|r| r.aor == aor.as_str())
+            .filter(|r| self.import(now, unix_now, r.clone()).is_ok())
+            .count()
     }
 
     /// Takes a record back (from a snapshot written by
@@ -654,4 +677,27 @@ fn host_eq(a: &SipUri<'_>, b: &SipUri<'_>) -> bool {
 /// without breaking its line.
 pub(super) fn printable(s: &str) -> bool {
     s.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
+/// Binding `b` of `aor` as a record with an absolute expiry (`now` is
+/// `unix_now`), rounded up: a binding read back never expires sooner than
+/// it would have.
+fn record(aor: &Aor, b: &Binding, now: Instant, unix_now: i64) -> BindingRecord {
+    let left = b.expires_at.saturating_duration_since(now);
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    BindingRecord {
+        aor: aor.as_str().into(),
+        contact: b.contact.as_ref().into(),
+        q: b.q,
+        expires_unix: unix_now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)),
+        call_id: String::from_utf8_lossy(&b.call_id).into_owned(),
+        cseq: b.cseq,
+        instance: b.instance.as_deref().map(Into::into),
+        reg_id: b.reg_id,
+        path: b.path.iter().map(|p| p.as_ref().into()).collect(),
+        source: b.source,
+        local: b.local,
+        nat: b.nat,
+        registered_unix: b.registered_unix,
+    }
 }

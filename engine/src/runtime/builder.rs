@@ -58,6 +58,9 @@ pub enum StartError {
     /// A call limit (`[[limit]]`) is wrong.
     #[error("[[limit]] refused: {0}")]
     CallLimits(crate::security::call_limits::LimitError),
+    /// The registrar's Redis cannot be reached at start.
+    #[error("[registrar] redis: {0}")]
+    Redis(String),
     /// A dispatcher set (`[[dispatcher]]`) is wrong.
     #[error("[[dispatcher]] refused: {0}")]
     Dispatch(crate::dispatch::DispatchError),
@@ -272,12 +275,29 @@ impl RouterBuilder {
             }
             None => None,
         };
+        let mut changes = None;
         let registrar = config.registrar.clone().map(|r| {
-            Arc::new(crate::proxy::stages::registrar::Registrar::new(
-                r,
-                usize::from(config.shards),
-            ))
+            let shared = r.redis.is_some();
+            let mut reg =
+                crate::proxy::stages::registrar::Registrar::new(r, usize::from(config.shards));
+            if shared {
+                let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
+                reg = reg.with_changes(tx);
+                changes = Some(rx);
+            }
+            Arc::new(reg)
         });
+        // The location table shared with other routers through Redis.
+        let redis = match (registrar.as_ref(), changes) {
+            (Some(r), Some(rx)) => {
+                let url = r.cfg.redis.as_deref().unwrap_or_default();
+                Some(
+                    super::redis_location::RedisLocation::start(url, Arc::clone(&r.location), rx)
+                        .map_err(StartError::Redis)?,
+                )
+            }
+            _ => None,
+        };
         // Bindings saved by the last run, and the snapshots from now on.
         let location_saver = match registrar
             .as_ref()
@@ -354,6 +374,7 @@ impl RouterBuilder {
             _control: control,
             signals,
             _location: location_saver,
+            _redis: redis,
         })
     }
 }
@@ -373,6 +394,8 @@ pub struct Router {
     signals: Option<SignalThread>,
     /// The registrar's snapshots: the last written after the shards stop.
     _location: Option<super::location::LocationSaver>,
+    /// The location table shared through Redis.
+    _redis: Option<super::redis_location::RedisLocation>,
 }
 
 impl Router {

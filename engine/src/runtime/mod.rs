@@ -13,6 +13,7 @@ mod builder;
 pub mod control;
 mod journal;
 pub mod location;
+pub mod redis_location;
 mod reload;
 mod secret;
 mod shards;

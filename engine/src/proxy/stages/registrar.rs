@@ -48,6 +48,9 @@ pub struct Registrar {
     pub cfg: RegistrarConfig,
     /// The bindings.
     pub location: Arc<Location>,
+    /// Where the AORs a REGISTER changed go, when the table is shared
+    /// (`[registrar] redis`): bounded, never waited on.
+    changes: Option<std::sync::mpsc::SyncSender<crate::registrar::Aor>>,
 }
 
 impl Registrar {
@@ -58,7 +61,18 @@ impl Registrar {
         Registrar {
             cfg,
             location: Arc::new(location),
+            changes: None,
         }
+    }
+
+    /// Hands every AOR a REGISTER changed to `changes` (a shared table's
+    /// writer); when it is full the change is dropped.
+    pub fn with_changes(
+        mut self,
+        changes: std::sync::mpsc::SyncSender<crate::registrar::Aor>,
+    ) -> Registrar {
+        self.changes = Some(changes);
+        self
     }
 }
 
@@ -77,6 +91,8 @@ pub struct RegistrarCounters {
     pub expired: u64,
     /// NAT keep-alives sent.
     pub keepalives: u64,
+    /// Changes not handed to the shared table's writer (its queue full).
+    pub changes_dropped: u64,
 }
 
 /// The registrar on one shard.
@@ -151,8 +167,13 @@ impl RegistrarStage {
         );
         self.header.clear();
         match done {
-            Ok(_) => {
+            Ok(aor) => {
                 self.counters.registered += 1;
+                if let Some(c) = &r.changes {
+                    if c.try_send(aor).is_err() {
+                        self.counters.changes_dropped += 1;
+                    }
+                }
                 let path = crate::registrar::supports_path(req.msg)
                     .then(|| crate::registrar::request_path(req.msg).ok())
                     .flatten();
