@@ -45,6 +45,82 @@ const PROBE_BRANCH: &str = "z9hG4bKtld";
 pub struct Dispatchers {
     sets: ArcSwap<Vec<DispatcherConfig>>,
     generation: AtomicU64,
+    /// Which destination holds each answered call (stickiness).
+    sticky: Sticky,
+}
+
+/// The most answered calls whose destination is remembered for
+/// stickiness (about 40 bytes each); beyond, new calls are not.
+pub const STICKY_MAX: usize = 1_000_000;
+
+/// Which destination holds each answered dispatched call, by Call-ID
+/// hash: a request with `Replaces` (RFC 3891) naming it, or a REFER whose
+/// Refer-To embeds such a Replaces, goes to the same instance (the
+/// incumbents' get_dialog_info pattern). Shared by the shards (the
+/// replacing request has a Call-ID of its own, so it may be on another
+/// shard), in stripes each behind its own lock; an entry goes with the
+/// call's BYE, or after [`crate::lcr::caps::DIALOG_MAX`].
+#[derive(Debug)]
+struct Sticky {
+    stripes:
+        Box<[std::sync::Mutex<HashMap<u64, (SocketAddr, Instant), foldhash::fast::FixedState>>]>,
+    len: std::sync::atomic::AtomicUsize,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Sticky {
+    const STRIPES: usize = 64;
+
+    fn new() -> Sticky {
+        Sticky {
+            stripes: (0..Sticky::STRIPES).map(|_| Default::default()).collect(),
+            len: Default::default(),
+            hasher: foldhash::fast::FixedState::with_seed(0x7374_6963_6b79),
+        }
+    }
+
+    fn stripe(
+        &self,
+        call_id: &[u8],
+    ) -> (
+        u64,
+        std::sync::MutexGuard<'_, HashMap<u64, (SocketAddr, Instant), foldhash::fast::FixedState>>,
+    ) {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(call_id);
+        let m = &self.stripes[(h % Sticky::STRIPES as u64) as usize];
+        (h, m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn remember(&self, now: Instant, call_id: &[u8], dest: SocketAddr) {
+        let (h, mut s) = self.stripe(call_id);
+        if self.len.load(Ordering::Relaxed) >= STICKY_MAX {
+            // Full: the stripe's calls past their time go first.
+            let before = s.len();
+            let max = crate::lcr::caps::DIALOG_MAX;
+            s.retain(|_, (_, t)| now.saturating_duration_since(*t) < max);
+            self.len.fetch_sub(before - s.len(), Ordering::Relaxed);
+            if self.len.load(Ordering::Relaxed) >= STICKY_MAX {
+                return;
+            }
+        }
+        if s.insert(h, (dest, now)).is_none() {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn forget(&self, call_id: &[u8]) {
+        let (h, mut s) = self.stripe(call_id);
+        if s.remove(&h).is_some() {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn holder(&self, now: Instant, call_id: &[u8]) -> Option<SocketAddr> {
+        let (h, s) = self.stripe(call_id);
+        let &(dest, since) = s.get(&h)?;
+        (now.saturating_duration_since(since) < crate::lcr::caps::DIALOG_MAX).then_some(dest)
+    }
 }
 
 impl Dispatchers {
@@ -55,6 +131,7 @@ impl Dispatchers {
         Ok(Dispatchers {
             sets: ArcSwap::from_pointee(configs),
             generation: AtomicU64::new(1),
+            sticky: Sticky::new(),
         })
     }
 
@@ -110,6 +187,9 @@ pub struct Picked {
     pub failover: CodeSet,
     /// Every target at once (`parallel`), not one after another.
     pub parallel: bool,
+    /// The destination that answers holds the call: a later request
+    /// replacing it goes there ([`ShardDispatch::remember`]).
+    pub sticky: bool,
 }
 
 /// This shard's dispatcher: its copy of the sets, their probes.
@@ -127,6 +207,8 @@ pub struct ShardDispatch {
     call_id: Vec<u8>,
     order: Vec<usize>,
     live: Vec<u32>,
+    /// Requests sent to the destination holding the call they replace.
+    pub stuck: u64,
     /// Probes sent, and probes unanswered or answered with a failure.
     pub probes_sent: u64,
     pub probe_failures: u64,
@@ -148,6 +230,7 @@ impl ShardDispatch {
             call_id: Vec::new(),
             order: Vec::new(),
             live: Vec::new(),
+            stuck: 0,
             probes_sent: 0,
             probe_failures: 0,
         };
@@ -210,6 +293,7 @@ impl ShardDispatch {
     /// on this shard (`least-calls`). `None`: no such set.
     pub fn targets(
         &mut self,
+        now: Instant,
         name: &GroupName,
         msg: &Message<'_>,
         summary: &trunkline_parser::Summary<'_>,
@@ -245,10 +329,28 @@ impl ShardDispatch {
         out.clear();
         let dests = s.destinations();
         out.extend(self.order.iter().map(|&d| target(dests[d].addr)));
+        // A request replacing a call (RFC 3891) goes where that call is,
+        // when that destination is alive: first, the others to fail over.
+        let held = replaced_call_id(msg).and_then(|id| self.shared.sticky.holder(now, &id));
+        if let Some(at) = held.and_then(|h| out.iter().position(|t| t.dest == h)) {
+            out[..=at].rotate_right(1);
+            self.stuck += 1;
+        }
         Some(Picked {
             failover: s.failover_codes(),
-            parallel: s.algorithm().forks(),
+            parallel: s.algorithm().forks() && held.is_none(),
+            sticky: true,
         })
+    }
+
+    /// Call `call_id`, answered by `dest`, is held there.
+    pub fn remember(&self, now: Instant, call_id: &[u8], dest: SocketAddr) {
+        self.shared.sticky.remember(now, call_id, dest);
+    }
+
+    /// Call `call_id` ended (its BYE).
+    pub fn forget(&self, call_id: &[u8]) {
+        self.shared.sticky.forget(call_id);
     }
 
     /// When the next probing round of some set is due.
@@ -388,4 +490,48 @@ fn uri_user(raw: &[u8]) -> Option<&[u8]> {
         Uri::Tel(t) => Some(t.number),
         _ => None,
     }
+}
+
+/// The Call-ID of the call `msg` replaces: its `Replaces` header (RFC
+/// 3891 §6.1: `call-id;to-tag=...;from-tag=...`), or the `Replaces`
+/// embedded in a REFER's Refer-To URI (RFC 3891 §7.1, escaped).
+fn replaced_call_id(msg: &Message<'_>) -> Option<Vec<u8>> {
+    use trunkline_parser::HeaderName;
+    if let Some(v) = msg.header_value(HeaderName::Replaces) {
+        let id = v.split(|&b| b == b';').next()?.trim_ascii();
+        return (!id.is_empty()).then(|| id.to_vec());
+    }
+    let refer_to = msg.header_value(HeaderName::ReferTo)?;
+    let at = find(refer_to, b"Replaces=")? + b"Replaces=".len();
+    let rest = &refer_to[at..];
+    let end = rest
+        .iter()
+        .position(|&b| matches!(b, b'&' | b'>' | b';'))
+        .unwrap_or(rest.len());
+    let mut id = Vec::with_capacity(end);
+    let mut i = 0;
+    let raw = &rest[..end];
+    while i < raw.len() {
+        if raw[i] == b'%' && i + 2 < raw.len() {
+            let hex = std::str::from_utf8(&raw[i + 1..i + 3]).ok();
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                // `%3B` ends the Call-ID (the to-tag follows).
+                Some(b';') => break,
+                Some(b) => {
+                    id.push(b);
+                    i += 3;
+                    continue;
+                }
+                None => {}
+            }
+        }
+        id.push(raw[i]);
+        i += 1;
+    }
+    (!id.is_empty()).then_some(id)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
 }

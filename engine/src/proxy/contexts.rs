@@ -68,6 +68,9 @@ pub(crate) struct Ctx {
     /// Serial search of a dispatcher set's destinations: the final codes
     /// that move it on (its `failover_codes`; a timeout counts as 408).
     pub failover: Option<crate::dispatch::CodeSet>,
+    /// The call went to a dispatcher set: the destination that answers
+    /// holds it (stickiness for a later Replaces).
+    pub sticky: bool,
     /// The call this INVITE started, when calls are tracked.
     pub call: Option<trunkline_shards::dialog::CallRef>,
     /// The policy's header edits for each copy (a serial search's later
@@ -103,6 +106,8 @@ pub(crate) struct Branch {
     pub cancel_sent: bool,
     /// The cap key of the gateway whose call slot this attempt holds.
     pub holds: Option<u64>,
+    /// Where the copy went.
+    pub dest: Option<SocketAddr>,
 }
 
 /// Our Via branch for one forwarded copy, kept inline (no allocation).
@@ -207,6 +212,7 @@ impl Contexts {
         c.next_target = 0;
         c.timed_out = false;
         c.failover = None;
+        c.sticky = false;
         c.src = None;
         c.local = 0;
         CtxId {

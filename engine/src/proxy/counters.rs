@@ -90,6 +90,9 @@ pub struct Counters {
     /// INVITE copies sent to a set's next destination after a failover
     /// code or a timeout.
     pub dispatch_failovers: u64,
+    /// Requests replacing a call (RFC 3891) sent to the destination that
+    /// holds it.
+    pub dispatch_sticky: u64,
     /// Messages carrying a topology-hiding token that does not decode or
     /// fails its MAC (forged or altered): requests refused with 403, ACKs
     /// and responses dropped.

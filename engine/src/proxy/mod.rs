@@ -333,6 +333,7 @@ impl ProxyCore {
                 + p.route.dispatch.as_ref().map_or(0, |d| d.probes_sent),
             probe_failures: p.prober.counters.failures
                 + p.route.dispatch.as_ref().map_or(0, |d| d.probe_failures),
+            dispatch_sticky: p.route.dispatch.as_ref().map_or(0, |d| d.stuck),
             refused_sources: p.counters.refused_sources + a.refused_sources,
             auth_challenges: a.challenges,
             auth_successes: a.successes,
@@ -750,8 +751,12 @@ impl Pipeline {
         self.pending_identities = None;
         let stateful = self.cfg.mode == Mode::Stateful;
         if method == Method::Bye {
-            // The end of a call that may hold a gateway's call slot.
+            // The end of a call that may hold a gateway's call slot, or
+            // a dispatcher destination.
             self.caps.dialog_ended(req.sum.call_id);
+            if let Some(d) = &self.route.dispatch {
+                d.forget(req.sum.call_id);
+            }
         }
         if method == Method::Ack {
             if stateful

@@ -202,6 +202,11 @@ impl Pipeline {
                     self.caps.to_dialog(now, key, call_id);
                 }
             }
+            // A dispatched call: who holds it, for a later Replaces.
+            let holder = ctx.branches.get(b).and_then(|br| br.dest);
+            if let (true, Some(dest), Some(d)) = (ctx.sticky, holder, &self.route.dispatch) {
+                d.remember(now, sum.call_id, dest);
+            }
             self.relay_response(now, msg, u.ctx, server, code);
             self.drop_request(u.ctx);
             // §16.7 step 10: the other branches of a fork are cancelled.

@@ -62,6 +62,7 @@ impl Pipeline {
         let branch = Branch {
             tx: Some(client),
             branch: BranchId::new(branch),
+            dest: Some(dest),
             ..Branch::default()
         };
         self.ctxs.push_branch(user.ctx, branch);
@@ -95,6 +96,7 @@ impl Pipeline {
         ctx.hide = attrs.hide_topology || self.revealed;
         let picked = self.route.picked.take();
         ctx.failover = picked.map(|p| p.failover);
+        ctx.sticky = picked.is_some_and(|p| p.sticky);
         if let (Some(q), None) = (&self.quality, picked) {
             // Quality routing: demoted gateways are tried last.
             let moved = q.reorder(now, &mut ctx.targets, |t| t.cap_key);

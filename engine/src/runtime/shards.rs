@@ -130,7 +130,7 @@ names_parked={} names_failed={} names_failovers={} probes_sent={} probe_failures
 calls_live={} calls_started={} calls_answered={} calls_ended={} calls_untracked={} call_limited={} max_duration_ends={} byes_sent={} byes_unroutable={} no_dialog={} out_of_order={} cdrs={} \
 calls_restored={} restore_refused={} journal_records={} journal_skipped={} \
 lcr_limited={} lcr_demoted={} th_bad_tokens={} th_refused={} \
-dispatched={} dispatch_unavailable={} dispatch_failovers={} destinations_probed={} destinations_down={} \
+dispatched={} dispatch_unavailable={} dispatch_failovers={} dispatch_sticky={} destinations_probed={} destinations_down={} \
 registered={} register_refused={} location_lookups={} not_registered={} bindings_expired={} nat_keepalives={}",
             self.shard,
             c.received,
@@ -199,6 +199,7 @@ registered={} register_refused={} location_lookups={} not_registered={} bindings
             c.dispatched,
             c.dispatch_unavailable,
             c.dispatch_failovers,
+            c.dispatch_sticky,
             self.destinations_probed,
             self.destinations_down,
             self.registrar.registered,

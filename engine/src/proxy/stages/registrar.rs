@@ -263,6 +263,7 @@ impl RegistrarStage {
         Some(Ok(Picked {
             failover,
             parallel: self.shared.cfg.fork == Fork::Parallel,
+            sticky: false,
         }))
     }
 

@@ -193,7 +193,7 @@ impl Route {
         }
         if let (Some(set), true, true) = (attrs.dispatch, by_uri, req.initial()) {
             if planned != Err(NextHopError::BadRoute) {
-                return self.dispatch(req, &set, locals, counters, live);
+                return self.dispatch(now, req, &set, locals, counters, live);
             }
         }
         let lcr_call = req.server.is_some()
@@ -321,6 +321,7 @@ impl Route {
     /// another request goes to the first.
     fn dispatch(
         &mut self,
+        now: Instant,
         req: &Request<'_, '_>,
         set: &GroupName,
         locals: &Locals,
@@ -334,7 +335,7 @@ impl Route {
                 reason: b"No Dispatcher Set",
             };
         };
-        let Some(picked) = d.targets(set, req.msg, req.sum, live, &mut self.targets) else {
+        let Some(picked) = d.targets(now, set, req.msg, req.sum, live, &mut self.targets) else {
             counters.dispatch_unavailable += 1;
             return Decision::Refuse {
                 code: 500,

@@ -245,3 +245,59 @@ fn config_names_the_set_a_policy_asks_for() {
     assert_eq!(e.key.as_deref(), Some("dispatcher[0]"), "{e}");
     assert_eq!(e.line, 1, "{e}");
 }
+
+#[test]
+fn a_replacing_request_goes_to_the_instance_holding_the_call() {
+    let mut n = dispatcher(&pool("round-robin", ""));
+    // Call 1 is answered by whichever destination took it.
+    n.from(UAC, &invite_n(1));
+    let out = forwarded(&n.take());
+    let (holder, inv) = out[0].clone();
+    n.from(holder, &respond(&inv, 200, "OK", Some("held")));
+    n.take();
+    // Whatever round-robin would pick next, a request with Replaces
+    // naming call 1 goes to its holder (RFC 3891), five times over.
+    for i in 2..7 {
+        let replacing = invite_n(i).replacen(
+            "Content-Type:",
+            "Replaces: c1-uac;to-tag=held;from-tag=a-c1-uac\r\nContent-Type:",
+            1,
+        );
+        n.from(UAC, &replacing);
+        let out = forwarded(&n.take());
+        assert_eq!(out[0].0, holder, "call {i}");
+    }
+    // A REFER whose Refer-To embeds the Replaces (escaped) too.
+    let refer = UacCall::new(addr(UAC), &format!("sip:bob@{PROXY}"), "r1-uac")
+        .request("REFER", 1, "z9hG4bKref1", None, None)
+        .replacen(
+            "Content-Length:",
+            "Refer-To: <sip:carol@example.com?Replaces=c1-uac%3Bto-tag%3Dheld%3Bfrom-tag%3Da>\r\nContent-Length:",
+            1,
+        );
+    n.from(UAC, &refer);
+    let out = forwarded(&n.take());
+    assert_eq!(out[0].0, holder);
+    assert_eq!(n.core.counters().dispatch_sticky, 6);
+    // The call's BYE ends the stickiness.
+    let bye = UacCall::new(addr(UAC), &format!("sip:bob@{PROXY}"), "c1-uac").request(
+        "BYE",
+        2,
+        "z9hG4bKbye1",
+        Some("held"),
+        None,
+    );
+    n.from(UAC, &bye);
+    n.take();
+    let mut seen = std::collections::HashSet::new();
+    for i in 10..14 {
+        let replacing = invite_n(i).replacen(
+            "Content-Type:",
+            "Replaces: c1-uac;to-tag=held;from-tag=a-c1-uac\r\nContent-Type:",
+            1,
+        );
+        n.from(UAC, &replacing);
+        seen.insert(forwarded(&n.take())[0].0);
+    }
+    assert!(seen.len() > 1, "round-robin again after the BYE");
+}
