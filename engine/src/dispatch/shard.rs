@@ -53,6 +53,9 @@ pub struct Dispatchers {
 /// stickiness (about 40 bytes each); beyond, new calls are not.
 pub const STICKY_MAX: usize = 1_000_000;
 
+/// Call-ID hash → (the destination holding the call, since when).
+type StickyMap = HashMap<u64, (SocketAddr, Instant), foldhash::fast::FixedState>;
+
 /// Which destination holds each answered dispatched call, by Call-ID
 /// hash: a request with `Replaces` (RFC 3891) naming it, or a REFER whose
 /// Refer-To embeds such a Replaces, goes to the same instance (the
@@ -79,13 +82,7 @@ impl Sticky {
         }
     }
 
-    fn stripe(
-        &self,
-        call_id: &[u8],
-    ) -> (
-        u64,
-        std::sync::MutexGuard<'_, HashMap<u64, (SocketAddr, Instant), foldhash::fast::FixedState>>,
-    ) {
+    fn stripe(&self, call_id: &[u8]) -> (u64, std::sync::MutexGuard<'_, StickyMap>) {
         use std::hash::BuildHasher;
         let h = self.hasher.hash_one(call_id);
         let m = &self.stripes[(h % Sticky::STRIPES as u64) as usize];
