@@ -65,8 +65,7 @@ type StickyMap = HashMap<u64, (SocketAddr, Instant), foldhash::fast::FixedState>
 /// call's BYE, or after [`crate::lcr::caps::DIALOG_MAX`].
 #[derive(Debug)]
 struct Sticky {
-    stripes:
-        Box<[std::sync::Mutex<HashMap<u64, (SocketAddr, Instant), foldhash::fast::FixedState>>]>,
+    stripes: Box<[std::sync::Mutex<StickyMap>]>,
     len: std::sync::atomic::AtomicUsize,
     hasher: foldhash::fast::FixedState,
 }
