@@ -7,6 +7,7 @@
 //! valgrind --tool=callgrind target/release/examples/proxy_count edge-trunk 20000
 //! valgrind --tool=callgrind target/release/examples/proxy_count dialog 20000
 //! valgrind --tool=callgrind target/release/examples/proxy_count topology-hiding 20000
+//! valgrind --tool=callgrind target/release/examples/proxy_count dispatcher 20000
 //! ```
 //!
 //! The first 12,000 calls bring the core to its steady state; the calls
@@ -19,7 +20,8 @@ use trunkline_engine::proxy::Mode;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: proxy_count stateful|stateless|edge-trunk|dialog|topology-hiding N";
+    let usage =
+        "usage: proxy_count stateful|stateless|edge-trunk|dialog|topology-hiding|dispatcher N";
     let (setup, n) = match &args[1..] {
         [m, n] => (m.as_str(), n.parse::<usize>().expect(usage)),
         _ => {
@@ -45,6 +47,10 @@ fn main() {
         "dialog" => (
             record_calls_on(10_000, Driver::dialog(Duration::from_millis(1))),
             Driver::dialog(step),
+        ),
+        "dispatcher" => (
+            record_calls_on(10_000, Driver::dispatcher(Duration::from_millis(1))),
+            Driver::dispatcher(step),
         ),
         "topology-hiding" => (
             record_calls_on(10_000, Driver::topology_hiding(Duration::from_millis(1))),

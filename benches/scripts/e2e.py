@@ -60,7 +60,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TICK = os.sysconf("SC_CLK_TCK")
 PEERS = ("trunkline", "kamailio", "relay", "trunkline-edge", "kamailio-edge")
-MODES = ("stateful", "stateless", "dialog", "topology-hiding")
+MODES = ("stateful", "stateless", "dialog", "topology-hiding", "dispatcher")
 
 # --------------------------------------------------------------------------
 # Scenarios: SIPp 3.6.1's built-in uac/uas with two RFC 3261 fixes (as in
@@ -448,12 +448,35 @@ modparam("topoh", "mask_ip", "127.0.0.8")
 """
 
 
+# --mode dispatcher: the stateful config, every initial request sent to a
+# one-destination set (the UAS) picked round-robin, the destination
+# probed with OPTIONS every second (Kamailio's dispatcher module with
+# ds_select_dst(..., "4"), trunkline's [[dispatcher]] with a policy rule
+# `dispatch = "pool"`).
+_KAMAILIO_DISPATCHER = """loadmodule "dispatcher.so"
+modparam("dispatcher", "list_file", "@DSLIST@")
+modparam("dispatcher", "ds_ping_interval", 1)
+modparam("dispatcher", "ds_probing_mode", 1)
+"""
+
+
 def kamailio_config(mode):
     """The Kamailio config doing trunkline's job in `mode`."""
     if mode == "stateless":
         return KAMAILIO_STATELESS
     if mode == "stateful":
         return KAMAILIO_STATEFUL
+    if mode == "dispatcher":
+        cfg = KAMAILIO_STATEFUL.replace('loadmodule "pv.so"\n',
+                                        'loadmodule "pv.so"\n' + _KAMAILIO_DISPATCHER, 1)
+        return cfg.replace("""    $du = "sip:@UAS@";
+    route(RELAY);
+}""", """    if (!ds_select_dst("1", "4")) {
+        sl_send_reply("503", "No Destination Available");
+        exit;
+    }
+    route(RELAY);
+}""", 1)
     extra = _KAMAILIO_DIALOG + (_KAMAILIO_TOPOH if mode == "topology-hiding" else "")
     cfg = KAMAILIO_STATEFUL.replace('loadmodule "pv.so"\n', 'loadmodule "pv.so"\n' + extra, 1)
     return cfg.replace("""    if (is_method("INVITE|SUBSCRIBE")) {
@@ -468,9 +491,18 @@ def kamailio_config(mode):
     $du""", 1)
 
 
-def trunkline_config(mode, d):
+def trunkline_config(mode, d, uas=None):
     """trunkline's config file for `mode` (None: none needed): dialogs
-    and a CDR per call in JSON lines (dialog), and topology hiding."""
+    and a CDR per call in JSON lines (dialog), and topology hiding; the
+    dispatcher set of the UAS (dispatcher)."""
+    if mode == "dispatcher":
+        text = (f'[[dispatcher]]\nid = "pool"\nalgorithm = "round-robin"\n'
+                f'destinations = ["sip:{uas}"]\nprobe_interval_ms = 1000\n\n'
+                f'[[policy]]\ndispatch = "pool"\n')
+        path = os.path.join(d, f"trunkline-{mode}.toml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
     if mode not in ("dialog", "topology-hiding"):
         return None
     text = f'[dialogs]\n\n[cdr]\npath = "{os.path.join(d, "cdr")}"\n'
@@ -958,8 +990,8 @@ def start_router(args, peer, bins, d):
                 "--shards", str(args.shards or len(args.router_cpus)), "--cpus", csv_cpus(args.router_cpus)]
         if peer == "trunkline-edge":
             argv += ["--config", args.edge_config]
-        elif trunkline_config(args.mode, d):
-            argv += ["--config", trunkline_config(args.mode, d)]
+        elif trunkline_config(args.mode, d, uas):
+            argv += ["--config", trunkline_config(args.mode, d, uas)]
         argv += ["--table", args.lcr_table] if args.lcr_rules else ["--to", uas]
         if args.mode == "stateless":
             argv.append("--stateless")
@@ -969,6 +1001,11 @@ def start_router(args, peer, bins, d):
         cfg = kamailio_config(args.mode)
         if peer == "kamailio-edge":
             cfg = KAMAILIO_EDGE
+        if args.mode == "dispatcher":
+            dslist = os.path.join(d, "dispatcher.list")
+            with open(dslist, "w") as f:
+                f.write(f"1 sip:{uas} 0 0\n")
+            cfg = cfg.replace("@DSLIST@", dslist)
         cfg = (cfg.replace("@LISTEN@", listen).replace("@UAS@", uas)
                .replace("@CHILDREN@", str(args.kamailio_children or len(args.router_cpus))))
         path = os.path.join(d, f"{peer}-{args.mode}.cfg")
@@ -1012,6 +1049,8 @@ def driver_argv(args, bins, role, rate=None, calls=None, timeout=None):
         argv += shlex.split(args.uac_args)
     else:
         argv += ["-trace_counts", "-fd", "1"] + shlex.split(args.uas_args)
+        if args.mode == "dispatcher":
+            argv.append("-aa")  # the routers' OPTIONS probes answered 200
     return argv
 
 

@@ -72,6 +72,30 @@ impl Driver {
         Driver::with(ProxyCore::for_shard(Arc::new(cfg), &services, 0, 7), step)
     }
 
+    /// A stateful core whose every initial request a `[[policy]]` rule
+    /// sends to a `[[dispatcher]]` set of one destination (the UAS),
+    /// picked round-robin: the dispatcher's cost on plain stateful
+    /// proxying (probing is off: its OPTIONS are not per call).
+    pub fn dispatcher(step: Duration) -> Driver {
+        let toml = format!(
+            "[[dispatcher]]\nid = \"pool\"\nalgorithm = \"round-robin\"\n\
+             destinations = [\"sip:{UAS}\"]\nprobe_interval_ms = 0\n\
+             [[policy]]\ndispatch = \"pool\"\n"
+        );
+        let config =
+            Config::parse(&toml, "dispatcher.toml".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+        let cfg = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
+        let policy = Policy::compile(&config.policy).unwrap_or_else(|e| panic!("{e}"));
+        let sets = trunkline_engine::dispatch::Dispatchers::new(config.dispatchers)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let services = Services {
+            policy: Some(Arc::new(PolicyTable::new(policy))),
+            dispatchers: Some(Arc::new(sets)),
+            ..Services::default()
+        };
+        Driver::with(ProxyCore::for_shard(Arc::new(cfg), &services, 0, 7), step)
+    }
+
     /// A stateful core with call control: a dialog per call and its CDR
     /// (`[dialogs]` + `[cdr]`: the record built on the shard; writing it
     /// is the CDR thread's, not measured here).

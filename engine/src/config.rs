@@ -93,7 +93,8 @@
 //!                                # across ports and shards, before parsing);
 //!                                # above it: dropped for ban_s. 0: off.
 //!                                # Never banned: trusted sources, [route]
-//!                                # default, the routing table's gateways
+//!                                # default, the routing table's gateways,
+//!                                # the [[dispatcher]] destinations
 //! ban_s = 300                    # how long a flooder, or a source failing
 //!                                # digest too often, is dropped
 //! auth_failures = 10             # failed digest attempts within
@@ -114,7 +115,10 @@
 //! algorithms = ["SHA-256", "MD5"]  # offered in this order, and the
 //!                                # only ones accepted (with their -sess);
 //!                                # MD5 first for UAs that answer the first
-//!                                # challenge only (SIPp 3.6, old phones)
+//!                                # challenge only (SIPp 3.6, old phones);
+//!                                # ["MD5"] alone for UAs that fail on any
+//!                                # SHA-256 challenge (libre 1.x: Debian
+//!                                # 12's baresip)
 //! uri_match = "request_uri"      # the credentials' uri must name the
 //!                                # Request-URI; "host_port": also its bare
 //!                                # host:port (what SIPp sends by default)
@@ -1082,16 +1086,17 @@ fn parse_auth(
     }
     if let Some(a) = &s.algorithms {
         let names: Vec<&str> = a.get_ref().iter().map(|n| n.get_ref().as_str()).collect();
-        (config.md5, config.md5_first) = match names.as_slice() {
-            ["SHA-256", "MD5"] => (true, false),
-            ["MD5", "SHA-256"] => (true, true),
-            ["SHA-256"] => (false, false),
+        (config.md5, config.md5_first, config.sha256) = match names.as_slice() {
+            ["SHA-256", "MD5"] => (true, false, true),
+            ["MD5", "SHA-256"] => (true, true, true),
+            ["SHA-256"] => (false, false, true),
+            ["MD5"] => (true, true, false),
             _ => {
                 return Err(err(
                     Some(a.span()),
                     Some("auth.algorithms"),
                     format!(
-                        "{names:?}: use [\"SHA-256\", \"MD5\"], [\"MD5\", \"SHA-256\"] or [\"SHA-256\"]"
+                        "{names:?}: use [\"SHA-256\", \"MD5\"], [\"MD5\", \"SHA-256\"], [\"SHA-256\"] or [\"MD5\"]"
                     ),
                 ));
             }
@@ -1286,7 +1291,7 @@ rate_limit = "cps"
             ),
             ("[auth]\nuri_match = \"host_port\"\n", 1, "auth.subscribers"),
             (
-                "[auth]\nsubscribers = \"s.csv\"\nalgorithms = [\"MD5\"]\n",
+                "[auth]\nsubscribers = \"s.csv\"\nalgorithms = [\"MD4\"]\n",
                 3,
                 "auth.algorithms",
             ),

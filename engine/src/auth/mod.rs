@@ -144,6 +144,11 @@ pub struct AuthConfig {
     /// algorithm instead of the best they support (SIPp 3.6 and older
     /// phones, which then fail on SHA-256).
     pub md5_first: bool,
+    /// Offer and accept SHA-256 (and SHA-256-sess): true. False with
+    /// `md5` only: for UAs that give up on a challenge they cannot
+    /// answer instead of taking the next (libre 1.x, so Debian 12's
+    /// baresip: one SHA-256 challenge fails its REGISTER).
+    pub sha256: bool,
     /// Accept responses without `qop` (RFC 2069 UAs): false. Such a
     /// response has no nonce count, so each nonce serves once (a second
     /// use is answered with `stale=true`).
@@ -160,6 +165,7 @@ impl Default for AuthConfig {
             nonce_max_age_s: nonce::DEFAULT_MAX_AGE_S,
             md5: true,
             md5_first: false,
+            sha256: true,
             no_qop: false,
             uri_match: UriMatch::RequestUri,
             replay_capacity: replay::DEFAULT_CAPACITY,
@@ -238,10 +244,11 @@ impl Challenge {
         Challenge {
             key,
             salts: fastrand::Rng::with_seed(seed),
-            offered: match (config.md5, config.md5_first) {
-                (false, _) => &[Algorithm::Sha256],
-                (true, false) => &[Algorithm::Sha256, Algorithm::Md5],
-                (true, true) => &[Algorithm::Md5, Algorithm::Sha256],
+            offered: match (config.md5, config.md5_first, config.sha256) {
+                (true, _, false) => &[Algorithm::Md5],
+                (false, _, _) => &[Algorithm::Sha256],
+                (true, false, true) => &[Algorithm::Sha256, Algorithm::Md5],
+                (true, true, true) => &[Algorithm::Md5, Algorithm::Sha256],
             },
         }
     }
@@ -523,6 +530,7 @@ impl Verifier {
             },
         };
         if (algorithm.hash() == HashFn::Md5 && !self.config.md5)
+            || (algorithm.hash() != HashFn::Md5 && !self.config.sha256)
             || (algorithm.is_sess() && qop.is_none())
             || userhash.is_some_and(|u| u.eq_ignore_ascii_case(b"true"))
         {

@@ -755,3 +755,38 @@ fn unescaping_is_bounded() {
     assert_eq!(unescape(b"a\\bcde", &mut buf), None);
     assert_eq!(unescape(b"a\\", &mut buf), None);
 }
+
+#[test]
+fn md5_only_offers_and_accepts_md5_alone() {
+    let config = AuthConfig {
+        md5: true,
+        md5_first: true,
+        sha256: false,
+        ..AuthConfig::default()
+    };
+    let mut s = setup(config);
+    let offers = s.offer(T, CALL_ID);
+    assert_eq!(offers.len(), 1);
+    assert_eq!(offers[0].algorithm, Algorithm::Md5);
+    let answer = |algorithm| {
+        authorization(
+            &offers[0],
+            algorithm,
+            "alice",
+            "alice-secret",
+            "INVITE",
+            "sip:bob@127.0.0.1:5060",
+            1,
+            "c",
+        )
+    };
+    // No SHA-256 answer is taken (nothing not offered), MD5 is.
+    assert_eq!(
+        s.verify(T, &req(), &answer(Algorithm::Sha256)),
+        Outcome::Failed(Failure::Unsupported)
+    );
+    assert!(matches!(
+        s.verify(T, &req(), &answer(Algorithm::Md5)),
+        Outcome::Ok { user: "alice", .. }
+    ));
+}

@@ -47,6 +47,8 @@ pub struct Dispatchers {
     generation: AtomicU64,
     /// Which destination holds each answered call (stickiness).
     sticky: Sticky,
+    /// Every destination's address, for the flood defence.
+    addrs: ArcSwap<Vec<std::net::IpAddr>>,
 }
 
 /// The most answered calls whose destination is remembered for
@@ -125,16 +127,24 @@ impl Dispatchers {
     pub fn new(configs: Vec<DispatcherConfig>) -> Result<Dispatchers, DispatchError> {
         Dispatchers::check(&configs)?;
         Ok(Dispatchers {
+            addrs: ArcSwap::from_pointee(addresses(&configs)),
             sets: ArcSwap::from_pointee(configs),
             generation: AtomicU64::new(1),
             sticky: Sticky::new(),
         })
     }
 
+    /// Whether `ip` is a destination of a set in service: our pool, whose
+    /// answers and probe responses the flood defence must not ban.
+    pub fn is_destination(&self, ip: std::net::IpAddr) -> bool {
+        self.addrs.load().contains(&ip)
+    }
+
     /// Puts `configs` in service (checked first: on error the sets in
     /// service stay). Health is kept by destination address.
     pub fn swap(&self, configs: Vec<DispatcherConfig>) -> Result<(), DispatchError> {
         Dispatchers::check(&configs)?;
+        self.addrs.store(Arc::new(addresses(&configs)));
         self.sets.store(Arc::new(configs));
         self.generation.fetch_add(1, Ordering::Release);
         Ok(())
@@ -163,6 +173,19 @@ impl Dispatchers {
         }
         Ok(())
     }
+}
+
+/// The destinations' addresses of `configs` (checked: they parse).
+fn addresses(configs: &[DispatcherConfig]) -> Vec<std::net::IpAddr> {
+    let mut ips: Vec<_> = configs
+        .iter()
+        .flat_map(|c| &c.destinations)
+        .filter_map(|d| super::Destination::parse(d).ok())
+        .map(|d| d.addr.ip())
+        .collect();
+    ips.sort_unstable();
+    ips.dedup();
+    ips
 }
 
 /// One set on a shard, with its probing state.

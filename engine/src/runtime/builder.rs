@@ -202,6 +202,12 @@ impl RouterBuilder {
             }
             None => None,
         };
+        let dispatchers = match config.dispatchers.as_slice() {
+            [] => None,
+            sets => Some(Arc::new(
+                crate::dispatch::Dispatchers::new(sets.to_vec()).map_err(StartError::Dispatch)?,
+            )),
+        };
         // The flood defence: pike and the ban list, shared by the shards'
         // datagram gates and the auth stage.
         let mut shield = Shield::new(
@@ -212,11 +218,15 @@ impl RouterBuilder {
         )
         .map_err(StartError::Security)?
         .with_next_hops(config.proxy.default_route);
-        if let Some(t) = &table {
-            // The routing table's gateways are ours too: a source over the
-            // rate is asked about (the table in service at that moment).
-            let t = t.clone();
-            shield = shield.with_exempt(Arc::new(move |ip| t.is_gateway(ip)));
+        if table.is_some() || dispatchers.is_some() {
+            // The routing table's gateways and the dispatcher sets'
+            // destinations are ours too: a source over the rate is asked
+            // about (the table and sets in service at that moment).
+            let (t, d) = (table.clone(), dispatchers.clone());
+            shield = shield.with_exempt(Arc::new(move |ip| {
+                t.as_ref().is_some_and(|t| t.is_gateway(ip))
+                    || d.as_ref().is_some_and(|d| d.is_destination(ip))
+            }));
         }
         let shield = Arc::new(shield);
         let rate_limits = match config.rate_limits.as_slice() {
@@ -256,12 +266,6 @@ impl RouterBuilder {
             .proxy
             .quality
             .map(|_| Arc::new(super::board::Board::new(config.shards)));
-        let dispatchers = match config.dispatchers.as_slice() {
-            [] => None,
-            sets => Some(Arc::new(
-                crate::dispatch::Dispatchers::new(sets.to_vec()).map_err(StartError::Dispatch)?,
-            )),
-        };
         let reloader = Arc::new(
             Reloader::new(table.clone(), reloadable_policy, subscribers)
                 .with_calls(call_limits.clone(), board.clone())
