@@ -203,8 +203,8 @@
 //!
 //! [registrar]                    # we are the registrar of these domains
 //! domains = ["example.com"]      # REGISTER answered here (RFC 3261 §10.3);
-//!                                # requests for their AORs go to the bindings
-//!                                # (before any dispatcher set)
+//!                                # requests for their AORs that no dispatch
+//!                                # rule matched go to the bindings
 //! min_expires = 60               # shorter: 423 with Min-Expires
 //! max_expires = 3600             # longer: shortened to it
 //! default_expires = 3600         # no expires given

@@ -214,9 +214,20 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         },
         None => String::new(),
     };
+    let mut pools = String::new();
+    if !cfg.dispatchers.is_empty() {
+        let dests: usize = cfg.dispatchers.iter().map(|d| d.destinations.len()).sum();
+        pools += &format!(
+            ", {} dispatcher sets ({dests} destinations)",
+            cfg.dispatchers.len()
+        );
+    }
+    if let Some(r) = &cfg.registrar {
+        pools += &format!(", registrar for {}", r.domains.join(" "));
+    }
     let listen: Vec<String> = cfg.listen.iter().map(ToString::to_string).collect();
     println!(
-        "{}: ok (listen {}, {} shards, {}, default route {}, {} policy rules{subscribers})",
+        "{}: ok (listen {}, {} shards, {}, default route {}, {} policy rules{subscribers}{pools})",
         args.file.display(),
         listen.join(" "),
         cfg.shards,

@@ -337,11 +337,19 @@ impl ShardDispatch {
             self.live
                 .extend(dests.iter().map(|d| live(&target(d.addr))));
         }
+        // Only the key the algorithm hashes is parsed.
+        let alg = s.algorithm();
         let key = Key {
             call_id: Some(summary.call_id),
-            from_user: uri_user(summary.from.uri),
-            to_user: uri_user(summary.to.uri),
-            ruri_user: msg.request_uri_bytes().and_then(uri_user),
+            from_user: (alg == Algorithm::HashFromUser)
+                .then(|| uri_user(summary.from.uri))
+                .flatten(),
+            to_user: (alg == Algorithm::HashToUser)
+                .then(|| uri_user(summary.to.uri))
+                .flatten(),
+            ruri_user: (alg == Algorithm::HashRuriUser)
+                .then(|| msg.request_uri_bytes().and_then(uri_user))
+                .flatten(),
             live_calls: &self.live,
         };
         s.pick_healthy(&key, &mut self.order);

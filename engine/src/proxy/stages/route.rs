@@ -11,10 +11,13 @@
 //! sends to a dispatcher set (`dispatch = ID`, [`crate::dispatch`]) goes
 //! to the set's destinations instead, in the order its algorithm picks
 //! (an INVITE tries them in turn, or all at once for `parallel`); with
-//! none alive, 503. Before that, a request for one of our AORs
-//! (`[registrar]` domains, [`super::registrar`]) goes to the AOR's
-//! bindings, or gets 480 (404) without one: our domains are the
-//! registrar's, dispatcher sets take the rest.
+//! none alive, 503: a `dispatch` rule applies to every initial request
+//! it matches. A request for one of our AORs (`[registrar]` domains,
+//! [`super::registrar`]) that no rule sent to a set goes to the AOR's
+//! bindings, or gets 480 (404) without one. (A pool in front of which we
+//! register subscribers: a rule `accept = true` for the pool's sources
+//! first, so that their calls reach the bindings, then `dispatch` for
+//! the subscribers' calls.)
 //!
 //! A next hop that is one of our addresses would loop (482); one of an
 //! address family we have no listener for cannot be reached (503).
@@ -169,9 +172,13 @@ impl Route {
         self.picked = None;
         let planned = next_hop::plan(msg, locals, self.default_route, &mut self.plan);
         let by_uri = !self.plan.by_route && self.plan.new_ruri.is_none();
-        // A request for one of our AORs: its bindings (stateful only),
-        // before any dispatcher set (as `uri == myself` goes to the
-        // location service first in the incumbents' configurations).
+        if let (Some(set), true, true) = (attrs.dispatch, by_uri, req.initial()) {
+            if planned != Err(NextHopError::BadRoute) {
+                return self.dispatch(now, req, &set, locals, counters, live);
+            }
+        }
+        // A request for one of our AORs that no rule sent to a set: its
+        // bindings (stateful only).
         if let (Some(r), true, true, Some(_)) =
             (self.registrar.as_mut(), by_uri, req.initial(), req.server)
         {
@@ -189,11 +196,6 @@ impl Route {
                         reason: b"Contact Unreachable",
                     };
                 }
-            }
-        }
-        if let (Some(set), true, true) = (attrs.dispatch, by_uri, req.initial()) {
-            if planned != Err(NextHopError::BadRoute) {
-                return self.dispatch(now, req, &set, locals, counters, live);
             }
         }
         let lcr_call = req.server.is_some()

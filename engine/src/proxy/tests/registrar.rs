@@ -242,12 +242,17 @@ fn a_nated_binding_is_reached_at_its_source() {
 }
 
 #[test]
-fn our_domain_is_the_registrars_and_a_dispatcher_set_takes_the_rest() {
+fn a_pool_in_front_of_which_subscribers_register() {
+    // The farm: the pool's calls reach the subscribers' bindings, every
+    // other initial request goes to the pool (subscribers dialling
+    // numbers at our domain included).
     let toml = format!(
         "[[dispatcher]]\nid = \"pbx\"\nalgorithm = \"round-robin\"\n\
          destinations = [\"sip:{PHONE2}\"]\nprobe_interval_ms = 0\n\
+         [[policy]]\nsource = [\"{pool}/32\"]\naccept = true\n\
          [[policy]]\ndispatch = \"pbx\"\n\
-         [registrar]\ndomains = [\"{DOMAIN}\"]\n"
+         [registrar]\ndomains = [\"{DOMAIN}\"]\n",
+        pool = addr(PHONE2).ip()
     );
     let cfg = Config::parse(&toml, Path::new("reg.toml")).unwrap_or_else(|e| panic!("{e}"));
     let services = Services {
@@ -266,18 +271,25 @@ fn our_domain_is_the_registrars_and_a_dispatcher_set_takes_the_rest() {
     // REGISTER for our domain: answered here, not dispatched.
     let reg = register("gina", PHONE1, &format!("<sip:gina@{PHONE1}>"), "g1", 1);
     assert_eq!(first_line(&answer(&mut n, PHONE1, &reg)), "SIP/2.0 200 OK");
-    // An unregistered user of our domain: 480.
-    let a = answer(&mut n, UAC, &call_to("nobody", "c9"));
-    assert_eq!(first_line(&a), "SIP/2.0 480 Temporarily Unavailable", "{a}");
-    // A registered one: its contact.
-    n.from(UAC, &call_to("gina", "c10"));
+    // The pool calls gina: her contact. Nobody: 480.
+    let pool_call = |user: &str, id: &str| {
+        UacCall::new(addr(PHONE2), &format!("sip:{user}@{DOMAIN}"), id)
+            .invite(&format!("z9hG4bK{id}"))
+    };
+    n.from(PHONE2, &pool_call("gina", "p1"));
     let out = n.take();
     assert!(
         out.iter()
-            .any(|(d, m)| *d == addr(PHONE1) && m.starts_with("INVITE"))
+            .any(|(d, m)| *d == addr(PHONE1) && m.starts_with("INVITE")),
+        "{out:#?}"
     );
-    // Anything else: the set.
-    n.from(UAC, &invite("z9hG4bKc11"));
+    let a = answer(&mut n, PHONE2, &pool_call("nobody", "p2"));
+    assert_eq!(first_line(&a), "SIP/2.0 480 Temporarily Unavailable", "{a}");
+    // gina dials a number at our domain: the pool.
+    n.from(
+        PHONE1,
+        &UacCall::new(addr(PHONE1), &format!("sip:5551234@{DOMAIN}"), "g2").invite("z9hG4bKg2"),
+    );
     let out = n.take();
     assert!(
         out.iter()
