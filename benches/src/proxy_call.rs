@@ -96,6 +96,48 @@ impl Driver {
         Driver::with(ProxyCore::for_shard(Arc::new(cfg), &services, 0, 7), step)
     }
 
+    /// A stateful core that is the registrar of 127.0.0.1 (the host of
+    /// the recorded INVITEs' Request-URI) with `service` registered at the
+    /// UAS: every call goes through a location lookup and the
+    /// Request-URI rewrite to the contact, the registrar's cost on a call.
+    pub fn registrar(step: Duration) -> Driver {
+        let mut d = Driver::registrar_only(step);
+        let reg = register(0, "service", 1);
+        let ok = d
+            .feed(addr(UAS), &reg, Some(addr(UAS)))
+            .expect("registered");
+        assert!(
+            ok.starts_with(b"SIP/2.0 200 "),
+            "{}",
+            String::from_utf8_lossy(&ok)
+        );
+        d
+    }
+
+    /// A stateful core that is the registrar of 127.0.0.1, with no
+    /// binding yet (for REGISTERs per second).
+    pub fn registrar_only(step: Duration) -> Driver {
+        let toml = "[registrar]\ndomains = [\"127.0.0.1\"]\n";
+        let config =
+            Config::parse(toml, "registrar.toml".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+        let cfg = ProxyConfig::new(addr(PROXY), Some(addr(UAS)));
+        let registrar = config.registrar.expect("[registrar]");
+        let services = Services {
+            registrar: Some(Arc::new(
+                trunkline_engine::proxy::stages::registrar::Registrar::new(registrar, 1),
+            )),
+            ..Services::default()
+        };
+        Driver::with(ProxyCore::for_shard(Arc::new(cfg), &services, 0, 7), step)
+    }
+
+    /// Delivers one datagram from `src` and drains what the core sends
+    /// (what a bench counts, e.g. with callgrind's `--toggle-collect`).
+    #[inline(never)]
+    pub fn deliver(&mut self, src: SocketAddr, bytes: &[u8]) {
+        self.feed(src, bytes, None);
+    }
+
     /// A stateful core with call control: a dialog per call and its CDR
     /// (`[dialogs]` + `[cdr]`: the record built on the shard; writing it
     /// is the CDR thread's, not measured here).
@@ -229,6 +271,30 @@ Content-Length: {}\r\n\r\n{sdp}",
         sdp.len()
     )
     .into_bytes()
+}
+
+/// A REGISTER of `user` at 127.0.0.1 from the UAS (its Contact there,
+/// an hour), the `cseq`th of its registration (Call-ID `reg-N`): a
+/// refresh when `cseq` > 1.
+pub fn register(n: usize, user: &str, cseq: u32) -> Vec<u8> {
+    format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP {UAS};branch=z9hG4bK-reg-{n}-{cseq}\r\n\
+From: <sip:{user}@127.0.0.1>;tag=r{n}\r\n\
+To: <sip:{user}@127.0.0.1>\r\n\
+Call-ID: reg-{n}@127.0.0.1\r\n\
+CSeq: {cseq} REGISTER\r\n\
+Contact: <sip:{user}@{UAS}>\r\n\
+Expires: 3600\r\n\
+Max-Forwards: 70\r\n\
+Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// The UAS's address (where REGISTERs come from in [`register`]).
+pub fn uas() -> SocketAddr {
+    addr(UAS)
 }
 
 /// The Request-URI and Route of the UAC's in-dialog requests from the

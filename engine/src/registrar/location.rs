@@ -380,6 +380,30 @@ impl Location {
         }
     }
 
+    /// [`Location::lookup`] without copying the bindings: `f` sees each
+    /// unexpired binding of `aor` in fork order, under the partition's
+    /// lock (keep it short); `order` is scratch, reused by the caller.
+    pub fn lookup_with(
+        &self,
+        now: Instant,
+        aor: &Aor,
+        order: &mut Vec<usize>,
+        mut f: impl FnMut(&Binding),
+    ) {
+        order.clear();
+        let Some(p) = self.lock(self.partition_of(aor)) else {
+            return;
+        };
+        let Some(e) = p.aors.get(aor) else { return };
+        let bs = &e.bindings;
+        // As collect_sorted: the most recent first, then by q (stable).
+        order.extend((0..bs.len()).rev().filter(|&i| bs[i].expires_at > now));
+        order.sort_by_key(|&i| Reverse(bs[i].q));
+        for &i in order.iter() {
+            f(&bs[i]);
+        }
+    }
+
     /// Removes partition `partition`'s bindings that have expired by
     /// `now`, and the AORs left without any; returns how many bindings it
     /// removed. Runs the timers due, so its cost follows the expiries.

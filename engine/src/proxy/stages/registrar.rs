@@ -101,6 +101,8 @@ pub struct RegistrarStage {
     shared: Arc<Registrar>,
     partition: usize,
     bindings: Vec<Binding>,
+    /// Scratch of lookups: the bindings' fork order.
+    order: Vec<usize>,
     header: Vec<u8>,
     next_keepalive: Option<Instant>,
     keepalive_seq: u64,
@@ -119,6 +121,7 @@ impl RegistrarStage {
             shared,
             partition,
             bindings: Vec::new(),
+            order: Vec::new(),
             header: Vec::new(),
             next_keepalive: None,
             keepalive_seq: 0,
@@ -226,31 +229,34 @@ impl RegistrarStage {
         let Some(aor) = aor_of(&uri) else {
             return Some(Err(Refusal::new(404, b"Not Found")));
         };
-        self.shared.location.lookup(now, &aor, &mut self.bindings);
         targets.clear();
         contacts.clear();
-        for b in &self.bindings {
+        let order = &mut self.order;
+        self.shared.location.lookup_with(now, &aor, order, |b| {
+            if targets.len() == MAX_TARGETS {
+                return;
+            }
             let dest = match b.next_hop() {
                 NextHop::Addr(a) => a,
                 NextHop::Path(p) => match path_addr(&p) {
                     Some(a) => a,
-                    None => continue,
+                    None => return,
                 },
                 // Contacts by host name are not looked up (yet).
-                NextHop::Name { .. } => continue,
+                NextHop::Name { .. } => return,
             };
             let Some(t) = Target::contact(dest, contacts.len()) else {
-                break;
+                return;
             };
             targets.push(t);
             contacts.push(ContactHop {
                 uri: b.contact.as_bytes().into(),
-                route: b.path.join(", ").into_bytes().into(),
+                route: match b.path.as_ref() {
+                    [] => Box::default(),
+                    path => path.join(", ").into_bytes().into(),
+                },
             });
-            if targets.len() == MAX_TARGETS {
-                break;
-            }
-        }
+        });
         if targets.is_empty() {
             self.counters.not_registered += 1;
             return Some(Err(self.shared.cfg.no_binding()));
