@@ -19,6 +19,11 @@
 //! - [`security`]: flood defence before parsing (pike, the ban list:
 //!   [`security::Gate`] per shard on a shared [`security::Shield`]),
 //!   named rate limits, CIDR sets.
+//! - [`dispatch`]: dispatcher sets (`[[dispatcher]]`): the algorithms,
+//!   each shard's copy with its probes, stickiness for Replaces.
+//! - [`registrar`]: the registrar's REGISTER rules and the location
+//!   table (partitioned by the AOR's hash), its snapshots' records; the
+//!   pipeline's side is [`proxy::stages::registrar`].
 //!
 //! Runtime (feature `runtime`: the shard threads, tokio, hickory, clap,
 //! signals):
@@ -40,11 +45,14 @@
 //!   │  request:  ACK/CANCEL → their transaction (§17, §16.10)          │
 //!   │            server transaction (§17.2; cap → 503, retrans absorbed)│
 //!   │            stages: validate (§16.3 steps 3, 5) → policy → auth   │
-//!   │                    → limits → route (§16.4-16.5: Route set,      │
-//!   │                    LCR, --to, Request-URI, names) → edits        │
+//!   │                    → limits → REGISTER for our domains answered  │
+//!   │                    (§10.3) → route (§16.4-16.5: Route set, a     │
+//!   │                    dispatcher set, our AORs' bindings, LCR,      │
+//!   │                    --to, Request-URI, names) → edits             │
 //!   │            forward (§16.6): wire writes the copy, client         │
 //!   │                    transaction + response context (§16.7);       │
-//!   │                    serial search: one target after another       │
+//!   │                    serial search: one target after another,      │
+//!   │                    or a parallel fork (§16.7 best response)      │
 //!   │  response: client transaction (§17.1) → response context:        │
 //!   │            best response, CANCEL, failover (§16.7-16.10);        │
 //!   │            unmatched → relayed statelessly (§16.11) or a probe's │
@@ -66,7 +74,6 @@ pub mod dns;
 pub mod lcr;
 pub mod policy;
 pub mod proxy;
-/// The registrar and location service (RFC 3261 §10, RFC 3327, RFC 5626).
 pub mod registrar;
 pub mod security;
 

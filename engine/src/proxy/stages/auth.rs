@@ -198,6 +198,14 @@ impl RequestStage for Auth {
                     binding: req.sum.call_id,
                 };
                 match d.verifier.verify(now_unix, &dreq, &creds, &subscribers) {
+                    // RFC 3261 §10.3 step 3: a subscriber registers its
+                    // own AOR only (no hijacking another's calls).
+                    Outcome::Ok { user, .. }
+                        if method == Method::Register && !registers_self(req, user) =>
+                    {
+                        self.counters.failures += 1;
+                        return Verdict::reply(403, b"Not Your AOR");
+                    }
                     Outcome::Ok { .. } => {
                         self.counters.successes += 1;
                         return Verdict::Continue;
@@ -227,5 +235,13 @@ impl RequestStage for Auth {
             reason: kind.reason(),
             header: &d.header,
         }
+    }
+}
+
+/// Whether a REGISTER's To (its AOR) names the authenticated `user`.
+fn registers_self(req: &Request<'_, '_>, user: &str) -> bool {
+    match req.sum.to.uri() {
+        Ok(Uri::Sip(u)) => u.user == Some(user.as_bytes()),
+        _ => false,
     }
 }

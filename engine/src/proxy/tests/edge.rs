@@ -298,7 +298,9 @@ nonce=\"n\", uri=\"sip:x\", response=\"0\"";
 #[test]
 fn register_is_challenged_with_401_and_www_authenticate() {
     let mut n = edge(DIGEST);
-    let reg = call_from(UAC, "g1").request("REGISTER", 1, "z9hG4bKg1", None, None);
+    // alice registers her own AOR (RFC 3261 §10.3 step 3: the To).
+    let alice_reg = || UacCall::new(addr(UAC), &format!("sip:alice@{PROXY}"), "g1");
+    let reg = alice_reg().request("REGISTER", 1, "z9hG4bKg1", None, None);
     n.from(UAC, &reg);
     let challenge = n.take().pop().unwrap().1;
     assert!(
@@ -311,15 +313,32 @@ fn register_is_challenged_with_401_and_www_authenticate() {
         "SHA-256",
         ("alice", "alice-secret"),
         "REGISTER",
-        &format!("sip:bob@{PROXY}"),
+        &format!("sip:alice@{PROXY}"),
         1,
     );
     assert!(answer.starts_with("Authorization: Digest "));
     let reg = with_header(
-        &call_from(UAC, "g1").request("REGISTER", 2, "z9hG4bKg2", None, None),
+        &alice_reg().request("REGISTER", 2, "z9hG4bKg2", None, None),
         &answer,
     );
     assert_eq!(outcome(&mut n, UAC, &reg), "forwarded");
+    // Her credentials do not register bob's AOR.
+    let bob = call_from(UAC, "g3").request("REGISTER", 1, "z9hG4bKg3", None, None);
+    n.from(UAC, &bob);
+    let challenge = n.take().pop().unwrap().1;
+    let answer = digest_answer(
+        &challenge,
+        "SHA-256",
+        ("alice", "alice-secret"),
+        "REGISTER",
+        &format!("sip:bob@{PROXY}"),
+        1,
+    );
+    let bob = with_header(
+        &call_from(UAC, "g3").request("REGISTER", 2, "z9hG4bKg4", None, None),
+        &answer,
+    );
+    assert_eq!(outcome(&mut n, UAC, &bob), "SIP/2.0 403 Not Your AOR");
 }
 
 #[test]

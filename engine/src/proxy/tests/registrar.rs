@@ -297,3 +297,67 @@ fn a_pool_in_front_of_which_subscribers_register() {
         "{out:#?}"
     );
 }
+
+#[test]
+fn a_subscriber_registers_its_own_aor_only() {
+    use crate::auth::{NonceKey, SubscriberTable, Subscribers};
+    use crate::testkit::sip::digest_answer;
+    let toml = format!(
+        "[registrar]\ndomains = [\"{DOMAIN}\"]\n\
+         [auth]\nsubscribers = \"s.csv\"\n\
+         [[policy]]\nmethods = [\"REGISTER\"]\nauthenticate = \"digest\"\n"
+    );
+    let cfg = Config::parse(&toml, Path::new("reg.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let subscribers = Subscribers::from_csv(
+        format!("user,domain,password\nalice,{DOMAIN},alice-secret\n").as_bytes(),
+        "s.csv",
+    )
+    .unwrap();
+    let now = std::time::Instant::now();
+    let services = Services {
+        registrar: cfg
+            .registrar
+            .map(|r| Arc::new(stages::registrar::Registrar::new(r, 1))),
+        policy: Some(Arc::new(crate::policy::PolicyTable::new(
+            crate::policy::Policy::compile(&cfg.policy).unwrap(),
+        ))),
+        digest: cfg.auth.as_ref().map(|a| {
+            Arc::new(DigestService::new(
+                Arc::new(NonceKey::from_secret(&[3; 32])),
+                Arc::new(SubscriberTable::new(subscribers)),
+                a.config,
+                cfg.auth_bans,
+                now,
+            ))
+        }),
+        ..Services::default()
+    };
+    let mut n = Net::with_services(ProxyConfig::new(addr(PROXY), None), services);
+    // As alice, for alice: 401, then 200. As alice, for bob: 403.
+    for (aor, want) in [
+        ("alice", "SIP/2.0 200 OK"),
+        ("bob", "SIP/2.0 403 Not Your AOR"),
+    ] {
+        let reg = register(aor, PHONE1, &format!("<sip:{aor}@{PHONE1}>"), aor, 1);
+        let challenge = answer(&mut n, PHONE1, &reg);
+        assert!(
+            first_line(&challenge).starts_with("SIP/2.0 401"),
+            "{challenge}"
+        );
+        let creds = digest_answer(
+            &challenge,
+            "SHA-256",
+            ("alice", "alice-secret"),
+            "REGISTER",
+            &format!("sip:{DOMAIN}"),
+            1,
+        );
+        let retry = register(aor, PHONE1, &format!("<sip:{aor}@{PHONE1}>"), aor, 2).replacen(
+            "Content-Length:",
+            &format!("{creds}\r\nContent-Length:"),
+            1,
+        );
+        let a = answer(&mut n, PHONE1, &retry);
+        assert_eq!(first_line(&a), want, "{a}");
+    }
+}
