@@ -113,6 +113,15 @@ impl Target {
         self.keep_uri
     }
 
+    /// The same target (its Request-URI user, gateway, limits) sent to
+    /// `dest` instead: a destination of the dispatcher set its gateway
+    /// stands for; its caps are counted under `dest`.
+    pub fn sent_to(mut self, dest: SocketAddr) -> Target {
+        self.dest = dest;
+        self.cap_key = address_key(&dest);
+        self
+    }
+
     /// A target that sends the request to `dest` for registered contact
     /// number `index` of its request's contact list (the registrar's
     /// bindings, RFC 3261 §16.5): the copy's Request-URI is the contact.
@@ -308,6 +317,14 @@ pub trait TargetSource: fmt::Debug + Send + Sync + 'static {
         let _ = source;
         None
     }
+
+    /// The dispatcher set gateway `gateway` stands for (its `attrs` name
+    /// one: `dispatch=ID`): the route stage sends its targets to the
+    /// set's destinations instead. None by default.
+    fn dispatch_set(&self, gateway: u32) -> Option<GroupName> {
+        let _ = gateway;
+        None
+    }
 }
 
 /// A shard's own router: what [`TargetSource::for_shard`] gives the
@@ -335,6 +352,12 @@ pub trait ShardTargets: fmt::Debug + Send {
         let _ = gateway;
         None
     }
+
+    /// [`TargetSource::dispatch_set`], from the table in service.
+    fn dispatch_set(&self, gateway: u32) -> Option<GroupName> {
+        let _ = gateway;
+        None
+    }
 }
 
 /// A [`TargetSource`] that needs no per-shard state, used as it is.
@@ -353,6 +376,19 @@ impl<T: TargetSource + ?Sized> ShardTargets for Shared<T> {
     fn source_group(&self, source: IpAddr) -> Option<GroupName> {
         self.0.source_group(source)
     }
+
+    fn dispatch_set(&self, gateway: u32) -> Option<GroupName> {
+        self.0.dispatch_set(gateway)
+    }
+}
+
+/// The dispatcher set a gateway's `attrs` name (`dispatch=ID`, among
+/// `key=value` pairs separated by `;`, `,` or spaces).
+pub fn dispatch_attr(attrs: &str) -> Option<GroupName> {
+    attrs
+        .split([';', ',', ' '])
+        .find_map(|kv| kv.trim().strip_prefix("dispatch="))
+        .and_then(GroupName::new)
 }
 
 /// The final responses that move a call to its next target.

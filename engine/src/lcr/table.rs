@@ -603,6 +603,12 @@ impl ShardTargets for LcrTableShard {
         let g = snap.table().gateway(GatewayId(gateway))?;
         Some(g.id.as_str().into())
     }
+
+    fn dispatch_set(&self, gateway: u32) -> Option<GroupName> {
+        let snap = self.table.handle.load();
+        let g = snap.table().gateway(GatewayId(gateway))?;
+        super::dispatch_attr(g.attrs.as_str())
+    }
 }
 
 impl TargetSource for LcrTable {

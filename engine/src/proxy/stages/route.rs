@@ -230,7 +230,11 @@ impl Route {
         }
         if let (true, Some(lcr)) = (lcr_call, &mut self.lcr) {
             let group = attrs.group.as_ref().map(GroupName::as_str);
-            return lcr_targets(lcr.as_mut(), &mut self.targets, counters, at(), group, req);
+            let d = lcr_targets(lcr.as_mut(), &mut self.targets, counters, at(), group, req);
+            if let (Decision::Serial { .. }, Some(sets)) = (&d, self.dispatch.as_mut()) {
+                expand_sets(now, lcr.as_ref(), sets, req, &live, &mut self.targets);
+            }
+            return d;
         }
         let dest = match planned {
             Ok(()) => self.plan.dest.expect("planned"),
@@ -368,6 +372,40 @@ impl Route {
             None => NextHopError::NoListener.into(),
         }
     }
+}
+
+/// Replaces each least-cost routing target whose gateway stands for a
+/// dispatcher set (`attrs` `dispatch=ID`) by the set's destinations, in
+/// the set's order (dead ones left out), each with the target's
+/// Request-URI and limits: a rule's gateway may be a pool. A set that is
+/// not configured leaves the target as it is.
+fn expand_sets(
+    now: Instant,
+    lcr: &dyn ShardTargets,
+    sets: &mut crate::dispatch::ShardDispatch,
+    req: &Request<'_, '_>,
+    live: &dyn Fn(&Target) -> u32,
+    targets: &mut Vec<Target>,
+) {
+    if !targets
+        .iter()
+        .any(|t| lcr.dispatch_set(t.gateway).is_some())
+    {
+        return;
+    }
+    let mut picked = Vec::new();
+    let old = std::mem::take(targets);
+    for t in old {
+        let Some(set) = lcr.dispatch_set(t.gateway) else {
+            targets.push(t);
+            continue;
+        };
+        match sets.targets(now, &set, req.msg, req.sum, live, &mut picked) {
+            Some(_) => targets.extend(picked.iter().map(|p| t.sent_to(p.dest))),
+            None => targets.push(t),
+        }
+    }
+    targets.truncate(MAX_TARGETS);
 }
 
 /// Least-cost routing of an initial INVITE: its targets into `targets`.

@@ -301,3 +301,117 @@ fn a_replacing_request_goes_to_the_instance_holding_the_call() {
     }
     assert!(seen.len() > 1, "round-robin again after the BYE");
 }
+
+/// A routing table whose one rule's gateway (index 7) stands for the
+/// dispatcher set `pbx` (`attrs` `dispatch=pbx`).
+#[derive(Debug)]
+struct PoolRule;
+
+impl crate::lcr::TargetSource for PoolRule {
+    fn targets(
+        &self,
+        req: &crate::lcr::LcrRequest<'_>,
+        out: &mut Vec<crate::lcr::Target>,
+    ) -> Result<(), crate::lcr::NoRoute> {
+        out.push(crate::lcr::Target::new(addr("192.0.2.99:5060"), 7, req.number).unwrap());
+        Ok(())
+    }
+
+    fn source_group(&self, _: std::net::IpAddr) -> Option<crate::lcr::GroupName> {
+        crate::lcr::GroupName::new("customers")
+    }
+
+    fn dispatch_set(&self, gateway: u32) -> Option<crate::lcr::GroupName> {
+        (gateway == 7)
+            .then(|| crate::lcr::dispatch_attr("quality=a;dispatch=pbx"))
+            .flatten()
+    }
+}
+
+#[test]
+fn a_routing_rule_may_target_a_set() {
+    let cfg = Config::parse(&pool("priority", ""), Path::new("pool.toml")).unwrap();
+    let services = Services {
+        targets: Some(Arc::new(PoolRule)),
+        dispatchers: Some(Arc::new(Dispatchers::new(cfg.dispatchers).unwrap())),
+        ..Services::default()
+    };
+    let mut n = Net::with_services(ProxyConfig::new(addr(PROXY), None), services);
+    let number = "+14155550123";
+    let call = UacCall::new(
+        addr(UAC),
+        &format!("sip:{number}@{PROXY};user=phone"),
+        "l1-uac",
+    );
+    n.from(UAC, &call.invite("z9hG4bKl1"));
+    let out = forwarded(&n.take());
+    // The set's first by priority, with least-cost routing's Request-URI.
+    assert_eq!(out[0].0, addr(PBX1), "{out:#?}");
+    assert!(
+        out[0].1.starts_with(&format!("INVITE sip:{number}@{PBX1}")),
+        "{}",
+        out[0].1
+    );
+    // 503: the set's next destination.
+    n.from(
+        PBX1,
+        &respond(&out[0].1, 503, "Service Unavailable", Some("x")),
+    );
+    let next: Vec<_> = forwarded(&n.take())
+        .into_iter()
+        .filter(|(_, m)| m.starts_with("INVITE"))
+        .collect();
+    assert_eq!(next[0].0, addr(PBX2), "{next:#?}");
+    assert!(crate::lcr::dispatch_attr("cli=required").is_none());
+}
+
+#[test]
+fn a_gateway_of_a_snapshot_table_may_stand_for_a_set() {
+    use trunkline_routing_tables::{BuildInputs, Source, build};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("table.snap");
+    let built = build(BuildInputs {
+        gateways: Source::bytes(
+            "gateways.csv",
+            "id,address,transport,weight,probing,cps_cap,concurrent_cap,strip,prefix,attrs\n\
+             POOL,192.0.2.99,udp,1,no,0,0,,,dispatch=pbx\n",
+        ),
+        carriers: None,
+        rules: Source::bytes("rules.csv", "group,prefix,targets\ndefault,+1,POOL\n"),
+        dialplan: None,
+        acl: None,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    built.write(&path, 1_700_000_000).unwrap();
+    let no_dns: crate::dns::Resolver = Arc::new(|h, _| Err(format!("{h}: no DNS here")));
+    let table = Arc::new(crate::lcr::LcrTable::open(&path, 404, no_dns).unwrap());
+    let cfg = Config::parse(&pool("round-robin", ""), Path::new("pool.toml")).unwrap();
+    let services = Services {
+        targets: Some(table),
+        dispatchers: Some(Arc::new(Dispatchers::new(cfg.dispatchers).unwrap())),
+        ..Services::default()
+    };
+    let mut n = Net::with_services(ProxyConfig::new(addr(PROXY), None), services);
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..4 {
+        let number = "+14155550123";
+        let call = UacCall::new(
+            addr(UAC),
+            &format!("sip:{number}@{PROXY}"),
+            &format!("t{i}-uac"),
+        );
+        n.from(UAC, &call.invite(&format!("z9hG4bKt{i}")));
+        let out = forwarded(&n.take());
+        assert!(
+            out[0]
+                .1
+                .starts_with(&format!("INVITE sip:{number}@{}", out[0].0)),
+            "{}",
+            out[0].1
+        );
+        seen.insert(out[0].0);
+    }
+    // Round-robin over the pool, never the stand-in's own address.
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(!seen.contains(&addr("192.0.2.99:5060")));
+}
