@@ -361,3 +361,25 @@ fn a_subscriber_registers_its_own_aor_only() {
         assert_eq!(first_line(&a), want, "{a}");
     }
 }
+
+#[test]
+fn nated_bindings_get_keepalives_and_their_answers_are_absorbed() {
+    let mut n = registrar("nat_keepalive_ms = 1000");
+    let reg = register("hank", "10.0.0.8:5060", "<sip:hank@10.0.0.8:5060>", "h1", 1);
+    assert_eq!(first_line(&answer(&mut n, NATED, &reg)), "SIP/2.0 200 OK");
+    // A phone that is not behind a NAT gets none.
+    let reg = register("ivy", PHONE1, &format!("<sip:ivy@{PHONE1}>"), "i1", 1);
+    assert_eq!(first_line(&answer(&mut n, PHONE1, &reg)), "SIP/2.0 200 OK");
+    n.advance(Duration::from_millis(2500));
+    let out = n.take();
+    let pings: Vec<_> = out
+        .iter()
+        .filter(|(_, m)| m.starts_with("OPTIONS "))
+        .collect();
+    assert!(!pings.is_empty(), "{out:#?}");
+    assert!(pings.iter().all(|(d, _)| *d == addr(NATED)), "{pings:#?}");
+    assert!(n.core.registrar_counters().keepalives >= 2);
+    // Its answer is ours: absorbed, not relayed anywhere.
+    n.from(NATED, &respond(&pings[0].1, 200, "OK", Some("k")));
+    assert!(n.take().is_empty());
+}
