@@ -140,12 +140,21 @@ impl RegistrarStage {
         }
     }
 
-    /// Whether `req` is a REGISTER we answer: for one of our domains, not
-    /// routed past us.
+    /// Whether `req` is a REGISTER we answer: its Request-URI one of our
+    /// domains, or one of our addresses (a UA configured with the
+    /// registrar's IP; its To then says the domain, checked by the
+    /// REGISTER rules: 404 for another's), not routed past us.
     pub fn takes_register(&self, req: &Request<'_, '_>, locals: &Locals) -> bool {
-        req.method() == Method::Register
-            && self.ours(req.msg)
-            && !crate::proxy::next_hop::route_set(req.msg, locals).past_us
+        if req.method() != Method::Register {
+            return false;
+        }
+        let to_us = match req.msg.request_uri() {
+            Some(Ok(Uri::Sip(u))) => {
+                self.shared.cfg.is_local_domain(u.host.text) || locals.is_me(&u)
+            }
+            _ => false,
+        };
+        to_us && !crate::proxy::next_hop::route_set(req.msg, locals).past_us
     }
 
     /// Processes a REGISTER (§10.3): the answer's code, reason and header

@@ -383,3 +383,29 @@ fn nated_bindings_get_keepalives_and_their_answers_are_absorbed() {
     n.from(NATED, &respond(&pings[0].1, 200, "OK", Some("k")));
     assert!(n.take().is_empty());
 }
+
+#[test]
+fn a_register_to_our_address_is_for_the_domain_in_its_to() {
+    let mut n = registrar("");
+    // The UA knows the registrar by its address: REGISTER sip:PROXY.
+    let reg = register("jane", PHONE1, &format!("<sip:jane@{PHONE1}>"), "j1", 1).replacen(
+        &format!("REGISTER sip:{DOMAIN} "),
+        &format!("REGISTER sip:{PROXY} "),
+        1,
+    );
+    assert_eq!(first_line(&answer(&mut n, PHONE1, &reg)), "SIP/2.0 200 OK");
+    n.from(UAC, &call_to("jane", "c12"));
+    assert!(
+        n.take()
+            .iter()
+            .any(|(d, m)| *d == addr(PHONE1) && m.starts_with("INVITE"))
+    );
+    // Another domain's AOR: not ours to register.
+    let other = reg.replace("jane@example.com", "jane@elsewhere.example");
+    let a = answer(
+        &mut n,
+        PHONE1,
+        &other.replace("branch=z9hG4bKrj11", "branch=z9hG4bKrj12"),
+    );
+    assert_eq!(first_line(&a), "SIP/2.0 404 Not Found", "{a}");
+}
