@@ -132,14 +132,6 @@ impl RegistrarStage {
         }
     }
 
-    /// Whether the Request-URI of `msg` names one of our domains.
-    fn ours(&self, msg: &Message<'_>) -> bool {
-        match msg.request_uri() {
-            Some(Ok(Uri::Sip(u))) => self.shared.cfg.is_local_domain(u.host.text),
-            _ => false,
-        }
-    }
-
     /// Whether `req` is a REGISTER we answer: its Request-URI one of our
     /// domains, or one of our addresses (a UA configured with the
     /// registrar's IP; its To then says the domain, checked by the
