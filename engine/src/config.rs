@@ -191,7 +191,8 @@
 //!                                # hash-from-user, hash-to-user, hash-ruri-user
 //!                                # (consistent: removing one moves only its
 //!                                # share), random, priority (first alive),
-//!                                # least-calls (per shard), parallel (fork)
+//!                                # least-calls (summed over the shards, at
+//!                                # most 100 ms old), parallel (fork)
 //! destinations = ["sip:10.0.0.1:5060;weight=2", "sip:10.0.0.2;priority=1"]
 //! probe_interval_ms = 10000      # OPTIONS to each destination (0: none)
 //! down_after = 3                 # unanswered/failed probes that take one down

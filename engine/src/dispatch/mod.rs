@@ -54,9 +54,10 @@
 //! - `priority`: the lowest `priority` first, ties in the order of the
 //!   configuration; the same order to fail over.
 //! - `least-calls`: the fewest live calls per weight, from counts the
-//!   caller passes in [`Key::live_calls`]. Whoever keeps the counts
-//!   (across shards) states their staleness; ties rotate, so that a burst
-//!   seen with the same stale counts is spread rather than sent to one.
+//!   caller passes in [`Key::live_calls`] (in service: summed over the
+//!   shards, at most [`PUBLISH_EVERY`] old, see [`ShardDispatch`]);
+//!   ties rotate, so that a burst seen with the same stale counts is
+//!   spread rather than sent to one.
 //! - `parallel`: all alive, in the order of the configuration.
 //!
 //! Picking allocates nothing: the order is written into the caller's
@@ -86,7 +87,7 @@ mod shard;
 #[cfg(test)]
 mod tests;
 
-pub use shard::{Dispatchers, Picked, ShardDispatch};
+pub use shard::{Dispatchers, PUBLISH_EVERY, Picked, ShardDispatch};
 
 /// The port of a destination without one (RFC 3261 §19.1.2).
 pub const DEFAULT_PORT: u16 = 5060;

@@ -12,12 +12,17 @@
 //! interval), and the calls sent to it before that fail over on timeout
 //! or on a failover code.
 //!
-//! `least-calls` counts the calls each destination holds on this shard:
-//! an attempt holds one from its start until it fails, an answered call
-//! until its BYE (the gateways' call slots, [`crate::lcr::caps`]). Calls
-//! spread over the shards by Call-ID hash, so each shard balances its
-//! share and the shares add up; there is no cross-shard count to go
-//! stale. A BYE that never passes through us leaves a call counted until
+//! `least-calls` counts the calls each destination holds across the
+//! shards. Each shard counts its own (an attempt holds one from its start
+//! until it fails, an answered call until its BYE: the gateways' call
+//! slots, [`crate::lcr::caps`]) and publishes them in a shared table of
+//! counters, one per shard and destination ([`Loads`]): before each pick
+//! of a least-calls set, and at least every [`PUBLISH_EVERY`]. A pick sums
+//! the shards' counters: its own count is exact, another shard's at most
+//! [`PUBLISH_EVERY`] old (or as old as that shard's last pick, if newer).
+//! Publishing is a plain store per destination; no lock, no
+//! read-modify-write shared between shards. A BYE that never passes
+//! through us leaves a call counted until
 //! [`crate::lcr::caps::DIALOG_MAX`].
 
 use std::collections::{HashMap, VecDeque};
@@ -35,6 +40,58 @@ use crate::lcr::{GroupName, Target};
 use crate::proxy::Locals;
 use crate::proxy::probe::{probe_local, write_options};
 
+/// How often a shard publishes its least-calls counts at the latest (the
+/// bound on how stale another shard's count is).
+pub const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The least-calls counters: per shard, per destination of every set in
+/// service (in configuration order), each written by its shard only.
+#[derive(Debug)]
+struct Loads {
+    shards: usize,
+    /// Where each set's destinations start.
+    offsets: Vec<usize>,
+    /// Destinations of all sets.
+    total: usize,
+    counts: Box<[std::sync::atomic::AtomicU32]>,
+}
+
+impl Loads {
+    fn new(configs: &[DispatcherConfig], shards: usize) -> Loads {
+        let shards = shards.max(1);
+        let mut offsets = Vec::with_capacity(configs.len());
+        let mut total = 0;
+        for c in configs {
+            offsets.push(total);
+            total += c.destinations.len();
+        }
+        Loads {
+            shards,
+            offsets,
+            total,
+            counts: (0..shards * total).map(|_| Default::default()).collect(),
+        }
+    }
+
+    fn slot(&self, shard: usize, set: usize, dest: usize) -> Option<&std::sync::atomic::AtomicU32> {
+        let i = (shard % self.shards) * self.total + self.offsets.get(set)? + dest;
+        self.counts.get(i)
+    }
+
+    fn publish(&self, shard: usize, set: usize, dest: usize, calls: u32) {
+        if let Some(c) = self.slot(shard, set, dest) {
+            c.store(calls, Ordering::Relaxed);
+        }
+    }
+
+    fn sum(&self, set: usize, dest: usize) -> u32 {
+        (0..self.shards)
+            .filter_map(|s| self.slot(s, set, dest))
+            .map(|c| c.load(Ordering::Relaxed))
+            .fold(0u32, u32::saturating_add)
+    }
+}
+
 /// The branch prefix of dispatcher probes: then the set's index, `x`,
 /// and the probe number (gateways' probes use `z9hG4bKtlp`).
 const PROBE_BRANCH: &str = "z9hG4bKtld";
@@ -49,6 +106,8 @@ pub struct Dispatchers {
     sticky: Sticky,
     /// Every destination's address, for the flood defence.
     addrs: ArcSwap<Vec<std::net::IpAddr>>,
+    /// The shards' least-calls counts (made anew with the sets).
+    loads: ArcSwap<Loads>,
 }
 
 /// The most answered calls whose destination is remembered for
@@ -122,12 +181,22 @@ impl Sticky {
 }
 
 impl Dispatchers {
-    /// The sets of `configs`, each checked ([`DispatchSet::new`]); ids
-    /// must be unique.
+    /// The sets of `configs` for one shard, each checked
+    /// ([`DispatchSet::new`]); ids must be unique.
     pub fn new(configs: Vec<DispatcherConfig>) -> Result<Dispatchers, DispatchError> {
+        Dispatchers::for_shards(configs, 1)
+    }
+
+    /// [`Dispatchers::new`] for a router of `shards` shards (least-calls
+    /// counts each shard's calls).
+    pub fn for_shards(
+        configs: Vec<DispatcherConfig>,
+        shards: usize,
+    ) -> Result<Dispatchers, DispatchError> {
         Dispatchers::check(&configs)?;
         Ok(Dispatchers {
             addrs: ArcSwap::from_pointee(addresses(&configs)),
+            loads: ArcSwap::from_pointee(Loads::new(&configs, shards)),
             sets: ArcSwap::from_pointee(configs),
             generation: AtomicU64::new(1),
             sticky: Sticky::new(),
@@ -145,6 +214,9 @@ impl Dispatchers {
     pub fn swap(&self, configs: Vec<DispatcherConfig>) -> Result<(), DispatchError> {
         Dispatchers::check(&configs)?;
         self.addrs.store(Arc::new(addresses(&configs)));
+        // The shards publish their counts again within PUBLISH_EVERY.
+        let shards = self.loads.load().shards;
+        self.loads.store(Arc::new(Loads::new(&configs, shards)));
         self.sets.store(Arc::new(configs));
         self.generation.fetch_add(1, Ordering::Release);
         Ok(())
@@ -231,12 +303,21 @@ pub struct ShardDispatch {
     /// Probes sent, and probes unanswered or answered with a failure.
     pub probes_sent: u64,
     pub probe_failures: u64,
+    /// This shard's index (its row of the least-calls counters).
+    shard: usize,
+    /// When this shard next publishes its least-calls counts.
+    next_publish: Option<Instant>,
 }
 
 impl ShardDispatch {
     /// Shard's copy of `shared`; `seed` seeds `random`, `minter` mints
     /// the probes' Call-IDs (their answers come back to this shard).
-    pub fn new(shared: Arc<Dispatchers>, seed: u64, minter: CallIdMinter) -> ShardDispatch {
+    pub fn new(
+        shared: Arc<Dispatchers>,
+        shard: u16,
+        seed: u64,
+        minter: CallIdMinter,
+    ) -> ShardDispatch {
         let mut d = ShardDispatch {
             shared,
             generation: 0,
@@ -252,6 +333,8 @@ impl ShardDispatch {
             stuck: 0,
             probes_sent: 0,
             probe_failures: 0,
+            shard: usize::from(shard),
+            next_publish: None,
         };
         d.refresh();
         d
@@ -333,9 +416,13 @@ impl ShardDispatch {
         };
         self.live.clear();
         if least {
-            let dests = s.destinations();
-            self.live
-                .extend(dests.iter().map(|d| live(&target(d.addr))));
+            // This shard's counts published, every shard's summed.
+            let loads = self.shared.loads.load();
+            for (d, dest) in s.destinations().iter().enumerate() {
+                loads.publish(self.shard, i, d, live(&target(dest.addr)));
+            }
+            let n = s.destinations().len();
+            self.live.extend((0..n).map(|d| loads.sum(i, d)));
         }
         // Only the key the algorithm hashes is parsed.
         let alg = s.algorithm();
@@ -380,14 +467,49 @@ impl ShardDispatch {
         self.shared.sticky.forget(call_id);
     }
 
-    /// When the next probing round of some set is due.
+    /// When the next probing round of some set is due, or this shard's
+    /// least-calls counts are next published.
     pub fn next_round(&self) -> Option<Instant> {
-        self.sets
+        let probes = self
+            .sets
             .iter()
             .filter(|s| s.set.probe_interval().is_some())
             .map(|s| s.next_round)
             .min()
-            .flatten()
+            .flatten();
+        [probes, self.next_publish].into_iter().flatten().min()
+    }
+
+    /// Publishes this shard's least-calls counts when they are due (every
+    /// [`PUBLISH_EVERY`], from the shard's timer), `live` giving a
+    /// destination's calls on this shard.
+    pub fn publish(&mut self, now: Instant, live: impl Fn(&Target) -> u32) {
+        let mut any = false;
+        if self.next_publish.is_some_and(|t| t > now) {
+            return;
+        }
+        let loads = self.shared.loads.load();
+        for (i, s) in self.sets.iter().enumerate() {
+            if s.set.algorithm() != Algorithm::LeastCalls {
+                continue;
+            }
+            any = true;
+            for (d, dest) in s.set.destinations().iter().enumerate() {
+                let mut t = Target::address(dest.addr);
+                t.concurrent_limit = u32::MAX;
+                loads.publish(self.shard, i, d, live(&t));
+            }
+        }
+        self.next_publish = any.then(|| now + PUBLISH_EVERY);
+    }
+
+    /// Whether a least-calls set waits for its first publication.
+    pub fn publish_unstarted(&self) -> bool {
+        self.next_publish.is_none()
+            && self
+                .sets
+                .iter()
+                .any(|s| s.set.algorithm() == Algorithm::LeastCalls)
     }
 
     /// Whether a probed set has not had its first round yet.

@@ -248,6 +248,7 @@ impl ProxyCore {
         if let Some(d) = &services.dispatchers {
             route.set_dispatch(crate::dispatch::ShardDispatch::new(
                 d.clone(),
+                shard,
                 seed ^ 0x6469_7370,
                 CallIdMinter::new(ShardId(shard), seed ^ 0x7072_6f62),
             ));
@@ -441,7 +442,10 @@ impl ProxyCore {
         let p = &mut self.pipe;
         p.counters.received += 1;
         if (p.route.has_lcr() && p.prober.next_round().is_none())
-            || p.route.dispatch.as_ref().is_some_and(|d| d.unstarted())
+            || p.route
+                .dispatch
+                .as_ref()
+                .is_some_and(|d| d.unstarted() || d.publish_unstarted())
         {
             p.probe_round(now); // the first round starts with the traffic
         }
@@ -1217,6 +1221,8 @@ impl Pipeline {
     /// Runs a probing round when one is due, and queues its probes.
     fn probe_round(&mut self, now: Instant) {
         if let Some(d) = self.route.dispatch.as_mut() {
+            let caps = &self.caps;
+            d.publish(now, |t| caps.active(t));
             d.round(now);
             loop {
                 let mut buf = self.tx.take_buf();

@@ -205,7 +205,8 @@ impl RouterBuilder {
         let dispatchers = match config.dispatchers.as_slice() {
             [] => None,
             sets => Some(Arc::new(
-                crate::dispatch::Dispatchers::new(sets.to_vec()).map_err(StartError::Dispatch)?,
+                crate::dispatch::Dispatchers::for_shards(sets.to_vec(), usize::from(config.shards))
+                    .map_err(StartError::Dispatch)?,
             )),
         };
         // The flood defence: pike and the ban list, shared by the shards'

@@ -415,3 +415,45 @@ fn a_gateway_of_a_snapshot_table_may_stand_for_a_set() {
     assert_eq!(seen.len(), 3, "{seen:?}");
     assert!(!seen.contains(&addr("192.0.2.99:5060")));
 }
+
+#[test]
+fn least_calls_counts_the_calls_of_every_shard() {
+    use crate::dispatch::ShardDispatch;
+    use trunkline_shards::{CallIdMinter, ShardId};
+    let cfg = Config::parse(&pool("least-calls", ""), Path::new("pool.toml")).unwrap();
+    let sets = Arc::new(Dispatchers::for_shards(cfg.dispatchers, 2).unwrap());
+    let shard = |i: u16| ShardDispatch::new(sets.clone(), i, 7, CallIdMinter::new(ShardId(i), 7));
+    let (mut a, mut b) = (shard(0), shard(1));
+    // Shard 0 holds 4 calls on PBX1 and 1 on PBX2 (weights 2, 1, 1:
+    // per weight 2, 1, 0).
+    let held = |t: &crate::lcr::Target| match t.dest {
+        d if d == addr(PBX1) => 4,
+        d if d == addr(PBX2) => 1,
+        _ => 0,
+    };
+    let now = std::time::Instant::now();
+    a.publish(now, held);
+    // Shard 1 holds none itself, and still picks PBX3 first, then PBX2's
+    // and PBX1's tie by weight.
+    let bytes = invite_n(1);
+    let mut parser = trunkline_parser::Parser::default();
+    let msg = parser.parse(bytes.as_bytes()).unwrap();
+    let sum = trunkline_parser::validate(&msg).unwrap();
+    let name = crate::lcr::GroupName::new("pbx").unwrap();
+    let mut out = Vec::new();
+    b.targets(now, &name, &msg, &sum, |_| 0, &mut out).unwrap();
+    assert_eq!(out[0].dest, addr(PBX3), "{out:?}");
+    // Before shard 0 published, shard 1 saw nothing: PBX1 (weight 2) first.
+    let fresh = Arc::new(
+        Dispatchers::for_shards(
+            Config::parse(&pool("least-calls", ""), Path::new("pool.toml"))
+                .unwrap()
+                .dispatchers,
+            2,
+        )
+        .unwrap(),
+    );
+    let mut c = ShardDispatch::new(fresh, 1, 7, CallIdMinter::new(ShardId(1), 7));
+    c.targets(now, &name, &msg, &sum, |_| 0, &mut out).unwrap();
+    assert_eq!(out[0].dest, addr(PBX1), "{out:?}");
+}
