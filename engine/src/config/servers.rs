@@ -132,3 +132,79 @@ pub fn read_csv(csv: &Path, sets: &mut Vec<DispatcherConfig>) -> Result<(), Stri
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+
+    /// A config file in `dir` naming the CSV `csv` (written there).
+    fn with_csv(dir: &Path, toml: &str, csv: &str) -> Result<Config, crate::config::ConfigError> {
+        std::fs::write(dir.join("sets.csv"), csv).unwrap();
+        let path = dir.join("router.toml");
+        std::fs::write(&path, toml).unwrap();
+        Config::load(&path)
+    }
+
+    #[test]
+    fn the_csv_adds_destinations_and_sets() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "dispatcher_file = \"sets.csv\"\n\
+                    [[dispatcher]]\nid = \"pbx\"\nalgorithm = \"hash-callid\"\n\
+                    destinations = [\"sip:10.0.0.1\"]\n";
+        let csv = "set,uri,weight,priority,attrs\n\
+                   # the farm\n\
+                   pbx,sip:10.0.0.2:5080,3,,rack 2\n\
+                   media,sip:10.0.1.1,,1,\n";
+        let cfg = with_csv(dir.path(), toml, csv).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.dispatchers.len(), 2);
+        let pbx = &cfg.dispatchers[0];
+        assert_eq!(pbx.algorithm, crate::dispatch::Algorithm::HashCallid);
+        assert_eq!(
+            pbx.destinations,
+            ["sip:10.0.0.1", "sip:10.0.0.2:5080;weight=3"]
+        );
+        let media = &cfg.dispatchers[1];
+        assert_eq!(media.algorithm, crate::dispatch::Algorithm::RoundRobin);
+        assert_eq!(media.destinations, ["sip:10.0.1.1;priority=1"]);
+        assert_eq!(
+            cfg.dispatcher_file.as_deref(),
+            Some(dir.path().join("sets.csv").as_path())
+        );
+    }
+
+    #[test]
+    fn a_bad_csv_line_is_named_by_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "dispatcher_file = \"sets.csv\"\n";
+        for (csv, line, what) in [
+            ("pbx,sip:pbx.example.com\n", 1, "pbx.example.com"),
+            ("set,uri\npbx,sip:10.0.0.1,heavy\n", 2, "weight `heavy`"),
+            ("pbx\n", 1, "expected set,uri"),
+        ] {
+            let e = with_csv(dir.path(), toml, csv).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("dispatcher_file"), "{e}");
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("sets.csv:{line}:")), "{msg}");
+            assert!(msg.contains(what), "{msg}");
+        }
+    }
+
+    #[test]
+    fn registrar_errors_name_their_key() {
+        let parse = |t: &str| Config::parse(t, Path::new("reg.toml")).unwrap_err();
+        let e = parse("mode = \"stateful\"\n[registrar]\ndomains = []\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (2, Some("registrar.domains")),
+            "{e}"
+        );
+        let e = parse("[registrar]\ndomains = [\"a.example\"]\nmin_expires = 7200\n");
+        assert_eq!(e.key.as_deref(), Some("registrar"), "{e}");
+        let e = parse("mode = \"stateless\"\n[registrar]\ndomains = [\"a.example\"]\n");
+        assert!(e.to_string().contains("stateful"), "{e}");
+        let e = parse("[registrar]\ndomains = [\"a.example\"]\nfork = \"sideways\"\n");
+        assert_eq!(e.line, 3, "{e}");
+    }
+}
