@@ -158,6 +158,20 @@ impl RegistrarStage {
         req: &Request<'_, '_>,
     ) -> (u16, &'static [u8], &[u8]) {
         let r = &self.shared;
+        // §8.2.2.3: as the UAS of the REGISTER, an extension it requires
+        // that we do not support gets 420 naming it (we support Path).
+        self.header.clear();
+        let unsupported = req
+            .msg
+            .option_tags(trunkline_parser::HeaderName::Require)
+            .filter_map(Result::ok)
+            .find(|t| !t.eq_ignore_ascii_case(b"path"));
+        if let Some(tag) = unsupported {
+            self.counters.register_refused += 1;
+            self.header.extend_from_slice(b"Unsupported: ");
+            self.header.extend_from_slice(tag);
+            return (420, b"Bad Extension", &self.header);
+        }
         let done = crate::registrar::register(
             &r.location,
             &r.cfg,

@@ -409,3 +409,23 @@ fn a_register_to_our_address_is_for_the_domain_in_its_to() {
     );
     assert_eq!(first_line(&a), "SIP/2.0 404 Not Found", "{a}");
 }
+
+#[test]
+fn a_register_requiring_an_unknown_extension_gets_420() {
+    let mut n = registrar("");
+    let reg = register("kim", PHONE1, &format!("<sip:kim@{PHONE1}>"), "k1", 1).replacen(
+        "Expires:",
+        "Require: path, gruu\r\nExpires:",
+        1,
+    );
+    let a = answer(&mut n, PHONE1, &reg);
+    assert_eq!(first_line(&a), "SIP/2.0 420 Bad Extension", "{a}");
+    assert!(a.contains("Unsupported: gruu\r\n"), "{a}");
+    // Path alone is ours to support.
+    let reg = register("kim", PHONE1, &format!("<sip:kim@{PHONE1}>"), "k2", 1).replacen(
+        "Expires:",
+        "Require: path\r\nExpires:",
+        1,
+    );
+    assert_eq!(first_line(&answer(&mut n, PHONE1, &reg)), "SIP/2.0 200 OK");
+}
