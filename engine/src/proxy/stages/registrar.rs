@@ -76,6 +76,17 @@ impl Registrar {
     }
 }
 
+/// What a lookup for one of our AORs found.
+#[derive(Debug)]
+pub(crate) enum Found {
+    /// Its bindings' targets (in the route stage's lists) and how to fork.
+    Targets(Picked),
+    /// None reachable: this answer.
+    Refuse(Refusal),
+    /// A contact's host name is not known yet: wait for it.
+    Park(crate::dns::NameQuery),
+}
+
 /// Registrar counters of one shard.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RegistrarCounters {
@@ -225,9 +236,10 @@ impl RegistrarStage {
         &mut self,
         now: Instant,
         req: &Request<'_, '_>,
+        names: &mut crate::dns::cache::Names,
         targets: &mut Vec<Target>,
         contacts: &mut Vec<ContactHop>,
-    ) -> Option<Result<Picked, Refusal>> {
+    ) -> Option<Found> {
         if matches!(
             req.method(),
             Method::Register | Method::Ack | Method::Cancel
@@ -242,11 +254,12 @@ impl RegistrarStage {
             return None;
         }
         let Some(aor) = aor_of(&uri) else {
-            return Some(Err(Refusal::new(404, b"Not Found")));
+            return Some(Found::Refuse(Refusal::new(404, b"Not Found")));
         };
         targets.clear();
         contacts.clear();
         let order = &mut self.order;
+        let mut park = None;
         self.shared.location.lookup_with(now, &aor, order, |b| {
             if targets.len() == MAX_TARGETS {
                 return;
@@ -257,8 +270,26 @@ impl RegistrarStage {
                     Some(a) => a,
                     None => return,
                 },
-                // Contacts by host name are not looked up (yet).
-                NextHop::Name { .. } => return,
+                // A contact by host name (RFC 3263): the shard's name
+                // cache; not known yet, the request waits for it.
+                NextHop::Name { host, port } => {
+                    let mut buf = [0; crate::dns::MAX_NAME];
+                    let Some(key) = crate::dns::NameRef::new(host.as_bytes(), port, &mut buf)
+                    else {
+                        return;
+                    };
+                    match names.lookup(now, &key) {
+                        crate::dns::cache::Lookup::Found(found) => match found.hops.first() {
+                            Some(h) => h.addr,
+                            None => return,
+                        },
+                        crate::dns::cache::Lookup::Failed => return,
+                        crate::dns::cache::Lookup::Unknown => {
+                            park.get_or_insert_with(|| key.to_query());
+                            return;
+                        }
+                    }
+                }
             };
             let Some(t) = Target::contact(dest, contacts.len()) else {
                 return;
@@ -272,16 +303,20 @@ impl RegistrarStage {
                 },
             });
         });
+        if let Some(query) = park {
+            // Forked once every contact's name is known.
+            return Some(Found::Park(query));
+        }
         if targets.is_empty() {
             self.counters.not_registered += 1;
-            return Some(Err(self.shared.cfg.no_binding()));
+            return Some(Found::Refuse(self.shared.cfg.no_binding()));
         }
         self.counters.lookups += 1;
         let mut failover = CodeSet::EMPTY;
         for class in ["3xx", "4xx", "5xx"] {
             failover.add(class);
         }
-        Some(Ok(Picked {
+        Some(Found::Targets(Picked {
             failover,
             parallel: self.shared.cfg.fork == Fork::Parallel,
             sticky: false,

@@ -182,15 +182,19 @@ impl Route {
         if let (Some(r), true, true, Some(_)) =
             (self.registrar.as_mut(), by_uri, req.initial(), req.server)
         {
-            match r.lookup(now, req, &mut self.targets, &mut self.contacts) {
+            use super::registrar::Found;
+            let (names, targets, contacts) =
+                (&mut self.names, &mut self.targets, &mut self.contacts);
+            match r.lookup(now, req, names, targets, contacts) {
                 None => {}
-                Some(Err(refusal)) => {
+                Some(Found::Refuse(refusal)) => {
                     return Decision::Refuse {
                         code: refusal.code,
                         reason: refusal.reason,
                     };
                 }
-                Some(Ok(picked)) => {
+                Some(Found::Park(query)) => return Decision::Park(query),
+                Some(Found::Targets(picked)) => {
                     self.picked = Some(picked);
                     return Decision::Serial {
                         reason: b"Contact Unreachable",

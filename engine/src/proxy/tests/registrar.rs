@@ -429,3 +429,36 @@ fn a_register_requiring_an_unknown_extension_gets_420() {
     );
     assert_eq!(first_line(&answer(&mut n, PHONE1, &reg)), "SIP/2.0 200 OK");
 }
+
+#[test]
+fn a_contact_by_host_name_is_looked_up_first() {
+    use crate::dns::Resolved;
+    let mut n = registrar("");
+    // Its Contact names a host (its Via is where it sends from: not
+    // behind a NAT).
+    let reg = register("lou", PHONE1, "<sip:lou@phone.example.com:5060>", "l1", 1);
+    let ok = answer(&mut n, PHONE1, &reg);
+    assert_eq!(first_line(&ok), "SIP/2.0 200 OK", "{ok}");
+    n.from(UAC, &call_to("lou", "c13"));
+    let out = n.take();
+    assert!(
+        out.iter().all(|(d, _)| *d == addr(UAC)),
+        "parked meanwhile: {out:#?}"
+    );
+    let q = n.core.poll_name_query().expect("the contact's name asked");
+    n.core
+        .handle_name_answer(n.now, &q, Ok(Resolved::of([addr(PHONE2)])));
+    n.drain();
+    let out = n.take();
+    let inv = out
+        .iter()
+        .find(|(_, m)| m.starts_with("INVITE"))
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert_eq!(inv.0, addr(PHONE2));
+    assert!(
+        inv.1
+            .starts_with("INVITE sip:lou@phone.example.com:5060 SIP/2.0"),
+        "{}",
+        inv.1
+    );
+}
