@@ -264,33 +264,36 @@ impl RegistrarStage {
             if targets.len() == MAX_TARGETS {
                 return;
             }
-            let dest = match b.next_hop() {
-                NextHop::Addr(a) => a,
-                NextHop::Path(p) => match path_addr(&p) {
-                    Some(a) => a,
-                    None => return,
-                },
-                // A contact by host name (RFC 3263): the shard's name
-                // cache; not known yet, the request waits for it.
-                NextHop::Name { host, port } => {
-                    let mut buf = [0; crate::dns::MAX_NAME];
-                    let Some(key) = crate::dns::NameRef::new(host.as_bytes(), port, &mut buf)
-                    else {
-                        return;
-                    };
-                    match names.lookup(now, &key) {
-                        crate::dns::cache::Lookup::Found(found) => match found.hops.first() {
-                            Some(h) => h.addr,
-                            None => return,
-                        },
-                        crate::dns::cache::Lookup::Failed => return,
-                        crate::dns::cache::Lookup::Unknown => {
-                            park.get_or_insert_with(|| key.to_query());
-                            return;
-                        }
+            // A next hop by host name (a contact's, or the first Path's;
+            // RFC 3263): the shard's name cache; not known yet, the
+            // request waits for it.
+            let mut by_name = |host: &[u8], port: Option<u16>| {
+                let mut buf = [0; crate::dns::MAX_NAME];
+                let key = crate::dns::NameRef::new(host, port, &mut buf)?;
+                match names.lookup(now, &key) {
+                    crate::dns::cache::Lookup::Found(found) => found.hops.first().map(|h| h.addr),
+                    crate::dns::cache::Lookup::Failed => None,
+                    crate::dns::cache::Lookup::Unknown => {
+                        park.get_or_insert_with(|| key.to_query());
+                        None
                     }
                 }
             };
+            let dest = match b.next_hop() {
+                NextHop::Addr(a) => Some(a),
+                NextHop::Path(p) => match Uri::parse(p.as_bytes()) {
+                    Ok(Uri::Sip(u)) => match u.host.ip() {
+                        Some(ip) => Some(SocketAddr::new(
+                            ip,
+                            u.port.unwrap_or(if u.secure { 5061 } else { 5060 }),
+                        )),
+                        None => by_name(u.host.text, u.port),
+                    },
+                    _ => None,
+                },
+                NextHop::Name { host, port } => by_name(host.as_bytes(), port),
+            };
+            let Some(dest) = dest else { return };
             let Some(t) = Target::contact(dest, contacts.len()) else {
                 return;
             };
@@ -388,13 +391,4 @@ impl RegistrarStage {
                 .is_some_and(|b| b.starts_with(KEEPALIVE_BRANCH.as_bytes()))
         })
     }
-}
-
-/// The address of a Path URI whose host is an IP literal.
-fn path_addr(uri: &str) -> Option<SocketAddr> {
-    let Ok(Uri::Sip(u)) = Uri::parse(uri.as_bytes()) else {
-        return None;
-    };
-    let port = u.port.unwrap_or(if u.secure { 5061 } else { 5060 });
-    Some(SocketAddr::new(u.host.ip()?, port))
 }

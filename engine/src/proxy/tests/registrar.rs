@@ -462,3 +462,49 @@ fn a_contact_by_host_name_is_looked_up_first() {
         inv.1
     );
 }
+
+#[test]
+fn requests_to_a_binding_go_through_its_path() {
+    use crate::dns::Resolved;
+    let mut n = registrar("");
+    // RFC 3327: an edge proxy in front of the phones put its Path on.
+    let edge_ip = "198.51.100.70:5060";
+    let reg = register("mia", PHONE1, &format!("<sip:mia@{PHONE1}>"), "m1", 1).replacen(
+        "Expires:",
+        &format!("Path: <sip:{edge_ip};lr>\r\nExpires:"),
+        1,
+    );
+    assert_eq!(first_line(&answer(&mut n, PHONE1, &reg)), "SIP/2.0 200 OK");
+    n.from(UAC, &call_to("mia", "c14"));
+    let out = n.take();
+    let inv = out.iter().find(|(_, m)| m.starts_with("INVITE")).unwrap();
+    assert_eq!(inv.0, addr(edge_ip), "{out:#?}");
+    assert!(
+        inv.1.starts_with(&format!(
+            "INVITE sip:mia@{PHONE1} SIP/2.0\r\nRoute: <sip:{edge_ip};lr>\r\n"
+        )),
+        "{}",
+        inv.1
+    );
+    // An edge proxy known by name: looked up first.
+    let reg = register("ned", PHONE2, &format!("<sip:ned@{PHONE2}>"), "n1", 1).replacen(
+        "Expires:",
+        "Path: <sip:edge.example.com;lr>\r\nExpires:",
+        1,
+    );
+    assert_eq!(first_line(&answer(&mut n, PHONE2, &reg)), "SIP/2.0 200 OK");
+    n.from(UAC, &call_to("ned", "c15"));
+    assert!(n.take().iter().all(|(d, _)| *d == addr(UAC)));
+    let q = n.core.poll_name_query().expect("the Path's name asked");
+    n.core
+        .handle_name_answer(n.now, &q, Ok(Resolved::of([addr(edge_ip)])));
+    n.drain();
+    let out = n.take();
+    let inv = out.iter().find(|(_, m)| m.starts_with("INVITE")).unwrap();
+    assert_eq!(inv.0, addr(edge_ip), "{out:#?}");
+    assert!(
+        inv.1.contains("Route: <sip:edge.example.com;lr>\r\n"),
+        "{}",
+        inv.1
+    );
+}
