@@ -106,7 +106,7 @@ impl Pipeline {
             // A parallel fork (§16.6, §16.7): every target at once; the
             // best response wins, a 2xx cancels the others.
             let mut started = false;
-            while self.start_targets(now, id, req) {
+            while self.start_targets(now, id, req, true) {
                 started = true;
             }
             if !started {
@@ -117,7 +117,7 @@ impl Pipeline {
             }
             return;
         }
-        if !self.start_targets(now, id, req) {
+        if !self.start_targets(now, id, req, true) {
             if let Some(ctx) = self.ctxs.get_mut(id) {
                 ctx.final_sent = true;
             }
@@ -157,12 +157,19 @@ impl Pipeline {
             local,
             server,
         };
-        self.start_targets(now, id, &req)
+        self.start_targets(now, id, &req, false)
     }
 
     /// Tries context `id`'s remaining targets in order until one branch
-    /// starts.
-    fn start_targets(&mut self, now: Instant, id: CtxId, req: &Request<'_, '_>) -> bool {
+    /// starts. `planned`: the route stage's plan is `req`'s (it decided
+    /// just now), not to be made again.
+    fn start_targets(
+        &mut self,
+        now: Instant,
+        id: CtxId,
+        req: &Request<'_, '_>,
+        planned: bool,
+    ) -> bool {
         loop {
             let Some(ctx) = self.ctxs.get_mut(id) else {
                 return false;
@@ -207,7 +214,7 @@ impl Pipeline {
                 }
                 None => None,
             };
-            if !self.start_target_branch(now, id, req, &target, b) {
+            if !self.start_target_branch(now, id, req, &target, b, planned) {
                 if let (Some(l), Some(held)) = (self.limits.target_limits(), target_held) {
                     l.limits().release(held);
                 }
@@ -264,6 +271,7 @@ impl Pipeline {
         req: &Request<'_, '_>,
         target: &Target,
         b: usize,
+        planned: bool,
     ) -> bool {
         let locals = &self.cfg.locals;
         if locals.has(target.dest) || b >= MAX_TARGETS {
@@ -288,7 +296,10 @@ impl Pipeline {
             .and_then(|i| self.ctxs.get(id)?.contacts.get(i));
         self.wire.set_contact(contact);
         let plan = &mut self.route.plan;
-        let _ = next_hop::plan(req.msg, locals, None, plan);
+        if !planned {
+            // A later target (failover): the plan was the last request's.
+            let _ = next_hop::plan(req.msg, locals, None, plan);
+        }
         let mut buf = self.tx.take_buf();
         if !self.wire.forward(
             &self.cfg,
