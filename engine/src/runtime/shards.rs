@@ -647,6 +647,9 @@ impl Service for RouterShard {
             for (gateway, up) in self.core.gateway_states() {
                 tracing::info!(shard = self.id, %gateway, up, "gateway");
             }
+            for (set, destination, up) in self.core.dispatcher_states() {
+                tracing::info!(shard = self.id, set, %destination, up, "dispatcher destination");
+            }
             for (gateway, s) in self.core.gateway_scores(now) {
                 tracing::info!(
                     shard = self.id,
