@@ -6,42 +6,15 @@
 //! and every call's CDR is written (by the new router), once, `normal`.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use trunkline_engine::cdr::{Cdr, Hangup};
-use trunkline_engine::testkit::process::{RunningRouter, free_udp_port, sipp_calls};
+use trunkline_engine::testkit::process::{RunningRouter, free_udp_port, read_cdrs, sipp_calls};
+use trunkline_engine::testkit::sipp::sipp;
 
 const CALLS: u64 = 50;
-
-fn sipp(args: &[&str], out: &Path) -> Child {
-    Command::new("sipp")
-        .args(args)
-        .args(["-nostdin", "-timeout", "60s", "-i", "127.0.0.1"])
-        .stdout(File::create(out).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp is installed (Debian package sip-tester)")
-}
-
-/// Waits (up to `within`) for a SIPp to finish; its final screen.
-fn finish(mut child: Child, out: &Path, within: Duration) -> String {
-    let deadline = Instant::now() + within;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!(
-                "SIPp did not finish: {}",
-                std::fs::read_to_string(out).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::fs::read_to_string(out).unwrap_or_default()
-}
 
 fn router(config: &Path, listen: &str, uas: SocketAddr) -> RunningRouter {
     let config = config.to_str().unwrap();
@@ -62,52 +35,34 @@ fn a_router_restart_mid_call_still_closes_each_cdr() {
 [security]\nsecret_file = \"secret\"\n",
     )
     .unwrap();
-    let uas_port = free_udp_port("127.0.0.1").to_string();
-    let uas_addr: SocketAddr = format!("127.0.0.1:{uas_port}").parse().unwrap();
     let n = CALLS.to_string();
-    let uas = sipp(
-        &["-sn", "uas", "-p", &uas_port, "-m", &n],
-        &d.join("uas.out"),
-    );
+    let uas = sipp(&["-sn", "uas", "-m", &n, "-timeout", "60s"])
+        .in_dir(d, "uas")
+        .spawn();
+    let uas_addr = uas.addr;
     std::thread::sleep(Duration::from_millis(200));
     let listen = format!("127.0.0.1:{}", free_udp_port("127.0.0.1"));
     let mut first = router(&config, &listen, uas_addr);
-    let uac_port = free_udp_port("127.0.0.1").to_string();
     let started = Instant::now();
-    let uac = sipp(
-        &[
-            &listen, "-sn", "uac", "-p", &uac_port, "-m", &n, "-r", "50", "-d", "6000",
-        ],
-        &d.join("uac.out"),
-    );
+    let uac = sipp(&[&listen, "-sn", "uac", "-m", &n, "-r", "50", "-d", "6000"])
+        .timeout("60s")
+        .in_dir(d, "uac")
+        .spawn();
     // Every call answered (and journaled) by 2 s; then a crash.
     std::thread::sleep(Duration::from_secs(2).saturating_sub(started.elapsed()));
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     drop(first);
     let second = router(&config, &listen, uas_addr);
-    let uac_screen = finish(uac, &d.join("uac.out"), Duration::from_secs(40));
+    let uac_screen = uac.finish(Duration::from_secs(40));
     assert_eq!(sipp_calls(&uac_screen), (CALLS, 0), "{uac_screen}");
-    let uas_screen = finish(uas, &d.join("uas.out"), Duration::from_secs(30));
+    let uas_screen = uas.finish(Duration::from_secs(30));
     assert_eq!(sipp_calls(&uas_screen), (CALLS, 0), "{uas_screen}");
     let report = second.report(2);
     assert_eq!(report.sum("calls_restored"), CALLS, "{report:?}");
     assert_eq!(report.sum("cdrs"), CALLS, "{report:?}");
-    second.signal("-TERM");
-    let mut second = second;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while second.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the router did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut records: Vec<Cdr> = Vec::new();
-    for e in std::fs::read_dir(d.join("cdr")).unwrap() {
-        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
-        records.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Cdr>(l).unwrap()),
-        );
-    }
+    second.stop();
+    let records: Vec<Cdr> = read_cdrs(&d.join("cdr"));
     assert_eq!(records.len() as u64, CALLS, "one line per call");
     let ids: HashSet<_> = records.iter().map(|c| c.call_id.as_str()).collect();
     assert_eq!(ids.len() as u64, CALLS, "each call once");

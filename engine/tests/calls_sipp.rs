@@ -7,93 +7,30 @@
 //! The tests take turns (one lock): they share the loopback and the CPUs.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use trunkline_engine::cdr::Cdr;
-use trunkline_engine::testkit::process::{RunningRouter, free_udp_port, sipp_calls};
+use trunkline_engine::testkit::process::{RunningRouter, read_cdrs, sipp_calls};
+use trunkline_engine::testkit::sipp::{Sipp, message_logs, scenario, sipp, turn};
 
-static TURNS: Mutex<()> = Mutex::new(());
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A SIPp uas for `calls` calls (it exits once they are done): the child
-/// and its stdout's file.
-struct Uas {
-    child: Child,
-    out: PathBuf,
-    addr: SocketAddr,
-}
-
-impl Uas {
-    fn start(dir: &Path, calls: u32) -> Uas {
-        Uas::start_with(dir, calls, &[])
-    }
-
-    /// With `extra` options, in `dir` (where `-trace_msg` writes).
-    fn start_with(dir: &Path, calls: u32, extra: &[&str]) -> Uas {
-        let port = free_udp_port("127.0.0.1");
-        let out = dir.join("uas.out");
-        let child = Command::new("sipp")
-            .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-m", &calls.to_string(), "-nostdin", "-timeout", "120s"])
-            .args(["-trace_screen", "-screen_file"])
-            .arg(dir.join("uas.screen"))
-            .args(extra)
-            .current_dir(dir)
-            .stdout(File::create(&out).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp is installed (Debian package sip-tester)");
-        std::thread::sleep(Duration::from_millis(200));
-        Uas {
-            child,
-            out,
-            addr: format!("127.0.0.1:{port}").parse().unwrap(),
-        }
-    }
-
-    /// Waits (up to `within`) for it to finish its calls; its final
-    /// screen.
-    fn finish(mut self, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "the SIPp uas did not finish its calls"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        std::fs::read_to_string(&self.out).unwrap_or_default()
-    }
-}
-
-impl Drop for Uas {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A SIPp uas for `calls` calls (it exits once they are done), with
+/// `extra` options, in `dir` (where `-trace_msg` writes).
+fn uas(dir: &Path, calls: u32, extra: &[&str]) -> Sipp {
+    let uas = sipp(&["-sn", "uas", "-m", &calls.to_string(), "-timeout", "120s"])
+        .args(&["-trace_screen", "-screen_file"])
+        .args(&[dir.join("uas.screen").to_str().unwrap()])
+        .args(extra)
+        .in_dir(dir, "uas")
+        .spawn();
+    std::thread::sleep(Duration::from_millis(200));
+    uas
 }
 
 fn sipp_uac(proxy: SocketAddr, extra: &[&str]) -> Output {
-    Command::new("sipp")
-        .arg(proxy.to_string())
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_udp_port("127.0.0.1").to_string(),
-        ])
-        .args(["-nostdin", "-timeout", "90s"])
-        .args(extra)
-        .output()
-        .expect("sipp runs")
+    sipp(&[&proxy.to_string()]).timeout("90s").args(extra).run()
 }
 
 /// `trunkline run` with `toml` (written into `dir`), to `to`.
@@ -103,19 +40,8 @@ fn router(dir: &Path, toml: &str, to: SocketAddr) -> RunningRouter {
     RunningRouter::configured(env!("CARGO_BIN_EXE_trunkline").as_ref(), &config, to)
 }
 
-/// Stops the router (SIGTERM) and waits for it: its CDRs are written.
-fn stop(mut r: RunningRouter) {
-    r.signal("-TERM");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while r.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the router did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The CDRs in the closed files of `dir`.
 fn cdrs(dir: &Path) -> Vec<Cdr> {
-    let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         assert!(
@@ -123,11 +49,8 @@ fn cdrs(dir: &Path) -> Vec<Cdr> {
             "a file left open: {}",
             p.display()
         );
-        for line in std::fs::read_to_string(&p).unwrap().lines() {
-            out.push(serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")));
-        }
     }
-    out
+    read_cdrs(dir)
 }
 
 /// A customer (the group a policy rule gives 127.0.0.0/8) limited to 10
@@ -136,9 +59,9 @@ fn cdrs(dir: &Path) -> Vec<Cdr> {
 #[test]
 #[ignore = "needs sipp"]
 fn a_customer_limit_of_10_refuses_exactly_the_excess() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
-    let uas = Uas::start(dir.path(), 10);
+    let uas = uas(dir.path(), 10, &[]);
     let r = router(
         dir.path(),
         r#"
@@ -176,10 +99,10 @@ concurrent = 10
 #[test]
 #[ignore = "needs sipp"]
 fn the_maximum_duration_ends_200_calls_on_both_sides() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let cdr_dir = dir.path().join("cdr");
-    let uas = Uas::start(dir.path(), 200);
+    let uas = uas(dir.path(), 200, &[]);
     let r = router(
         dir.path(),
         &format!(
@@ -188,12 +111,9 @@ fn the_maximum_duration_ends_200_calls_on_both_sides() {
         ),
         uas.addr,
     );
-    let scenario = repo().join("engine/tests/scenarios/uac_wait_bye.xml");
+    let scenario = scenario("uac_wait_bye.xml");
     let started = Instant::now();
-    let out = sipp_uac(
-        r.addr,
-        &["-sf", scenario.to_str().unwrap(), "-m", "200", "-r", "100"],
-    );
+    let out = sipp_uac(r.addr, &["-sf", &scenario, "-m", "200", "-r", "100"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(sipp_calls(&stdout), (200, 0), "{stdout}");
     assert!(
@@ -205,7 +125,7 @@ fn the_maximum_duration_ends_200_calls_on_both_sides() {
     let report = r.report(2);
     assert_eq!(report.sum("max_duration_ends"), 200, "{report:?}");
     assert_eq!(report.sum("byes_sent"), 400, "{report:?}");
-    stop(r);
+    r.stop();
     let records = cdrs(&cdr_dir);
     assert_eq!(records.len(), 200, "one line per call");
     let ids: HashSet<_> = records.iter().map(|c| c.call_id.as_str()).collect();
@@ -220,14 +140,7 @@ fn the_maximum_duration_ends_200_calls_on_both_sides() {
 
 /// The messages SIPp logged with `-trace_msg` in `dir` (`<scenario>_<pid>_messages.log`).
 fn trace(dir: &Path, scenario: &str) -> String {
-    let mut text = String::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with(&format!("{scenario}_")) && name.ends_with("_messages.log") {
-            text += &std::fs::read_to_string(&p).unwrap();
-        }
-    }
+    let text = message_logs(dir, &format!("{scenario}_"));
     assert!(
         !text.is_empty(),
         "no {scenario} message log in {}",
@@ -242,25 +155,21 @@ fn trace(dir: &Path, scenario: &str) -> String {
 #[test]
 #[ignore = "needs sipp"]
 fn topology_hiding_keeps_each_side_from_the_other() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let (uas_dir, uac_dir) = (dir.path().join("uas"), dir.path().join("uac"));
     std::fs::create_dir_all(&uas_dir).unwrap();
     std::fs::create_dir_all(&uac_dir).unwrap();
-    let uas = Uas::start_with(&uas_dir, 1000, &["-trace_msg"]);
+    let uas = uas(&uas_dir, 1000, &["-trace_msg"]);
     // flood_pps = 0: SIPp's 200 calls/s from one address are above the
     // flood defence's default per-source rate.
     let toml = "[topology_hiding]\nenabled = true\n\n[security]\nflood_pps = 0\n";
     let r = router(dir.path(), toml, uas.addr);
-    let uac_port = free_udp_port("127.0.0.1");
-    let out = Command::new("sipp")
-        .arg(r.addr.to_string())
-        .args(["-i", "127.0.0.1", "-p", &uac_port.to_string()])
-        .args(["-nostdin", "-timeout", "90s", "-trace_msg"])
-        .args(["-sn", "uac", "-m", "1000", "-r", "200", "-d", "0"])
-        .current_dir(&uac_dir)
-        .output()
-        .expect("sipp runs");
+    let uac = sipp(&[&r.addr.to_string(), "-timeout", "90s", "-trace_msg"])
+        .args(&["-sn", "uac", "-m", "1000", "-r", "200", "-d", "0"])
+        .in_dir(&uac_dir, "uac");
+    let uac_port = uac.addr().port();
+    let out = uac.run();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(sipp_calls(&stdout), (1000, 0), "{stdout}");
     let uas_port = uas.addr.port();

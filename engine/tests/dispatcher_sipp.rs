@@ -22,31 +22,19 @@
 //! The tests take turns (one lock): they share the loopback and the CPUs.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use trunkline_engine::testkit::process::{RunningRouter, free_udp_port, sipp_calls};
-
-static TURNS: Mutex<()> = Mutex::new(());
-
-fn scenario(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/scenarios")
-        .join(name);
-    path.to_str().expect("a UTF-8 path").to_string()
-}
+use trunkline_engine::testkit::sipp::{Sipp, message_logs, scenario, sipp, turn};
 
 /// A SIPp instance playing a PBX on 127.0.0.1:`port`: its stdout (the
-/// final screens) in `dir/NAME.out`, its `-trace_msg` log (if asked) in
-/// `dir/NAME/`. Killed when dropped.
+/// final screens) and its `-trace_msg` log (if asked) in `dir/NAME/`.
+/// Killed when dropped.
 struct Pbx {
-    child: Child,
-    out: PathBuf,
+    sipp: Sipp,
     dir: PathBuf,
     port: u16,
 }
@@ -56,20 +44,13 @@ impl Pbx {
     fn start(dir: &Path, name: &str, port: u16, scenario_name: &str, extra: &[&str]) -> Pbx {
         let own = dir.join(name);
         std::fs::create_dir_all(&own).unwrap();
-        let out = dir.join(format!("{name}.out"));
-        let child = Command::new("sipp")
-            .args(["-sf", &scenario(scenario_name), "-aa"])
-            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-nostdin", "-timeout", "120s"])
+        let sipp = sipp(&["-sf", &scenario(scenario_name), "-aa", "-timeout", "120s"])
+            .port(port)
             .args(extra)
-            .current_dir(&own)
-            .stdout(File::create(&out).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp is installed (Debian package sip-tester)");
+            .in_dir(&own, name)
+            .spawn();
         Pbx {
-            child,
-            out,
+            sipp,
             dir: own,
             port,
         }
@@ -79,38 +60,15 @@ impl Pbx {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// Stops it (SIGTERM: SIPp prints its final screens and exits);
-    /// its standard output.
-    fn stop(mut self) -> String {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill(1)");
-        assert!(ok.success(), "kill -TERM sipp");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "SIPp did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::fs::read_to_string(&self.out).unwrap_or_default()
-    }
-
     /// Stops it; the INVITEs it received (and checks that each of its
     /// calls got its BYE).
     fn stop_counting(self) -> u64 {
         let name = self.addr();
-        let screen = self.stop();
+        let screen = self.sipp.stop();
         let invites = screen_count(&screen, "INVITE");
         let byes = screen_count(&screen, "BYE");
         assert_eq!(invites, byes, "{name}: a call without its BYE\n{screen}");
         invites
-    }
-}
-
-impl Drop for Pbx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -174,19 +132,17 @@ dispatch = "pbx"
 /// A SIPp caller to `bob` at the router: `scenario_name`, with `extra`
 /// options (count, rate); its standard output.
 fn caller(router: SocketAddr, scenario_name: &str, extra: &[&str]) -> String {
-    let out = Command::new("sipp")
-        .arg(router.to_string())
-        .args(["-sf", &scenario(scenario_name), "-s", "bob"])
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_udp_port("127.0.0.1").to_string(),
-        ])
-        .args(["-nostdin", "-timeout", "60s", "-recv_timeout", "20000"])
-        .args(extra)
-        .output()
-        .expect("sipp runs");
+    let out = sipp(&[
+        &router.to_string(),
+        "-sf",
+        &scenario(scenario_name),
+        "-s",
+        "bob",
+    ])
+    .timeout("60s")
+    .args(&["-recv_timeout", "20000"])
+    .args(extra)
+    .run();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -222,7 +178,7 @@ fn pbxs(dir: &Path, scenario_name: &str, extra: impl Fn(usize) -> Vec<String>) -
 #[test]
 #[ignore = "needs sipp"]
 fn round_robin_follows_the_weights() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let pbx = pbxs(dir.path(), "dispatch_uas.xml", |_| Vec::new());
     let dests = [
@@ -268,7 +224,7 @@ fn round_robin_follows_the_weights() {
 #[test]
 #[ignore = "needs sipp"]
 fn hash_sticks_per_key() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let pbx = pbxs(dir.path(), "dispatch_uas.xml", |_| {
         vec!["-trace_msg".into()]
@@ -319,13 +275,7 @@ fn hash_sticks_per_key() {
 /// The INVITEs in the `-trace_msg` log of a SIPp in `dir`: (From user,
 /// Call-ID), retransmissions once.
 fn invites_in(dir: &Path) -> HashSet<(String, String)> {
-    let mut text = String::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.to_string_lossy().ends_with("_messages.log") {
-            text += &std::fs::read_to_string(&p).unwrap();
-        }
-    }
+    let text = message_logs(dir, "");
     assert!(!text.is_empty(), "no message log in {}", dir.display());
     let mut calls = HashSet::new();
     let (mut invite, mut user, mut call_id) = (false, None, None);
@@ -359,7 +309,7 @@ fn invites_in(dir: &Path) -> HashSet<(String, String)> {
 #[test]
 #[ignore = "needs sipp"]
 fn least_calls_balances_unequal_hold_times() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let holds = [2000, 200, 200];
     let pbx = pbxs(dir.path(), "dispatch_uas_bye.xml", |i| {
@@ -457,7 +407,7 @@ const T1_MS: u64 = 100;
 #[test]
 #[ignore = "needs sipp"]
 fn a_killed_instance_fails_over_then_comes_back() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let mut pbx = pbxs(dir.path(), "dispatch_uas.xml", |_| Vec::new());
     let dests: Vec<String> = pbx.iter().map(Pbx::addr).collect();
@@ -475,8 +425,8 @@ fn a_killed_instance_fails_over_then_comes_back() {
     });
     std::thread::sleep(Duration::from_secs(3));
     let mut dead = pbx.remove(1);
-    dead.child.kill().unwrap();
-    dead.child.wait().unwrap();
+    dead.sipp.child.kill().unwrap();
+    dead.sipp.child.wait().unwrap();
     let silent = Silent::bind(port);
     // Each shard probes on its own: both take it down.
     let down = [victim.as_str(), "destination down"];

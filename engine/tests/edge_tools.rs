@@ -11,15 +11,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use trunkline_engine::testkit::Peer;
-use trunkline_engine::testkit::process::{RunningRouter, free_udp_port, sipp_calls};
+use trunkline_engine::testkit::process::{RunningRouter, sipp_calls};
 use trunkline_engine::testkit::sip::{UacCall, respond};
-
-static TURNS: Mutex<()> = Mutex::new(());
+use trunkline_engine::testkit::sipp::{Sipp, scenario, sipp, turn};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -34,63 +32,41 @@ fn edge(to: SocketAddr) -> RunningRouter {
     router(&repo().join("examples/edge.toml"), to)
 }
 
-/// A child process killed when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `sipp -sn uas` on 127.0.0.1 (`-aa`: answering INFO, NOTIFY, OPTIONS
 /// and UPDATE with 200 too).
-fn sipp_uas(aa: bool) -> (Killed, SocketAddr) {
-    let port = free_udp_port("127.0.0.1");
-    let mut cmd = Command::new("sipp");
-    cmd.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-nostdin", "-timeout", "180s"]);
-    if aa {
-        cmd.arg("-aa");
-    }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp is installed (Debian package sip-tester)");
+fn sipp_uas(aa: bool) -> (Sipp, SocketAddr) {
+    let aa: &[&str] = if aa { &["-aa"] } else { &[] };
+    let uas = sipp(&["-sn", "uas", "-timeout", "180s"]).args(aa).spawn();
     // SIPp binds within a few ms; the first INVITE is retransmitted
     // anyway if it comes sooner.
     std::thread::sleep(Duration::from_millis(200));
-    (Killed(child), format!("127.0.0.1:{port}").parse().unwrap())
+    let addr = uas.addr;
+    (uas, addr)
 }
 
 /// Runs a SIPp uac against `proxy` from `ip`: `extra` names the scenario
 /// and the call count and rate.
 fn sipp_uac(proxy: SocketAddr, ip: &str, extra: &[&str]) -> Output {
-    let port = free_udp_port(ip);
-    Command::new("sipp")
-        .arg(proxy.to_string())
-        .args(["-i", ip, "-p", &port.to_string()])
-        .args(["-nostdin", "-timeout", "90s"])
+    sipp(&[&proxy.to_string()])
+        .ip(ip)
+        .timeout("90s")
         .args(extra)
-        .output()
-        .expect("sipp runs")
+        .run()
 }
 
 #[test]
 #[ignore = "needs sipp"]
 fn sipp_as_alice_with_digest_completes_1000_calls() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let (_uas, uas) = sipp_uas(false);
     let r = edge(uas);
-    let scenario = repo().join("engine/tests/scenarios/uac_auth.xml");
+    let scenario = scenario("uac_auth.xml");
     let out = sipp_uac(
         r.addr,
         "127.0.0.1",
         &[
             "-sf",
-            scenario.to_str().unwrap(),
+            &scenario,
             "-au",
             "alice",
             "-ap",
@@ -112,7 +88,7 @@ fn sipp_as_alice_with_digest_completes_1000_calls() {
 #[test]
 #[ignore = "needs sipp"]
 fn sipp_without_credentials_completes_none() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let (_uas, uas) = sipp_uas(false);
     let r = edge(uas);
     let out = sipp_uac(r.addr, "127.0.0.1", &["-sn", "uac", "-m", "50", "-r", "50"]);
@@ -125,7 +101,7 @@ fn sipp_without_credentials_completes_none() {
 #[test]
 #[ignore = "needs sipp"]
 fn sipp_from_the_trusted_trunk_is_not_challenged() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let (_uas, uas) = sipp_uas(false);
     let r = edge(uas);
     let out = sipp_uac(
@@ -146,7 +122,7 @@ fn sipp_from_the_trusted_trunk_is_not_challenged() {
 #[test]
 #[ignore = "needs sipp"]
 fn a_flood_does_not_stop_the_trunk() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let (_uas, uas) = sipp_uas(false);
     let r = edge(uas);
     let proxy = r.addr;
@@ -216,7 +192,7 @@ fn a_flood_does_not_stop_the_trunk() {
 #[test]
 #[ignore = "needs sipvicious"]
 fn svmap_finds_nothing() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let (_uas, uas) = sipp_uas(true);
     let svmap = |target: SocketAddr| {
         let out = Command::new("svmap")
@@ -286,7 +262,7 @@ impl Drop for AnswerAll {
 #[test]
 #[ignore = "needs sipvicious"]
 fn svcrack_does_not_find_alices_password() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = std::env::temp_dir().join(format!("trunkline-svcrack-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut words: String = (1..300).map(|i| format!("guess{i}\n")).collect();

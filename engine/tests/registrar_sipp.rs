@@ -16,16 +16,14 @@
 //! loopback and the CPUs.
 
 use std::fmt::Write as _;
-use std::fs::File;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use trunkline_engine::testkit::process::{RunningRouter, free_udp_port, sipp_calls};
-
-static TURNS: Mutex<()> = Mutex::new(());
+use trunkline_engine::testkit::sipp::{
+    Sipp, SippCommand, error_logs, sipp, turn, uac_call_xml, write_scenario,
+};
 
 /// A REGISTER per injection line: `sip:USER@example.com` bound to
 /// `sip:USER@127.0.0.1:LOCAL_PORT` for 3600 s; the 200 must list that
@@ -68,78 +66,6 @@ const REGISTER_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 
   <label id="done"/>
   <Reference variables="contact,exp,to"/>
-</scenario>
-"#;
-
-/// SIPp's uac, calling `sip:USER@example.com` (the injection line's
-/// user) through the router, hanging up at once.
-const CALL_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="call">
-  <send retrans="500">
-    <![CDATA[
-
-      INVITE sip:[field0]@example.com SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[field0]@example.com>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
-
-  <send>
-    <![CDATA[
-
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[field0]@example.com>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-
-  <send retrans="500">
-    <![CDATA[
-
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[field0]@example.com>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-
-  <recv response="200" crlf="true"/>
 </scenario>
 "#;
 
@@ -253,9 +179,7 @@ struct Files {
 impl Files {
     fn write(dir: &Path, uas_port: u16, users: u32) -> Files {
         let file = |name: &str, text: &str| {
-            let path = dir.join(name);
-            std::fs::write(&path, text.replace("@PORT@", &uas_port.to_string())).unwrap();
-            path
+            write_scenario(dir, name, &text.replace("@PORT@", &uas_port.to_string()))
         };
         let mut csv = String::from("SEQUENTIAL\n");
         for n in 0..users {
@@ -264,7 +188,7 @@ impl Files {
         Files {
             dir: dir.to_path_buf(),
             register: file("register.xml", REGISTER_XML),
-            call: file("call.xml", CALL_XML),
+            call: file("call.xml", &uac_call_xml("[field0]")),
             uas: file("uas.xml", UAS_XML),
             users: file("users.csv", &csv),
         }
@@ -272,74 +196,49 @@ impl Files {
 
     /// SIPp with `args`, its output in `NAME.out` (in the directory,
     /// where its error log goes too).
-    fn sipp(&self, name: &str, args: &[&str]) -> Sipp {
-        let out = self.dir.join(format!("{name}.out"));
-        let child = Command::new("/usr/bin/sipp")
-            .args(args)
-            .args(["-nostdin", "-i", "127.0.0.1", "-trace_err"])
-            .current_dir(&self.dir)
-            .stdout(File::create(&out).unwrap())
-            .stderr(File::create(self.dir.join(format!("{name}.err"))).unwrap())
-            .spawn()
-            .expect("sipp is installed (Debian package sip-tester)");
-        Sipp {
-            child,
-            out,
-            dir: self.dir.clone(),
-        }
+    fn sipp(&self, name: &str, args: &[&str]) -> SippCommand {
+        sipp(args).args(&["-trace_err"]).in_dir(&self.dir, name)
+    }
+
+    /// SIPp running `scenario` for the first `n` subscribers, through
+    /// the router at `router`, `rate` a second.
+    fn uac(
+        &self,
+        name: &str,
+        scenario: &Path,
+        router: SocketAddr,
+        n: u32,
+        rate: u32,
+    ) -> SippCommand {
+        let (router, n, rate) = (router.to_string(), n.to_string(), rate.to_string());
+        let scenario = scenario.to_str().unwrap();
+        let users = self.users.to_str().unwrap();
+        let args = [
+            &router, "-sf", scenario, "-inf", users, "-m", &n, "-r", &rate,
+        ];
+        self.sipp(name, &args)
     }
 
     /// Registers `n` subscribers (the first `n` lines) from `port` with
     /// the router at `router`, `rate` a second: every REGISTER answered
     /// 200 with its binding.
     fn register(&self, router: SocketAddr, port: u16, n: u32, rate: u32) {
-        let (router, port, n, rate) = (
-            router.to_string(),
-            port.to_string(),
-            n.to_string(),
-            rate.to_string(),
-        );
-        let sipp = self.sipp(
-            "register",
-            &[
-                &router,
-                "-sf",
-                self.register.to_str().unwrap(),
-                "-inf",
-                self.users.to_str().unwrap(),
-                "-p",
-                &port,
-                "-m",
-                &n,
-                "-r",
-                &rate,
-                "-timeout",
-                "60s",
-            ],
-        );
+        let sipp = self.uac("register", &self.register, router, n, rate);
+        let sipp = sipp.timeout("60s").port(port).spawn();
         let screen = sipp.finish(Duration::from_secs(60));
         assert_eq!(
             sipp_calls(&screen),
-            (n.parse().unwrap(), 0),
+            (u64::from(n), 0),
             "REGISTERs:\n{screen}\n{}",
-            errors(&self.dir)
+            error_logs(&self.dir)
         );
     }
 
     /// The UAS on `port` for `n` calls.
     fn uas(&self, port: u16, n: u32) -> Sipp {
-        let (port, n) = (port.to_string(), n.to_string());
-        let args = [
-            "-sf",
-            self.uas.to_str().unwrap(),
-            "-p",
-            &port,
-            "-m",
-            &n,
-            "-timeout",
-            "90s",
-        ];
-        let uas = self.sipp("uas", &args);
+        let n = n.to_string();
+        let args = ["-sf", self.uas.to_str().unwrap(), "-m", &n];
+        let uas = self.sipp("uas", &args).timeout("90s").port(port).spawn();
         std::thread::sleep(Duration::from_millis(300));
         uas
     }
@@ -347,81 +246,10 @@ impl Files {
     /// `n` calls (to the first `n` subscribers) through the router at
     /// `router`, `rate` a second: SIPp's final screen.
     fn calls(&self, router: SocketAddr, n: u32, rate: u32) -> String {
-        let (router, port, n, rate) = (
-            router.to_string(),
-            free_udp_port("127.0.0.1").to_string(),
-            n.to_string(),
-            rate.to_string(),
-        );
-        let sipp = self.sipp(
-            "calls",
-            &[
-                &router,
-                "-sf",
-                self.call.to_str().unwrap(),
-                "-inf",
-                self.users.to_str().unwrap(),
-                "-p",
-                &port,
-                "-m",
-                &n,
-                "-r",
-                &rate,
-                "-timeout",
-                "90s",
-            ],
-        );
+        let sipp = self.uac("calls", &self.call, router, n, rate);
+        let sipp = sipp.timeout("90s").spawn();
         sipp.finish(Duration::from_secs(90))
     }
-}
-
-/// A SIPp run: killed when dropped.
-struct Sipp {
-    child: Child,
-    out: PathBuf,
-    dir: PathBuf,
-}
-
-impl Sipp {
-    /// Waits (up to `within`) for it to finish; its final screen.
-    fn finish(mut self, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "SIPp did not finish:\n{}\n{}",
-                    std::fs::read_to_string(&self.out).unwrap_or_default(),
-                    errors(&self.dir)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::fs::read_to_string(&self.out).unwrap_or_default()
-    }
-}
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The start of SIPp's error logs in `dir` (`-trace_err`), for failure
-/// messages.
-fn errors(dir: &Path) -> String {
-    let mut text = String::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with("_errors.log") || name.ends_with(".err") {
-            let body = std::fs::read_to_string(&p).unwrap_or_default();
-            let head: String = body.chars().take(3000).collect();
-            writeln!(text, "--- {name}:\n{head}").unwrap();
-        }
-    }
-    text
 }
 
 /// `trunkline run` on `listen` (two shards), registrar of example.com,
@@ -441,16 +269,8 @@ fn router(dir: &Path, listen: &str, snapshot: Option<&Path>) -> RunningRouter {
 }
 
 /// Stops the router gracefully (SIGTERM) and waits for it to exit 0.
-fn stop(mut r: RunningRouter) {
-    r.signal("-TERM");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = r.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the router did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+fn stop(r: RunningRouter) {
+    let status = r.stop();
     assert!(status.success(), "the router's exit: {status}");
 }
 
@@ -507,7 +327,7 @@ Content-Length: 0\r\n\r\n"
 #[ignore = "needs sipp"]
 fn ten_thousand_subscribers_register_then_receive_calls() {
     const USERS: u32 = 10_000;
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let uas_port = free_udp_port("127.0.0.1");
     let files = Files::write(dir.path(), uas_port, USERS);
@@ -525,14 +345,14 @@ fn ten_thousand_subscribers_register_then_receive_calls() {
         sipp_calls(&screen),
         (u64::from(USERS), 0),
         "calls:\n{screen}\n{}",
-        errors(dir.path())
+        error_logs(dir.path())
     );
     let uas_screen = uas.finish(Duration::from_secs(30));
     assert_eq!(
         sipp_calls(&uas_screen),
         (u64::from(USERS), 0),
         "UAS:\n{uas_screen}\n{}",
-        errors(dir.path())
+        error_logs(dir.path())
     );
 
     assert_eq!(
@@ -560,7 +380,7 @@ fn ten_thousand_subscribers_register_then_receive_calls() {
 #[ignore = "needs sipp"]
 fn bindings_survive_a_restart() {
     const USERS: u32 = 100;
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join("location");
     let uas_port = free_udp_port("127.0.0.1");
@@ -592,14 +412,14 @@ fn bindings_survive_a_restart() {
         sipp_calls(&screen),
         (u64::from(USERS), 0),
         "calls after the restart:\n{screen}\n{}",
-        errors(dir.path())
+        error_logs(dir.path())
     );
     let uas_screen = uas.finish(Duration::from_secs(30));
     assert_eq!(
         sipp_calls(&uas_screen),
         (u64::from(USERS), 0),
         "UAS:\n{uas_screen}\n{}",
-        errors(dir.path())
+        error_logs(dir.path())
     );
     let report = second.report(2);
     assert_eq!(report.sum("registered"), 0, "{report:?}");

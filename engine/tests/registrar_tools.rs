@@ -13,14 +13,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use trunkline_engine::testkit::Peer;
 use trunkline_engine::testkit::process::{RunningRouter, free_udp_port, sipp_calls};
 use trunkline_engine::testkit::sip::{UacCall, digest_answer, first_line, header, respond};
-
-static TURNS: Mutex<()> = Mutex::new(());
+use trunkline_engine::testkit::sipp::{sipp, turn, uac_call_xml, write_scenario};
 
 /// The subscribers of every test: `user,domain,password`.
 const SUBSCRIBERS: &str =
@@ -189,69 +188,6 @@ fn baresip(dir: &Path, router: SocketAddr) -> (Tool, u16) {
     (tool, port)
 }
 
-/// SIPp's uac to alice's AOR (not to the router's address): the INVITE
-/// (PCMU offer), the ACK and, a second later, the BYE, both in the
-/// dialog (Record-Route, the Contact of the 200).
-const CALL_ALICE: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="a call to alice's AOR">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:alice@example.com SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:alice@example.com>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:alice@example.com>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <pause milliseconds="1000"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:alice@example.com>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"#;
-
 /// An INVITE to alice's AOR from a raw UAC: the router's final answer
 /// (ACKed when not a 2xx).
 fn invite_alice(router: SocketAddr) -> String {
@@ -281,7 +217,7 @@ fn invite_alice(router: SocketAddr) -> String {
 #[test]
 #[ignore = "needs baresip"]
 fn baresip_registers_with_digest_and_receives_a_call() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = Scratch::new("baresip");
     let r = registrar(&dir.0, "algorithms = [\"MD5\"]");
 
@@ -305,17 +241,22 @@ fn baresip_registers_with_digest_and_receives_a_call() {
     assert_eq!(report.sum("registered"), 1, "{report:?}");
     assert!(report.sum("auth_challenges") >= 1, "{report:?}");
 
-    let scenario = dir.0.join("call_alice.xml");
-    std::fs::write(&scenario, CALL_ALICE).unwrap();
-    let sipp_port = free_udp_port("127.0.0.1");
+    // SIPp's uac to alice's AOR (not to the router's address), hanging
+    // up a second after the ACK.
+    let scenario = write_scenario(&dir.0, "call_alice.xml", &uac_call_xml("alice"));
+    let scenario = scenario.to_str().unwrap();
+    let uac = sipp(&[
+        &r.addr.to_string(),
+        "-sf",
+        scenario,
+        "-m",
+        "1",
+        "-d",
+        "1000",
+    ]);
+    let sipp_port = uac.addr().port();
     let started = Instant::now();
-    let out = Command::new("sipp")
-        .arg(r.addr.to_string())
-        .args(["-sf", scenario.to_str().unwrap(), "-m", "1"])
-        .args(["-i", "127.0.0.1", "-p", &sipp_port.to_string()])
-        .args(["-nostdin", "-timeout", "30s"])
-        .output()
-        .expect("sipp is installed (Debian package sip-tester)");
+    let out = uac.timeout("30s").run();
     let screen =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     eprintln!("the call took {:?}", started.elapsed());
@@ -467,7 +408,7 @@ fn svwar(target: SocketAddr, dictionary: &Path, extra: &[&str]) -> String {
 #[test]
 #[ignore = "needs sipvicious"]
 fn svwar_finds_no_extension_when_register_needs_digest() {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
     let dir = Scratch::new("svwar");
     let dictionary = dir.0.join("names.txt");
     let mut names: String = (100..=110).map(|i| format!("{i}\n")).collect();

@@ -2,54 +2,23 @@
 //! `sipp -sn uac` → trunkline → `sipp -sn uas`, 5000 calls at 500 calls/s,
 //! stateful and stateless, with zero failed calls.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
-
 use trunkline_engine::proxy::Mode;
+use trunkline_engine::testkit::sipp::{sipp, turn};
 use trunkline_tests::start_router;
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The two runs take turns: a port `free_port` found free is only free
+/// The two runs take turns ([`turn`]): a port found free is only free
 /// until something binds it, and the other run's router and SIPps bind
 /// ports of their own meanwhile (CI once saw SIPp's `-p` port taken).
-static TURNS: Mutex<()> = Mutex::new(());
-
 fn sipp_through_trunkline(mode: Mode) {
-    let _turn = TURNS.lock().unwrap_or_else(|e| e.into_inner());
-    let uas_port = free_port();
-    let uas_addr: SocketAddr = format!("127.0.0.1:{uas_port}").parse().unwrap();
-    let mut uas = Command::new("sipp")
-        .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string()])
-        .args(["-nostdin", "-timeout", "120s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp is installed (Debian package sip-tester)");
+    let _turn = turn();
+    let uas = sipp(&["-sn", "uas", "-timeout", "120s"]).spawn();
+    let uas_addr = uas.addr;
     let router = start_router(Some(uas_addr), |c| c.proxy.mode = mode);
     let proxy = router.local_addrs()[0];
-    let uac = Command::new("sipp")
-        .arg(proxy.to_string())
-        .args([
-            "-sn",
-            "uac",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-        ])
-        .args(["-m", "5000", "-r", "500", "-nostdin", "-timeout", "90s"])
-        .output()
-        .expect("sipp runs");
-    let _ = uas.kill();
-    let _ = uas.wait();
+    let uac = sipp(&[&proxy.to_string(), "-sn", "uac", "-m", "5000", "-r", "500"])
+        .timeout("90s")
+        .run();
+    drop(uas);
     let reports = router.shutdown();
     let stdout = String::from_utf8_lossy(&uac.stdout);
     let summary: Vec<&str> = stdout

@@ -15,7 +15,8 @@
 //! - `loopback` (with the runtime): a router on loopback built by the
 //!   same [`RouterBuilder`](crate::runtime::RouterBuilder) as `trunkline
 //!   run`, with short timers when a test wants them; `process`: `trunkline
-//!   run` itself as a child process, read by its log.
+//!   run` itself as a child process, read by its log; `sipp`: SIPp as a
+//!   child process, for the tests against it.
 //!
 //! Users: this crate's unit tests, the fuzz driver (`engine/fuzz`), the
 //! benches' proxy driver (`benches/src/proxy_call.rs`) and the end-to-end
@@ -28,6 +29,8 @@ mod peer;
 #[cfg(feature = "runtime")]
 pub mod process;
 pub mod sip;
+#[cfg(feature = "runtime")]
+pub mod sipp;
 
 pub use net::{Check, Sent, SocketAddrText, VirtualNet};
 pub use peer::Peer;

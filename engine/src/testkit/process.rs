@@ -4,9 +4,9 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A running `trunkline run`: killed when dropped.
 #[derive(Debug)]
@@ -119,6 +119,20 @@ impl RunningRouter {
         match seen.iter().find(|l| l.contains(what)) {
             Some(l) => l.clone(),
             None => self.wait_for(what),
+        }
+    }
+
+    /// Stops it gracefully (SIGTERM) and waits (up to 20 s) for it to
+    /// exit, its CDRs and snapshots written: its exit status.
+    pub fn stop(mut self) -> ExitStatus {
+        self.signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the router's status") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the router did not stop");
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
