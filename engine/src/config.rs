@@ -186,6 +186,7 @@
 //! [[dispatcher]]                 # a pool of equivalent servers (Asterisk,
 //!                                # FreeSWITCH): a [[policy]] rule with
 //!                                # dispatch = "pbx" sends requests to it
+//!                                # (stateful mode)
 //! id = "pbx"
 //! algorithm = "round-robin"      # weighted, smooth; or hash-callid,
 //!                                # hash-from-user, hash-to-user, hash-ruri-user

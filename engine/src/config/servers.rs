@@ -50,6 +50,16 @@ pub(super) fn parse_dispatchers(
     }
     for (i, r) in cfg.policy.iter().enumerate() {
         if let crate::policy::ActionSpec::Dispatch(id) = &r.action {
+            if cfg.proxy.mode != crate::proxy::Mode::Stateful {
+                // Stateless, a CANCEL or an ACK would not find the
+                // destination its INVITE went to.
+                return Err(err(
+                    file.policy.get(i).map(Spanned::span),
+                    Some(&format!("policy[{i}].dispatch")),
+                    "dispatching needs mode = \"stateful\" (a CANCEL follows its INVITE's transaction)"
+                        .into(),
+                ));
+            }
             if !sets.iter().any(|s| s.id == *id) {
                 return Err(err(
                     file.policy.get(i).map(Spanned::span),
@@ -206,5 +216,13 @@ mod tests {
         assert!(e.to_string().contains("stateful"), "{e}");
         let e = parse("[registrar]\ndomains = [\"a.example\"]\nfork = \"sideways\"\n");
         assert_eq!(e.line, 3, "{e}");
+    }
+
+    #[test]
+    fn dispatching_needs_stateful_mode() {
+        let toml = "mode = \"stateless\"\n[[dispatcher]]\nid = \"p\"\nalgorithm = \"random\"\n\
+                    destinations = [\"sip:10.0.0.1\"]\n[[policy]]\ndispatch = \"p\"\n";
+        let e = Config::parse(toml, Path::new("p.toml")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("policy[0].dispatch"), "{e}");
     }
 }
