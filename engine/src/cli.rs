@@ -36,7 +36,8 @@ pub enum Command {
     /// Ask a running router through its control socket: `status`,
     /// `reload`, `limits` (each call limit's calls now, admitted and
     /// refused), `quality` (each gateway's ASR, NER, ACD, PDD and
-    /// demotion); prints the answer, exits 1 on a refusal.
+    /// demotion), `dispatcher` (each set's destinations, up on how many
+    /// shards); prints the answer, exits 1 on a refusal.
     Ctl(CtlArgs),
 }
 
@@ -55,7 +56,8 @@ pub struct CtlArgs {
 fn ctl(args: &CtlArgs) -> ExitCode {
     match crate::runtime::control::request(&args.control, &args.command.join(" ")) {
         Ok(answer) => {
-            // `limits` and `quality` answer a line per limit or gateway,
+            // `limits`, `quality` and `dispatcher` answer a line per
+            // limit, gateway or destination,
             // joined with ` | ` (the socket answers one line).
             for part in answer.split(" | ") {
                 println!("{part}");

@@ -34,6 +34,9 @@ fn config(dir: &Path, pool: &[SocketAddr]) -> std::path::PathBuf {
             &format!("{:?}", subscribers.display().to_string()),
         );
     assert!(!text.contains("10.0.0."), "the example moved its pool");
+    // The control socket, for the NOC's view of the pool.
+    let control = dir.join("control.sock");
+    let text = format!("control = {:?}\n{text}", control.to_str().unwrap());
     let path = dir.join("pool.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -173,5 +176,28 @@ Content-Length: 0\r\n\r\n",
             got[k].abs_diff(want) <= 3,
             "weights 2, 1, 1 over 40 calls: {got:?}"
         );
+    }
+
+    // The NOC's view: every instance, up on every shard (the probes have
+    // not had time to find them silent).
+    let ctl = std::process::Command::new(env!("CARGO_BIN_EXE_trunkline"))
+        .args(["ctl", "--control"])
+        .arg(dir.path().join("control.sock"))
+        .arg("dispatcher")
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&ctl.stdout);
+    assert!(
+        ctl.status.success(),
+        "{answer} {}",
+        String::from_utf8_lossy(&ctl.stderr)
+    );
+    let lines: Vec<&str> = answer.lines().collect();
+    assert_eq!(lines.len(), 3, "{answer}");
+    for (line, a) in lines.iter().zip(&addrs) {
+        let (head, up) = line.split_once(" up_on=").expect("up_on");
+        assert_eq!(head, format!("asterisk {a}"), "{answer}");
+        let (on, of) = up.split_once('/').unwrap();
+        assert_eq!(on, of, "{answer}");
     }
 }

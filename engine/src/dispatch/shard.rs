@@ -300,6 +300,9 @@ pub struct ShardDispatch {
     live: Vec<u32>,
     /// Requests sent to the destination holding the call they replace.
     pub stuck: u64,
+    /// Changes of the destinations' health, and reloads, so far (what a
+    /// runtime publishing the states compares).
+    pub changes: u64,
     /// Probes sent, and probes unanswered or answered with a failure.
     pub probes_sent: u64,
     pub probe_failures: u64,
@@ -331,6 +334,7 @@ impl ShardDispatch {
             order: Vec::new(),
             live: Vec::new(),
             stuck: 0,
+            changes: 0,
             probes_sent: 0,
             probe_failures: 0,
             shard: usize::from(shard),
@@ -378,6 +382,7 @@ impl ShardDispatch {
         }
         self.pending.clear();
         self.sends.clear();
+        self.changes += 1;
     }
 
     /// Whether any set is configured.
@@ -538,6 +543,7 @@ impl ShardDispatch {
                     self.pending.remove(&seq);
                     self.probe_failures += 1;
                     let t = s.set.on_probe_result(now, d, false);
+                    self.changes += u64::from(t.is_some());
                     log(&s.set, addr, t);
                 }
                 self.seq += 1;
@@ -604,6 +610,7 @@ impl ShardDispatch {
             self.probe_failures += 1;
         }
         let t = s.set.on_probe_result(now, d, ok);
+        self.changes += u64::from(t.is_some());
         log(&s.set, addr, t);
         true
     }

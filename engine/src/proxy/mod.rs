@@ -630,6 +630,13 @@ impl ProxyCore {
         self.pipe.prober.states().collect()
     }
 
+    /// How many times the dispatcher destinations' health (or the sets)
+    /// changed on this shard: when it moves, [`Self::dispatcher_states`]
+    /// has news.
+    pub fn dispatcher_changes(&self) -> u64 {
+        self.pipe.route.dispatch.as_ref().map_or(0, |d| d.changes)
+    }
+
     /// The dispatcher sets' destinations on this shard: (set id, address,
     /// up by this shard's probes).
     pub fn dispatcher_states(&self) -> Vec<(String, SocketAddr, bool)> {

@@ -1,7 +1,8 @@
 //! What the shards publish for the control socket: each shard's quality
 //! routing scores ([`crate::lcr::quality`]), written by the shard at its
-//! housekeeping (every 10 s) into its own slot, read by the control
-//! thread on demand. A shard's slot is its own mutex, taken for a copy
+//! housekeeping (every 10 s), and its view of the dispatcher
+//! destinations' health ([`crate::dispatch`]), written when it changes,
+//! each into the shard's own slot, read by the control thread on demand. A shard's slot is its own mutex, taken for a copy
 //! once per housekeeping: never on a message's path.
 
 use std::net::SocketAddr;
@@ -13,6 +14,8 @@ use crate::lcr::quality::Score;
 #[derive(Debug)]
 pub struct Board {
     quality: Vec<Mutex<Vec<(SocketAddr, Score)>>>,
+    /// Per shard: (set, destination, up by its probes).
+    pools: Vec<Mutex<Vec<(String, SocketAddr, bool)>>>,
 }
 
 impl Board {
@@ -20,6 +23,7 @@ impl Board {
     pub fn new(shards: u16) -> Board {
         Board {
             quality: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
+            pools: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
         }
     }
 
@@ -30,6 +34,44 @@ impl Board {
                 *s = scores;
             }
         }
+    }
+
+    /// Shard `shard`'s view of the dispatcher destinations now.
+    pub fn publish_pools(&self, shard: u16, states: Vec<(String, SocketAddr, bool)>) {
+        if let Some(slot) = self.pools.get(usize::from(shard)) {
+            if let Ok(mut s) = slot.lock() {
+                *s = states;
+            }
+        }
+    }
+
+    /// The `dispatcher` command's answer (one line; a destination per
+    /// ` | `-separated part): each set's destinations and on how many
+    /// shards their probes find them up (each shard probes on its own).
+    pub fn pools_report(&self) -> String {
+        let mut merged: Vec<(String, SocketAddr, u32, u32)> = Vec::new();
+        for slot in &self.pools {
+            let Ok(states) = slot.lock() else { continue };
+            for (set, addr, up) in states.iter() {
+                let i = match merged.iter().position(|(s, a, _, _)| s == set && a == addr) {
+                    Some(i) => i,
+                    None => {
+                        merged.push((set.clone(), *addr, 0, 0));
+                        merged.len() - 1
+                    }
+                };
+                merged[i].2 += u32::from(*up);
+                merged[i].3 += 1;
+            }
+        }
+        if merged.is_empty() {
+            return "no dispatcher destinations published yet".into();
+        }
+        merged
+            .iter()
+            .map(|(set, a, up, seen)| format!("{set} {a} up_on={up}/{seen}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
     }
 
     /// The `quality` command's answer (one line, the control socket's
@@ -109,6 +151,22 @@ mod tests {
         assert_eq!(
             r,
             "192.0.2.1:5060 attempts=40 asr=0.200 ner=0.200 acd_s=60.0 pdd_ms=1000 demoted_on=1/2"
+        );
+    }
+
+    #[test]
+    fn each_destination_says_on_how_many_shards_it_is_up() {
+        let b = Board::new(2);
+        let (x, y): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:5060".parse().unwrap(),
+            "10.0.0.2:5060".parse().unwrap(),
+        );
+        assert!(b.pools_report().starts_with("no dispatcher destinations"));
+        b.publish_pools(0, vec![("pbx".into(), x, true), ("pbx".into(), y, false)]);
+        b.publish_pools(1, vec![("pbx".into(), x, true), ("pbx".into(), y, true)]);
+        assert_eq!(
+            b.pools_report(),
+            "pbx 10.0.0.1:5060 up_on=2/2 | pbx 10.0.0.2:5060 up_on=1/2"
         );
     }
 }

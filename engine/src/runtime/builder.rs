@@ -262,11 +262,10 @@ impl RouterBuilder {
                 hides,
             ))
         });
-        // Quality routing's scores, published by the shards for `quality`.
-        let board = config
-            .proxy
-            .quality
-            .map(|_| Arc::new(super::board::Board::new(config.shards)));
+        // Quality routing's scores and the dispatcher destinations'
+        // health, published by the shards for `quality` and `dispatcher`.
+        let board = (config.proxy.quality.is_some() || !config.dispatchers.is_empty())
+            .then(|| Arc::new(super::board::Board::new(config.shards)));
         let reloader = Arc::new(
             Reloader::new(table.clone(), reloadable_policy, subscribers)
                 .with_calls(call_limits.clone(), board.clone())

@@ -203,9 +203,16 @@ impl Reloader {
                 Some(b) => Ok(b.quality_report()),
                 None => Err("no quality routing ([routing.quality])".into()),
             },
+            ("dispatcher", "") => match (
+                &self.board,
+                self.parts.iter().any(|p| p.name() == "dispatcher"),
+            ) {
+                (Some(b), true) => Ok(b.pools_report()),
+                _ => Err("no dispatcher sets ([[dispatcher]])".into()),
+            },
             _ => Err(format!(
-                "unknown command `{line}`: use `push PATH`, `reload`, `status`, `limits` or \
-                 `quality`"
+                "unknown command `{line}`: use `push PATH`, `reload`, `status`, `limits`, \
+                 `quality` or `dispatcher`"
             )),
         }
     }

@@ -508,6 +508,8 @@ struct RouterShard {
     grace: Duration,
     /// The dump requests already answered.
     dumped: u64,
+    /// The dispatcher changes last published on the board.
+    pools_published: u64,
     /// Since when the shard drains (after a stop).
     stopping: Option<Instant>,
     /// When the shard next looks after itself.
@@ -640,6 +642,13 @@ impl Service for RouterShard {
         // core: set whenever its timers run.
         self.core.set_wall_clock_ms(now, unix_ms());
         self.core.handle_timeout(now);
+        // The dispatcher destinations' health, for `ctl dispatcher`, as
+        // soon as it changes.
+        let changes = self.core.dispatcher_changes();
+        if let (Some(b), true) = (&self.board, changes != self.pools_published) {
+            self.pools_published = changes;
+            b.publish_pools(self.id, self.core.dispatcher_states());
+        }
         let d = self.control.dump.load(Ordering::Relaxed);
         if d != self.dumped {
             self.dumped = d;
@@ -851,6 +860,7 @@ fn run_shard(ctx: ShardCtx, setup: Arc<ShardSetup>) -> ShardReport {
         control: setup.control.clone(),
         grace: setup.grace,
         dumped: setup.control.dump.load(Ordering::Relaxed),
+        pools_published: u64::MAX,
         stopping: None,
         housekeeping: Instant::now() + HOUSEKEEPING,
         overloaded: 0,
