@@ -67,6 +67,7 @@
 //! instant `poll_timeout()` gave.
 
 pub mod auth;
+pub mod calendar;
 pub mod cdr;
 pub mod config;
 pub mod dispatch;

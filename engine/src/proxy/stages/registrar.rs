@@ -212,6 +212,12 @@ impl RegistrarStage {
                     path.as_deref(),
                     &mut self.header,
                 );
+                // §10.3 step 8: a Date (UAs without a clock set theirs).
+                if !self.header.is_empty() {
+                    self.header.extend_from_slice(b"\r\n");
+                }
+                self.header.extend_from_slice(b"Date: ");
+                crate::calendar::write_sip_date(unix_now, &mut self.header);
                 (200, b"OK", &self.header)
             }
             Err(Refusal {

@@ -508,3 +508,18 @@ fn requests_to_a_binding_go_through_its_path() {
         inv.1
     );
 }
+
+#[test]
+fn the_200_to_a_register_carries_a_date() {
+    let mut n = registrar("");
+    n.core.set_wall_clock_ms(n.now, 1_289_690_940_000);
+    let reg = register("olga", PHONE1, &format!("<sip:olga@{PHONE1}>"), "o1", 1);
+    let ok = answer(&mut n, PHONE1, &reg);
+    assert_eq!(first_line(&ok), "SIP/2.0 200 OK", "{ok}");
+    // §10.3 step 8, in RFC 3261 §20.17's form.
+    assert_eq!(
+        header(&ok, "Date"),
+        ["Sat, 13 Nov 2010 23:29:00 GMT"],
+        "{ok}"
+    );
+}
