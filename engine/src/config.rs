@@ -218,6 +218,9 @@
 //! nat_keepalive_ms = 0           # OPTIONS to NATed bindings (0: off)
 //! snapshot = "/var/lib/trunkline/location"  # bindings saved every 5 s and
 //!                                # at shutdown, read back at start
+//! redis = "redis://127.0.0.1:6379/"  # share the bindings with other routers
+//!                                # (each keeps them all; changes published;
+//!                                # default: none)
 //! ```
 //!
 //! SIGHUP and the control socket's `reload` read the file again and put

@@ -373,11 +373,7 @@ impl Location {
     /// order a request forks in (§16.6).
     pub fn lookup(&self, now: Instant, aor: &Aor, out: &mut Vec<Binding>) {
         out.clear();
-        if let Some(p) = self.lock(self.partition_of(aor)) {
-            if let Some(e) = p.aors.get(aor) {
-                collect_sorted(&e.bindings, now, out);
-            }
-        }
+        self.lookup_with(now, aor, &mut Vec::new(), |b| out.push(b.clone()));
     }
 
     /// [`Location::lookup`] without copying the bindings: `f` sees each

@@ -131,7 +131,7 @@ calls_live={} calls_started={} calls_answered={} calls_ended={} calls_untracked=
 calls_restored={} restore_refused={} journal_records={} journal_skipped={} \
 lcr_limited={} lcr_demoted={} th_bad_tokens={} th_refused={} \
 dispatched={} dispatch_unavailable={} dispatch_failovers={} dispatch_sticky={} destinations_probed={} destinations_down={} \
-registered={} register_refused={} location_lookups={} not_registered={} bindings_expired={} nat_keepalives={}",
+registered={} register_refused={} location_lookups={} not_registered={} bindings_expired={} nat_keepalives={} location_changes_dropped={}",
             self.shard,
             c.received,
             c.sent,
@@ -208,6 +208,7 @@ registered={} register_refused={} location_lookups={} not_registered={} bindings
             self.registrar.not_registered,
             self.registrar.expired,
             self.registrar.keepalives,
+            self.registrar.changes_dropped,
         )
     }
 }

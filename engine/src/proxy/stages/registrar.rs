@@ -194,7 +194,6 @@ impl RegistrarStage {
             req.local,
             &mut self.bindings,
         );
-        self.header.clear();
         match done {
             Ok(aor) => {
                 self.counters.registered += 1;
