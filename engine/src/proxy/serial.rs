@@ -248,12 +248,16 @@ impl Pipeline {
                 // Not tracked: nothing would give the slots back.
                 l.limits().release(held);
             }
-            let dispatched = self.ctxs.get(id).is_some_and(|c| c.failover.is_some());
-            if b > 0 && dispatched {
-                self.counters.dispatch_failovers += 1;
-            } else if b > 0 {
+            // A target after a failed one (not a parallel fork's other
+            // branches, started with the first): a failover, counted by
+            // what the targets are (a registrar's serial fork is not).
+            if b > 0 && !planned {
+                let dispatched = self.ctxs.get(id).is_some_and(|c| c.sticky);
                 let counters = &mut self.counters;
-                if target.keeps_request_uri() {
+                if dispatched {
+                    counters.dispatch_failovers += 1;
+                } else if target.contact_index().is_some() {
+                } else if target.keeps_request_uri() {
                     counters.names_failovers += 1;
                 } else {
                     counters.lcr_failovers += 1;

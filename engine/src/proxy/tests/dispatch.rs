@@ -113,6 +113,7 @@ fn a_failed_destination_fails_over_to_the_next() {
     assert_eq!(next.len(), 1, "{out:#?}");
     assert_eq!(next[0].0, addr(PBX2));
     assert!(next[0].1.starts_with("INVITE "), "{}", next[0].1);
+    assert_eq!(n.core.counters().dispatch_failovers, 1);
     // A 486 is the callee's answer, not the instance's: no failover.
     n.from(PBX2, &respond(&next[0].1, 486, "Busy Here", Some("p2")));
     let out = n.take();
@@ -232,6 +233,8 @@ fn parallel_forks_to_all_and_cancels_the_losers() {
         .collect();
     assert_eq!(cancels.len(), 2, "{after:#?}");
     assert!(cancels.contains(&addr(PBX1)) && cancels.contains(&addr(PBX3)));
+    // A fork's branches are not failovers.
+    assert_eq!(n.core.counters().dispatch_failovers, 0);
 }
 
 #[test]
