@@ -16,8 +16,9 @@
 //! - At start, every `tl:loc:*` key is read into the table (SCAN).
 //!
 //! Consistency: last writer wins per AOR; a change reaches the other
-//! routers within one round trip to Redis. While Redis is down each
-//! router serves its own table, the writer retries every second and
+//! routers within one round trip to Redis. A router does not start
+//! without its Redis (it could not read the shared table); once running,
+//! while Redis is down each router serves its own table, the writer retries every second and
 //! changes queued meanwhile are written when it is back; a change
 //! published while a subscriber was disconnected is seen by it at its next
 //! REGISTER (or after a restart, which reads every key).
